@@ -1,0 +1,59 @@
+"""bench: a plugin-based benchmark suite for vision methods that learn from little or no labels.
+
+This module is the whole public API a plugin may use. Names that need torch are imported lazily,
+so ``bench --help`` and plugin discovery stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("bench")
+
+# name -> module that defines it, imported on first use.
+_LAZY = {
+    "LabelledImages": "bench.data.images",
+    "TrainData": "bench.context",
+    "RunContext": "bench.context",
+    "Augment": "bench.data.loader",
+    "RemoteFile": "bench.data.store",
+    "Archive": "bench.data.store",
+    "DataStore": "bench.data.store",
+    "DataError": "bench.data.store",
+    "read_idx": "bench.data.formats",
+    "read_cifar_pickle": "bench.data.formats",
+    "read_svhn_mat": "bench.data.formats",
+}
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "DatasetSpec",
+    "MethodSpec",
+    "TASKS",
+    "METHOD_KINDS",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.context import RunContext, TrainData
+    from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
+    from bench.data.images import LabelledImages
+    from bench.data.loader import Augment
+    from bench.data.store import Archive, DataError, DataStore, RemoteFile

@@ -1,0 +1,237 @@
+"""The ``bench`` command: plugins | run | table | compare.
+
+Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
+arguments, unknown plugin, missing records); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  bench plugins                                  what is installed
+  bench run suites/quick.yaml --data-dir ../shared/data
+  bench run suites/mnist.yaml --budget-scale 0.1 smoke run: every budget x 0.1
+  bench table results/ --format markdown
+  bench compare results/reference results/ --quality-tolerance 0.5 --throughput-tolerance 0.2
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+class BenchError(Exception):
+    """A problem with the user's input: printed as one message, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Benchmark vision methods that learn from little or no labelled data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from bench import __version__
+
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    p = sub.add_parser("plugins", help="list datasets and methods with their plugins", formatter_class=fmt)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_plugins)
+
+    p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
+    p.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
+    p.add_argument("--results-dir", default="results", help="where result records are written")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset cache or mirror (default: $BENCH_DATA_DIR, else ~/.cache/bench/data)")
+    p.add_argument("--offline", action="store_true", help="never download; fail with the missing file's name")
+    p.add_argument("--device", default=None, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--budget-scale", type=float, default=None,
+                   help="multiply every budget (0.1 for a smoke run); overrides the suite's budget_scale")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds overriding the suite's, e.g. 0,1")
+    p.add_argument("--only", action="append", default=[], metavar="TEXT",
+                   help="run only specs whose label contains TEXT (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("table", help="leaderboards from result records", formatter_class=fmt)
+    p.add_argument("results", nargs="?", default="results", help="results folder (or one record)")
+    p.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
+    p.add_argument("--suite", default=None, help="only this suite")
+    p.set_defaults(handler=cmd_table)
+
+    p = sub.add_parser(
+        "compare", formatter_class=fmt,
+        help="per-metric deltas between two record sets; exit 1 on a regression",
+        description="Compare NEW against BASE, matching runs by suite, dataset, protocol and method "
+        "(budgets and params may differ: a change shows as a metric change). A metric regresses "
+        "when it falls by more than its tolerance.",
+    )
+    p.add_argument("base", help="baseline results folder")
+    p.add_argument("new", help="new results folder")
+    p.add_argument("--quality-tolerance", type=float, default=0.5,
+                   help="allowed absolute drop of quality metrics (accuracy points)")
+    p.add_argument("--throughput-tolerance", type=float, default=0.2,
+                   help="allowed relative drop of throughput (0.2 = 20%%)")
+    p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=TOL",
+                   help="per-metric tolerance: absolute (test_accuracy=0.3) or relative (train_images_per_s=10%%)")
+    p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
+    p.set_defaults(handler=cmd_compare)
+    return parser
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def _registry():
+    from bench import registry
+
+    try:
+        return registry.load()
+    except registry.PluginError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def cmd_plugins(args) -> int:
+    from tabulate import tabulate
+
+    reg = _registry()
+    rows = []
+    for name, spec in sorted(reg.datasets.items()):
+        info = reg.plugin_of("dataset", name)
+        rows.append({"kind": "dataset", "name": name, "type": spec.task, "tasks": spec.task,
+                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
+                     "description": spec.description})
+    for name, spec in sorted(reg.methods.items()):
+        info = reg.plugin_of("method", name)
+        rows.append({"kind": "method", "name": name, "type": spec.kind, "tasks": ", ".join(spec.tasks),
+                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
+                     "description": spec.description})
+    broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
+    if args.json:
+        print(json.dumps({"plugins": rows, "broken": broken}, indent=2))
+    else:
+        table = [[r["kind"], r["name"], r["type"], r["tasks"], r["plugin"], f"{r['distribution']} {r['version']}".strip()]
+                 for r in rows]
+        print(tabulate(table, headers=["", "name", "kind", "tasks", "plugin", "distribution"], tablefmt="simple"))
+        if broken:
+            print(file=sys.stderr)
+        for b in broken:
+            print(f"plugin {b['plugin']!r} ({b['distribution']}) failed to load: {b['error']}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def cmd_run(args) -> int:
+    from bench.suite import SuiteError, load_suite
+
+    seeds = None
+    if args.seeds:
+        try:
+            seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if args.budget_scale is not None and args.budget_scale <= 0:
+        raise BenchError(f"--budget-scale: expected a positive number, got {args.budget_scale}")
+    reg = _registry()
+    try:
+        suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device)
+    except SuiteError as exc:
+        print(f"error: suite {args.suite} is not valid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    specs = suite.runs
+    if args.only:
+        specs = [s for s in specs if any(text in s.label for text in args.only)]
+    for problem in reg.broken:
+        print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
+
+    from bench.records import ResultStore
+
+    store = ResultStore(args.results_dir)
+    if args.dry_run:
+        for spec in specs:
+            state = "done" if store.is_done(spec) else "to run"
+            print(f"{spec.label}  budget {spec.budget}  [{state}]  {store.path_for(spec)}")
+        return 0
+
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.runner import run_specs
+
+    data_store = DataStore(args.data_dir, offline=True if args.offline else None)
+    progress = Progress(quiet=args.quiet)
+    progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root}")
+    outcome = run_specs(specs, reg, store, data_store, progress)
+    progress.message(
+        f"suite {suite.name}: {len(outcome.ran)} ran, {len(outcome.failed)} failed, "
+        f"{len(outcome.skipped)} already done, {len(outcome.busy)} running elsewhere"
+    )
+    for label in outcome.failed:
+        progress.message(f"  failed: {label} (traceback in its record; run again to retry)")
+    if not args.quiet:
+        from bench.report import leaderboard, load_groups, render
+
+        groups = [g for g in load_groups(store.root) if g.suite == suite.name]
+        if groups:
+            print(render(leaderboard(groups), "text"))
+    return outcome.exit_code
+
+
+def cmd_table(args) -> int:
+    from bench.report import leaderboard, load_groups, render
+
+    if not Path(args.results).exists():
+        raise BenchError(f"{args.results}: no such results folder")
+    groups = load_groups(args.results)
+    if args.suite:
+        groups = [g for g in groups if g.suite == args.suite]
+    if not groups:
+        raise BenchError(f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else ""))
+    sys.stdout.write(render(leaderboard(groups), args.format))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from bench.report import Tolerances, compare, render_deltas
+
+    per_metric = {}
+    for item in args.tolerance:
+        metric, _, value = item.partition("=")
+        try:
+            per_metric[metric] = ("rel", float(value[:-1]) / 100) if value.endswith("%") else ("abs", float(value))
+        except ValueError:
+            raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item!r}") from None
+    for path in (args.base, args.new):
+        if not Path(path).exists():
+            raise BenchError(f"{path}: no such results folder")
+    tolerances = Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric)
+    deltas = compare(args.base, args.new, tolerances)
+    if not deltas:
+        raise BenchError(f"no result records to compare under {args.base}")
+    sys.stdout.write(render_deltas(deltas, tolerances))
+    failing = {"REGRESSION"} | (set() if args.allow_missing else {"missing"})
+    return 1 if any(d.verdict in failing for d in deltas) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""What a method sees while it runs: device, seed, budget, params, data helpers, progress, timing."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+
+from bench.data.images import LabelledImages
+from bench.data.loader import Augment, Normalize, iterate_batches
+from bench.progress import Progress, format_seconds
+from bench.specs import Budget
+from bench.timing import synchronize
+
+
+@dataclass
+class TrainData:
+    """What a classifier's ``fit`` gets: the training split and the validation split carved from
+    the official training set by the host (``val`` is None when the protocol holds none out).
+    Both are already on ``ctx.device``. The test split is never given to a method."""
+
+    train: LabelledImages
+    val: LabelledImages | None
+    num_classes: int
+
+
+@dataclass
+class _EpochLog:
+    seconds: float
+    images: int
+    loss: float | None
+
+
+class RunContext:
+    """Passed to every method call. Read ``device``, ``seed``, ``budget``, ``params``; use
+    ``batches`` for data, ``epochs``/``step`` to report progress (the host times the epochs), and
+    ``autocast`` around forward passes."""
+
+    def __init__(
+        self,
+        *,
+        device: torch.device,
+        seed: int,
+        budget: Budget,
+        params: Mapping[str, Any],
+        normalize: Normalize,
+        artifacts_dir: Path,
+        progress: Progress | None = None,
+        precision: str = "fp32",
+    ):
+        self.device = device
+        self.seed = seed
+        self.budget = budget
+        self.params = dict(params)
+        self.normalize = normalize
+        self.artifacts_dir = artifacts_dir
+        self.progress = progress or Progress(quiet=True)
+        self.precision = precision
+        #: Seeded generator on the device, for the method's own sampling and the host's batching.
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.epoch_log: list[_EpochLog] = []
+        self.curves: list[dict] = []
+        self._epoch = 0
+        self._n_epochs = 0
+        self._step = 0
+        self._steps_per_epoch: int | None = None
+        self._images = 0
+        self._loss_sum: torch.Tensor | None = None
+        self._loss_count = 0
+        self._started = time.perf_counter()
+
+    # -- numerics -----------------------------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision as the run's policy says (bf16 on CUDA by default, off on CPU)."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- data ---------------------------------------------------------------------------------
+    def batches(
+        self,
+        data: LabelledImages,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        augment: Augment | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(normalised float images (B, C, H, W), labels (B,)) batches, shuffled with the run's
+        seeded generator; the same normalisation the host applies at test time."""
+        return iterate_batches(
+            data, batch_size, self.normalize, self.generator,
+            shuffle=shuffle, augment=augment, drop_last=drop_last,
+        )
+
+    @torch.no_grad()
+    def accuracy(self, model: torch.nn.Module, data: LabelledImages, batch_size: int = 1000) -> float:
+        """Top-1 accuracy of ``model`` on ``data`` (use on ``val`` for a method's own choices)."""
+        was_training = model.training
+        model.eval()
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for images, labels in self.batches(data, batch_size, shuffle=False):
+            with self.autocast():
+                correct += (model(images).argmax(1) == labels).sum()
+        model.train(was_training)
+        return correct.item() / max(1, len(data))
+
+    # -- progress and timing --------------------------------------------------------------------
+    def epochs(self, n: int) -> Iterator[int]:
+        """Yield 0..n-1; the host times each epoch (synchronized at its ends) and shows progress."""
+        self._n_epochs = n
+        for epoch in range(n):
+            self._epoch, self._step = epoch, 0
+            self._loss_sum, self._loss_count = None, 0
+            images_before = self._images
+            synchronize(self.device)
+            start = time.perf_counter()
+            yield epoch
+            synchronize(self.device)
+            seconds = time.perf_counter() - start
+            loss = self._loss_sum.item() / self._loss_count if self._loss_count else None
+            self.epoch_log.append(_EpochLog(seconds, self._images - images_before, loss))
+            self.curves.append({"epoch": epoch + 1, "loss": loss, "seconds": round(seconds, 4)})
+            if self._steps_per_epoch is None:
+                self._steps_per_epoch = self._step
+            self.progress.status(self._status_text(loss), force=True)
+
+    def step(self, loss: torch.Tensor | None = None, n: int = 0) -> None:
+        """Count one optimisation step over ``n`` images. ``loss`` stays on the device; it is read
+        back only when the progress line is due, so this costs no synchronisation."""
+        self._step += 1
+        self._images += n
+        if loss is not None:
+            loss = loss.detach().float()
+            self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+            self._loss_count += 1
+        if self.progress.due():
+            mean = self._loss_sum.item() / self._loss_count if self._loss_count else None
+            self.progress.status(self._status_text(mean))
+
+    def log(self, **scalars: float) -> None:
+        """Record scalars (e.g. validation accuracy) in the run's curves, tagged with the epoch."""
+        self.curves.append({"epoch": self._epoch + 1, **scalars})
+
+    def _status_text(self, loss: float | None) -> str:
+        parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]
+        if self._steps_per_epoch:
+            parts.append(f"step {self._step}/{self._steps_per_epoch}")
+        if loss is not None:
+            parts.append(f"loss {loss:.4f}")
+        parts.append(f"ETA {format_seconds(self._eta())}")
+        return "  ".join(parts)
+
+    def _eta(self) -> float | None:
+        if not self._n_epochs:
+            return None
+        done = self._epoch + (self._step / self._steps_per_epoch if self._steps_per_epoch else 0)
+        if not done:
+            return None
+        elapsed = time.perf_counter() - self._started
+        return elapsed * (self._n_epochs - done) / done
+
+    def train_throughput(self) -> dict | None:
+        """Median images/s over warm epochs (all but the first, when there are several)."""
+        epochs = [e for e in self.epoch_log if e.images and e.seconds > 0]
+        if not epochs:
+            return None
+        warm = epochs[1:] if len(epochs) > 1 else epochs
+        rates = [e.images / e.seconds for e in warm]
+        return {
+            "items_per_s": statistics.median(rates),
+            "epochs_timed": len(warm),
+            "warm": len(epochs) > 1,
+            "samples_items_per_s": [round(r, 2) for r in rates],
+        }
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds CUDA and MPS too
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA, then MPS, then CPU, unless ``requested`` names one ("cpu", "cuda", "cuda:1", "mps")."""
+    if requested != "auto":
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"device {requested!r} was asked for but MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

@@ -1,0 +1,48 @@
+"""Host-owned evaluation protocols: how a kind of method is trained, measured and scored.
+
+Each protocol declares which method kinds and dataset tasks it pairs, and its options with
+defaults (types taken from the defaults), so suites are validated without importing torch. The
+implementation module is imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    method_kinds: tuple[str, ...]
+    dataset_tasks: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    implementation: str = ""  # "module:function", called as function(spec, method, dataset, env)
+
+    def runner(self) -> Callable:
+        module, _, function = self.implementation.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in [
+        Protocol(
+            name="classify",
+            method_kinds=("classifier",),
+            dataset_tasks=("classification",),
+            options={
+                # Fraction of the official training split held out for validation (the split is
+                # the same for every method and seed); 0 trains on the whole training split.
+                "holdout": 0.1,
+                "split_seed": 0,
+                "eval_batch_size": 1000,
+            },
+            description="Supervised training on the training split, top-1 accuracy on the "
+            "official test split; training and inference throughput.",
+            implementation="bench.protocols.classify:run",
+        ),
+    ]
+}

@@ -1,0 +1,119 @@
+"""The classification protocol: host-owned split, training call, scoring and timing.
+
+1. The official training split is divided into train/val by a fixed split seed (the same split
+   for every method and seed); the test split is never shown to the method.
+2. All splits move to the device once, as uint8; the normalisation is fitted on the train part.
+3. ``method.fit(TrainData, ctx)`` trains; the host times it (wall) and its epochs (throughput).
+4. Top-1 accuracy on the official test split (and on val) through torchmetrics.
+5. Inference throughput: warm, synchronized, median over repeats, on a fixed test batch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torchmetrics.classification import MulticlassAccuracy
+
+from bench.context import RunContext, TrainData
+from bench.data.images import LabelledImages
+from bench.data.loader import Normalize
+from bench.specs import Budget
+from bench.timing import measure, synchronize
+
+ACCURACY_CONVENTION = "top-1 accuracy in %, torchmetrics MulticlassAccuracy(average='micro')"
+
+
+def split_holdout(data: LabelledImages, fraction: float, seed: int) -> tuple[LabelledImages, LabelledImages | None]:
+    """A seeded random train/val split; the permutation depends only on ``seed`` and the size."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {fraction}")
+    n_val = int(round(len(data) * fraction))
+    if n_val == 0:
+        return data, None
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    return data.subset(order[n_val:]), data.subset(order[:n_val])
+
+
+@torch.inference_mode()
+def accuracy(model: torch.nn.Module, data: LabelledImages, ctx: RunContext, batch_size: int) -> float:
+    metric = MulticlassAccuracy(num_classes=data.num_classes, average="micro", top_k=1).to(ctx.device)
+    for images, labels in ctx.batches(data, batch_size, shuffle=False):
+        with ctx.autocast():
+            logits = model(images)
+        metric.update(logits.float(), labels)
+    return 100.0 * metric.compute().item()
+
+
+def run(spec, method, dataset, env) -> dict:
+    options = spec.protocol_options
+    t_load = time.perf_counter()
+    full_train = env.data.load(dataset, "train")
+    test = env.data.load(dataset, "test")
+    train, val = split_holdout(full_train, options["holdout"], options["split_seed"])
+    train, test = train.to(env.device), test.to(env.device)
+    val = val.to(env.device) if val is not None else None
+    normalize = Normalize.fit(train.images)
+    synchronize(env.device)
+    load_seconds = time.perf_counter() - t_load
+
+    ctx = RunContext(
+        device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
+        normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
+        precision=env.precision,
+    )
+    t_fit = time.perf_counter()
+    model = method.fit(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)
+    synchronize(env.device)
+    train_seconds = time.perf_counter() - t_fit
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"method {method.name!r}: fit() returned {type(model).__name__}, expected a torch.nn.Module")
+    model.eval()
+
+    t_eval = time.perf_counter()
+    batch_size = options["eval_batch_size"]
+    metrics = {"test_accuracy": accuracy(model, test, ctx, batch_size)}
+    if val is not None:
+        metrics["val_accuracy"] = accuracy(model, val, ctx, batch_size)
+    eval_seconds = time.perf_counter() - t_eval
+
+    inference = _inference_throughput(model, test, ctx, batch_size)
+    train_rate = ctx.train_throughput()
+    throughput = {"inference_images_per_s": inference}
+    if train_rate is not None:
+        throughput["train_images_per_s"] = train_rate
+    return {
+        "metrics": metrics,
+        "metric_info": {
+            "test_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality",
+                              "convention": f"{ACCURACY_CONVENTION}, official test split ({len(test)} images)"},
+            "val_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality",
+                             "convention": f"{ACCURACY_CONVENTION}, held-out part of the training split"},
+        },
+        "throughput": throughput,
+        "timings": {
+            "load_seconds": round(load_seconds, 3),
+            "train_seconds": round(train_seconds, 3),
+            "eval_seconds": round(eval_seconds, 3),
+        },
+        "details": {
+            "split": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test),
+                      "holdout": options["holdout"], "split_seed": options["split_seed"]},
+            "normalization": normalize.as_dict(),
+            "curves": ctx.curves,
+        },
+    }
+
+
+def _inference_throughput(model, test: LabelledImages, ctx: RunContext, batch_size: int) -> dict:
+    images = ctx.normalize(test.images[:batch_size])
+
+    @torch.inference_mode()
+    def forward():
+        with ctx.autocast():
+            model(images)
+
+    result = measure(forward, ctx.device, items=len(images), warmup=2, repeats=5)
+    result["batch_size"] = len(images)
+    result["precision"] = ctx.precision
+    return result

@@ -1,0 +1,290 @@
+"""Leaderboards and comparisons built from result records alone.
+
+Records are grouped by configuration (suite, dataset, protocol, method, params, budget); a
+group's value of a metric is the mean over its seeds, with the sample standard deviation as
+spread. Throughput figures are the records' warm, synchronized medians.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tabulate import tabulate
+
+from bench.records import iter_records
+
+THROUGHPUTS = ("train_images_per_s", "inference_images_per_s")
+
+
+@dataclass
+class Group:
+    suite: str
+    dataset: str
+    protocol: str
+    method: str
+    config: str  # params + budget, as text
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> list[dict]:
+        return [r for r in self.records if r.get("status") == "ok"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({r["spec"]["seed"] for r in self.ok})
+
+    def values(self, metric: str) -> list[float]:
+        """One value per successful seed: a quality metric or a throughput median."""
+        out = []
+        for r in self.ok:
+            if metric in r.get("metrics", {}):
+                out.append(r["metrics"][metric])
+            elif metric in r.get("throughput", {}) and r["throughput"][metric].get("items_per_s"):
+                out.append(r["throughput"][metric]["items_per_s"])
+        return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
+
+    def metric_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for r in self.ok:
+            names.update(dict.fromkeys(r.get("metrics", {})))
+        return list(names)
+
+    def metric_info(self, metric: str) -> dict:
+        for r in self.records:
+            if metric in r.get("metric_info", {}):
+                return r["metric_info"][metric]
+        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality"}
+
+    @property
+    def device(self) -> str:
+        names = sorted({r.get("environment", {}).get("device", {}).get("name", "?") for r in self.ok})
+        return ", ".join(names)
+
+
+def _config_text(spec: dict) -> str:
+    budget = " ".join(f"{k}={v}" for k, v in sorted(spec["budget"].items()))
+    return budget
+
+
+def load_groups(path: str | Path) -> list[Group]:
+    groups: dict[tuple, Group] = {}
+    for _, record in iter_records(path):
+        spec = record["spec"]
+        config = json.dumps({"params": spec["params"], "budget": spec["budget"],
+                             "options": spec["protocol_options"]}, sort_keys=True)
+        key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
+        group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
+        # A failed attempt is superseded by a later successful run of the same spec.
+        group.records.append(record)
+    for group in groups.values():
+        by_key: dict[str, dict] = {}
+        for r in sorted(group.records, key=lambda r: r.get("ended_at", "")):
+            if by_key.get(r["key"], {}).get("status") != "ok":
+                by_key[r["key"]] = r
+        group.records = list(by_key.values())
+    return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config))
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _fmt(mean: float | None, std: float | None, digits: int) -> str:
+    if mean is None:
+        return "-"
+    text = f"{mean:,.{digits}f}"
+    return f"{text} ± {std:,.{digits}f}" if std is not None else text
+
+
+# -- leaderboards -------------------------------------------------------------------------------
+
+
+def leaderboard(groups: list[Group]) -> list[dict]:
+    """One row per configuration: identity, seeds, each metric's mean/std/values, throughput."""
+    rows = []
+    for g in groups:
+        row = {
+            "suite": g.suite, "dataset": g.dataset, "protocol": g.protocol, "method": g.method,
+            "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
+            "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
+            "metrics": {},
+        }
+        for metric in [*g.metric_names(), *THROUGHPUTS]:
+            values = g.values(metric)
+            if values:
+                mean, std = mean_std(values)
+                row["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values}
+        train = [r["timings"].get("train_seconds") for r in g.ok if r.get("timings", {}).get("train_seconds")]
+        if train:
+            row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
+        rows.append(row)
+    # Best first within each table.
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"],
+                             -_primary(r)))
+    return rows
+
+
+def _primary(row: dict) -> float:
+    for name in ("test_accuracy",):
+        if name in row["metrics"]:
+            return row["metrics"][name]["mean"]
+    return -math.inf
+
+
+_HEADERS = {
+    "test_accuracy": "test acc %", "val_accuracy": "val acc %",
+    "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
+    "train_seconds": "train s",
+}
+_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "train_seconds": 1}
+
+
+def render(rows: list[dict], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    metrics: dict[str, None] = {}
+    for row in rows:
+        metrics.update(dict.fromkeys(row["metrics"]))
+    ordered = [m for m in _HEADERS if m in metrics] + [m for m in metrics if m not in _HEADERS]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["suite", "dataset", "protocol", "method", "budget", "seeds", "runs_ok", "runs_failed", "device",
+                         *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")]])
+        for row in rows:
+            cells = []
+            for m in ordered:
+                v = row["metrics"].get(m, {})
+                cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
+            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row["budget"],
+                             " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells])
+        return out.getvalue()
+
+    tablefmt = {"markdown": "github", "text": "simple"}[fmt]
+    blocks = []
+    tables: dict[tuple, list[dict]] = {}
+    for row in rows:
+        tables.setdefault((row["suite"], row["dataset"], row["protocol"]), []).append(row)
+    for (suite, dataset, protocol), table_rows in tables.items():
+        present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
+        body = []
+        for r in table_rows:
+            seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
+            cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
+                     for m in present]
+            body.append([r["method"], r["budget"], seeds, *cells])
+        headers = ["method", "budget", "seeds", *[_HEADERS.get(m, m) for m in present]]
+        title = f"{suite} · {dataset} · {protocol}  (mean ± std over seeds; device: {table_rows[0]['device']})"
+        heading = f"### {title}" if fmt == "markdown" else title
+        blocks.append(heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True))
+    return "\n\n".join(blocks) + "\n"
+
+
+# -- comparisons --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tolerances:
+    """How far a metric may fall before it counts as a regression.
+
+    quality: absolute, in the metric's unit (accuracy points); throughput: relative (0.2 = 20%);
+    per_metric: overrides by name, each ("abs", x) or ("rel", x).
+    """
+
+    quality: float = 0.5
+    throughput: float = 0.2
+    per_metric: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def allowed_drop(self, metric: str, kind: str, base: float) -> float:
+        mode, value = self.per_metric.get(metric) or (("rel", self.throughput) if kind == "throughput" else ("abs", self.quality))
+        return value * abs(base) if mode == "rel" else value
+
+
+@dataclass
+class Delta:
+    name: str  # suite / dataset / protocol / method
+    metric: str
+    base: float | None
+    new: float | None
+    verdict: str  # "ok", "better", "REGRESSION", "missing"
+    note: str = ""
+
+
+def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances) -> list[Delta]:
+    base = {_compare_key(g): g for g in load_groups(base_path)}
+    new = {_compare_key(g): g for g in load_groups(new_path)}
+    deltas = []
+    for key in sorted(base):
+        name = " / ".join(key)
+        b = base[key]
+        n = new.get(key)
+        if n is None:
+            deltas.append(Delta(name, "-", None, None, "missing", "no records in NEW"))
+            continue
+        if not n.ok:
+            deltas.append(Delta(name, "status", None, None, "REGRESSION", f"all {len(n.records)} runs failed in NEW"))
+            continue
+        note = "" if b.config == n.config else "config differs: " + _config_diff(b.config, n.config)
+        for metric in [*b.metric_names(), *THROUGHPUTS]:
+            bv, nv = b.values(metric), n.values(metric)
+            if not bv:
+                continue
+            bm = statistics.fmean(bv)
+            if not nv:
+                deltas.append(Delta(name, metric, bm, None, "REGRESSION", "metric missing in NEW"))
+                continue
+            nm = statistics.fmean(nv)
+            info = b.metric_info(metric)
+            kind = info.get("kind", "quality")
+            sign = 1 if info.get("higher_is_better", True) else -1
+            drop = sign * (bm - nm)
+            allowed = tolerances.allowed_drop(metric, kind, bm)
+            verdict = "REGRESSION" if drop > allowed else ("better" if -drop > allowed else "ok")
+            deltas.append(Delta(name, metric, bm, nm, verdict, note))
+    for key in sorted(set(new) - set(base)):
+        deltas.append(Delta(" / ".join(key), "-", None, None, "new", "not in BASE"))
+    return deltas
+
+
+def _compare_key(g: Group) -> tuple[str, str, str, str]:
+    # Budget and params are not part of the key: a changed budget must show up as a change.
+    return (g.suite, g.dataset, g.protocol, g.method)
+
+
+def _config_diff(a: str, b: str) -> str:
+    da, db = json.loads(a), json.loads(b)
+    diffs = []
+    for section in ("budget", "params", "options"):
+        for k in sorted(set(da[section]) | set(db[section])):
+            if da[section].get(k) != db[section].get(k):
+                diffs.append(f"{k} {da[section].get(k)} -> {db[section].get(k)}")
+    return ", ".join(diffs)
+
+
+def render_deltas(deltas: list[Delta], tolerances: Tolerances) -> str:
+    rows = []
+    for d in deltas:
+        change = ""
+        if d.base is not None and d.new is not None:
+            change = f"{d.new - d.base:+,.2f}"
+            if d.base:
+                change += f" ({(d.new - d.base) / abs(d.base):+.1%})"
+        rows.append([d.name, d.metric,
+                     "-" if d.base is None else f"{d.base:,.2f}",
+                     "-" if d.new is None else f"{d.new:,.2f}", change, d.verdict, d.note])
+    table = tabulate(rows, headers=["run", "metric", "base", "new", "change", "verdict", "note"],
+                     tablefmt="simple", disable_numparse=True)
+    regressions = sum(d.verdict == "REGRESSION" for d in deltas)
+    tol = (f"tolerances: quality -{tolerances.quality:g} (absolute), throughput -{tolerances.throughput:.0%}"
+           + "".join(f", {m} -{v:g}{'%' if mode == 'rel' else ''}".replace(f"{v:g}%", f"{v:.0%}")
+                     for m, (mode, v) in tolerances.per_metric.items()))
+    verdict = f"{regressions} regression(s)" if regressions else "no regressions"
+    return f"{table}\n\n{tol}\n{verdict}\n"

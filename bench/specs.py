@@ -1,0 +1,124 @@
+"""What a plugin registers: dataset and method specifications.
+
+These are plain declarations. The host reads them to validate suites, list plugins and run
+methods; it never needs to know a plugin by name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: Tasks a dataset can serve. Methods declare which of them they support.
+TASKS = ("classification", "restoration")
+
+#: Method kinds, each evaluated by a host-owned protocol (see ``bench.protocols``):
+#: - classifier: ``fit(data, ctx) -> model``; the model maps normalised images to logits.
+#: - representation: ``fit(unlabelled, ctx) -> encoder``; evaluated by probes (to come).
+#: - restorer: restores one degraded image at a time (to come).
+METHOD_KINDS = ("classifier", "representation", "restorer")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a plugin provides.
+
+    Implement ``load(split, store)``: return the split (``"train"`` or ``"test"``) as
+    :class:`bench.LabelledImages` with uint8 images. Fetch files only through
+    ``store.fetch(remote_file)``, which downloads (or finds in a mirror), verifies and records them.
+    """
+
+    name: str
+    task: str
+    load: Callable[[str, Any], Any]
+    num_classes: int
+    image_shape: tuple[int, int, int]  # (C, H, W)
+    description: str = ""
+    citation: str = ""
+    splits: tuple[str, ...] = ("train", "test")
+
+    def __post_init__(self) -> None:
+        _check_name("dataset", self.name)
+        if self.task not in TASKS:
+            raise ValueError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method a plugin provides.
+
+    ``kind`` says which host protocol evaluates it (see :data:`METHOD_KINDS`); for a
+    ``classifier``, ``fit(data, ctx)`` trains on ``data.train`` (choices may use ``data.val``,
+    never the test split) and returns a ``torch.nn.Module`` mapping a normalised float batch
+    (N, C, H, W) on ``ctx.device`` to logits (N, num_classes).
+
+    ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
+    number that a suite may override and that smoke runs scale down. ``params`` holds the
+    hyper-parameters with their defaults; their types are taken from the defaults.
+    """
+
+    name: str
+    kind: str
+    fit: Callable[..., Any]
+    tasks: tuple[str, ...] = ("classification",)
+    budget: Mapping[str, int | float] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("method", self.name)
+        if self.kind not in METHOD_KINDS:
+            raise ValueError(f"method {self.name!r}: kind {self.kind!r} is not one of {METHOD_KINDS}")
+        for key, value in self.budget.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(
+                    f"method {self.name!r}: budget {key!r} must be a positive number, got {value!r}"
+                )
+
+
+class Budget(Mapping[str, "int | float"]):
+    """A method's resolved budget: read-only, with attribute access (``ctx.budget.epochs``)."""
+
+    def __init__(self, values: Mapping[str, int | float]):
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> int | float:
+        return self._values[key]
+
+    def __getattr__(self, key: str) -> int | float:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"budget has no {key!r}; it has {sorted(self._values)}") from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Budget({self._values})"
+
+    def scaled(self, factor: float) -> "Budget":
+        """Every value times ``factor``; integers stay integers, rounded up and at least 1."""
+        out = {}
+        for key, value in self._values.items():
+            if isinstance(value, int):
+                out[key] = max(1, math.ceil(value * factor))
+            else:
+                out[key] = value * factor
+        return Budget(out)

@@ -1,0 +1,26 @@
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+#: The real dataset copies, beside the checkout as in CI (../shared/data), or BENCH_SHARED_DATA.
+SHARED_DATA = pathlib.Path(
+    __import__("os").environ.get("BENCH_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"real dataset copies not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the user's data cache or downloads by accident."""
+    monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path / "data-cache"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.delenv("BENCH_PLUGINS", raising=False)
