@@ -159,6 +159,13 @@ def cmd_run(args) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    from bench.context import pick_device
+
+    try:
+        for device in sorted({spec.device for spec in suite.runs}):
+            pick_device(device)
+    except RuntimeError as exc:
+        raise BenchError(f"{exc}; use --device cpu, or leave the device on auto") from None
     specs = suite.runs
     if args.only:
         specs = [s for s in specs if any(text in s.label for text in args.only)]

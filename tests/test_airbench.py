@@ -1,0 +1,154 @@
+"""airbench94 on small synthetic data: shapes, learning, whitening, determinism, budgets, sizes."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import LabelledImages, MethodSpec, TrainData
+from bench.context import RunContext
+from bench.data.loader import Normalize
+from bench.progress import Progress
+from bench.specs import Budget
+from bench_plugins.methods import airbench
+from bench_plugins.methods.airbench import PARAMS, AirbenchNet, fit_airbench94, init_whitening_
+
+#: Small enough for a CPU: a few hundred images, tiny widths, small batches. lr is per 1024
+#: summed examples, so 4 epochs of 384 images move the weights ~1/300 as far as airbench's 476
+#: steps of 1024: a larger lr lets the synthetic task be learnt in that little.
+FAST = {"widths": (16, 32, 32), "batch_size": 64, "lr": 50.0, "whiten_samples": 200,
+        "whiten_bias_epochs": 2, "ema_start_epochs": 1}
+
+
+def synthetic(num_classes: int, n: int, seed: int, channels: int = 3, size: int = 32) -> LabelledImages:
+    """Each class a fixed random 4x4 colour pattern upsampled to size x size, plus pixel noise;
+    ``seed`` draws the noise and labels, the class patterns are the same for every seed."""
+    fixed = torch.Generator().manual_seed(0)
+    patterns = torch.randint(30, 226, (num_classes, channels, 4, 4), generator=fixed)
+    patterns = torch.nn.functional.interpolate(patterns.float(), size=(size, size), mode="nearest")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, num_classes, (n,), generator=g)
+    images = patterns[labels] + 40 * torch.randn(n, channels, size, size, generator=g)
+    classes = tuple(f"c{i}" for i in range(num_classes))
+    return LabelledImages(images.clamp(0, 255).to(torch.uint8), labels, classes)
+
+
+def make_ctx(train: LabelledImages, tmp: Path, *, seed: int = 0, epochs: float = 4, **params) -> RunContext:
+    return RunContext(
+        device=torch.device("cpu"), seed=seed, budget=Budget({"epochs": epochs}),
+        params={**PARAMS, **FAST, **params}, normalize=Normalize.fit(train.images),
+        artifacts_dir=tmp, progress=Progress(quiet=True),
+    )
+
+
+def fit(train: LabelledImages, tmp: Path, **kwargs):
+    ctx = make_ctx(train, tmp, **kwargs)
+    model = fit_airbench94(TrainData(train=train, val=None, num_classes=train.num_classes), ctx)
+    return model, ctx
+
+
+@torch.no_grad()
+def predict(model, data: LabelledImages, ctx: RunContext) -> torch.Tensor:
+    return torch.cat([model(x) for x, _ in ctx.batches(data, 100, shuffle=False)])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    train, test = synthetic(10, 384, seed=1), synthetic(10, 200, seed=2)
+    model, ctx = fit(train, tmp_path_factory.mktemp("run"))
+    return train, test, model, ctx
+
+
+def test_registers_a_valid_classifier():
+    specs = []
+    airbench.bench_register_methods(register=specs.append)
+    assert [s.name for s in specs] == ["airbench94"]
+    spec: MethodSpec = specs[0]
+    assert spec.kind == "classifier" and spec.budget == {"epochs": 9.9}
+    assert spec.params["batch_size"] == 1024 and spec.params["label_smoothing"] == 0.2
+
+
+def test_eval_mode_returns_tta_logits(trained):
+    _, test, model, ctx = trained
+    assert not model.training and model.tta_level == 2
+    logits = predict(model, test, ctx)
+    assert logits.shape == (len(test), 10) and torch.isfinite(logits).all()
+    x = next(ctx.batches(test, 8, shuffle=False))[0]
+    with torch.no_grad():
+        plain = model.net(x)
+        padded = torch.nn.functional.pad(x, (1,) * 4, mode="reflect")
+
+        def mirror(v):
+            return 0.5 * model.net(v) + 0.5 * model.net(v.flip(-1))
+
+        expected = 0.5 * mirror(x) + 0.25 * mirror(padded[..., :32, :32]) + 0.25 * mirror(padded[..., 2:, 2:])
+        assert torch.allclose(model(x), expected, atol=1e-5), "eval mode must average the 6 TTA views"
+        assert not torch.allclose(model(x), plain), "TTA should change the logits"
+
+
+def test_training_learns(trained):
+    train, test, model, ctx = trained
+    losses = [e.loss for e in ctx.epoch_log]
+    assert len(losses) == 4 and losses[-1] < 0.7 * losses[0], f"loss did not fall: {losses}"
+    accuracy = (predict(model, test, ctx).argmax(1) == test.labels).float().mean().item()
+    assert accuracy > 0.6, f"held-out accuracy {accuracy:.2f} is not clearly above chance (0.10)"
+
+
+def test_whitening_is_set_from_data_and_frozen(trained):
+    train, _, model, ctx = trained
+    fresh = AirbenchNet(3, 10, FAST["widths"]).whiten.weight
+    weight = model.net.whiten.weight
+    assert weight.shape == (24, 3, 2, 2) and torch.isfinite(weight).all()
+    assert not torch.allclose(weight, fresh)
+    assert torch.equal(weight[:12], -weight[12:]), "filters come in +/- pairs"
+    # Frozen: equal to a fresh whitening of the same images after training.
+    conv = torch.nn.Conv2d(3, 24, 2)
+    subset = train.subset(torch.arange(FAST["whiten_samples"]))
+    init_whitening_(conv, list(ctx.batches(subset, 1000, shuffle=False)), PARAMS["whiten_eps"])
+    assert torch.allclose(weight, conv.weight)
+    # It whitens: the patches' covariance becomes diagonal (eigenvalues / (eigenvalues + eps)).
+    x = ctx.normalize(subset.images)
+    out = torch.nn.functional.conv2d(x, weight[:12]).permute(1, 0, 2, 3).reshape(12, -1)
+    cov = out @ out.T / out.shape[1]
+    assert (cov - torch.diag(cov.diag())).abs().max() < 1e-3
+    assert ((cov.diag() > 0.5) & (cov.diag() <= 1 + 1e-4)).all()
+
+
+def test_deterministic_given_seed(tmp_path):
+    train, test = synthetic(10, 192, seed=3), synthetic(10, 64, seed=4)
+    runs = [fit(train, tmp_path, seed=seed, epochs=2) for seed in (5, 5, 6)]
+    a, b, c = (predict(model, test, ctx) for model, ctx in runs)
+    assert torch.equal(a, b), "two fits with the same seed must predict identically on CPU"
+    assert not torch.equal(a, c)
+
+
+def test_hundred_classes_grayscale_and_28x28(tmp_path):
+    train = synthetic(100, 256, seed=7)
+    model, ctx = fit(train, tmp_path, epochs=1)
+    assert predict(model, train, ctx).shape == (256, 100)
+    small = synthetic(10, 128, seed=8, channels=1, size=28)
+    model, ctx = fit(small, tmp_path, epochs=1)
+    assert model.net.whiten.weight.shape == (8, 1, 2, 2)
+    assert predict(model, small, ctx).shape == (128, 10)
+
+
+def test_too_small_images_fail_clearly(tmp_path):
+    with pytest.raises(ValueError, match="32x32"):
+        fit(synthetic(10, 64, seed=9, size=8), tmp_path, epochs=1)
+
+
+def test_fractional_epochs_stop_inside_the_last_epoch(tmp_path):
+    train = synthetic(10, 200, seed=10)  # 3 full batches of 64 per epoch; the last 8 dropped
+    _, ctx = fit(train, tmp_path, epochs=1.5)
+    assert [e.images for e in ctx.epoch_log] == [192, 128]  # ceil(3 * 1.5) = 5 steps
+
+
+def test_no_flip_training_leaves_mirror_views_out_of_tta(tmp_path):
+    train = synthetic(10, 128, seed=11)
+    model, ctx = fit(train, tmp_path, epochs=1, flip=False)
+    x = next(ctx.batches(train, 8, shuffle=False))[0]
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(x, (1,) * 4, mode="reflect")
+        shifted = model.net(padded[..., :32, :32]) + model.net(padded[..., 2:, 2:])
+        expected = 0.5 * model.net(x) + 0.25 * shifted
+        assert torch.allclose(model(x), expected, atol=1e-5)
