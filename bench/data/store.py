@@ -19,6 +19,7 @@ import hashlib
 import os
 import pathlib
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -103,6 +104,14 @@ def digest(path: pathlib.Path) -> _Digest:
     return _Digest(md5.hexdigest(), sha.hexdigest(), size)
 
 
+def writable(folder: pathlib.Path) -> bool:
+    """Whether we may write in ``folder``: permission bits count even for root, so a mirror
+    marked read-only (``chmod a-w``) is never modified."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent  # a folder we would create: its first existing ancestor decides
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -173,7 +182,7 @@ class DataStore:
             self._verified[key] = found
             return found
         self.log(f"data: {path} does not match its checksum (md5 {found.md5}, expected {md5})")
-        if os.access(path.parent, os.W_OK):
+        if writable(path.parent):
             path.unlink(missing_ok=True)
             return None
         raise DataError(
@@ -192,10 +201,13 @@ class DataStore:
                 f"  download: {file.url}\n  put it at: {path}\n"
                 f"  (data directory {self.root}: set --data-dir or BENCH_DATA_DIR; md5 {file.md5})"
             )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise DataError(f"cannot create {path.parent} for {file.path}: {error}") from None
+        if not writable(path.parent):
+            raise DataError(
+                f"{file.path} is not in the data directory, which is read-only.\n"
+                f"  download: {file.url}\n  put it at: {path}\n"
+                f"  (or point --data-dir / BENCH_DATA_DIR at a writable directory)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
         failures = []
         for attempt in range(1, self.retries + 1):
             for url in file.urls:
@@ -234,6 +246,11 @@ class DataStore:
     def _extract(self, archive: Archive) -> None:
         """Extract every declared member; refuse archives with entries that could escape."""
         source = self.root / archive.file.path
+        if not writable(source.parent):
+            raise DataError(
+                f"{source.parent} is read-only, so {source.name} cannot be extracted there; extract "
+                f"its members {', '.join(archive.members)} into it, or use a writable --data-dir"
+            )
         self.log(f"data: extracting {archive.file.path}")
         wanted = dict(archive.members)
         with tarfile.open(source) as tar:
