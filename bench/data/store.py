@@ -142,10 +142,7 @@ class DataStore:
     # -- public ------------------------------------------------------------------------------
     def fetch(self, file: RemoteFile) -> pathlib.Path:
         """The verified local path of ``file``, downloading it if needed."""
-        path = self.root / file.path
-        found = self._verify(path, file.md5, file.sha256)
-        if found is None:
-            found = self._download(file, path)
+        path, found = self._ensure(file)
         self._record(file.path, found, file.url)
         return path
 
@@ -157,7 +154,7 @@ class DataStore:
         found = self._verify(path, archive.members[member])
         if found is None:
             try:
-                self.fetch(archive.file)
+                self._ensure(archive.file)  # not recorded: the members are what a result reads
             except DataError as error:
                 raise DataError(
                     f"{error}\n(or put the extracted file {path.name} at {path})"
@@ -168,6 +165,11 @@ class DataStore:
                 raise DataError(f"{archive.file.path}: member {member} does not match its checksum")
         self._record(archive.member_path(member), found, f"{archive.file.url}#{member}")
         return path
+
+    def _ensure(self, file: RemoteFile) -> tuple[pathlib.Path, _Digest]:
+        path = self.root / file.path
+        found = self._verify(path, file.md5, file.sha256)
+        return path, found if found is not None else self._download(file, path)
 
     # -- verification ------------------------------------------------------------------------
     def _verify(self, path: pathlib.Path, md5: str, sha256: str | None = None) -> _Digest | None:
