@@ -84,16 +84,19 @@ def _parser() -> argparse.ArgumentParser:
         help="per-metric deltas between two record sets; exit 1 on a regression",
         description="Compare NEW against BASE, matching runs by suite, dataset, protocol and method "
         "(budgets and params may differ: a change shows as a metric change). A metric regresses "
-        "when it falls by more than its tolerance.",
+        "when it falls by more than its tolerance AND the fall is significant on the raw samples "
+        "(per-seed values for quality, timing repeats for throughput; one-sided test at --alpha). "
+        "A fall past the tolerance that the samples do not support is reported as 'noise'.",
     )
     p.add_argument("base", help="baseline results folder")
     p.add_argument("new", help="new results folder")
-    p.add_argument("--quality-tolerance", type=float, default=0.5,
-                   help="allowed absolute drop of quality metrics (accuracy points)")
+    p.add_argument("--quality-tolerance", type=float, default=0.3,
+                   help="allowed absolute drop of quality metrics (accuracy points, dB)")
     p.add_argument("--throughput-tolerance", type=float, default=0.2,
                    help="allowed relative drop of throughput (0.2 = 20%%)")
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=TOL",
                    help="per-metric tolerance: absolute (test_accuracy=0.3) or relative (train_images_per_s=10%%)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")
     p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
     p.set_defaults(handler=cmd_compare)
     return parser
@@ -219,7 +222,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from bench.report import Tolerances, compare, render_deltas
+    from bench.compare import Tolerances, compare, render_deltas
 
     per_metric = {}
     for item in args.tolerance:
@@ -231,7 +234,9 @@ def cmd_compare(args) -> int:
     for path in (args.base, args.new):
         if not Path(path).exists():
             raise BenchError(f"{path}: no such results folder")
-    tolerances = Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric)
+    if not 0 < args.alpha < 1:
+        raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
+    tolerances = Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)
     deltas = compare(args.base, args.new, tolerances)
     if not deltas:
         raise BenchError(f"no result records to compare under {args.base}")

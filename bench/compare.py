@@ -1,0 +1,201 @@
+"""`bench compare`: is NEW worse than BASE, beyond what seeds and timing noise explain?
+
+Runs are matched by suite, dataset, protocol and method (budgets and params may differ, so a
+changed budget shows up as a changed metric). For each metric a difference is a regression only
+when it is both
+
+1. larger than a tolerance (absolute for quality metrics, relative for throughput), and
+2. significant on the raw samples, one-sided at level ``alpha``: Welch's t-test on the per-seed
+   values of a quality metric, the Mann-Whitney U test on the timing samples of a throughput
+   (every timed repeat of every seed), as asv does for timings.
+
+A difference past the tolerance that the samples do not support is reported as ``noise`` and
+passes; with a single sample on either side there is no spread to test, and the tolerance alone
+decides (the output says so).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tabulate import tabulate
+
+from bench.report import THROUGHPUTS, Group, load_groups
+
+
+@dataclass
+class Tolerances:
+    """How far a metric may move before the significance test is asked.
+
+    quality: absolute, in the metric's unit (accuracy points, dB); throughput: relative (0.2 =
+    20%); per_metric: overrides by name, each ("abs", x) or ("rel", x); alpha: significance level.
+    """
+
+    quality: float = 0.3
+    throughput: float = 0.2
+    per_metric: dict[str, tuple[str, float]] = field(default_factory=dict)
+    alpha: float = 0.05
+
+    def allowed(self, metric: str, kind: str, base: float) -> float:
+        default = ("rel", self.throughput) if kind == "throughput" else ("abs", self.quality)
+        mode, value = self.per_metric.get(metric) or default
+        return value * abs(base) if mode == "rel" else value
+
+    def describe(self) -> str:
+        parts = [f"quality {self.quality:g} (absolute)", f"throughput {self.throughput:.0%}"]
+        parts += [f"{m} {v:.0%}" if mode == "rel" else f"{m} {v:g}" for m, (mode, v) in self.per_metric.items()]
+        return "tolerances: " + ", ".join(parts) + f"; significance: one-sided, alpha {self.alpha:g}"
+
+
+@dataclass
+class Delta:
+    name: str  # suite / dataset / protocol / method
+    metric: str
+    base: list[float] = field(default_factory=list)
+    new: list[float] = field(default_factory=list)
+    verdict: str = "ok"  # ok, better, noise, REGRESSION, missing, new
+    p_value: float | None = None
+    note: str = ""
+
+    @property
+    def base_mean(self) -> float | None:
+        return statistics.fmean(self.base) if self.base else None
+
+    @property
+    def new_mean(self) -> float | None:
+        return statistics.fmean(self.new) if self.new else None
+
+
+def samples(group: Group, metric: str) -> list[float]:
+    """The raw samples behind a figure: one value per seed for a quality metric; every timed
+    repeat (items/s) of every seed for a throughput."""
+    if metric not in THROUGHPUTS:
+        return group.values(metric)
+    out: list[float] = []
+    for record in group.ok:
+        figure = record.get("throughput", {}).get(metric) or {}
+        if figure.get("samples_items_per_s"):
+            out += figure["samples_items_per_s"]
+        elif figure.get("samples_s") and isinstance(figure.get("items_per_repeat"), int):
+            out += [figure["items_per_repeat"] / s for s in figure["samples_s"] if s > 0]
+        elif figure.get("items_per_s"):
+            out.append(figure["items_per_s"])
+    return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bool) -> float | None:
+    """One-sided p-value for "NEW is worse than BASE"; None when there is no spread to test."""
+    from scipy import stats
+
+    if higher_is_better:
+        base, new = [-v for v in base], [-v for v in new]  # now "worse" means larger
+    if kind == "throughput":
+        if len(base) < 3 or len(new) < 3:
+            return None
+        return float(stats.mannwhitneyu(new, base, alternative="greater").pvalue)
+    if len(base) < 2 or len(new) < 2:
+        return None
+    if statistics.pvariance(base) == 0 and statistics.pvariance(new) == 0:
+        return 0.0 if statistics.fmean(new) > statistics.fmean(base) else 1.0
+    return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
+
+
+def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances) -> list[Delta]:
+    base = {_key(g): g for g in load_groups(base_path)}
+    new = {_key(g): g for g in load_groups(new_path)}
+    deltas = []
+    for key in sorted(base):
+        name = " / ".join(key)
+        b, n = base[key], new.get(key)
+        if n is None:
+            deltas.append(Delta(name, "-", verdict="missing", note="no records in NEW"))
+            continue
+        if not n.ok:
+            deltas.append(Delta(name, "status", verdict="REGRESSION", note=f"all {len(n.records)} runs failed in NEW"))
+            continue
+        config_note = "" if b.config == n.config else "config differs: " + _config_diff(b.config, n.config)
+        for metric in [*b.metric_names(), *THROUGHPUTS]:
+            bv, nv = samples(b, metric), samples(n, metric)
+            if not bv:
+                continue
+            if not nv:
+                deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
+                continue
+            deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note))
+    for key in sorted(set(new) - set(base)):
+        deltas.append(Delta(" / ".join(key), "-", verdict="new", note="not in BASE"))
+    return deltas
+
+
+def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
+    kind = info.get("kind", "quality")
+    higher = info.get("higher_is_better", True)
+    bm, nm = statistics.fmean(bv), statistics.fmean(nv)
+    drop = (bm - nm) if higher else (nm - bm)
+    allowed = tolerances.allowed(metric, kind, bm)
+    delta = Delta(name, metric, bv, nv, note=note)
+    if drop > allowed:
+        delta.p_value = p_worse(bv, nv, kind, higher)
+        if delta.p_value is None:
+            delta.verdict = "REGRESSION"
+            delta.note = _join(note, "one sample: tolerance alone")
+        elif delta.p_value < tolerances.alpha:
+            delta.verdict = "REGRESSION"
+        else:
+            delta.verdict = "noise"
+            delta.note = _join(note, "past the tolerance but within the spread of the samples")
+    elif -drop > allowed:
+        p = p_worse(nv, bv, kind, higher)  # the same test the other way round
+        delta.p_value = p
+        delta.verdict = "better" if p is None or p < tolerances.alpha else "ok"
+    return delta
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _key(g: Group) -> tuple[str, str, str, str]:
+    # Budget and params are not part of the key: a changed budget must show up as a change.
+    return (g.suite, g.dataset, g.protocol, g.method)
+
+
+def _config_diff(a: str, b: str) -> str:
+    da, db = json.loads(a), json.loads(b)
+    diffs = []
+    for section in ("budget", "params", "options"):
+        for k in sorted(set(da[section]) | set(db[section])):
+            if da[section].get(k) != db[section].get(k):
+                diffs.append(f"{k} {da[section].get(k)} -> {db[section].get(k)}")
+    return ", ".join(diffs)
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    digits = 0 if abs(mean) >= 1000 else 2
+    text = f"{mean:,.{digits}f}"
+    if len(values) > 1:
+        text += f" ± {statistics.stdev(values):,.{digits}f}"
+    return f"{text} (n={len(values)})"
+
+
+def render_deltas(deltas: list[Delta], tolerances: Tolerances) -> str:
+    rows = []
+    for d in deltas:
+        change = ""
+        if d.base and d.new:
+            diff = d.new_mean - d.base_mean
+            change = f"{diff:+,.2f}" + (f" ({diff / abs(d.base_mean):+.1%})" if d.base_mean else "")
+        p = "" if d.p_value is None else f"{d.p_value:.3g}"
+        rows.append([d.name, d.metric, _spread(d.base), _spread(d.new), change, p, d.verdict, d.note])
+    table = tabulate(rows, headers=["run", "metric", "base", "new", "change", "p", "verdict", "note"],
+                     tablefmt="simple", disable_numparse=True)
+    regressions = sum(d.verdict == "REGRESSION" for d in deltas)
+    verdict = f"{regressions} regression(s)" if regressions else "no regressions"
+    return f"{table}\n\n{tolerances.describe()}\n{verdict}\n"

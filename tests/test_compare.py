@@ -1,0 +1,107 @@
+"""`bench compare`: tolerances, significance on the raw samples, verdicts and exit codes."""
+
+import pytest
+
+from bench import cli
+from bench.compare import Tolerances, compare, p_worse
+from test_report import record
+
+JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
+
+
+def write_set(root, accs, rate=1000.0, method="cnn", epochs=3):
+    for seed, acc in enumerate(accs):
+        record(root, method, seed, acc, train_rate=rate, epochs=epochs,
+               samples=[rate * j * (1 + 0.01 * seed) for j in JITTER])
+
+
+def verdicts(deltas):
+    return {(d.name.split(" / ")[-1], d.metric): d.verdict for d in deltas}
+
+
+@pytest.fixture
+def base(tmp_path):
+    write_set(tmp_path / "base", [98.0, 98.4, 98.2])
+    return tmp_path / "base"
+
+
+def test_identical_sets_pass(base, capsys):
+    assert cli.main(["compare", str(base), str(base)]) == 0
+    assert "no regressions" in capsys.readouterr().out
+
+
+def test_lowered_accuracy_is_a_regression_naming_run_metric_and_size(tmp_path, base, capsys):
+    write_set(tmp_path / "worse", [97.0, 97.3, 97.1], epochs=1)  # budget lowered: 3 -> 1 epoch
+    capsys.readouterr()
+    assert cli.main(["compare", str(base), str(tmp_path / "worse")]) == 1
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "cnn" in l and "test_accuracy" in l)
+    assert "REGRESSION" in line and "-1.07" in line and "epochs 3 -> 1" in line
+    assert "1 regression(s)" in out
+
+
+def test_a_drop_within_the_seed_spread_is_noise_and_passes(tmp_path):
+    write_set(tmp_path / "a", [90.0, 95.0, 92.0])
+    write_set(tmp_path / "b", [89.0, 94.0, 90.5])  # 1.2 points lower on average, seeds spread 2.5
+    deltas = compare(tmp_path / "a", tmp_path / "b", Tolerances())
+    d = next(d for d in deltas if d.metric == "test_accuracy")
+    assert d.verdict == "noise" and d.p_value > 0.05
+    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+
+
+def test_slower_throughput_is_a_regression_only_past_the_relative_tolerance(tmp_path, base):
+    write_set(tmp_path / "slow", [98.0, 98.4, 98.2], rate=700)  # 30% slower
+    write_set(tmp_path / "bit", [98.0, 98.4, 98.2], rate=900)  # 10% slower: tolerated
+    assert verdicts(compare(base, tmp_path / "slow", Tolerances()))["cnn", "train_images_per_s"] == "REGRESSION"
+    assert verdicts(compare(base, tmp_path / "bit", Tolerances()))["cnn", "train_images_per_s"] == "ok"
+    assert cli.main(["compare", str(base), str(tmp_path / "slow"), "--tolerance", "train_images_per_s=40%",
+                     "--tolerance", "inference_images_per_s=40%"]) == 0
+
+
+def test_one_sample_each_falls_back_to_the_tolerance(tmp_path):
+    record(tmp_path / "a", "cnn", 0, 98.0)
+    record(tmp_path / "b", "cnn", 0, 97.0)
+    d = next(d for d in compare(tmp_path / "a", tmp_path / "b", Tolerances()) if d.metric == "test_accuracy")
+    assert d.verdict == "REGRESSION" and d.p_value is None and "tolerance alone" in d.note
+
+
+def test_significance_matches_scipy_and_direction():
+    from scipy import stats
+
+    base, new = [98.0, 98.4, 98.2], [97.0, 97.3, 97.1]
+    assert p_worse(base, new, "quality", True) == pytest.approx(
+        stats.ttest_ind(base, new, equal_var=False, alternative="greater").pvalue)
+    assert p_worse(new, base, "quality", True) > 0.99  # improving is never "worse"
+    assert p_worse([5.0, 5.0], [5.0, 5.0], "quality", False) == 1.0
+
+
+def test_failed_and_missing_runs(tmp_path, base):
+    for seed in range(3):
+        record(tmp_path / "new", "cnn", seed, 0, status="failed")
+    assert cli.main(["compare", str(base), str(tmp_path / "new")]) == 1
+    write_set(tmp_path / "base2", [98.0, 98.4, 98.2], method="mlp")
+    write_set(tmp_path / "base2", [98.0, 98.4, 98.2])
+    assert cli.main(["compare", str(tmp_path / "base2"), str(base)]) == 1
+    assert cli.main(["compare", str(tmp_path / "base2"), str(base), "--allow-missing"]) == 0
+    assert cli.main(["compare", str(base), str(base), "--alpha", "2"]) == 2
+
+
+def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_fails(tmp_path):
+    """Real toy runs through the runner. Only the quality verdicts are asserted: timings of real
+    runs on a shared machine are the benchmarks' business, not a test's."""
+    import toy
+    from bench import registry
+    from test_runner import run_suite
+
+    reg = registry.load(extra_plugins=[("toy", toy)])
+    suite = ("name: gate\nseeds: [0, 1, 2]\nruns: [{datasets: toy, protocol: classify, budget: {epochs: 3}, "
+             "methods: {name: toy-linear, params: {lr: %s}}}]\n")
+    for results, lr in [("base", 0.5), ("same", 0.5), ("bad", 0.0005)]:
+        run_suite(tmp_path, reg, suite % lr, results=results)
+
+    def quality(new):
+        deltas = compare(tmp_path / "base", tmp_path / new, Tolerances())
+        return {d.metric: d.verdict for d in deltas if d.metric.endswith("accuracy")}
+
+    assert quality("same") == {"test_accuracy": "ok", "val_accuracy": "ok"}
+    assert quality("bad")["test_accuracy"] == "REGRESSION"
