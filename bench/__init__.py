@@ -30,6 +30,14 @@ _LAZY = {
     "read_idx": "bench.data.formats",
     "read_cifar_pickle": "bench.data.formats",
     "read_svhn_mat": "bench.data.formats",
+    # Restoration: image sets, the host's operators and the restorer's context.
+    "ImageSet": "bench.restoration.images",
+    "RestorationImage": "bench.restoration.images",
+    "read_image": "bench.restoration.images",
+    "mask_from_image": "bench.restoration.images",
+    "Problem": "bench.restoration.degrade",
+    "RestoreContext": "bench.restoration.context",
+    "imresize": "bench.restoration.resize",
 }
 
 __all__ = [
@@ -57,3 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment
     from bench.data.store import Archive, DataError, DataStore, RemoteFile
+    from bench.restoration.context import RestoreContext
+    from bench.restoration.degrade import Problem
+    from bench.restoration.images import ImageSet, RestorationImage, mask_from_image, read_image
+    from bench.restoration.resize import imresize

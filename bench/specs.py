@@ -18,7 +18,7 @@ TASKS = ("classification", "restoration")
 #: Method kinds, each evaluated by a host-owned protocol (see ``bench.protocols``):
 #: - classifier: ``fit(data, ctx) -> model``; the model maps normalised images to logits.
 #: - representation: ``fit(unlabelled, ctx) -> encoder``; evaluated by probes (to come).
-#: - restorer: restores one degraded image at a time (to come).
+#: - restorer: ``fit(problem, ctx) -> image`` restores one degraded image at a time (``restore``).
 METHOD_KINDS = ("classifier", "representation", "restorer")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -36,15 +36,18 @@ class DatasetSpec:
     """A dataset a plugin provides.
 
     Implement ``load(split, store)``: return the split (``"train"`` or ``"test"``) as
-    :class:`bench.LabelledImages` with uint8 images. Fetch files only through
-    ``store.fetch(remote_file)``, which downloads (or finds in a mirror), verifies and records them.
+    :class:`bench.LabelledImages` with uint8 images (classification), or as a
+    :class:`bench.ImageSet` of clean images at their own sizes (restoration sets, split
+    ``"test"``). Fetch files only through ``store.fetch(remote_file)``, which downloads (or finds
+    in a mirror), verifies and records them. ``num_classes`` and ``image_shape`` are required for
+    classification and None for restoration sets.
     """
 
     name: str
     task: str
     load: Callable[[str, Any], Any]
-    num_classes: int
-    image_shape: tuple[int, int, int]  # (C, H, W)
+    num_classes: int | None = None
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W)
     description: str = ""
     citation: str = ""
     splits: tuple[str, ...] = ("train", "test")
@@ -53,6 +56,8 @@ class DatasetSpec:
         _check_name("dataset", self.name)
         if self.task not in TASKS:
             raise ValueError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
+        if self.task == "classification" and (self.num_classes is None or self.image_shape is None):
+            raise ValueError(f"dataset {self.name!r}: a classification set needs num_classes and image_shape")
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,10 @@ class MethodSpec:
     ``kind`` says which host protocol evaluates it (see :data:`METHOD_KINDS`); for a
     ``classifier``, ``fit(data, ctx)`` trains on ``data.train`` (choices may use ``data.val``,
     never the test split) and returns a ``torch.nn.Module`` mapping a normalised float batch
-    (N, C, H, W) on ``ctx.device`` to logits (N, num_classes).
+    (N, C, H, W) on ``ctx.device`` to logits (N, num_classes). For a ``restorer``,
+    ``fit(problem, ctx)`` restores one image (:class:`bench.Problem`, :class:`bench.RestoreContext`)
+    and returns it as float (C, H, W) in [0, 1]; ``restorations`` lists the degradations it
+    handles (``"denoise"``, ``"sr"``, ``"inpaint"``).
 
     ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
     number that a suite may override and that smoke runs scale down. ``params`` holds the
@@ -77,6 +85,7 @@ class MethodSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     citation: str = ""
+    restorations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("method", self.name)

@@ -168,7 +168,7 @@ def load_suite(
                 dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
                 if dataset is None or protocol is None:
                     continue
-                if not v.compatible(protocol, spec, dataset, where):
+                if not v.compatible(protocol, spec, dataset, where, options):
                     continue
                 for seed in group_seeds:
                     specs.append(RunSpec(
@@ -328,8 +328,12 @@ class _Validator:
             self.problem(where, str(exc))
             return None
 
-    def compatible(self, protocol, method, dataset, where: str) -> bool:
+    def compatible(self, protocol, method, dataset, where: str, options: dict | None = None) -> bool:
         problems = []
+        task = (options or {}).get("task")
+        if method.kind == "restorer" and task is not None and task not in method.restorations:
+            problems.append(f"method {method.name!r} restores {', '.join(method.restorations) or 'nothing'}, "
+                            f"not {task!r} (protocol option task)")
         if method.kind not in protocol.method_kinds:
             problems.append(f"method {method.name!r} is a {method.kind}, but protocol {protocol.name!r} evaluates {', '.join(protocol.method_kinds)} methods")
         if dataset.task not in protocol.dataset_tasks:

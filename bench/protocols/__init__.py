@@ -44,5 +44,27 @@ PROTOCOLS: dict[str, Protocol] = {
             "official test split; training and inference throughput.",
             implementation="bench.protocols.classify:run",
         ),
+        Protocol(
+            name="restore",
+            method_kinds=("restorer",),
+            dataset_tasks=("restoration",),
+            options={
+                "task": "sr",            # denoise | sr | inpaint
+                "scale": 4,              # sr: 2, 3, 4, 8 (modcrop + MATLAB bicubic 1/scale, uint8)
+                "sigma": 25.0,           # denoise: AWGN std on the 0-255 scale
+                "noise_clip": "none",    # denoise: none (KAIR/DnCNN) | clip (to [0, 1], as DIP's code)
+                "noise_seed": 0,         # seeds noise and random masks, per image (with its name)
+                "drop_ratio": 0.5,       # inpaint with mask "random": fraction of pixels missing
+                "mask": "random",        # inpaint: random | dataset (the set's mask images)
+                "images": [],            # names to restore (empty: all)
+                "max_images": 0,         # the first n images (0: all)
+                "monitor_every": 0,      # host PSNR of intermediate outputs every n iterations (curves)
+                "warmup": True,          # one untimed call on a small crop before timing
+            },
+            description="Single-image restoration: host-made degradation (noise, MATLAB bicubic "
+            "downscaling, inpainting masks), one method call per image, PSNR/SSIM with the "
+            "field's conventions, seconds per image and iterations/s.",
+            implementation="bench.protocols.restore:run",
+        ),
     ]
 }

@@ -1,0 +1,239 @@
+"""The single-image restoration protocol: host-owned degradation, per-image loop, scoring, timing.
+
+1. The set's images are loaded at their real sizes and modes; ``images`` / ``max_images`` pick a
+   subset (the same for every method).
+2. Each image is degraded by the host (:mod:`bench.restoration.degrade`): the same noise, LR
+   image or mask for every method and run (seeded by the protocol's ``noise_seed`` and the
+   image's name, never by the run's seed).
+3. ``method.fit(problem, ctx)`` restores one image; the clean image is never given to it. The
+   host times each call (synchronized) after one untimed warm-up call on a small crop at the
+   smallest budget, and subtracts the time spent in ``ctx.monitor`` (the host's curve).
+4. The restored image is clipped to [0, 1] and rounded to uint8 (as saved), then scored with the
+   task's convention (:mod:`bench.restoration.metrics`); a set's value is the mean over images.
+5. Saved for people: the clean target, the degraded input (exact: ``.npy`` for noisy floats,
+   ``.png`` otherwise, plus a viewable PNG), the restored image and, when monitored, the PSNR
+   curve as JSON and a plot. ``bench figures`` assembles side-by-side pictures across methods.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.restoration.context import RestoreContext
+from bench.restoration.degrade import Degradation, make_problem
+from bench.restoration.images import ImageSet, RestorationImage, write_image
+from bench.restoration.metrics import Convention, psnr, ssim, to_uint8
+from bench.specs import Budget
+from bench.timing import summarize, synchronize
+
+WARMUP_CROP = 48  # side of the warm-up crop, in LR pixels for SR
+
+
+def degradation_from_options(options: dict) -> Degradation:
+    return Degradation(
+        task=options["task"], sigma=float(options["sigma"]), scale=int(options["scale"]),
+        noise_clip=options["noise_clip"], noise_seed=int(options["noise_seed"]),
+        drop_ratio=float(options["drop_ratio"]), mask=options["mask"],
+    )
+
+
+def check_method(method, degradation: Degradation) -> None:
+    supported = tuple(getattr(method, "restorations", ()) or ())
+    if degradation.task not in supported:
+        raise ValueError(
+            f"method {method.name!r} restores {', '.join(supported) or 'nothing'}, not {degradation.task!r}"
+        )
+
+
+def select_images(images: ImageSet, options: dict) -> ImageSet:
+    if options.get("images"):
+        images = images.select(list(options["images"]))
+    if options.get("max_images", 0) > 0:
+        images = ImageSet(images.name, images.images[: options["max_images"]])
+    if not len(images):
+        raise ValueError(f"{images.name}: no images to restore")
+    return images
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def run(spec, method, dataset, env) -> dict:
+    options = spec.protocol_options
+    degradation = degradation_from_options(options)
+    check_method(method, degradation)
+    t_load = time.perf_counter()
+    images = select_images(env.data.load(dataset, "test"), options)
+    load_seconds = time.perf_counter() - t_load
+    scale = degradation.scale if degradation.task == "sr" else 1
+    convention = Convention.for_task(degradation.task, scale)
+    budget = Budget(spec.budget)
+    device = env.device
+
+    def context(label: str, budget_: Budget, monitor=None) -> RestoreContext:
+        return RestoreContext(
+            device=device, seed=spec.seed, budget=budget_, params=spec.params,
+            artifacts_dir=env.artifacts_dir, progress=env.progress, precision=env.precision,
+            monitor_every=options["monitor_every"], monitor=monitor, label=label,
+        )
+
+    warmup_seconds = None
+    if options["warmup"]:
+        crop = _warmup_image(images.images[0], degradation)
+        problem = make_problem(degradation.apply(crop), device, name="warmup")
+        synchronize(device)
+        start = time.perf_counter()
+        method.fit(problem, context("warm-up", budget.scaled(1e-9)))
+        synchronize(device)
+        warmup_seconds = time.perf_counter() - start
+
+    per_image, seconds, iterations, curves = [], [], [], {}
+    out_dir = Path(env.artifacts_dir)
+    for index, item in enumerate(images, 1):
+        degraded = degradation.apply(item)
+        problem = make_problem(degraded, device, name=item.name)
+
+        def monitor(iteration: int, output: torch.Tensor, clean=degraded.clean) -> dict:
+            return {"psnr": round(psnr(to_uint8(output.cpu()), clean, convention), 4)}
+
+        ctx = context(f"{item.name} ({index}/{len(images)})", budget, monitor)
+        synchronize(device)
+        start = time.perf_counter()
+        output = method.fit(problem, ctx)
+        synchronize(device)
+        elapsed = time.perf_counter() - start - ctx.monitor_seconds
+        if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(degraded.clean.shape):
+            got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise ValueError(f"method {method.name!r} returned {got} for {item.name}, expected a tensor of shape "
+                             f"{tuple(degraded.clean.shape)}")
+        if not torch.isfinite(output).all():
+            raise ValueError(f"method {method.name!r} returned non-finite values for {item.name}")
+        restored = to_uint8(output.cpu())
+        entry = {
+            "image": item.name, "shape": list(degraded.clean.shape),
+            "psnr": psnr(restored, degraded.clean, convention),
+            "ssim": ssim(restored, degraded.clean, convention),
+            "seconds": round(elapsed, 4), "iterations": ctx.iterations_done,
+        }
+        if degradation.task in ("denoise", "inpaint"):
+            observed = to_uint8(degraded.observed)
+            entry["input_psnr"] = psnr(observed, degraded.clean, convention)
+            entry["input_ssim"] = ssim(observed, degraded.clean, convention)
+        per_image.append(entry)
+        seconds.append(elapsed)
+        iterations.append(ctx.iterations_done)
+        if ctx.curve:
+            curves[item.name] = ctx.curve
+        _save_image_outputs(out_dir / _safe(item.name), degraded, restored, ctx.curve, method.name, entry)
+        env.progress.message(f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  "
+                             f"{elapsed:.1f} s  {ctx.iterations_done} it")
+
+    metrics = {
+        "psnr": statistics.fmean(e["psnr"] for e in per_image),
+        "ssim": statistics.fmean(e["ssim"] for e in per_image),
+        "seconds_per_image": statistics.fmean(seconds),
+    }
+    total_iterations = sum(iterations)
+    if total_iterations:
+        metrics["iterations_per_s"] = total_iterations / sum(seconds)
+    if "input_psnr" in per_image[0]:
+        metrics["input_psnr"] = statistics.fmean(e["input_psnr"] for e in per_image)
+    where = f"{convention.describe()}; {len(per_image)} images of {images.name}"
+    metric_info = {
+        "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
+        "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
+        "seconds_per_image": {"higher_is_better": False, "unit": "s", "kind": "throughput",
+                              "convention": "mean wall seconds of method.fit per image, synchronized, after a "
+                                            "warm-up call, host monitoring excluded"},
+        "iterations_per_s": {"higher_is_better": True, "unit": "it/s", "kind": "throughput",
+                             "convention": "iterations counted by ctx.step over the timed seconds, all images"},
+        "input_psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality",
+                       "convention": f"the degraded input itself (clipped, rounded), {where}"},
+    }
+    throughput = {"restore_images_per_s": summarize(seconds, 1)}
+    if total_iterations:
+        throughput["iterations_per_s"] = {"items_per_s": total_iterations / sum(seconds),
+                                          "iterations": total_iterations, "seconds": round(sum(seconds), 4)}
+    return {
+        "metrics": metrics,
+        "metric_info": {k: v for k, v in metric_info.items() if k in metrics},
+        "throughput": throughput,
+        "timings": {
+            "load_seconds": round(load_seconds, 3),
+            "warmup_seconds": None if warmup_seconds is None else round(warmup_seconds, 3),
+            "restore_seconds": round(sum(seconds), 3),
+        },
+        "details": {
+            "task": degradation.task,
+            "setting": degradation.label,
+            "degradation": degradation.describe(),
+            "convention": convention.describe(),
+            "per_image": per_image,
+            "curves": curves,
+            "budget_vs_full": {k: {"used": v, "full": method.budget.get(k)} for k, v in spec.budget.items()},
+        },
+    }
+
+
+def _warmup_image(item: RestorationImage, degradation: Degradation) -> RestorationImage:
+    side = WARMUP_CROP * (degradation.scale if degradation.task == "sr" else 1)
+    h, w = item.image.shape[1:]
+    crop = item.image[:, : min(h, side), : min(w, side)].contiguous()
+    mask = item.mask[:, : crop.shape[1], : crop.shape[2]].contiguous() if item.mask is not None else None
+    return RestorationImage(f"{item.name}-warmup", crop, mask)
+
+
+def _save_image_outputs(folder: Path, degraded, restored: torch.Tensor, curve: list[dict], method: str,
+                        entry: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_image(folder / "clean.png", degraded.clean)
+    write_image(folder / "restored.png", restored)
+    if degraded.task == "denoise":
+        np.save(folder / "degraded.npy", degraded.observed.numpy())  # exact float32 noisy input
+        write_image(folder / "degraded.png", to_uint8(degraded.observed))  # clipped, rounded: to look at
+    elif degraded.task == "sr":
+        write_image(folder / "degraded.png", to_uint8(degraded.observed))  # exact: the uint8 LR image
+    else:
+        write_image(folder / "degraded.png", to_uint8(degraded.observed))  # exact: uint8 image x mask
+        write_image(folder / "mask.png", degraded.mask * 255)
+    (folder / "scores.json").write_text(json.dumps({"method": method, **entry}, indent=1))
+    if curve:
+        (folder / "curve.json").write_text(json.dumps(curve))
+        _plot_curve(folder / "psnr_curve.png", curve, method, entry)
+
+
+def _plot_curve(path: Path, curve: list[dict], method: str, entry: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float]]] = {}
+    for point in curve:
+        for key, value in point.items():
+            if key.startswith("psnr") and isinstance(value, (int, float)):
+                series.setdefault(key, []).append((point["iteration"], value))
+    if not series:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for key, points in series.items():
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, label={"psnr": "output", "psnr_avg": "averaged output"}.get(key, key))
+    if "input_psnr" in entry:
+        ax.axhline(entry["input_psnr"], color="gray", linestyle="--", label="degraded input")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{method} on {entry['image']}: final {entry['psnr']:.2f} dB")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,171 @@
+"""Restoration image sets: SR (Set5, Set14, B100, Urban100), denoising (Set12, BSD68, CBSD68,
+Kodak24, McMaster) and the Deep Image Prior images (with inpainting masks).
+
+Every file is declared with its checksum and a stable source: a raw file at a pinned commit of
+the repository the set is usually taken from, or the EDSR benchmark archive. A copy of
+``restoration/<set>/<file>`` in the data directory (``../shared/data`` works in place) is used
+when it matches. Images keep their sizes and modes (gray sets are 1-channel, colour sets RGB).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from bench import (DataError, DatasetSpec, ImageSet, RemoteFile, RestorationImage, hookimpl, mask_from_image,
+                   read_image)
+
+from bench_plugins.datasets._restoration_manifest import SETS
+
+RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+
+
+def manifest_files(folder: str, names: list[str] | None = None) -> dict[str, RemoteFile]:
+    """{file name: RemoteFile} for a set whose files are pinned in the manifest."""
+    repo, commit, source, files = SETS[folder]
+    out = {}
+    for name, (md5, sha256) in files.items():
+        if names is not None and name not in names:
+            continue
+        out[name] = RemoteFile(
+            path=f"restoration/{folder}/{name}",
+            url=RAW.format(repo=repo, commit=commit, path=f"{source}/{name}"),
+            md5=md5, sha256=sha256,
+        )
+    return out
+
+
+def _check_split(name: str, split: str) -> None:
+    if split != "test":
+        raise ValueError(f"{name} has only a 'test' split (the images to restore), not {split!r}")
+
+
+def load_manifest_set(name: str, folder: str, split: str, store, suffixes=(".png", ".bmp", ".tif")) -> ImageSet:
+    _check_split(name, split)
+    files = manifest_files(folder)
+    images = []
+    for file_name in sorted(files):
+        if not file_name.lower().endswith(suffixes):
+            continue
+        path = store.fetch(files[file_name])
+        images.append(RestorationImage(PurePosixPath(file_name).stem, read_image(path)))
+    return ImageSet(name, images)
+
+
+# -- the Deep Image Prior images ----------------------------------------------------------------
+
+DIP_INPAINTING = ("kate", "library", "vase")
+
+
+def load_dip_inpainting(split: str, store) -> ImageSet:
+    _check_split("dip-inpainting", split)
+    files = manifest_files("deep-image-prior")
+    images = []
+    for stem in DIP_INPAINTING:
+        image = read_image(store.fetch(files[f"inpainting/{stem}.png"]))
+        mask = mask_from_image(read_image(store.fetch(files[f"inpainting/{stem}_mask.png"]), mask=True))
+        images.append(RestorationImage(stem, image, mask))
+    return ImageSet("dip-inpainting", images)
+
+
+def load_dip_denoising(split: str, store) -> ImageSet:
+    _check_split("dip-denoising", split)
+    files = manifest_files("deep-image-prior")
+    return ImageSet("dip-denoising", [RestorationImage("F16", read_image(store.fetch(files["denoising/F16_GT.png"])))])
+
+
+# -- sets from the EDSR benchmark archive ---------------------------------------------------------
+# The archive EDSR-PyTorch links to (HR images plus MATLAB LR images of Set5, Set14, B100,
+# Urban100); md5 as published with torchSR's dataset classes. Members are read from the verified
+# archive directly (its checksum covers them); only the HR images are used, the host makes the LR.
+EDSR_BENCHMARK = RemoteFile(
+    path="restoration/edsr-benchmark.tar",
+    url="https://cv.snu.ac.kr/research/EDSR/benchmark.tar",
+    md5="4ace41d33c2384b97e6b320cd0afd6ba",
+)
+
+
+def load_edsr_set(name: str, folder: str, split: str, store) -> ImageSet:
+    _check_split(name, split)
+    local = Path(store.root) / "restoration" / folder
+    archive = store.fetch(EDSR_BENCHMARK)
+    prefix = f"benchmark/{folder}/HR/"
+    images = []
+    with tarfile.open(archive) as tar:
+        for entry in sorted(tar.getmembers(), key=lambda e: e.name):
+            if entry.isfile() and entry.name.startswith(prefix) and entry.name.lower().endswith(".png"):
+                data = tar.extractfile(entry).read()
+                stem = PurePosixPath(entry.name).stem
+                images.append(RestorationImage(stem, read_image(io.BytesIO(data))))
+    if not images:
+        raise DataError(f"{archive}: no images under {prefix} (local copy expected at {local})")
+    return ImageSet(name, images)
+
+
+# -- sets without pinned checksums ---------------------------------------------------------------
+UNPINNED_SOURCES = {
+    "Kodak24": "http://r0k.us/graphics/kodak/ (kodim01.png .. kodim24.png)",
+    "McMaster": "https://www4.comp.polyu.edu.hk/~cslzhang/CDM_Dataset.htm (18 TIF images)",
+}
+
+
+def load_local_manifest_set(name: str, folder: str, split: str, store) -> ImageSet:
+    """A set read from ``restoration/<folder>`` in the data directory, verified against the
+    folder's MANIFEST.tsv (file, md5 columns), the format of the shared mirrors."""
+    _check_split(name, split)
+    base = Path(store.root) / "restoration" / folder
+    manifest = base / "MANIFEST.tsv"
+    if not manifest.exists():
+        raise DataError(
+            f"{name}: no checksums are pinned for this set yet, so it is read from a local copy only.\n"
+            f"  source: {UNPINNED_SOURCES[folder]}\n"
+            f"  put the images and a MANIFEST.tsv (columns filename, md5) at: {base}"
+        )
+    images = []
+    with open(manifest, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            file = RemoteFile(path=f"restoration/{folder}/{row['filename']}",
+                              url=f"{UNPINNED_SOURCES[folder].split()[0]}{row['filename']}", md5=row["md5"])
+            images.append(RestorationImage(PurePosixPath(row["filename"]).stem, read_image(store.fetch(file))))
+    return ImageSet(name, images)
+
+
+def _spec(name: str, load, description: str, citation: str) -> DatasetSpec:
+    return DatasetSpec(name=name, task="restoration", load=load, description=description, citation=citation,
+                       splits=("test",))
+
+
+@hookimpl
+def bench_register_datasets(register):
+    register(_spec("set5", lambda split, store: load_manifest_set("set5", "Set5", split, store),
+                   "SR: 5 RGB HR images (BMP), 228x344 to 512x512",
+                   "Bevilacqua et al., BMVC 2012"))
+    register(_spec("set12", lambda split, store: load_manifest_set("set12", "Set12", split, store),
+                   "denoising: 12 gray images, 256x256 and 512x512",
+                   "Zhang et al., DnCNN, TIP 2017"))
+    register(_spec("bsd68", lambda split, store: load_manifest_set("bsd68", "BSD68", split, store),
+                   "denoising: 68 gray BSD images, 481x321",
+                   "Roth and Black, Fields of Experts, 2009; Martin et al., ICCV 2001"))
+    register(_spec("cbsd68", lambda split, store: load_manifest_set("cbsd68", "CBSD68", split, store),
+                   "colour denoising: 68 RGB BSD images, 481x321",
+                   "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018"))
+    register(_spec("set14", lambda split, store: load_edsr_set("set14", "Set14", split, store),
+                   "SR: 14 HR images (EDSR benchmark archive)", "Zeyde et al., Curves and Surfaces 2010"))
+    register(_spec("b100", lambda split, store: load_edsr_set("b100", "B100", split, store),
+                   "SR: 100 BSD HR images (EDSR benchmark archive)", "Martin et al., ICCV 2001"))
+    register(_spec("urban100", lambda split, store: load_edsr_set("urban100", "Urban100", split, store),
+                   "SR: 100 urban HR images (EDSR benchmark archive)", "Huang et al., CVPR 2015"))
+    register(_spec("kodak24", lambda split, store: load_local_manifest_set("kodak24", "Kodak24", split, store),
+                   "colour denoising: 24 Kodak PhotoCD images, 768x512 (local copy with MANIFEST.tsv)",
+                   "Franzen, Kodak Lossless True Color Image Suite"))
+    register(_spec("mcmaster", lambda split, store: load_local_manifest_set("mcmaster", "McMaster", split, store),
+                   "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
+                   "Zhang et al., J. Electronic Imaging 2011"))
+    register(_spec("dip-inpainting", load_dip_inpainting,
+                   "Deep Image Prior inpainting images kate, library, vase with their masks",
+                   "Ulyanov et al., Deep Image Prior, CVPR 2018"))
+    register(_spec("dip-denoising", load_dip_denoising,
+                   "Deep Image Prior denoising image F16 (512x512 RGB)",
+                   "Ulyanov et al., Deep Image Prior, CVPR 2018"))

@@ -1,0 +1,65 @@
+"""Floors and a classical reference for single-image restoration.
+
+- ``bicubic`` (SR): MATLAB bicubic upscaling of the LR image (the host's operator), the number
+  every SR table starts from.
+- ``degraded-input`` (denoising, inpainting): the degraded image itself, unchanged.
+- ``bm3d`` (denoising): BM3D (Dabov et al., TIP 2007) from the maintained ``bm3d`` package
+  (Mäkinen, Azzari, Foi), both stages, told the true noise level; ``bm3d_rgb`` (the YCbCr/opp.
+  colour variant, CBM3D) for colour images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench import MethodSpec, Problem, RestoreContext, hookimpl, imresize
+
+
+def restore_bicubic(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
+    if problem.task != "sr":
+        raise ValueError(f"bicubic restores SR only, not {problem.task!r}")
+    _, h, w = problem.output_shape
+    return imresize(problem.observed.double(), float(problem.scale), (h, w)).float()
+
+
+def restore_identity(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
+    if problem.task == "sr":
+        raise ValueError("degraded-input has no SR output (the LR image is smaller); use bicubic")
+    return problem.observed.clone()
+
+
+def restore_bm3d(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
+    import bm3d
+
+    if problem.task != "denoise":
+        raise ValueError(f"bm3d denoises only, not {problem.task!r}")
+    noisy = problem.observed.detach().cpu().double().numpy()        # (C, H, W), 0..1 scale
+    sigma = problem.sigma / 255.0
+    stages = bm3d.BM3DStages.ALL_STAGES if ctx.params["stages"] == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
+    if noisy.shape[0] == 1:
+        out = bm3d.bm3d(noisy[0], sigma_psd=sigma, stage_arg=stages)[None]
+    else:
+        # CBM3D always runs both stages.
+        out = bm3d.bm3d_rgb(noisy.transpose(1, 2, 0), sigma_psd=sigma).transpose(2, 0, 1)
+    ctx.step()
+    return torch.from_numpy(np.ascontiguousarray(out)).float()
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(
+        name="bicubic", kind="restorer", fit=restore_bicubic, tasks=("restoration",), restorations=("sr",),
+        description="MATLAB bicubic upscaling of the LR image: the SR floor.",
+    ))
+    register(MethodSpec(
+        name="degraded-input", kind="restorer", fit=restore_identity, tasks=("restoration",),
+        restorations=("denoise", "inpaint"),
+        description="The degraded image itself (noisy, or masked with zeros): the floor.",
+    ))
+    register(MethodSpec(
+        name="bm3d", kind="restorer", fit=restore_bm3d, tasks=("restoration",), restorations=("denoise",),
+        params={"stages": "all"},
+        description="BM3D / CBM3D (bm3d package) with the true sigma; stages: all | hard (gray only)",
+        citation="Dabov et al., Image denoising by sparse 3-D transform-domain collaborative filtering, TIP 2007",
+    ))

@@ -1,0 +1,185 @@
+"""Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018) for denoising, SR and inpainting.
+
+A randomly initialised encoder-decoder ``f(z; theta)`` is fitted to the degraded image alone by
+minimising ``|| A(f(z)) - y ||^2`` with Adam, where ``A`` is the host's degradation operator
+(identity, MATLAB bicubic downscaling, or the inpainting mask) and ``z`` a fixed noise image;
+the network's structure is the prior and the number of iterations the regulariser.
+Settings of the official notebooks (github.com/DmitryUlyanov/deep-image-prior), the full budget:
+
+| task      | net (``skip``)                                   | iterations | input-noise std      |
+|-----------|--------------------------------------------------|------------|----------------------|
+| denoise   | 5 scales x 128 ch, 4 skip ch, bilinear up        | 3000       | 1/30 (1/20 at s 50)  |
+| sr x4/x8  | same                                             | 2000/4000  | 0.03 / 0.05          |
+| inpaint   | 5 scales x 128 ch, 128 skip ch, nearest up       | 6001       | 0.03                 |
+
+Common: z has 32 channels, uniform noise x 0.1, fixed; each iteration adds fresh Gaussian noise
+of the input-noise std to it (regularisation); reflection padding, stride-2 downsampling convs,
+BatchNorm, LeakyReLU(0.2), sigmoid output; Adam, lr 0.01. Denoising averages the outputs
+(exponential moving average, 0.99) and falls back to the previous weights when the fit to the
+noisy image drops by more than 5 dB (the notebook's backtracking).
+
+Our adaptation: images whose sides are not multiples of 32 are not cropped (the notebooks crop
+them); the network generates a reflection-sized canvas (sides rounded up to multiples of 32)
+and its centre crop is the image. SR uses the host's bicubic operator instead of the notebook's
+Lanczos2 downsampler, so every method sees the same degradation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench import MethodSpec, Problem, RestoreContext, hookimpl
+
+
+def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
+    """Reflection-padded convolution (the notebooks' ``pad='reflection'``)."""
+    pad = (k - 1) // 2
+    layers = [nn.ReflectionPad2d(pad)] if pad else []
+    return nn.Sequential(*layers, nn.Conv2d(cin, cout, k, stride=stride, bias=True))
+
+
+def bn_act(channels: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels), nn.LeakyReLU(0.2, inplace=True)]
+
+
+class SkipLevel(nn.Module):
+    """One scale of the ``skip`` encoder-decoder::
+
+        x -> [skip: conv1x1-BN-act] ----------------------------------------\\
+          -> [down: conv3x3/2-BN-act, conv3x3-BN-act, deeper level, upsample] -> concat -> BN
+          -> conv3x3-BN-act -> conv1x1-BN-act
+    """
+
+    def __init__(self, cin: int, down: list[int], up: list[int], skip: list[int], upsample: str):
+        super().__init__()
+        d, u, s = down[0], up[0], skip[0]
+        self.skip = nn.Sequential(conv(cin, s, 1), *bn_act(s)) if s else None
+        deeper = [conv(cin, d, 3, stride=2), *bn_act(d), conv(d, d, 3), *bn_act(d)]
+        if len(down) > 1:
+            deeper.append(SkipLevel(d, down[1:], up[1:], skip[1:], upsample))
+            k = up[1]
+        else:
+            k = d
+        self.deeper = nn.Sequential(*deeper)
+        self.upsample = upsample
+        self.merge_bn = nn.BatchNorm2d(s + k)
+        self.after = nn.Sequential(conv(s + k, u, 3), *bn_act(u), conv(u, u, 1), *bn_act(u))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:               # (B, cin, H, W)
+        deep = self.deeper(x)                                            # (B, k, H/2, W/2)
+        mode = self.upsample
+        deep = F.interpolate(deep, scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+        if self.skip is not None:
+            deep = torch.cat([self.skip(x), deep], dim=1)               # (B, s + k, H, W)
+        return self.after(self.merge_bn(deep))                           # (B, u, H, W)
+
+
+class Skip(nn.Module):
+    """The DIP ``skip`` network: (B, input_depth, H, W) -> (B, out, H, W) in (0, 1); H, W
+    multiples of 2 ** scales."""
+
+    def __init__(self, input_depth: int, out_channels: int, channels: int = 128, skip: int = 4, scales: int = 5,
+                 upsample: str = "bilinear"):
+        super().__init__()
+        self.levels = SkipLevel(input_depth, [channels] * scales, [channels] * scales, [skip] * scales, upsample)
+        self.head = conv(channels, out_channels, 1)
+        self.divisor = 2 ** scales
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.levels(z)))
+
+
+def paper_setting(problem: Problem, budget) -> tuple[int, float]:
+    """(iterations, input-noise std) of the official notebooks for this task."""
+    if problem.task == "denoise":
+        return budget["denoise_iterations"], (1 / 20 if problem.sigma >= 50 else 1 / 30)
+    if problem.task == "sr":
+        if problem.scale >= 8:
+            return budget["sr8_iterations"], 0.05
+        return budget["sr_iterations"], 0.03
+    return budget["inpaint_iterations"], 0.03
+
+
+def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
+    p = ctx.params
+    device = ctx.device
+    channels, height, width = problem.output_shape
+    iterations, reg_noise = paper_setting(problem, ctx.budget)
+    if p["reg_noise_std"] >= 0:
+        reg_noise = p["reg_noise_std"]
+    inpaint = problem.task == "inpaint"
+    torch.manual_seed(ctx.seed)  # the network's initialisation
+    net = Skip(p["input_depth"], channels, channels=p["channels"],
+               skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
+               scales=p["scales"], upsample="nearest" if inpaint else "bilinear").to(device)
+    # The canvas: sides rounded up to multiples of 2 ** scales; the image is its centre crop.
+    div = net.divisor
+    ch, cw = math.ceil(height / div) * div, math.ceil(width / div) * div
+    top, left = (ch - height) // 2, (cw - width) // 2
+    z = torch.rand((1, p["input_depth"], ch, cw), generator=ctx.generator, device=device) * p["input_scale"]
+    target = problem.observed[None]                                     # (1, C, h, w)
+    optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"])
+    average = p["average"] == "always" or (p["average"] == "denoise" and problem.task == "denoise")
+    backtrack = problem.task == "denoise" and p["backtrack"]
+    out_avg = None
+    last_state, last_fit = None, -math.inf
+
+    def crop(x: torch.Tensor) -> torch.Tensor:
+        return x[..., top:top + height, left:left + width]
+
+    net.train()
+    for i in ctx.iterations(iterations):
+        optimizer.zero_grad(set_to_none=True)
+        noise = torch.randn(z.shape, generator=ctx.generator, device=device) * reg_noise if reg_noise > 0 else 0
+        with ctx.autocast():
+            out = crop(net(z + noise))                                   # (1, C, H, W)
+        out = out.float()
+        loss = F.mse_loss(problem.forward(out), target)
+        loss.backward()
+        if backtrack and i % 100:
+            # The notebook's backtracking: if the fit to the noisy image collapses (> 5 dB drop),
+            # return to the previous weights and skip this step.
+            fit = -10 * torch.log10(loss.detach()).item()
+            if fit - last_fit < -5 and last_state is not None:
+                net.load_state_dict(last_state)
+                optimizer.zero_grad(set_to_none=True)
+                ctx.step(loss)
+                continue
+            last_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            last_fit = fit
+        optimizer.step()
+        ctx.step(loss)
+        if average:
+            out_avg = out.detach() if out_avg is None else out_avg * p["ema"] + out.detach() * (1 - p["ema"])
+        if ctx.should_monitor(i):
+            ctx.monitor(i, out[0])
+            if average:
+                ctx.monitor(i, out_avg[0], tag="avg")
+    if average and out_avg is not None:
+        return out_avg[0].clamp(0, 1)
+    # The notebooks' final output: one more forward pass on the fixed input, no added noise.
+    with torch.no_grad(), ctx.autocast():
+        return crop(net(z))[0].float().clamp(0, 1)
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(
+        name="dip", kind="restorer", fit=restore_dip, tasks=("restoration",),
+        restorations=("denoise", "sr", "inpaint"),
+        budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
+                "inpaint_iterations": 6001},
+        params={"lr": 0.01, "input_depth": 32, "input_scale": 0.1, "channels": 128, "scales": 5,
+                "skip_channels": 4, "inpaint_skip_channels": 128,
+                "reg_noise_std": -1.0,     # < 0: the notebooks' value for the task (table above)
+                "average": "denoise",      # exponential output averaging: denoise | always | never
+                "ema": 0.99, "backtrack": True},
+        description="Deep Image Prior: the official 'skip' encoder-decoder fitted to the single "
+        "degraded image through the host's operator (Adam 0.01, input-noise regularisation, "
+        "output averaging for denoising). Budget: iterations per task (paper: 3000 / 2000 / 4000 / 6001).",
+        citation="Ulyanov, Vedaldi, Lempitsky, Deep Image Prior, CVPR 2018",
+    ))

@@ -1,0 +1,206 @@
+"""ZSSR: "Zero-Shot" Super-Resolution using Deep Internal Learning (Shocher, Cohen, Irani, CVPR 2018).
+
+An image-specific network is trained at test time on pairs made from the LR image alone: a
+random augmented crop of it is the "HR father", its bicubic downscaling (the host's operator,
+the same one that made the LR image) the "LR son"; the network learns son -> father and is then
+applied to the LR image itself. Facts from the official code (github.com/assafshocher/ZSSR,
+``configs.py``, ``ZSSR.py``, ``utils.py``), the defaults here:
+
+- net: 8 conv layers 3x3, 64 channels, ReLU except the last, no biases, weights
+  N(0, 0.1 / fan_in); the input is the bicubic upsampling of the son to the father's size and the
+  output adds it back (residual learning); L1 loss; Adam.
+- augmentation per iteration, 128 x 128 crops: 5% as is; 45% a random 90-degree rotation and
+  mirror with an integer crop; 50% a random affine warp (scale U(0.5, 1), anisotropy
+  N(0, 0.25), any rotation, shear N(0, 0.1), mirror) sampled with bicubic interpolation
+  (cv2 ``INTER_CUBIC``, a = -0.75; zero outside the image).
+- learning rate 1e-3, divided by 10 when the standard deviation of a linear fit to the recent
+  reconstruction errors (the LR image rebuilt from its own downscaling, measured every 50
+  iterations, the last 256 // 50 = 5 points) exceeds 1.5 x -slope; checked every 60 iterations,
+  at least 256 iterations after the previous change; stop when the rate falls below 9e-6 or
+  after 3000 iterations (the budget).
+- output: the network on the 8 rotations/mirrors of the LR image, each un-rotated and refined
+  by 10 back-projection steps, their median, and 10 more back-projection steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench import MethodSpec, Problem, RestoreContext, hookimpl, imresize
+
+
+class ZSSRNet(nn.Module):
+    """(B, C, H, W) bicubic-upsampled image -> (B, C, H, W): input + 8-layer residual."""
+
+    def __init__(self, channels: int, width: int = 64, depth: int = 8, init_variance: float = 0.1):
+        super().__init__()
+        sizes = [channels] + [width] * (depth - 1) + [channels]
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1, bias=False) for a, b in zip(sizes[:-1], sizes[1:]))
+        for conv in self.convs:
+            fan_in = conv.in_channels * 9
+            nn.init.normal_(conv.weight, std=math.sqrt(init_variance / fan_in))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for conv in self.convs[:-1]:
+            h = F.relu(conv(h))
+        return x + self.convs[-1](h)
+
+
+def augment_matrix(rng: np.random.Generator, height: int, width: int, p: dict) -> np.ndarray:
+    """The 3x3 map from source pixel (x, y, 1) to crop pixel, as ZSSR's ``random_augment``."""
+    r = rng.random()
+    if r < p["augment_leave_as_is_probability"]:
+        mode = "leave"
+    elif r < p["augment_leave_as_is_probability"] + p["augment_no_interpolate_probability"]:
+        mode = "no_interp"
+    else:
+        mode = "affine"
+    crop = p["crop_size"]
+    scale = 1.0 if mode == "leave" else rng.random() * (1.0 - p["augment_min_scale"]) + p["augment_min_scale"]
+    to_center = np.array([[1, 0, -width / 2.0], [0, 1, -height / 2.0], [0, 0, 1]])
+    back = np.array([[1, 0, width / 2.0], [0, 1, height / 2.0], [0, 0, 1]])
+    if mode != "affine":
+        to_center, back = np.round(to_center), np.round(back)
+    if mode == "affine":
+        scale_diff = rng.standard_normal() * p["augment_scale_diff_sigma"]
+    else:
+        scale, scale_diff = 1.0, 0.0
+    reflect = 1.0 if mode == "leave" else float(np.sign(rng.standard_normal()) or 1.0)
+    scale_mat = np.array([[reflect * (scale + scale_diff / 2), 0, 0], [0, scale - scale_diff / 2, 0], [0, 0, 1]])
+    shift_x = rng.random() * np.clip(scale * width - crop, 0, None)
+    shift_y = rng.random() * np.clip(scale * height - crop, 0, None)
+    shift = np.array([[1, 0, -shift_x], [0, 1, -shift_y], [0, 0, 1]])
+    if mode != "affine":
+        shift = np.round(shift)
+    theta = rng.random() * 2 * math.pi if mode == "affine" else (rng.integers(4) * math.pi / 2 if mode == "no_interp" else 0.0)
+    rotation = np.array([[math.cos(theta), math.sin(theta), 0], [-math.sin(theta), math.cos(theta), 0], [0, 0, 1]])
+    if mode == "affine":
+        shear_x, shear_y = rng.standard_normal() * p["augment_shear_sigma"], rng.standard_normal() * p["augment_shear_sigma"]
+    else:
+        shear_x = shear_y = 0.0
+    shear = np.array([[1, shear_x, 0], [shear_y, 1, 0], [0, 0, 1]])
+    return back @ shift @ shear @ rotation @ scale_mat @ to_center
+
+
+def warp(image: torch.Tensor, matrix: np.ndarray, size: int) -> torch.Tensor:
+    """(C, H, W) -> (C, size, size): crop pixel q takes the source at matrix^-1 q (pixel centres
+    at integer coordinates), bicubic (a = -0.75, as cv2), zero outside, clipped to [0, 1]."""
+    _, h, w = image.shape
+    inverse = torch.tensor(np.linalg.inv(matrix), dtype=torch.float64)
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij")
+    points = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1) @ inverse.T      # (size, size, 3)
+    sx, sy = points[..., 0] / points[..., 2], points[..., 1] / points[..., 2]
+    grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
+    grid = grid.to(image.device, image.dtype)[None]
+    out = F.grid_sample(image[None], grid, mode="bicubic", padding_mode="zeros", align_corners=True)
+    return out[0].clamp(0, 1)
+
+
+def back_projection(sr: torch.Tensor, lr: torch.Tensor, sf: float) -> torch.Tensor:
+    """One step: add the upscaled residual of the downscaled SR against the LR image, clip."""
+    down = imresize(sr, 1.0 / sf, tuple(lr.shape[-2:]))
+    return (sr + imresize(lr - down, sf, tuple(sr.shape[-2:]))).clamp(0, 1)
+
+
+def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
+    if problem.task != "sr":
+        raise ValueError(f"zssr restores SR only, not {problem.task!r}")
+    p = ctx.params
+    device = ctx.device
+    sf = float(problem.scale)
+    lr_image = problem.observed                                          # (C, h, w) in [0, 1]
+    channels, h, w = lr_image.shape
+    torch.manual_seed(ctx.seed)
+    net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"]).to(device)
+    rate = p["learning_rate"]
+    optimizer = torch.optim.Adam(net.parameters(), lr=rate)
+    rng = np.random.default_rng(ctx.seed)
+
+    def son_of(father: torch.Tensor) -> torch.Tensor:
+        return imresize(father, 1.0 / sf).clamp(0, 1)
+
+    def forward(son: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+        with ctx.autocast():
+            out = net(imresize(son, sf, shape)[None])[0]
+        return out.float().clamp(0, 1)
+
+    reconstruction_errors, error_steps, last_change = [], [], 0
+    points = p["learning_rate_slope_range"] // p["run_test_every"]
+    net.train()
+    for i in ctx.iterations(ctx.budget.iterations):
+        father = warp(lr_image, augment_matrix(rng, h, w, p), p["crop_size"])   # (C, 128, 128)
+        son = son_of(father)
+        interpolated = imresize(son, sf, tuple(father.shape[-2:]))[None]
+        with ctx.autocast():
+            out = net(interpolated)
+        loss = (out.float() - father[None]).abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        ctx.step(loss)
+        if i % p["run_test_every"] == 0:
+            with torch.no_grad():
+                rebuilt = forward(son_of(lr_image), (h, w))
+                reconstruction_errors.append(torch.mean((lr_image - rebuilt) ** 2).item())
+                error_steps.append(i)
+            if ctx.should_monitor(i):
+                with torch.no_grad():
+                    ctx.monitor(i, forward(lr_image, problem.output_shape[1:]))
+        if (1 + i) % p["learning_rate_policy_check_every"] == 0 and i - last_change > p["min_iters"] \
+                and len(reconstruction_errors) >= max(points, 3):
+            (slope, _), cov = np.polyfit(error_steps[-points:], reconstruction_errors[-points:], 1, cov=True)
+            if -p["learning_rate_change_ratio"] * slope < math.sqrt(cov[0, 0]):
+                rate /= 10
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
+                last_change = i
+                ctx.log(i, learning_rate=rate)
+        if rate < p["min_learning_rate"]:
+            break
+
+    net.eval()
+    outputs = []
+    with torch.no_grad():
+        for k in range(8 if p["output_flip"] else 1):
+            view = torch.rot90(lr_image, k % 4, dims=(-2, -1))
+            if k >= 4:
+                view = torch.flip(view, dims=(-1,))
+            vh, vw = view.shape[-2:]
+            out = forward(view, (math.ceil(vh * sf - 1e-9), math.ceil(vw * sf - 1e-9)))
+            if k >= 4:
+                out = torch.flip(out, dims=(-1,))
+            out = torch.rot90(out, -(k % 4), dims=(-2, -1))
+            for _ in range(p["back_projection_iters"]):
+                out = back_projection(out, lr_image, sf)
+            outputs.append(out)
+        sr = torch.stack(outputs).median(dim=0).values
+        for _ in range(p["back_projection_iters"]):
+            sr = back_projection(sr, lr_image, sf)
+    return sr
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(
+        name="zssr", kind="restorer", fit=restore_zssr, tasks=("restoration",), restorations=("sr",),
+        budget={"iterations": 3000},
+        params={
+            "width": 64, "depth": 8, "init_variance": 0.1, "crop_size": 128,
+            "learning_rate": 1e-3, "min_learning_rate": 9e-6, "min_iters": 256,
+            "learning_rate_change_ratio": 1.5, "learning_rate_policy_check_every": 60,
+            "learning_rate_slope_range": 256, "run_test_every": 50,
+            "augment_leave_as_is_probability": 0.05, "augment_no_interpolate_probability": 0.45,
+            "augment_min_scale": 0.5, "augment_scale_diff_sigma": 0.25, "augment_shear_sigma": 0.1,
+            "back_projection_iters": 10, "output_flip": True,
+        },
+        description="ZSSR: image-specific 8-layer 64-channel residual CNN trained on (downscaled crop -> "
+        "crop) pairs of the LR image with ZSSR's augmentations and learning-rate policy; geometric "
+        "self-ensemble and back-projection. Budget: iterations (paper: up to 3000).",
+        citation="Shocher, Cohen, Irani, Zero-Shot Super-Resolution using Deep Internal Learning, CVPR 2018",
+    ))
