@@ -16,6 +16,7 @@ EPILOG = """examples:
   bench run suites/quick.yaml --data-dir ../shared/data
   bench run suites/mnist.yaml --budget-scale 0.1 smoke run: every budget x 0.1
   bench table results/ --format markdown
+  bench figures results/ --out report/figures    restoration: one picture per image
   bench compare results/reference results/ --quality-tolerance 0.5 --throughput-tolerance 0.2
 """
 
@@ -72,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("figures", help="restoration: side-by-side pictures per image across methods",
+                       formatter_class=fmt)
+    p.add_argument("results", nargs="?", default="results", help="results folder")
+    p.add_argument("--out", default="report/figures", help="where the pictures are written")
+    p.set_defaults(handler=cmd_figures)
 
     p = sub.add_parser("table", help="leaderboards from result records", formatter_class=fmt)
     p.add_argument("results", nargs="?", default="results", help="results folder (or one record)")
@@ -205,6 +212,19 @@ def cmd_run(args) -> int:
         if groups:
             print(render(leaderboard(groups), "text"))
     return outcome.exit_code
+
+
+def cmd_figures(args) -> int:
+    from bench.restoration.figures import side_by_side
+
+    if not Path(args.results).exists():
+        raise BenchError(f"{args.results}: no such results folder")
+    written = side_by_side(args.results, args.out)
+    if not written:
+        raise BenchError(f"no restoration records with saved images under {args.results}")
+    pictures = [p for p in written if p.suffix == ".png" and "psnr_curve" not in p.name]
+    print(f"{len(pictures)} side-by-side pictures (and {len(written) - len(pictures)} curves) in {args.out}")
+    return 0
 
 
 def cmd_table(args) -> int:

@@ -115,7 +115,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "suite": g.suite, "dataset": g.dataset, "protocol": g.protocol, "method": g.method,
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
-            "metrics": {},
+            "setting": _setting(g), "metrics": {},
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
             values = g.values(metric)
@@ -127,13 +127,35 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
         rows.append(row)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"],
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"],
                              -_primary(r)))
     return rows
 
 
+def _setting(g: Group) -> str:
+    """What splits a protocol's records into separate tables: for restoration the task and its
+    scale / noise level / mask (one table per task and scale) and any image subset."""
+    if g.protocol != "restore":
+        return ""
+    options = json.loads(g.config)["options"]
+    task = options.get("task", "")
+    if task == "sr":
+        text = f"sr x{options.get('scale')}"
+    elif task == "denoise":
+        text = f"denoise sigma {options.get('sigma', 0):g}" + (" clipped" if options.get("noise_clip") == "clip" else "")
+    elif task == "inpaint":
+        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {options.get('drop_ratio', 0):g}")
+    else:
+        text = task
+    if options.get("images"):
+        text += f", images {' '.join(map(str, options['images']))}"
+    if options.get("max_images"):
+        text += f", first {options['max_images']} images"
+    return text
+
+
 def _primary(row: dict) -> float:
-    for name in ("test_accuracy",):
+    for name in ("test_accuracy", "psnr"):
         if name in row["metrics"]:
             return row["metrics"][name]["mean"]
     return -math.inf
@@ -143,8 +165,10 @@ _HEADERS = {
     "test_accuracy": "test acc %", "val_accuracy": "val acc %",
     "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
     "train_seconds": "train s",
+    "psnr": "PSNR dB", "ssim": "SSIM", "input_psnr": "input PSNR dB",
+    "seconds_per_image": "s/image", "iterations_per_s": "it/s",
 }
-_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "train_seconds": 1}
+_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "train_seconds": 1, "ssim": 4}
 
 
 def render(rows: list[dict], fmt: str = "text") -> str:
@@ -157,14 +181,14 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["suite", "dataset", "protocol", "method", "budget", "seeds", "runs_ok", "runs_failed", "device",
+        writer.writerow(["suite", "dataset", "protocol", "method", "setting", "budget", "seeds", "runs_ok", "runs_failed", "device",
                          *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")]])
         for row in rows:
             cells = []
             for m in ordered:
                 v = row["metrics"].get(m, {})
                 cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
-            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row["budget"],
+            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row.get("setting", ""), row["budget"],
                              " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells])
         return out.getvalue()
 
@@ -172,8 +196,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     blocks = []
     tables: dict[tuple, list[dict]] = {}
     for row in rows:
-        tables.setdefault((row["suite"], row["dataset"], row["protocol"]), []).append(row)
-    for (suite, dataset, protocol), table_rows in tables.items():
+        tables.setdefault((row["suite"], row["dataset"], row["protocol"], row.get("setting", "")), []).append(row)
+    for (suite, dataset, protocol, setting), table_rows in tables.items():
         present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
         body = []
         for r in table_rows:
@@ -182,7 +206,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                      for m in present]
             body.append([r["method"], r["budget"], seeds, *cells])
         headers = ["method", "budget", "seeds", *[_HEADERS.get(m, m) for m in present]]
-        title = f"{suite} · {dataset} · {protocol}  (mean ± std over seeds; device: {table_rows[0]['device']})"
+        where = f"{protocol} · {setting}" if setting else protocol
+        title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title
         blocks.append(heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True))
     return "\n\n".join(blocks) + "\n"

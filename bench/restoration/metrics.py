@@ -8,9 +8,10 @@ with the number (``Convention.describe()`` goes into every record).
 - Denoising and inpainting: the image's own channels, no shave.
 - PSNR in float64 with peak 255; SSIM is Wang et al. 2004: Gaussian window 11, sigma 1.5,
   K1 = 0.01, K2 = 0.03, L = 255, "valid" window positions only, averaged over pixels and channels.
-  Computed here with the separable Gaussian in float64 (torchmetrics' 2-D float64 convolution
-  takes seconds per image on a CPU); the tests check it equals torchmetrics'
-  ``structural_similarity_index_measure`` with the same settings.
+  Computed here with the separable Gaussian in float64. torchmetrics'
+  ``structural_similarity_index_measure`` does not follow this convention: it reflect-pads and
+  averages over the border positions too (and its 2-D float64 convolution takes seconds per
+  image on a CPU); the tests check our map equals torchmetrics' full map on the valid windows.
 - A set's value is the mean of the per-image values (not the PSNR of the pooled MSE).
 """
 

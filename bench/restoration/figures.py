@@ -1,0 +1,88 @@
+"""Side-by-side pictures across methods, built from restoration records and their artifacts.
+
+For every image of every (suite, dataset, setting): clean | degraded | each method's result,
+captioned with PSNR / SSIM, one PNG per image. The degraded LR image of SR is shown enlarged
+by pixel repetition (nearest) so every panel has the clean image's size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from bench.records import iter_records
+
+CAPTION = 16  # caption strip height in pixels
+GAP = 4
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def collect(results: str | Path) -> dict:
+    """{(suite, dataset, setting, image): {"clean": path, "degraded": path, "methods": [(name, path, scores)]}}"""
+    found: dict = {}
+    for path, record in iter_records(results):
+        spec = record["spec"]
+        if spec["protocol"] != "restore" or record.get("status") != "ok":
+            continue
+        setting = record.get("details", {}).get("setting", "")
+        art = path.with_suffix("")
+        for entry in record.get("details", {}).get("per_image", []):
+            folder = art / _safe(entry["image"])
+            if not (folder / "restored.png").exists():
+                continue
+            key = (spec["suite"], spec["dataset"], setting, entry["image"])
+            slot = found.setdefault(key, {"clean": folder / "clean.png", "degraded": folder / "degraded.png",
+                                          "input_psnr": entry.get("input_psnr"), "methods": {}})
+            label = spec["method"] + (f" ({_budget_text(spec['budget'], record)})" if spec["budget"] else "")
+            slot["methods"][label] = (folder / "restored.png", entry, folder / "psnr_curve.png")
+    return found
+
+
+def _budget_text(budget: dict, record: dict) -> str:
+    used = record.get("details", {}).get("budget_vs_full", {})
+    parts = [f"{k}={v}" for k, v in budget.items() if used.get(k, {}).get("used") != used.get(k, {}).get("full")]
+    return " ".join(parts) or "full budget"
+
+
+def side_by_side(results: str | Path, out: str | Path) -> list[Path]:
+    """Write one picture per image (and copy the PSNR curves beside it); returns the paths."""
+    from PIL import Image, ImageDraw
+
+    written = []
+    for (suite, dataset, setting, image), slot in sorted(collect(results).items()):
+        clean = Image.open(slot["clean"]).convert("RGB")
+        w, h = clean.size
+        degraded = Image.open(slot["degraded"]).convert("RGB")
+        degraded_caption = "degraded input"
+        if degraded.size != clean.size:
+            degraded_caption = f"LR input (x{round(w / degraded.size[0])}, nearest)"
+            degraded = degraded.resize((w, h), Image.NEAREST)
+        elif slot["input_psnr"] is not None:
+            degraded_caption += f" {slot['input_psnr']:.2f} dB"
+        panels = [(clean, "clean"), (degraded, degraded_caption)]
+        ranked = sorted(slot["methods"].items(), key=lambda kv: kv[1][1]["psnr"])
+        for label, (path, entry, _) in ranked:
+            panels.append((Image.open(path).convert("RGB"), f"{label}: {entry['psnr']:.2f} dB / {entry['ssim']:.4f}"))
+        canvas = Image.new("RGB", (len(panels) * (w + GAP) - GAP, h + CAPTION), "white")
+        draw = ImageDraw.Draw(canvas)
+        for i, (panel, caption) in enumerate(panels):
+            x = i * (w + GAP)
+            canvas.paste(panel, (x, 0))
+            draw.text((x + 2, h + 2), caption[: max(8, w // 6)], fill="black")
+        target = Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(target)
+        written.append(target)
+        for label, (_, _, curve) in ranked:
+            if curve.exists():
+                copy = target.with_name(f"{_safe(image)}-{_safe(label)}-psnr_curve.png")
+                copy.write_bytes(curve.read_bytes())
+                written.append(copy)
+        (target.with_suffix(".json")).write_text(json.dumps(
+            {label: {"psnr": e["psnr"], "ssim": e["ssim"], "seconds": e["seconds"]} for label, (_, e, _) in ranked},
+            indent=1))
+    return written
