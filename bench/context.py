@@ -52,6 +52,7 @@ class RunContext:
         artifacts_dir: Path,
         progress: Progress | None = None,
         precision: str = "fp32",
+        channels_last: bool = False,
     ):
         self.device = device
         self.seed = seed
@@ -61,6 +62,8 @@ class RunContext:
         self.artifacts_dir = artifacts_dir
         self.progress = progress or Progress(quiet=True)
         self.precision = precision
+        #: Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``.
+        self.channels_last = channels_last
         #: Seeded generator on the device, for the method's own sampling and the host's batching.
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.epoch_log: list[_EpochLog] = []
@@ -80,6 +83,15 @@ class RunContext:
         if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` on the run's device, in channels-last memory format when the run uses it."""
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def layout(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch in the memory format ``prepare`` gave the model."""
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     # -- data ---------------------------------------------------------------------------------
     def batches(

@@ -14,6 +14,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import accel
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
 from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment
@@ -27,6 +28,7 @@ class RunEnv:
 
     device: object  # torch.device
     precision: str
+    channels_last: bool
     data: "DatasetCache"
     progress: Progress
     artifacts_dir: Path
@@ -136,9 +138,11 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         }
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+        record["accel"] = {"precision": precision, **accel.configure(device)}
         seed_everything(spec.seed)
         env = RunEnv(
-            device=device, precision=precision, data=cache, progress=progress,
+            device=device, precision=precision, channels_last=record["accel"]["channels_last"],
+            data=cache, progress=progress,
             artifacts_dir=store.path_for(spec).with_suffix(""),
         )
         result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
@@ -157,8 +161,10 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["code"] = code_version()
         record["environment"] = environment(device or torch.device("cpu"))
         record["data_files"] = cache.files(spec.dataset)
-        gc.collect()
         if device is not None and device.type == "cuda":
+            # Free the run's device memory for the next one. A full collection costs ~1 s with
+            # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.
+            gc.collect()
             torch.cuda.empty_cache()
     return record
 

@@ -262,7 +262,7 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
     _, channels, height, width = data.train.images.shape
     widths = _check(p, height, width)
     device = ctx.device
-    channels_last = device.type == "cuda"
+    channels_last = ctx.channels_last
 
     # Initialise from the run's seed alone (CPU RNG forked, so global state is left as it was).
     with torch.random.fork_rng(devices=[]):

@@ -39,7 +39,7 @@ def mlp(in_features: int, num_classes: int, hidden: int) -> nn.Module:
 def train_supervised(model: nn.Module, data: TrainData, ctx: RunContext) -> nn.Module:
     """Standard supervised training under the host's budget (``epochs``) and data path."""
     p = ctx.params
-    model = model.to(ctx.device)
+    model = ctx.prepare(model)  # on the device; channels-last on CUDA
     batch_size = p["batch_size"]
     steps = ctx.budget.epochs * -(-len(data.train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
@@ -50,7 +50,7 @@ def train_supervised(model: nn.Module, data: TrainData, ctx: RunContext) -> nn.M
     for _ in ctx.epochs(ctx.budget.epochs):
         for images, labels in ctx.batches(data.train, batch_size, augment=augment):
             with ctx.autocast():
-                loss = loss_fn(model(images), labels)
+                loss = loss_fn(model(ctx.layout(images)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
