@@ -6,7 +6,14 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test quick clean
+.PHONY: install test quick benchmark benchmark-save clean
+
+# Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
+# when a benchmark's median is more than BENCHMARK_FAIL slower.
+BENCHMARK_BASELINE ?= 0001
+BENCHMARK_FAIL     ?= median:25%
+BENCHMARK          = $(BIN)/python -m pytest -o addopts="" tests/benchmarks --benchmark-only \
+                     --benchmark-storage=file://tests/benchmarks/baselines --benchmark-sort=name
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +30,12 @@ test: install
 quick: install
 	$(BIN)/bench run suites/quick.yaml --results-dir results
 	$(BIN)/bench table results --suite quick --format markdown
+
+benchmark: install
+	$(BENCHMARK) --benchmark-compare=$(BENCHMARK_BASELINE) --benchmark-compare-fail=$(BENCHMARK_FAIL)
+
+benchmark-save: install
+	$(BENCHMARK) --benchmark-save=cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -73,11 +73,19 @@ class ResultStore:
         return lock
 
 
+#: A folder holding this file is a frozen reference set (e.g. ``results/reference/``): its records
+#: are read when the folder itself is named, never as part of the results folder around it.
+REFERENCE_MARKER = "REFERENCE.md"
+
+
 def iter_records(root: str | Path) -> Iterator[tuple[Path, dict]]:
     """Every readable record under ``root`` (a results folder or a single JSON file)."""
     root = Path(root)
     paths = [root] if root.is_file() else sorted(root.rglob("*.json"))
+    frozen = [m.parent for m in root.rglob(REFERENCE_MARKER) if m.parent != root] if root.is_dir() else []
     for path in paths:
+        if any(folder in path.parents for folder in frozen):
+            continue
         try:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):

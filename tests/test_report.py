@@ -64,3 +64,11 @@ def test_table_cli_and_errors(tmp_path, base, capsys):
     assert "98.20 ± 0.20" in capsys.readouterr().out
     assert cli.main(["table", str(tmp_path / "none")]) == 2
     assert "no such results folder" in capsys.readouterr().err
+
+
+def test_a_reference_folder_is_read_only_when_named(tmp_path, base):
+    reference = base / "reference"
+    record(reference, "cnn", 0, 50.0, key="frozen")
+    (reference / "REFERENCE.md").write_text("frozen")
+    assert [r["metrics"]["test_accuracy"]["values"] for r in leaderboard(load_groups(base)) if r["method"] == "cnn"] == [[98.0, 98.4, 98.2]]
+    assert leaderboard(load_groups(reference))[0]["metrics"]["test_accuracy"]["values"] == [50.0]

@@ -35,12 +35,6 @@ def test_mlp_step(run):
     run(step_of(mlp(784, 10, 512), (256, 1, 28, 28)), rounds=10, batch_size=256)
 
 
-def test_airbench94_step(run):
-    from bench_plugins.methods.airbench import PARAMS, AirbenchNet
-
-    run(step_of(AirbenchNet(3, 10, PARAMS["widths"]), (256, 3, 32, 32)), rounds=3, batch_size=256)
-
-
 @pytest.mark.parametrize("n", [10_000])
 def test_accuracy_metric(run, n):
     g = torch.Generator().manual_seed(0)
