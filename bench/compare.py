@@ -99,8 +99,9 @@ def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bo
         return float(stats.mannwhitneyu(new, base, alternative="greater").pvalue)
     if len(base) < 2 or len(new) < 2:
         return None
-    if statistics.pvariance(base) == 0 and statistics.pvariance(new) == 0:
-        return 0.0 if statistics.fmean(new) > statistics.fmean(base) else 1.0
+    scale = 1e-9 * max(1.0, *(abs(v) for v in base + new))
+    if statistics.pstdev(base) <= scale and statistics.pstdev(new) <= scale:  # no spread: the t-test is undefined
+        return 0.0 if statistics.fmean(new) - statistics.fmean(base) > scale else 1.0
     return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
 
 
