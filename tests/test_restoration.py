@@ -1,8 +1,8 @@
 """The restoration track: MATLAB imresize, degradations, metrics, the protocol, tables, figures,
 and the methods' mechanics at tiny budgets. Real-data checks run when ../shared/data is there."""
 
-import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,9 @@ from bench.restoration.metrics import Convention, prepare, psnr, rgb_to_y, ssim,
 from bench.restoration.resize import imresize, imresize_uint8, resize_matrix
 from bench.runner import run_specs
 from bench.suite import SuiteError, load_suite
-from conftest import SHARED_DATA
 
+#: The real image sets beside the checkout (../shared/data), or $BENCH_SHARED_DATA (as conftest.py).
+SHARED_DATA = Path(os.environ.get("BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESTORATION = SHARED_DATA / "restoration"
 
 

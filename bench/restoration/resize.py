@@ -66,7 +66,14 @@ def resize_matrix(in_len: int, out_len: int, scale: float, *, antialias: bool = 
     """
     if in_len < 1 or out_len < 1 or not scale > 0:
         raise ValueError(f"resize: need positive sizes and scale, got {in_len} -> {out_len} at {scale}")
-    return _matrix(int(in_len), int(out_len), float(scale), bool(antialias)).to(device=device, dtype=dtype)
+    return _matrix_on(int(in_len), int(out_len), float(scale), bool(antialias), dtype, torch.device(device))
+
+
+@lru_cache(maxsize=512)
+def _matrix_on(in_len: int, out_len: int, scale: float, antialias: bool, dtype: torch.dtype,
+               device: torch.device) -> torch.Tensor:
+    """The matrix in ``dtype`` on ``device``, cached: training loops resize every iteration."""
+    return _matrix(in_len, out_len, scale, antialias).to(device=device, dtype=dtype)
 
 
 def output_size(size: tuple[int, int], scale: float | tuple[float, float]) -> tuple[int, int]:
