@@ -218,6 +218,9 @@ runs:
     assert "Y channel" in bic["metric_info"]["psnr"]["convention"]
     zssr = records["zssr", "sr"]
     assert zssr["throughput"]["iterations_per_s"]["iterations"] == 8 and zssr["metrics"]["iterations_per_s"] > 0
+    assert zssr["throughput"]["iterations_per_s"]["loop_only"]  # ZSSR's ensemble is not in its it/s
+    for e in zssr["details"]["per_image"]:
+        assert 0 < e["loop_seconds"] < e["seconds"]
     dip = records["dip", "denoise"]
     assert dip["details"]["budget_vs_full"]["denoise_iterations"] == {"used": 3, "full": 3000}
     curve = dip["details"]["curves"]["gray"]

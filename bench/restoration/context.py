@@ -52,6 +52,8 @@ class RestoreContext:
         self.curve: list[dict] = []
         self.iterations_done = 0
         self.monitor_seconds = 0.0
+        #: Synchronized wall seconds of the ``iterations`` loop, host monitoring excluded.
+        self.loop_seconds = 0.0
         self._monitor = monitor
         self._label = label
         self._n = 0
@@ -65,8 +67,14 @@ class RestoreContext:
     def iterations(self, n: int) -> Iterator[int]:
         """Yield 0..n-1 (the method may stop early, e.g. on its own learning-rate schedule)."""
         self._n = n
-        for i in range(n):
-            yield i
+        synchronize(self.device)
+        start, monitored = time.perf_counter(), self.monitor_seconds
+        try:
+            for i in range(n):
+                yield i
+        finally:
+            synchronize(self.device)
+            self.loop_seconds += time.perf_counter() - start - (self.monitor_seconds - monitored)
 
     def step(self, loss: torch.Tensor | None = None) -> None:
         """Count one optimisation iteration; ``loss`` is read back only when progress is due."""
