@@ -22,6 +22,7 @@ _LAZY = {
     "LabelledImages": "bench.data.images",
     "TrainData": "bench.context",
     "RunContext": "bench.context",
+    "PretrainData": "bench.context",
     "Augment": "bench.data.loader",
     "RemoteFile": "bench.data.store",
     "Archive": "bench.data.store",
@@ -60,7 +61,7 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bench.context import RunContext, TrainData
+    from bench.context import PretrainData, RunContext, TrainData
     from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment

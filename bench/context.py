@@ -30,6 +30,21 @@ class TrainData:
 
 
 @dataclass
+class PretrainData:
+    """What a representation method's ``fit`` gets: the official training split's images only,
+    uint8 (N, C, H, W) on ``ctx.device``. Labels are never given to a representation method."""
+
+    images: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+
+@dataclass
 class _EpochLog:
     seconds: float
     images: int
@@ -109,6 +124,28 @@ class RunContext:
             data, batch_size, self.normalize, self.generator,
             shuffle=shuffle, augment=augment, drop_last=drop_last,
         )
+
+    def image_batches(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        augment: Augment | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[torch.Tensor]:
+        """Normalised float batches (B, C, H, W) of a uint8 image tensor (unlabelled data), shuffled
+        with the run's seeded generator."""
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        n = images.shape[0]
+        order = torch.randperm(n, device=images.device, generator=self.generator) if shuffle else None
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            batch = images[start : start + batch_size] if order is None else images[order[start : start + batch_size]]
+            if augment is not None:
+                batch = augment(batch, self.generator)
+            yield self.normalize(batch)
 
     @torch.no_grad()
     def accuracy(self, model: torch.nn.Module, data: LabelledImages, batch_size: int = 1000) -> float:

@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from bench.records import iter_records
 
-THROUGHPUTS = ("train_images_per_s", "inference_images_per_s")
+THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s")
 
 
 @dataclass
@@ -126,6 +126,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
         if train:
             row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
         rows.append(row)
+    _label_rows(rows, groups)
     # Best first within each table.
     rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"],
                              -_primary(r)))
@@ -154,6 +155,25 @@ def _setting(g: Group) -> str:
     return text
 
 
+def _label_rows(rows: list[dict], groups: list[Group]) -> None:
+    """Name each row so rows of one table can be told apart: the method, "(random weights)" for
+    the representation protocols' control, and the params that differ between its rows."""
+    tables: dict[tuple, list[tuple[dict, dict]]] = {}
+    for row, g in zip(rows, groups):
+        config = json.loads(g.config)
+        tables.setdefault((row["suite"], row["dataset"], row["protocol"], row["setting"], row["method"]), []).append((row, config))
+    for members in tables.values():
+        varying = sorted({k for _, c in members for k in c["params"]
+                          if len({json.dumps(m["params"].get(k), sort_keys=True) for _, m in members}) > 1})
+        for row, config in members:
+            label = row["method"]
+            if config["options"].get("weights") == "random":
+                label += " (random weights)"
+            if varying:
+                label += " " + " ".join(f"{k}={config['params'].get(k)}" for k in varying)
+            row["label"] = label
+
+
 def _primary(row: dict) -> float:
     for name in ("test_accuracy", "psnr"):
         if name in row["metrics"]:
@@ -165,10 +185,11 @@ _HEADERS = {
     "test_accuracy": "test acc %", "val_accuracy": "val acc %",
     "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
     "train_seconds": "train s",
+    "pretrain_images_per_s": "pretrain img/s", "feature_images_per_s": "features img/s",
     "psnr": "PSNR dB", "ssim": "SSIM", "input_psnr": "input PSNR dB",
     "seconds_per_image": "s/image", "iterations_per_s": "it/s",
 }
-_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "train_seconds": 1, "ssim": 4}
+_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "pretrain_images_per_s": 0, "feature_images_per_s": 0, "train_seconds": 1, "ssim": 4}
 
 
 def render(rows: list[dict], fmt: str = "text") -> str:
@@ -204,7 +225,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
                      for m in present]
-            body.append([r["method"], r["budget"], seeds, *cells])
+            body.append([r.get("label", r["method"]), r["budget"], seeds, *cells])
         headers = ["method", "budget", "seeds", *[_HEADERS.get(m, m) for m in present]]
         where = f"{protocol} · {setting}" if setting else protocol
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"

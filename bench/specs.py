@@ -17,7 +17,8 @@ TASKS = ("classification", "restoration")
 
 #: Method kinds, each evaluated by a host-owned protocol (see ``bench.protocols``):
 #: - classifier: ``fit(data, ctx) -> model``; the model maps normalised images to logits.
-#: - representation: ``fit(unlabelled, ctx) -> encoder``; evaluated by probes (to come).
+#: - representation: ``fit(unlabelled, ctx) -> encoder``; the encoder maps normalised images to
+#:   features and is evaluated by the host's linear-probe, k-NN and fine-tune protocols.
 #: - restorer: ``fit(problem, ctx) -> image`` restores one degraded image at a time (``restore``).
 METHOD_KINDS = ("classifier", "representation", "restorer")
 
@@ -72,6 +73,19 @@ class MethodSpec:
     and returns it as float (C, H, W) in [0, 1]; ``restorations`` lists the degradations it
     handles (``"denoise"``, ``"sr"``, ``"inpaint"``).
 
+    A ``representation`` method implements two callables:
+
+    - ``build(image_shape, ctx)`` returns the encoder with fresh random weights (seeded by the
+      host): a ``torch.nn.Module`` mapping a normalised float batch (N, C, H, W) on ``ctx.device``
+      to features (N, D). The host uses it for the random-weight control and to rebuild a saved
+      encoder (``load_state_dict``), so the encoder's state dict must hold everything it needs.
+    - ``fit(data, ctx)`` pre-trains on :class:`bench.PretrainData` (images only: labels are never
+      given to a representation method) and returns an encoder of the architecture ``build``
+      makes, in eval mode.
+
+    ``feature_params`` names the params that change only how features are read out (a block, a
+    noise level), not the pre-training: runs differing only in them share one saved encoder.
+
     ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
     number that a suite may override and that smoke runs scale down. ``params`` holds the
     hyper-parameters with their defaults; their types are taken from the defaults.
@@ -86,11 +100,19 @@ class MethodSpec:
     description: str = ""
     citation: str = ""
     restorations: tuple[str, ...] = ()
+    build: Callable[..., Any] | None = None
+    feature_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("method", self.name)
         if self.kind not in METHOD_KINDS:
             raise ValueError(f"method {self.name!r}: kind {self.kind!r} is not one of {METHOD_KINDS}")
+        if self.kind == "representation" and self.build is None:
+            raise ValueError(f"method {self.name!r}: a representation method needs build(image_shape, ctx), "
+                             "which makes its encoder with random weights")
+        unknown = [p for p in self.feature_params if p not in self.params]
+        if unknown:
+            raise ValueError(f"method {self.name!r}: feature_params {unknown} are not among its params")
         for key, value in self.budget.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(

@@ -46,7 +46,10 @@ GROUP_KEYS = {
     "budget": "a mapping of budget names to positive numbers",
     "seeds": "a list of integers, or an integer n meaning 0..n-1",
 }
-METHOD_KEYS = {"name": "a method name", "params": "a mapping of hyper-parameters", "budget": "a mapping"}
+METHOD_KEYS = {
+    "name": "a method name", "params": "a mapping of hyper-parameters", "budget": "a mapping",
+    "grid": "a mapping of hyper-parameters to lists of values: one run per combination",
+}
 
 
 class SuiteError(Exception):
@@ -162,21 +165,22 @@ def load_suite(
             method = v.method_entry(entry, mwhere, registry)
             if method is None:
                 continue
-            spec, params, budget = method
+            spec, grid, budget = method
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
-            for d, dataset_name in enumerate(datasets):
-                dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
-                if dataset is None or protocol is None:
-                    continue
-                if not v.compatible(protocol, spec, dataset, where, options):
-                    continue
-                for seed in group_seeds:
-                    specs.append(RunSpec(
-                        suite=name, dataset=dataset.name, method=spec.name,
-                        protocol=protocol.name, protocol_options=options,
-                        params=params, budget=dict(Budget(full).scaled(scale)),
-                        budget_scale=scale, seed=seed, device=suite_device, precision=precision,
-                    ))
+            for params in grid:
+                for d, dataset_name in enumerate(datasets):
+                    dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
+                    if dataset is None or protocol is None:
+                        continue
+                    if not v.compatible(protocol, spec, dataset, where, options):
+                        continue
+                    for seed in group_seeds:
+                        specs.append(RunSpec(
+                            suite=name, dataset=dataset.name, method=spec.name,
+                            protocol=protocol.name, protocol_options=options,
+                            params=params, budget=dict(Budget(full).scaled(scale)),
+                            budget_scale=scale, seed=seed, device=suite_device, precision=precision,
+                        ))
     if v.problems:
         raise SuiteError(v.problems)
     unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
@@ -307,7 +311,16 @@ class _Validator:
             else:
                 params[key] = value
         budget = self.mapping(entry.get("budget", {}), _join(where, "budget"))
-        return spec, params, budget
+        grid = [params]
+        for key, values in self.mapping(entry.get("grid", {}), _join(where, "grid")).items():
+            if key not in spec.params:
+                known = ", ".join(spec.params) or "none"
+                self.problem(_join(where, f"grid.{key}"), f"unknown parameter of method {spec.name!r}; expected one of: {known}")
+            elif not isinstance(values, list) or not values or not all(check_value(spec.params[key], x) for x in values):
+                self.problem(_join(where, f"grid.{key}"), f"expected a non-empty list of {type(spec.params[key]).__name__} values like {spec.params[key]!r}, got {_kind(values)}")
+            else:
+                grid = [{**g, key: x} for g in grid for x in values]
+        return spec, grid, budget
 
     def budget(self, spec, overrides: dict, where: str) -> dict:
         full = dict(spec.budget)

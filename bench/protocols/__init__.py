@@ -26,6 +26,18 @@ class Protocol:
         return getattr(importlib.import_module(module), function)
 
 
+#: Options every representation protocol shares (see bench.protocols.representation).
+_REPRESENTATION = {
+    "weights": "pretrained",  # pretrained | random: the control, same architecture with random weights
+    "holdout": 0.1,           # labelled part of the training split held out for the probe's choices
+    "split_seed": 0,
+    "eval_batch_size": 500,   # feature extraction / inference batch
+    # Small-compute presets: a seeded subset of the labelled training split the probe may use
+    # (pre-training always sees every training image, unlabelled), and of the test split; 0: all.
+    "labelled_images": 0,
+    "test_images": 0,
+}
+
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in [
@@ -65,6 +77,52 @@ PROTOCOLS: dict[str, Protocol] = {
             "downscaling, inpainting masks), one method call per image, PSNR/SSIM with the "
             "field's conventions, seconds per image and iterations/s.",
             implementation="bench.protocols.restore:run",
+        ),
+        Protocol(
+            name="linear-probe",
+            method_kinds=("representation",),
+            dataset_tasks=("classification",),
+            options={
+                **_REPRESENTATION,
+                "epochs": 30,
+                "batch_size": 256,
+                # The sweep, scored on the held-out part; the best point is re-trained on all of it.
+                "lrs": [1e-3, 1e-2],
+                "weight_decays": [0.0, 1e-4],
+            },
+            description="Frozen encoder, features extracted once and standardised; a linear "
+            "classifier (Adam, cosine) with lr x weight decay chosen on held-out training images; "
+            "top-1 on the test split; pre-training and feature-extraction throughput.",
+            implementation="bench.protocols.linear_probe:run",
+        ),
+        Protocol(
+            name="knn",
+            method_kinds=("representation",),
+            dataset_tasks=("classification",),
+            options={**_REPRESENTATION, "holdout": 0.0, "k": 20, "temperature": 0.07},
+            description="Frozen encoder; weighted k-NN vote (cosine similarity, weights "
+            "exp(s / temperature)) over the training features; top-1 on the test split.",
+            implementation="bench.protocols.knn:run",
+        ),
+        Protocol(
+            name="finetune",
+            method_kinds=("representation",),
+            dataset_tasks=("classification",),
+            options={
+                **_REPRESENTATION,
+                # Its own budget (x the suite's budget_scale); defaults: the MAE CIFAR-10 reference.
+                "epochs": 100,
+                "batch_size": 128,
+                "lr": 1e-3,
+                "weight_decay": 0.05,
+                "warmup_epochs": 5.0,
+                "label_smoothing": 0.1,
+                "crop_padding": 4,
+                "flip": True,
+            },
+            description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
+            "+ cosine); top-1 on the test split; training and inference throughput.",
+            implementation="bench.protocols.finetune:run",
         ),
     ]
 }

@@ -1,0 +1,213 @@
+"""What the representation protocols share: data, the encoder (pre-trained, loaded or random), features.
+
+1. The official training split moves to the device once, as uint8; the normalisation is fitted on
+   its images. The labelled split the probes use is carved from it by ``split_holdout`` (the same
+   split for every method and seed); the test split is never shown to a method.
+2. The encoder, by the ``weights`` option:
+   - ``pretrained``: ``method.fit(PretrainData, ctx)`` on the whole training split's images (no
+     labels), saved as an artifact beside the records (``<method folder>/encoders/``) and keyed by
+     what determines the pre-training (dataset, method, its params but its ``feature_params``,
+     budget, seed). Any protocol that finds the artifact loads it instead of pre-training again,
+     so linear probe, k-NN and fine-tune of one configuration share one pre-training.
+   - ``random``: ``method.build(image_shape, ctx)``: the same architecture with random weights,
+     the control that shows what pre-training adds.
+3. After the encoder is ready every generator is re-seeded, so a protocol's numbers are the same
+   whether the encoder was just trained or loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+from bench.context import PretrainData, RunContext, seed_everything
+from bench.data.images import LabelledImages
+from bench.data.loader import Normalize
+from bench.protocols.classify import split_holdout
+from bench.specs import Budget
+from bench.timing import measure, synchronize
+
+#: The ``weights`` option's values (the options themselves are declared in ``bench.protocols``).
+WEIGHTS = ("pretrained", "random")
+ACCURACY_CONVENTION = "top-1 accuracy in %"
+
+
+@dataclass
+class Prepared:
+    """Everything a representation protocol evaluates: splits on the device, encoder, context."""
+
+    train: LabelledImages            # the labelled part the probe is trained on
+    val: LabelledImages | None       # the held-out part of the training split (choices only)
+    test: LabelledImages
+    encoder: torch.nn.Module
+    ctx: RunContext                  # evaluation context: freshly seeded generator
+    normalize: Normalize
+    pretrain: dict                   # how the encoder came to be (record section "details.pretrain")
+    pretrain_throughput: dict | None
+    load_seconds: float
+    encoder_seconds: float
+
+
+def pretrain_identity(spec, method) -> dict:
+    """What determines a pre-trained encoder (never the protocol or its options)."""
+    params = {k: v for k, v in spec.params.items() if k not in method.feature_params}
+    return {"dataset": spec.dataset, "method": spec.method, "params": params,
+            "budget": spec.budget, "seed": spec.seed}
+
+
+def artifact_path(spec, method, env) -> Path:
+    identity = pretrain_identity(spec, method)
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(env.artifacts_dir).parent / "encoders" / f"seed{spec.seed}-{key}.pt"
+
+
+def make_context(spec, env, normalize: Normalize) -> RunContext:
+    return RunContext(
+        device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
+        normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
+        precision=env.precision, channels_last=env.channels_last,
+    )
+
+
+def prepare(spec, method, dataset, env) -> Prepared:
+    options = spec.protocol_options
+    if options["weights"] not in WEIGHTS:
+        raise ValueError(f"protocol option weights must be one of {WEIGHTS}, got {options['weights']!r}")
+    t_load = time.perf_counter()
+    full_train = env.data.load(dataset, "train").to(env.device)
+    test = _subset(env.data.load(dataset, "test").to(env.device), options["test_images"], options["split_seed"])
+    labelled = _subset(full_train, options["labelled_images"], options["split_seed"])
+    train, val = split_holdout(labelled, options["holdout"], options["split_seed"])
+    normalize = Normalize.fit(full_train.images)
+    synchronize(env.device)
+    load_seconds = time.perf_counter() - t_load
+
+    t_encoder = time.perf_counter()
+    image_shape = tuple(full_train.images.shape[1:])
+    ctx = make_context(spec, env, normalize)
+    throughput = None
+    if options["weights"] == "random":
+        encoder = _check_encoder(method, method.build(image_shape, ctx), "build")
+        pretrain = {"weights": "random", "source": "build"}
+    else:
+        encoder, pretrain, throughput = _pretrained(spec, method, env, ctx, full_train.images)
+    encoder = ctx.prepare(encoder).eval()
+    synchronize(env.device)
+    encoder_seconds = time.perf_counter() - t_encoder
+
+    seed_everything(spec.seed)
+    return Prepared(
+        train=train, val=val, test=test, encoder=encoder, ctx=make_context(spec, env, normalize),
+        normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput,
+        load_seconds=load_seconds, encoder_seconds=encoder_seconds,
+    )
+
+
+def _subset(data: LabelledImages, n: int, seed: int) -> LabelledImages:
+    """A seeded random subset of ``n`` images (all of them when n is 0 or too large)."""
+    if n < 0:
+        raise ValueError(f"labelled_images and test_images must be >= 0, got {n}")
+    if not n or n >= len(data):
+        return data
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 1))
+    return data.subset(order[:n].sort().values.to(data.images.device))
+
+
+def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
+    path = artifact_path(spec, method, env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One pre-training per configuration even when several processes share the results folder.
+    with FileLock(str(path.with_suffix(".lock"))):
+        if path.exists():
+            saved = torch.load(path, map_location=env.device, weights_only=True)
+            encoder = _check_encoder(method, method.build(tuple(images.shape[1:]), ctx), "build")
+            encoder.load_state_dict(saved["state_dict"])
+            info = {**saved["info"], "source": "artifact", "artifact": str(path)}
+            return encoder, info, saved["throughput"]
+        t0 = time.perf_counter()
+        encoder = _check_encoder(method, method.fit(PretrainData(images), ctx), "fit")
+        synchronize(env.device)
+        seconds = time.perf_counter() - t0
+        throughput = ctx.train_throughput()
+        info = {"weights": "pretrained", "identity": pretrain_identity(spec, method),
+                "pretrain_seconds": round(seconds, 3), "images": int(images.shape[0]),
+                "curves": ctx.curves, "device": str(env.device), "precision": ctx.precision}
+        state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
+        tmp = path.with_suffix(".tmp")
+        torch.save({"state_dict": state, "info": info, "throughput": throughput}, tmp)
+        tmp.replace(path)
+        return encoder, {**info, "source": "trained", "artifact": str(path)}, throughput
+
+
+def _check_encoder(method, encoder, where: str) -> torch.nn.Module:
+    if not isinstance(encoder, torch.nn.Module):
+        raise TypeError(f"method {method.name!r}: {where}() returned {type(encoder).__name__}, expected a torch.nn.Module encoder")
+    return encoder
+
+
+@torch.inference_mode()
+def extract(encoder: torch.nn.Module, images: torch.Tensor, ctx: RunContext, batch_size: int) -> torch.Tensor:
+    """Features (N, D) float32 of uint8 images (N, C, H, W), in order, with the encoder in eval mode."""
+    out = []
+    for batch in ctx.image_batches(images, batch_size, shuffle=False):
+        with ctx.autocast():
+            features = encoder(ctx.layout(batch))
+        if features.ndim != 2 or features.shape[0] != batch.shape[0]:
+            raise ValueError(f"the encoder returned features of shape {tuple(features.shape)}; expected (N, D) for a batch of {batch.shape[0]}")
+        out.append(features.float())
+    return torch.cat(out)
+
+
+def feature_throughput(encoder: torch.nn.Module, test: LabelledImages, ctx: RunContext, batch_size: int) -> dict:
+    """Warm, synchronized images/s of the encoder on a fixed batch of (at most 256) test images,
+    normalisation included: one untimed call, then the median of five."""
+    images = test.images[:min(batch_size, 256)]
+
+    @torch.inference_mode()
+    def forward():
+        with ctx.autocast():
+            encoder(ctx.layout(ctx.normalize(images)))
+
+    result = measure(forward, ctx.device, items=len(images), warmup=1, repeats=5)
+    result["batch_size"] = len(images)
+    result["precision"] = ctx.precision
+    return result
+
+
+def accuracy_info(protocol: str, what: str, p: Prepared, options: dict) -> dict:
+    """metric_info for test/val accuracy, naming the protocol that produced the number."""
+    test = f"a seeded subset of {len(p.test)} images of the official test split" if options["test_images"] \
+        else f"the official test split ({len(p.test)} images)"
+    return {
+        "test_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality", "protocol": protocol,
+                          "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on {test}"},
+        "val_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality", "protocol": protocol,
+                         "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on the held-out part of the training split"},
+    }
+
+
+def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
+    """Record parts every representation protocol writes."""
+    throughput = {}
+    if p.pretrain_throughput:
+        throughput["pretrain_images_per_s"] = {**p.pretrain_throughput, "measured_when": p.pretrain.get("source")}
+    details = {
+        "protocol": protocol,
+        "weights": options["weights"],
+        "split": {"train": len(p.train), "val": len(p.val) if p.val is not None else 0, "test": len(p.test),
+                  "holdout": options["holdout"], "split_seed": options["split_seed"],
+                  "labelled_images": options["labelled_images"] or "all",
+                  "test_images": options["test_images"] or "all"},
+        "normalization": p.normalize.as_dict(),
+        "pretrain": p.pretrain,
+    }
+    timings = {"load_seconds": round(p.load_seconds, 3), "encoder_seconds": round(p.encoder_seconds, 3)}
+    if p.pretrain.get("source") == "trained":
+        timings["pretrain_seconds"] = p.pretrain["pretrain_seconds"]
+    return {"throughput": throughput, "details": details, "timings": timings}

@@ -1,0 +1,140 @@
+"""MAE: masked autoencoders (He et al., "Masked Autoencoders Are Scalable Vision Learners", 2021).
+
+Each image is cut into p x p patches; a random 75% of them is removed per image; the ViT encoder
+sees only the visible ones (plus the class token); a light decoder gets the encoded visible
+tokens and a shared learnt mask token at every removed position (with position embeddings) and
+predicts the pixels of every patch. The loss is the MSE on the removed patches only, against
+targets normalised per patch (mean and variance of its own pixels: ``norm_pix_loss``).
+AdamW (betas 0.9, 0.95; lr = base_lr * batch / 256; weight decay 0.05 except biases and norms),
+per-step linear warm-up then cosine decay. The encoder returned for evaluation sees all patches.
+
+Full-budget defaults: the CIFAR-10 reference of docs/METHODS.md (ViT-Tiny for 32x32: patch 2,
+192-d, 12 layers, 3 heads, decoder 4 layers; 2000 epochs with 200 of warm-up; batch 4096).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from bench import Augment, MethodSpec, PretrainData, RunContext, hookimpl
+from bench_plugins.methods.vit import Block, ViTEncoder, init_weights, param_groups, patchify, sincos_2d, warmup_cosine
+
+
+def random_masking(batch: int, length: int, keep: int, device, generator: torch.Generator):
+    """Per-image random subsets of patches. Returns (keep_index (B, keep), mask (B, L),
+    restore (B, L)): the indices of the kept patches, the mask with 0 = keep and 1 = remove (in
+    patch order), and the permutation that puts [kept, removed] tokens back in patch order."""
+    noise = torch.rand(batch, length, device=device, generator=generator)
+    shuffle = noise.argsort(dim=1)     # ascending noise: the first `keep` are kept
+    restore = shuffle.argsort(dim=1)
+    mask = torch.ones(batch, length, device=device)
+    mask[:, :keep] = 0
+    return shuffle[:, :keep], torch.gather(mask, 1, restore), restore
+
+
+class MAE(nn.Module):
+    def __init__(self, encoder: ViTEncoder, channels: int, decoder_dim: int, decoder_depth: int,
+                 decoder_heads: int, mask_ratio: float, norm_pix_loss: bool):
+        super().__init__()
+        if not 0 < mask_ratio < 1:
+            raise ValueError(f"MAE: mask_ratio must be in (0, 1), got {mask_ratio}")
+        self.encoder, self.mask_ratio, self.norm_pix_loss = encoder, mask_ratio, norm_pix_loss
+        dim, p = encoder.cls_token.shape[-1], encoder.patch_size
+        self.decoder_embed = nn.Linear(dim, decoder_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
+        self.register_buffer("decoder_pos", sincos_2d(decoder_dim, *encoder.grid)[None], persistent=False)
+        self.decoder = nn.ModuleList(Block(decoder_dim, decoder_heads) for _ in range(decoder_depth))
+        self.decoder_norm = nn.LayerNorm(decoder_dim, eps=1e-6)
+        self.decoder_pred = nn.Linear(decoder_dim, p * p * channels)
+        for module in (self.decoder_embed, self.decoder, self.decoder_norm, self.decoder_pred):
+            module.apply(init_weights)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Mean loss over removed patches of a normalised batch (B, C, H, W)."""
+        enc = self.encoder
+        x = enc.embed(images)                                               # (B, L, D)
+        b, length, dim = x.shape
+        keep = max(1, int(length * (1 - self.mask_ratio)))
+        keep_index, mask, restore = random_masking(b, length, keep, x.device, generator)
+        x = torch.gather(x, 1, keep_index[..., None].expand(-1, -1, dim))   # (B, keep, D)
+        x = self.decoder_embed(enc.tokens(x))                               # (B, 1 + keep, Dd)
+        masked = self.mask_token.expand(b, length - keep, -1)
+        seq = torch.cat([x[:, 1:], masked], dim=1)                          # (B, L, Dd) kept first
+        seq = torch.gather(seq, 1, restore[..., None].expand(-1, -1, seq.shape[-1]))  # patch order
+        x = torch.cat([x[:, :1], seq + self.decoder_pos], dim=1)            # (B, 1 + L, Dd)
+        for block in self.decoder:
+            x = block(x)
+        pred = self.decoder_pred(self.decoder_norm(x))[:, 1:]               # (B, L, p*p*C)
+
+        target = patchify(images, enc.patch_size)                           # (B, L, p*p*C)
+        if self.norm_pix_loss:
+            mean = target.mean(-1, keepdim=True)
+            var = target.var(-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6) ** 0.5
+        per_patch = ((pred.float() - target) ** 2).mean(-1)                 # (B, L)
+        return (per_patch * mask).sum() / mask.sum()
+
+
+def build_encoder(image_shape, ctx: RunContext) -> ViTEncoder:
+    p = ctx.params
+    return ViTEncoder(tuple(image_shape), p["patch_size"], p["dim"], p["depth"], p["heads"], pool=p["pool"]).to(ctx.device)
+
+
+def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
+    p = ctx.params
+    model = MAE(build_encoder(data.image_shape, ctx), data.image_shape[0], p["decoder_dim"], p["decoder_depth"],
+                p["decoder_heads"], p["mask_ratio"], p["norm_pix_loss"]).to(ctx.device)
+    batch_size = min(p["batch_size"], len(data))
+    steps_per_epoch = len(data) // batch_size                              # drop_last, as MAE
+    total = max(1, round(ctx.budget.epochs * steps_per_epoch))             # fractional epochs allowed
+    warmup = round(p["warmup_fraction"] * total)
+    lr = p["base_lr"] * batch_size / 256
+    optimizer = torch.optim.AdamW(param_groups(model, p["weight_decay"]), lr=lr, betas=(0.9, 0.95))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
+    augment = Augment(crop_padding=p["crop_padding"], flip=p["flip"])
+    model.train()
+    step = 0
+    for _ in ctx.epochs(math.ceil(total / steps_per_epoch)):
+        for images in ctx.image_batches(data.images, batch_size, augment=augment, drop_last=True):
+            if step == total:
+                break
+            with ctx.autocast():
+                loss = model(images, ctx.generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            ctx.step(loss, n=len(images))
+            step += 1
+    return model.encoder.eval()
+
+
+PARAMS = {
+    "patch_size": 2, "dim": 192, "depth": 12, "heads": 3,
+    "decoder_dim": 192, "decoder_depth": 4, "decoder_heads": 3,
+    "mask_ratio": 0.75, "norm_pix_loss": True,
+    "batch_size": 4096, "base_lr": 1.5e-4, "weight_decay": 0.05,
+    "warmup_fraction": 0.1,  # 200 of 2000 epochs (the CIFAR reference); MAE's ImageNet recipe: 40 of 800
+    "flip": True, "crop_padding": 0,
+    "pool": "cls",           # features: the class token (MAE's linear probe), or "mean" of the patches
+}
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(
+        name="mae",
+        kind="representation",
+        fit=fit_mae,
+        build=build_encoder,
+        budget={"epochs": 2000},
+        params=PARAMS,
+        feature_params=("pool",),
+        description="Masked autoencoder: ViT on 75%-masked patches, light decoder, MSE on removed "
+        "patches with per-patch normalised targets; the encoder sees every patch when evaluated.",
+        citation="He et al., Masked Autoencoders Are Scalable Vision Learners, CVPR 2022",
+    ))
