@@ -1,0 +1,322 @@
+"""The representation track: host protocols (linear probe, k-NN, fine-tune) checked against
+independent computations on a raw-pixel encoder; MAE and DDAE pieces; saved encoders; controls."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.optimize
+import torch
+
+import repr_toy
+from bench import MethodSpec, PretrainData, registry
+from bench.context import RunContext
+from bench.data.loader import Normalize
+from bench.data.store import DataStore
+from bench.progress import Progress
+from bench.protocols.knn import knn_predict
+from bench.records import ResultStore
+from bench.report import leaderboard, load_groups, render
+from bench.runner import run_specs
+from bench.specs import Budget
+from bench.suite import SuiteError, load_suite
+from bench_plugins.methods import ddae, mae
+from bench_plugins.methods.vit import patchify
+
+
+@pytest.fixture
+def reg():
+    return registry.load(extra_plugins=[("repr_toy", repr_toy)])
+
+
+def run_suite(tmp_path, reg, text, results="results"):
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / results)
+    outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    records = [store.read(spec) for spec in suite.runs]
+    for r in records:
+        assert r["status"] == "ok", r.get("error", {}).get("traceback")
+    return suite, store, outcome, records
+
+
+def blobs_arrays():
+    train, test = repr_toy.load_blobs("train", None), repr_toy.load_blobs("test", None)
+    as_np = lambda d: (d.images.reshape(len(d), -1).numpy().astype(np.float64) / 255.0, d.labels.numpy())
+    return as_np(train), as_np(test)
+
+
+# -- the protocols against independent computations ---------------------------------------------
+
+
+def test_linear_probe_matches_an_independent_lbfgs_solution(tmp_path, reg):
+    """Raw pixels, one (lr, weight decay) point, no holdout: the protocol's Adam fit must reach the
+    test accuracy of the exact minimiser of mean cross-entropy + wd/2 ||W||^2 on standardised pixels."""
+    wd = 0.01
+    _, _, _, (record,) = run_suite(tmp_path, reg, f"""
+runs:
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {{name: linear-probe, holdout: 0.0, lrs: [0.05], weight_decays: [{wd}], epochs: 300, batch_size: 300}}
+""")
+    (x, y), (xt, yt) = blobs_arrays()
+    mean, std = x.mean(0), x.std(0)
+    x, xt = (x - mean) / (std + 1e-6), (xt - mean) / (std + 1e-6)
+    n, d, c = x.shape[0], x.shape[1], repr_toy.CLASSES
+    onehot = np.eye(c)[y]
+
+    def objective(theta):
+        w, b = theta[: d * c].reshape(c, d), theta[d * c:]
+        logits = x @ w.T + b
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(1, keepdims=True)
+        loss = -np.log((p * onehot).sum(1)).mean() + wd / 2 * (w ** 2).sum()
+        g = (p - onehot) / n
+        return loss, np.concatenate([(g.T @ x + wd * w).ravel(), g.sum(0)])
+
+    theta = scipy.optimize.minimize(objective, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
+                                    options={"maxiter": 2000, "gtol": 1e-10}).x
+    w, b = theta[: d * c].reshape(c, d), theta[d * c:]
+    expected = 100.0 * ((xt @ w.T + b).argmax(1) == yt).mean()
+    assert 40 < expected < 98, "the toy task should be neither trivial nor hopeless"
+    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
+    assert record["details"]["probe"]["chosen"] == {"lr": 0.05, "weight_decay": wd}
+    assert record["metric_info"]["test_accuracy"]["protocol"] == "linear-probe"
+
+
+def test_knn_matches_an_independent_numpy_vote(tmp_path, reg):
+    k, temperature = 7, 0.1
+    _, _, _, (record,) = run_suite(tmp_path, reg, f"""
+runs:
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {{name: knn, k: {k}, temperature: {temperature}}}
+""")
+    (x, y), (xt, yt) = blobs_arrays()
+    mean, std = x.mean(), x.std()  # the host's normalisation (one channel), then cosine similarity
+    x, xt = (x - mean) / std, (xt - mean) / std
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    xt /= np.linalg.norm(xt, axis=1, keepdims=True)
+    correct = 0
+    for q, label in zip(xt, yt):
+        sim = x @ q
+        nearest = np.argsort(-sim)[:k]
+        votes = np.zeros(repr_toy.CLASSES)
+        for i in nearest:
+            votes[y[i]] += np.exp(sim[i] / temperature)
+        correct += votes.argmax() == label
+    expected = 100.0 * correct / len(yt)
+    assert 40 < expected < 98
+    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=1e-4)  # float32 mean
+    assert record["details"]["knn"]["bank"] == 300 and record["metric_info"]["test_accuracy"]["protocol"] == "knn"
+
+
+def test_knn_votes_are_weighted_by_similarity():
+    bank = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0], [0.2, 1.0]])
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    query = torch.tensor([[1.0, 0.05]])
+    # k = 5: three class-1 neighbours outvote two class-0 ones only when weights are flat.
+    assert knn_predict(bank, labels, query, 2, k=5, temperature=0.05).item() == 0
+    assert knn_predict(bank, labels, query, 2, k=5, temperature=100.0).item() == 1
+
+
+def test_linear_probe_sweep_is_chosen_on_held_out_training_images(tmp_path, reg):
+    _, _, _, (record,) = run_suite(tmp_path, reg, """
+runs:
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {name: linear-probe, holdout: 0.2, lrs: [0.05], weight_decays: [0.001, 50.0], epochs: 20}
+""")
+    sweep = record["details"]["probe"]["sweep"]
+    assert [p["weight_decay"] for p in sweep] == [0.001, 50.0]
+    assert record["details"]["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
+    assert record["metrics"]["val_accuracy"] == max(p["val_accuracy"] for p in sweep)
+    assert record["details"]["split"]["val"] == 60 and record["throughput"]["feature_images_per_s"]["items_per_s"] > 0
+
+
+def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
+    path = tmp_path / "suite.yaml"
+    path.write_text("runs: [{datasets: blobs, methods: raw-pixels, protocol: {name: linear-probe, holdout: 0.0}}]\n")
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "r")
+    run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    record = store.read(suite.runs[0])
+    assert record["status"] == "failed" and "held-out" in record["error"]["message"]
+
+
+def test_representation_specs_need_build_and_known_feature_params():
+    with pytest.raises(ValueError, match="build"):
+        MethodSpec(name="x", kind="representation", fit=lambda d, c: None)
+    with pytest.raises(ValueError, match="feature_params"):
+        MethodSpec(name="x", kind="representation", fit=lambda d, c: None, build=lambda s, c: None,
+                   params={"a": 1}, feature_params=("b",))
+
+
+def test_suite_grid_expands_params_and_checks_them(tmp_path, reg):
+    path = tmp_path / "suite.yaml"
+    path.write_text("runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1, 11, 21], block: [out_3, out_6]}}], "
+                    "protocol: linear-probe}]\n")
+    suite = load_suite(path, reg)
+    assert sorted((s.params["timestep"], s.params["block"]) for s in suite.runs) == [
+        (t, b) for t in (1, 11, 21) for b in ("out_3", "out_6")]
+    path.write_text("runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1.5], nope: [1]}}], protocol: knn}]\n")
+    with pytest.raises(SuiteError) as err:
+        load_suite(path, reg)
+    assert "grid.timestep" in str(err.value) and "grid.nope" in str(err.value)
+
+
+# -- MAE ------------------------------------------------------------------------------------------
+
+
+def tiny_ctx(tmp_path, params, images, epochs=1.0):
+    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": epochs}), params=params,
+                      normalize=Normalize.fit(images), artifacts_dir=tmp_path, progress=Progress(quiet=True))
+
+
+MAE_TINY = {**mae.PARAMS, "patch_size": 4, "dim": 32, "depth": 1, "heads": 2, "decoder_dim": 16,
+            "decoder_depth": 1, "decoder_heads": 2, "batch_size": 32, "base_lr": 1e-2, "flip": False}
+
+
+def test_mae_masking_keeps_a_quarter_and_restores_patch_order():
+    g = torch.Generator().manual_seed(0)
+    keep_index, mask, restore = mae.random_masking(3, 16, 4, "cpu", g)
+    assert keep_index.shape == (3, 4) and mask.shape == (3, 16)
+    assert (mask.sum(1) == 12).all()                                    # 75% removed
+    assert (mask.gather(1, keep_index) == 0).all()                      # kept patches are 0 = keep
+    assert not torch.equal(keep_index[0].sort().values, keep_index[1].sort().values)  # per image
+    order = torch.cat([keep_index, torch.ones(3, 12, dtype=torch.long) * -1], 1)
+    assert (order.gather(1, restore).ne(-1) == (mask == 0)).all()
+
+
+def test_patchify_lays_out_patches_in_raster_order():
+    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    patches = patchify(images, 2)                                       # (2, 4, 2*2*3)
+    assert patches.shape == (2, 4, 12)
+    assert torch.equal(patches[0, 1].reshape(2, 2, 3).permute(2, 0, 1), images[0, :, 0:2, 2:4])
+
+
+def test_mae_learns_and_its_encoder_sees_every_patch(tmp_path):
+    images = repr_toy.load_blobs("train", None).images                 # (300, 1, 6, 6)
+    images = torch.nn.functional.pad(images, (1, 1, 1, 1))              # 8x8: four 4x4 patches
+    ctx = tiny_ctx(tmp_path, MAE_TINY, images, epochs=6)
+    encoder = mae.fit_mae(PretrainData(images), ctx)
+    losses = [c["loss"] for c in ctx.curves]
+    assert losses[-1] < losses[0]
+    x = ctx.normalize(images[:2])
+    with torch.no_grad():
+        a = encoder(x)
+        x2 = x.clone()
+        x2[:, :, 4:, 4:] += 1.0                                           # change one patch only
+        assert a.shape == (2, 32) and not torch.allclose(a, encoder(x2))
+
+
+# -- DDAE -----------------------------------------------------------------------------------------
+
+DDAE_TINY = {**ddae.PARAMS, "n_channels": 32, "ch_mults": [1, 2], "attention_levels": [1], "n_blocks": 1,
+             "batch_size": 50, "lr": 1e-3, "flip": False, "block": "out_2"}
+
+
+def test_ddpm_linear_schedule():
+    sqrt_abar, sqrt_one_minus = ddae.linear_schedule(1000, 1e-4, 0.02)
+    betas = np.linspace(1e-4, 0.02, 1000)
+    abar = np.cumprod(1 - betas)
+    assert sqrt_abar[0] == 1 and sqrt_abar.shape == (1001,)
+    assert sqrt_abar[11].item() == pytest.approx(np.sqrt(abar[10]), rel=1e-6)
+    assert sqrt_one_minus[1000].item() == pytest.approx(np.sqrt(1 - abar[-1]), rel=1e-6)
+
+
+def test_ddae_unet_blocks_and_features(tmp_path):
+    images = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8)
+    ctx = tiny_ctx(tmp_path, DDAE_TINY, images)
+    encoder = ddae.build_encoder((1, 8, 8), ctx)
+    assert encoder.unet.block_names == ["out_1", "out_2", "out_3", "out_4"]
+    x = ctx.normalize(images)
+    with torch.no_grad():
+        assert encoder.unet(x, torch.full((4,), 0.5)).shape == (4, 1, 8, 8)
+        assert encoder(x).shape == (4, 64)                               # out_2: the 4x4 level, 64 channels
+        encoder.block = "out_3"
+        assert encoder(x).shape == (4, 32)
+    with pytest.raises(ValueError, match="divisible"):
+        ddae.build_encoder((1, 7, 7), ctx)
+    with pytest.raises(ValueError, match="unknown block"):
+        ddae.build_encoder((1, 8, 8), tiny_ctx(tmp_path, {**DDAE_TINY, "block": "out_9"}, images))
+
+
+def test_ddae_ema_warms_up():
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = ddae.EMA(model, 0.9999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model)                                                    # decay 1 - 2^(-2/3)
+    assert ema.shadow[0].item() == pytest.approx(2 ** (-2 / 3), rel=1e-5)
+
+
+def test_ddae_learns_to_denoise(tmp_path):
+    images = torch.nn.functional.pad(repr_toy.load_blobs("train", None).images, (1, 1, 1, 1))  # 8x8
+    ctx = tiny_ctx(tmp_path, DDAE_TINY, images, epochs=2)
+    encoder = ddae.fit_ddae(PretrainData(images), ctx)
+    losses = [c["loss"] for c in ctx.curves]
+    assert losses[-1] < 0.8 * losses[0] and not encoder.training
+
+
+# -- the whole track through the runner, on CIFAR-10 files in the true format ----------------------
+
+MAE_CIFAR = ("{name: mae, params: {patch_size: 8, dim: 32, depth: 1, heads: 2, decoder_dim: 16, decoder_depth: 1, "
+             "decoder_heads: 2, batch_size: 100, base_lr: 1.0e-2}, grid: {pool: [cls, mean]}, budget: {epochs: 1}}")
+DDAE_CIFAR = ("{name: ddae, params: {n_channels: 32, ch_mults: [1, 2], n_blocks: 1, batch_size: 100, block: out_2}, "
+              "budget: {epochs: 0.2}}")
+
+
+def test_cifar10_track_saves_encoders_and_keeps_protocols_and_controls_apart(tmp_path, monkeypatch, reg):
+    from fakedata import use_fake_cifar
+
+    data = tmp_path / "data"
+    use_fake_cifar(monkeypatch, data, per_batch=60, n_test=100)
+    monkeypatch.setenv("BENCH_DATA_DIR", str(data))
+    sizes = "labelled_images: 120, test_images: 60, eval_batch_size: 60"
+    suite, store, outcome, records = run_suite(tmp_path, reg, f"""
+name: track
+runs:
+  - {{datasets: cifar10, methods: [{MAE_CIFAR}, {DDAE_CIFAR}], protocol: {{name: linear-probe, {sizes}, epochs: 5}}}}
+  - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: knn, {sizes}}}}}
+  - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: knn, {sizes}, weights: random}}}}
+  - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: finetune, {sizes}, epochs: 1, batch_size: 50}}}}
+""")
+    assert len(records) == 9 and not outcome.failed  # mae x 2 read-outs x 4 groups + ddae
+    by = {(r["spec"]["method"], r["spec"]["protocol"], r["spec"]["params"].get("pool"), r["spec"]["protocol_options"]["weights"]): r
+          for r in records}
+    first = by["mae", "linear-probe", "cls", "pretrained"]
+    # One pre-training per method: every other protocol and read-out loads the saved encoder.
+    assert first["details"]["pretrain"]["source"] == "trained"
+    assert first["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
+    for key in [("mae", "linear-probe", "mean", "pretrained"), ("mae", "knn", "cls", "pretrained"), ("mae", "finetune", "mean", "pretrained")]:
+        assert by[key]["details"]["pretrain"]["source"] == "artifact"
+        assert by[key]["details"]["pretrain"]["artifact"] == first["details"]["pretrain"]["artifact"]
+    assert len(list((tmp_path / "results" / "track" / "cifar10").rglob("*.pt"))) == 2  # mae, ddae
+    control = by["mae", "knn", "cls", "random"]
+    assert control["details"]["pretrain"] == {"weights": "random", "source": "build"}
+    assert "pretrain_images_per_s" not in control["throughput"]
+    assert by["ddae", "linear-probe", None, "pretrained"]["details"]["feature_dim"] == 64
+    fine = by["mae", "finetune", "cls", "pretrained"]
+    assert {"train_images_per_s", "inference_images_per_s"} <= set(fine["throughput"])
+    for r in records:
+        assert r["metric_info"]["test_accuracy"]["protocol"] == r["spec"]["protocol"]
+        assert r["details"]["split"]["test"] == 60
+
+    text = render(leaderboard(load_groups(tmp_path / "results")))
+    assert "track · cifar10 · knn" in text and "track · cifar10 · linear-probe" in text and "track · cifar10 · finetune" in text
+    assert "mae (random weights) pool=cls" in text and "mae pool=mean" in text and "pretrain img/s" in text
+
+    # Re-running the pre-trained runs elsewhere from the saved encoder gives the same numbers.
+    again = ResultStore(tmp_path / "results")
+    spec = next(s for s in suite.runs if s.protocol == "linear-probe" and s.method == "mae" and s.params["pool"] == "cls")
+    path = again.path_for(spec)
+    path.unlink()
+    run_specs([spec], reg, again, DataStore(data), Progress(quiet=True))
+    rerun = again.read(spec)
+    assert rerun["details"]["pretrain"]["source"] == "artifact"
+    assert rerun["metrics"] == first["metrics"]
