@@ -97,7 +97,8 @@ def test_impossible_combinations_are_rejected(tmp_path, reg):
     ("- just a list\n", "expected a mapping with keys"),
     ("seeds: [0]\n", "runs: expected a list of run groups, got nothing"),
     ("runs: [{datasets: toy, methods: toy-linear}]\n", "runs[0].protocol: missing; expected a protocol name"),
-    ("runs: [{datasets: toy, methods: toy-linear, protocol: knn}]\n", "unknown protocol 'knn'; known protocols: classify"),
+    ("runs: [{datasets: toy, methods: toy-linear, protocol: no-such-protocol}]\n", "unknown protocol 'no-such-protocol'; known protocols: classify, finetune, knn"),
+    ("runs: [{datasets: toy, methods: toy-linear, protocol: knn}]\n", "method 'toy-linear' is a classifier, but protocol 'knn' evaluates representation methods"),
 ])
 def test_malformed_files(tmp_path, reg, text, expected):
     path = write(tmp_path, text)
