@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec
+from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,8 @@ _LAZY = {
     "Problem": "bench.restoration.degrade",
     "RestoreContext": "bench.restoration.context",
     "imresize": "bench.restoration.resize",
+    # Pictures a method saves for reports (fractals, sample grids): listed in the run's record.
+    "save_image": "bench.artifacts",
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "hookimpl",
     "DatasetSpec",
     "MethodSpec",
+    "Published",
     "TASKS",
     "METHOD_KINDS",
     *_LAZY,
@@ -61,6 +64,7 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bench.artifacts import save_image
     from bench.context import PretrainData, RunContext, TrainData
     from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
     from bench.data.images import LabelledImages

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import accel
+from bench.artifacts import list_images
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
 from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment
@@ -136,6 +137,9 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             "method": _plugin(registry, "method", spec.method),
             "dataset": _plugin(registry, "dataset", spec.dataset),
         }
+        # The method's reference numbers for this dataset travel with the record (reports use them).
+        record["published"] = [p.to_dict() for p in getattr(method, "published", ())
+                               if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)]
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
         record["accel"] = {"precision": precision, **accel.configure(device)}
@@ -161,6 +165,9 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["code"] = code_version()
         record["environment"] = environment(device or torch.device("cpu"))
         record["data_files"] = cache.files(spec.dataset)
+        pictures = list_images(store.path_for(spec).with_suffix(""))
+        if pictures:
+            record["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
             # Free the run's device memory for the next one. A full collection costs ~1 s with
             # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.

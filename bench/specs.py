@@ -62,6 +62,35 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A number the method's paper (or another named source) reports, shown beside ours in reports.
+
+    ``dataset`` and ``metric`` use our names (``"set5"``, ``"psnr"``, ``"test_accuracy"``);
+    ``setting`` is the restoration table it belongs to as reports name it (``"sr x2"``,
+    ``"denoise sigma 25"``), empty for classification; ``protocol`` restricts it to one protocol
+    (``"linear_probe"``), empty for any. ``source`` says where the number comes from and ``note``
+    what differs from our runs (hardware, architecture, budget). The runner copies a method's
+    numbers for the run's dataset into each record, so reports need only the records.
+    """
+
+    dataset: str
+    metric: str
+    value: float
+    setting: str = ""
+    protocol: str = ""
+    source: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ValueError(f"published {self.dataset}/{self.metric}: value must be a finite number, got {self.value!r}")
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "metric": self.metric, "value": self.value, "setting": self.setting,
+                "protocol": self.protocol, "source": self.source, "note": self.note}
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """A method a plugin provides.
 
@@ -86,6 +115,9 @@ class MethodSpec:
     ``feature_params`` names the params that change only how features are read out (a block, a
     noise level), not the pre-training: runs differing only in them share one saved encoder.
 
+    ``published`` lists reference numbers (:class:`bench.Published`) that reports show beside
+    ours, e.g. the paper's PSNR on Set5 at x2.
+
     ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
     number that a suite may override and that smoke runs scale down. ``params`` holds the
     hyper-parameters with their defaults; their types are taken from the defaults.
@@ -102,9 +134,13 @@ class MethodSpec:
     restorations: tuple[str, ...] = ()
     build: Callable[..., Any] | None = None
     feature_params: tuple[str, ...] = ()
+    published: tuple[Published, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("method", self.name)
+        for item in self.published:
+            if not isinstance(item, Published):
+                raise ValueError(f"method {self.name!r}: published entries must be bench.Published, got {item!r}")
         if self.kind not in METHOD_KINDS:
             raise ValueError(f"method {self.name!r}: kind {self.kind!r} is not one of {METHOD_KINDS}")
         if self.kind == "representation" and self.build is None:

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Augment, MethodSpec, RunContext, TrainData, hookimpl
+from bench import Augment, MethodSpec, Published, RunContext, TrainData, hookimpl
 
 # --------------------------------------------------------------------------------------------
 # Network
@@ -384,4 +384,6 @@ def bench_register_methods(register):
         "CIFAR-10 in 3.29 s on an A100.",
         citation="Keller Jordan. 94% on CIFAR-10 in 3.29 Seconds on a Single GPU. arXiv:2404.00498, "
         "2024. https://github.com/KellerJordan/cifar10-airbench",
+        published=(Published("cifar10", "test_accuracy", 94.01, source="airbench94 (arXiv:2404.00498), mean of 25 runs",
+                             note="A100, compiled, 9.9 epochs, trained on all 50k training images"),),
     ))

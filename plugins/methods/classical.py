@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench import MethodSpec, Problem, RestoreContext, hookimpl, imresize
+from bench import MethodSpec, Problem, Published, RestoreContext, hookimpl, imresize
 
 
 def restore_bicubic(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
@@ -46,11 +46,29 @@ def restore_bm3d(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(out)).float()
 
 
+#: The bicubic SR reference table every SR paper since VDSR/EDSR reports: PSNR dB / SSIM,
+#: Y channel, border = scale shaved (docs/METHODS.md). Matching it proves degradation and metric.
+BICUBIC_TABLE = {
+    "set5": {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)},
+    "set14": {2: (30.24, 0.8688), 3: (27.55, 0.7742), 4: (26.00, 0.7027)},
+    "b100": {2: (29.56, 0.8431), 3: (27.21, 0.7385), 4: (25.96, 0.6675)},
+    "urban100": {2: (26.88, 0.8403), 3: (24.46, 0.7349), 4: (23.14, 0.6577)},
+}
+BICUBIC_SOURCE = "bicubic reference table of the SR literature (VDSR / EDSR papers), Y channel, border = scale"
+BICUBIC_PUBLISHED = tuple(
+    Published(dataset, metric, value, setting=f"sr x{scale}", source=BICUBIC_SOURCE)
+    for dataset, scales in BICUBIC_TABLE.items()
+    for scale, values in scales.items()
+    for metric, value in zip(("psnr", "ssim"), values)
+)
+
+
 @hookimpl
 def bench_register_methods(register):
     register(MethodSpec(
         name="bicubic", kind="restorer", fit=restore_bicubic, tasks=("restoration",), restorations=("sr",),
         description="MATLAB bicubic upscaling of the LR image: the SR floor.",
+        published=BICUBIC_PUBLISHED,
     ))
     register(MethodSpec(
         name="degraded-input", kind="restorer", fit=restore_identity, tasks=("restoration",),
