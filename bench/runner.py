@@ -86,32 +86,50 @@ def run_specs(
     if outcome.skipped:
         progress.message(f"{len(outcome.skipped)} of {len(specs)} runs already finished: skipped")
     for i, spec in enumerate(todo, 1):
-        lock = store.claim(spec)
-        if lock is None:
-            progress.message(f"[{i}/{len(todo)}] {spec.label}: running in another process, skipped")
+        eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
+        label = f"[{i}/{len(todo)}] {spec.label}"
+        state, record = execute(spec, registry, store, cache, progress, label,
+                                note=f"(suite ETA {format_seconds(eta)})" if eta else "")
+        if state == "busy":
+            progress.message(f"{label}: running in another process, skipped")
             outcome.busy.append(spec.label)
-            continue
-        try:
-            if store.is_done(spec):  # finished by another process since we looked
-                outcome.skipped.append(spec.label)
-                continue
-            eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
-            label = f"[{i}/{len(todo)}] {spec.label}"
-            progress.run_started(label, f"(suite ETA {format_seconds(eta)})" if eta else "")
-            record = run_one(spec, registry, cache, store, progress)
-            store.write(spec, record)
+        elif state == "skipped":  # finished by another process since we looked
+            outcome.skipped.append(spec.label)
+        elif record["status"] == "ok":
             durations.append(record["timings"]["wall_seconds"])
-            for warning in registry.call_run_finished(record):
-                progress.message(f"warning: {warning}")
-        finally:
-            lock.release()
-        if record["status"] == "ok":
             outcome.ran.append(spec.label)
-            progress.run_finished(label, _summary(record))
+            progress.run_finished(label, summary(record))
         else:
+            durations.append(record["timings"]["wall_seconds"])
             outcome.failed.append(spec.label)
             progress.run_finished(label, f"FAILED: {record['error']['message']}")
     return outcome
+
+
+def execute(
+    spec: RunSpec, registry: Registry, store: ResultStore, cache: DatasetCache, progress: Progress,
+    label: str, note: str = "",
+) -> tuple[str, dict | None]:
+    """Claim one spec, run it unless it is finished, write its record and tell the plugins.
+
+    The one code path every executor runs a spec through (in this process or on a worker).
+    Returns ``("busy", None)`` when another process holds the spec's lock, ``("skipped", record)``
+    when it finished since the caller looked, ``("ran", record)`` with the record just written.
+    """
+    lock = store.claim(spec)
+    if lock is None:
+        return "busy", None
+    try:
+        if store.is_done(spec):
+            return "skipped", store.read(spec)
+        progress.run_started(label, note)
+        record = run_one(spec, registry, cache, store, progress)
+        store.write(spec, record)
+        for warning in registry.call_run_finished(record):
+            progress.message(f"warning: {warning}")
+    finally:
+        lock.release()
+    return "ran", record
 
 
 def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: ResultStore, progress: Progress) -> dict:
@@ -181,7 +199,8 @@ def _plugin(registry: Registry, kind: str, name: str) -> dict:
     return {"plugin": info.name, "distribution": info.distribution, "version": info.version}
 
 
-def _summary(record: dict) -> str:
+def summary(record: dict) -> str:
+    """One line for a finished run: its metrics and wall time."""
     parts = [f"{k} {v:.2f}" for k, v in record.get("metrics", {}).items() if isinstance(v, (int, float))]
     parts.append(f"{record['timings']['wall_seconds']:.1f} s")
     return "ok  " + "  ".join(parts)
