@@ -1,7 +1,8 @@
 """`bench compare`: is NEW worse than BASE, beyond what seeds and timing noise explain?
 
-Runs are matched by suite, dataset, protocol and method (budgets and params may differ, so a
-changed budget shows up as a changed metric). For each metric a difference is a regression only
+Runs are matched as leaderboard rows: suite, dataset, protocol and its setting (``restore · sr x2``)
+and the row's label (the method, its random-weight control, the params that tell its rows apart);
+budgets may differ, so a changed budget shows up as a changed metric. For each metric a difference is a regression only
 when it is both
 
 1. larger than a tolerance (absolute for quality metrics, relative for throughput), and
@@ -19,12 +20,13 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.report import THROUGHPUTS, Group, load_groups
+from bench.report import THROUGHPUTS, Group, load_groups, row_keys
 
 
 @dataclass
@@ -102,12 +104,16 @@ def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bo
     scale = 1e-9 * max(1.0, *(abs(v) for v in base + new))
     if statistics.pstdev(base) <= scale and statistics.pstdev(new) <= scale:  # no spread: the t-test is undefined
         return 0.0 if statistics.fmean(new) - statistics.fmean(base) > scale else 1.0
-    return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
+    with warnings.catch_warnings():
+        # One side without spread (e.g. a deterministic metric) is fine for Welch's test; scipy
+        # still warns about its moment calculation.
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
 
 
 def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances) -> list[Delta]:
-    base = {_key(g): g for g in load_groups(base_path)}
-    new = {_key(g): g for g in load_groups(new_path)}
+    base = _by_key(load_groups(base_path))
+    new = _by_key(load_groups(new_path))
     deltas = []
     for key in sorted(base):
         name = " / ".join(key)
@@ -160,9 +166,10 @@ def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
 
 
-def _key(g: Group) -> tuple[str, str, str, str]:
-    # Budget and params are not part of the key: a changed budget must show up as a change.
-    return (g.suite, g.dataset, g.protocol, g.method)
+def _by_key(groups: list[Group]) -> dict[tuple[str, str, str, str], Group]:
+    # Budget is not part of the key: a changed budget must show up as a change. Two budgets of one
+    # row in one folder: the last (in load_groups' order) stands for it.
+    return dict(zip(row_keys(groups), groups))
 
 
 def _config_diff(a: str, b: str) -> str:

@@ -86,18 +86,18 @@ def test_failed_and_missing_runs(tmp_path, base):
     assert cli.main(["compare", str(base), str(base), "--alpha", "2"]) == 2
 
 
-def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_fails(tmp_path):
-    """Real toy runs through the runner. Only the quality verdicts are asserted: timings of real
-    runs on a shared machine are the benchmarks' business, not a test's."""
+def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fails(tmp_path):
+    """Real toy runs through the runner. Timings of an unchanged re-run on a shared machine are the
+    benchmarks' business, not a test's; a 20 ms sleep per step (~100x the toy step) is not noise."""
     import toy
     from bench import registry
     from test_runner import run_suite
 
     reg = registry.load(extra_plugins=[("toy", toy)])
     suite = ("name: gate\nseeds: [0, 1, 2]\nruns: [{datasets: toy, protocol: classify, budget: {epochs: 3}, "
-             "methods: {name: toy-linear, params: {lr: %s}}}]\n")
-    for results, lr in [("base", 0.5), ("same", 0.5), ("bad", 0.0005)]:
-        run_suite(tmp_path, reg, suite % lr, results=results)
+             "methods: {name: toy-linear, params: {lr: %s, sleep: %s}}}]\n")
+    for results, lr, sleep in [("base", 0.5, 0), ("same", 0.5, 0), ("bad", 0.0005, 0), ("slow", 0.5, 0.02)]:
+        run_suite(tmp_path, reg, suite % (lr, sleep), results=results)
 
     def quality(new):
         deltas = compare(tmp_path / "base", tmp_path / new, Tolerances())
@@ -105,3 +105,7 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_fails(tmp_path):
 
     assert quality("same") == {"test_accuracy": "ok", "val_accuracy": "ok"}
     assert quality("bad")["test_accuracy"] == "REGRESSION"
+    slow = {d.metric: d for d in compare(tmp_path / "base", tmp_path / "slow", Tolerances())}
+    assert slow["train_images_per_s"].verdict == "REGRESSION" and slow["train_images_per_s"].p_value < 0.05
+    assert slow["test_accuracy"].verdict == "ok"
+    assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "slow")]) == 1
