@@ -156,22 +156,37 @@ def _setting(g: Group) -> str:
 
 
 def _label_rows(rows: list[dict], groups: list[Group]) -> None:
-    """Name each row so rows of one table can be told apart: the method, "(random weights)" for
+    for row, label in zip(rows, labels(groups)):
+        row["label"] = label
+
+
+def labels(groups: list[Group]) -> list[str]:
+    """Name each group so rows of one table can be told apart: the method, "(random weights)" for
     the representation protocols' control, and the params that differ between its rows."""
-    tables: dict[tuple, list[tuple[dict, dict]]] = {}
-    for row, g in zip(rows, groups):
-        config = json.loads(g.config)
-        tables.setdefault((row["suite"], row["dataset"], row["protocol"], row["setting"], row["method"]), []).append((row, config))
+    configs = [json.loads(g.config) for g in groups]
+    tables: dict[tuple, list[int]] = {}
+    for i, g in enumerate(groups):
+        tables.setdefault((g.suite, g.dataset, g.protocol, _setting(g), g.method), []).append(i)
+    out = [""] * len(groups)
     for members in tables.values():
-        varying = sorted({k for _, c in members for k in c["params"]
-                          if len({json.dumps(m["params"].get(k), sort_keys=True) for _, m in members}) > 1})
-        for row, config in members:
-            label = row["method"]
-            if config["options"].get("weights") == "random":
+        varying = sorted({k for i in members for k in configs[i]["params"]
+                          if len({json.dumps(configs[m]["params"].get(k), sort_keys=True) for m in members}) > 1})
+        for i in members:
+            label = groups[i].method
+            if configs[i]["options"].get("weights") == "random":
                 label += " (random weights)"
             if varying:
-                label += " " + " ".join(f"{k}={config['params'].get(k)}" for k in varying)
-            row["label"] = label
+                label += " " + " ".join(f"{k}={configs[i]['params'].get(k)}" for k in varying)
+            out[i] = label
+    return out
+
+
+def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
+    """What matches a row across two record sets (``bench compare``, the report's baseline view):
+    suite, dataset, protocol with its setting (``restore · sr x2``), and the row's label. Budgets
+    are not part of it, so a changed budget shows up as a changed metric."""
+    return [(g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
+            for g, label in zip(groups, labels(groups))]
 
 
 def _primary(row: dict) -> float:

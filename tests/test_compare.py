@@ -109,3 +109,21 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     assert slow["train_images_per_s"].verdict == "REGRESSION" and slow["train_images_per_s"].p_value < 0.05
     assert slow["test_accuracy"].verdict == "ok"
     assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "slow")]) == 1
+
+
+def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_path):
+    from bench.records import write_json_atomic
+
+    def restore_record(root, scale, psnr):
+        spec = {"suite": "r", "dataset": "set5", "method": "bicubic", "protocol": "restore",
+                "protocol_options": {"task": "sr", "scale": scale}, "params": {}, "budget": {},
+                "seed": 0}
+        write_json_atomic(root / f"x{scale}.json", {
+            "schema_version": 1, "key": f"x{scale}", "spec": spec, "status": "ok", "ended_at": "",
+            "metrics": {"psnr": psnr}, "metric_info": {"psnr": {"kind": "quality", "higher_is_better": True}}})
+
+    for scale, psnr in ((2, 33.7), (4, 28.4)):
+        restore_record(tmp_path / "base", scale, psnr)
+        restore_record(tmp_path / "new", scale, psnr - (1.0 if scale == 4 else 0.0))
+    deltas = {d.name: d.verdict for d in compare(tmp_path / "base", tmp_path / "new", Tolerances())}
+    assert deltas == {"r / set5 / restore · sr x2 / bicubic": "ok", "r / set5 / restore · sr x4 / bicubic": "REGRESSION"}
