@@ -39,6 +39,10 @@ _LAZY = {
     "Problem": "bench.restoration.degrade",
     "RestoreContext": "bench.restoration.context",
     "imresize": "bench.restoration.resize",
+    # Executors: how run specs get executed (bench run --executor NAME).
+    "Executor": "bench.executors",
+    "ExecutorSpec": "bench.executors",
+    "Job": "bench.executors",
     # Pictures a method saves for reports (fractals, sample grids): listed in the run's record.
     "save_image": "bench.artifacts",
 }
@@ -70,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment
     from bench.data.store import Archive, DataError, DataStore, RemoteFile
+    from bench.executors import Executor, ExecutorSpec, Job
     from bench.restoration.context import RestoreContext
     from bench.restoration.degrade import Problem
     from bench.restoration.images import ImageSet, RestorationImage, mask_from_image, read_image

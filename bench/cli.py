@@ -15,6 +15,8 @@ EPILOG = """examples:
   bench plugins                                  what is installed
   bench run suites/quick.yaml --data-dir ../shared/data
   bench run suites/mnist.yaml --budget-scale 0.1 smoke run: every budget x 0.1
+  bench run suites/quick.yaml --executor ray     one Ray task per run (pip install 'bench[ray]')
+  bench run suites/cifar10.yaml --executor slurm -X partition=gpu -X timeout_min=60
   bench table results/ --format markdown
   bench figures results/ --out report/figures    restoration: one picture per image
   bench compare results/reference results/ --quality-tolerance 0.5 --throughput-tolerance 0.2
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    p = sub.add_parser("plugins", help="list datasets and methods with their plugins", formatter_class=fmt)
+    p = sub.add_parser("plugins", help="list datasets, methods and executors with their plugins", formatter_class=fmt)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_plugins)
 
@@ -70,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default=None, help="comma-separated seeds overriding the suite's, e.g. 0,1")
     p.add_argument("--only", action="append", default=[], metavar="TEXT",
                    help="run only specs whose label contains TEXT (repeatable)")
+    p.add_argument("--executor", default=None, metavar="NAME",
+                   help="how the runs are executed: local (this process), ray, slurm, or a plugin's "
+                        "(default: the suite's executor, else local)")
+    p.add_argument("-X", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="executor option overriding the suite's, e.g. -X address=auto, -X partition=gpu "
+                        "(repeatable; `bench plugins --json` lists each executor's options)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
@@ -136,6 +144,14 @@ def cmd_plugins(args) -> int:
         rows.append({"kind": "method", "name": name, "type": spec.kind, "tasks": ", ".join(spec.tasks),
                      "plugin": info.name, "distribution": info.distribution, "version": info.version,
                      "description": spec.description})
+    for name, spec in sorted(reg.executors.items()):
+        info = reg.plugin_of("executor", name)
+        missing = spec.missing()
+        rows.append({"kind": "executor", "name": name, "type": "executor",
+                     "tasks": f"needs: {spec.install or ', '.join(missing)}" if missing else "",
+                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
+                     "description": spec.description, "options": spec.options,
+                     "options_help": spec.options_help, "installed": not missing})
     broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
     if args.json:
         print(json.dumps({"plugins": rows, "broken": broken}, indent=2))
@@ -181,6 +197,7 @@ def cmd_run(args) -> int:
         specs = [s for s in specs if any(text in s.label for text in args.only)]
     for problem in reg.broken:
         print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
+    executor_name, executor = _executor(args, suite, reg)
 
     from bench.records import ResultStore
 
@@ -189,16 +206,19 @@ def cmd_run(args) -> int:
         for spec in specs:
             state = "done" if store.is_done(spec) else "to run"
             print(f"{spec.label}  budget {spec.budget}  [{state}]  {store.path_for(spec)}")
+        print(f"executor: {executor_name}")
         return 0
 
     from bench.data.store import DataStore
+    from bench.executors import Job
     from bench.progress import Progress
-    from bench.runner import run_specs
 
     data_store = DataStore(args.data_dir, offline=True if args.offline else None)
     progress = Progress(quiet=args.quiet)
-    progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root}")
-    outcome = run_specs(specs, reg, store, data_store, progress)
+    progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root} (executor {executor_name})")
+    job = Job(suite=suite.name, specs=specs, registry=reg, store=store, data_dir=data_store.root,
+              offline=bool(data_store.offline), progress=progress)
+    outcome = executor.run(job)
     progress.message(
         f"suite {suite.name}: {len(outcome.ran)} ran, {len(outcome.failed)} failed, "
         f"{len(outcome.skipped)} already done, {len(outcome.busy)} running elsewhere"
@@ -212,6 +232,23 @@ def cmd_run(args) -> int:
         if groups:
             print(render(leaderboard(groups), "text"))
     return outcome.exit_code
+
+
+def _executor(args, suite, reg):
+    """The executor the command line or the suite names, its options checked and its engine
+    present: (name, executor). Nothing has run yet when this fails."""
+    from bench import executors
+
+    chosen = suite.executor or {"name": executors.DEFAULT, "options": {}}
+    name = args.executor or chosen["name"]
+    options = dict(chosen["options"]) if name == chosen["name"] else {}
+    try:
+        options.update(executors.parse_option(item) for item in args.executor_option)
+        spec, options = executors.resolve(reg, name, options, where="--executor: " if args.executor else "")
+        executors.check_engine(spec)
+        return name, spec.make(options)
+    except executors.ExecutorError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def cmd_figures(args) -> int:

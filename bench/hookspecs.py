@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
+    from bench.executors import ExecutorSpec
     from bench.specs import DatasetSpec, MethodSpec
 
 hookspec = pluggy.HookspecMarker("bench")
@@ -45,6 +46,19 @@ def bench_register_methods(register: Callable[[MethodSpec], None]) -> None:
 
     Called once, when the host builds its registry. Call ``register(spec)`` once per
     :class:`bench.MethodSpec`. Name clashes and exceptions are handled as for
+    :func:`bench_register_datasets`. Returns nothing.
+    """
+
+
+@hookspec
+def bench_register_executors(register: Callable[[ExecutorSpec], None]) -> None:
+    """Register the executors this plugin provides: how run specs get executed.
+
+    Called once, when the host builds its registry. Call ``register(spec)`` once per
+    :class:`bench.ExecutorSpec`, whose ``make(options)`` returns a :class:`bench.Executor`;
+    ``bench run --executor NAME`` (or a suite's ``executor:``) picks one. The host's own
+    executors (``local``, ``ray``, ``slurm``) are registered through this hook too and are
+    always loaded. Name clashes and exceptions are handled as for
     :func:`bench_register_datasets`. Returns nothing.
     """
 

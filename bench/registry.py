@@ -1,6 +1,7 @@
 """The plugin manager: loads plugins from the ``bench`` entry-point group (built-ins included) and
-from explicit registration, collects their datasets and methods, and answers look-ups with errors
-that list what is known.
+from explicit registration, collects their datasets, methods and executors, and answers look-ups
+with errors that list what is known. The host's own executors (``bench.executors.builtin``: local,
+ray, slurm) are part of the host and always loaded, whatever ``BENCH_PLUGINS`` says.
 
 Environment switches:
 - ``BENCH_PLUGINS``: comma-separated entry-point names to load (empty: load none); unset: all.
@@ -19,9 +20,12 @@ from typing import Any, Iterable
 import pluggy
 
 from bench import hookspecs
+from bench.executors import ExecutorSpec
 from bench.specs import DatasetSpec, MethodSpec
 
 GROUP = "bench"
+#: The plugin name of the host's own executors (a dotted name no entry point is likely to take).
+BUILTIN_EXECUTORS = "bench.executors"
 
 
 class PluginError(Exception):
@@ -46,6 +50,7 @@ class BrokenPlugin:
 class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     methods: dict[str, MethodSpec] = field(default_factory=dict)
+    executors: dict[str, ExecutorSpec] = field(default_factory=dict)
     #: entry name -> plugin that registered it, for listings and records.
     owner: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
     broken: list[BrokenPlugin] = field(default_factory=list)
@@ -57,6 +62,9 @@ class Registry:
 
     def method(self, name: str) -> MethodSpec:
         return self._lookup("method", self.methods, name)
+
+    def executor(self, name: str) -> ExecutorSpec:
+        return self._lookup("executor", self.executors, name)
 
     def _lookup(self, kind: str, table: dict, name: str):
         if name in table:
@@ -96,6 +104,12 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
     registry = Registry(pm=pm)
     infos: dict[str, PluginInfo] = {}
 
+    from bench import __version__
+    from bench.executors import builtin
+
+    pm.register(builtin, name=BUILTIN_EXECUTORS)
+    infos[BUILTIN_EXECUTORS] = PluginInfo(BUILTIN_EXECUTORS, "bench", __version__)
+
     for ep in _entry_points():
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
@@ -113,6 +127,7 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
 
     _collect(registry, "dataset", "bench_register_datasets", registry.datasets, DatasetSpec, infos)
     _collect(registry, "method", "bench_register_methods", registry.methods, MethodSpec, infos)
+    _collect(registry, "executor", "bench_register_executors", registry.executors, ExecutorSpec, infos)
     return registry
 
 

@@ -37,6 +37,7 @@ SUITE_KEYS = {
     "budget_scale": "a positive number multiplying every budget (smoke runs: 0.1)",
     "device": "auto, cpu, cuda, cuda:N or mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16",
+    "executor": "an executor name (local, ray, slurm) or {name, <options>}; --executor wins",
     "runs": "a list of run groups",
 }
 GROUP_KEYS = {
@@ -107,6 +108,8 @@ class Suite:
     description: str
     path: Path
     runs: list[RunSpec] = field(default_factory=list)
+    #: The suite's executor choice, ``{"name": ..., "options": {...}}``, or None (the default).
+    executor: dict | None = None
 
 
 def load_suite(
@@ -135,6 +138,7 @@ def load_suite(
     scale = v.positive(data.get("budget_scale", 1.0), "budget_scale")
     suite_device = v.typed(data, "device", str, "", default="auto")
     precision = v.choice(data.get("precision", "auto"), ("auto", "fp32", "bf16"), "precision")
+    executor = v.executor(data["executor"], registry) if "executor" in data else None
     if budget_scale is not None:
         scale = budget_scale
     if device is not None:
@@ -184,7 +188,7 @@ def load_suite(
     if v.problems:
         raise SuiteError(v.problems)
     unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
-    return Suite(name=name, description=description, path=path, runs=list(unique.values()))
+    return Suite(name=name, description=description, path=path, runs=list(unique.values()), executor=executor)
 
 
 def _as_list(value: Any) -> list:
@@ -333,6 +337,24 @@ class _Validator:
             else:
                 full[key] = value
         return full
+
+    def executor(self, value: Any, registry: Registry) -> dict | None:
+        from bench.executors import check_options
+
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            self.problem("executor", f"expected {SUITE_KEYS['executor']}, got {_kind(value)}")
+            return None
+        options = {k: v for k, v in value.items() if k != "name"}
+        try:
+            spec = registry.executor(value["name"])
+        except PluginError as exc:
+            self.problem("executor.name", str(exc))
+            return None
+        for problem in check_options(spec, options):
+            self.problem("executor", problem)
+        return {"name": spec.name, "options": options}
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:

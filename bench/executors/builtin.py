@@ -1,0 +1,49 @@
+"""The host's own executors, registered through the same hook a third-party executor uses.
+
+The engines are optional dependencies: their modules are imported only when a run uses them.
+"""
+
+from __future__ import annotations
+
+from bench import hookimpl
+from bench.executors import ExecutorSpec
+
+
+def _local(options):
+    from bench.executors.local import LocalExecutor
+
+    return LocalExecutor(options)
+
+
+def _ray(options):
+    from bench.executors.ray import RayExecutor
+
+    return RayExecutor(options)
+
+
+def _slurm(options):
+    from bench.executors.slurm import SlurmExecutor
+
+    return SlurmExecutor(options)
+
+
+@hookimpl
+def bench_register_executors(register):
+    register(ExecutorSpec(
+        name="local", make=_local,
+        description="one run after another in this process (the default)",
+    ))
+    from bench.executors.ray import OPTIONS as RAY, OPTIONS_HELP as RAY_HELP
+    from bench.executors.slurm import OPTIONS as SLURM, OPTIONS_HELP as SLURM_HELP
+
+    register(ExecutorSpec(
+        name="ray", make=_ray, options=RAY, options_help=RAY_HELP, requires=("ray",),
+        install="pip install 'bench[ray]'",
+        description="one Ray task per run (a GPU each where the cluster has GPUs); "
+                    "starts a local cluster or joins one by address",
+    ))
+    register(ExecutorSpec(
+        name="slurm", make=_slurm, options=SLURM, options_help=SLURM_HELP, requires=("submitit",),
+        install="pip install 'bench[slurm]'",
+        description="one Slurm job array per suite through submitit (cluster=local: subprocesses)",
+    ))

@@ -1,0 +1,123 @@
+"""The ``ray`` executor: one Ray task per run, a GPU each where the cluster has GPUs.
+
+``address`` empty starts a Ray instance on this machine for the suite (``num_cpus`` of its CPUs)
+and stops it at the end; ``auto`` joins the cluster ``ray start --head`` made on this machine;
+``ray://host:10001`` or ``host:6379`` joins a remote one (``RAY_ADDRESS`` works too). Each task
+runs one spec through :func:`bench.executors.worker.run_spec`, which writes the record into the
+results folder (a shared filesystem on a multi-node cluster) and returns it; the driver writes
+what it cannot see there. A task whose worker dies is recorded as failed (``max_retries`` lets
+Ray try it again first); the next ``bench run`` retries failed runs and skips finished ones.
+
+Tasks are streaming generators: the first item says the run started (and where), the second is
+the worker's answer, so the driver shows what is running, not only what is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from bench.executors import Executor, Job
+
+OPTIONS = {
+    "address": "",
+    "num_cpus": 0,
+    "cpus_per_run": 1.0,
+    "gpus_per_run": 1.0,
+    "max_retries": 0,
+}
+OPTIONS_HELP = {
+    "address": "empty: start Ray on this machine; auto: the local `ray start` cluster; ray://host:10001",
+    "num_cpus": "CPUs of a Ray started here (0: all)",
+    "cpus_per_run": "CPUs each run reserves (Ray sets OMP_NUM_THREADS, so torch's threads, from it)",
+    "gpus_per_run": "GPUs each run reserves when the cluster has GPUs (none otherwise)",
+    "max_retries": "times Ray re-runs a run whose worker died before it is recorded failed",
+}
+#: Environment variables a worker needs to see what the driver sees (which plugins, tracing).
+FORWARD_ENV = ("BENCH_PLUGINS", "BENCH_TRACE_HOOKS")
+
+
+def _run_on_worker(spec: dict, results_dir: str, data_dir: str, offline: bool):
+    """The Ray task: say where it runs, then run the spec and return the worker's answer."""
+    from bench.executors.worker import run_spec
+
+    yield {"event": "started", "where": f"{socket.gethostname()}:{os.getpid()}"}
+    yield {"event": "finished", **run_spec(spec, results_dir, data_dir, offline)}
+
+
+class RayExecutor(Executor):
+    def __init__(self, options: dict):
+        self.options = options
+
+    def run(self, job: Job):
+        import ray
+
+        from bench.executors import remote
+
+        board, todo = remote.start(job, "ray")
+        if not todo:
+            return board.outcome
+        started_here = self._connect(ray, job)
+        try:
+            resources = ray.cluster_resources()
+            gpus = self.options["gpus_per_run"] if resources.get("GPU", 0) >= 1 else 0
+            job.progress.message(
+                f"ray: {len(todo)} runs on {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs, "
+                f"{self.options['cpus_per_run']:g} CPUs and {gpus:g} GPUs per run"
+                + (" (a Ray instance started for this suite)" if started_here else "")
+            )
+            task = ray.remote(_run_on_worker).options(
+                num_cpus=self.options["cpus_per_run"], num_gpus=gpus,
+                max_retries=self.options["max_retries"], retry_exceptions=False,
+                name=f"bench:{job.suite}",
+            )
+            results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
+            streams = {task.remote(s.to_dict(), results_dir, data_dir, job.offline): s for s in todo}
+            self._follow(ray, job, board, streams)
+        finally:
+            if started_here:
+                ray.shutdown()
+        return board.outcome
+
+    def _connect(self, ray, job: Job) -> bool:
+        """Join or start a cluster unless this process already has one; whether it started one."""
+        if ray.is_initialized():
+            return False
+        env = {k: os.environ[k] for k in FORWARD_ENV if k in os.environ}
+        kwargs = {"log_to_driver": False, "logging_level": logging.WARNING,
+                  "runtime_env": {"env_vars": env} if env else None}
+        address = self.options["address"] or None
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            kwargs.update(include_dashboard=False, num_cpus=self.options["num_cpus"] or os.cpu_count())
+        ray.init(address=address, **kwargs)
+        return True
+
+    def _follow(self, ray, job: Job, board, streams: dict) -> None:
+        """Show each run as it starts and settle it as it ends, until every task is over."""
+        from bench.executors import remote
+
+        pending = list(streams)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            board.heartbeat()
+            for stream in ready:
+                spec = streams[stream]
+                try:
+                    event = ray.get(next(stream))
+                except StopIteration:
+                    continue
+                except ray.exceptions.RayError as exc:  # the worker died, or the task raised
+                    remote.lost(job, board, spec, _cause(exc), where="ray")
+                    continue
+                if event["event"] == "started":
+                    board.started(spec, event["where"])
+                    pending.append(stream)
+                else:
+                    remote.settle(job, board, spec, event)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The user's exception inside a RayTaskError (the run's own error), else the Ray error."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc

@@ -1,0 +1,123 @@
+"""The ``slurm`` executor: one Slurm job array per suite, through submitit.
+
+Each array element runs one spec through :func:`bench.executors.worker.run_spec` on a compute
+node and writes the record into the results folder itself (Slurm clusters share a filesystem), so
+records survive the driver: with ``wait: false`` the driver submits and returns, and the next
+``bench run`` skips what finished. Resources come from the suite's ``executor:`` mapping or from
+``--executor-option KEY=VALUE``. ``cluster: local`` runs the array as local subprocesses
+(submitit's local executor), which is how it is tested without a cluster.
+
+Jobs run ``sys.executable`` of the driver: the environment (a virtualenv on the shared
+filesystem) must exist on the nodes; ``setup`` lines run first (``module load cuda``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench.executors import Executor, ExecutorError, Job
+
+OPTIONS = {
+    "cluster": "slurm",
+    "partition": "",
+    "account": "",
+    "qos": "",
+    "constraint": "",
+    "timeout_min": 720,
+    "gpus_per_run": 1,
+    "cpus_per_run": 4,
+    "mem_gb": 32.0,
+    "array_parallelism": 64,
+    "setup": [],
+    "folder": "",
+    "wait": True,
+}
+OPTIONS_HELP = {
+    "cluster": "slurm, or local (subprocesses on this machine, for trying a suite out)",
+    "partition": "Slurm partition (empty: the cluster's default)",
+    "account": "Slurm account to charge (empty: your default)",
+    "qos": "Slurm quality of service (empty: default)",
+    "constraint": "Slurm node constraint, e.g. a100",
+    "timeout_min": "time limit of each run's job, minutes",
+    "gpus_per_run": "GPUs of each run's job",
+    "cpus_per_run": "CPUs of each run's job",
+    "mem_gb": "memory of each run's job, GiB",
+    "array_parallelism": "at most this many runs of the array at once",
+    "setup": "shell lines each job runs first, e.g. [module load cuda]",
+    "folder": "submitit's logs and pickles (empty: <results>/.submitit)",
+    "wait": "follow the jobs until they end (false: submit and return)",
+}
+#: Seconds between polls of the jobs' states (sacct is not to be hammered on a real cluster).
+POLL_S = {"slurm": 15.0, "local": 0.5}
+
+
+class SlurmExecutor(Executor):
+    def __init__(self, options: dict):
+        if options["cluster"] not in POLL_S:
+            raise ExecutorError(f"executor 'slurm' option 'cluster': expected slurm or local, got {options['cluster']!r}")
+        self.options = options
+
+    def run(self, job: Job):
+        import submitit
+
+        from bench.executors import remote
+
+        board, todo = remote.start(job, "slurm")
+        if not todo:
+            return board.outcome
+        o = self.options
+        folder = Path(o["folder"] or job.store.root / ".submitit").resolve()
+        executor = submitit.AutoExecutor(folder=folder / "%j", cluster=o["cluster"])
+        params = {
+            "name": f"bench-{job.suite}", "timeout_min": o["timeout_min"], "gpus_per_node": o["gpus_per_run"],
+            "cpus_per_task": o["cpus_per_run"], "mem_gb": o["mem_gb"], "tasks_per_node": 1, "nodes": 1,
+            "slurm_array_parallelism": o["array_parallelism"], "slurm_setup": list(o["setup"]),
+            "local_setup": list(o["setup"]),
+        }
+        for key in ("partition", "account", "qos", "constraint"):
+            if o[key]:
+                params[f"slurm_{key}"] = o[key]
+        if o["cluster"] == "local":  # no GPUs to hand out on a laptop: let the runs pick the device
+            params["gpus_per_node"] = 0
+        executor.update_parameters(**params)
+        n = len(todo)
+        results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
+        jobs = executor.map_array(run_in_job, [s.to_dict() for s in todo], [results_dir] * n,
+                                  [data_dir] * n, [job.offline] * n)
+        array = jobs[0].job_id.split("_")[0]
+        job.progress.message(f"slurm: submitted {n} runs as job array {array} ({o['cluster']}); logs in {folder}")
+        if not o["wait"]:
+            job.progress.message("slurm: not waiting (wait: false); run the same command again to see what "
+                                 "finished (finished runs are skipped, running ones are left alone)")
+            board.outcome.busy.extend(s.label for s in todo)
+            return board.outcome
+        self._follow(job, board, dict(zip(jobs, todo)))
+        return board.outcome
+
+    def _follow(self, job: Job, board, jobs: dict) -> None:
+        from bench.executors import remote
+
+        pending = dict(jobs)
+        while pending:
+            for handle, spec in list(pending.items()):
+                if handle.done():
+                    del pending[handle]
+                    try:
+                        result = handle.result()
+                    except Exception as exc:  # the job died (killed, timed out, out of memory)
+                        remote.lost(job, board, spec, exc, where=f"slurm job {handle.job_id}, log {handle.paths.stderr}")
+                        continue
+                    remote.settle(job, board, spec, result)
+                elif handle.state.upper() in ("RUNNING", "COMPLETING"):
+                    board.started(spec, f"job {handle.job_id}")
+            board.heartbeat()
+            if pending:
+                time.sleep(POLL_S[self.options["cluster"]])
+
+
+def run_in_job(spec: dict, results_dir: str, data_dir: str, offline: bool) -> dict:
+    """One array element: run the spec with its progress in the job's log."""
+    from bench.executors.worker import run_spec
+
+    return run_spec(spec, results_dir, data_dir, offline, log=True)
