@@ -193,17 +193,22 @@ def _spread(values: list[float]) -> str:
     return f"{text} (n={len(values)})"
 
 
+DELTA_COLUMNS = ["run", "metric", "base", "new", "change", "p", "verdict", "note"]
+
+
+def delta_cells(d: Delta) -> list[str]:
+    """One line of the comparison, as text: the columns of :data:`DELTA_COLUMNS`."""
+    change = ""
+    if d.base and d.new:
+        diff = d.new_mean - d.base_mean
+        change = f"{diff:+,.2f}" + (f" ({diff / abs(d.base_mean):+.1%})" if d.base_mean else "")
+    p = "" if d.p_value is None else f"{d.p_value:.3g}"
+    return [d.name, d.metric, _spread(d.base), _spread(d.new), change, p, d.verdict, d.note]
+
+
 def render_deltas(deltas: list[Delta], tolerances: Tolerances) -> str:
-    rows = []
-    for d in deltas:
-        change = ""
-        if d.base and d.new:
-            diff = d.new_mean - d.base_mean
-            change = f"{diff:+,.2f}" + (f" ({diff / abs(d.base_mean):+.1%})" if d.base_mean else "")
-        p = "" if d.p_value is None else f"{d.p_value:.3g}"
-        rows.append([d.name, d.metric, _spread(d.base), _spread(d.new), change, p, d.verdict, d.note])
-    table = tabulate(rows, headers=["run", "metric", "base", "new", "change", "p", "verdict", "note"],
-                     tablefmt="simple", disable_numparse=True)
+    rows = [delta_cells(d) for d in deltas]
+    table = tabulate(rows, headers=DELTA_COLUMNS, tablefmt="simple", disable_numparse=True)
     regressions = sum(d.verdict == "REGRESSION" for d in deltas)
     verdict = f"{regressions} regression(s)" if regressions else "no regressions"
     return f"{table}\n\n{tolerances.describe()}\n{verdict}\n"

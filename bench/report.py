@@ -116,6 +116,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
             "setting": _setting(g), "metrics": {},
+            "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
             values = g.values(metric)

@@ -48,8 +48,14 @@ def _budget_text(budget: dict, record: dict) -> str:
     return " ".join(parts) or "full budget"
 
 
-def side_by_side(results: str | Path, out: str | Path) -> list[Path]:
-    """Write one picture per image (and copy the PSNR curves beside it); returns the paths."""
+def picture_path(out: str | Path, suite: str, dataset: str, setting: str, image: str) -> Path:
+    """Where :func:`side_by_side` writes the picture of one image."""
+    return Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
+
+
+def side_by_side(results: str | Path, out: str | Path, curves: bool = True) -> list[Path]:
+    """Write one picture per image (and, with ``curves``, copy the PSNR curves beside it);
+    returns the paths."""
     from PIL import Image, ImageDraw
 
     written = []
@@ -73,12 +79,12 @@ def side_by_side(results: str | Path, out: str | Path) -> list[Path]:
             x = i * (w + GAP)
             canvas.paste(panel, (x, 0))
             draw.text((x + 2, h + 2), caption[: max(8, w // 6)], fill="black")
-        target = Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
+        target = picture_path(out, suite, dataset, setting, image)
         target.parent.mkdir(parents=True, exist_ok=True)
         canvas.save(target)
         written.append(target)
         for label, (_, _, curve) in ranked:
-            if curve.exists():
+            if curves and curve.exists():
                 copy = target.with_name(f"{_safe(image)}-{_safe(label)}-psnr_curve.png")
                 copy.write_bytes(curve.read_bytes())
                 written.append(copy)
