@@ -45,6 +45,8 @@ class Board:
 
     def finished(self, spec, record: dict) -> None:
         """A run ended with ``record`` in the store (status ok or failed)."""
+        if self.state.get(spec.key) in ("done", "failed"):  # told twice: count it once
+            return
         if record.get("status") == "ok":
             self.state[spec.key] = "done"
             self.outcome.ran.append(spec.label)

@@ -1,0 +1,278 @@
+"""Executors: choosing one, records coming home exactly once, resume after a worker or the driver is
+killed, and progress across workers. Ray runs as a real local cluster of two worker processes and
+submitit's local executor runs the suite as subprocess jobs; both are skipped without the engine."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from bench import cli, registry
+from bench.executors import Job, remote
+from bench.executors.board import Board
+from bench.progress import Progress
+from bench.records import ResultStore
+from bench.suite import load_suite
+from fakedist import install_distribution
+
+HERE = Path(__file__).parent
+SUITE = "seeds: [0, 1]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
+
+
+@pytest.fixture
+def toy_env(monkeypatch, tmp_path):
+    """The toy plugins installed as a distribution that worker processes see too (PYTHONPATH), a
+    run log their bench_run_finished hook appends to, and only these plugins loaded."""
+    site = install_distribution(
+        monkeypatch, tmp_path, "bench-toy", "1.0",
+        {"bench_toy": (HERE / "toy.py").read_text(), "bench_exec_toy": (HERE / "executor_toy.py").read_text()},
+        {"toy": "bench_toy", "exec-toy": "bench_exec_toy"},
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
+    monkeypatch.setenv("TOY_RUN_LOG", str(tmp_path / "runs.log"))
+    monkeypatch.setenv("BENCH_PLUGINS", "toy,exec-toy")
+    return tmp_path
+
+
+def suite_file(tmp_path, text=SUITE, name="suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def bench_run(suite, results, *args):
+    return cli.main(["run", str(suite), "--results-dir", str(results), *args])
+
+
+def records(results) -> dict:
+    """key -> record, for every record under ``results``."""
+    return {r["key"]: r for r in (json.loads(p.read_text()) for p in Path(results).rglob("*.json"))}
+
+
+def run_log(tmp_path) -> Counter:
+    """(key, status) -> how many times a worker or the driver announced it."""
+    path = tmp_path / "runs.log"
+    return Counter(tuple(line.split()) for line in path.read_text().splitlines()) if path.exists() else Counter()
+
+
+# -- choosing an executor -------------------------------------------------------------------------
+
+
+def test_an_unknown_executor_is_refused_naming_the_known_ones(toy_env, capsys):
+    assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "dask") == 2
+    err = capsys.readouterr().err
+    assert "unknown executor 'dask'; known executors: local, ray, slurm" in err
+    assert not (toy_env / "results").exists()
+
+
+def test_a_missing_engine_is_one_error_with_the_install_command_and_nothing_runs(toy_env, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
+    assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "ray") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: executor 'ray' needs ray, which is not installed: pip install 'bench[ray]'"
+    assert not (toy_env / "results").exists()
+
+
+def test_executor_options_are_checked_by_name_and_type(toy_env, capsys):
+    suite = suite_file(toy_env)
+    assert bench_run(suite, toy_env / "r", "--executor", "ray", "-X", "num_gpus=1", "--dry-run") == 2
+    assert "unknown option 'num_gpus' of executor 'ray'; expected one of: address, num_cpus" in capsys.readouterr().err
+    assert bench_run(suite, toy_env / "r", "--executor", "ray", "-X", "num_cpus=two", "--dry-run") == 2
+    assert "option 'num_cpus': expected int like 0, got str 'two'" in capsys.readouterr().err
+
+
+def test_a_suite_names_its_executor_and_the_command_line_wins(toy_env, capsys):
+    suite = suite_file(toy_env, "executor: {name: slurm, partition: gpu, timeout_min: 30}\n" + SUITE)
+    assert load_suite(suite, registry.load()).executor == {"name": "slurm", "options": {"partition": "gpu", "timeout_min": 30}}
+    assert bench_run(suite, toy_env / "r", "--dry-run") == 0
+    assert capsys.readouterr().out.strip().endswith("executor: slurm")
+    assert bench_run(suite, toy_env / "r", "--dry-run", "--executor", "local") == 0
+    assert capsys.readouterr().out.strip().endswith("executor: local")
+    bad = suite_file(toy_env, "executor: {name: slurm, partitions: gpu}\n" + SUITE, "bad.yaml")
+    assert bench_run(bad, toy_env / "r", "--dry-run") == 2
+    assert "bad.yaml: executor: unknown option 'partitions' of executor 'slurm'" in capsys.readouterr().err
+
+
+def test_bench_plugins_lists_the_executors(toy_env, capsys):
+    assert cli.main(["plugins", "--json"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)["plugins"] if p["kind"] == "executor"}
+    assert set(listed) >= {"local", "ray", "slurm"}
+    assert listed["ray"]["distribution"] == "bench" and "address" in listed["ray"]["options"]
+
+
+# -- records come home (no engine needed) -------------------------------------------------------
+
+
+def job_for(tmp_path, text=SUITE):
+    reg = registry.load()
+    suite = load_suite(suite_file(tmp_path, text), reg)
+    store = ResultStore(tmp_path / "results")
+    stream = StringIO()
+    job = Job(suite.name, suite.runs, reg, store, tmp_path / "data", True, Progress(stream=stream))
+    return job, stream
+
+
+def test_a_record_the_driver_cannot_see_is_written_once_and_one_it_sees_is_left_alone(toy_env):
+    job, _ = job_for(toy_env)
+    board, todo = remote.start(job, "test")
+    spec, other = todo
+    record = {"key": spec.key, "status": "ok", "started_at": "t0", "ended_at": "t1", "timings": {"wall_seconds": 1.0},
+              "metrics": {"test_accuracy": 90.0}, "spec": spec.to_dict(), "schema_version": 1}
+    remote.settle(job, board, spec, {"state": "ran", "record": record})  # worker on another filesystem
+    assert job.store.read(spec) == record
+    mtime = job.store.path_for(spec).stat().st_mtime_ns
+    remote.settle(job, board, spec, {"state": "ran", "record": record})  # already there: not rewritten
+    assert job.store.path_for(spec).stat().st_mtime_ns == mtime
+    remote.lost(job, board, spec, RuntimeError("late report of a dead worker"))  # never overwrites "ok"
+    assert job.store.read(spec)["status"] == "ok"
+    remote.lost(job, board, other, RuntimeError("worker died\nmore"), where="ray")
+    lost = job.store.read(other)
+    assert lost["status"] == "failed" and lost["error"]["message"] == "worker died (ray)"
+    assert board.outcome.ran == [spec.label] and board.outcome.failed == [other.label]
+
+
+def test_the_board_shows_queued_running_done_and_failed_and_which(toy_env):
+    job, stream = job_for(toy_env, SUITE.replace("[0, 1]", "[0, 1, 2]"))
+    board, (a, b, c) = remote.start(job, "ray")
+    board.started(a, "node-1:42")
+    board.started(b)
+    board.finished(a, {"status": "ok", "metrics": {"test_accuracy": 91.5}, "timings": {"wall_seconds": 2.0}})
+    board.finished(b, {"status": "failed", "error": {"message": "worker died"}})
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "ray: 3 queued, 0 running, 0 done, 0 failed"
+    assert lines[1] == f"{a.label}: started on node-1:42"
+    assert lines[4] == f"ray: 1 queued, 2 running, 0 done, 0 failed | running: {a.label}; {b.label}"
+    assert f"{a.label}: ok  test_accuracy 91.50  2.0 s" in lines
+    assert f"{b.label}: FAILED: worker died" in lines
+    assert lines[-1] == "ray: 1 queued, 0 running, 1 done, 1 failed"
+    assert board.which("queued") == [c.label]
+
+
+# -- Ray: a real local cluster of two worker processes ------------------------------------------
+
+
+def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(toy_env, capsys):
+    pytest.importorskip("ray")
+    marker = toy_env / "marker"
+    marker.touch()  # toy-die trains like toy-linear once its marker exists
+    suite = suite_file(toy_env, SUITE.replace("toy-linear", f"[toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}]"))
+    assert bench_run(suite, toy_env / "local") == 0
+    capsys.readouterr()
+    assert bench_run(suite, toy_env / "ray", "--executor", "ray", "-X", "num_cpus=2") == 0
+    err = capsys.readouterr().err
+    local, ray = records(toy_env / "local"), records(toy_env / "ray")
+    assert len(local) == 4 and set(local) == set(ray)
+    for key, record in local.items():
+        assert ray[key]["status"] == record["status"] == "ok"
+        assert ray[key]["metrics"] == record["metrics"], f"{record['spec']['method']} seed {record['spec']['seed']}"
+    threads = {r["environment"]["torch_threads"] for r in ray.values()}
+    assert threads == {1}  # Ray gives each run one CPU: torch runs one thread per worker
+    assert "ray: 4 queued, 0 running, 0 done, 0 failed" in err
+    assert "ray: 0 queued, 2 running, " in err  # two workers at once
+    assert "ray: 0 queued, 0 running, 4 done, 0 failed" in err
+    assert run_log(toy_env) == {(key, "ok"): 2 for key in local}  # once by each executor
+
+
+def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_redoing(toy_env, capsys):
+    pytest.importorskip("ray")
+    marker = toy_env / "marker"
+    suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
+                       f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n")
+    results = toy_env / "results"
+    assert bench_run(suite, results, "--executor", "ray", "-X", "num_cpus=2") == 1
+    assert marker.exists(), "toy-die should have killed its worker"
+    first = records(results)
+    (died,) = [r for r in first.values() if r["spec"]["method"] == "toy-die"]
+    assert len(first) == 3 and died["status"] == "failed"
+    assert died["error"]["type"] == "WorkerCrashedError" and "worker died" in died["error"]["message"]
+    assert all(r["status"] == "ok" for r in first.values() if r["spec"]["method"] == "toy-linear")
+    assert "ray: 0 queued, 0 running, 2 done, 1 failed" in capsys.readouterr().err
+
+    assert bench_run(suite, results, "--executor", "ray", "-X", "num_cpus=2") == 0
+    second = records(results)
+    assert all(r["status"] == "ok" for r in second.values())
+    for key, record in first.items():
+        if record["status"] == "ok":
+            assert second[key] == record, "a finished run was redone"
+    ok = Counter(key for (key, status), n in run_log(toy_env).items() for _ in range(n) if status == "ok")
+    assert sorted(ok.values()) == [1, 1, 1]  # every run finished exactly once
+
+
+def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unfinished_runs(toy_env):
+    pytest.importorskip("ray")
+    suite = suite_file(toy_env, "seeds: [0, 1, 2, 3, 4, 5]\n"
+                       "runs: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.05}}, protocol: classify}]\n")
+    results = toy_env / "results"
+    cmd = [sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(results), "--quiet",
+           "--executor", "ray", "-X", "num_cpus=2"]
+    driver = subprocess.Popen(cmd, start_new_session=True)  # its own group: the kill takes Ray's helpers too
+    try:
+        deadline = time.time() + 240
+        while len(records(results)) < 2 and time.time() < deadline and driver.poll() is None:
+            time.sleep(0.1)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    finished = {p: p.stat().st_mtime_ns for p in results.rglob("*.json")}
+    assert 2 <= len(finished) < 6, "the kill should land midway through the suite"
+    _wait_for_locks(results, load_suite(suite, registry.load()).runs)
+
+    assert bench_run(suite, results, "--executor", "ray", "-X", "num_cpus=2", "--quiet") == 0
+    assert len(records(results)) == 6 and all(r["status"] == "ok" for r in records(results).values())
+    for path, mtime in finished.items():
+        assert path.stat().st_mtime_ns == mtime, "a finished run was redone"
+    ok = Counter(key for (key, status), n in run_log(toy_env).items() for _ in range(n) if status == "ok")
+    assert len(ok) == 6 and set(ok.values()) == {1}  # each run finished exactly once over both drivers
+
+
+def _wait_for_locks(results, specs, timeout=60.0):
+    """Workers of the killed driver die with it (Ray's fate sharing); wait until their locks are gone."""
+    store = ResultStore(results)
+    deadline = time.time() + timeout
+    for spec in specs:
+        while (lock := store.claim(spec)) is None:
+            assert time.time() < deadline, f"{spec.label} is still locked by a worker of the killed driver"
+            time.sleep(0.2)
+        lock.release()
+
+
+# -- Slurm through submitit: its local executor runs the array as subprocess jobs -------------------
+
+
+def test_slurm_local_runs_the_suite_as_subprocess_jobs_with_the_same_records(toy_env, capsys):
+    pytest.importorskip("submitit")
+    suite = suite_file(toy_env)
+    assert bench_run(suite, toy_env / "local") == 0
+    capsys.readouterr()
+    assert bench_run(suite, toy_env / "slurm", "--executor", "slurm", "-X", "cluster=local") == 0
+    err = capsys.readouterr().err
+    local, slurm = records(toy_env / "local"), records(toy_env / "slurm")
+    assert set(local) == set(slurm) and len(local) == 2
+    for key, record in local.items():
+        assert slurm[key]["status"] == "ok" and slurm[key]["metrics"] == record["metrics"]
+    assert "slurm: submitted 2 runs as job array" in err and "slurm: 0 queued, 0 running, 2 done, 0 failed" in err
+    logs = list((toy_env / "slurm" / ".submitit").rglob("*_log.err"))
+    assert logs and any("toy-linear" in p.read_text() for p in logs)  # each job logs its run's progress
+
+
+def test_slurm_a_job_that_dies_is_recorded_failed_and_a_rerun_completes_it(toy_env, capsys):
+    pytest.importorskip("submitit")
+    marker = toy_env / "marker"
+    suite = suite_file(toy_env, f"runs: [{{datasets: toy, methods: [toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}], protocol: classify}}]\n")
+    results = toy_env / "results"
+    assert bench_run(suite, results, "--executor", "slurm", "-X", "cluster=local") == 1
+    first = records(results)
+    died = next(r for r in first.values() if r["spec"]["method"] == "toy-die")
+    assert died["status"] == "failed" and "slurm job" in died["error"]["message"]
+    assert bench_run(suite, results, "--executor", "slurm", "-X", "cluster=local") == 0
+    second = records(results)
+    assert all(r["status"] == "ok" for r in second.values())
+    linear = next(k for k, r in first.items() if r["spec"]["method"] == "toy-linear")
+    assert second[linear] == first[linear], "a finished run was redone"
