@@ -1,4 +1,4 @@
-"""The ``bench`` command: plugins | run | table | compare.
+"""The ``bench`` command: plugins | run | table | figures | report | compare.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records); 130 interrupted.
@@ -19,6 +19,8 @@ EPILOG = """examples:
   bench run suites/cifar10.yaml --executor slurm -X partition=gpu -X timeout_min=60
   bench table results/ --format markdown
   bench figures results/ --out report/figures    restoration: one picture per image
+  bench report results/ -o report/               static HTML site: leaderboards, plots, pictures
+  bench report results/ -o report/ --baseline results/reference   mark regressions
   bench compare results/reference results/ --quality-tolerance 0.5 --throughput-tolerance 0.2
 """
 
@@ -95,6 +97,24 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_table)
 
     p = sub.add_parser(
+        "report", formatter_class=fmt,
+        help="static HTML site from result records: leaderboards, plots, pictures",
+        description="Write one self-contained static site (open OUT/index.html from disk, or publish the "
+        "folder as it is) built from the result records alone: a sortable leaderboard per suite, "
+        "dataset, protocol and setting (mean ± std over seeds, failed runs shown, published numbers "
+        "beside ours), quality against throughput with the Pareto front, per-seed spread, training "
+        "and PSNR-by-iteration curves, restored images and the methods' own pictures, and a page per "
+        "row with its records. With --baseline, every metric carries bench compare's verdict.",
+    )
+    p.add_argument("results", nargs="?", default="results", help="results folder")
+    p.add_argument("-o", "--out", default="report", help="folder to write the site into (empty, new, or an earlier report)")
+    p.add_argument("--baseline", default=None, metavar="OLD_DIR",
+                   help="mark every metric that regressed against these records beyond the noise (as bench compare)")
+    p.add_argument("--suite", default=None, help="only this suite")
+    _tolerance_options(p)
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser(
         "compare", formatter_class=fmt,
         help="per-metric deltas between two record sets; exit 1 on a regression",
         description="Compare NEW against BASE, matching runs by suite, dataset, protocol and method "
@@ -105,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("base", help="baseline results folder")
     p.add_argument("new", help="new results folder")
+    _tolerance_options(p)
+    p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
+    p.set_defaults(handler=cmd_compare)
+    return parser
+
+
+def _tolerance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality-tolerance", type=float, default=0.3,
                    help="allowed absolute drop of quality metrics (accuracy points, dB)")
     p.add_argument("--throughput-tolerance", type=float, default=0.2,
@@ -112,9 +139,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=TOL",
                    help="per-metric tolerance: absolute (test_accuracy=0.3) or relative (train_images_per_s=10%%)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")
-    p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
-    p.set_defaults(handler=cmd_compare)
-    return parser
+
+
+def _tolerances(args):
+    from bench.compare import Tolerances
+
+    per_metric = {}
+    for item in args.tolerance:
+        metric, _, value = item.partition("=")
+        try:
+            per_metric[metric] = ("rel", float(value[:-1]) / 100) if value.endswith("%") else ("abs", float(value))
+        except ValueError:
+            raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item!r}") from None
+    if not 0 < args.alpha < 1:
+        raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
+    return Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -278,22 +317,37 @@ def cmd_table(args) -> int:
     return 0
 
 
-def cmd_compare(args) -> int:
-    from bench.compare import Tolerances, compare, render_deltas
+def cmd_report(args) -> int:
+    from bench.html import SiteError, build
 
-    per_metric = {}
-    for item in args.tolerance:
-        metric, _, value = item.partition("=")
-        try:
-            per_metric[metric] = ("rel", float(value[:-1]) / 100) if value.endswith("%") else ("abs", float(value))
-        except ValueError:
-            raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item!r}") from None
+    for path in (args.results, args.baseline):
+        if path is not None and not Path(path).exists():
+            raise BenchError(f"{path}: no such results folder")
+    tolerances = _tolerances(args)
+    try:
+        site = build(args.results, args.out, baseline=args.baseline, tolerances=tolerances, suite=args.suite)
+    except SiteError as exc:
+        raise BenchError(str(exc)) from None
+    report = site.report
+    if not report.tables:
+        raise BenchError(f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else ""))
+    print(f"{len(report.tables)} leaderboards from {report.record_count} records, {site.plots} plots, "
+          f"{site.pictures} pictures, {len(site.pages) - 1} record pages -> {site.index}")
+    for missing in site.missing:
+        print(f"warning: artifact listed in a record but missing: {missing}", file=sys.stderr)
+    if report.baseline is not None:
+        regressions = [d for d in report.deltas if d.verdict == "REGRESSION"]
+        print(f"against {report.baseline}: " + (f"{len(regressions)} regression(s) marked" if regressions else "no regressions"))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from bench.compare import compare, render_deltas
+
     for path in (args.base, args.new):
         if not Path(path).exists():
             raise BenchError(f"{path}: no such results folder")
-    if not 0 < args.alpha < 1:
-        raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
-    tolerances = Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)
+    tolerances = _tolerances(args)
     deltas = compare(args.base, args.new, tolerances)
     if not deltas:
         raise BenchError(f"no result records to compare under {args.base}")

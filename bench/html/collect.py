@@ -1,0 +1,193 @@
+"""From result records to the report's model: tables of rows, each row with its records, its
+published numbers and, against a baseline, its verdicts.
+
+Nothing here computes a number of its own: the rows are :func:`bench.report.leaderboard`'s (mean
+and sample std over seeds), the verdicts :func:`bench.compare.compare`'s.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.compare import Delta, Tolerances, compare
+from bench.records import iter_records
+from bench.report import _HEADERS, Group, leaderboard, load_groups, row_keys
+
+#: The metric a table ranks by and plots on the quality axis, first present wins.
+PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
+
+
+def slug(*parts: str) -> str:
+    text = "-".join(p for p in parts if p)
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+@dataclass
+class Row:
+    data: dict  # a bench.report.leaderboard row
+    group: Group
+    key: tuple[str, str, str, str]  # bench.report.row_keys: what bench compare matches
+    slug: str
+    paths: dict[str, Path] = field(default_factory=dict)  # record key -> record file (ok and failed)
+    published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> reference numbers
+    verdicts: dict[str, Delta] = field(default_factory=dict)  # metric -> bench compare's verdict
+
+    @property
+    def label(self) -> str:
+        return self.data.get("label", self.data["method"])
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.group.records if r.get("status") != "ok"]
+
+    def records(self) -> list[tuple[dict, Path | None]]:
+        """The row's records, ok and failed, by seed."""
+        out = [(r, self.paths.get(_identity(r))) for r in self.group.records]
+        return sorted(out, key=lambda rp: (rp[0]["spec"]["seed"], rp[0].get("status") != "ok"))
+
+
+@dataclass
+class Table:
+    suite: str
+    dataset: str
+    protocol: str
+    setting: str
+    rows: list[Row]
+    slug: str
+
+    @property
+    def title(self) -> str:
+        return " · ".join(p for p in (self.dataset, self.protocol, self.setting) if p)
+
+    def metrics(self) -> list[str]:
+        """Metrics present in any row, in the terminal table's order."""
+        present: dict[str, None] = {}
+        for row in self.rows:
+            present.update(dict.fromkeys(row.data["metrics"]))
+        return [m for m in _HEADERS if m in present] + [m for m in present if m not in _HEADERS]
+
+    @property
+    def primary(self) -> str | None:
+        metrics = self.metrics()
+        return next((m for m in PRIMARY if m in metrics), None)
+
+    def metric_info(self, metric: str) -> dict:
+        for row in self.rows:
+            info = row.group.metric_info(metric)
+            if info.get("convention") or info.get("unit") is not None:
+                return info
+        return self.rows[0].group.metric_info(metric) if self.rows else {}
+
+    @property
+    def device(self) -> str:
+        return ", ".join(sorted({row.data["device"] for row in self.rows if row.data["device"]}))
+
+
+@dataclass
+class Report:
+    results: Path
+    tables: list[Table]
+    record_count: int
+    baseline: Path | None = None
+    deltas: list[Delta] = field(default_factory=list)
+    tolerances: Tolerances | None = None
+    notes: list[str] = field(default_factory=list)  # what a reader should know (fallbacks used)
+
+    @property
+    def suites(self) -> list[str]:
+        return list(dict.fromkeys(t.suite for t in self.tables))
+
+    def unmatched_deltas(self) -> list[Delta]:
+        """Verdicts with no row to sit on: runs missing from the new records."""
+        return [d for d in self.deltas if d.verdict == "missing"]
+
+
+def _identity(record: dict) -> tuple:
+    return (record.get("key"), record.get("ended_at"), record.get("status"))
+
+
+def collect(results: str | Path, baseline: str | Path | None = None, tolerances: Tolerances | None = None,
+            suite: str | None = None) -> Report:
+    """Read the records under ``results`` into tables (one per suite, dataset, protocol and
+    setting); with ``baseline``, attach ``bench compare``'s verdicts to the rows."""
+    results = Path(results)
+    groups = [g for g in load_groups(results) if suite is None or g.suite == suite]
+    paths = {_identity(record): path for path, record in iter_records(results)}
+    keys = dict(zip(map(id, groups), row_keys(groups)))
+    by_keys = {tuple(r["key"] for r in g.records): g for g in groups}
+    tables: dict[tuple, Table] = {}
+    used: set[str] = set()
+    for data in leaderboard(groups):
+        group = by_keys[tuple(data["records"])]
+        table_key = (data["suite"], data["dataset"], data["protocol"], data["setting"])
+        table = tables.get(table_key)
+        if table is None:
+            table = tables[table_key] = Table(*table_key, rows=[], slug=_unique(slug(*table_key), used))
+        row = Row(data, group, keys[id(group)], _unique(slug(table.slug, data.get("label", data["method"])), used),
+                  paths={_identity(r): paths.get(_identity(r)) for r in group.records if _identity(r) in paths})
+        table.rows.append(row)
+    report = Report(results, list(tables.values()), record_count=sum(len(g.records) for g in groups))
+    _attach_published(report)
+    if baseline is not None:
+        report.baseline = Path(baseline)
+        report.tolerances = tolerances or Tolerances()
+        report.deltas = compare(baseline, results, report.tolerances)
+        if suite is not None:
+            report.deltas = [d for d in report.deltas if d.name.split(" / ")[0] == suite]
+        by_name = {" / ".join(row.key): row for table in report.tables for row in table.rows}
+        for delta in report.deltas:
+            row = by_name.get(delta.name)
+            if row is not None:
+                row.verdicts[delta.metric] = delta
+    return report
+
+
+def _unique(text: str, used: set[str]) -> str:
+    candidate, n = text, 2
+    while candidate in used:
+        candidate, n = f"{text}-{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+# -- published numbers -----------------------------------------------------------------------------
+
+
+def _attach_published(report: Report) -> None:
+    """Each row's reference numbers: those its records carry (the runner copies them from the
+    method's spec). Records written before that existed carry none: for them the installed
+    plugin's numbers are used, and the page says so."""
+    fallback = None
+    for table in report.tables:
+        base_setting = table.setting.split(",")[0]
+        for row in table.rows:
+            carried = [r["published"] for r in row.group.records if isinstance(r.get("published"), list)]
+            if carried:
+                entries, origin = carried[0], "record"
+            else:
+                if fallback is None:
+                    fallback = _installed_published()
+                entries, origin = fallback.get(row.data["method"], []), "installed plugin"
+            for entry in entries:
+                if (entry.get("dataset") == table.dataset and entry.get("protocol", "") in ("", table.protocol)
+                        and entry.get("setting", "") == base_setting):
+                    item = {**entry, "origin": origin, "subset": base_setting != table.setting}
+                    row.published.setdefault(entry["metric"], []).append(item)
+            if origin == "installed plugin" and row.published:
+                note = ("some records carry no published numbers (written before records held them): "
+                        "those shown for them come from the installed plugins")
+                if note not in report.notes:
+                    report.notes.append(note)
+
+
+def _installed_published() -> dict[str, list[dict]]:
+    try:
+        from bench import registry
+
+        reg = registry.load()
+    except Exception:  # noqa: BLE001 - a report must build without any plugin installed
+        return {}
+    return {name: [p.to_dict() for p in getattr(spec, "published", ())] for name, spec in reg.methods.items()}
+

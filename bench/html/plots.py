@@ -1,0 +1,263 @@
+"""The report's plots, drawn with matplotlib as SVG files beside the page.
+
+matplotlib because it is already a dependency (the restoration track's PSNR curves), is maintained
+and widely known, needs no browser or JavaScript to draw, and writes static SVG that opens offline
+and scales on any screen. Each function returns a :class:`Plot` (file name relative to the site,
+title, alt text) or None when the table has nothing to draw.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.html.collect import Table
+from bench.report import _HEADERS
+
+#: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
+#: inverted (images per second) so that right is always faster.
+COST = ("train_images_per_s", "pretrain_images_per_s", "feature_images_per_s", "inference_images_per_s",
+        "seconds_per_image", "iterations_per_s")
+
+_STYLE = {
+    "svg.fonttype": "none",  # text stays text: small files, selectable, the browser's fonts
+    "svg.hashsalt": "bench-report",  # stable ids: the same records give the same files
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+@dataclass
+class Plot:
+    path: str  # relative to the site's root
+    title: str
+    alt: str
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, site: Path, name: str) -> str:
+    rel = f"plots/{name}.svg"
+    (site / "plots").mkdir(parents=True, exist_ok=True)
+    fig.savefig(site / rel, format="svg", metadata={"Date": None})
+    _pyplot().close(fig)
+    return rel
+
+
+def _header(metric: str) -> str:
+    return _HEADERS.get(metric, metric)
+
+
+# -- quality against throughput -------------------------------------------------------------------
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (higher is better on both)."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][0], -points[i][1]))
+    front, best = [], -math.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
+    quality = table.primary
+    metrics = table.metrics()
+    cost = next((m for m in COST if m in metrics), None)
+    if quality is None or cost is None:
+        return None
+    points, labels, yerr = [], [], []
+    for row in table.rows:
+        q, c = row.data["metrics"].get(quality), row.data["metrics"].get(cost)
+        if not q or not c or not c["mean"]:
+            continue
+        x = 1 / c["mean"] if cost == "seconds_per_image" else c["mean"]
+        if x <= 0:
+            continue
+        points.append((x, q["mean"]))
+        labels.append(row.label)
+        yerr.append(q["std"] or 0.0)
+    if len(points) < 2:
+        return None
+    front = pareto_front(points)
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+        for i, ((x, y), label) in enumerate(zip(points, labels)):
+            on_front = i in front
+            ax.errorbar([x], [y], yerr=[yerr[i]] if yerr[i] else None, fmt="o", ms=7, capsize=3,
+                        color="#1f77b4" if on_front else "#999999",
+                        mfc="#1f77b4" if on_front else "white", zorder=3)
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+        fx, fy = zip(*sorted(points[i] for i in front))
+        ax.step(fx, fy, where="pre", color="#1f77b4", alpha=0.6, lw=1.2, label="Pareto front", zorder=2)
+        ax.set_xscale("log")
+        xlabel = "images restored per second" if cost == "seconds_per_image" else _header(cost)
+        ax.set_xlabel(f"{xlabel} (log scale, faster →)")
+        ax.set_ylabel(f"{_header(quality)} (better ↑)")
+        ax.set_title(f"{table.title}: quality against throughput", fontsize=10)
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+        ax.margins(x=0.25, y=0.2)
+        fig.tight_layout()
+        rel = _save(fig, site, f"{table.slug}-pareto")
+    best = ", ".join(labels[i] for i in sorted(front, key=lambda i: points[i][0]))
+    return Plot(rel, "Quality against throughput",
+                f"{_header(quality)} against {xlabel} for {len(points)} methods; on the Pareto front: {best}")
+
+
+# -- per-seed spread -------------------------------------------------------------------------------
+
+
+def seed_spread(table: Table, site: Path) -> Plot | None:
+    """One line per row: each seed's value of the primary metric, their mean ± std, and the
+    published number where the method declares one."""
+    metric = table.primary
+    rows = [r for r in table.rows if metric and r.data["metrics"].get(metric)]
+    if not rows:
+        return None
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.42 * len(rows)))
+        shown_paper = False
+        for y, row in enumerate(reversed(rows)):
+            m = row.data["metrics"][metric]
+            values = m["values"]
+            jitter = [0.12 * ((i % 3) - 1) for i in range(len(values))]
+            ax.scatter(values, [y + j for j in jitter], s=18, color="#1f77b4", alpha=0.8, zorder=3,
+                       label="one seed" if y == 0 else None)
+            ax.errorbar([m["mean"]], [y], xerr=[m["std"]] if m["std"] else None, fmt="|", ms=14, mew=2,
+                        color="black", capsize=4, zorder=4, label="mean ± std" if y == 0 else None)
+            for ref in row.published.get(metric, []):
+                ax.scatter([ref["value"]], [y], marker="D", s=36, color="#d62728", zorder=5,
+                           label=None if shown_paper else "published")
+                shown_paper = True
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([r.label for r in reversed(rows)])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_xlabel(_header(metric))
+        ax.set_title(f"{table.title}: {_header(metric)} per seed", fontsize=10)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        ax.grid(axis="y", alpha=0)
+        fig.tight_layout()
+        rel = _save(fig, site, f"{table.slug}-seeds")
+    n = sum(len(r.data["metrics"][metric]["values"]) for r in rows)
+    return Plot(rel, f"{_header(metric)} per seed", f"{n} per-seed values of {_header(metric)} for {len(rows)} rows")
+
+
+# -- curves ------------------------------------------------------------------------------------------
+
+
+def iteration_curves(table: Table, site: Path) -> list[Plot]:
+    """PSNR by iteration (DIP, ZSSR: the host's monitor), one plot per image, every method and
+    seed of the table that logged one; the degraded input's PSNR as a dashed line."""
+    images: dict[str, list[tuple[str, int, list[dict], dict]]] = {}
+    for row in table.rows:
+        for record in row.group.ok:
+            curves = record.get("details", {}).get("curves")
+            if not isinstance(curves, dict):
+                continue
+            entries = {e["image"]: e for e in record.get("details", {}).get("per_image", [])}
+            for image, curve in curves.items():
+                if curve:
+                    images.setdefault(image, []).append((row.label, record["spec"]["seed"], curve, entries.get(image, {})))
+    plots = []
+    plt = _pyplot()
+    for image, series in sorted(images.items()):
+        with plt.rc_context(_STYLE):
+            fig, ax = plt.subplots(figsize=(6.4, 3.4))
+            input_psnr = None
+            for i, (label, seed, curve, entry) in enumerate(series):
+                for key, style in (("psnr", "-"), ("psnr_avg", "--")):
+                    pts = [(p["iteration"], p[key]) for p in curve if isinstance(p.get(key), (int, float))]
+                    if pts:
+                        xs, ys = zip(*pts)
+                        name = label + ("" if key == "psnr" else " (averaged output)")
+                        if len({s for _, s, _, _ in series}) > 1:
+                            name += f" seed {seed}"
+                        ax.plot(xs, ys, style, color=f"C{i}", lw=1.4, label=name, marker="." if len(xs) < 15 else None)
+                input_psnr = entry.get("input_psnr", input_psnr)
+            if input_psnr is not None:
+                ax.axhline(input_psnr, color="gray", ls=":", lw=1, label=f"degraded input {input_psnr:.2f} dB")
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("PSNR (dB)")
+            ax.set_title(f"{table.title}: PSNR by iteration, image {image}", fontsize=10)
+            ax.legend(fontsize=8, frameon=False)
+            fig.tight_layout()
+            rel = _save(fig, site, f"{table.slug}-curve-{_file(image)}")
+        plots.append(Plot(rel, f"PSNR by iteration: {image}",
+                          f"PSNR of the intermediate output against iterations on image {image}"))
+    return plots
+
+
+def training_curves(table: Table, site: Path) -> Plot | None:
+    """Scalars a method logged by epoch (loss, validation accuracy): one panel per scalar, one
+    colour per row, one line per seed."""
+    series: dict[str, list[tuple[int, str, int, list[tuple[float, float]]]]] = {}
+    for index, row in enumerate(table.rows):
+        for record in row.group.ok:
+            for prefix, curve in _epoch_curves(record.get("details", {})):
+                by_key: dict[str, list[tuple[float, float]]] = {}
+                for point in curve:
+                    for key, value in point.items():
+                        if key in ("epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                            continue
+                        by_key.setdefault(prefix + key, []).append((point["epoch"], value))
+                for key, pts in by_key.items():
+                    series.setdefault(key, []).append((index, row.label, record["spec"]["seed"], sorted(pts)))
+    if not series:
+        return None
+    keys = sorted(series, key=lambda k: ("loss" not in k, k))[:4]
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.2), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            labelled = set()
+            for index, label, seed, pts in series[key]:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, color=f"C{index % 10}", lw=1.2, alpha=0.85, marker="o", ms=3,
+                        label=None if label in labelled else label)
+                labelled.add(label)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(key.replace("_", " "), fontsize=10)
+        axes[0][0].legend(fontsize=8, frameon=False)
+        fig.suptitle(f"{table.title}: training curves (one line per seed)", fontsize=10)
+        fig.tight_layout()
+        rel = _save(fig, site, f"{table.slug}-training")
+    return Plot(rel, "Training curves", f"{', '.join(keys)} by epoch for {len(table.rows)} rows, one line per seed")
+
+
+def _epoch_curves(details: dict):
+    """(prefix, curve) for every list of {"epoch": ...} points in a record's details: the run's own
+    ``curves`` and, one level down, a pre-training's (``details.pretrain.curves``)."""
+    if isinstance(details.get("curves"), list):
+        yield "", details["curves"]
+    for name, value in details.items():
+        if isinstance(value, dict) and isinstance(value.get("curves"), list):
+            yield f"{name} ", value["curves"]
+
+
+def _file(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def plots_for(table: Table, site: Path) -> list[Plot]:
+    out = [quality_vs_throughput(table, site), seed_spread(table, site), training_curves(table, site)]
+    return [p for p in out if p is not None] + iteration_curves(table, site)
+
