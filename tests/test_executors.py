@@ -26,19 +26,46 @@ HERE = Path(__file__).parent
 SUITE = "seeds: [0, 1]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
 
 
+@pytest.fixture(scope="module")
+def toy_site(tmp_path_factory):
+    """The toy plugins installed as a distribution (modules bench_toy, bench_exec_toy), once per module
+    so that a Ray cluster started for the module and the tests see the same plugins."""
+    root = tmp_path_factory.mktemp("toy-site")
+    with pytest.MonkeyPatch.context() as mp:
+        site = install_distribution(
+            mp, root, "bench-toy", "1.0",
+            {"bench_toy": (HERE / "toy.py").read_text(), "bench_exec_toy": (HERE / "executor_toy.py").read_text()},
+            {"toy": "bench_toy", "exec-toy": "bench_exec_toy"},
+        )
+    return site
+
+
+def _plugin_env(mp, site):
+    """Worker processes see the toy plugins (PYTHONPATH), only them, and log each finished run."""
+    mp.syspath_prepend(str(site))
+    mp.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
+    mp.setenv("BENCH_PLUGINS", "toy,exec-toy")
+    mp.setenv("TOY_RUN_LOG", str(site.parent / "runs.log"))
+
+
 @pytest.fixture
-def toy_env(monkeypatch, tmp_path):
-    """The toy plugins installed as a distribution that worker processes see too (PYTHONPATH), a
-    run log their bench_run_finished hook appends to, and only these plugins loaded."""
-    site = install_distribution(
-        monkeypatch, tmp_path, "bench-toy", "1.0",
-        {"bench_toy": (HERE / "toy.py").read_text(), "bench_exec_toy": (HERE / "executor_toy.py").read_text()},
-        {"toy": "bench_toy", "exec-toy": "bench_exec_toy"},
-    )
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
-    monkeypatch.setenv("TOY_RUN_LOG", str(tmp_path / "runs.log"))
-    monkeypatch.setenv("BENCH_PLUGINS", "toy,exec-toy")
+def toy_env(monkeypatch, tmp_path, toy_site):
+    """A test's folder, with the toy plugins visible to it and to its workers; an empty run log."""
+    _plugin_env(monkeypatch, toy_site)
+    (toy_site.parent / "runs.log").unlink(missing_ok=True)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(toy_site):
+    """A real local Ray cluster with two worker processes (2 CPUs, 1 per run), shared by the module's
+    Ray tests: the executor joins it as it would join any running cluster."""
+    ray = pytest.importorskip("ray")
+    with pytest.MonkeyPatch.context() as mp:
+        _plugin_env(mp, toy_site)  # the cluster's workers inherit this environment
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
 
 
 def suite_file(tmp_path, text=SUITE, name="suite.yaml"):
@@ -56,9 +83,9 @@ def records(results) -> dict:
     return {r["key"]: r for r in (json.loads(p.read_text()) for p in Path(results).rglob("*.json"))}
 
 
-def run_log(tmp_path) -> Counter:
-    """(key, status) -> how many times a worker or the driver announced it."""
-    path = tmp_path / "runs.log"
+def run_log() -> Counter:
+    """(key, status) -> how many times a worker or the driver announced it (bench_run_finished)."""
+    path = Path(os.environ["TOY_RUN_LOG"])
     return Counter(tuple(line.split()) for line in path.read_text().splitlines()) if path.exists() else Counter()
 
 
@@ -158,8 +185,7 @@ def test_the_board_shows_queued_running_done_and_failed_and_which(toy_env):
 # -- Ray: a real local cluster of two worker processes ------------------------------------------
 
 
-def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(toy_env, capsys):
-    pytest.importorskip("ray")
+def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
     marker.touch()  # toy-die trains like toy-linear once its marker exists
     suite = suite_file(toy_env, SUITE.replace("toy-linear", f"[toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}]"))
@@ -177,11 +203,10 @@ def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(toy_env,
     assert "ray: 4 queued, 0 running, 0 done, 0 failed" in err
     assert "ray: 0 queued, 2 running, " in err  # two workers at once
     assert "ray: 0 queued, 0 running, 4 done, 0 failed" in err
-    assert run_log(toy_env) == {(key, "ok"): 2 for key in local}  # once by each executor
+    assert run_log() == {(key, "ok"): 2 for key in local}  # once by each executor
 
 
-def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_redoing(toy_env, capsys):
-    pytest.importorskip("ray")
+def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_redoing(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
     suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
                        f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n")
@@ -201,18 +226,18 @@ def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_re
     for key, record in first.items():
         if record["status"] == "ok":
             assert second[key] == record, "a finished run was redone"
-    ok = Counter(key for (key, status), n in run_log(toy_env).items() for _ in range(n) if status == "ok")
+    ok = Counter(key for (key, status), n in run_log().items() for _ in range(n) if status == "ok")
     assert sorted(ok.values()) == [1, 1, 1]  # every run finished exactly once
 
 
-def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unfinished_runs(toy_env):
-    pytest.importorskip("ray")
+def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unfinished_runs(ray_cluster, toy_env):
     suite = suite_file(toy_env, "seeds: [0, 1, 2, 3, 4, 5]\n"
                        "runs: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.05}}, protocol: classify}]\n")
     results = toy_env / "results"
     cmd = [sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(results), "--quiet",
            "--executor", "ray", "-X", "num_cpus=2"]
-    driver = subprocess.Popen(cmd, start_new_session=True)  # its own group: the kill takes Ray's helpers too
+    # The driver starts its own local Ray; in its own process group, so the kill takes Ray's helpers too.
+    driver = subprocess.Popen(cmd, start_new_session=True)
     try:
         deadline = time.time() + 240
         while len(records(results)) < 2 and time.time() < deadline and driver.poll() is None:
@@ -228,7 +253,7 @@ def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unf
     assert len(records(results)) == 6 and all(r["status"] == "ok" for r in records(results).values())
     for path, mtime in finished.items():
         assert path.stat().st_mtime_ns == mtime, "a finished run was redone"
-    ok = Counter(key for (key, status), n in run_log(toy_env).items() for _ in range(n) if status == "ok")
+    ok = Counter(key for (key, status), n in run_log().items() for _ in range(n) if status == "ok")
     assert len(ok) == 6 and set(ok.values()) == {1}  # each run finished exactly once over both drivers
 
 
@@ -246,33 +271,29 @@ def _wait_for_locks(results, specs, timeout=60.0):
 # -- Slurm through submitit: its local executor runs the array as subprocess jobs -------------------
 
 
-def test_slurm_local_runs_the_suite_as_subprocess_jobs_with_the_same_records(toy_env, capsys):
-    pytest.importorskip("submitit")
-    suite = suite_file(toy_env)
-    assert bench_run(suite, toy_env / "local") == 0
-    capsys.readouterr()
-    assert bench_run(suite, toy_env / "slurm", "--executor", "slurm", "-X", "cluster=local") == 0
-    err = capsys.readouterr().err
-    local, slurm = records(toy_env / "local"), records(toy_env / "slurm")
-    assert set(local) == set(slurm) and len(local) == 2
-    for key, record in local.items():
-        assert slurm[key]["status"] == "ok" and slurm[key]["metrics"] == record["metrics"]
-    assert "slurm: submitted 2 runs as job array" in err and "slurm: 0 queued, 0 running, 2 done, 0 failed" in err
-    logs = list((toy_env / "slurm" / ".submitit").rglob("*_log.err"))
-    assert logs and any("toy-linear" in p.read_text() for p in logs)  # each job logs its run's progress
-
-
-def test_slurm_a_job_that_dies_is_recorded_failed_and_a_rerun_completes_it(toy_env, capsys):
+def test_slurm_local_runs_the_suite_as_subprocess_jobs_records_a_dead_job_and_resumes(toy_env, capsys):
     pytest.importorskip("submitit")
     marker = toy_env / "marker"
-    suite = suite_file(toy_env, f"runs: [{{datasets: toy, methods: [toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}], protocol: classify}}]\n")
-    results = toy_env / "results"
-    assert bench_run(suite, results, "--executor", "slurm", "-X", "cluster=local") == 1
+    suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
+                       f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n")
+    results, slurm = toy_env / "slurm", ["--executor", "slurm", "-X", "cluster=local", "-X", "cpus_per_run=1"]
+    assert bench_run(suite, results, *slurm) == 1
+    err = capsys.readouterr().err
+    assert "slurm: submitted 3 runs as job array" in err and "slurm: 0 queued, 0 running, 2 done, 1 failed" in err
     first = records(results)
-    died = next(r for r in first.values() if r["spec"]["method"] == "toy-die")
-    assert died["status"] == "failed" and "slurm job" in died["error"]["message"]
-    assert bench_run(suite, results, "--executor", "slurm", "-X", "cluster=local") == 0
+    (died,) = [r for r in first.values() if r["spec"]["method"] == "toy-die"]
+    assert died["status"] == "failed" and "slurm job" in died["error"]["message"] and marker.exists()
+    logs = list((results / ".submitit").rglob("*_log.err"))
+    assert any("toy-linear" in p.read_text() for p in logs)  # each job logs its run's progress
+
+    assert bench_run(suite, results, *slurm) == 0  # resume: only the dead job's run is submitted
+    assert "slurm: submitted 1 runs as job array" in capsys.readouterr().err
     second = records(results)
-    assert all(r["status"] == "ok" for r in second.values())
-    linear = next(k for k, r in first.items() if r["spec"]["method"] == "toy-linear")
-    assert second[linear] == first[linear], "a finished run was redone"
+    for key, record in first.items():
+        if record["status"] == "ok":
+            assert second[key] == record, "a finished run was redone"
+    assert bench_run(suite, toy_env / "local") == 0  # toy-die's marker exists: it trains in this process
+    local = records(toy_env / "local")
+    assert set(local) == set(second) and len(local) == 3
+    for key, record in local.items():
+        assert second[key]["status"] == "ok" and second[key]["metrics"] == record["metrics"]

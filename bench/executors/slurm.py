@@ -41,7 +41,7 @@ OPTIONS_HELP = {
     "constraint": "Slurm node constraint, e.g. a100",
     "timeout_min": "time limit of each run's job, minutes",
     "gpus_per_run": "GPUs of each run's job",
-    "cpus_per_run": "CPUs of each run's job",
+    "cpus_per_run": "CPUs of each run's job (and torch's CPU threads in it)",
     "mem_gb": "memory of each run's job, GiB",
     "array_parallelism": "at most this many runs of the array at once",
     "setup": "shell lines each job runs first, e.g. [module load cuda]",
@@ -84,7 +84,7 @@ class SlurmExecutor(Executor):
         n = len(todo)
         results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
         jobs = executor.map_array(run_in_job, [s.to_dict() for s in todo], [results_dir] * n,
-                                  [data_dir] * n, [job.offline] * n)
+                                  [data_dir] * n, [job.offline] * n, [o["cpus_per_run"]] * n)
         array = jobs[0].job_id.split("_")[0]
         job.progress.message(f"slurm: submitted {n} runs as job array {array} ({o['cluster']}); logs in {folder}")
         if not o["wait"]:
@@ -116,8 +116,12 @@ class SlurmExecutor(Executor):
                 time.sleep(POLL_S[self.options["cluster"]])
 
 
-def run_in_job(spec: dict, results_dir: str, data_dir: str, offline: bool) -> dict:
-    """One array element: run the spec with its progress in the job's log."""
+def run_in_job(spec: dict, results_dir: str, data_dir: str, offline: bool, threads: int) -> dict:
+    """One array element: run the spec with its progress in the job's log, on as many CPU threads as
+    the job has CPUs (torch would take every core of the node, oversubscribing a shared one)."""
+    import torch
+
     from bench.executors.worker import run_spec
 
+    torch.set_num_threads(max(1, threads))
     return run_spec(spec, results_dir, data_dir, offline, log=True)
