@@ -1,0 +1,201 @@
+"""Look at a generated report in a real browser: Debian's headless Chromium driven by Selenium.
+
+``serve(folder)`` serves a folder on localhost in a thread; ``open_chromium()`` starts the browser
+(closed network, fresh profile); ``check_report(driver, url)`` returns the problems a person would
+see (an image or plot that did not render, an empty leaderboard, sorting that does nothing, a dead
+record link); ``screenshot(driver, path)`` saves the whole page.
+
+Also a command, to look at any report folder::
+
+    python tests/browser.py report/ shot.png
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CHROMIUM = os.environ.get("BENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("BENCH_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,1000")
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            return f"{path} not found (apt-get install -y chromium chromium-driver)"
+    return None
+
+
+@contextlib.contextmanager
+def serve(folder: str | Path):
+    """Serve ``folder`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def open_chromium(width: int = 1400, height: int = 1000):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="bench-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        driver.set_window_size(width, height)
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+_IMAGES = """return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);"""
+
+_ORDER = """return Array.from(arguments[0].tBodies[0].rows).map(r => r.getAttribute('data-row'));"""
+
+_VALUES = """return Array.from(arguments[0].tBodies[0].rows).map(r => {
+  const v = r.cells[arguments[1]].getAttribute('data-value');
+  return (v === null || v === '') ? null : parseFloat(v); });"""
+
+
+def wait_for_images(driver, timeout: float = 10.0) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        images = driver.execute_script(_IMAGES)
+        if all(complete for _, complete, _ in images) or time.monotonic() > deadline:
+            return images
+        time.sleep(0.05)
+
+
+def check_report(driver, url: str, pictures: bool = True) -> list[str]:
+    """Open the report at ``url`` and return every problem found (empty: it renders and works).
+    ``pictures``: the page must show at least one PNG (restored images, a method's pictures)."""
+    from selenium.webdriver.common.by import By
+
+    problems = []
+    driver.get(url)
+    images = wait_for_images(driver)
+    for src, _, width in images:
+        if not width:
+            problems.append(f"image or plot not rendered: {src}")
+    plots = [src for src, _, _ in images if src.endswith(".svg")]
+    if not plots:
+        problems.append("no plots (SVG) on the page")
+    if pictures and not any(src.endswith(".png") for src, _, _ in images):
+        problems.append("no pictures (PNG) on the page")
+    tables = driver.find_elements(By.CSS_SELECTOR, "table.leaderboard")
+    if not tables:
+        problems.append("no leaderboard table")
+    for table in tables:
+        if not table.find_elements(By.CSS_SELECTOR, "tbody tr"):
+            problems.append(f"empty leaderboard {table.get_attribute('data-table')}")
+    sortable = [t for t in tables if len(t.find_elements(By.CSS_SELECTOR, "tbody tr")) >= 2]
+    if not sortable:
+        problems.append("no leaderboard with two rows to sort")
+    else:
+        problems += _check_sorting(driver, sortable[0])
+    links = driver.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody a[href^='records/']")
+    if not links:
+        problems.append("no leaderboard row links to its records")
+    else:
+        href = links[0].get_attribute("href")
+        driver.get(href)
+        if not driver.find_elements(By.CSS_SELECTOR, "section[id^='seed'] table.kv"):
+            problems.append(f"record page {href} shows no record")
+        driver.get(url)
+        wait_for_images(driver)
+    return problems
+
+
+def _check_sorting(driver, table) -> list[str]:
+    """Click a numeric column whose values differ: the rows must change order and end sorted."""
+    from selenium.webdriver.common.by import By
+
+    heads = table.find_elements(By.CSS_SELECTOR, "thead th")
+    for index, th in enumerate(heads):
+        if th.get_attribute("data-type") != "number" or th.text.strip() == "#":
+            continue
+        values = driver.execute_script(_VALUES, table, index)
+        if len({v for v in values if v is not None}) < 2:
+            continue
+        before = driver.execute_script(_ORDER, table)
+        orders = []
+        for _ in range(2):  # descending, then ascending: one of them must move a row
+            th.click()
+            orders.append(driver.execute_script(_ORDER, table))
+            shown = [v for v in driver.execute_script(_VALUES, table, index) if v is not None]
+            direction = th.get_attribute("aria-sort")
+            expected = sorted(shown, reverse=direction == "descending")
+            if shown != expected:
+                return [f"column {th.text!r} is not sorted {direction} after a click: {shown}"]
+        if all(order == before for order in orders):
+            return [f"clicking column {th.text!r} did not change the order of the rows"]
+        return []
+    return ["no numeric column with differing values to sort by"]
+
+
+def screenshot(driver, path: str | Path, full_page: bool = True) -> Path:
+    """Save a PNG of the page (the whole page, up to 16000 px tall)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if full_page:
+        height = driver.execute_script("return Math.min(16000, document.documentElement.scrollHeight)")
+        width = driver.execute_script("return window.innerWidth")
+        driver.set_window_size(width, height + 100)
+        time.sleep(0.2)
+    driver.save_screenshot(str(path))
+    return path
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: python tests/browser.py REPORT_DIR SCREENSHOT.png", file=sys.stderr)
+        return 2
+    reason = missing_browser()
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    with serve(argv[0]) as url, open_chromium() as driver:
+        problems = check_report(driver, url + "index.html", pictures=False)
+        print(f"screenshot: {screenshot(driver, argv[1])}")
+    for problem in problems:
+        print(f"problem: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
