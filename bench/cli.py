@@ -249,7 +249,7 @@ def cmd_run(args) -> int:
         return 0
 
     from bench.data.store import DataStore
-    from bench.executors import Job
+    from bench.executors import ExecutorError, Job
     from bench.progress import Progress
 
     data_store = DataStore(args.data_dir, offline=True if args.offline else None)
@@ -257,7 +257,10 @@ def cmd_run(args) -> int:
     progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root} (executor {executor_name})")
     job = Job(suite=suite.name, specs=specs, registry=reg, store=store, data_dir=data_store.root,
               offline=bool(data_store.offline), progress=progress)
-    outcome = executor.run(job)
+    try:
+        outcome = executor.run(job)
+    except ExecutorError as exc:  # the engine refused before running anything (no sbatch, no cluster)
+        raise BenchError(str(exc)) from None
     progress.message(
         f"suite {suite.name}: {len(outcome.ran)} ran, {len(outcome.failed)} failed, "
         f"{len(outcome.skipped)} already done, {len(outcome.busy)} running elsewhere"

@@ -74,7 +74,9 @@ def bench_run_finished(record: dict) -> None:
 
     Called after each run's record has been written to the result store, whether the run
     succeeded or failed (``record["status"]`` is ``"ok"`` or ``"failed"``), and not for runs
-    skipped because their record already existed. ``record`` is the JSON-ready dict that was
-    written; treat it as read-only. Returns nothing; an exception here is reported as a warning
+    skipped because their record already existed. It is called in the process that wrote the
+    record: ``bench run`` itself, or the worker that ran the spec under a remote executor (a Ray
+    task, a Slurm job), or the driver when it records a run whose worker died. ``record`` is the
+    JSON-ready dict that was written; treat it as read-only. Returns nothing; an exception here is reported as a warning
     and does not change the run's status.
     """

@@ -127,6 +127,14 @@ def test_a_suite_names_its_executor_and_the_command_line_wins(toy_env, capsys):
     assert "bad.yaml: executor: unknown option 'partitions' of executor 'slurm'" in capsys.readouterr().err
 
 
+def test_slurm_without_sbatch_says_what_to_do_and_runs_nothing(toy_env, monkeypatch, capsys):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", str(toy_env))  # no sbatch on it
+    assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "slurm") == 2
+    assert "sbatch not found; run on a Slurm login node, or try the suite here with -X cluster=local" in capsys.readouterr().err
+    assert not list((toy_env / "results").rglob("*.json"))
+
+
 def test_bench_plugins_lists_the_executors(toy_env, capsys):
     assert cli.main(["plugins", "--json"]) == 0
     listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)["plugins"] if p["kind"] == "executor"}
@@ -255,6 +263,12 @@ def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unf
         assert path.stat().st_mtime_ns == mtime, "a finished run was redone"
     ok = Counter(key for (key, status), n in run_log().items() for _ in range(n) if status == "ok")
     assert len(ok) == 6 and set(ok.values()) == {1}  # each run finished exactly once over both drivers
+
+
+def test_ray_refuses_a_run_bigger_than_the_cluster(ray_cluster, toy_env, capsys):
+    assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "ray", "-X", "cpus_per_run=3") == 2
+    assert "cpus_per_run 3 is more than the cluster's 2 CPUs" in capsys.readouterr().err
+    assert not list((toy_env / "results").rglob("*.json"))
 
 
 def _wait_for_locks(results, specs, timeout=60.0):

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 
-from bench.executors import Executor, Job
+from bench.executors import Executor, ExecutorError, Job
 
 OPTIONS = {
     "address": "",
@@ -58,29 +58,35 @@ class RayExecutor(Executor):
         board, todo = remote.start(job, "ray")
         if not todo:
             return board.outcome
-        started_here = self._connect(ray, job)
+        started_here = self._connect(ray)
         try:
             resources = ray.cluster_resources()
+            cpus = self.options["cpus_per_run"]
+            if cpus > resources.get("CPU", 0):
+                raise ExecutorError(f"executor 'ray': cpus_per_run {cpus:g} is more than the cluster's "
+                                    f"{resources.get('CPU', 0):g} CPUs; lower it with -X cpus_per_run=N")
             gpus = self.options["gpus_per_run"] if resources.get("GPU", 0) >= 1 else 0
             job.progress.message(
                 f"ray: {len(todo)} runs on {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs, "
-                f"{self.options['cpus_per_run']:g} CPUs and {gpus:g} GPUs per run"
+                f"{cpus:g} CPUs and {gpus:g} GPUs per run"
                 + (" (a Ray instance started for this suite)" if started_here else "")
             )
-            task = ray.remote(_run_on_worker).options(
-                num_cpus=self.options["cpus_per_run"], num_gpus=gpus,
-                max_retries=self.options["max_retries"], retry_exceptions=False,
-                name=f"bench:{job.suite}",
-            )
+            task = ray.remote(_run_on_worker)
+            common = {"num_cpus": cpus, "max_retries": self.options["max_retries"], "retry_exceptions": False,
+                      "name": f"bench:{job.suite}"}
             results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
-            streams = {task.remote(s.to_dict(), results_dir, data_dir, job.offline): s for s in todo}
+            streams = {  # a run pinned to the CPU reserves no GPU
+                task.options(num_gpus=0 if s.device == "cpu" else gpus, **common).remote(
+                    s.to_dict(), results_dir, data_dir, job.offline): s
+                for s in todo
+            }
             self._follow(ray, job, board, streams)
         finally:
             if started_here:
                 ray.shutdown()
         return board.outcome
 
-    def _connect(self, ray, job: Job) -> bool:
+    def _connect(self, ray) -> bool:
         """Join or start a cluster unless this process already has one; whether it started one."""
         if ray.is_initialized():
             return False
@@ -90,7 +96,11 @@ class RayExecutor(Executor):
         address = self.options["address"] or None
         if address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs.update(include_dashboard=False, num_cpus=self.options["num_cpus"] or os.cpu_count())
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}" if address or os.environ.get("RAY_ADDRESS") else "a local Ray instance"
+            raise ExecutorError(f"executor 'ray': could not start or join {where}: {exc}") from None
         return True
 
     def _follow(self, ray, job: Job, board, streams: dict) -> None:

@@ -13,6 +13,7 @@ filesystem) must exist on the nodes; ``setup`` lines run first (``module load cu
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -63,10 +64,13 @@ class SlurmExecutor(Executor):
 
         from bench.executors import remote
 
+        o = self.options
+        if o["cluster"] == "slurm" and shutil.which("sbatch") is None:
+            raise ExecutorError("executor 'slurm': sbatch not found; run on a Slurm login node, "
+                                "or try the suite here with -X cluster=local")
         board, todo = remote.start(job, "slurm")
         if not todo:
             return board.outcome
-        o = self.options
         folder = Path(o["folder"] or job.store.root / ".submitit").resolve()
         executor = submitit.AutoExecutor(folder=folder / "%j", cluster=o["cluster"])
         params = {
