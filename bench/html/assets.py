@@ -71,7 +71,9 @@ SORT_JS = """
     var body = table.tBodies[0];
     var current = th.getAttribute('aria-sort');
     var numeric = th.getAttribute('data-type') === 'number';
-    var dir = current ? (current === 'descending' ? 1 : -1) : (numeric ? -1 : 1);
+    // First click: best first (descending, or ascending where lower is better), text A to Z.
+    var first = numeric && th.getAttribute('data-better') !== 'lower' ? -1 : 1;
+    var dir = current ? (current === 'descending' ? 1 : -1) : first;
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute('aria-sort'); });
     th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
     var rows = Array.prototype.slice.call(body.rows);

@@ -113,14 +113,18 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> str:
         columns.append(("metric", m))
         if m in papers:
             columns.append(("paper", m))
-    heads = ["<th data-type=\"number\" class=\"num\">#</th>", "<th data-type=\"text\">method</th>",
+    heads = ["<th data-type=\"number\" class=\"num\" data-better=\"lower\">#</th>", "<th data-type=\"text\">method</th>",
              "<th data-type=\"text\">budget</th>", "<th data-type=\"number\" class=\"num\">seeds</th>"]
     for kind, m in columns:
         info = table.metric_info(m)
-        better = "higher is better" if info.get("higher_is_better", True) else "lower is better"
+        higher = info.get("higher_is_better", True) and m != "train_seconds"
+        better = "higher is better" if higher else "lower is better"
         title = f"{better}; {info.get('convention', '')}".strip("; ")
+        if m == "train_seconds":
+            title = "lower is better; seconds in the method's fit, mean over seeds"
         text = header(m) if kind == "metric" else f"paper {header(m)}"
-        heads.append(f"<th data-type=\"number\" class=\"num\" title=\"{_e(title)}\">{_e(text)}</th>")
+        lower = "" if higher else " data-better=\"lower\""
+        heads.append(f"<th data-type=\"number\" class=\"num\"{lower} title=\"{_e(title)}\">{_e(text)}</th>")
     body = [board_row(i, row, columns, table) for i, row in enumerate(table.rows, 1)]
     primary = table.primary
     conv = table.metric_info(primary).get("convention") if primary else None
