@@ -99,10 +99,6 @@ class Report:
     def suites(self) -> list[str]:
         return list(dict.fromkeys(t.suite for t in self.tables))
 
-    def unmatched_deltas(self) -> list[Delta]:
-        """Verdicts with no row to sit on: runs missing from the new records."""
-        return [d for d in self.deltas if d.verdict == "missing"]
-
 
 def _identity(record: dict) -> tuple:
     return (record.get("key"), record.get("ended_at"), record.get("status"))
