@@ -99,7 +99,8 @@ class RayExecutor(Executor):
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}" if address or os.environ.get("RAY_ADDRESS") else "a local Ray instance"
+            target = address or os.environ.get("RAY_ADDRESS")
+            where = f"the Ray cluster at {target}" if target else "a local Ray instance"
             raise ExecutorError(f"executor 'ray': could not start or join {where}: {exc}") from None
         return True
 
