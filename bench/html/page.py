@@ -294,7 +294,8 @@ def _throughput_text(record: dict) -> dict:
     out = {}
     for name, fig in record.get("throughput", {}).items():
         if isinstance(fig, dict) and fig.get("items_per_s"):
-            out[name] = f"{fig['items_per_s']:,.1f}/s" + (f" (median of {fig['repeats']})" if fig.get("repeats") else "")
+            rate = fig["items_per_s"]
+            out[name] = (f"{rate:,.1f}/s" if rate >= 100 else f"{rate:.3g}/s") + (f" (median of {fig['repeats']})" if fig.get("repeats") else "")
     return out
 
 
