@@ -15,7 +15,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
-from bench.timing import synchronize
+from bench.timing import measure, synchronize
 
 
 @dataclass
@@ -83,6 +83,9 @@ class RunContext:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.epoch_log: list[_EpochLog] = []
         self.curves: list[dict] = []
+        #: Rates a method measured with ``measure`` (name -> bench.timing result); protocols copy
+        #: them into the record's throughput section.
+        self.throughputs: dict[str, dict] = {}
         self._epoch = 0
         self._n_epochs = 0
         self._step = 0
@@ -213,6 +216,16 @@ class RunContext:
             return None
         elapsed = time.perf_counter() - self._started
         return elapsed * (self._n_epochs - done) / done
+
+    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, **info) -> dict:
+        """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
+        synchronized ones; median items/s) and record it in the run's throughput section as
+        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution)."""
+        if not name.endswith("_per_s"):
+            raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
+        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info}
+        self.throughputs[name] = result
+        return result
 
     def train_throughput(self) -> dict | None:
         """Median images/s over warm epochs (all but the first, when there are several)."""

@@ -19,7 +19,9 @@ from tabulate import tabulate
 
 from bench.records import iter_records
 
-THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s")
+THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s",
+               # rates a method measures itself (ctx.measure): 1p-frac's fractal renderer, ICN's sampler
+               "render_images_per_s", "synthesis_images_per_s")
 
 
 @dataclass
@@ -202,10 +204,12 @@ _HEADERS = {
     "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
     "train_seconds": "train s",
     "pretrain_images_per_s": "pretrain img/s", "feature_images_per_s": "features img/s",
+    "render_images_per_s": "render img/s", "synthesis_images_per_s": "synth img/s",
     "psnr": "PSNR dB", "ssim": "SSIM", "input_psnr": "input PSNR dB",
     "seconds_per_image": "s/image", "iterations_per_s": "it/s",
 }
-_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "pretrain_images_per_s": 0, "feature_images_per_s": 0, "train_seconds": 1, "ssim": 4}
+_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "pretrain_images_per_s": 0, "feature_images_per_s": 0,
+           "render_images_per_s": 0, "synthesis_images_per_s": 0, "train_seconds": 1, "ssim": 4}
 
 
 def render(rows: list[dict], fmt: str = "text") -> str:

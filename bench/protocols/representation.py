@@ -13,6 +13,8 @@
      the control that shows what pre-training adds.
 3. After the encoder is ready every generator is re-seeded, so a protocol's numbers are the same
    whether the encoder was just trained or loaded.
+4. Rates the method measured during pre-training (``ctx.measure``, e.g. a renderer's images/s) are
+   saved with the encoder and written into every record that uses it, beside the pre-training rate.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Prepared:
     normalize: Normalize
     pretrain: dict                   # how the encoder came to be (record section "details.pretrain")
     pretrain_throughput: dict | None
+    pretrain_rates: dict             # rates the method measured while pre-training (ctx.measure)
     load_seconds: float
     encoder_seconds: float
 
@@ -91,12 +94,12 @@ def prepare(spec, method, dataset, env) -> Prepared:
     t_encoder = time.perf_counter()
     image_shape = tuple(full_train.images.shape[1:])
     ctx = make_context(spec, env, normalize)
-    throughput = None
+    throughput, rates = None, {}
     if options["weights"] == "random":
         encoder = _check_encoder(method, method.build(image_shape, ctx), "build")
         pretrain = {"weights": "random", "source": "build"}
     else:
-        encoder, pretrain, throughput = _pretrained(spec, method, env, ctx, full_train.images)
+        encoder, pretrain, throughput, rates = _pretrained(spec, method, env, ctx, full_train.images)
     encoder = ctx.prepare(encoder).eval()
     synchronize(env.device)
     encoder_seconds = time.perf_counter() - t_encoder
@@ -104,7 +107,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
     seed_everything(spec.seed)
     return Prepared(
         train=train, val=val, test=test, encoder=encoder, ctx=make_context(spec, env, normalize),
-        normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput,
+        normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput, pretrain_rates=rates,
         load_seconds=load_seconds, encoder_seconds=encoder_seconds,
     )
 
@@ -129,7 +132,7 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
             encoder = _check_encoder(method, method.build(tuple(images.shape[1:]), ctx), "build")
             encoder.load_state_dict(saved["state_dict"])
             info = {**saved["info"], "source": "artifact", "artifact": str(path)}
-            return encoder, info, saved["throughput"]
+            return encoder, info, saved["throughput"], saved.get("rates", {})
         t0 = time.perf_counter()
         encoder = _check_encoder(method, method.fit(PretrainData(images), ctx), "fit")
         synchronize(env.device)
@@ -140,9 +143,9 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
                 "curves": ctx.curves, "device": str(env.device), "precision": ctx.precision}
         state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         tmp = path.with_suffix(".tmp")
-        torch.save({"state_dict": state, "info": info, "throughput": throughput}, tmp)
+        torch.save({"state_dict": state, "info": info, "throughput": throughput, "rates": ctx.throughputs}, tmp)
         tmp.replace(path)
-        return encoder, {**info, "source": "trained", "artifact": str(path)}, throughput
+        return encoder, {**info, "source": "trained", "artifact": str(path)}, throughput, dict(ctx.throughputs)
 
 
 def _check_encoder(method, encoder, where: str) -> torch.nn.Module:
@@ -197,6 +200,8 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
     throughput = {}
     if p.pretrain_throughput:
         throughput["pretrain_images_per_s"] = {**p.pretrain_throughput, "measured_when": p.pretrain.get("source")}
+    for name, rate in p.pretrain_rates.items():
+        throughput[name] = {**rate, "measured_when": p.pretrain.get("source")}
     details = {
         "protocol": protocol,
         "weights": options["weights"],
