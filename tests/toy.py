@@ -30,6 +30,7 @@ def fit_linear(data, ctx):
     opt = torch.optim.SGD(model.parameters(), lr=ctx.params["lr"])
     for _ in ctx.epochs(ctx.budget.epochs):
         for x, y in ctx.batches(data.train, 50):
+            start = time.perf_counter()
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -37,6 +38,8 @@ def fit_linear(data, ctx):
             ctx.step(loss, n=len(x))
             if ctx.params["sleep"]:
                 time.sleep(ctx.params["sleep"])
+            if ctx.params["slowdown"]:  # a step (1 + slowdown) times slower, however loaded the machine is
+                time.sleep(ctx.params["slowdown"] * (time.perf_counter() - start))
     return model
 
 
@@ -58,7 +61,7 @@ def bench_register_datasets(register):
 
 @hookimpl
 def bench_register_methods(register):
-    params = {"lr": 0.5, "sleep": 0.0}
+    params = {"lr": 0.5, "sleep": 0.0, "slowdown": 0.0}
     register(MethodSpec(name="toy-linear", kind="classifier", fit=fit_linear, budget={"epochs": 4}, params=params))
     register(MethodSpec(name="toy-crash", kind="classifier", fit=fit_crash, budget={"epochs": 1}))
     register(MethodSpec(name="toy-flaky", kind="classifier", fit=fit_flaky, budget={"epochs": 2}, params=params))
