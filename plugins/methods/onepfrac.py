@@ -1,0 +1,271 @@
+"""1p-frac: pre-training a ViT on one fractal and its local perturbations (Nakamura, Tadokoro,
+Yamada, Asano, Laina, Rupprecht, Inoue, Yokota, Kataoka, "Scaling Backwards: Minimal Synthetic
+Pre-training?", ECCV 2024).
+
+The data (made here; the dataset's images are never used, only their shape (C, H, W) and the host's
+normalisation, which the encoder will be evaluated with):
+
+1. One IFS of ``n_maps`` affine maps whose sigma-factor is drawn from U(sigma - 0.1, sigma + 0.1)
+   (``fractal.sample_system``; the official ``render_from_oneparam_mp.py`` draws it with margin 0.1
+   around ``--sigma``, default 3.5, which ``generate.sh`` sets to 4.0). Map probabilities are
+   proportional to |det A_j| of these base maps. A system whose own picture fills less than
+   ``fill_threshold`` of the pixels is drawn again (the official code would loop forever on it).
+2. ``copies`` (L) locally perturbed copies: each of the six parameters of each map times its own
+   U(1 - delta, 1 + delta) (the official code; the paper writes it additively). delta = 0 gives L
+   identical pictures. Copy i is class i. A copy whose picture fills less than ``fill_threshold``
+   is perturbed again, as the official generator does.
+3. Every copy is rendered once, on the device, by the chaos game with ``points`` points at
+   ``render_size`` x ``render_size`` pixels (``fractal.render``: 3x3 random binary patches, gray
+   127 on black, ``pad`` pixels of margin; map draws and patches shared by all copies).
+
+Pre-training with the locally perturbed cross-entropy (LPCE): the cross-entropy of a linear head on
+the ViT's features over the L perturbation classes. The official recipe (DeiT's, ``pre-train.sh``):
+batch 256, AdamW lr 1e-3, weight decay 0.05, 5 warm-up epochs then cosine, 80,000 epochs of the 1,000
+pictures; random resized crop (scale 0.08-1, ratio 3/4-4/3) to the network's input size (here the
+dataset's H x W, antialiased by supersampling), horizontal and vertical flips, random erasing 0.5,
+mixup 0.8 / cutmix 1.0 (switch 0.5, whole batch) with label smoothing 0.1. Not implemented here:
+RandAugment (rand-m9-mstd0.5-inc1) and colour jitter (the pictures are gray). Grayscale pictures are
+repeated over the dataset's channels, as the official loader converts them to RGB.
+
+The host times the renderer (``render_images_per_s``, warm, on a batch of copies) and saves a picture
+of the fractal and some of its perturbations with the run. The encoder returned is the ViT without
+the head; the host fine-tunes it or probes it like any representation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench import MethodSpec, PretrainData, Published, RunContext, hookimpl, save_image
+from bench_plugins.methods import fractal
+from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
+
+#: Pre-training is reported to the host (timed, shown, logged) in at most this many chunks of whole
+#: epochs: 80,000 epochs of 1,000 pictures would otherwise be 80,000 three-step "epochs".
+TIMED_CHUNKS = 50
+#: Draws of perturbations (or of the base system) before a fill rate below the threshold is an error.
+MAX_DRAWS = 50
+
+
+def build_encoder(image_shape, ctx: RunContext) -> ViTEncoder:
+    p = ctx.params
+    return ViTEncoder(tuple(image_shape), p["patch_size"], p["dim"], p["depth"], p["heads"], pool=p["pool"]).to(ctx.device)
+
+
+# -- the data --------------------------------------------------------------------------------------
+
+
+def make_fractals(p: dict, seed: int, device: torch.device) -> dict:
+    """The base system, its L perturbed copies and their pictures (L, 1, S, S) uint8 on ``device``."""
+    generator = torch.Generator().manual_seed(seed)
+    render = dict(size=p["render_size"], points=p["points"], pad=p["pad"], seed=p["chaos_seed"], device=device)
+    for _ in range(MAX_DRAWS):
+        base, sigma = fractal.sample_system(p["n_maps"], p["sigma"], generator)
+        probs = fractal.map_probabilities(base)
+        base_image = fractal.render(base[None], probs[None], **render)
+        if fractal.fill_rate(base_image).item() >= p["fill_threshold"]:
+            break
+    else:
+        raise RuntimeError(f"1p-frac: no system of {MAX_DRAWS} drawn fills {p['fill_threshold']:.0%} of a "
+                           f"{p['render_size']}-pixel picture with {p['points']} points; raise points or lower fill_threshold")
+    copies = fractal.perturb(base, p["copies"], p["delta"], generator)          # (L, N, 2, 3)
+    all_probs = probs.expand(p["copies"], -1)
+    images = fractal.render(copies, all_probs, **render)                         # (L, 1, S, S)
+    redrawn = 0
+    for _ in range(MAX_DRAWS):
+        low = (fractal.fill_rate(images) < p["fill_threshold"]).nonzero().flatten().cpu()
+        if not len(low):
+            break
+        redrawn += len(low)
+        copies[low] = fractal.perturb(base, len(low), p["delta"], generator)
+        images[low.to(images.device)] = fractal.render(copies[low], all_probs[low], **render)
+    else:
+        raise RuntimeError(f"1p-frac: {len(low)} of {p['copies']} perturbed copies still fill less than "
+                           f"{p['fill_threshold']:.0%} after {MAX_DRAWS} draws; lower delta or fill_threshold")
+    return {"base": base, "probs": probs, "sigma": sigma, "copies": copies, "base_image": base_image[0],
+            "images": images, "redrawn": redrawn}
+
+
+def save_pictures(data: dict, p: dict, ctx: RunContext, shown: int = 7) -> None:
+    """The base fractal and the first ``shown`` perturbed copies, side by side (gray on black)."""
+    images = torch.cat([data["base_image"][None], data["images"][:shown]])        # (1 + shown, 1, S, S)
+    gap = torch.full((1, images.shape[2], max(2, images.shape[3] // 32)), 255, dtype=torch.uint8, device=images.device)
+    row = torch.cat([torch.cat([image, gap], dim=2) for image in images], dim=2)[:, :, : -gap.shape[2]]
+    fill = fractal.fill_rate(images).tolist()
+    save_image(ctx.artifacts_dir, "fractal", "fractal-and-perturbations", row,
+               caption=f"the fractal (left; sigma-factor {data['sigma']:.3f}, {p['n_maps']} maps) and {len(images) - 1} of its "
+               f"{p['copies']} perturbations (delta {p['delta']}), {p['render_size']} px, {p['points']} points; "
+               f"fill {', '.join(f'{f:.1%}' for f in fill)}")
+
+
+# -- augmentation (whole batches on the device) --------------------------------------------------------
+
+
+def random_resized_crop(images: torch.Tensor, size: tuple[int, int], scale: tuple[float, float], ratio: tuple[float, float],
+                        hflip: bool, vflip: bool, generator: torch.Generator) -> torch.Tensor:
+    """uint8 (B, C, S, S) -> float (B, C, H, W) on the 0-255 scale: per image a crop of a random
+    fraction of the area in ``scale`` and aspect ratio (log-uniform) in ``ratio``, clipped to the
+    picture, resized to ``size`` bilinearly with supersampling (antialiased), flipped at random."""
+    b, device = images.shape[0], images.device
+    u = torch.rand(b, 6, device=device, generator=generator)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    log_ratio = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[:, 1]
+    w = (area * log_ratio.exp()).sqrt().clamp(max=1.0)                  # crop width / picture width
+    h = (area / log_ratio.exp()).sqrt().clamp(max=1.0)
+    cx = w / 2 + (1 - w) * u[:, 2]                                       # crop centre in [0, 1]
+    cy = h / 2 + (1 - h) * u[:, 3]
+    sx = torch.where(u[:, 4] < 0.5, -w, w) if hflip else w
+    sy = torch.where(u[:, 5] < 0.5, -h, h) if vflip else h
+    theta = torch.zeros(b, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2] = sx, 2 * cx - 1
+    theta[:, 1, 1], theta[:, 1, 2] = sy, 2 * cy - 1
+    k = max(1, math.ceil(images.shape[-1] / max(size)))                 # samples per output pixel and axis
+    grid = nn.functional.affine_grid(theta, (b, images.shape[1], size[0] * k, size[1] * k), align_corners=False)
+    out = nn.functional.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return nn.functional.avg_pool2d(out, k) if k > 1 else out
+
+
+def random_erasing(x: torch.Tensor, prob: float, generator: torch.Generator, area=(0.02, 1 / 3), ratio=(0.3, 1 / 0.3)) -> torch.Tensor:
+    """With probability ``prob`` per image, a rectangle of random area and aspect filled with N(0, 1)
+    noise (timm's RandomErasing, mode "pixel", on normalised images); rectangles are clipped to fit."""
+    if prob <= 0:
+        return x
+    b, _, height, width = x.shape
+    u = torch.rand(b, 5, device=x.device, generator=generator)
+    a = area[0] + (area[1] - area[0]) * u[:, 0]
+    r = (math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[:, 1]).exp()
+    h = (a * r).sqrt().mul(height).round().clamp(1, height)
+    w = (a / r).sqrt().mul(width).round().clamp(1, width)
+    top = ((height - h + 1) * u[:, 2]).floor()
+    left = ((width - w + 1) * u[:, 3]).floor()
+    rows = torch.arange(height, device=x.device)[None, :, None]
+    cols = torch.arange(width, device=x.device)[None, None, :]
+    inside = ((rows >= top[:, None, None]) & (rows < (top + h)[:, None, None])
+              & (cols >= left[:, None, None]) & (cols < (left + w)[:, None, None]) & (u[:, 4] < prob)[:, None, None])
+    noise = torch.randn(x.shape, device=x.device, generator=generator)
+    return torch.where(inside[:, None], noise, x)
+
+
+def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
+    """(B, num_classes) one-hot targets with label smoothing (timm: off = s / K, on = 1 - s + off)."""
+    off = smoothing / num_classes
+    targets = torch.full((len(labels), num_classes), off, device=labels.device)
+    return targets.scatter_(1, labels[:, None], 1 - smoothing + off)
+
+
+def mix(x: torch.Tensor, targets: torch.Tensor, p: dict, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup or CutMix of the batch with its reverse (timm's batch mode): CutMix with probability
+    ``mix_switch_prob`` when both are on; the mixing weight follows the pasted box's true area."""
+    mixup, cutmix = p["mixup_alpha"], p["cutmix_alpha"]
+    if mixup <= 0 and cutmix <= 0:
+        return x, targets
+    use_cutmix = cutmix > 0 and (mixup <= 0 or rng.random() < p["mix_switch_prob"])
+    lam = float(rng.beta(cutmix, cutmix) if use_cutmix else rng.beta(mixup, mixup))
+    if use_cutmix:
+        height, width = x.shape[-2:]
+        cut = math.sqrt(1 - lam)
+        ch, cw = int(height * cut), int(width * cut)
+        cy, cx = int(rng.integers(height)), int(rng.integers(width))
+        y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, height)
+        x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, width)
+        x = x.clone()
+        x[..., y0:y1, x0:x1] = x.flip(0)[..., y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (height * width)
+    else:
+        x = x * lam + x.flip(0) * (1 - lam)
+    return x, targets * lam + targets.flip(0) * (1 - lam)
+
+
+def training_batch(images: torch.Tensor, labels: torch.Tensor, image_shape: tuple[int, int, int], p: dict,
+                   ctx: RunContext, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LPCE batch for perturbation classes ``labels`` (B,): normalised inputs (B, C, H, W) made
+    from pictures ``images[labels]`` and their soft targets (B, L), class i being copy i."""
+    channels, height, width = image_shape
+    ratio = (1 / p["crop_ratio_max"], p["crop_ratio_max"])
+    x = random_resized_crop(images[labels], (height, width), (p["crop_scale_min"], 1.0), ratio,
+                            p["hflip"], p["vflip"], ctx.generator).expand(-1, channels, -1, -1)   # 0-255 scale
+    x = random_erasing(ctx.normalize(x), p["erase_prob"], ctx.generator)
+    return mix(x, smooth_targets(labels, images.shape[0], p["label_smoothing"]), p, rng)
+
+
+# -- pre-training ----------------------------------------------------------------------------------------
+
+
+def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
+    p = ctx.params
+    fractals = make_fractals(p, ctx.seed, ctx.device)
+    images = fractals["images"]                          # (L, 1, S, S) uint8, class i = copy i
+    save_pictures(fractals, p, ctx)
+    shown = min(len(images), 64)
+    ctx.measure("render_images_per_s",
+                lambda: fractal.render(fractals["copies"][:shown], fractals["probs"].expand(shown, -1), size=p["render_size"],
+                                       points=p["points"], pad=p["pad"], seed=p["chaos_seed"], device=ctx.device),
+                items=shown, resolution=p["render_size"], points=p["points"])
+
+    encoder = build_encoder(data.image_shape, ctx)
+    model = ctx.prepare(nn.Sequential(encoder, nn.Linear(p["dim"], p["copies"])))
+    copies = p["copies"]
+    batch_size = min(p["batch_size"], copies)
+    steps_per_epoch = copies // batch_size               # drop_last, as the official loader
+    total = max(1, round(ctx.budget.epochs * steps_per_epoch))
+    warmup = min(total, round(p["warmup_epochs"] * steps_per_epoch))
+    chunk = math.ceil(math.ceil(ctx.budget.epochs) / TIMED_CHUNKS) * steps_per_epoch
+    optimizer = torch.optim.AdamW(param_groups(model, p["weight_decay"]), lr=p["lr"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
+    rng = np.random.default_rng(ctx.seed)                # mixup / cutmix draws
+    model.train()
+    step, order = 0, torch.empty(0, dtype=torch.long)
+    for _ in ctx.epochs(math.ceil(total / chunk)):
+        for _ in range(min(chunk, total - step)):
+            if step % steps_per_epoch == 0:
+                order = torch.randperm(copies, device=ctx.device, generator=ctx.generator)
+            labels = order[(step % steps_per_epoch) * batch_size : (step % steps_per_epoch + 1) * batch_size]
+            x, targets = training_batch(images, labels, data.image_shape, p, ctx, rng)
+            with ctx.autocast():
+                logits = model(ctx.layout(x))
+            loss = -(targets * torch.log_softmax(logits.float(), dim=1)).sum(1).mean()   # LPCE
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            ctx.step(loss, n=len(labels))
+            step += 1
+    return encoder.eval()
+
+
+PARAMS = {
+    # the data: one fractal and its perturbations (official defaults)
+    "sigma": 3.5, "n_maps": 2, "delta": 0.1, "copies": 1000,
+    "points": 100_000, "render_size": 512, "pad": 6, "fill_threshold": 0.05, "chaos_seed": 100,
+    # the encoder: ViT-Tiny's width and depth (192-d, 12 blocks, 3 heads), patch 2 for 32x32 inputs
+    "patch_size": 2, "dim": 192, "depth": 12, "heads": 3,
+    "pool": "cls",          # features: the class token (the official head reads it), or "mean" of the patches
+    # LPCE pre-training: the official DeiT recipe
+    "batch_size": 256, "lr": 1e-3, "weight_decay": 0.05, "warmup_epochs": 5.0, "label_smoothing": 0.1,
+    "crop_scale_min": 0.08, "crop_ratio_max": 4 / 3, "hflip": True, "vflip": True, "erase_prob": 0.5,
+    "mixup_alpha": 0.8, "cutmix_alpha": 1.0, "mix_switch_prob": 0.5,
+}
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(
+        name="onepfrac",
+        kind="representation",
+        fit=fit_onepfrac,
+        build=build_encoder,
+        budget={"epochs": 80_000},
+        params=PARAMS,
+        feature_params=("pool",),
+        description="1p-frac: a ViT pre-trained with the locally perturbed cross-entropy (LPCE) on one "
+        "fractal (an IFS rendered by a batched chaos game on the device) and its L perturbed copies, "
+        "each its own class; the dataset's images are not used.",
+        citation="Nakamura et al., Scaling Backwards: Minimal Synthetic Pre-training?, ECCV 2024",
+        published=(Published("cifar100", "test_accuracy", 84.2, protocol="finetune",
+                             source="1p-frac official README (delta 0.1, 1k perturbations)",
+                             note="ViT-Tiny/16 at 224 px, 80,000 pre-training epochs; fine-tuned with SGD lr 0.01"),),
+    ))
