@@ -2,9 +2,10 @@
 
 On CUDA: TF32 matmuls and convolutions, cuDNN autotuning, channels-last activations (through
 ``RunContext.channels_last`` / ``prepare``) and bf16 autocast (the run's precision). On CPU and
-MPS they stay off, except bf16 when a suite asks for ``precision: bf16``. ``torch.compile`` is a
-per-method option (e.g. airbench94's ``compile`` param), off by default: compile time would
-dominate short runs.
+MPS they stay off, except bf16 when a suite asks for ``precision: bf16``. ``torch.compile`` is an
+option everywhere, off by default (compile time would dominate short runs): the suite's
+``compile: true`` (or ``bench run --compile``) compiles every model a method hands to
+``RunContext.prepare``; airbench94 also has its own ``compile`` param.
 """
 
 from __future__ import annotations

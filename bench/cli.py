@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-scale", type=float, default=None,
                    help="multiply every budget (0.1 for a smoke run); overrides the suite's budget_scale")
     p.add_argument("--seeds", default=None, help="comma-separated seeds overriding the suite's, e.g. 0,1")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the models methods run (overrides the suite's compile)")
     p.add_argument("--only", action="append", default=[], metavar="TEXT",
                    help="run only specs whose label contains TEXT (repeatable)")
     p.add_argument("--executor", default=None, metavar="NAME",
@@ -218,7 +220,8 @@ def cmd_run(args) -> int:
         raise BenchError(f"--budget-scale: expected a positive number, got {args.budget_scale}")
     reg = _registry()
     try:
-        suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device)
+        suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device,
+                           compile_models=args.compile)
     except SuiteError as exc:
         print(f"error: suite {args.suite} is not valid:", file=sys.stderr)
         for problem in exc.problems:

@@ -15,7 +15,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
-from bench.timing import measure, synchronize
+from bench.timing import measure, summarize, synchronize
 
 
 @dataclass
@@ -68,6 +68,7 @@ class RunContext:
         progress: Progress | None = None,
         precision: str = "fp32",
         channels_last: bool = False,
+        compile: bool = False,
     ):
         self.device = device
         self.seed = seed
@@ -79,6 +80,8 @@ class RunContext:
         self.precision = precision
         #: Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``.
         self.channels_last = channels_last
+        #: torch.compile the model in ``prepare`` (the suite's ``compile`` switch; off by default).
+        self.compile = compile
         #: Seeded generator on the device, for the method's own sampling and the host's batching.
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.epoch_log: list[_EpochLog] = []
@@ -86,6 +89,7 @@ class RunContext:
         #: Rates a method measured with ``measure`` (name -> bench.timing result); protocols copy
         #: them into the record's throughput section.
         self.throughputs: dict[str, dict] = {}
+        self._timed: dict[str, list[tuple[float, int]]] = {}
         self._epoch = 0
         self._n_epochs = 0
         self._step = 0
@@ -103,9 +107,13 @@ class RunContext:
         return contextlib.nullcontext()
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        """``model`` on the run's device, in channels-last memory format when the run uses it."""
+        """``model`` on the run's device, in channels-last memory format when the run uses it,
+        compiled when the suite asks. Train and return the module given (not the compiled
+        wrapper) to keep its state dict's names: ``prepare`` returns the callable to run."""
         model = model.to(self.device)
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return torch.compile(model) if self.compile else model
 
     def layout(self, images: torch.Tensor) -> torch.Tensor:
         """A batch in the memory format ``prepare`` gave the model."""
@@ -226,6 +234,24 @@ class RunContext:
         result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info}
         self.throughputs[name] = result
         return result
+
+    def timed(self, name: str, fn, *, items: int, **info):
+        """Run ``fn()`` once, synchronized and timed, and return its result: work the method does
+        anyway (a round of sampling) measured where it happens. Every call adds a sample to the
+        rate ``name`` in the run's throughput section: the median items/s over the calls after the
+        first (warm) when there are several."""
+        if not name.endswith("_per_s"):
+            raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
+        synchronize(self.device)
+        start = time.perf_counter()
+        out = fn()
+        synchronize(self.device)
+        samples = self._timed.setdefault(name, [])
+        samples.append((time.perf_counter() - start, items))
+        warm = samples[1:] if len(samples) > 1 else samples
+        self.throughputs[name] = {**summarize([s for s, _ in warm], [n for _, n in warm]),
+                                  "warm": len(samples) > 1, "calls": len(samples), **info}
+        return out
 
     def train_throughput(self) -> dict | None:
         """Median images/s over warm epochs (all but the first, when there are several)."""

@@ -30,6 +30,7 @@ class RunEnv:
     device: object  # torch.device
     precision: str
     channels_last: bool
+    compile: bool
     data: "DatasetCache"
     progress: Progress
     artifacts_dir: Path
@@ -160,10 +161,11 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
                                if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)]
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
-        record["accel"] = {"precision": precision, **accel.configure(device)}
+        record["accel"] = {"precision": precision, **accel.configure(device), "compile": spec.compile}
         seed_everything(spec.seed)
         env = RunEnv(
             device=device, precision=precision, channels_last=record["accel"]["channels_last"],
+            compile=spec.compile,
             data=cache, progress=progress,
             artifacts_dir=store.path_for(spec).with_suffix(""),
         )

@@ -37,6 +37,7 @@ SUITE_KEYS = {
     "budget_scale": "a positive number multiplying every budget (smoke runs: 0.1)",
     "device": "auto, cpu, cuda, cuda:N or mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16",
+    "compile": "true or false: torch.compile the models methods hand to ctx.prepare (default false)",
     "executor": "an executor name (local, ray, slurm) or {name, <options>}; --executor wins",
     "runs": "a list of run groups",
 }
@@ -76,6 +77,7 @@ class RunSpec:
     seed: int
     device: str = "auto"
     precision: str = "auto"
+    compile: bool = False  # how to run, not what is computed: outside the key, like device
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
@@ -119,6 +121,7 @@ def load_suite(
     budget_scale: float | None = None,
     seeds: list[int] | None = None,
     device: str | None = None,
+    compile_models: bool | None = None,
 ) -> Suite:
     """Read and validate a suite file; command-line overrides win over the file's values."""
     path = Path(path)
@@ -138,6 +141,7 @@ def load_suite(
     scale = v.positive(data.get("budget_scale", 1.0), "budget_scale")
     suite_device = v.typed(data, "device", str, "", default="auto")
     precision = v.choice(data.get("precision", "auto"), ("auto", "fp32", "bf16"), "precision")
+    compile_models = v.typed(data, "compile", bool, "", default=False) if compile_models is None else compile_models
     executor = v.executor(data["executor"], registry) if "executor" in data else None
     if budget_scale is not None:
         scale = budget_scale
@@ -184,6 +188,7 @@ def load_suite(
                             protocol=protocol.name, protocol_options=options,
                             params=params, budget=dict(Budget(full).scaled(scale)),
                             budget_scale=scale, seed=seed, device=suite_device, precision=precision,
+                            compile=compile_models,
                         ))
     if v.problems:
         raise SuiteError(v.problems)

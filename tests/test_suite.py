@@ -37,7 +37,7 @@ def test_a_valid_suite_expands_datasets_methods_and_seeds(tmp_path, reg):
     suite = load_suite(path, reg)
     assert suite.name == "demo" and len(suite.runs) == 4
     flaky = [s for s in suite.runs if s.method == "toy-flaky"][0]
-    assert flaky.params == {"lr": 0.1, "sleep": 0.0}
+    assert flaky.params == {"lr": 0.1, "sleep": 0.0, "slowdown": 0.0}
     assert flaky.budget == {"epochs": 5}  # 10 x 0.5
     assert flaky.protocol_options["holdout"] == 0.2
     assert load_suite(path, reg, budget_scale=0.01).runs[0].budget == {"epochs": 1}

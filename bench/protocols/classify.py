@@ -60,7 +60,7 @@ def run(spec, method, dataset, env) -> dict:
     ctx = RunContext(
         device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
         normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
-        precision=env.precision, channels_last=env.channels_last,
+        precision=env.precision, channels_last=env.channels_last, compile=env.compile,
     )
     t_fit = time.perf_counter()
     model = method.fit(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)

@@ -74,7 +74,7 @@ def make_context(spec, env, normalize: Normalize) -> RunContext:
     return RunContext(
         device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
         normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
-        precision=env.precision, channels_last=env.channels_last,
+        precision=env.precision, channels_last=env.channels_last, compile=env.compile,
     )
 
 

@@ -1,0 +1,52 @@
+"""The host's efficiency switches: recorded with every run, torch.compile only when asked."""
+
+import pytest
+import torch
+
+from bench.context import RunContext
+from bench.data.loader import Normalize
+from bench.specs import Budget
+from bench.suite import SuiteError
+from test_runner import reg, run_suite  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch._dynamo's own imports
+
+SUITE = "seeds: [0]\n{compile}runs: [{{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 1}}}}]\n"
+
+
+def context(compile: bool) -> RunContext:
+    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params={},
+                      normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)), artifacts_dir=None,
+                      compile=compile)
+
+
+def test_prepare_compiles_only_when_asked_and_shares_the_parameters():
+    model = torch.nn.Linear(3, 2)
+    assert context(False).prepare(model) is model
+    compiled = context(True).prepare(model)
+    assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule) and compiled._orig_mod is model
+    assert list(model.state_dict()) == ["weight", "bias"]  # the module a method returns keeps its names
+
+
+def test_switches_are_recorded_and_compile_follows_the_suite(tmp_path, reg):  # noqa: F811
+    suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile=""))
+    accel = store.read(suite.runs[0])["accel"]
+    assert accel == {"precision": "fp32", "tf32": False, "cudnn_benchmark": False, "channels_last": False,
+                     "compile": False}
+    suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile="compile: true\n"), results="compiled")
+    assert store.read(suite.runs[0])["accel"]["compile"] is True
+    assert suite.runs[0].key == load_key(tmp_path, reg)  # how a run is executed is not what it computes
+
+
+def load_key(tmp_path, reg):  # noqa: F811
+    from bench.suite import load_suite
+
+    path = tmp_path / "plain" / "suite.yaml"  # same name, same suite
+    path.parent.mkdir()
+    path.write_text(SUITE.format(compile=""))
+    return load_suite(path, reg).runs[0].key
+
+
+def test_a_compile_switch_that_is_not_a_boolean_is_refused(tmp_path, reg):  # noqa: F811
+    with pytest.raises(SuiteError, match=r"compile: expected true or false"):
+        run_suite(tmp_path, reg, SUITE.format(compile="compile: yes please\n"))
