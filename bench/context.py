@@ -94,6 +94,7 @@ class RunContext:
         self._n_epochs = 0
         self._step = 0
         self._steps_per_epoch: int | None = None
+        self._steps_hint: int | None = None
         self._images = 0
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
@@ -131,6 +132,7 @@ class RunContext:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(normalised float images (B, C, H, W), labels (B,)) batches, shuffled with the run's
         seeded generator; the same normalisation the host applies at test time."""
+        self._hint_steps(len(data), batch_size, shuffle, drop_last)
         return iterate_batches(
             data, batch_size, self.normalize, self.generator,
             shuffle=shuffle, augment=augment, drop_last=drop_last,
@@ -150,6 +152,7 @@ class RunContext:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         n = images.shape[0]
+        self._hint_steps(n, batch_size, shuffle, drop_last)
         order = torch.randperm(n, device=images.device, generator=self.generator) if shuffle else None
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
@@ -157,6 +160,12 @@ class RunContext:
             if augment is not None:
                 batch = augment(batch, self.generator)
             yield self.normalize(batch)
+
+    def _hint_steps(self, n: int, batch_size: int, shuffle: bool, drop_last: bool) -> None:
+        """Steps per epoch for the first epoch's progress line, from the training batches (shuffled);
+        once an epoch has ended, its counted steps replace the hint."""
+        if shuffle and batch_size > 0:
+            self._steps_hint = n // batch_size if drop_last else -(-n // batch_size)
 
     @torch.no_grad()
     def accuracy(self, model: torch.nn.Module, data: LabelledImages, batch_size: int = 1000) -> float:
@@ -209,8 +218,9 @@ class RunContext:
 
     def _status_text(self, loss: float | None) -> str:
         parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]
-        if self._steps_per_epoch:
-            parts.append(f"step {self._step}/{self._steps_per_epoch}")
+        steps = self._steps_per_epoch or self._steps_hint
+        if steps:
+            parts.append(f"step {self._step}/{steps}")
         if loss is not None:
             parts.append(f"loss {loss:.4f}")
         parts.append(f"ETA {format_seconds(self._eta())}")
@@ -219,7 +229,8 @@ class RunContext:
     def _eta(self) -> float | None:
         if not self._n_epochs:
             return None
-        done = self._epoch + (self._step / self._steps_per_epoch if self._steps_per_epoch else 0)
+        steps = self._steps_per_epoch or self._steps_hint
+        done = self._epoch + (min(self._step / steps, 1.0) if steps else 0)
         if not done:
             return None
         elapsed = time.perf_counter() - self._started
