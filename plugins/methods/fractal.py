@@ -166,23 +166,27 @@ def pixel_coordinates(points: torch.Tensor, size: int, pad: int) -> tuple[torch.
     return pixels[..., 0], pixels[..., 1], valid
 
 
-def rasterize(points: torch.Tensor, masks: torch.Tensor, size: int, pad: int, chunk: int = 1 << 16) -> torch.Tensor:
+def rasterize(points: torch.Tensor, masks: torch.Tensor, size: int, pad: int, max_elements: int = 1 << 24) -> torch.Tensor:
     """uint8 (B, 1, size, size) pictures of points (B, T, 2) with per-point patch masks (T,): each
-    point pastes its 3x3 patch over what is under it in point order (the last point wins)."""
+    point pastes its 3x3 patch over what is under it in point order (the last point wins). Points
+    are pasted in chunks of at most ``max_elements`` (image, point, cell) triples."""
     if pad < PATCH + 1:
         raise ValueError(f"fractal: pad must be at least {PATCH + 1} pixels so that the {PATCH}x{PATCH} patches fit, got {pad}")
     b, t = points.shape[:2]
+    device = points.device
     x, y, valid = pixel_coordinates(points, size, pad)
+    corner = (y + 1) * size + (x + 1)                                                  # (B, T) patch's top-left pixel
     cells = PATCH * PATCH
-    dy = torch.arange(cells, device=points.device) // PATCH + 1                       # patch row offsets 1..3
-    dx = torch.arange(cells, device=points.device) % PATCH + 1
-    last = torch.full((b, size * size), -1, dtype=torch.long, device=points.device)   # last (point, cell) per pixel
+    cell = torch.arange(cells, device=device)
+    offset = (cell // PATCH) * size + cell % PATCH                                     # (9,) pixel offsets in the patch
+    last = torch.full((b, size * size), -1, dtype=torch.long, device=device)           # last (point, cell) per pixel
+    chunk = max(1, max_elements // (b * cells))
     for start in range(0, t, chunk):
         stop = min(t, start + chunk)
-        pixel = (y[:, start:stop, None] + dy) * size + (x[:, start:stop, None] + dx)   # (B, c, 9)
-        key = (torch.arange(start, stop, device=points.device)[:, None] * cells + torch.arange(cells, device=points.device))
-        key = torch.where(valid[:, start:stop, None], key.expand(b, -1, -1), -1)       # (B, c, 9)
-        last.scatter_reduce_(1, pixel.reshape(b, -1), key.reshape(b, -1), reduce="amax")
+        pixel = corner[:, start:stop, None] + offset                                   # (B, c, 9)
+        key = torch.arange(start * cells, stop * cells, device=device).view(1, -1, cells)   # point * 9 + cell
+        key = torch.where(valid[:, start:stop, None], key, -1)                         # (B, c, 9)
+        last.scatter_reduce_(1, pixel.view(b, -1), key.view(b, -1), reduce="amax")
     point, cell = last.clamp_min(0) // cells, last.clamp_min(0) % cells
     bit = (masks[point] >> (cells - 1 - cell)) & 1                                    # mask '{:09b}': cell 0 is the top bit
     image = torch.where(last >= 0, bit * GRAY, 0).to(torch.uint8).view(b, 1, size, size)
