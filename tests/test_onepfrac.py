@@ -1,0 +1,229 @@
+"""1p-frac: IFS sampling, the batched chaos-game renderer, local perturbations, LPCE batches, and a
+tiny run through the host (fine-tune and linear probe) that records the renderer's rate and the picture."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench import registry
+from bench.context import RunContext
+from bench.data.loader import Normalize
+from bench.data.store import DataStore
+from bench.progress import Progress
+from bench.records import ResultStore
+from bench.runner import run_specs
+from bench.specs import Budget
+from bench.suite import load_suite
+from bench_plugins.methods import fractal, onepfrac
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+
+
+def system(seed: int, sigma: float = 3.5):
+    maps, drawn = fractal.sample_system(2, sigma, torch.Generator().manual_seed(seed))
+    return maps, fractal.map_probabilities(maps), drawn
+
+
+def near(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Fraction of a's set pixels within 2 px of one of b's (per image)."""
+    around = torch.nn.functional.max_pool2d((b > 0).float(), 5, 1, 2)
+    return ((a > 0).float() * around).sum((1, 2, 3)) / (a > 0).float().sum((1, 2, 3))
+
+
+# -- the IFS ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sampled_systems_meet_the_sigma_factor_and_are_contractions(seed):
+    maps, probs, drawn = system(seed)
+    assert 3.4 <= drawn <= 3.6                                           # sigma 3.5 +- 0.1
+    s = torch.linalg.svdvals(maps[:, :, :2])                             # (2, 2), descending
+    assert (s <= 1 + 1e-9).all() and (s >= 0).all()
+    assert (s[:, 0] + 2 * s[:, 1]).sum().item() == pytest.approx(drawn, abs=1e-9)
+    assert (maps[:, :, 2].abs() <= 1).all()
+    det = torch.linalg.det(maps[:, :, :2]).abs()
+    assert torch.allclose(probs, det / det.sum())
+
+
+def test_the_parallel_chaos_game_is_the_sequential_one():
+    maps, probs, _ = system(3)
+    copies = fractal.perturb(maps, 3, 0.1, torch.Generator().manual_seed(0))
+    points = fractal.chaos_game(copies, probs.expand(3, -1), 700, seed=5, chunk=64)   # 11 chunks, ragged end
+    uniforms, _ = fractal._random_stream(700, 5, torch.device("cpu"))
+    cdf = probs.cumsum(0)
+    for b in range(3):
+        p = torch.zeros(2, dtype=torch.float64)
+        expected = [p.clone()]
+        for u in uniforms:
+            j = min(int((cdf < u).sum()), 1)                              # first map whose cdf reaches u
+            p = copies[b, j, :, :2] @ p + copies[b, j, :, 2]
+            expected.append(p.clone())
+        assert torch.allclose(points[b].double(), torch.stack(expected), atol=1e-5)
+
+
+def test_rendered_points_stay_in_bounds_and_renders_are_deterministic_per_seed():
+    maps, probs, _ = system(1)
+    copies = fractal.perturb(maps, 4, 0.1, torch.Generator().manual_seed(1))
+    size, pad = 48, 6
+    points = fractal.chaos_game(copies, probs.expand(4, -1), 3000)
+    x, y, valid = fractal.pixel_coordinates(points, size, pad)
+    assert x.min() >= pad and y.min() >= pad and x.max() <= size - pad and y.max() <= size - pad
+    assert x[0].min() == pad and x[0].max() == size - pad                # min-max scaled: both ends reached
+    # Copy 1's likelier map expands after the perturbation (singular value 1.09): its points run off
+    # to infinity; they are left out and its picture is nearly empty, which the fill rate rejects.
+    assert valid[0].all() and not valid[1].all()
+    images = fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=7)
+    assert images.dtype == torch.uint8 and images.shape == (4, 1, size, size)
+    assert set(images.unique().tolist()) == {0, fractal.GRAY}
+    ink = images[:, 0] > 0                                               # patches start 1 px past the point
+    assert not ink[:, :, : pad + 1].any() and not ink[:, :, size - pad + 4 :].any()
+    assert not ink[:, size - pad - 1 :, :].any() and not ink[:, : pad - 4, :].any()   # rows flipped (y up)
+    assert torch.equal(images, fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=7))
+    assert not torch.equal(images, fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=8))
+    with pytest.raises(ValueError, match="pad"):
+        fractal.render(copies, probs.expand(4, -1), size=size, points=100, pad=2)
+
+
+def test_the_last_patch_pasted_wins():
+    """Two points on one pixel: the later one's 3x3 mask decides every cell (paste, not OR)."""
+    points = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])       # point 2 repeats point 0
+    masks = torch.tensor([0b111111111, 0b100000000, 0b000000001])
+    image = fractal.rasterize(points, masks, size=16, pad=4)[0, 0].flip(0)   # back to y down
+    assert image[5:8, 5:8].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, fractal.GRAY]]
+    assert image[13, 13] == fractal.GRAY and image.count_nonzero() == 2  # point 1: top-left cell only
+
+
+# -- the perturbations -----------------------------------------------------------------------------------
+
+
+def test_delta_zero_copies_are_the_base_fractal_and_positive_delta_differs_locally():
+    maps, probs, _ = system(2)
+    g = torch.Generator().manual_seed(0)
+    render = dict(size=64, points=6000)
+    base = fractal.render(maps[None], probs[None], **render)
+    same = fractal.perturb(maps, 5, 0.0, g)
+    assert torch.equal(same, maps.expand(5, -1, -1, -1))
+    assert torch.equal(fractal.render(same, probs.expand(5, -1), **render), base.expand(5, -1, -1, -1))
+
+    small = fractal.perturb(maps, 8, 0.01, g)
+    ratio = small / maps
+    assert ((ratio - 1).abs() <= 0.01 + 1e-12).all() and not torch.equal(small[0], small[1])
+    close = fractal.render(small, probs.expand(8, -1), **render)
+    assert all(not torch.equal(image, base[0]) for image in close)      # every copy differs ...
+    assert near(close, base).min() > 0.9                                 # ... but stays where the fractal is
+    other, other_probs, _ = system(12)
+    assert near(fractal.render(other[None], other_probs[None], **render), base).item() < near(close, base).mean() - 0.2
+    far = fractal.render(fractal.perturb(maps, 8, 0.2, g), probs.expand(8, -1), **render)
+    assert near(far, base).mean() < near(close, base).mean()            # larger delta, larger changes
+
+
+def test_make_fractals_redraws_thin_copies_and_class_i_is_copy_i():
+    p = {**onepfrac.PARAMS, "copies": 12, "render_size": 48, "points": 3000, "delta": 0.2, "fill_threshold": 0.06}
+    data = onepfrac.make_fractals(p, seed=0, device=torch.device("cpu"))
+    assert data["images"].shape == (12, 1, 48, 48)
+    assert (fractal.fill_rate(data["images"]) >= 0.06).all()
+    again = fractal.render(data["copies"], data["probs"].expand(12, -1), size=48, points=3000)
+    assert torch.equal(again, data["images"])                            # picture i is drawn from copy i
+    with pytest.raises(RuntimeError, match="fill"):
+        onepfrac.make_fractals({**p, "fill_threshold": 0.9}, seed=0, device=torch.device("cpu"))
+
+
+# -- LPCE batches ---------------------------------------------------------------------------------------------
+
+
+def ctx_for(tmp_path, params, shape=(1, 8, 8)):
+    images = torch.randint(0, 256, (10, *shape), dtype=torch.uint8)
+    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params=params,
+                      normalize=Normalize.fit(images), artifacts_dir=tmp_path, progress=Progress(quiet=True))
+
+
+def test_full_scale_crop_is_an_antialiased_resize():
+    images = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    out = onepfrac.random_resized_crop(images, (8, 8), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
+    assert torch.allclose(out, torch.nn.functional.avg_pool2d(images.float(), 4), atol=1e-3)
+    flipped = onepfrac.random_resized_crop(images, (8, 8), (1.0, 1.0), (1.0, 1.0), True, True, torch.Generator().manual_seed(3))
+    assert all(torch.allclose(f, o) or torch.allclose(f, o.flip(-1)) or torch.allclose(f, o.flip(-2)) or torch.allclose(f, o.flip(-1, -2))
+               for f, o in zip(flipped, out))
+
+
+def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
+    """Without augmentation, input i is picture labels[i] and its target is one-hot at labels[i];
+    with label smoothing and mixup the targets stay distributions over the L copies."""
+    plain = {**onepfrac.PARAMS, "crop_scale_min": 1.0, "crop_ratio_max": 1.0, "hflip": False, "vflip": False, "erase_prob": 0.0,
+             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0}
+    ctx = ctx_for(tmp_path, plain, shape=(3, 8, 8))
+    images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
+    labels = torch.tensor([4, 0, 4, 2])
+    rng = np.random.default_rng(0)
+    x, targets = onepfrac.training_batch(images, labels, (3, 8, 8), plain, ctx, rng)
+    assert x.shape == (4, 3, 8, 8) and targets.shape == (4, 6)
+    expected = ctx.normalize(torch.nn.functional.avg_pool2d(images[labels].float(), 2).expand(-1, 3, -1, -1))
+    assert torch.allclose(x, expected, atol=1e-4)
+    assert torch.equal(targets, torch.nn.functional.one_hot(labels, 6).float())
+    loss = -(targets * torch.log_softmax(torch.zeros(4, 6), 1)).sum(1).mean()
+    assert loss.item() == pytest.approx(math.log(6))                    # chance level of L = 6 classes
+
+    recipe = {**onepfrac.PARAMS}
+    x, targets = onepfrac.training_batch(images, labels, (3, 8, 8), recipe, ctx, rng)
+    assert torch.allclose(targets.sum(1), torch.ones(4)) and (targets > 0).all()   # smoothing 0.1 / 6 off-target
+    assert set(targets.argmax(1).tolist()) <= set(labels.tolist())
+
+
+# -- through the host ---------------------------------------------------------------------------------------------
+
+TINY = ("{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
+        "batch_size: 4, warmup_epochs: 1.0}, grid: {delta: [0.0, 0.1]}, budget: {epochs: 2}}")
+ONE = ("{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
+       "batch_size: 4, warmup_epochs: 1.0, delta: 0.1}, budget: {epochs: 2}}")
+
+
+def test_a_tiny_run_through_the_host_records_the_renderer_rate_and_the_picture(tmp_path, monkeypatch):
+    from fakedata import use_fake_mnist
+
+    data = tmp_path / "data"
+    use_fake_mnist(monkeypatch, data, n_train=100, n_test=60)
+    reg = registry.load()
+    sizes = "labelled_images: 60, test_images: 40, eval_batch_size: 40"
+    path = tmp_path / "suite.yaml"
+    path.write_text(f"""
+name: tiny
+runs:
+  - {{datasets: mnist, methods: [{TINY}], protocol: {{name: finetune, {sizes}, epochs: 1, batch_size: 20}}}}
+  - {{datasets: mnist, methods: [{ONE}], protocol: {{name: linear-probe, {sizes}, epochs: 2}}}}
+  - {{datasets: mnist, methods: [{ONE}], protocol: {{name: finetune, {sizes}, epochs: 1, batch_size: 20, weights: random}}}}
+""")
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "results")
+    outcome = run_specs(suite.runs, reg, store, DataStore(data), Progress(quiet=True))
+    records = [store.read(s) for s in suite.runs]
+    assert not outcome.failed, [r["error"]["traceback"] for r in records if r["status"] != "ok"]
+    pretrained = [r for r in records if r["spec"]["protocol_options"]["weights"] == "pretrained"]
+    assert len(pretrained) == 3
+    for r in pretrained:
+        rate = r["throughput"]["render_images_per_s"]
+        assert rate["items_per_s"] > 0 and rate["resolution"] == 32 and rate["points"] == 2000
+        assert r["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
+        (picture,) = [a for a in r["artifacts"] if a["kind"] == "fractal"] if r["details"]["pretrain"]["source"] == "trained" else [None]
+        if picture:
+            assert (store.path_for(next(s for s in suite.runs if s.key == r["key"])).with_suffix("") / picture["path"]).is_file()
+            assert f"delta {r['spec']['params']['delta']}" in picture["caption"]
+    sources = sorted(r["details"]["pretrain"]["source"] for r in pretrained)
+    assert sources == ["artifact", "trained", "trained"]                 # one pre-training per delta
+    loaded = [r for r in pretrained if r["details"]["pretrain"]["source"] == "artifact"]
+    assert all(r["throughput"]["render_images_per_s"]["measured_when"] == "artifact" for r in loaded)
+    control = next(r for r in records if r["spec"]["protocol_options"]["weights"] == "random")
+    assert "render_images_per_s" not in control["throughput"] and "artifacts" not in control
+
+
+@pytest.mark.parametrize("name", ["onepfrac-cifar10", "onepfrac-cifar100", "onepfrac-mnist-cpu"])
+def test_the_suites_validate(name):
+    suite = load_suite(SUITES / f"{name}.yaml", registry.load())
+    methods = {s.method for s in suite.runs}
+    assert methods == {"onepfrac"}
+    weights = {s.protocol_options["weights"] for s in suite.runs}
+    assert weights == {"pretrained", "random"}                           # the random-weight control is there
+    assert {s.protocol for s in suite.runs} >= {"finetune", "linear-probe"}
+    assert {s.params["delta"] for s in suite.runs} >= {0.0, 0.1}
