@@ -13,8 +13,8 @@ classifier's ratio of the two roles, as the binary ICN's:
 Each round (``rounds`` in all, the budget's epochs spread evenly over them):
 1. Synthesis: ``negatives_per_class`` samples per class start from q0 and follow ``langevin_steps``
    steps of Langevin dynamics on log p_k, x <- x + step * grad log p_k(x) + noise * N(0, I) (step
-   and noise set apart, as usual for images), kept in the valid pixel range, with the network in
-   eval mode. In the first round the pseudo-negatives are q0's own samples (p_0 = q0), as the
+   and noise set apart, as usual for images; step must stay well below 1, where the Gaussian's pull
+   -x would reset x every step), kept in the valid pixel range, with the network in eval mode. In the first round the pseudo-negatives are q0's own samples (p_0 = q0), as the
    paper's first pseudo-negatives are. The round's samples are saved as a grid (one row per class).
 2. They join the pseudo-negatives of all earlier rounds.
 3. Reclassification: training goes on (same network and optimiser, one schedule over the whole
@@ -230,7 +230,7 @@ PARAMS = {
     "rounds": 10,
     "negatives_per_class": 500,    # synthesised per class and round (our default)
     "negative_ratio": 0.5,         # pseudo-negatives per training image in each batch (our default)
-    "langevin_steps": 60, "langevin_step": 1.0, "langevin_noise": 0.01,   # (our defaults, as JEM's)
+    "langevin_steps": 60, "langevin_step": 0.1, "langevin_noise": 0.01,   # (our defaults)
     "batch_size": 128, "lr": 2e-3, "weight_decay": 5e-4, "label_smoothing": 0.0,
     "crop_padding": 4, "flip": True,
 }
