@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any, Iterator, Mapping
 
 import torch
 
+from bench.accel import Switches
 from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
@@ -51,7 +51,7 @@ class _EpochLog:
     loss: float | None
 
 
-class RunContext:
+class RunContext(Switches):
     """Passed to every method call. Read ``device``, ``seed``, ``budget``, ``params``; use
     ``batches`` for data, ``epochs``/``step`` to report progress (the host times the epochs), and
     ``autocast`` around forward passes."""
@@ -101,25 +101,6 @@ class RunContext:
         self._started = time.perf_counter()
 
     # -- numerics -----------------------------------------------------------------------------
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision as the run's policy says (bf16 on CUDA by default, off on CPU)."""
-        if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        """``model`` on the run's device, in channels-last memory format when the run uses it,
-        compiled when the suite asks. Train and return the module given (not the compiled
-        wrapper) to keep its state dict's names: ``prepare`` returns the callable to run."""
-        model = model.to(self.device)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return torch.compile(model) if self.compile else model
-
-    def layout(self, images: torch.Tensor) -> torch.Tensor:
-        """A batch in the memory format ``prepare`` gave the model."""
-        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
-
     # -- data ---------------------------------------------------------------------------------
     def batches(
         self,

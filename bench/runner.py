@@ -161,7 +161,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
                                if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)]
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
-        record["accel"] = {"precision": precision, **accel.configure(device), "compile": spec.compile}
+        record["accel"] = {"precision": precision, **accel.configure(device, spec.channels_last), "compile": spec.compile}
         seed_everything(spec.seed)
         env = RunEnv(
             device=device, precision=precision, channels_last=record["accel"]["channels_last"],

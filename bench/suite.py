@@ -37,6 +37,7 @@ SUITE_KEYS = {
     "budget_scale": "a positive number multiplying every budget (smoke runs: 0.1)",
     "device": "auto, cpu, cuda, cuda:N or mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16",
+    "channels_last": "auto (on CUDA), true or false: channels-last activations for models methods hand to ctx.prepare",
     "compile": "true or false: torch.compile the models methods hand to ctx.prepare (default false)",
     "executor": "an executor name (local, ray, slurm) or {name, <options>}; --executor wins",
     "runs": "a list of run groups",
@@ -47,11 +48,17 @@ GROUP_KEYS = {
     "protocol": "a protocol name or {name, <options>}",
     "budget": "a mapping of budget names to positive numbers",
     "seeds": "a list of integers, or an integer n meaning 0..n-1",
+    "precision": "as the suite's precision, for this group only",
+    "channels_last": "as the suite's channels_last, for this group only",
 }
 METHOD_KEYS = {
     "name": "a method name", "params": "a mapping of hyper-parameters", "budget": "a mapping",
     "grid": "a mapping of hyper-parameters to lists of values: one run per combination",
 }
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+CHANNELS_LAST = ("auto", True, False)
 
 
 class SuiteError(Exception):
@@ -77,6 +84,7 @@ class RunSpec:
     seed: int
     device: str = "auto"
     precision: str = "auto"
+    channels_last: str | bool = "auto"
     compile: bool = False  # how to run, not what is computed: outside the key, like device
 
     def identity(self) -> dict:
@@ -140,7 +148,8 @@ def load_suite(
     suite_seeds = v.seeds(data.get("seeds", [0]), "seeds")
     scale = v.positive(data.get("budget_scale", 1.0), "budget_scale")
     suite_device = v.typed(data, "device", str, "", default="auto")
-    precision = v.choice(data.get("precision", "auto"), ("auto", "fp32", "bf16"), "precision")
+    precision = v.choice(data.get("precision", "auto"), PRECISIONS, "precision")
+    channels_last = v.choice(data.get("channels_last", "auto"), CHANNELS_LAST, "channels_last")
     compile_models = v.typed(data, "compile", bool, "", default=False) if compile_models is None else compile_models
     executor = v.executor(data["executor"], registry) if "executor" in data else None
     if budget_scale is not None:
@@ -168,6 +177,9 @@ def load_suite(
         datasets = v.names(group.get("datasets", []), f"{where}.datasets")
         protocol, options = v.protocol(group.get("protocol"), f"{where}.protocol")
         group_budget = v.mapping(group.get("budget", {}), f"{where}.budget")
+        # How to run (not what is computed) may differ per group, e.g. bf16 for one slow method.
+        group_precision = v.choice(group.get("precision", precision), PRECISIONS, f"{where}.precision")
+        group_layout = v.choice(group.get("channels_last", channels_last), CHANNELS_LAST, f"{where}.channels_last")
         for j, entry in enumerate(_as_list(group.get("methods", []))):
             mwhere = f"{where}.methods[{j}]"
             method = v.method_entry(entry, mwhere, registry)
@@ -187,8 +199,8 @@ def load_suite(
                             suite=name, dataset=dataset.name, method=spec.name,
                             protocol=protocol.name, protocol_options=options,
                             params=params, budget=dict(Budget(full).scaled(scale)),
-                            budget_scale=scale, seed=seed, device=suite_device, precision=precision,
-                            compile=compile_models,
+                            budget_scale=scale, seed=seed, device=suite_device, precision=group_precision,
+                            channels_last=group_layout, compile=compile_models,
                         ))
     if v.problems:
         raise SuiteError(v.problems)
@@ -246,8 +258,9 @@ class _Validator:
         return float(value)
 
     def choice(self, value: Any, choices: tuple, key: str) -> Any:
-        if value not in choices:
-            self.problem(key, f"expected one of {', '.join(choices)}, got {_kind(value)}")
+        if not any(type(value) is type(c) and value == c for c in choices):  # True is not 1 here
+            names = (str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+            self.problem(key, f"expected one of {', '.join(names)}, got {_kind(value)}")
             return choices[0]
         return value
 

@@ -50,3 +50,41 @@ def load_key(tmp_path, reg):  # noqa: F811
 def test_a_compile_switch_that_is_not_a_boolean_is_refused(tmp_path, reg):  # noqa: F811
     with pytest.raises(SuiteError, match=r"compile: expected true or false"):
         run_suite(tmp_path, reg, SUITE.format(compile="compile: yes please\n"))
+
+
+GROUPS = """seeds: [0]
+{suite}runs:
+  - {{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 1}}}}
+  - {{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 2}}, {group}}}
+"""
+
+
+def test_a_group_may_run_in_bf16_with_channels_last_on_the_cpu(tmp_path, reg):  # noqa: F811
+    suite, store, _ = run_suite(tmp_path, reg, GROUPS.format(suite="", group="precision: bf16, channels_last: true"))
+    plain, switched = (store.read(run)["accel"] for run in suite.runs)
+    assert (plain["precision"], plain["channels_last"]) == ("fp32", False)  # auto on the CPU: both off
+    assert (switched["precision"], switched["channels_last"]) == ("bf16", True)
+    suite, store, _ = run_suite(tmp_path, reg, GROUPS.format(suite="channels_last: true\n", group="channels_last: false"),
+                                results="suite-wide")
+    assert [store.read(run)["accel"]["channels_last"] for run in suite.runs] == [True, False]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("channels_last: yes please", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
+    ("channels_last: 1", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
+    ("precision: fp16", r"runs\[1\]\.precision: expected one of auto, fp32, bf16, got"),
+])
+def test_a_group_switch_with_a_wrong_value_is_refused_by_name(tmp_path, reg, line, expected):  # noqa: F811
+    with pytest.raises(SuiteError, match=expected):
+        run_suite(tmp_path, reg, GROUPS.format(suite="", group=line))
+
+
+def test_the_restore_context_prepares_networks_like_the_run_context():
+    from bench.restoration.context import RestoreContext
+
+    ctx = RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={}, channels_last=True)
+    conv = ctx.prepare(torch.nn.Conv2d(2, 3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert ctx.layout(torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)
+    assert not RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={}).layout(
+        torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)

@@ -82,7 +82,7 @@ def run(spec, method, dataset, env) -> dict:
         return RestoreContext(
             device=device, seed=spec.seed, budget=budget_, params=spec.params,
             artifacts_dir=env.artifacts_dir, progress=env.progress, precision=env.precision,
-            monitor_every=options["monitor_every"], monitor=monitor, label=label,
+            channels_last=env.channels_last, compile=env.compile, monitor_every=options["monitor_every"], monitor=monitor, label=label,
         )
 
     warmup_seconds = None

@@ -3,19 +3,19 @@ the host's monitor (PSNR against the hidden clean image, for curves only)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
+from bench.accel import Switches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
 from bench.timing import synchronize
 
 
-class RestoreContext:
+class RestoreContext(Switches):
     """Passed to a restorer with each :class:`bench.Problem`.
 
     Read ``device``, ``seed`` (the run's seed; a method seeds its own sampling with
@@ -24,6 +24,8 @@ class RestoreContext:
     (iterations/s) and shows progress. ``ctx.monitor(i, output)`` lets the host score an
     intermediate output against the clean image (the method never sees the value); its time is
     not counted in the method's seconds. ``ctx.log(...)`` adds scalars to the image's curve.
+    Run networks through ``ctx.prepare(net)``, ``ctx.layout(x)`` and ``with ctx.autocast()`` so
+    the suite's precision and memory-format switches reach them.
     """
 
     def __init__(
@@ -36,6 +38,8 @@ class RestoreContext:
         artifacts_dir: Path | None = None,
         progress: Progress | None = None,
         precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
         monitor_every: int = 0,
         monitor: Callable[[int, torch.Tensor], dict] | None = None,
         label: str = "",
@@ -47,6 +51,8 @@ class RestoreContext:
         self.artifacts_dir = artifacts_dir
         self.progress = progress or Progress(quiet=True)
         self.precision = precision
+        self.channels_last = channels_last
+        self.compile = compile
         self.monitor_every = monitor_every
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.curve: list[dict] = []
@@ -58,11 +64,6 @@ class RestoreContext:
         self._label = label
         self._n = 0
         self._started = time.perf_counter()
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def iterations(self, n: int) -> Iterator[int]:
         """Yield 0..n-1 (the method may stop early, e.g. on its own learning-rate schedule)."""

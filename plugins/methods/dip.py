@@ -18,6 +18,11 @@ BatchNorm, LeakyReLU(0.2), sigmoid output; Adam, lr 0.01. Denoising averages the
 (exponential moving average, 0.99) and falls back to the previous weights when the fit to the
 noisy image drops by more than 5 dB (the notebook's backtracking).
 
+Budget scaling: the average's window (1 / (1 - 0.99) = 100 iterations, a thirtieth of the 3000)
+stays the same fraction of the run, ``ema = 1 - 30 / iterations`` (0.99 at the full budget, 0.9 at
+300): at a tenth of the budget a 100-iteration window would still be averaging in the blurry
+outputs of the first iterations. Set ``ema`` to a value in [0, 1) to fix it instead.
+
 Our adaptation: images whose sides are not multiples of 32 are not cropped (the notebooks crop
 them); the network generates a reflection-sized canvas (sides rounded up to multiples of 32)
 and its centre crop is the image. SR uses the host's bicubic operator instead of the notebook's
@@ -115,15 +120,17 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     torch.manual_seed(ctx.seed)  # the network's initialisation
     net = Skip(p["input_depth"], channels, channels=p["channels"],
                skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
-               scales=p["scales"], upsample="nearest" if inpaint else "bilinear").to(device)
+               scales=p["scales"], upsample="nearest" if inpaint else "bilinear")
+    model = ctx.prepare(net)
     # The canvas: sides rounded up to multiples of 2 ** scales; the image is its centre crop.
     div = net.divisor
     ch, cw = math.ceil(height / div) * div, math.ceil(width / div) * div
     top, left = (ch - height) // 2, (cw - width) // 2
-    z = torch.rand((1, p["input_depth"], ch, cw), generator=ctx.generator, device=device) * p["input_scale"]
+    z = ctx.layout(torch.rand((1, p["input_depth"], ch, cw), generator=ctx.generator, device=device) * p["input_scale"])
     target = problem.observed[None]                                     # (1, C, h, w)
     optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"])
     average = p["average"] == "always" or (p["average"] == "denoise" and problem.task == "denoise")
+    ema = p["ema"] if p["ema"] >= 0 else min(0.99, max(0.0, 1 - 30 / max(iterations, 1)))
     backtrack = problem.task == "denoise" and p["backtrack"]
     out_avg = None
     last_state, last_fit = None, -math.inf
@@ -136,7 +143,7 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         noise = torch.randn(z.shape, generator=ctx.generator, device=device) * reg_noise if reg_noise > 0 else 0
         with ctx.autocast():
-            out = crop(net(z + noise))                                   # (1, C, H, W)
+            out = crop(model(ctx.layout(z + noise)))                     # (1, C, H, W)
         out = out.float()
         loss = F.mse_loss(problem.forward(out), target)
         loss.backward()
@@ -154,7 +161,7 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         optimizer.step()
         ctx.step(loss)
         if average:
-            out_avg = out.detach() if out_avg is None else out_avg * p["ema"] + out.detach() * (1 - p["ema"])
+            out_avg = out.detach() if out_avg is None else out_avg * ema + out.detach() * (1 - ema)
         if ctx.should_monitor(i):
             ctx.monitor(i, out[0])
             if average:
@@ -163,7 +170,7 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         return out_avg[0].clamp(0, 1)
     # The notebooks' final output: one more forward pass on the fixed input, no added noise.
     with torch.no_grad(), ctx.autocast():
-        return crop(net(z))[0].float().clamp(0, 1)
+        return crop(model(z))[0].float().clamp(0, 1)
 
 
 @hookimpl
@@ -177,7 +184,8 @@ def bench_register_methods(register):
                 "skip_channels": 4, "inpaint_skip_channels": 128,
                 "reg_noise_std": -1.0,     # < 0: the notebooks' value for the task (table above)
                 "average": "denoise",      # exponential output averaging: denoise | always | never
-                "ema": 0.99, "backtrack": True},
+                "ema": -1.0,               # < 0: 1 - 30 / iterations (0.99 at the full budget)
+                "backtrack": True},
         description="Deep Image Prior: the official 'skip' encoder-decoder fitted to the single "
         "degraded image through the host's operator (Adam 0.01, input-noise regularisation, "
         "output averaging for denoising). Budget: iterations per task (paper: 3000 / 2000 / 4000 / 6001).",
