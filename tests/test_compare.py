@@ -88,7 +88,8 @@ def test_failed_and_missing_runs(tmp_path, base):
 
 def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fails(tmp_path):
     """Real toy runs through the runner. Timings of an unchanged re-run on a shared machine are the
-    benchmarks' business, not a test's; a training step made 4x slower is not noise."""
+    benchmarks' business, not a test's; a training step made 10x slower is not noise, even on a
+    machine whose load changes between the runs (4x was not enough beside a busy DIP run)."""
     import toy
     from bench import registry
     from test_runner import run_suite
@@ -96,7 +97,7 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     reg = registry.load(extra_plugins=[("toy", toy)])
     suite = ("name: gate\nseeds: [0, 1, 2]\nruns: [{datasets: toy, protocol: classify, budget: {epochs: 3}, "
              "methods: {name: toy-linear, params: {lr: %s, slowdown: %s}}}]\n")
-    for results, lr, slowdown in [("base", 0.5, 0), ("same", 0.5, 0), ("bad", 0.0005, 0), ("slow", 0.5, 3)]:
+    for results, lr, slowdown in [("base", 0.5, 0), ("same", 0.5, 0), ("bad", 0.0005, 0), ("slow", 0.5, 9)]:
         run_suite(tmp_path, reg, suite % (lr, slowdown), results=results)
 
     def quality(new):
