@@ -193,6 +193,22 @@ class RunContext(Switches):
             mean = self._loss_sum.item() / self._loss_count if self._loss_count else None
             self.progress.status(self._status_text(mean))
 
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, schedule=None, *, n: int = 0,
+                 clip_grad_norm: float | None = None) -> None:
+        """One optimisation step on ``loss`` over ``n`` images: zero the gradients, back-propagate,
+        clip their norm (over the optimizer's parameters) when ``clip_grad_norm`` is given, step
+        the optimizer and the per-step ``schedule``, then :meth:`step`. A loop that needs more
+        between these (a lookahead, a custom loss report) writes them out and calls ``step``."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm is not None:
+            params = [q for group in optimizer.param_groups for q in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, max_norm=clip_grad_norm)
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        self.step(loss, n=n)
+
     def log(self, **scalars: float) -> None:
         """Record scalars (e.g. validation accuracy) in the run's curves, tagged with the epoch."""
         self.curves.append({"epoch": self._epoch + 1, **scalars})

@@ -61,11 +61,7 @@ def run(spec, method, dataset, env) -> dict:
         for images, labels in ctx.batches(p.train, batch_size, augment=augment):
             with ctx.autocast():
                 loss = loss_fn(model(ctx.layout(images)), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            ctx.step(loss, n=len(images))
+            ctx.optimize(loss, optimizer, schedule, n=len(images))
         if p.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, p.val, options["eval_batch_size"]))
             model.train()

@@ -244,13 +244,8 @@ def fit_ddae(data: PretrainData, ctx: RunContext) -> DDAEEncoder:
             with ctx.autocast():
                 pred = unet(encoder.noised(x, t, noise), t.float() / steps)
             loss = nn.functional.mse_loss(pred.float(), noise)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(unet.parameters(), max_norm=1.0)
-            optimizer.step()
-            schedule.step()
+            ctx.optimize(loss, optimizer, schedule, n=len(images), clip_grad_norm=1.0)
             ema.update(unet)
-            ctx.step(loss, n=len(images))
             step += 1
     ema.copy_to(unet)
     return encoder.eval()

@@ -214,11 +214,7 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
                 images, labels = with_pseudo_negatives(images, labels, pool_x, pool_y, n_neg, k_classes, ctx.generator)
             with ctx.autocast():
                 loss = loss_fn(net(ctx.layout(images)), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            ctx.step(loss, n=len(labels) - (n_neg if introspective else 0))
+            ctx.optimize(loss, optimizer, schedule, n=len(labels) - (n_neg if introspective else 0))
         if data.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, data.val))
     return model.eval()

@@ -104,11 +104,7 @@ def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
                 break
             with ctx.autocast():
                 loss = model(images, ctx.generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            ctx.step(loss, n=len(images))
+            ctx.optimize(loss, optimizer, schedule, n=len(images))
             step += 1
     return model.encoder.eval()
 

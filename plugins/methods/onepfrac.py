@@ -228,11 +228,7 @@ def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
             with ctx.autocast():
                 logits = model(ctx.layout(x))
             loss = -(targets * torch.log_softmax(logits.float(), dim=1)).sum(1).mean()   # LPCE
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            ctx.step(loss, n=len(labels))
+            ctx.optimize(loss, optimizer, schedule, n=len(labels))
             step += 1
     return encoder.eval()
 

@@ -51,11 +51,7 @@ def train_supervised(model: nn.Module, data: TrainData, ctx: RunContext) -> nn.M
         for images, labels in ctx.batches(data.train, batch_size, augment=augment):
             with ctx.autocast():
                 loss = loss_fn(model(ctx.layout(images)), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            ctx.step(loss, n=len(images))
+            ctx.optimize(loss, optimizer, schedule, n=len(images))
         if data.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, data.val))
     return model.eval()
