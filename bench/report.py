@@ -117,7 +117,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "suite": g.suite, "dataset": g.dataset, "protocol": g.protocol, "method": g.method,
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
-            "setting": _setting(g), "metrics": {},
+            "setting": _setting(g), "features": _features(g), "metrics": {},
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
@@ -156,6 +156,13 @@ def _setting(g: Group) -> str:
     if options.get("max_images"):
         text += f", first {options['max_images']} images"
     return text
+
+
+def _features(g: Group) -> str:
+    """The read-out the host chose (protocol option feature_sweep), per distinct choice over seeds."""
+    chosen = [r.get("details", {}).get("features", {}).get("chosen") for r in g.ok]
+    texts = dict.fromkeys(" ".join(f"{k}={v}" for k, v in c.items()) for c in chosen if c)
+    return " / ".join(texts)
 
 
 def _label_rows(rows: list[dict], groups: list[Group]) -> None:
@@ -222,14 +229,15 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["suite", "dataset", "protocol", "method", "setting", "budget", "seeds", "runs_ok", "runs_failed", "device",
+        writer.writerow(["suite", "dataset", "protocol", "method", "setting", "features", "budget", "seeds", "runs_ok", "runs_failed", "device",
                          *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")]])
         for row in rows:
             cells = []
             for m in ordered:
                 v = row["metrics"].get(m, {})
                 cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
-            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row.get("setting", ""), row["budget"],
+            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row.get("setting", ""),
+                             row.get("features", ""), row["budget"],
                              " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells])
         return out.getvalue()
 
@@ -240,13 +248,16 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         tables.setdefault((row["suite"], row["dataset"], row["protocol"], row.get("setting", "")), []).append(row)
     for (suite, dataset, protocol, setting), table_rows in tables.items():
         present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
+        chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
         body = []
         for r in table_rows:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
                      for m in present]
-            body.append([r.get("label", r["method"]), r["budget"], seeds, *cells])
-        headers = ["method", "budget", "seeds", *[_HEADERS.get(m, m) for m in present]]
+            body.append([r.get("label", r["method"]), *([r.get("features") or "-"] if chosen else []),
+                         r["budget"], seeds, *cells])
+        headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
+                   *[_HEADERS.get(m, m) for m in present]]
         where = f"{protocol} · {setting}" if setting else protocol
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from bench.protocols import PROTOCOLS
+from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.registry import PluginError, Registry
 from bench.specs import Budget
 
@@ -187,6 +187,8 @@ def load_suite(
                 continue
             spec, grid, budget = method
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
+            if options.get("feature_sweep"):
+                v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
             for params in grid:
                 for d, dataset_name in enumerate(datasets):
                     dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
@@ -373,6 +375,16 @@ class _Validator:
         for problem in check_options(spec, options):
             self.problem("executor", problem)
         return {"name": spec.name, "options": options}
+
+    def feature_sweep(self, method, options: dict, key: str) -> None:
+        for problem in check_feature_sweep(options["feature_sweep"], method, options["holdout"]):
+            self.problem(key, problem)
+        for name, values in options["feature_sweep"].items():
+            if name in method.params and isinstance(values, list):
+                default = method.params[name]
+                wrong = [x for x in values if not check_value(default, x)]
+                if wrong:
+                    self.problem(_join(key, name), f"expected {type(default).__name__} values like {default!r}, got {wrong!r}")
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:

@@ -1,6 +1,7 @@
 """The representation track: host protocols (linear probe, k-NN, fine-tune) checked against
 independent computations on a raw-pixel encoder; MAE and DDAE pieces; saved encoders; controls."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bench import MethodSpec, PretrainData, registry
 from bench.context import RunContext
 from bench.data.loader import Normalize
 from bench.data.store import DataStore
+from bench.html import build
 from bench.progress import Progress
 from bench.protocols.knn import knn_predict
 from bench.records import ResultStore
@@ -145,6 +147,42 @@ def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     record = store.read(suite.runs[0])
     assert record["status"] == "failed" and "held-out" in record["error"]["message"]
+
+
+def test_feature_sweep_is_chosen_on_held_out_images_and_scored_as_a_fixed_run(tmp_path, reg):
+    """The host picks the read-out on the held-out part; the chosen one is then evaluated exactly as
+    a run fixed to it, and the table says what was chosen."""
+    for protocol in ("knn", "linear-probe"):
+        options = f"name: {protocol}, holdout: 0.2, lrs: [0.05], weight_decays: [0.001], epochs: 20" \
+            if protocol == "linear-probe" else f"name: {protocol}, holdout: 0.2"
+        _, _, _, (swept, fixed) = run_suite(tmp_path, reg, f"""
+runs:
+  - {{datasets: blobs, methods: raw-pixels, protocol: {{{options}, feature_sweep: {{pixels: [1, 36, 2]}}}}}}
+  - {{datasets: blobs, methods: {{name: raw-pixels, params: {{pixels: 36}}}}, protocol: {{{options}}}}}
+""", results=protocol)
+        features = swept["details"]["features"]
+        assert [q["pixels"] for q in features["points"]] == [1, 36, 2]
+        assert features["chosen"] == {"pixels": 36}
+        assert max(q["val_accuracy"] for q in features["points"]) == features["points"][1]["val_accuracy"]
+        assert swept["details"]["feature_dim"] == 36
+        assert swept["metrics"] == fixed["metrics"]
+        text = render(leaderboard(load_groups(tmp_path / protocol)))
+        assert "features (chosen)" in text and "pixels=36" in text
+    build(tmp_path / "knn", tmp_path / "site")
+    assert "pixels=36</small>" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_a_bad_feature_sweep_is_refused_with_its_key(tmp_path, reg):
+    path = tmp_path / "suite.yaml"
+    path.write_text("runs:\n"
+                    "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, feature_sweep: {pixels: [1]}}}\n"
+                    "  - {datasets: blobs, methods: raw-pixels, protocol: {name: linear-probe, feature_sweep: {unused: [1], pixels: [one]}}}\n")
+    with pytest.raises(SuiteError) as err:
+        load_suite(path, reg)
+    text = str(err.value)
+    assert "runs[0].protocol.feature_sweep: needs holdout > 0" in text
+    assert "'unused' is not a feature parameter of method 'raw-pixels' (its feature parameters: pixels)" in text
+    assert "runs[1].protocol.feature_sweep.pixels: expected int values" in text
 
 
 def test_representation_specs_need_build_and_known_feature_params():
@@ -285,8 +323,9 @@ runs:
   - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: knn, {sizes}}}}}
   - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: knn, {sizes}, weights: random}}}}
   - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: finetune, {sizes}, epochs: 1, batch_size: 50}}}}
+  - {{datasets: cifar10, methods: [{DDAE_CIFAR}], protocol: {{name: knn, {sizes}, holdout: 0.25, feature_sweep: {{block: [out_1, out_3], timestep: [11, 101]}}}}}}
 """)
-    assert len(records) == 9 and not outcome.failed  # mae x 2 read-outs x 4 groups + ddae
+    assert len(records) == 10 and not outcome.failed  # mae x 2 read-outs x 4 groups + ddae x 2
     by = {(r["spec"]["method"], r["spec"]["protocol"], r["spec"]["params"].get("pool"), r["spec"]["protocol_options"]["weights"]): r
           for r in records}
     first = by["mae", "linear-probe", "cls", "pretrained"]
@@ -320,3 +359,15 @@ runs:
     rerun = again.read(spec)
     assert rerun["details"]["pretrain"]["source"] == "artifact"
     assert rerun["metrics"] == first["metrics"]
+
+    # DDAE's read-out chosen on held-out images: the same saved weights under every choice, and the
+    # chosen one scores as a run fixed to it.
+    swept = next(r for r in records if r["spec"]["method"] == "ddae" and r["spec"]["protocol"] == "knn")
+    assert swept["details"]["pretrain"]["source"] == "artifact"
+    assert len(swept["details"]["features"]["points"]) == 4
+    chosen = swept["details"]["features"]["chosen"]
+    spec = next(s for s in suite.runs if s.method == "ddae" and s.protocol == "knn")
+    fixed = dataclasses.replace(spec, params={**spec.params, **chosen},
+                                protocol_options={**spec.protocol_options, "feature_sweep": {}})
+    run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
+    assert again.read(fixed)["metrics"] == swept["metrics"]

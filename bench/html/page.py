@@ -161,6 +161,9 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     method = f"<a href=\"records/{_e(row.slug)}.html\">{_e(row.label)}</a>"
     if not ok:
         method += " <span class=\"badge failed\">failed</span>"
+    if data.get("features"):
+        method += (f" <small title=\"read-out chosen on held-out training images (protocol option feature_sweep)\">"
+                   f"{_e(data['features'])}</small>")
     for name in ("status", "-"):
         d = row.verdicts.get(name)
         if d is not None:

@@ -37,6 +37,9 @@ _REPRESENTATION = {
     "labelled_images": 0,
     "test_images": 0,
 }
+#: Frozen-feature protocols may choose the read-out: {feature param: [values]} (e.g. DDAE's block
+#: and timestep), every combination scored on the held-out part; {}: the run's params as they are.
+_FROZEN = {**_REPRESENTATION, "feature_sweep": {}}
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -83,7 +86,7 @@ PROTOCOLS: dict[str, Protocol] = {
             method_kinds=("representation",),
             dataset_tasks=("classification",),
             options={
-                **_REPRESENTATION,
+                **_FROZEN,
                 "epochs": 30,
                 "batch_size": 256,
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
@@ -91,15 +94,15 @@ PROTOCOLS: dict[str, Protocol] = {
                 "weight_decays": [0.0, 1e-4],
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
-            "classifier (Adam, cosine) with lr x weight decay chosen on held-out training images; "
-            "top-1 on the test split; pre-training and feature-extraction throughput.",
+            "classifier (Adam, cosine) with lr x weight decay (and optionally the read-out) chosen on "
+            "held-out training images; top-1 on the test split; pre-training and feature-extraction throughput.",
             implementation="bench.protocols.linear_probe:run",
         ),
         Protocol(
             name="knn",
             method_kinds=("representation",),
             dataset_tasks=("classification",),
-            options={**_REPRESENTATION, "holdout": 0.0, "k": 20, "temperature": 0.07},
+            options={**_FROZEN, "holdout": 0.0, "k": 20, "temperature": 0.07},
             description="Frozen encoder; weighted k-NN vote (cosine similarity, weights "
             "exp(s / temperature)) over the training features; top-1 on the test split.",
             implementation="bench.protocols.knn:run",
@@ -126,3 +129,19 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
     ]
 }
+
+
+def check_feature_sweep(sweep: dict, method, holdout: float) -> list[str]:
+    """What is wrong with a ``feature_sweep`` option for ``method`` (the suite loader reports these
+    with the file and key; ``representation.choose_features`` raises them)."""
+    problems = []
+    if sweep and not holdout:
+        problems.append("needs holdout > 0: the read-out is chosen on a held-out part of the training split, "
+                        "never on the test split")
+    for key, values in sweep.items():
+        if key not in method.feature_params:
+            known = ", ".join(method.feature_params) or "none"
+            problems.append(f"{key!r} is not a feature parameter of method {method.name!r} (its feature parameters: {known})")
+        elif not isinstance(values, list) or not values:
+            problems.append(f"{key}: expected a non-empty list of values, got {values!r}")
+    return problems

@@ -4,7 +4,7 @@ Features are extracted once by the frozen encoder and L2-normalised. For each qu
 training features with the highest cosine similarity s vote for their labels with weight
 exp(s / temperature); the class with the largest summed weight wins (ties: the lowest class index).
 The memory bank is the training split without its held-out part; with ``holdout`` > 0 the held-out
-part is scored too (``val_accuracy``).
+part is scored too (``val_accuracy``), and a ``feature_sweep`` is chosen by that score.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import torch
 
 from bench.protocols.representation import (
-    accuracy_info, common_sections, extract, feature_throughput, prepare,
+    accuracy_info, choose_features, common_sections, extract, feature_throughput, prepare,
 )
 
 PROTOCOL = "knn"
@@ -42,7 +42,15 @@ def knn_predict(
 
 def run(spec, method, dataset, env) -> dict:
     options = spec.protocol_options
+    vote = dict(k=options["k"], temperature=options["temperature"])
+    n_classes = dataset.num_classes
     p = prepare(spec, method, dataset, env)
+
+    def val_accuracy(bank, val_x, _ctx=None) -> float:
+        pred = knn_predict(bank, p.train.labels, val_x, n_classes, **vote)
+        return 100.0 * (pred == p.val.labels).float().mean().item()
+
+    choose_features(p, spec, method, env, val_accuracy)
     ctx, batch = p.ctx, options["eval_batch_size"]
 
     t_features = time.perf_counter()
@@ -52,13 +60,10 @@ def run(spec, method, dataset, env) -> dict:
     features_seconds = time.perf_counter() - t_features
 
     t_knn = time.perf_counter()
-    vote = dict(k=options["k"], temperature=options["temperature"])
-    n_classes = dataset.num_classes
     pred = knn_predict(bank, p.train.labels, test_x, n_classes, **vote)
     metrics = {"test_accuracy": 100.0 * (pred == p.test.labels).float().mean().item()}
     if val_x is not None:
-        pred = knn_predict(bank, p.train.labels, val_x, n_classes, **vote)
-        metrics["val_accuracy"] = 100.0 * (pred == p.val.labels).float().mean().item()
+        metrics["val_accuracy"] = val_accuracy(bank, val_x)
     knn_seconds = time.perf_counter() - t_knn
 
     sections = common_sections(p, PROTOCOL, options)

@@ -8,6 +8,7 @@
    not decayed) by Adam with a cosine schedule, mini-batches from a seeded generator.
 4. The learning rate x weight decay sweep is scored on the held-out part of the training split;
    the best point is re-trained on the whole training split and scored once on the test split.
+   With a ``feature_sweep`` each read-out is scored by its best sweep point on the held-out part.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import torch
 
 from bench.protocols.representation import (
-    accuracy_info, common_sections, extract, feature_throughput, prepare,
+    accuracy_info, choose_features, common_sections, extract, feature_throughput, prepare,
 )
 
 PROTOCOL = "linear-probe"
@@ -63,6 +64,19 @@ def top1(head: torch.nn.Linear, features: torch.Tensor, labels: torch.Tensor) ->
     return 100.0 * (head(features).argmax(1) == labels).float().mean().item()
 
 
+def sweep_probe(
+    train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
+    sweep: list[tuple[float, float]], num_classes: int, **fit,
+) -> list[dict]:
+    """Held-out accuracy of a probe trained on the train part at each (lr, weight decay)."""
+    tx, vx = standardize(train_x, val_x)
+    points = []
+    for lr, wd in sweep:
+        head = train_linear(tx, train_y, num_classes, lr=lr, weight_decay=wd, **fit)
+        points.append({"lr": lr, "weight_decay": wd, "val_accuracy": top1(head, vx, val_y)})
+    return points
+
+
 def run(spec, method, dataset, env) -> dict:
     options = spec.protocol_options
     sweep = [(float(lr), float(wd)) for lr in options["lrs"] for wd in options["weight_decays"]]
@@ -71,7 +85,16 @@ def run(spec, method, dataset, env) -> dict:
     if len(sweep) > 1 and not options["holdout"]:
         raise ValueError("linear-probe: a sweep over several lrs/weight_decays needs holdout > 0 "
                          "(the choice is made on a held-out part of the training split, never on the test split)")
+    num_classes = dataset.num_classes
+    fit = dict(epochs=options["epochs"], batch_size=options["batch_size"])
     p = prepare(spec, method, dataset, env)
+
+    def val_accuracy(train_x, val_x, ctx) -> float:
+        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes,
+                             generator=ctx.generator, **fit)
+        return max(q["val_accuracy"] for q in points)
+
+    choose_features(p, spec, method, env, val_accuracy)
     ctx, batch = p.ctx, options["eval_batch_size"]
 
     t_features = time.perf_counter()
@@ -81,14 +104,10 @@ def run(spec, method, dataset, env) -> dict:
     features_seconds = time.perf_counter() - t_features
 
     t_probe = time.perf_counter()
-    num_classes = dataset.num_classes
-    fit = dict(epochs=options["epochs"], batch_size=options["batch_size"], generator=ctx.generator)
+    fit["generator"] = ctx.generator
     points = []
     if p.val is not None:
-        tx, vx = standardize(train_x, val_x)
-        for lr, wd in sweep:
-            head = train_linear(tx, p.train.labels, num_classes, lr=lr, weight_decay=wd, **fit)
-            points.append({"lr": lr, "weight_decay": wd, "val_accuracy": top1(head, vx, p.val.labels)})
+        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, **fit)
         best = max(points, key=lambda q: q["val_accuracy"])  # ties: the first listed
         all_x, all_y = torch.cat([train_x, val_x]), torch.cat([p.train.labels, p.val.labels])
     else:

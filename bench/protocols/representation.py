@@ -15,14 +15,21 @@
    whether the encoder was just trained or loaded.
 4. Rates the method measured during pre-training (``ctx.measure``, e.g. a renderer's images/s) are
    saved with the encoder and written into every record that uses it, beside the pre-training rate.
+5. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
+   level) the host chooses how features are read out: every combination re-reads the same weights,
+   is scored by the protocol on the held-out part of the training split, and the best one is then
+   evaluated exactly as a run fixed to it would be (``choose_features``). The test split plays no
+   part in the choice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 from pathlib import Path
 
 import torch
@@ -31,6 +38,7 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
+from bench.protocols import check_feature_sweep
 from bench.protocols.classify import split_holdout
 from bench.specs import Budget
 from bench.timing import measure, synchronize
@@ -55,6 +63,10 @@ class Prepared:
     pretrain_rates: dict             # rates the method measured while pre-training (ctx.measure)
     load_seconds: float
     encoder_seconds: float
+    weights: dict                    # the encoder's state dict (re-read by other feature choices)
+    image_shape: tuple
+    features: dict | None = None     # the read-out choice (record section "details.features")
+    choice_seconds: float = 0.0
 
 
 def pretrain_identity(spec, method) -> dict:
@@ -100,6 +112,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
         pretrain = {"weights": "random", "source": "build"}
     else:
         encoder, pretrain, throughput, rates = _pretrained(spec, method, env, ctx, full_train.images)
+    weights = encoder.state_dict()
     encoder = ctx.prepare(encoder).eval()
     synchronize(env.device)
     encoder_seconds = time.perf_counter() - t_encoder
@@ -108,8 +121,57 @@ def prepare(spec, method, dataset, env) -> Prepared:
     return Prepared(
         train=train, val=val, test=test, encoder=encoder, ctx=make_context(spec, env, normalize),
         normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput, pretrain_rates=rates,
-        load_seconds=load_seconds, encoder_seconds=encoder_seconds,
+        load_seconds=load_seconds, encoder_seconds=encoder_seconds, weights=weights, image_shape=image_shape,
     )
+
+
+def feature_candidates(options: dict) -> list[dict]:
+    """Every combination of the ``feature_sweep`` option, in the order listed ([] without one)."""
+    sweep = options.get("feature_sweep") or {}
+    return [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())] if sweep else []
+
+
+def choose_features(p: Prepared, spec, method, env,
+                    score: Callable[[torch.Tensor, torch.Tensor, RunContext], float]) -> None:
+    """Choose the read-out among the ``feature_sweep`` combinations and switch ``p`` to it.
+
+    Each combination rebuilds the encoder with those feature params, loads the same weights,
+    extracts the train and held-out features from a freshly seeded state and is scored by
+    ``score(train_features, val_features, ctx)`` (the protocol's accuracy on the held-out part).
+    The best (ties: the first listed) leaves ``p`` as ``prepare`` would have for a run fixed to it,
+    and the choice in ``p.features``. Without a sweep ``p`` is left as it is.
+    """
+    options = spec.protocol_options
+    candidates = feature_candidates(options)
+    if not candidates:
+        return
+    t0 = time.perf_counter()
+    problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
+    if problems:
+        raise ValueError("feature_sweep: " + "; ".join(problems))
+    batch, points = options["eval_batch_size"], []
+    for params in candidates:
+        encoder, ctx = _read_out(p, spec, method, env, params)
+        train_x = extract(encoder, p.train.images, ctx, batch)
+        val_x = extract(encoder, p.val.images, ctx, batch)
+        points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
+    best = max(points, key=lambda q: q["val_accuracy"])
+    chosen = {k: best[k] for k in candidates[0]}
+    p.encoder, p.ctx = _read_out(p, spec, method, env, chosen)
+    p.features = {"sweep": options["feature_sweep"], "points": points, "chosen": chosen,
+                  "criterion": "this protocol's accuracy on the held-out part of the training split"}
+    p.choice_seconds = time.perf_counter() - t0
+
+
+def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:
+    """The encoder with the same weights read out with ``params``, and a freshly seeded context."""
+    run = replace(spec, params={**spec.params, **params})
+    ctx = make_context(run, env, p.normalize)
+    encoder = _check_encoder(method, method.build(p.image_shape, ctx), "build")
+    encoder.load_state_dict(p.weights)
+    encoder = ctx.prepare(encoder).eval()
+    seed_everything(spec.seed)
+    return encoder, make_context(run, env, p.normalize)
 
 
 def _subset(data: LabelledImages, n: int, seed: int) -> LabelledImages:
@@ -213,6 +275,9 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
         "pretrain": p.pretrain,
     }
     timings = {"load_seconds": round(p.load_seconds, 3), "encoder_seconds": round(p.encoder_seconds, 3)}
+    if p.features is not None:
+        details["features"] = p.features
+        timings["feature_choice_seconds"] = round(p.choice_seconds, 3)
     if p.pretrain.get("source") == "trained":
         timings["pretrain_seconds"] = p.pretrain["pretrain_seconds"]
     return {"throughput": throughput, "details": details, "timings": timings}
