@@ -150,11 +150,14 @@ def choose_features(p: Prepared, spec, method, env,
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
     batch, points = options["eval_batch_size"], []
-    for params in candidates:
+    for i, params in enumerate(candidates, 1):
         encoder, ctx = _read_out(p, spec, method, env, params)
         train_x = extract(encoder, p.train.images, ctx, batch)
         val_x = extract(encoder, p.val.images, ctx, batch)
         points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
+        text = " ".join(f"{k}={v}" for k, v in params.items())
+        env.progress.status(f"read-out {i}/{len(candidates)} {text}: held-out accuracy {points[-1]['val_accuracy']:.2f}",
+                            force=True)
     best = max(points, key=lambda q: q["val_accuracy"])
     chosen = {k: best[k] for k in candidates[0]}
     p.encoder, p.ctx = _read_out(p, spec, method, env, chosen)
