@@ -104,17 +104,17 @@ def run(spec, method, dataset, env) -> dict:
     features_seconds = time.perf_counter() - t_features
 
     t_probe = time.perf_counter()
-    fit["generator"] = ctx.generator
+    seeded = dict(fit, generator=ctx.generator)
     points = []
     if p.val is not None:
-        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, **fit)
+        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, **seeded)
         best = max(points, key=lambda q: q["val_accuracy"])  # ties: the first listed
         all_x, all_y = torch.cat([train_x, val_x]), torch.cat([p.train.labels, p.val.labels])
     else:
         best = {"lr": sweep[0][0], "weight_decay": sweep[0][1]}
         all_x, all_y = train_x, p.train.labels
     ax, sx = standardize(all_x, test_x)
-    head = train_linear(ax, all_y, num_classes, lr=best["lr"], weight_decay=best["weight_decay"], **fit)
+    head = train_linear(ax, all_y, num_classes, lr=best["lr"], weight_decay=best["weight_decay"], **seeded)
     metrics = {"test_accuracy": top1(head, sx, p.test.labels)}
     if "val_accuracy" in best:
         metrics["val_accuracy"] = best["val_accuracy"]
