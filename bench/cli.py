@@ -251,11 +251,14 @@ def cmd_run(args) -> int:
         print(f"executor: {executor_name}")
         return 0
 
-    from bench.data.store import DataStore
+    from bench.data.store import DataError, DataStore
     from bench.executors import ExecutorError, Job
     from bench.progress import Progress
 
-    data_store = DataStore(args.data_dir, offline=True if args.offline else None)
+    try:
+        data_store = DataStore(args.data_dir, offline=True if args.offline else None)
+    except DataError as exc:
+        raise BenchError(str(exc)) from None
     progress = Progress(quiet=args.quiet)
     progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root} (executor {executor_name})")
     job = Job(suite=suite.name, specs=specs, registry=reg, store=store, data_dir=data_store.root,

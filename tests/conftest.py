@@ -22,5 +22,7 @@ def shared_data() -> pathlib.Path:
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the user's data cache or downloads by accident."""
     monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path / "data-cache"))
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "download-cache"))
+    monkeypatch.delenv("BENCH_MIRRORS", raising=False)
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.delenv("BENCH_PLUGINS", raising=False)

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from bench.data.store import Archive, DataError, DataStore, RemoteFile
+from bench.data.store import CACHE_TAG, Archive, DataError, DataStore, RemoteFile
 
 PAYLOAD = b"real bytes " * 1000
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -136,19 +136,81 @@ def test_a_read_only_mirror_is_used_in_place(mirror, server):
     assert sorted(mirror.rglob("*")) == before
 
 
-def test_a_read_only_mirror_is_never_modified(mirror, server):
+def test_a_mirror_is_never_modified_even_when_writable(mirror, server, tmp_path):
+    """root may write in a 0755 folder: the permission bits must not decide what a mirror is."""
     (mirror / "set").chmod(0o755)
     (mirror / "set" / "a.bin").chmod(0o644)
     (mirror / "set" / "a.bin").write_bytes(b"corrupt")
-    (mirror / "set").chmod(0o555)
     server.files["/a.bin"] = PAYLOAD
-    store = DataStore(mirror, offline=False, log=lambda text: None)
-    with pytest.raises(DataError, match="read-only"):
-        store.fetch(RemoteFile("set/a.bin", server.url + "/a.bin", MD5))
-    with pytest.raises(DataError, match="read-only"):
-        store.fetch(RemoteFile("set/b.bin", server.url + "/a.bin", MD5))
-    assert (mirror / "set" / "a.bin").read_bytes() == b"corrupt" and server.hits == {}
-    assert not (mirror / "set" / "b.bin").exists()
+    cache = tmp_path / "cache"
+    store = DataStore(mirror, offline=False, cache=cache, log=lambda text: None)
+    assert store.mirrors == (mirror.resolve(),) and store.cache == cache.resolve()
+    assert store.fetch(RemoteFile("set/a.bin", server.url + "/a.bin", MD5)) == cache.resolve() / "set" / "a.bin"
+    assert store.fetch(RemoteFile("set/b.bin", server.url + "/a.bin", MD5)).read_bytes() == PAYLOAD
+    assert (mirror / "set" / "a.bin").read_bytes() == b"corrupt", "the mirror's file is left alone"
+    assert sorted(p.name for p in (mirror / "set").iterdir()) == ["a.bin"], "nothing is written in a mirror"
+    assert (cache / CACHE_TAG).is_file() and not (mirror / CACHE_TAG).exists()
+
+
+def test_a_folder_of_files_without_a_tag_is_a_mirror_and_the_default_cache_takes_downloads(mirror, monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "env-cache"))
+    store = DataStore(mirror)
+    assert store.root == mirror.resolve() and store.cache == (tmp_path / "env-cache").resolve()
+    tagged = tmp_path / "tagged"
+    tagged.mkdir()
+    (tagged / "old.bin").write_bytes(b"x")
+    (tagged / CACHE_TAG).write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    assert DataStore(tagged).cache == tagged.resolve() and DataStore(tagged).mirrors == ()
+    monkeypatch.setenv("BENCH_MIRRORS", f"{mirror}{os.pathsep}{tmp_path / 'other'}")
+    assert DataStore(tagged).mirrors == (mirror.resolve(), (tmp_path / "other").resolve())
+
+
+def test_offline_corrupt_mirror_file_says_what_is_wrong_and_where_a_good_copy_goes(mirror, tmp_path):
+    (mirror / "set").chmod(0o755)
+    (mirror / "set" / "a.bin").chmod(0o644)
+    (mirror / "set" / "a.bin").write_bytes(b"corrupt")
+    store = DataStore(mirror, offline=True, cache=tmp_path / "cache", log=lambda text: None)
+    with pytest.raises(DataError) as error:
+        store.fetch(RemoteFile("set/a.bin", "https://example.org/a.bin", MD5))
+    text = str(error.value)
+    assert "\n" not in text, "one line: the console and the record show the same message"
+    assert "is corrupt" in text and str(mirror / "set" / "a.bin") in text and "offline" in text
+    assert "https://example.org/a.bin" in text and MD5 in text and str((tmp_path / "cache" / "set").resolve()) in text
+    assert (mirror / "set" / "a.bin").read_bytes() == b"corrupt"
+
+
+def test_offline_corrupt_cached_file_is_reported_as_corrupt_not_missing(tmp_path):
+    store = DataStore(tmp_path / "data", offline=True, log=lambda text: None)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(b"truncated")
+    with pytest.raises(DataError, match="is corrupt .*downloads are off"):
+        store.fetch(RemoteFile("a.bin", "https://example.org/a.bin", MD5))
+
+
+def test_a_failed_download_is_one_message_with_file_url_checksum_and_folder(server, store):
+    with pytest.raises(DataError) as error:
+        store.fetch(RemoteFile("mnist/t10k.gz", server.url + "/missing.gz", MD5))
+    text = str(error.value)
+    assert "\n" not in text and "2 download attempts failed" in text and "404" in text
+    assert text.startswith("mnist/t10k.gz:") and server.url + "/missing.gz" in text and MD5 in text
+    assert str(store.root / "mnist") in text
+
+
+def test_a_data_dir_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        DataStore(tmp_path / "file")
+
+
+def test_an_archive_in_a_mirror_is_extracted_into_the_cache(server, tmp_path):
+    tar = make_tar([("set-py/a", tarfile.REGTYPE, b"A")])
+    archive = archive_for(server, tar, {"a": b"A"})
+    mirror = tmp_path / "mirror"
+    (mirror / "set").mkdir(parents=True)
+    (mirror / "set" / "set.tar.gz").write_bytes(tar)
+    store = DataStore(mirror, offline=True, cache=tmp_path / "cache", log=lambda text: None)
+    assert store.fetch_member(archive, "a") == (tmp_path / "cache" / "set" / "a").resolve()
+    assert sorted(p.name for p in (mirror / "set").iterdir()) == ["set.tar.gz"] and server.hits == {}
 
 
 def make_tar(entries: list[tuple[str, bytes, bytes]]) -> bytes:
@@ -205,8 +267,8 @@ def test_offline_missing_member_says_where_the_archive_or_member_goes(tmp_path):
     with pytest.raises(DataError) as error:
         DataStore(tmp_path, offline=True).fetch_member(archive, "batch")
     text = str(error.value)
-    assert "https://example.org/c.tar.gz" in text and str(tmp_path / "c" / "c.tar.gz") in text
-    assert str(tmp_path / "c" / "batch") in text
+    assert "https://example.org/c.tar.gz" in text and f"put it in {tmp_path / 'c'}" in text
+    assert str(tmp_path / "c" / "batch") in text and "\n" not in text
 
 
 def test_declarations_reject_paths_outside_the_data_directory():

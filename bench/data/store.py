@@ -3,11 +3,15 @@
 A dataset plugin declares its files (:class:`RemoteFile`, :class:`Archive`) with canonical URLs
 and checksums and asks the :class:`DataStore` for local paths. The store
 
-- uses a file already in the data directory if its checksum matches, in place: a read-only
-  mirror such as ``../shared/data`` works without copying;
-- otherwise downloads it (canonical URL, then mirrors, with retries) to a temporary file in the
-  same directory, verifies it and moves it into place with ``os.replace``, so an interrupted
-  or corrupt download never leaves a file that looks finished;
+- uses a file already in the data directory if its checksum matches, in place;
+- never modifies a **mirror**: a data directory that is not a download cache (it holds files
+  but no ``CACHEDIR.TAG``, e.g. ``../shared/data``) and every folder in ``$BENCH_MIRRORS``. A
+  file missing from a mirror, or corrupt there, is fetched into the **download cache**
+  (``$BENCH_CACHE_DIR``, else ``~/.cache/bench/data``); nothing is deleted or written in a mirror
+  whatever its permission bits say (root may write anywhere);
+- downloads (canonical URL, then URL mirrors, with retries) to a temporary file in the cache,
+  verifies it and moves it into place with ``os.replace``, so an interrupted or corrupt
+  download never leaves a file that looks finished;
 - extracts archive members itself, writing only the member paths the plugin declared, so no
   archive entry can land outside the data directory;
 - records every file it handed out (``used``), so a result names the exact data it came from.
@@ -31,6 +35,12 @@ from dataclasses import dataclass, field
 
 CHUNK = 1 << 20
 DEFAULT_ROOT = pathlib.Path("~/.cache/bench/data")
+#: Marks a folder as bench's download cache (https://bford.info/cachedir/: backup tools skip it).
+CACHE_TAG = "CACHEDIR.TAG"
+_CACHE_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This folder is a download cache of bench: files here are re-fetched when missing or corrupt.\n"
+)
 
 
 class DataError(RuntimeError):
@@ -105,11 +115,27 @@ def digest(path: pathlib.Path) -> _Digest:
 
 
 def writable(folder: pathlib.Path) -> bool:
-    """Whether we may write in ``folder``: permission bits count even for root, so a mirror
-    marked read-only (``chmod a-w``) is never modified."""
+    """Whether we may write in ``folder`` (permission bits count even for root)."""
     while not folder.exists() and folder.parent != folder:
         folder = folder.parent  # a folder we would create: its first existing ancestor decides
     return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+
+
+def is_cache(folder: pathlib.Path) -> bool:
+    """Whether ``folder`` may serve as a download cache: tagged as one, or new or empty (it is
+    tagged when first written). A folder that already holds files and no tag is a mirror."""
+    if (folder / CACHE_TAG).is_file():
+        return True
+    try:
+        return not any(folder.iterdir())
+    except FileNotFoundError:
+        return True
+    except NotADirectoryError:
+        return False
+
+
+def _folders(value: str | None) -> tuple[pathlib.Path, ...]:
+    return tuple(pathlib.Path(p).expanduser().resolve() for p in (value or "").split(os.pathsep) if p.strip())
 
 
 def _env_flag(name: str) -> bool:
@@ -120,9 +146,13 @@ def _env_flag(name: str) -> bool:
 class DataStore:
     """Local paths for remote dataset files.
 
-    ``root``: the data directory (default ``$BENCH_DATA_DIR``, else ``~/.cache/bench/data``).
+    ``root``: the data directory (default ``$BENCH_DATA_DIR``, else the cache). It is the cache
+    itself when it is one (see :func:`is_cache`), otherwise a mirror read in place.
+    ``cache``: where fetched files go (default ``$BENCH_CACHE_DIR``, else
+    ``~/.cache/bench/data``); when ``root`` is a cache, ``root``.
+    ``mirrors``: more read-only folders to look in (default ``$BENCH_MIRRORS``, ``:``-separated).
     ``offline``: never download (default ``$BENCH_OFFLINE``); a missing file is an error that
-    names the file, its URL and the directory to put it in.
+    names the file, its URL, its checksum and the folder to put it in.
     """
 
     root: pathlib.Path | str | None = None
@@ -130,86 +160,119 @@ class DataStore:
     retries: int = 3
     timeout: float = 60.0
     log: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
+    cache: pathlib.Path | str | None = None
+    mirrors: tuple[pathlib.Path | str, ...] | None = None
     used: dict[str, dict] = field(default_factory=dict)
     _verified: dict[tuple, _Digest] = field(default_factory=dict, repr=False)
+    _corrupt: dict[str, str] = field(default_factory=dict, repr=False)  # relative path -> what was wrong
 
     def __post_init__(self) -> None:
-        root = self.root or os.environ.get("BENCH_DATA_DIR") or DEFAULT_ROOT
+        default_cache = pathlib.Path(os.environ.get("BENCH_CACHE_DIR") or DEFAULT_ROOT).expanduser().resolve()
+        root = self.root or os.environ.get("BENCH_DATA_DIR") or self.cache or default_cache
         self.root = pathlib.Path(root).expanduser().resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"data directory {self.root} is a file, not a folder: "
+                            "point --data-dir / BENCH_DATA_DIR at a folder")
+        if self.cache is not None:
+            self.cache = pathlib.Path(self.cache).expanduser().resolve()
+        else:
+            self.cache = self.root if (self.root == default_cache or is_cache(self.root)) else default_cache
+        mirrors = _folders(os.environ.get("BENCH_MIRRORS")) if self.mirrors is None else \
+            tuple(pathlib.Path(m).expanduser().resolve() for m in self.mirrors)
+        # Read-only folders, looked in before the cache, in this order.
+        self.mirrors = tuple(dict.fromkeys(
+            f for f in ((self.root,) if self.root != self.cache else ()) + mirrors if f != self.cache
+        ))
         if self.offline is None:
             self.offline = _env_flag("BENCH_OFFLINE")
 
     # -- public ------------------------------------------------------------------------------
     def fetch(self, file: RemoteFile) -> pathlib.Path:
-        """The verified local path of ``file``, downloading it if needed."""
+        """The verified local path of ``file``, downloading it into the cache if needed."""
         path, found = self._ensure(file)
         self._record(file.path, found, file.url)
         return path
 
     def fetch_member(self, archive: Archive, member: str) -> pathlib.Path:
-        """The verified local path of one archive member, extracting the archive if needed."""
+        """The verified local path of one archive member, extracting the archive (into the
+        cache) if needed."""
         if member not in archive.members:
             raise KeyError(f"{member!r} is not a declared member of {archive.file.path}")
-        path = self.root / archive.member_path(member)
-        found = self._verify(path, archive.members[member])
-        if found is None:
+        rel = archive.member_path(member)
+        located = self._locate(rel, archive.members[member])
+        if located is None:
             try:
-                self._ensure(archive.file)  # not recorded: the members are what a result reads
+                source, _ = self._ensure(archive.file)  # not recorded: the members are what a result reads
             except DataError as error:
-                raise DataError(
-                    f"{error}\n(or put the extracted file {path.name} at {path})"
-                ) from None
-            self._extract(archive)
-            found = self._verify(path, archive.members[member])
-            if found is None:  # pragma: no cover - the archive's checksum matched, so this is a plugin bug
+                raise DataError(f"{error} (or put the extracted member {member} at {self.cache / rel})") from None
+            self._extract(archive, source)
+            located = self._locate(rel, archive.members[member])
+            if located is None:  # pragma: no cover - the archive's checksum matched, so this is a plugin bug
                 raise DataError(f"{archive.file.path}: member {member} does not match its checksum")
-        self._record(archive.member_path(member), found, f"{archive.file.url}#{member}")
+        path, found = located
+        self._record(rel, found, f"{archive.file.url}#{member}")
         return path
 
     def _ensure(self, file: RemoteFile) -> tuple[pathlib.Path, _Digest]:
-        path = self.root / file.path
-        found = self._verify(path, file.md5, file.sha256)
-        return path, found if found is not None else self._download(file, path)
+        located = self._locate(file.path, file.md5, file.sha256)
+        if located is not None:
+            return located
+        path = self.cache / file.path
+        return path, self._download(file, path)
 
     # -- verification ------------------------------------------------------------------------
+    def _locate(self, rel: str, md5: str, sha256: str | None = None) -> tuple[pathlib.Path, _Digest] | None:
+        """The first verified copy of ``rel``: in the mirrors (never touched), then in the cache
+        (where a corrupt copy is removed, to be fetched again)."""
+        for folder in (*self.mirrors, self.cache):
+            path = folder / rel
+            found = self._verify(path, md5, sha256)
+            if found is not None:
+                return path, found
+            if folder == self.cache and path.is_file() and writable(path.parent):
+                path.unlink(missing_ok=True)  # ours and corrupt: fetch it again
+        return None
+
     def _verify(self, path: pathlib.Path, md5: str, sha256: str | None = None) -> _Digest | None:
-        """The file's digest if it exists and matches; a corrupt file we own is removed."""
+        """The file's digest if it exists and matches; a mismatch is logged and remembered."""
         try:
             stat = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         found = self._verified.get(key) or digest(path)
         if found.md5 == md5.lower() and (sha256 is None or found.sha256 == sha256.lower()):
             self._verified[key] = found
             return found
-        self.log(f"data: {path} does not match its checksum (md5 {found.md5}, expected {md5})")
-        if writable(path.parent):
-            path.unlink(missing_ok=True)
-            return None
-        raise DataError(
-            f"{path} is corrupt (md5 {found.md5}, expected {md5}) and its directory is read-only; "
-            "replace it or point --data-dir / BENCH_DATA_DIR at a writable directory"
-        )
+        self.log(f"data: {path} does not match its checksum (md5 {found.md5}, expected {md5}); not used")
+        for folder in (*self.mirrors, self.cache):
+            if folder in path.parents:
+                self._corrupt[str(path.relative_to(folder))] = f"{path} is corrupt (md5 {found.md5})"
+        return None
 
     def _record(self, rel: str, found: _Digest, url: str) -> None:
         self.used[rel] = {"md5": found.md5, "sha256": found.sha256, "bytes": found.size, "url": url}
 
     # -- download ----------------------------------------------------------------------------
+    def _missing(self, file: RemoteFile, path: pathlib.Path, why: str) -> DataError:
+        """One message with everything a person needs: the file, why, its URL, its checksum and
+        the folder to put it in (runners show the first line only, so it is one line)."""
+        corrupt = self._corrupt.get(file.path)
+        state = f"{corrupt}, and {why}" if corrupt else f"not in {self._where()}, and {why}"
+        return DataError(f"{file.path}: {state}; download {file.url} (md5 {file.md5}) and put it in {path.parent}")
+
+    def _where(self) -> str:
+        folders = [*self.mirrors, self.cache]
+        return " or ".join(str(f) for f in folders)
+
     def _download(self, file: RemoteFile, path: pathlib.Path) -> _Digest:
         if self.offline:
-            raise DataError(
-                f"{file.path} is not in the data directory and downloads are off (offline).\n"
-                f"  download: {file.url}\n  put it at: {path}\n"
-                f"  (data directory {self.root}: set --data-dir or BENCH_DATA_DIR; md5 {file.md5})"
-            )
+            raise self._missing(file, path, "downloads are off (offline)")
         if not writable(path.parent):
-            raise DataError(
-                f"{file.path} is not in the data directory, which is read-only.\n"
-                f"  download: {file.url}\n  put it at: {path}\n"
-                f"  (or point --data-dir / BENCH_DATA_DIR at a writable directory)"
-            )
+            raise self._missing(file, path, f"the download cache {self.cache} is read-only "
+                                            "(set BENCH_CACHE_DIR to a writable folder)")
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._tag_cache()
         failures = []
         for attempt in range(1, self.retries + 1):
             for url in file.urls:
@@ -220,9 +283,17 @@ class DataStore:
                     self.log(f"data: {failures[-1]}")
             if attempt < self.retries:
                 time.sleep(min(2 ** attempt, 30))
-        raise DataError(
-            f"could not fetch {file.path} into {path.parent}:\n  " + "\n  ".join(failures)
-        )
+        raise self._missing(file, path, f"{len(failures)} download attempts failed (last: {failures[-1]})")
+
+    def _tag_cache(self) -> None:
+        tag = self.cache / CACHE_TAG
+        if not tag.exists():
+            self.cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tag.", suffix=".part", dir=self.cache)
+            with os.fdopen(fd, "w") as out:
+                out.write(_CACHE_TAG_TEXT)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, tag)
 
     def _download_once(self, url: str, file: RemoteFile, path: pathlib.Path) -> _Digest:
         self.log(f"data: downloading {url}")
@@ -245,15 +316,18 @@ class DataStore:
                 os.unlink(tmp)
 
     # -- extraction --------------------------------------------------------------------------
-    def _extract(self, archive: Archive) -> None:
-        """Extract every declared member; refuse archives with entries that could escape."""
-        source = self.root / archive.file.path
-        if not writable(source.parent):
+    def _extract(self, archive: Archive, source: pathlib.Path) -> None:
+        """Extract every declared member into the cache (the archive itself may be in a mirror);
+        refuse archives with entries that could escape."""
+        folder = self.cache / pathlib.PurePosixPath(archive.file.path).parent
+        if not writable(folder):
             raise DataError(
-                f"{source.parent} is read-only, so {source.name} cannot be extracted there; extract "
-                f"its members {', '.join(archive.members)} into it, or use a writable --data-dir"
+                f"the download cache {self.cache} is read-only, so {source.name} cannot be extracted into "
+                f"{folder}; extract its members {', '.join(archive.members)} there, or set BENCH_CACHE_DIR "
+                "to a writable folder"
             )
-        self.log(f"data: extracting {archive.file.path}")
+        self._tag_cache()
+        self.log(f"data: extracting {source}")
         wanted = dict(archive.members)
         with tarfile.open(source) as tar:
             for entry in tar:
@@ -266,7 +340,7 @@ class DataStore:
                 member = name[len(archive.strip):]
                 if member not in wanted:
                     continue
-                target = self.root / archive.member_path(member)
+                target = self.cache / archive.member_path(member)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
                 try:

@@ -118,10 +118,9 @@ def load_local_manifest_set(name: str, folder: str, split: str, store) -> ImageS
     base = Path(store.root) / "restoration" / folder
     manifest = base / "MANIFEST.tsv"
     if not manifest.exists():
-        raise DataError(
-            f"{name}: no checksums are pinned for this set yet, so it is read from a local copy only.\n"
-            f"  source: {UNPINNED_SOURCES[folder]}\n"
-            f"  put the images and a MANIFEST.tsv (columns filename, md5) at: {base}"
+        raise DataError(  # one line: the console and the record show the first line only
+            f"{name}: no checksums are pinned for this set yet, so it is read from a local copy only: "
+            f"put the images from {UNPINNED_SOURCES[folder]} and a MANIFEST.tsv (columns filename, md5) in {base}"
         )
     images = []
     with open(manifest, newline="") as f:
