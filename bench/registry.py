@@ -54,6 +54,8 @@ class Registry:
     #: entry name -> plugin that registered it, for listings and records.
     owner: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
     broken: list[BrokenPlugin] = field(default_factory=list)
+    #: (kind, name) registered by more than one plugin -> what to do; the name is usable by none.
+    clashes: dict[tuple[str, str], str] = field(default_factory=dict)
     pm: pluggy.PluginManager | None = None
 
     # -- look-ups -----------------------------------------------------------------------------
@@ -69,6 +71,8 @@ class Registry:
     def _lookup(self, kind: str, table: dict, name: str):
         if name in table:
             return table[name]
+        if (kind, name) in self.clashes:
+            raise PluginError(self.clashes[(kind, name)])
         known = ", ".join(sorted(table)) or "none"
         hint = self._broken_hint()
         raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}")
@@ -85,11 +89,11 @@ class Registry:
     def call_run_finished(self, record: dict) -> list[str]:
         """Tell every plugin a run finished; return warnings for hooks that raised."""
         warnings = []
-        for impl in self.pm.hook.bench_run_finished.get_hookimpls() if self.pm else []:
+        for name in _implementers(self.pm, "bench_run_finished") if self.pm else []:
             try:
-                impl.function(record=record)
+                _call_one(self.pm, "bench_run_finished", name, record=record)
             except Exception as exc:  # an observer must not fail the run
-                warnings.append(f"plugin {impl.plugin_name!r} bench_run_finished raised: {exc!r}")
+                warnings.append(f"plugin {name!r} bench_run_finished raised: {exc!r}")
         return warnings
 
 
@@ -144,14 +148,32 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(unique.values(), key=lambda ep: ep.name)
 
 
+def _implementers(pm: pluggy.PluginManager, hook: str) -> list[str]:
+    """The plugins with a plain (non-wrapper) implementation of ``hook``, in pluggy's call order."""
+    impls = getattr(pm.hook, hook).get_hookimpls()
+    return list(dict.fromkeys(i.plugin_name for i in reversed(impls) if not (i.wrapper or i.hookwrapper)))
+
+
+def _call_one(pm: pluggy.PluginManager, hook: str, plugin_name: str, **kwargs: Any) -> Any:
+    """Call one plugin's implementation of ``hook`` through pluggy, so tracing
+    (``BENCH_TRACE_HOOKS``) and every plugin's hook wrappers apply, as in a plain hook call;
+    calling plugins one by one is what lets the host attribute entries and isolate failures."""
+    wrapped = {i.plugin_name for i in getattr(pm.hook, hook).get_hookimpls() if i.wrapper or i.hookwrapper}
+    others = [plugin for name, plugin in pm.list_name_plugin() if name != plugin_name and name not in wrapped]
+    return pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+
+
 def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: type, infos: dict) -> None:
     """Call one registration hook plugin by plugin, so each entry is attributed to its plugin
-    and a plugin that raises is reported without losing the others' entries."""
-    for impl in getattr(registry.pm.hook, hook).get_hookimpls():
-        info = infos.get(impl.plugin_name, PluginInfo(impl.plugin_name, "?", "?"))
+    and a plugin that raises is reported without losing the others' entries. A name that two
+    plugins register is withdrawn from both (neither is silently preferred) and both are reported
+    as conflicting; every other entry stays usable."""
+    claims: dict[str, list[PluginInfo]] = {}
+    for plugin_name in _implementers(registry.pm, hook):
+        info = infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
         added: list[Any] = []
         try:
-            impl.function(register=added.append)
+            _call_one(registry.pm, hook, plugin_name, register=added.append)
             for spec in added:
                 if not isinstance(spec, spec_type):
                     raise PluginError(f"registered {type(spec).__name__}, expected {spec_type.__name__}")
@@ -159,15 +181,20 @@ def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: t
             registry.broken.append(BrokenPlugin(info.name, info.distribution, _one_line(exc)))
             continue
         for spec in added:
-            if spec.name in table:
-                first = registry.owner[(kind, spec.name)]
-                raise PluginError(
-                    f"{kind} {spec.name!r} is registered twice: by plugin {first.name!r} "
-                    f"({first.distribution}) and by plugin {info.name!r} ({info.distribution}); "
-                    f"uninstall one, or restrict loading with BENCH_PLUGINS"
-                )
-            table[spec.name] = spec
-            registry.owner[(kind, spec.name)] = info
+            claims.setdefault(spec.name, []).append(info)
+            table.setdefault(spec.name, spec)
+            registry.owner.setdefault((kind, spec.name), info)
+    for name, owners in claims.items():
+        if len({o.name for o in owners}) < 2:
+            continue
+        del table[name]
+        del registry.owner[(kind, name)]
+        who = " and ".join(f"plugin {o.name!r} ({o.distribution} {o.version})".rstrip() for o in owners)
+        message = (f"{kind} {name!r} is registered by {who}: uninstall one of "
+                   f"{', '.join(sorted({o.distribution for o in owners}))}, or load one with BENCH_PLUGINS")
+        registry.clashes[(kind, name)] = message
+        for owner in owners:
+            registry.broken.append(BrokenPlugin(owner.name, owner.distribution, f"conflict: {message}"))
 
 
 def _one_line(exc: BaseException) -> str:

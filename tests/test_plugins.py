@@ -60,15 +60,48 @@ def test_a_plugin_whose_hook_raises_is_reported(monkeypatch, tmp_path):
     assert "small-cnn" in reg.methods
 
 
-def test_two_plugins_claiming_one_name_is_an_error_naming_both(monkeypatch, tmp_path):
+def test_two_plugins_claiming_one_name_conflict_and_every_other_plugin_stays_usable(monkeypatch, tmp_path, capsys):
     install_distribution(monkeypatch, tmp_path, "bench-toy", "1.0", {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"})
     install_distribution(monkeypatch, tmp_path, "bench-toy-copy", "2.0", {"bench_toy_copy": TOY_SOURCE},
                          {"toy-copy": "bench_toy_copy"})
+    reg = registry.load()
+    assert "small-cnn" in reg.methods and "mnist" in reg.datasets, "the built-ins stay usable"
+    assert "toy-linear" not in reg.methods, "neither plugin's copy of the name is silently preferred"
+    conflicting = {(b.name, b.distribution) for b in reg.broken}
+    assert conflicting == {("toy", "bench-toy"), ("toy-copy", "bench-toy-copy")}
     with pytest.raises(registry.PluginError) as err:
-        registry.load()
+        reg.method("toy-linear")
     message = str(err.value)
-    assert "'toy'" in message and "'toy-copy'" in message
-    assert "bench-toy" in message and "bench-toy-copy" in message
+    assert "'toy'" in message and "'toy-copy'" in message and "uninstall one of bench-toy, bench-toy-copy" in message
+    assert cli.main(["plugins"]) == 1
+    out = capsys.readouterr()
+    assert "small-cnn" in out.out and "conflict" in out.err
+
+
+HOOK_WRAPPER = """
+from bench import hookimpl
+seen = []
+
+@hookimpl(wrapper=True)
+def bench_register_methods(register):
+    seen.append("before")
+    result = yield
+    seen.append("after")
+    return result
+"""
+
+
+def test_hooks_are_called_through_pluggy_so_tracing_and_wrappers_work(monkeypatch, tmp_path, capsys):
+    install_distribution(monkeypatch, tmp_path, "bench-wrap", "1.0", {"bench_wrap": HOOK_WRAPPER},
+                         {"wrap": "bench_wrap"})
+    monkeypatch.setenv("BENCH_TRACE_HOOKS", "1")
+    reg = registry.load()
+    assert "small-cnn" in reg.methods and not reg.broken
+    import bench_wrap
+
+    assert bench_wrap.seen[:2] == ["before", "after"] and len(bench_wrap.seen) >= 4, "wraps each plugin's call"
+    err = capsys.readouterr().err
+    assert "bench_register_methods" in err, "BENCH_TRACE_HOOKS prints the hook calls"
 
 
 def test_unknown_names_list_the_known_ones():
