@@ -5,6 +5,12 @@ Every file is declared with its checksum and a stable source: a raw file at a pi
 the repository the set is usually taken from, or the EDSR benchmark archive. A copy of
 ``restoration/<set>/<file>`` in the data directory (``../shared/data`` works in place) is used
 when it matches. Images keep their sizes and modes (gray sets are 1-channel, colour sets RGB).
+
+Set14 and Urban100 are plain image folders (``restoration/Set14/baboon.png``, ...) pinned to
+majedelhelou/denoising_datasets (folders CSet14, CUrban100), with the EDSR benchmark archive as
+the alternative source when those files are not there. B100 has no plain-file source pinned
+(the copies found were Git LFS pointers): it is read from a local folder with a MANIFEST.tsv,
+else from the archive. Which files a run read is in its record (``data_files``).
 """
 
 from __future__ import annotations
@@ -104,8 +110,32 @@ def load_edsr_set(name: str, folder: str, split: str, store) -> ImageSet:
     return ImageSet(name, images)
 
 
+def load_sr_set(name: str, folder: str, split: str, store) -> ImageSet:
+    """A set from its own pinned image files, else (not there, cannot download) the archive."""
+    try:
+        return load_manifest_set(name, folder, split, store)
+    except DataError as plain:
+        try:
+            return load_edsr_set(name, folder, split, store)
+        except DataError:
+            raise DataError(f"{plain} (or put the EDSR benchmark archive {EDSR_BENCHMARK.url}, md5 "
+                            f"{EDSR_BENCHMARK.md5}, at {Path(store.root) / EDSR_BENCHMARK.path})") from None
+
+
+def load_local_or_edsr_set(name: str, folder: str, split: str, store) -> ImageSet:
+    """A set with no pinned plain-file source: a local folder with a MANIFEST.tsv, else the archive."""
+    if (Path(store.root) / "restoration" / folder / "MANIFEST.tsv").exists():
+        return load_local_manifest_set(name, folder, split, store)
+    try:
+        return load_edsr_set(name, folder, split, store)
+    except DataError as error:
+        raise DataError(f"{error} (or put the images and a MANIFEST.tsv (columns filename, md5) in "
+                        f"{Path(store.root) / 'restoration' / folder})") from None
+
+
 # -- sets without pinned checksums ---------------------------------------------------------------
 UNPINNED_SOURCES = {
+    "B100": "https://cv.snu.ac.kr/research/EDSR/benchmark.tar (benchmark/B100/HR: 100 PNG)",
     "Kodak24": "http://r0k.us/graphics/kodak/ (kodim01.png .. kodim24.png)",
     "McMaster": "https://www4.comp.polyu.edu.hk/~cslzhang/CDM_Dataset.htm (18 TIF images)",
 }
@@ -150,14 +180,17 @@ def bench_register_datasets(register):
     register(_spec("cbsd68", lambda split, store: load_manifest_set("cbsd68", "CBSD68", split, store),
                    "colour denoising: 68 RGB BSD images, 481x321",
                    "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018"))
-    register(_spec("set14", lambda split, store: load_edsr_set("set14", "Set14", split, store),
-                   "SR: 14 HR images (EDSR benchmark archive)", "Zeyde et al., Curves and Surfaces 2010"))
-    register(_spec("b100", lambda split, store: load_edsr_set("b100", "B100", split, store),
-                   "SR: 100 BSD HR images (EDSR benchmark archive)", "Martin et al., ICCV 2001"))
-    register(_spec("urban100", lambda split, store: load_edsr_set("urban100", "Urban100", split, store),
-                   "SR: 100 urban HR images (EDSR benchmark archive)", "Huang et al., CVPR 2015"))
+    register(_spec("set14", lambda split, store: load_sr_set("set14", "Set14", split, store),
+                   "SR: 14 HR images (PNG; bridge 1-channel), else the EDSR benchmark archive",
+                   "Zeyde et al., Curves and Surfaces 2010"))
+    register(_spec("b100", lambda split, store: load_local_or_edsr_set("b100", "B100", split, store),
+                   "SR: 100 BSD HR images (local copy with MANIFEST.tsv, else the EDSR benchmark archive)",
+                   "Martin et al., ICCV 2001"))
+    register(_spec("urban100", lambda split, store: load_sr_set("urban100", "Urban100", split, store),
+                   "SR: 100 urban HR images (RGB PNG), else the EDSR benchmark archive", "Huang et al., CVPR 2015"))
     register(_spec("kodak24", lambda split, store: load_local_manifest_set("kodak24", "Kodak24", split, store),
-                   "colour denoising: 24 Kodak PhotoCD images, 768x512 (local copy with MANIFEST.tsv)",
+                   "colour denoising: 24 Kodak PhotoCD images as r0k.us serves them, 768x512 or 512x768 "
+                   "(not the 500x500 crops some repositories ship; no checksums pinned: a local copy with MANIFEST.tsv)",
                    "Franzen, Kodak Lossless True Color Image Suite"))
     register(_spec("mcmaster", lambda split, store: load_local_manifest_set("mcmaster", "McMaster", split, store),
                    "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
