@@ -65,7 +65,8 @@ def of_record(record: dict) -> dict:
     plugins = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
     current: dict = {"host": host()}
     for kind in ("method", "dataset"):
-        name = (plugins.get(kind) or {}).get("plugin") if isinstance(plugins.get(kind), dict) else None
+        entry = plugins.get(kind)
+        name = entry.get("plugin") if isinstance(entry, dict) else None
         current[kind] = plugin(name) if isinstance(name, str) else None
     return current
 
@@ -190,9 +191,15 @@ def _imports(source: bytes, package: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def host() -> dict:
+    """The host's identity: its version and a hash of :data:`HOST_SOURCES`."""
     import bench
 
-    root = Path(bench.__file__).resolve().parent
+    return {"version": bench.__version__, "source": _digest(host_sources(Path(bench.__file__).resolve().parent))}
+
+
+def host_sources(root: Path) -> dict[str, bytes]:
+    """Path (relative to the ``bench`` package folder ``root``) -> source of each host module
+    that determines numbers."""
     sources: dict[str, bytes] = {}
     for entry in HOST_SOURCES:
         paths = sorted((root / entry).rglob("*.py")) if (root / entry).is_dir() else [root / entry]
@@ -200,7 +207,7 @@ def host() -> dict:
             rel = path.relative_to(root).as_posix()
             if rel not in HOST_EXCLUDED and "__pycache__" not in rel:
                 sources[rel] = path.read_bytes()
-    return {"version": bench.__version__, "source": _digest(sources)}
+    return sources
 
 
 def _digest(sources: dict[str, bytes]) -> str:
@@ -210,5 +217,5 @@ def _digest(sources: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["HOST_SOURCES", "NOT_RECORDED", "PARTS", "against", "changed", "describe", "forget", "host", "of_record",
+__all__ = ["HOST_SOURCES", "NOT_RECORDED", "PARTS", "against", "changed", "describe", "forget", "host", "host_sources", "of_record",
            "of_run", "plugin", "stale_reason"]
