@@ -189,3 +189,44 @@ def test_host_code_changed_is_named_in_the_dry_run(monkeypatch, tmp_path, lin_su
     monkeypatch.setattr(identity, "host_sources", lambda root: {"protocols/classify.py": b"# changed"})
     identity.forget()
     assert all("[stale: host code changed]" in line for line in dry_run(lin_suite, results, capsys))
+
+
+def test_table_report_and_compare_say_when_records_were_made_by_other_code(monkeypatch, tmp_path, lin_suite, capsys):
+    base, new = tmp_path / "base", tmp_path / "new"
+    install_lin(monkeypatch, tmp_path, "0.1.0")
+    assert run(lin_suite, base) == 0
+    capsys.readouterr()
+    assert cli.main(["table", str(base)]) == 0
+    assert "[stale]" not in capsys.readouterr().out  # made by the code installed now
+    assert cli.main(["compare", str(base), str(base)]) == 0
+    assert "different code" not in capsys.readouterr().out
+
+    install_lin(monkeypatch, tmp_path, "0.2.0")
+    assert run(lin_suite, new) == 0
+    capsys.readouterr()
+    assert cli.main(["table", str(base)]) == 0
+    out = capsys.readouterr().out
+    assert "lin [stale]" in out
+    assert "[stale] made by other code than is installed now (method code changed)" in out
+    assert cli.main(["table", str(base), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith(",method code changed")
+    assert cli.main(["table", str(new)]) == 0
+    assert "[stale]" not in capsys.readouterr().out
+
+    assert cli.main(["report", str(base), "-o", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert 'class="badge stale" title="method code changed"' in page
+    assert "made by other code than is installed now (method code changed)" in page
+
+    capsys.readouterr()
+    cli.main(["compare", str(base), str(new)])
+    out = capsys.readouterr().out
+    assert "BASE and NEW records were made by different code in 1 row(s): method code differs" in out
+    assert "code differs: method" in out  # and in the row's notes
+
+    for path in base.rglob("*.json"):  # as records made before code identity was recorded
+        old = json.loads(path.read_text())
+        del old["code_identity"]
+        path.write_text(json.dumps(old))
+    cli.main(["compare", str(base), str(new)])
+    assert "1 row(s) have records made before code identity was recorded" in capsys.readouterr().out
