@@ -105,7 +105,9 @@ def test_upgrading_a_plugin_makes_its_records_stale_and_bench_run_redoes_them(mo
     assert all("[done, kept though stale: method code changed]" in line for line in kept)
     assert run(lin_suite, results, "--keep-stale") == 0 and ran(tmp_path) == 2
 
-    assert run(lin_suite, results) == 0 and ran(tmp_path) == 4
+    capsys.readouterr()
+    assert cli.main(["run", str(lin_suite), "--results-dir", str(results)]) == 0 and ran(tmp_path) == 4
+    assert "2 finished runs are stale (method code changed): running them again" in capsys.readouterr().err
     assert [r["code_identity"]["method"]["version"] for r in records(results)] == ["0.2.0", "0.2.0"]
     assert len(list(results.rglob("*.json"))) == 2  # replaced in place: the key is still the spec's
     assert run(lin_suite, results) == 0 and ran(tmp_path) == 4
