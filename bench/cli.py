@@ -1,7 +1,7 @@
 """The ``bench`` command: plugins | run | table | figures | report | compare.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
-arguments, unknown plugin, missing records); 130 interrupted.
+arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished runs are saved; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # bench.runner.Interrupted names the signal (SIGINT, SIGTERM)
+        how = f" by {exc}" if hasattr(exc, "exit_code") else ""
+        print(f"\ninterrupted{how}: finished runs are saved; run the same command again to resume", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="executor option overriding the suite's, e.g. -X address=auto, -X partition=gpu "
                         "(repeatable; `bench plugins --json` lists each executor's options)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
+    p.add_argument("--keep-stale", action="store_true",
+                   help="count finished runs made by other code (a changed method, dataset or host) as done "
+                        "instead of running them again")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
 
@@ -208,6 +212,13 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from bench.runner import stop_on_signals
+
+    with stop_on_signals():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+        return _run(args)
+
+
+def _run(args) -> int:
     from bench.suite import SuiteError, load_suite
 
     seeds = None
@@ -241,13 +252,17 @@ def cmd_run(args) -> int:
         print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
     executor_name, executor = _executor(args, suite, reg)
 
+    from bench import identity
     from bench.records import ResultStore
 
-    store = ResultStore(args.results_dir)
+    store = ResultStore(args.results_dir, stale=None if args.keep_stale else identity.against(reg))
+    states = [_state(store, reg, spec, args.keep_stale) for spec in specs]
+    stale = [state for state in states if state.startswith("stale")]
     if args.dry_run:
-        for spec in specs:
-            state = "done" if store.is_done(spec) else "to run"
+        for spec, state in zip(specs, states):
             print(f"{spec.label}  budget {spec.budget}  [{state}]  {store.path_for(spec)}")
+        if stale:
+            print(f"{len(stale)} finished runs are stale and will run again (--keep-stale keeps them)")
         print(f"executor: {executor_name}")
         return 0
 
@@ -261,6 +276,13 @@ def cmd_run(args) -> int:
         raise BenchError(str(exc)) from None
     progress = Progress(quiet=args.quiet)
     progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root} (executor {executor_name})")
+    orphans = store.remove_orphans()
+    if orphans:
+        progress.message(f"removed {len(orphans)} unfinished record writes (*.tmp) left by a killed run")
+    if stale:
+        reasons = ", ".join(sorted({state.partition(": ")[2] for state in stale}))
+        progress.message(f"{len(stale)} finished runs are stale ({reasons}): running them again "
+                         f"(--keep-stale keeps them)")
     job = Job(suite=suite.name, specs=specs, registry=reg, store=store, data_dir=data_store.root,
               offline=bool(data_store.offline), progress=progress)
     try:
@@ -280,6 +302,19 @@ def cmd_run(args) -> int:
         if groups:
             print(render(leaderboard(groups), "text"))
     return outcome.exit_code
+
+
+def _state(store, reg, spec, keep_stale: bool) -> str:
+    """A run's state for the listing: done, to run, or stale (finished by other code) and why."""
+    from bench import identity
+
+    record = store.read(spec)
+    if not record or record.get("status") != "ok":
+        return "to run"
+    reason = identity.stale_reason(record, identity.of_run(reg, spec))
+    if reason is None:
+        return "done"
+    return f"done, kept though stale: {reason}" if keep_stale else f"stale: {reason}"
 
 
 def _executor(args, suite, reg):

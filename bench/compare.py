@@ -12,7 +12,8 @@ when it is both
 
 A difference past the tolerance that the samples do not support is reported as ``noise`` and
 passes; with a single sample on either side there is no spread to test, and the tolerance alone
-decides (the output says so).
+decides (the output says so). When BASE's and NEW's records of a row were made by different code
+(``bench.identity``: method, dataset or host), the row's notes and the last lines say which.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Delta:
     verdict: str = "ok"  # ok, better, noise, REGRESSION, missing, new
     p_value: float | None = None
     note: str = ""
+    code: str = ""  # which code differs between BASE's and NEW's records ("method and host"); "?" unknown
 
     @property
     def base_mean(self) -> float | None:
@@ -125,6 +127,10 @@ def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances)
             deltas.append(Delta(name, "status", verdict="REGRESSION", note=f"all {len(n.records)} runs failed in NEW"))
             continue
         config_note = "" if b.config == n.config else "config differs: " + _config_diff(b.config, n.config)
+        code = _code_diff(b, n)
+        if code not in ("", "?"):
+            config_note = _join(config_note, f"code differs: {code}")
+        first = len(deltas)
         for metric in [*b.metric_names(), *THROUGHPUTS]:
             bv, nv = samples(b, metric), samples(n, metric)
             if not bv:
@@ -133,6 +139,8 @@ def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances)
                 deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
                 continue
             deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note))
+        for d in deltas[first:]:
+            d.code = code
     for key in sorted(set(new) - set(base)):
         deltas.append(Delta(" / ".join(key), "-", verdict="new", note="not in BASE"))
     return deltas
@@ -170,6 +178,19 @@ def _by_key(groups: list[Group]) -> dict[tuple[str, str, str, str], Group]:
     # Budget is not part of the key: a changed budget must show up as a change. Two budgets of one
     # row in one folder: the last (in load_groups' order) stands for it.
     return dict(zip(row_keys(groups), groups))
+
+
+def _code_diff(base: Group, new: Group) -> str:
+    """The parts of the code (``bench.identity.PARTS``) that made BASE's finished records and not
+    NEW's, as words; "" when the same code made both, "?" when a record does not say."""
+    from bench import identity
+
+    made = [[r.get("code_identity") for r in g.ok] for g in (base, new)]
+    if not all(isinstance(c, dict) for side in made for c in side):
+        return "?"
+    parts = [p for p in identity.PARTS
+             if len({json.dumps(c.get(p), sort_keys=True) for c in made[0]} ^ {json.dumps(c.get(p), sort_keys=True) for c in made[1]})]
+    return identity.describe(parts)
 
 
 def _config_diff(a: str, b: str) -> str:
@@ -211,4 +232,20 @@ def render_deltas(deltas: list[Delta], tolerances: Tolerances) -> str:
     table = tabulate(rows, headers=DELTA_COLUMNS, tablefmt="simple", disable_numparse=True)
     regressions = sum(d.verdict == "REGRESSION" for d in deltas)
     verdict = f"{regressions} regression(s)" if regressions else "no regressions"
-    return f"{table}\n\n{tolerances.describe()}\n{verdict}\n"
+    return f"{table}\n\n{tolerances.describe()}\n{_code_lines(deltas)}{verdict}\n"
+
+
+def _code_lines(deltas: list[Delta]) -> str:
+    """A line when BASE and NEW records were made by different code, one when it is not known."""
+    rows: dict[str, str] = {d.name: d.code for d in deltas if d.code}
+    differ = sorted({code for code in rows.values() if code != "?"})
+    lines = ""
+    if differ:
+        n = sum(code != "?" for code in rows.values())
+        lines += (f"BASE and NEW records were made by different code in {n} row(s): "
+                  f"{'; '.join(c + ' code differs' for c in differ)} (see the notes)\n")
+    unknown = sum(code == "?" for code in rows.values())
+    if unknown:
+        lines += (f"{unknown} row(s) have records made before code identity was recorded: "
+                  f"whether the code differs is not known\n")
+    return lines

@@ -14,20 +14,27 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
 SCHEMA_VERSION = 1
+#: write_json_atomic's temporary files end so; one left behind was being written when its
+#: process was killed.
+TMP_SUFFIX = ".tmp"
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    Strict JSON: a NaN or infinity raises ValueError (bare ``NaN`` is not JSON, and other readers
+    refuse it), so the caller decides what a non-finite number means (see ``bench.runner``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=str)
+            json.dump(data, f, indent=2, sort_keys=False, default=str, allow_nan=False)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
@@ -38,8 +45,12 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 class ResultStore:
-    def __init__(self, root: str | Path):
+    """``stale(spec, record)`` says why a finished record no longer counts as done (made by other
+    code, see ``bench.identity``) or returns None; without it every "ok" record is done."""
+
+    def __init__(self, root: str | Path, stale: Callable[[object, dict], str | None] | None = None):
         self.root = Path(root)
+        self.stale = stale
 
     def path_for(self, spec) -> Path:
         return self.root / spec.suite / spec.dataset / spec.method / f"seed{spec.seed}-{spec.key}.json"
@@ -53,7 +64,7 @@ class ResultStore:
 
     def is_done(self, spec) -> bool:
         record = self.read(spec)
-        return record is not None and record.get("status") == "ok"
+        return record is not None and record.get("status") == "ok" and not (self.stale and self.stale(spec, record))
 
     def write(self, spec, record: dict) -> Path:
         path = self.path_for(spec)
@@ -71,6 +82,22 @@ class ResultStore:
         except Timeout:
             return None
         return lock
+
+    def remove_orphans(self) -> list[Path]:
+        """Delete the temporary files of record writes whose process was killed mid-write. A
+        record is written under its spec's lock, so a temporary file whose lock is free is an
+        orphan; one whose lock is held is being written right now and is left alone."""
+        removed = []
+        for tmp in self.root.rglob(f".*.json.*{TMP_SUFFIX}") if self.root.is_dir() else ():
+            record = tmp.parent / tmp.name[1:].rsplit(".", 2)[0]  # .NAME.json.XXXX.tmp -> NAME.json
+            lock = FileLock(str(record.with_suffix(".lock")), timeout=0)
+            try:
+                with lock:
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+            except Timeout:
+                continue
+        return removed
 
 
 #: A folder holding this file is a frozen reference set (e.g. ``results/reference/``): its records

@@ -64,6 +64,14 @@ class Group:
         return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality"}
 
     @property
+    def stale(self) -> list[str]:
+        """Why finished records of this row were made by other code than is installed now
+        (``bench.identity``); empty when every one is current."""
+        from bench import identity
+
+        return sorted({reason for r in self.ok if (reason := identity.stale_reason(r))})
+
+    @property
     def device(self) -> str:
         names = sorted({r.get("environment", {}).get("device", {}).get("name", "?") for r in self.ok})
         return ", ".join(names)
@@ -117,7 +125,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "suite": g.suite, "dataset": g.dataset, "protocol": g.protocol, "method": g.method,
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
-            "setting": _setting(g), "features": _features(g), "metrics": {},
+            "setting": _setting(g), "features": _features(g), "metrics": {}, "stale": g.stale,
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
@@ -219,6 +227,16 @@ _DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "pretrain_image
            "render_images_per_s": 0, "synthesis_images_per_s": 0, "train_seconds": 1, "ssim": 4}
 
 
+#: After a row's label in tables: some of its records were made by other code than installed now.
+STALE_MARK = "[stale]"
+
+
+def stale_note(reasons: list[str]) -> str:
+    """The footnote under a table with stale rows (after the marker)."""
+    return (f"made by other code than is installed now ({'; '.join(reasons)}); "
+            f"bench run runs them again (--keep-stale keeps them)")
+
+
 def render(rows: list[dict], fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
@@ -230,7 +248,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["suite", "dataset", "protocol", "method", "setting", "features", "budget", "seeds", "runs_ok", "runs_failed", "device",
-                         *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")]])
+                         *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")], "stale"])
         for row in rows:
             cells = []
             for m in ordered:
@@ -238,7 +256,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                 cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
             writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row.get("setting", ""),
                              row.get("features", ""), row["budget"],
-                             " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells])
+                             " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells,
+                             "; ".join(row.get("stale", []))])
         return out.getvalue()
 
     tablefmt = {"markdown": "github", "text": "simple"}[fmt]
@@ -254,12 +273,17 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
                      for m in present]
-            body.append([r.get("label", r["method"]), *([r.get("features") or "-"] if chosen else []),
+            body.append([r.get("label", r["method"]) + (f" {STALE_MARK}" if r.get("stale") else ""),
+                         *([r.get("features") or "-"] if chosen else []),
                          r["budget"], seeds, *cells])
         headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
                    *[_HEADERS.get(m, m) for m in present]]
         where = f"{protocol} · {setting}" if setting else protocol
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title
-        blocks.append(heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True))
+        block = heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+        reasons = sorted({reason for r in table_rows for reason in r.get("stale", [])})
+        if reasons:
+            block += f"\n\n{STALE_MARK} {stale_note(reasons)}"
+        blocks.append(block)
     return "\n\n".join(blocks) + "\n"

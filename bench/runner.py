@@ -1,20 +1,28 @@
 """Runs run specs: seed, device, protocol, record; skips finished runs, so a suite resumes.
 
-A run that raises is recorded as failed with its traceback and the suite goes on. Each spec is
-claimed with a lock before it runs, so several ``bench run`` processes can share a results
-folder without running a spec twice.
+A run that raises is recorded as failed with its traceback and the suite goes on, whatever it
+raises (``SystemExit`` included): only a real Ctrl-C or SIGTERM (:class:`Interrupted`, raised by
+:func:`stop_on_signals`) stops the suite. A run whose metrics are not finite fails; other
+non-finite numbers in a record (a diverged loss curve) are written as null, so records are strict
+JSON. Each spec is claimed with a lock before it runs, so several ``bench run`` processes can
+share a results folder without running a spec twice. A finished record made by other code than
+this process runs (see :mod:`bench.identity`) is run again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
+import math
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import accel
+from bench import accel, identity
 from bench.artifacts import list_images
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
@@ -34,6 +42,45 @@ class RunEnv:
     data: "DatasetCache"
     progress: Progress
     artifacts_dir: Path
+    code: dict = field(default_factory=dict)  # the run's code identity (keys cached artifacts such as encoders)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM reached the process: the suite stops, what finished is kept.
+
+    A KeyboardInterrupt, so code that cleans up after Ctrl-C does so for SIGTERM too; its own
+    type, so a method that raises KeyboardInterrupt itself only fails its run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Raise :class:`Interrupted` on SIGINT and SIGTERM while the block runs (main thread only:
+    Python runs signal handlers there); the previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class NonFiniteMetric(ValueError):
+    """A protocol measured a NaN or infinite metric: the run has no result."""
 
 
 class DatasetCache:
@@ -121,8 +168,10 @@ def execute(
     if lock is None:
         return "busy", None
     try:
-        if store.is_done(spec):
-            return "skipped", store.read(spec)
+        # Under the lock: finished since the caller looked (by another process), by this code.
+        done = store.read(spec) if store.is_done(spec) else None
+        if done is not None and identity.stale_reason(done, identity.of_run(registry, spec)) is None:
+            return "skipped", done
         progress.run_started(label, note)
         record = run_one(spec, registry, cache, store, progress)
         store.write(spec, record)
@@ -156,6 +205,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             "method": _plugin(registry, "method", spec.method),
             "dataset": _plugin(registry, "dataset", spec.dataset),
         }
+        record["code_identity"] = identity.of_run(registry, spec)
         # The method's reference numbers for this dataset travel with the record (reports use them).
         record["published"] = [p.to_dict() for p in getattr(method, "published", ())
                                if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)]
@@ -167,16 +217,24 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             device=device, precision=precision, channels_last=record["accel"]["channels_last"],
             compile=spec.compile,
             data=cache, progress=progress,
-            artifacts_dir=store.path_for(spec).with_suffix(""),
+            artifacts_dir=store.path_for(spec).with_suffix(""), code=record["code_identity"],
         )
         result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
         record["precision"] = precision
+        _check_finite(record.get("metrics", {}))
         record["status"] = "ok"
-    except Exception as exc:
+    except Interrupted:
+        raise
+    except BaseException as exc:  # a method cannot end the suite: SystemExit & co. fail its run
+        if isinstance(exc, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            raise  # outside stop_on_signals a KeyboardInterrupt may be Python's own Ctrl-C
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if not isinstance(exc, Exception):
+            text = f"the run raised {type(exc).__name__}({text!r}), which cannot end the suite"
         record["error"] = {
             "type": type(exc).__name__,
-            "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            "message": text or type(exc).__name__,
             "traceback": traceback.format_exc(),
         }
     finally:
@@ -193,7 +251,27 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.
             gc.collect()
             torch.cuda.empty_cache()
-    return record
+    return _finite_or_null(record)
+
+
+def _check_finite(metrics: dict) -> None:
+    for name, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise NonFiniteMetric(f"metric {name!r} is {value}, not a finite number: the run has no valid "
+                                  f"result (did the method diverge?)")
+
+
+def _finite_or_null(value):
+    """The record with every NaN or infinity left in it (a diverged loss curve, a rate over zero
+    seconds; a non-finite metric has failed the run already) as None: records are strict JSON,
+    and null says "no number"."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def _plugin(registry: Registry, kind: str, name: str) -> dict:

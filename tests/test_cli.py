@@ -21,3 +21,14 @@ def test_run_help_documents_the_resume_and_smoke_switches(capsys):
         assert exit.code == 0
     out = capsys.readouterr().out
     assert "--budget-scale" in out and "--results-dir" in out and "--offline" in out
+
+
+def test_run_help_documents_keep_stale(capsys):
+    from bench import cli
+
+    try:
+        cli.main(["run", "--help"])
+    except SystemExit as exit:
+        assert exit.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--keep-stale" in out and "made by other code" in out

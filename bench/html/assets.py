@@ -33,6 +33,7 @@ tr.failed-row td { background: var(--bad-bg); }
 .badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11.5px; margin-left: 4px; }
 .badge.failed { background: var(--bad); color: white; }
 .badge.ok { background: var(--good-bg); color: var(--good); }
+.badge.stale { background: #fff1c2; color: #7a5300; }
 td.paper { color: #6a3d9a; }
 td.regressed { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
 td.improved { background: var(--good-bg); color: var(--good); }

@@ -15,7 +15,7 @@ from bench.html.assets import CSS, SORT_JS
 from bench.html.collect import Report, Row, Table
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import _DIGITS, _HEADERS, _fmt
+from bench.report import _DIGITS, _HEADERS, _fmt, stale_note
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
 
@@ -141,6 +141,9 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> str:
                        f"<li><a href=\"records/{_e(row.slug)}.html#seed{r['spec']['seed']}\">{_e(row.label)} seed "
                        f"{r['spec']['seed']}</a>: {_e(r.get('error', {}).get('type', ''))} "
                        f"{_e(r.get('error', {}).get('message', 'failed'))}</li>" for row, r in failures) + "</ul></div>")
+    reasons = sorted({reason for row in table.rows for reason in row.data.get("stale", [])})
+    if reasons:
+        out.append(f"<p class=\"note\"><span class=\"badge stale\">stale</span> {_e(stale_note(reasons))}</p>")
     if any(r.published.get(m, [{}])[0].get("subset") for r in table.rows for m in r.published):
         out.append("<p class=\"note\">* published numbers are over the whole set; this table runs on a subset.</p>")
     if plots:
@@ -161,6 +164,8 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     method = f"<a href=\"records/{_e(row.slug)}.html\">{_e(row.label)}</a>"
     if not ok:
         method += " <span class=\"badge failed\">failed</span>"
+    if data.get("stale"):
+        method += f" <span class=\"badge stale\" title=\"{_e('; '.join(data['stale']))}\">stale</span>"
     if data.get("features"):
         method += (f" <small title=\"read-out chosen on held-out training images (protocol option feature_sweep)\">"
                    f"{_e(data['features'])}</small>")

@@ -77,7 +77,8 @@ def pretrain_identity(spec, method) -> dict:
 
 
 def artifact_path(spec, method, env) -> Path:
-    identity = pretrain_identity(spec, method)
+    # The code that made the encoder is part of its key: a changed method never reuses an old one.
+    identity = {**pretrain_identity(spec, method), "code": env.code}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(env.artifacts_dir).parent / "encoders" / f"seed{spec.seed}-{key}.pt"
 
