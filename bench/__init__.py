@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from bench.params import Param
 from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
 
 __version__ = "0.1.0"
@@ -52,6 +53,7 @@ __all__ = [
     "hookimpl",
     "DatasetSpec",
     "MethodSpec",
+    "Param",
     "Published",
     "TASKS",
     "METHOD_KINDS",

@@ -79,11 +79,11 @@ def test_every_problem_is_reported_with_file_key_and_expectation(tmp_path, reg):
     assert f"{path}: colour: unknown key; expected one of: name, description, seeds" in found
     assert "runs[0].datasets[1]: unknown dataset 'imagenet'; known datasets:" in found and "toy" in found
     assert "runs[0].methods[0].name: unknown method 'nope'; known methods:" in found and "toy-linear" in found
-    assert "runs[0].methods[1].params.lr: expected float like 0.5, got str 'fast'" in found
+    assert "runs[0].methods[1].params.lr: expected a number, got str 'fast'" in found
     assert "runs[0].methods[1].params.depth: unknown parameter of method 'toy-linear'; expected one of: lr, sleep" in found
-    assert "runs[0].methods[1].budget.epochs: expected a positive number, got int 0" in found
+    assert "runs[0].methods[1].budget.epochs: expected an integer > 0 and <= 1000000000, got int 0" in found
     assert "runs[0].methods[1].budget.steps: method 'toy-linear' has no budget 'steps'; expected one of: epochs" in found
-    assert "runs[0].protocol.holdout: expected float like 0.1, got str 'half'" in found
+    assert "runs[0].protocol.holdout: expected a number >= 0 and < 1, got str 'half'" in found
 
 
 def test_impossible_combinations_are_rejected(tmp_path, reg):
