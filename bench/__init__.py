@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from bench.params import Param
+from bench.params import defaults as param_defaults
 from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
 
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ __all__ = [
     "DatasetSpec",
     "MethodSpec",
     "Param",
+    "param_defaults",
     "Published",
     "TASKS",
     "METHOD_KINDS",

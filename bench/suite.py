@@ -263,8 +263,8 @@ def read_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
         raise SuiteError([f"{path}: {_yaml_problem(exc)}"]) from None
-    except (ValueError, OverflowError, RecursionError) as exc:  # a value YAML's constructors refuse (2024-13-45)
-        raise SuiteError([f"{path}: not valid YAML: {_cut(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"]) from None
+    except RecursionError:  # defence in depth: nesting is bounded while composing
+        raise SuiteError([f"{path}: not valid YAML: nested too deep"]) from None
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -301,6 +301,12 @@ class _BoundedLoader(yaml.SafeLoader):
                                               "expanded; a suite is a short file", node.start_mark)
         self._sizes[id(node)] = size
         return node
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:  # a value its constructor refuses: 2024-13-45
+            raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
