@@ -43,6 +43,7 @@ MAX_SEEDS = 1000          # seeds of a suite or a group
 SEED_LIMIT = 2**32        # seeds fit every RNG (random, numpy's legacy seeding, torch)
 MAX_RUNS = 10_000         # runs one suite expands to
 MAX_LINE = 300            # an error line's text (values in it are cut at 200 characters)
+MAX_PROBLEMS = 100        # problems listed at once
 
 BUDGET_SCALE = Param(1.0, gt=0, le=100, help="multiplies every budget (smoke runs: 0.1)")
 SEEDS_TEXT = (f"a list of integers from 0 to {SEED_LIMIT - 1} (at most {MAX_SEEDS}), "
@@ -157,7 +158,7 @@ def load_suite(
     data = read_yaml(path)
     v = _Validator(path)
     if not isinstance(data, dict):
-        raise SuiteError([f"{path}: expected a mapping with keys {', '.join(SUITE_KEYS)}, got {show(data)}"])
+        raise SuiteError([f"{path}: (top level): expected a mapping with keys {', '.join(SUITE_KEYS)}, got {show(data)}"])
     v.unknown_keys(data, SUITE_KEYS, "")
     name = v.suite_name(data.get("name", path.stem), "name" in data)
     description = v.typed(data, "description", str, "", default="")
@@ -249,22 +250,22 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise SuiteError([f"{path}: no such suite file"]) from None
     except OSError as exc:
-        raise SuiteError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+        raise SuiteError([f"{path}: (file): cannot be read: {exc.strerror or exc}"]) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SuiteError([f"{path}: {len(raw)} bytes; a suite file is at most {MAX_FILE_BYTES} bytes"])
+        raise SuiteError([f"{path}: (file): {len(raw)} bytes; a suite file is at most {MAX_FILE_BYTES} bytes"])
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SuiteError([f"{path}: UTF-16 text; save the file as UTF-8"])
+        raise SuiteError([f"{path}: byte 0: UTF-16 or UTF-32 text (its byte-order mark); save the file as UTF-8"])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SuiteError([f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+        raise SuiteError([f"{path}: byte {exc.start}: not UTF-8 text (0x{raw[exc.start]:02x}); "
                           "save the file as UTF-8"]) from None
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
         raise SuiteError([f"{path}: {_yaml_problem(exc)}"]) from None
     except RecursionError:  # defence in depth: nesting is bounded while composing
-        raise SuiteError([f"{path}: not valid YAML: nested too deep"]) from None
+        raise SuiteError([f"{path}: (top level): not valid YAML: nested too deep"]) from None
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -317,7 +318,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     what = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
     context = getattr(exc, "context", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else "(top level): "
     return f"{where}not valid YAML: {_cut(what + (f' ({context})' if context else ''))}"
 
 
@@ -333,11 +334,20 @@ class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
+        self._seen: set[str] = set()
 
     def problem(self, key: str, text: str) -> None:
         # A command-line override is not the file's fault: name the option instead.
         origin = "command line" if key.startswith("--") else str(self.path)
-        self.problems.append(f"{origin}: {_cut(key or '(top level)', 120)}: {_cut(text)}")
+        key = _cut(key or "(top level)", 120)
+        line = f"{origin}: {key}: {_cut(text, MAX_LINE - len(key) - 2)}"
+        if line in self._seen:  # e.g. an unknown dataset once per grid point
+            return
+        self._seen.add(line)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(line)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(f"{self.path}: (top level): more problems not shown; fix these first")
 
     def unknown_keys(self, data: dict, known: Mapping[str, str], where: str) -> None:
         for key in data:

@@ -217,8 +217,8 @@ def test_every_invalid_value_is_refused_at_load_in_one_line_naming_the_file_and_
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("runs: []\n".encode("utf-16"), "UTF-16 text; save the file as UTF-8"),
-    ("description: caf\xe9\n".encode("latin-1") + BASE.encode(), "not UTF-8 text (byte 0xe9 at offset 16)"),
+    ("runs: []\n".encode("utf-16"), "byte 0: UTF-16 or UTF-32 text (its byte-order mark); save the file as UTF-8"),
+    ("description: caf\xe9\n".encode("latin-1") + BASE.encode(), "byte 16: not UTF-8 text (0xe9); save the file as UTF-8"),
     (b"description: x\0y\n" + BASE.encode(), "not valid YAML"),
     (b"description: " + b"x" * 1_000_001 + b"\n", "a suite file is at most 1000000 bytes"),
 ])
@@ -304,3 +304,11 @@ def test_result_paths_stay_inside_the_results_folder(tmp_path, reg):
                     replace(spec, seed="/../../x"), replace(spec, dataset="a/b")):
         with pytest.raises(ValueError, match="safe names"):
             store.path_for(hostile)
+
+
+def test_problems_are_listed_once_and_at_most_a_hundred(tmp_path, reg):
+    methods = ", ".join(f"nope{i}" for i in range(300))
+    path = write(tmp_path, f"runs: [{{datasets: [toy, imagenet], methods: [toy-linear, {{name: toy-linear, grid: {{lr: [0.1, 0.2]}}}}, {methods}], protocol: classify}}]\n")
+    found = problems(path, reg)
+    assert len(found) == 101 and found[-1].endswith("(top level): more problems not shown; fix these first")
+    assert sum("unknown dataset 'imagenet'" in p for p in found) == 1  # not once per method and grid point

@@ -271,7 +271,7 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_ddae,
         build=build_encoder,
-        budget={"epochs": 2000},
+        budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         feature_params=("timestep", "block"),
         description="Denoising diffusion autoencoder: a DDPM UNet trained to predict noise "

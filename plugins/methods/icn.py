@@ -242,7 +242,7 @@ def bench_register_methods(register):
         name="icn",
         kind="classifier",
         fit=fit_icn,
-        budget={"epochs": 100},
+        budget={"epochs": 100.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         description="Introspective CNN: one CNN with a positive and a pseudo-negative output per class; "
         "each round synthesises pseudo-negatives by Langevin dynamics on its own class scores and "

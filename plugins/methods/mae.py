@@ -130,7 +130,7 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_mae,
         build=build_encoder,
-        budget={"epochs": 2000},
+        budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         feature_params=("pool",),
         description="Masked autoencoder: ViT on 75%-masked patches, light decoder, MSE on removed "

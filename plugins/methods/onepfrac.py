@@ -260,7 +260,7 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_onepfrac,
         build=build_encoder,
-        budget={"epochs": 80_000},
+        budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         feature_params=("pool",),
         description="1p-frac: a ViT pre-trained with the locally perturbed cross-entropy (LPCE) on one "
