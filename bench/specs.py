@@ -22,7 +22,8 @@ TASKS = ("classification", "restoration")
 #: - restorer: ``fit(problem, ctx) -> image`` restores one degraded image at a time (``restore``).
 METHOD_KINDS = ("classifier", "representation", "restorer")
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Names become folders of the results (<suite>/<dataset>/<method>/): one short path component.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 #: The largest budget a method declares or a suite asks for (after budget_scale): beyond it a
 #: budget is a typo (or an overflow), not a plan.
@@ -32,7 +33,7 @@ MAX_BUDGET = 1e9
 def _check_name(kind: str, name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
-            f"{kind} name {name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'"
+            f"{kind} name {name!r} is not valid: use at most 100 lower-case letters, digits, '.', '_' or '-'"
         )
 
 

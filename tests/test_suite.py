@@ -312,3 +312,12 @@ def test_problems_are_listed_once_and_at_most_a_hundred(tmp_path, reg):
     found = problems(path, reg)
     assert len(found) == 101 and found[-1].endswith("(top level): more problems not shown; fix these first")
     assert sum("unknown dataset 'imagenet'" in p for p in found) == 1  # not once per method and grid point
+
+
+def test_plugin_names_are_one_short_path_component():
+    import bench
+
+    for name in ("../x", "a/b", "x" * 101, "UPPER", ".hidden"):
+        with pytest.raises(ValueError, match="is not valid"):
+            bench.MethodSpec(name=name, kind="classifier", fit=lambda d, c: None)
+    assert bench.MethodSpec(name="x" * 100, kind="classifier", fit=lambda d, c: None)
