@@ -321,3 +321,12 @@ def test_plugin_names_are_one_short_path_component():
         with pytest.raises(ValueError, match="is not valid"):
             bench.MethodSpec(name=name, kind="classifier", fit=lambda d, c: None)
     assert bench.MethodSpec(name="x" * 100, kind="classifier", fit=lambda d, c: None)
+
+
+@pytest.mark.parametrize("factor", [float("nan"), float("inf"), 0, -1, True])
+def test_a_budget_is_never_scaled_by_a_factor_that_is_not_positive_and_finite(factor):
+    from bench.specs import Budget
+
+    with pytest.raises(ValueError, match="positive finite"):
+        Budget({"epochs": 3, "lr_steps": 2.5}).scaled(factor)
+    assert dict(Budget({"epochs": 1, "steps": 15, "frac": 2.5}).scaled(0.1)) == {"epochs": 1, "steps": 2, "frac": 0.25}
