@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from bench.params import Param
+from bench.params import defaults as param_defaults
 from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
 
 __version__ = "0.1.0"
@@ -52,6 +54,8 @@ __all__ = [
     "hookimpl",
     "DatasetSpec",
     "MethodSpec",
+    "Param",
+    "param_defaults",
     "Published",
     "TASKS",
     "METHOD_KINDS",

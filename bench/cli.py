@@ -177,6 +177,8 @@ def _registry():
 def cmd_plugins(args) -> int:
     from tabulate import tabulate
 
+    from bench.params import defaults
+
     reg = _registry()
     rows = []
     for name, spec in sorted(reg.datasets.items()):
@@ -195,7 +197,7 @@ def cmd_plugins(args) -> int:
         rows.append({"kind": "executor", "name": name, "type": "executor",
                      "tasks": f"needs: {spec.install or ', '.join(missing)}" if missing else "",
                      "plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "description": spec.description, "options": spec.options,
+                     "description": spec.description, "options": defaults(spec.options),
                      "options_help": spec.options_help, "installed": not missing})
     broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
     if args.json:
@@ -227,8 +229,7 @@ def _run(args) -> int:
             seeds = [int(s) for s in args.seeds.split(",")]
         except ValueError:
             raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
-    if args.budget_scale is not None and args.budget_scale <= 0:
-        raise BenchError(f"--budget-scale: expected a positive number, got {args.budget_scale}")
+    # --seeds, --budget-scale and --device are checked by load_suite, as strictly as the file's values.
     reg = _registry()
     try:
         suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device,

@@ -18,6 +18,8 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from bench.params import is_name
+
 SCHEMA_VERSION = 1
 #: write_json_atomic's temporary files end so; one left behind was being written when its
 #: process was killed.
@@ -53,6 +55,9 @@ class ResultStore:
         self.stale = stale
 
     def path_for(self, spec) -> Path:
+        # Defence in depth (suites are checked when they load): each part is one path component.
+        if not all(map(is_name, (spec.suite, spec.dataset, spec.method))) or type(spec.seed) is not int:
+            raise ValueError(f"run {spec.label}: suite, dataset and method must be safe names and the seed an integer")
         return self.root / spec.suite / spec.dataset / spec.method / f"seed{spec.seed}-{spec.key}.json"
 
     def read(self, spec) -> dict | None:

@@ -22,13 +22,18 @@ TASKS = ("classification", "restoration")
 #: - restorer: ``fit(problem, ctx) -> image`` restores one degraded image at a time (``restore``).
 METHOD_KINDS = ("classifier", "representation", "restorer")
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Names become folders of the results (<suite>/<dataset>/<method>/): one short path component.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+#: The largest budget a method declares or a suite asks for (after budget_scale): beyond it a
+#: budget is a typo (or an overflow), not a plan.
+MAX_BUDGET = 1e9
 
 
 def _check_name(kind: str, name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
-            f"{kind} name {name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'"
+            f"{kind} name {name!r} is not valid: use at most 100 lower-case letters, digits, '.', '_' or '-'"
         )
 
 
@@ -119,8 +124,11 @@ class MethodSpec:
     ours, e.g. the paper's PSNR on Set5 at x2.
 
     ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
-    number that a suite may override and that smoke runs scale down. ``params`` holds the
-    hyper-parameters with their defaults; their types are taken from the defaults.
+    number that a suite may override (with a value of the same type: an integer budget takes
+    integers) and that smoke runs scale down. ``params`` holds the hyper-parameters: each a plain
+    default (its type is taken from the default) or a :class:`bench.Param` that also declares the
+    allowed values (choices, a range) and a line of help; suites are checked against them when
+    they load.
     """
 
     name: str
@@ -150,10 +158,14 @@ class MethodSpec:
         if unknown:
             raise ValueError(f"method {self.name!r}: feature_params {unknown} are not among its params")
         for key, value in self.budget.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not 0 < value <= MAX_BUDGET):  # NaN fails this too
                 raise ValueError(
-                    f"method {self.name!r}: budget {key!r} must be a positive number, got {value!r}"
+                    f"method {self.name!r}: budget {key!r} must be a positive number up to {MAX_BUDGET:.0e}, got {value!r}"
                 )
+        for key in self.params:
+            if not isinstance(key, str):
+                raise ValueError(f"method {self.name!r}: parameter names must be text, got {key!r}")
 
 
 class Budget(Mapping[str, "int | float"]):
@@ -181,7 +193,10 @@ class Budget(Mapping[str, "int | float"]):
         return f"Budget({self._values})"
 
     def scaled(self, factor: float) -> "Budget":
-        """Every value times ``factor``; integers stay integers, rounded up and at least 1."""
+        """Every value times ``factor``; integers stay integers, rounded up and at least 1 (so at
+        budget_scale 0.1 an integer ``epochs: 1`` stays 1, and ``epochs: 15`` becomes 2)."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
+            raise ValueError(f"budget scale must be a positive finite number, got {factor!r}")
         out = {}
         for key, value in self._values.items():
             if isinstance(value, int):

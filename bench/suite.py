@@ -18,23 +18,43 @@ file, the key and what was expected.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.registry import PluginError, Registry
-from bench.specs import Budget
+from bench.specs import MAX_BUDGET, Budget
+
+# Bounds on what a suite may ask for: a suite is a short hand-written file, and a value past these
+# is a typo or an attack (a YAML alias bomb, a 3-million-run grid), never a plan.
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 50            # nesting of lists and mappings
+MAX_VALUES = 10_000       # values in the document with every YAML alias expanded
+MAX_SEEDS = 1000          # seeds of a suite or a group
+SEED_LIMIT = 2**32        # seeds fit every RNG (random, numpy's legacy seeding, torch)
+MAX_RUNS = 10_000         # runs one suite expands to
+MAX_LINE = 300            # an error line's text (values in it are cut at 200 characters)
+MAX_PROBLEMS = 100        # problems listed at once
+
+BUDGET_SCALE = Param(1.0, gt=0, le=100, help="multiplies every budget (smoke runs: 0.1)")
+SEEDS_TEXT = (f"a list of integers from 0 to {SEED_LIMIT - 1} (at most {MAX_SEEDS}), "
+              f"or a count n from 1 to {MAX_SEEDS} meaning 0..n-1")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]{1,3})?")
 
 SUITE_KEYS = {
-    "name": "a suite name (text)",
+    "name": f"the suite's name, {NAME_TEXT} (default: the file name)",
     "description": "text",
-    "seeds": "a list of integers, or an integer n meaning 0..n-1",
-    "budget_scale": "a positive number multiplying every budget (smoke runs: 0.1)",
+    "seeds": SEEDS_TEXT,
+    "budget_scale": f"{BUDGET_SCALE.describe()} multiplying every budget (smoke runs: 0.1; also --budget-scale)",
     "device": "auto, cpu, cuda, cuda:N or mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere), fp32 or bf16",
     "channels_last": "auto (on CUDA), true or false: channels-last activations for models methods hand to ctx.prepare",
@@ -47,7 +67,8 @@ GROUP_KEYS = {
     "methods": "a method name, {name, params, budget}, or a list of them",
     "protocol": "a protocol name or {name, <options>}",
     "budget": "a mapping of budget names to positive numbers",
-    "seeds": "a list of integers, or an integer n meaning 0..n-1",
+    "budget_scale": "as the suite's budget_scale, for this group only (--budget-scale wins)",
+    "seeds": "as the suite's seeds, for this group only",
     "precision": "as the suite's precision, for this group only",
     "channels_last": "as the suite's channels_last, for this group only",
 }
@@ -131,41 +152,39 @@ def load_suite(
     device: str | None = None,
     compile_models: bool | None = None,
 ) -> Suite:
-    """Read and validate a suite file; command-line overrides win over the file's values."""
+    """Read and validate a suite file; command-line overrides win over the file's values (and are
+    checked as strictly: a problem with one names the option instead of the file's key)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SuiteError([f"{path}: no such suite file"]) from None
-    except yaml.YAMLError as exc:
-        raise SuiteError([f"{path}: not valid YAML: {exc}"]) from None
+    data = read_yaml(path)
     v = _Validator(path)
     if not isinstance(data, dict):
-        raise SuiteError([f"{path}: expected a mapping with keys {', '.join(SUITE_KEYS)}, got {_kind(data)}"])
+        raise SuiteError([f"{path}: (top level): expected a mapping with keys {', '.join(SUITE_KEYS)}, got {show(data)}"])
     v.unknown_keys(data, SUITE_KEYS, "")
-    name = v.typed(data, "name", str, "", default=path.stem)
+    name = v.suite_name(data.get("name", path.stem), "name" in data)
     description = v.typed(data, "description", str, "", default="")
     suite_seeds = v.seeds(data.get("seeds", [0]), "seeds")
-    scale = v.positive(data.get("budget_scale", 1.0), "budget_scale")
-    suite_device = v.typed(data, "device", str, "", default="auto")
+    scale = v.check(BUDGET_SCALE, data.get("budget_scale", 1.0), "budget_scale")
+    suite_device = v.device(data.get("device", "auto"), "device")
     precision = v.choice(data.get("precision", "auto"), PRECISIONS, "precision")
     channels_last = v.choice(data.get("channels_last", "auto"), CHANNELS_LAST, "channels_last")
     compile_models = v.typed(data, "compile", bool, "", default=False) if compile_models is None else compile_models
     executor = v.executor(data["executor"], registry) if "executor" in data else None
+    if seeds is not None:
+        seeds = v.seeds(seeds, "--seeds")
     if budget_scale is not None:
-        scale = budget_scale
+        budget_scale = v.check(BUDGET_SCALE, budget_scale, "--budget-scale")
     if device is not None:
-        suite_device = device
+        suite_device = v.device(device, "--device")
 
     groups = data.get("runs")
     if not isinstance(groups, list) or not groups:
-        v.problem("runs", f"expected {SUITE_KEYS['runs']}, got {_kind(groups)}")
+        v.problem("runs", f"expected {SUITE_KEYS['runs']}, got {show(groups)}")
         groups = []
     specs: list[RunSpec] = []
     for i, group in enumerate(groups):
         where = f"runs[{i}]"
         if not isinstance(group, dict):
-            v.problem(where, f"expected a mapping with keys {', '.join(GROUP_KEYS)}, got {_kind(group)}")
+            v.problem(where, f"expected a mapping with keys {', '.join(GROUP_KEYS)}, got {show(group)}")
             continue
         v.unknown_keys(group, GROUP_KEYS, where)
         for key in ("datasets", "methods", "protocol"):
@@ -174,13 +193,20 @@ def load_suite(
         group_seeds = v.seeds(group["seeds"], f"{where}.seeds") if "seeds" in group else suite_seeds
         if seeds is not None:
             group_seeds = seeds
-        datasets = v.names(group.get("datasets", []), f"{where}.datasets")
-        protocol, options = v.protocol(group.get("protocol"), f"{where}.protocol")
+        group_scale = v.check(BUDGET_SCALE, group["budget_scale"], f"{where}.budget_scale") \
+            if "budget_scale" in group else scale
+        if budget_scale is not None:
+            group_scale = budget_scale
+        datasets = v.names(group.get("datasets", []), f"{where}.datasets") if "datasets" in group else []
+        protocol, options = v.protocol(group["protocol"], f"{where}.protocol") if "protocol" in group else (None, {})
         group_budget = v.mapping(group.get("budget", {}), f"{where}.budget")
         # How to run (not what is computed) may differ per group, e.g. bf16 for one slow method.
         group_precision = v.choice(group.get("precision", precision), PRECISIONS, f"{where}.precision")
         group_layout = v.choice(group.get("channels_last", channels_last), CHANNELS_LAST, f"{where}.channels_last")
-        for j, entry in enumerate(_as_list(group.get("methods", []))):
+        entries = _as_list(group.get("methods", []))
+        if "methods" in group and not entries:
+            v.problem(f"{where}.methods", f"expected {GROUP_KEYS['methods']}, got an empty list")
+        for j, entry in enumerate(entries):
             mwhere = f"{where}.methods[{j}]"
             method = v.method_entry(entry, mwhere, registry)
             if method is None:
@@ -189,6 +215,10 @@ def load_suite(
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
             if options.get("feature_sweep"):
                 v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
+            if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
+                v.problem(mwhere, f"the suite expands to more than {MAX_RUNS} runs "
+                                  "(datasets x grid x seeds); split it into several suites")
+                break
             for params in grid:
                 for d, dataset_name in enumerate(datasets):
                     dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
@@ -200,46 +230,124 @@ def load_suite(
                         specs.append(RunSpec(
                             suite=name, dataset=dataset.name, method=spec.name,
                             protocol=protocol.name, protocol_options=options,
-                            params=params, budget=dict(Budget(full).scaled(scale)),
-                            budget_scale=scale, seed=seed, device=suite_device, precision=group_precision,
+                            params=params, budget=dict(Budget(full).scaled(group_scale)),
+                            budget_scale=group_scale, seed=seed, device=suite_device, precision=group_precision,
                             channels_last=group_layout, compile=compile_models,
                         ))
+    if not specs and not v.problems:
+        v.problem("runs", "the suite expands to no runs")
     if v.problems:
         raise SuiteError(v.problems)
     unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
     return Suite(name=name, description=description, path=path, runs=list(unique.values()), executor=executor)
 
 
+def read_yaml(path: Path) -> Any:
+    """The file's YAML data, or :class:`SuiteError` with one line saying why it cannot be read:
+    missing, too large, not UTF-8, not YAML, nested too deep or too large once aliases expand."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SuiteError([f"{path}: no such suite file"]) from None
+    except OSError as exc:
+        raise SuiteError([f"{path}: (file): cannot be read: {exc.strerror or exc}"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SuiteError([f"{path}: (file): {len(raw)} bytes; a suite file is at most {MAX_FILE_BYTES} bytes"])
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SuiteError([f"{path}: byte 0: UTF-16 or UTF-32 text (its byte-order mark); save the file as UTF-8"])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SuiteError([f"{path}: byte {exc.start}: not UTF-8 text (0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8"]) from None
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
+    except yaml.YAMLError as exc:
+        raise SuiteError([f"{path}: {_yaml_problem(exc)}"]) from None
+    except RecursionError:  # defence in depth: nesting is bounded while composing
+        raise SuiteError([f"{path}: (top level): not valid YAML: nested too deep"]) from None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses documents nested deeper than :data:`MAX_DEPTH` or holding
+    more than :data:`MAX_VALUES` values once aliases are expanded (sized per node while composing,
+    so a billion-laughs bomb is refused after reading it once, never expanded)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} refers to the value it is in",
+                                                  event.start_mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              self.peek_event().start_mark)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        if size > MAX_VALUES:
+            raise yaml.composer.ComposerError(None, None, f"more than {MAX_VALUES} values once its aliases are "
+                                              "expanded; a suite is a short file", node.start_mark)
+        self._sizes[id(node)] = size
+        return node
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:  # a value its constructor refuses: 2024-13-45
+            raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: where (line and column) and what."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        what = f"character #x{ord(exc.character):04x} is not allowed" if isinstance(exc.character, str) else exc.reason
+        return f"character {exc.position}: not valid YAML: {what}"
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else "(top level): "
+    return f"{where}not valid YAML: {_cut(what + (f' ({context})' if context else ''))}"
+
+
+def _cut(text: str, limit: int = MAX_LINE) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
-
-
-def check_value(default: Any, value: Any) -> bool:
-    """Whether ``value`` has the type of ``default`` (ints are accepted for floats)."""
-    if default is None:
-        return True
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
 
 
 class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
+        self._seen: set[str] = set()
 
     def problem(self, key: str, text: str) -> None:
-        self.problems.append(f"{self.path}: {key or '(top level)'}: {text}")
+        # A command-line override is not the file's fault: name the option instead.
+        origin = "command line" if key.startswith("--") else str(self.path)
+        key = _cut(key or "(top level)", 120)
+        line = f"{origin}: {key}: {_cut(text, MAX_LINE - len(key) - 2)}"
+        if line in self._seen:  # e.g. an unknown dataset once per grid point
+            return
+        self._seen.add(line)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(line)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(f"{self.path}: (top level): more problems not shown; fix these first")
 
     def unknown_keys(self, data: dict, known: Mapping[str, str], where: str) -> None:
         for key in data:
@@ -249,42 +357,54 @@ class _Validator:
     def typed(self, data: dict, key: str, kind: type, where: str, default: Any) -> Any:
         value = data.get(key, default)
         if not isinstance(value, kind):
-            self.problem(_join(where, key), f"expected {SUITE_KEYS.get(key, kind.__name__)}, got {_kind(value)}")
+            self.problem(_join(where, key), f"expected {SUITE_KEYS.get(key, kind.__name__)}, got {show(value)}")
             return default
         return value
 
-    def positive(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            self.problem(key, f"expected a positive number, got {_kind(value)}")
-            return 1.0
-        return float(value)
-
-    def choice(self, value: Any, choices: tuple, key: str) -> Any:
-        if not any(type(value) is type(c) and value == c for c in choices):  # True is not 1 here
-            names = (str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
-            self.problem(key, f"expected one of {', '.join(names)}, got {_kind(value)}")
-            return choices[0]
+    def check(self, param: Param, value: Any, key: str) -> Any:
+        """``value`` if ``param`` allows it, else its default (after noting the problem)."""
+        problem = param.check(value)
+        if problem:
+            self.problem(key, problem)
+            return param.default
         return value
 
+    def suite_name(self, value: Any, given: bool) -> str:
+        if is_name(value):
+            return value
+        # The name is a folder of the results: one safe path component, never "../x" or "/x".
+        hint = "" if given else f" (the file name is not one: give the suite a name)"
+        self.problem("name", f"expected {NAME_TEXT}{hint}, got {show(value)}")
+        return "invalid"
+
+    def device(self, value: Any, key: str) -> str:
+        if isinstance(value, str) and _DEVICE.fullmatch(value):
+            return value
+        self.problem(key, f"expected {SUITE_KEYS['device']}, got {show(value)}")
+        return "auto"
+
+    def choice(self, value: Any, choices: tuple, key: str) -> Any:
+        return self.check(Param(choices[0], choices=choices), value, key)
+
     def seeds(self, value: Any, key: str) -> list[int]:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if _is_int(value) and 0 < value <= MAX_SEEDS:
             return list(range(value))
-        if (isinstance(value, list) and value
-                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)):
+        if (isinstance(value, list) and 0 < len(value) <= MAX_SEEDS
+                and all(_is_int(s) and 0 <= s < SEED_LIMIT for s in value)):
             return list(dict.fromkeys(value))
-        self.problem(key, f"expected {SUITE_KEYS['seeds']} (non-negative), got {_kind(value)}")
+        self.problem(key, f"expected {SEEDS_TEXT}, got {show(value)}")
         return []
 
     def names(self, value: Any, key: str) -> list[str]:
         items = _as_list(value)
         if not items or not all(isinstance(x, str) for x in items):
-            self.problem(key, f"expected a name or a non-empty list of names, got {_kind(value)}")
+            self.problem(key, f"expected a name or a non-empty list of names, got {show(value)}")
             return []
         return items
 
     def mapping(self, value: Any, key: str) -> dict:
         if not isinstance(value, dict):
-            self.problem(key, f"expected a mapping, got {_kind(value)}")
+            self.problem(key, f"expected a mapping, got {show(value)}")
             return {}
         return value
 
@@ -292,32 +412,46 @@ class _Validator:
         if isinstance(value, str):
             value = {"name": value}
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-            if value is not None:
-                self.problem(key, f"expected {GROUP_KEYS['protocol']}, got {_kind(value)}")
+            self.problem(key, f"expected {GROUP_KEYS['protocol']}, got {show(value)}")
             return None, {}
         name = value["name"]
         if name not in PROTOCOLS:
             self.problem(_join(key, "name"), f"unknown protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}")
             return None, {}
         protocol = PROTOCOLS[name]
-        options = dict(protocol.options)
+        declarations = declared(protocol.options)
+        options = defaults(protocol.options)
         for opt, val in value.items():
             if opt == "name":
                 continue
-            if opt not in protocol.options:
-                known = ", ".join(protocol.options) or "none"
-                self.problem(_join(key, opt), f"unknown option of protocol {name!r}; expected one of: {known}")
-            elif not check_value(protocol.options[opt], val):
-                self.problem(_join(key, opt), f"expected {type(protocol.options[opt]).__name__} like {protocol.options[opt]!r}, got {_kind(val)}")
+            if opt not in declarations:
+                self.problem(_join(key, opt), f"unknown option of protocol {name!r}{_did_you_mean(opt, declarations)}; expected one of: "
+                                              f"{', '.join(declarations) or 'none'}")
             else:
-                options[opt] = val
+                options[opt] = self.check(declarations[opt], val, _join(key, opt))
         return protocol, options
+
+    def params(self, declarations: dict[str, Param], given: dict, where: str, method: str) -> dict:
+        """The ``given`` params that their declarations allow (the others are problems)."""
+        params = {}
+        for key, value in given.items():
+            if key not in declarations:
+                self.unknown_param(declarations, key, _join(where, key), method)
+            elif problem := declarations[key].check(value):
+                self.problem(_join(where, key), problem)
+            else:
+                params[key] = value
+        return params
+
+    def unknown_param(self, declarations: Mapping, key: Any, where: str, method: str) -> None:
+        self.problem(where, f"unknown parameter of method {method!r}{_did_you_mean(key, declarations)}; "
+                            f"expected one of: {', '.join(declarations) or 'none'}")
 
     def method_entry(self, entry: Any, where: str, registry: Registry):
         if isinstance(entry, str):
             entry = {"name": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            self.problem(where, f"expected a method name or {{name, params, budget}}, got {_kind(entry)}")
+            self.problem(where, f"expected a method name or {{name, params, budget}}, got {show(entry)}")
             return None
         self.unknown_keys(entry, METHOD_KEYS, where)
         try:
@@ -325,37 +459,43 @@ class _Validator:
         except PluginError as exc:
             self.problem(_join(where, "name"), str(exc))
             return None
-        params = dict(spec.params)
-        for key, value in self.mapping(entry.get("params", {}), _join(where, "params")).items():
-            if key not in spec.params:
-                known = ", ".join(spec.params) or "none"
-                self.problem(_join(where, f"params.{key}"), f"unknown parameter of method {spec.name!r}; expected one of: {known}")
-            elif not check_value(spec.params[key], value):
-                self.problem(_join(where, f"params.{key}"), f"expected {type(spec.params[key]).__name__} like {spec.params[key]!r}, got {_kind(value)}")
-            else:
-                params[key] = value
+        declarations = declared(spec.params)
+        params = defaults(spec.params)
+        params.update(self.params(declarations, self.mapping(entry.get("params", {}), _join(where, "params")),
+                                  _join(where, "params"), spec.name))
         budget = self.mapping(entry.get("budget", {}), _join(where, "budget"))
         grid = [params]
+        axes = {}
         for key, values in self.mapping(entry.get("grid", {}), _join(where, "grid")).items():
-            if key not in spec.params:
-                known = ", ".join(spec.params) or "none"
-                self.problem(_join(where, f"grid.{key}"), f"unknown parameter of method {spec.name!r}; expected one of: {known}")
-            elif not isinstance(values, list) or not values or not all(check_value(spec.params[key], x) for x in values):
-                self.problem(_join(where, f"grid.{key}"), f"expected a non-empty list of {type(spec.params[key]).__name__} values like {spec.params[key]!r}, got {_kind(values)}")
+            gwhere = _join(where, f"grid.{key}")
+            if key not in declarations:
+                self.unknown_param(declarations, key, gwhere, spec.name)
+            elif not isinstance(values, list) or not values:
+                self.problem(gwhere, f"expected a non-empty list of values, each {declarations[key].describe()}, "
+                                     f"got {show(values)}")
             else:
-                grid = [{**g, key: x} for g in grid for x in values]
+                wrong = [declarations[key].check(x) for x in values if declarations[key].check(x)]
+                if wrong:
+                    self.problem(gwhere, wrong[0])
+                else:
+                    axes[key] = values
+        if math.prod(len(values) for values in axes.values()) > MAX_RUNS:
+            self.problem(_join(where, "grid"), f"more than {MAX_RUNS} combinations; split it into several suites")
+            return None
+        for key, values in axes.items():
+            grid = [{**g, key: x} for g in grid for x in values]
         return spec, grid, budget
 
     def budget(self, spec, overrides: dict, where: str) -> dict:
+        """The method's full budget with the suite's overrides, each of the type the method
+        declares (an integer budget is not given 1.5, nor 1.0), positive and finite."""
         full = dict(spec.budget)
         for key, value in overrides.items():
             if key not in spec.budget:
                 known = ", ".join(spec.budget) or "none"
                 self.problem(_join(where, f"budget.{key}"), f"method {spec.name!r} has no budget {key!r}; expected one of: {known}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                self.problem(_join(where, f"budget.{key}"), f"expected a positive number, got {_kind(value)}")
             else:
-                full[key] = value
+                full[key] = self.check(Param(spec.budget[key], gt=0, le=MAX_BUDGET), value, _join(where, f"budget.{key}"))
         return full
 
     def executor(self, value: Any, registry: Registry) -> dict | None:
@@ -364,7 +504,7 @@ class _Validator:
         if isinstance(value, str):
             value = {"name": value}
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-            self.problem("executor", f"expected {SUITE_KEYS['executor']}, got {_kind(value)}")
+            self.problem("executor", f"expected {SUITE_KEYS['executor']}, got {show(value)}")
             return None
         options = {k: v for k, v in value.items() if k != "name"}
         try:
@@ -379,12 +519,12 @@ class _Validator:
     def feature_sweep(self, method, options: dict, key: str) -> None:
         for problem in check_feature_sweep(options["feature_sweep"], method, options["holdout"]):
             self.problem(key, problem)
+        declarations = declared(method.params)
         for name, values in options["feature_sweep"].items():
-            if name in method.params and isinstance(values, list):
-                default = method.params[name]
-                wrong = [x for x in values if not check_value(default, x)]
+            if name in declarations and isinstance(values, list):
+                wrong = [declarations[name].check(x) for x in values if declarations[name].check(x)]
                 if wrong:
-                    self.problem(_join(key, name), f"expected {type(default).__name__} values like {default!r}, got {wrong!r}")
+                    self.problem(_join(key, name), wrong[0])
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:
@@ -410,5 +550,15 @@ class _Validator:
         return not problems
 
 
-def _join(where: str, key: str) -> str:
+def _join(where: str, key: Any) -> str:
+    key = key if isinstance(key, str) else show(key, 60)
     return f"{where}.{key}" if where else key
+
+
+def _did_you_mean(key: Any, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1) if isinstance(key, str) and len(key) < 100 else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -9,6 +9,7 @@ from bench import LabelledImages, MethodSpec, TrainData
 from bench.context import RunContext
 from bench.data.loader import Normalize
 from bench.progress import Progress
+from bench.params import defaults
 from bench.specs import Budget
 from bench_plugins.methods import airbench
 from bench_plugins.methods.airbench import PARAMS, AirbenchNet, fit_airbench94, init_whitening_
@@ -65,7 +66,8 @@ def test_registers_a_valid_classifier():
     assert [s.name for s in specs] == ["airbench94"]
     spec: MethodSpec = specs[0]
     assert spec.kind == "classifier" and spec.budget == {"epochs": 9.9}
-    assert spec.params["batch_size"] == 1024 and spec.params["label_smoothing"] == 0.2
+    params = defaults(spec.params)
+    assert params["batch_size"] == 1024 and params["label_smoothing"] == 0.2
 
 
 def test_eval_mode_returns_tta_logits(trained):

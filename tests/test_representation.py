@@ -182,7 +182,7 @@ def test_a_bad_feature_sweep_is_refused_with_its_key(tmp_path, reg):
     text = str(err.value)
     assert "runs[0].protocol.feature_sweep: needs holdout > 0" in text
     assert "'unused' is not a feature parameter of method 'raw-pixels' (its feature parameters: pixels)" in text
-    assert "runs[1].protocol.feature_sweep.pixels: expected int values" in text
+    assert "runs[1].protocol.feature_sweep.pixels: expected an integer, got str 'one'" in text
 
 
 def test_representation_specs_need_build_and_known_feature_params():

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from bench.params import declared, defaults
+
 if TYPE_CHECKING:  # pragma: no cover
     from bench.progress import Progress
     from bench.records import ResultStore
@@ -75,7 +77,8 @@ class ExecutorSpec:
 
     ``make(options)`` returns an :class:`Executor`; ``options`` are the validated options, every
     key of ``options`` here present (a suite or ``--executor-option KEY=VALUE`` overrides the
-    defaults given here; types are taken from the defaults, as for a method's params).
+    defaults given here). Each option is a plain default (its type is taken from it) or a
+    :class:`bench.Param` declaring the values allowed, as for a method's params.
     ``requires`` names the modules the engine needs and ``install`` what to type when one is
     missing, e.g. ``("ray",)`` and ``pip install 'bench[ray]'``: the host checks them before
     anything runs. ``options_help`` says what each option means (``bench plugins`` shows it).
@@ -112,22 +115,20 @@ def resolve(registry: Registry, name: str, options: dict, where: str = "") -> tu
     problems = check_options(spec, options)
     if problems:
         raise ExecutorError("; ".join(f"{where}{p}" for p in problems))
-    return spec, {**spec.options, **options}
+    return spec, {**defaults(spec.options), **options}
 
 
 def check_options(spec: ExecutorSpec, options: dict) -> list[str]:
-    """Problems with ``options`` for executor ``spec`` (unknown keys, wrong types), one per option."""
-    from bench.suite import check_value
-
+    """Problems with ``options`` for executor ``spec``, one per option: unknown options and values
+    their declarations (plain defaults or :class:`bench.Param`) do not allow."""
+    declarations = declared(spec.options)
     problems = []
     for key, value in options.items():
-        if key not in spec.options:
-            known = ", ".join(spec.options) or "none"
+        if key not in declarations:
+            known = ", ".join(declarations) or "none"
             problems.append(f"unknown option {key!r} of executor {spec.name!r}; expected one of: {known}")
-        elif not check_value(spec.options[key], value):
-            default = spec.options[key]
-            problems.append(f"executor {spec.name!r} option {key!r}: expected {type(default).__name__} "
-                            f"like {default!r}, got {type(value).__name__} {value!r}")
+        elif problem := declarations[key].check(value):
+            problems.append(f"executor {spec.name!r} option {key!r}: {problem}")
     return problems
 
 

@@ -19,13 +19,14 @@ import os
 import socket
 
 from bench.executors import Executor, ExecutorError, Job
+from bench.params import Param
 
 OPTIONS = {
     "address": "",
-    "num_cpus": 0,
-    "cpus_per_run": 1.0,
-    "gpus_per_run": 1.0,
-    "max_retries": 0,
+    "num_cpus": Param(0, ge=0),
+    "cpus_per_run": Param(1.0, gt=0),
+    "gpus_per_run": Param(1.0, ge=0),
+    "max_retries": Param(0, ge=0),
 }
 OPTIONS_HELP = {
     "address": "empty: start Ray on this machine; auto: the local `ray start` cluster; ray://host:10001",

@@ -18,19 +18,20 @@ import time
 from pathlib import Path
 
 from bench.executors import Executor, ExecutorError, Job
+from bench.params import Param
 
 OPTIONS = {
-    "cluster": "slurm",
+    "cluster": Param("slurm", choices=("slurm", "local")),
     "partition": "",
     "account": "",
     "qos": "",
     "constraint": "",
-    "timeout_min": 720,
-    "gpus_per_run": 1,
-    "cpus_per_run": 4,
-    "mem_gb": 32.0,
-    "array_parallelism": 64,
-    "setup": [],
+    "timeout_min": Param(720, ge=1),
+    "gpus_per_run": Param(1, ge=0),
+    "cpus_per_run": Param(4, ge=1),
+    "mem_gb": Param(32.0, gt=0),
+    "array_parallelism": Param(64, ge=1),
+    "setup": Param([], item=str),
     "folder": "",
     "wait": True,
 }

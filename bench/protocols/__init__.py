@@ -1,8 +1,9 @@
 """Host-owned evaluation protocols: how a kind of method is trained, measured and scored.
 
-Each protocol declares which method kinds and dataset tasks it pairs, and its options with
-defaults (types taken from the defaults), so suites are validated without importing torch. The
-implementation module is imported only when a run starts.
+Each protocol declares which method kinds and dataset tasks it pairs, and its options: a plain
+default or a :class:`bench.Param` with the values allowed, so suites are validated (types,
+choices, ranges) without importing torch. The implementation module is imported only when a run
+starts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from bench.params import Param
+
+#: Seeds of the host's splits and noise (as a run's seeds: they fit every RNG).
+_SEED = dict(ge=0, lt=2**32)
 
 
 @dataclass(frozen=True)
@@ -28,18 +34,19 @@ class Protocol:
 
 #: Options every representation protocol shares (see bench.protocols.representation).
 _REPRESENTATION = {
-    "weights": "pretrained",  # pretrained | random: the control, same architecture with random weights
-    "holdout": 0.1,           # labelled part of the training split held out for the probe's choices
-    "split_seed": 0,
-    "eval_batch_size": 500,   # feature extraction / inference batch
+    "weights": Param("pretrained", choices=("pretrained", "random"),
+                     help="random: the control, the same architecture with random weights"),
+    "holdout": Param(0.1, ge=0, lt=1, help="labelled part of the training split held out for the probe's choices"),
+    "split_seed": Param(0, **_SEED),
+    "eval_batch_size": Param(500, ge=1, help="feature extraction / inference batch"),
     # Small-compute presets: a seeded subset of the labelled training split the probe may use
     # (pre-training always sees every training image, unlabelled), and of the test split; 0: all.
-    "labelled_images": 0,
-    "test_images": 0,
+    "labelled_images": Param(0, ge=0, help="a seeded subset of the labelled training split (0: all)"),
+    "test_images": Param(0, ge=0, help="a seeded subset of the test split (0: all)"),
 }
 #: Frozen-feature protocols may choose the read-out: {feature param: [values]} (e.g. DDAE's block
 #: and timestep), every combination scored on the held-out part; {}: the run's params as they are.
-_FROZEN = {**_REPRESENTATION, "feature_sweep": {}}
+_FROZEN = {**_REPRESENTATION, "feature_sweep": Param({}, help="{feature param: [values]} chosen on the held-out part")}
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -51,9 +58,9 @@ PROTOCOLS: dict[str, Protocol] = {
             options={
                 # Fraction of the official training split held out for validation (the split is
                 # the same for every method and seed); 0 trains on the whole training split.
-                "holdout": 0.1,
-                "split_seed": 0,
-                "eval_batch_size": 1000,
+                "holdout": Param(0.1, ge=0, lt=1, help="fraction of the training split held out for validation"),
+                "split_seed": Param(0, **_SEED),
+                "eval_batch_size": Param(1000, ge=1, help="inference batch"),
             },
             description="Supervised training on the training split, top-1 accuracy on the "
             "official test split; training and inference throughput.",
@@ -64,17 +71,20 @@ PROTOCOLS: dict[str, Protocol] = {
             method_kinds=("restorer",),
             dataset_tasks=("restoration",),
             options={
-                "task": "sr",            # denoise | sr | inpaint
-                "scale": 4,              # sr: 2, 3, 4, 8 (modcrop + MATLAB bicubic 1/scale, uint8)
-                "sigma": 25.0,           # denoise: AWGN std on the 0-255 scale
-                "noise_clip": "none",    # denoise: none (KAIR/DnCNN) | clip (to [0, 1], as DIP's code)
-                "noise_seed": 0,         # seeds noise and random masks, per image (with its name)
-                "drop_ratio": 0.5,       # inpaint with mask "random": fraction of pixels missing
-                "mask": "random",        # inpaint: random | dataset (the set's mask images)
-                "images": [],            # names to restore (empty: all)
-                "max_images": 0,         # the first n images (0: all)
-                "monitor_every": 0,      # host PSNR of intermediate outputs every n iterations (curves)
-                "warmup": True,          # one untimed call on a small crop before timing
+                "task": Param("sr", choices=("denoise", "sr", "inpaint")),
+                # Any integer factor works (modcrop + MATLAB bicubic 1/scale, uint8); papers use 2, 3, 4, 8.
+                "scale": Param(4, ge=2, le=16, help="sr: the downscaling factor"),
+                "sigma": Param(25.0, gt=0, le=255, help="denoise: AWGN std on the 0-255 scale"),
+                "noise_clip": Param("none", choices=("none", "clip"),
+                                    help="denoise: none (KAIR/DnCNN) or clip to [0, 1] (DIP's code)"),
+                "noise_seed": Param(0, **_SEED, help="seeds noise and random masks, per image (with its name)"),
+                "drop_ratio": Param(0.5, ge=0, lt=1, help="inpaint with mask random: fraction of pixels missing"),
+                "mask": Param("random", choices=("random", "dataset"),
+                              help="inpaint: random pixels, or the set's own mask images"),
+                "images": Param([], item=str, name=True, help="names of the images to restore (empty: all)"),
+                "max_images": Param(0, ge=0, help="the first n images (0: all)"),
+                "monitor_every": Param(0, ge=0, help="host PSNR of intermediate outputs every n iterations (0: never)"),
+                "warmup": Param(True, help="one untimed call on a small crop before timing"),
             },
             description="Single-image restoration: host-made degradation (noise, MATLAB bicubic "
             "downscaling, inpainting masks), one method call per image, PSNR/SSIM with the "
@@ -87,11 +97,11 @@ PROTOCOLS: dict[str, Protocol] = {
             dataset_tasks=("classification",),
             options={
                 **_FROZEN,
-                "epochs": 30,
-                "batch_size": 256,
+                "epochs": Param(30, ge=1),
+                "batch_size": Param(256, ge=1),
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
-                "lrs": [1e-3, 1e-2],
-                "weight_decays": [0.0, 1e-4],
+                "lrs": Param([1e-3, 1e-2], gt=0, help="learning rates tried"),
+                "weight_decays": Param([0.0, 1e-4], ge=0, help="weight decays tried"),
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
             "classifier (Adam, cosine) with lr x weight decay (and optionally the read-out) chosen on "
@@ -102,7 +112,8 @@ PROTOCOLS: dict[str, Protocol] = {
             name="knn",
             method_kinds=("representation",),
             dataset_tasks=("classification",),
-            options={**_FROZEN, "holdout": 0.0, "k": 20, "temperature": 0.07},
+            options={**_FROZEN, "holdout": Param(0.0, ge=0, lt=1, help="labelled part held out for choosing the read-out"),
+                     "k": Param(20, ge=1, help="neighbours voting"), "temperature": Param(0.07, gt=0)},
             description="Frozen encoder; weighted k-NN vote (cosine similarity, weights "
             "exp(s / temperature)) over the training features; top-1 on the test split.",
             implementation="bench.protocols.knn:run",
@@ -114,14 +125,14 @@ PROTOCOLS: dict[str, Protocol] = {
             options={
                 **_REPRESENTATION,
                 # Its own budget (x the suite's budget_scale); defaults: the MAE CIFAR-10 reference.
-                "epochs": 100,
-                "batch_size": 128,
-                "lr": 1e-3,
-                "weight_decay": 0.05,
-                "warmup_epochs": 5.0,
-                "label_smoothing": 0.1,
-                "crop_padding": 4,
-                "flip": True,
+                "epochs": Param(100, ge=1),
+                "batch_size": Param(128, ge=1),
+                "lr": Param(1e-3, gt=0),
+                "weight_decay": Param(0.05, ge=0),
+                "warmup_epochs": Param(5.0, ge=0),
+                "label_smoothing": Param(0.1, ge=0, lt=1),
+                "crop_padding": Param(4, ge=0),
+                "flip": Param(True),
             },
             description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
             "+ cosine); top-1 on the test split; training and inference throughput.",

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Augment, MethodSpec, Published, RunContext, TrainData, hookimpl
+from bench import Augment, MethodSpec, Param, Published, RunContext, TrainData, hookimpl, param_defaults
 
 # --------------------------------------------------------------------------------------------
 # Network
@@ -339,36 +339,38 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
 
 
 # Constants of airbench94.py (hyp dict of the repository's airbench94.py).
-PARAMS = {
-    "batch_size": 1024,
-    "lr": 11.5,                 # per 1024 examples, decoupled (see fit_airbench94)
-    "momentum": 0.85,           # Nesterov
-    "weight_decay": 0.0153,     # per 1024 examples, decoupled from lr
-    "bias_scaler": 64.0,        # lr multiplier (not wd) for BatchNorm shifts
-    "label_smoothing": 0.2,
-    "lr_start": 0.2,            # triangular schedule: x0.2 -> x1 at 23% of the steps -> x0.07
-    "lr_peak_at": 0.23,
-    "lr_end": 0.07,
-    "widths": (64, 256, 256),
-    "batchnorm_momentum": 0.6,  # airbench convention: PyTorch momentum 0.4
-    "batchnorm_eps": 1e-12,
-    "scaling_factor": 1 / 9,    # logits multiplier
-    "whiten_kernel_size": 2,
-    "whiten_samples": 5000,     # training images whose patches set the whitening filters
-    "whiten_eps": 5e-4,
-    "whiten_bias_epochs": 3,    # the whitening bias trains for this many epochs, then freezes
+#: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
+DECLARED_PARAMS = {
+    "batch_size": Param(1024, ge=1),
+    "lr": Param(11.5, gt=0),    # per 1024 examples, decoupled (see fit_airbench94)
+    "momentum": Param(0.85, ge=0, lt=1),  # Nesterov
+    "weight_decay": Param(0.0153, ge=0),  # per 1024 examples, decoupled from lr
+    "bias_scaler": Param(64.0, gt=0),     # lr multiplier (not wd) for BatchNorm shifts
+    "label_smoothing": Param(0.2, ge=0, lt=1),
+    "lr_start": Param(0.2, ge=0),         # triangular schedule: x0.2 -> x1 at 23% of the steps -> x0.07
+    "lr_peak_at": Param(0.23, ge=0, le=1),
+    "lr_end": Param(0.07, ge=0),
+    "widths": Param((64, 256, 256), ge=1),
+    "batchnorm_momentum": Param(0.6, ge=0, le=1),  # airbench convention: PyTorch momentum 0.4
+    "batchnorm_eps": Param(1e-12, gt=0),
+    "scaling_factor": Param(1 / 9, gt=0),  # logits multiplier
+    "whiten_kernel_size": Param(2, ge=1),
+    "whiten_samples": Param(5000, ge=1),   # training images whose patches set the whitening filters
+    "whiten_eps": Param(5e-4, ge=0),
+    "whiten_bias_epochs": Param(3, ge=0),  # the whitening bias trains for this many epochs, then freezes
     "ema": True,                # Lookahead-EMA of the weights
-    "ema_start_epochs": 3,
-    "ema_decay_base": 0.95,     # per step; applied every n steps as 0.95^n * (step/total)^3
-    "ema_decay_pow": 3.0,
-    "ema_every_n_steps": 5,
-    "translate": 2,             # random translation, pixels
-    "pad_mode": "reflect",
+    "ema_start_epochs": Param(3, ge=0),
+    "ema_decay_base": Param(0.95, ge=0, le=1),  # per step; applied every n steps as 0.95^n * (step/total)^3
+    "ema_decay_pow": Param(3.0, ge=0),
+    "ema_every_n_steps": Param(5, ge=1),
+    "translate": Param(2, ge=0),  # random translation, pixels
+    "pad_mode": Param("reflect", choices=("reflect", "constant")),
     "flip": True,
     "drop_last": True,
-    "tta_level": 2,             # 0 none, 1 mirror, 2 mirror + one-pixel translations (6 views)
+    "tta_level": Param(2, choices=(0, 1, 2)),  # 0 none, 1 mirror, 2 mirror + one-pixel translations (6 views)
     "compile": False,           # torch.compile the network (airbench94_compiled.py)
 }
+PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
@@ -378,7 +380,7 @@ def bench_register_methods(register):
         kind="classifier",
         fit=fit_airbench94,
         budget={"epochs": 9.9},
-        params=PARAMS,
+        params=DECLARED_PARAMS,
         description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "
         "Nesterov SGD with label smoothing, Lookahead-EMA and flip/translate TTA; 94.01% on "
         "CIFAR-10 in 3.29 s on an A100.",

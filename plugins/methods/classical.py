@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench import MethodSpec, Problem, Published, RestoreContext, hookimpl, imresize
+from bench import MethodSpec, Param, Problem, Published, RestoreContext, hookimpl, imresize
 
 
 def restore_bicubic(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
@@ -77,7 +77,7 @@ def bench_register_methods(register):
     ))
     register(MethodSpec(
         name="bm3d", kind="restorer", fit=restore_bm3d, tasks=("restoration",), restorations=("denoise",),
-        params={"stages": "all"},
+        params={"stages": Param("all", choices=("all", "hard"), help="hard: the hard-thresholding stage only (gray only)")},
         description="BM3D / CBM3D (bm3d package) with the true sigma; stages: all | hard (gray only)",
         citation="Dabov et al., Image denoising by sparse 3-D transform-domain collaborative filtering, TIP 2007",
     ))

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, PretrainData, Published, RunContext, hookimpl
+from bench import Augment, MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults
 
 
 def norm(channels: int) -> nn.GroupNorm:
@@ -251,14 +251,17 @@ def fit_ddae(data: PretrainData, ctx: RunContext) -> DDAEEncoder:
     return encoder.eval()
 
 
-PARAMS = {
-    "n_channels": 128, "ch_mults": [1, 2, 2, 2], "attention_levels": [1], "n_blocks": 2, "dropout": 0.1,
-    "T": 1000, "beta_1": 1e-4, "beta_T": 0.02,
-    "batch_size": 128, "lr": 1e-4,
-    "warmup_fraction": 0.0065,  # 13 of 2000 epochs
-    "ema": 0.9999, "flip": True,
-    "timestep": 11, "block": "out_6",  # the official best for DDPM on CIFAR-10
+#: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
+DECLARED_PARAMS = {
+    "n_channels": Param(128, ge=1), "ch_mults": Param([1, 2, 2, 2], ge=1), "attention_levels": Param([1], ge=0),
+    "n_blocks": Param(2, ge=1), "dropout": Param(0.1, ge=0, lt=1),
+    "T": Param(1000, ge=1), "beta_1": Param(1e-4, gt=0, lt=1), "beta_T": Param(0.02, gt=0, lt=1),
+    "batch_size": Param(128, ge=1), "lr": Param(1e-4, gt=0),
+    "warmup_fraction": Param(0.0065, ge=0, le=1),  # 13 of 2000 epochs
+    "ema": Param(0.9999, ge=0, le=1), "flip": True,
+    "timestep": Param(11, ge=0), "block": "out_6",  # the official best for DDPM on CIFAR-10
 }
+PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
@@ -268,8 +271,8 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_ddae,
         build=build_encoder,
-        budget={"epochs": 2000},
-        params=PARAMS,
+        budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
+        params=DECLARED_PARAMS,
         feature_params=("timestep", "block"),
         description="Denoising diffusion autoencoder: a DDPM UNet trained to predict noise "
         "(T = 1000, linear betas); features are spatially pooled activations of one decoder block "

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Problem, RestoreContext, hookimpl
+from bench import MethodSpec, Param, Problem, RestoreContext, hookimpl
 
 
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -180,11 +180,13 @@ def bench_register_methods(register):
         restorations=("denoise", "sr", "inpaint"),
         budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
                 "inpaint_iterations": 6001},
-        params={"lr": 0.01, "input_depth": 32, "input_scale": 0.1, "channels": 128, "scales": 5,
-                "skip_channels": 4, "inpaint_skip_channels": 128,
+        params={"lr": Param(0.01, gt=0), "input_depth": Param(32, ge=1), "input_scale": Param(0.1, ge=0),
+                "channels": Param(128, ge=1), "scales": Param(5, ge=1),
+                "skip_channels": Param(4, ge=0), "inpaint_skip_channels": Param(128, ge=0),
                 "reg_noise_std": -1.0,     # < 0: the notebooks' value for the task (table above)
-                "average": "denoise",      # exponential output averaging: denoise | always | never
-                "ema": -1.0,               # < 0: 1 - 30 / iterations (0.99 at the full budget)
+                "average": Param("denoise", choices=("denoise", "always", "never"),
+                                 help="exponential output averaging: for denoising only, always or never"),
+                "ema": Param(-1.0, lt=1),  # < 0: 1 - 30 / iterations (0.99 at the full budget)
                 "backtrack": True},
         description="Deep Image Prior: the official 'skip' encoder-decoder fitted to the single "
         "degraded image through the host's operator (Adam 0.01, input-noise regularisation, "

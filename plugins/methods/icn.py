@@ -38,7 +38,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, RunContext, TrainData, hookimpl, save_image
+from bench import Augment, MethodSpec, Param, RunContext, TrainData, hookimpl, param_defaults, save_image
 from bench_plugins.methods.supervised import small_cnn
 
 
@@ -220,16 +220,20 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
     return model.eval()
 
 
-PARAMS = {
+#: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
+DECLARED_PARAMS = {
     "introspective": True,         # false: the plain control (same backbone, K-way head, no synthesis)
-    "backbone": "resnet", "width": 16, "blocks": 5,   # ResNet-32; "small-cnn" uses width only
-    "rounds": 10,
-    "negatives_per_class": 500,    # synthesised per class and round (our default)
-    "negative_ratio": 0.5,         # pseudo-negatives per training image in each batch (our default)
-    "langevin_steps": 60, "langevin_step": 0.1, "langevin_noise": 0.01,   # (our defaults)
-    "batch_size": 128, "lr": 2e-3, "weight_decay": 5e-4, "label_smoothing": 0.0,
-    "crop_padding": 4, "flip": True,
+    "backbone": Param("resnet", choices=("resnet", "small-cnn")),
+    "width": Param(16, ge=1), "blocks": Param(5, ge=1),   # ResNet-32; "small-cnn" uses width only
+    "rounds": Param(10, ge=1),
+    "negatives_per_class": Param(500, ge=1),   # synthesised per class and round (our default)
+    "negative_ratio": Param(0.5, ge=0),        # pseudo-negatives per training image in each batch (our default)
+    "langevin_steps": Param(60, ge=0), "langevin_step": Param(0.1, ge=0), "langevin_noise": Param(0.01, ge=0),
+    "batch_size": Param(128, ge=1), "lr": Param(2e-3, gt=0), "weight_decay": Param(5e-4, ge=0),
+    "label_smoothing": Param(0.0, ge=0, lt=1),
+    "crop_padding": Param(4, ge=0), "flip": True,
 }
+PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
@@ -238,8 +242,8 @@ def bench_register_methods(register):
         name="icn",
         kind="classifier",
         fit=fit_icn,
-        budget={"epochs": 100},
-        params=PARAMS,
+        budget={"epochs": 100.0},  # a float: fractional epochs are allowed
+        params=DECLARED_PARAMS,
         description="Introspective CNN: one CNN with a positive and a pseudo-negative output per class; "
         "each round synthesises pseudo-negatives by Langevin dynamics on its own class scores and "
         "retrains on them (reclassification-by-synthesis). introspective=false: the same backbone "

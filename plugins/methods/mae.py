@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, PretrainData, Published, RunContext, hookimpl
+from bench import Augment, MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults
 from bench_plugins.methods.vit import Block, ViTEncoder, init_weights, param_groups, patchify, sincos_2d, warmup_cosine
 
 
@@ -109,15 +109,18 @@ def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     return model.encoder.eval()
 
 
-PARAMS = {
-    "patch_size": 2, "dim": 192, "depth": 12, "heads": 3,
-    "decoder_dim": 192, "decoder_depth": 4, "decoder_heads": 3,
-    "mask_ratio": 0.75, "norm_pix_loss": True,
-    "batch_size": 4096, "base_lr": 1.5e-4, "weight_decay": 0.05,
-    "warmup_fraction": 0.1,  # 200 of 2000 epochs (the CIFAR reference); MAE's ImageNet recipe: 40 of 800
-    "flip": True, "crop_padding": 0,
-    "pool": "cls",           # features: the class token (MAE's linear probe), or "mean" of the patches
+#: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
+DECLARED_PARAMS = {
+    "patch_size": Param(2, ge=1), "dim": Param(192, ge=1), "depth": Param(12, ge=1), "heads": Param(3, ge=1),
+    "decoder_dim": Param(192, ge=1), "decoder_depth": Param(4, ge=1), "decoder_heads": Param(3, ge=1),
+    "mask_ratio": Param(0.75, gt=0, lt=1), "norm_pix_loss": True,
+    "batch_size": Param(4096, ge=1), "base_lr": Param(1.5e-4, gt=0), "weight_decay": Param(0.05, ge=0),
+    "warmup_fraction": Param(0.1, ge=0, le=1),  # 200 of 2000 epochs (the CIFAR reference); MAE's ImageNet recipe: 40 of 800
+    "flip": True, "crop_padding": Param(0, ge=0),
+    # features: the class token (MAE's linear probe), or "mean" of the patches
+    "pool": Param("cls", choices=("cls", "mean")),
 }
+PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
@@ -127,8 +130,8 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_mae,
         build=build_encoder,
-        budget={"epochs": 2000},
-        params=PARAMS,
+        budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
+        params=DECLARED_PARAMS,
         feature_params=("pool",),
         description="Masked autoencoder: ViT on 75%-masked patches, light decoder, MSE on removed "
         "patches with per-patch normalised targets; the encoder sees every patch when evaluated.",

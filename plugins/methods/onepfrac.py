@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench import MethodSpec, PretrainData, Published, RunContext, hookimpl, save_image
+from bench import MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults, save_image
 from bench_plugins.methods import fractal
 from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
 
@@ -233,18 +233,24 @@ def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     return encoder.eval()
 
 
-PARAMS = {
+#: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
+DECLARED_PARAMS = {
     # the data: one fractal and its perturbations (official defaults)
-    "sigma": 3.5, "n_maps": 2, "delta": 0.1, "copies": 1000,
-    "points": 100_000, "render_size": 512, "pad": 6, "fill_threshold": 0.05, "chaos_seed": 100,
+    "sigma": Param(3.5, gt=0), "n_maps": Param(2, ge=1), "delta": Param(0.1, ge=0), "copies": Param(1000, ge=1),
+    "points": Param(100_000, ge=1), "render_size": Param(512, ge=1), "pad": Param(6, ge=0),
+    "fill_threshold": Param(0.05, ge=0, le=1), "chaos_seed": Param(100, ge=0, lt=2**32),
     # the encoder: ViT-Tiny's width and depth (192-d, 12 blocks, 3 heads), patch 2 for 32x32 inputs
-    "patch_size": 2, "dim": 192, "depth": 12, "heads": 3,
-    "pool": "cls",          # features: the class token (the official head reads it), or "mean" of the patches
+    "patch_size": Param(2, ge=1), "dim": Param(192, ge=1), "depth": Param(12, ge=1), "heads": Param(3, ge=1),
+    # features: the class token (the official head reads it), or "mean" of the patches
+    "pool": Param("cls", choices=("cls", "mean")),
     # LPCE pre-training: the official DeiT recipe
-    "batch_size": 256, "lr": 1e-3, "weight_decay": 0.05, "warmup_epochs": 5.0, "label_smoothing": 0.1,
-    "crop_scale_min": 0.08, "crop_ratio_max": 4 / 3, "hflip": True, "vflip": True, "erase_prob": 0.5,
-    "mixup_alpha": 0.8, "cutmix_alpha": 1.0, "mix_switch_prob": 0.5,
+    "batch_size": Param(256, ge=1), "lr": Param(1e-3, gt=0), "weight_decay": Param(0.05, ge=0),
+    "warmup_epochs": Param(5.0, ge=0), "label_smoothing": Param(0.1, ge=0, lt=1),
+    "crop_scale_min": Param(0.08, gt=0, le=1), "crop_ratio_max": Param(4 / 3, ge=1), "hflip": True, "vflip": True,
+    "erase_prob": Param(0.5, ge=0, le=1),
+    "mixup_alpha": Param(0.8, ge=0), "cutmix_alpha": Param(1.0, ge=0), "mix_switch_prob": Param(0.5, ge=0, le=1),
 }
+PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
@@ -254,8 +260,8 @@ def bench_register_methods(register):
         kind="representation",
         fit=fit_onepfrac,
         build=build_encoder,
-        budget={"epochs": 80_000},
-        params=PARAMS,
+        budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
+        params=DECLARED_PARAMS,
         feature_params=("pool",),
         description="1p-frac: a ViT pre-trained with the locally perturbed cross-entropy (LPCE) on one "
         "fractal (an IFS rendered by a batched chaos game on the device) and its L perturbed copies, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, RunContext, TrainData, hookimpl
+from bench import Augment, MethodSpec, Param, RunContext, TrainData, hookimpl
 
 
 def small_cnn(in_channels: int, num_classes: int, width: int, size: tuple[int, int]) -> nn.Module:
@@ -68,7 +68,8 @@ def fit_mlp(data: TrainData, ctx: RunContext) -> nn.Module:
     return train_supervised(mlp(features, data.num_classes, ctx.params["hidden"]), data, ctx)
 
 
-_COMMON = {"batch_size": 128, "lr": 2e-3, "weight_decay": 5e-4, "label_smoothing": 0.1}
+_COMMON = {"batch_size": Param(128, ge=1), "lr": Param(2e-3, gt=0), "weight_decay": Param(5e-4, ge=0),
+           "label_smoothing": Param(0.1, ge=0, lt=1)}
 
 
 @hookimpl
@@ -78,7 +79,7 @@ def bench_register_methods(register):
         kind="classifier",
         fit=fit_small_cnn,
         budget={"epochs": 10},
-        params={**_COMMON, "width": 16, "crop_padding": 2, "flip": False},
+        params={**_COMMON, "width": Param(16, ge=1), "crop_padding": Param(2, ge=0), "flip": False},
         description="Supervised small CNN (two conv-BN-ReLU-pool stages and a linear head); "
         "the baseline for MNIST-like data.",
     ))
@@ -87,6 +88,6 @@ def bench_register_methods(register):
         kind="classifier",
         fit=fit_mlp,
         budget={"epochs": 10},
-        params={**_COMMON, "hidden": 512, "crop_padding": 0, "flip": False},
+        params={**_COMMON, "hidden": Param(512, ge=1), "crop_padding": Param(0, ge=0), "flip": False},
         description="Supervised 3-layer MLP on raw pixels: the floor any image model must beat.",
     ))

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Problem, Published, RestoreContext, hookimpl, imresize
+from bench import MethodSpec, Param, Problem, Published, RestoreContext, hookimpl, imresize
 
 
 class ZSSRNet(nn.Module):
@@ -202,13 +202,16 @@ def bench_register_methods(register):
         published=PUBLISHED,
         budget={"iterations": 3000},
         params={
-            "width": 64, "depth": 8, "init_variance": 0.1, "crop_size": 128,
-            "learning_rate": 1e-3, "min_learning_rate": 9e-6, "min_iters": 256,
-            "learning_rate_change_ratio": 1.5, "learning_rate_policy_check_every": 60,
-            "learning_rate_slope_range": 256, "run_test_every": 50,
-            "augment_leave_as_is_probability": 0.05, "augment_no_interpolate_probability": 0.45,
-            "augment_min_scale": 0.5, "augment_scale_diff_sigma": 0.25, "augment_shear_sigma": 0.1,
-            "back_projection_iters": 10, "output_flip": True,
+            "width": Param(64, ge=1), "depth": Param(8, ge=2), "init_variance": Param(0.1, gt=0),
+            "crop_size": Param(128, ge=1),
+            "learning_rate": Param(1e-3, gt=0), "min_learning_rate": Param(9e-6, gt=0), "min_iters": Param(256, ge=0),
+            "learning_rate_change_ratio": Param(1.5, gt=0), "learning_rate_policy_check_every": Param(60, ge=1),
+            "learning_rate_slope_range": Param(256, ge=1), "run_test_every": Param(50, ge=1),
+            "augment_leave_as_is_probability": Param(0.05, ge=0, le=1),
+            "augment_no_interpolate_probability": Param(0.45, ge=0, le=1),
+            "augment_min_scale": Param(0.5, gt=0, le=1), "augment_scale_diff_sigma": Param(0.25, ge=0),
+            "augment_shear_sigma": Param(0.1, ge=0),
+            "back_projection_iters": Param(10, ge=0), "output_flip": True,
         },
         description="ZSSR: image-specific 8-layer 64-channel residual CNN trained on (downscaled crop -> "
         "crop) pairs of the LR image with ZSSR's augmentations and learning-rate policy; geometric "
