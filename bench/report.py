@@ -14,10 +14,11 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from tabulate import tabulate
 
-from bench.records import iter_records
+from bench.records import Unreadable, iter_records
 
 THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s",
                # rates a method measures itself (ctx.measure): 1p-frac's fractal renderer, ICN's sampler
@@ -31,11 +32,11 @@ class Group:
     protocol: str
     method: str
     config: str  # params + budget, as text
-    records: list[dict] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)  # in the schema of bench.records (checked, filled in)
 
     @property
     def ok(self) -> list[dict]:
-        return [r for r in self.records if r.get("status") == "ok"]
+        return [r for r in self.records if r["status"] == "ok"]
 
     @property
     def seeds(self) -> list[int]:
@@ -45,27 +46,27 @@ class Group:
         """One value per successful seed: a quality metric or a throughput median."""
         out = []
         for r in self.ok:
-            if metric in r.get("metrics", {}):
+            if metric in r["metrics"]:
                 out.append(r["metrics"][metric])
-            elif metric in r.get("throughput", {}) and r["throughput"][metric].get("items_per_s"):
+            elif r["throughput"].get(metric, {}).get("items_per_s"):
                 out.append(r["throughput"][metric]["items_per_s"])
-        return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
+        return out
 
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}
         for r in self.ok:
-            names.update(dict.fromkeys(r.get("metrics", {})))
+            names.update(dict.fromkeys(r["metrics"]))
         return list(names)
 
     def metric_info(self, metric: str) -> dict:
         for r in self.records:
-            if metric in r.get("metric_info", {}):
+            if metric in r["metric_info"]:
                 return r["metric_info"][metric]
-        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality"}
+        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality", "convention": ""}
 
     @property
     def device(self) -> str:
-        names = sorted({r.get("environment", {}).get("device", {}).get("name", "?") for r in self.ok})
+        names = sorted({r["environment"]["device"]["name"] for r in self.ok})
         return ", ".join(names)
 
 
@@ -74,9 +75,15 @@ def _config_text(spec: dict) -> str:
     return budget
 
 
-def load_groups(path: str | Path) -> list[Group]:
+def load_groups(path: str | Path, unreadable: list[Unreadable] | None = None) -> list[Group]:
+    """The records under ``path`` by configuration; files that are not valid records go to
+    ``unreadable`` (or, without a list, one warning line each on stderr)."""
+    return group_records(record for _, record in iter_records(path, unreadable))
+
+
+def group_records(records: Iterable[dict]) -> list[Group]:
     groups: dict[tuple, Group] = {}
-    for _, record in iter_records(path):
+    for record in records:
         spec = record["spec"]
         config = json.dumps({"params": spec["params"], "budget": spec["budget"],
                              "options": spec["protocol_options"]}, sort_keys=True)
@@ -86,8 +93,8 @@ def load_groups(path: str | Path) -> list[Group]:
         group.records.append(record)
     for group in groups.values():
         by_key: dict[str, dict] = {}
-        for r in sorted(group.records, key=lambda r: r.get("ended_at", "")):
-            if by_key.get(r["key"], {}).get("status") != "ok":
+        for r in sorted(group.records, key=lambda r: r["ended_at"] or ""):
+            if r["key"] not in by_key or by_key[r["key"]]["status"] != "ok":
                 by_key[r["key"]] = r
         group.records = list(by_key.values())
     return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config))
@@ -125,7 +132,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             if values:
                 mean, std = mean_std(values)
                 row["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values}
-        train = [r["timings"].get("train_seconds") for r in g.ok if r.get("timings", {}).get("train_seconds")]
+        train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
             row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
         rows.append(row)
@@ -160,7 +167,7 @@ def _setting(g: Group) -> str:
 
 def _features(g: Group) -> str:
     """The read-out the host chose (protocol option feature_sweep), per distinct choice over seeds."""
-    chosen = [r.get("details", {}).get("features", {}).get("chosen") for r in g.ok]
+    chosen = [r["details"]["features"]["chosen"] for r in g.ok]
     texts = dict.fromkeys(" ".join(f"{k}={v}" for k, v in c.items()) for c in chosen if c)
     return " / ".join(texts)
 
