@@ -187,7 +187,7 @@ def _kind(test: Callable[[object], bool], expected: str) -> Check:
     return check
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -196,7 +196,7 @@ TEXT = _kind(lambda v: isinstance(v, str), "a string")
 NAME = _kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
 INT = _kind(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
 BOOL = _kind(lambda v: isinstance(v, bool), "true or false")
-NUMBER = _kind(_is_number, "a finite number")
+NUMBER = _kind(is_number, "a finite number")
 
 
 def nullable(check: Check) -> Check:
@@ -223,10 +223,12 @@ def map_of(item: Check) -> Check:
     return check
 
 
-def fields(required: dict[str, Check] = {}, optional: dict[str, Check] = {},  # noqa: B006 - read only
-           defaults: dict[str, object] = {}) -> Check:  # noqa: B006
+def fields(required: dict[str, Check] | None = None, optional: dict[str, Check] | None = None,
+           defaults: dict[str, object] | None = None) -> Check:
     """An object with these fields; an absent optional field with a default gets it (checked as
     if it were there, so nested defaults fill in too). Unknown fields are kept as they are."""
+    required, optional, defaults = required or {}, optional or {}, defaults or {}
+
     def check(value, where):
         if not isinstance(value, dict):
             raise InvalidRecord(f"{where or 'the record'}: expected a JSON object, got {_show(value)}")
@@ -265,8 +267,8 @@ PUBLISHED = fields(required={"metric": NAME, "value": NUMBER},
 IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
 DETAILS = fields(optional={"setting": TEXT, "per_image": list_of(IMAGE_SCORES), "curves": _curves,
                            "features": fields(optional={"chosen": nullable(MAP)}, defaults={"chosen": None}),
-                           "budget_vs_full": MAP},
-                 defaults={"setting": "", "per_image": [], "features": {}})
+                           "budget_vs_full": map_of(MAP)},
+                 defaults={"setting": "", "per_image": [], "features": {}, "budget_vs_full": {}})
 RECORD = fields(
     required={"schema_version": _kind(lambda v: type(v) is int and 1 <= v <= SCHEMA_VERSION,
                                       f"a version this bench reads (1 to {SCHEMA_VERSION})"),

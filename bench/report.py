@@ -14,7 +14,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tabulate import tabulate
 
@@ -68,6 +68,11 @@ class Group:
     def device(self) -> str:
         names = sorted({r["environment"]["device"]["name"] for r in self.ok})
         return ", ".join(names)
+
+
+#: What a row can be marked with, shown after its label in ``bench table`` and in the report:
+#: name -> whether a group's records earn the mark. A new mark is one entry here.
+ROW_MARKS: dict[str, Callable[[Group], bool]] = {}
 
 
 def _config_text(spec: dict) -> str:
@@ -125,6 +130,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
             "setting": _setting(g), "features": _features(g), "metrics": {},
+            "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
@@ -261,7 +267,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
                      for m in present]
-            body.append([r.get("label", r["method"]), *([r.get("features") or "-"] if chosen else []),
+            label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
+            body.append([label, *([r.get("features") or "-"] if chosen else []),
                          r["budget"], seeds, *cells])
         headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
                    *[_HEADERS.get(m, m) for m in present]]

@@ -188,6 +188,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     method = [html("<a href=\"records/{}.html\">{}</a>", row.slug, row.label)]
     if not ok:
         method.append(Html(" <span class=\"badge failed\">failed</span>"))
+    method += [html(" <span class=\"badge failed\">{}</span>", mark) for mark in data["marks"]]
     if data["features"]:
         method.append(html(" <small title=\"read-out chosen on held-out training images (protocol option "
                            "feature_sweep)\">{}</small>", data["features"]))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.html.collect import Table, file_name, inside
+from bench.records import is_number
 from bench.report import _HEADERS
 
 #: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
@@ -254,7 +255,7 @@ def _epoch_curves(details: dict):
 
 def _numbers(*values) -> bool:
     """Whether every value is a finite number: a curve's points are the method's own dicts."""
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    return all(map(is_number, values))
 
 
 def plots_for(table: Table, site: Path) -> list[Plot]:

@@ -30,11 +30,11 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
     found: dict = {}
     for path, record in iter_records(results, unreadable):
         spec = record["spec"]
-        if spec["protocol"] != "restore" or record.get("status") != "ok":
+        if spec["protocol"] != "restore" or record["status"] != "ok":
             continue
-        setting = record.get("details", {}).get("setting", "")
+        setting = record["details"]["setting"]
         art = path.with_suffix("")
-        for entry in record.get("details", {}).get("per_image", []):
+        for entry in record["details"]["per_image"]:
             folder = art / _safe(entry["image"])
             if not (folder / "restored.png").exists():
                 continue
@@ -47,7 +47,7 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
 
 
 def _budget_text(budget: dict, record: dict) -> str:
-    used = record.get("details", {}).get("budget_vs_full", {})
+    used = record["details"]["budget_vs_full"]
     parts = [f"{k}={v}" for k, v in budget.items() if used.get(k, {}).get("used") != used.get(k, {}).get("full")]
     return " ".join(parts) or "full budget"
 
