@@ -233,7 +233,7 @@ def test_the_browser_check_reports_a_missing_picture_or_plot(site, chromium, tmp
 
 # -- hostile records ---------------------------------------------------------------------------------
 
-HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> $\\x{'  # and no TeX for matplotlib
 TAGS = {"html", "head", "meta", "title", "style", "body", "script", "header", "h1", "h2", "h3", "h4", "p", "code",
         "strong", "nav", "a", "main", "section", "table", "thead", "tbody", "tr", "th", "td", "span", "small", "div",
         "ul", "li", "figure", "img", "figcaption", "pre", "details", "summary"}
@@ -318,6 +318,13 @@ def test_a_hostile_record_puts_no_markup_in_any_page_and_no_file_outside_the_sit
     record_page = next(p for p in pages if p.name != "index.html").read_text()
     assert record_page.count(escape(HOSTILE, quote=True)) > 20
     assert "Listed in the records but missing" in (site / "index.html").read_text()  # the outside pictures
+    plots = sorted(site.rglob("*.svg"))
+    assert plots
+    for path in plots:
+        parsed = Elements()
+        parsed.feed(path.read_text())
+        assert "script" not in {tag for tag, _ in parsed.elements}
+        assert not [name for _, attrs in parsed.elements for name, _ in attrs if name.startswith("on")]
 
 
 def test_the_site_escapes_and_names_safely_even_what_the_schema_would_refuse(results, tmp_path, monkeypatch):

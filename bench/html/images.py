@@ -105,7 +105,7 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
                         or source.suffix.lower() != ".png"):
                     gallery.missing.append(f"{row.label} seed {seed}: {item['path']}")
                     continue
-                rel = f"images/artifacts/{table.slug}/{slug(row.label)}/{slug('seed', seed)}/{slug(kind)}/{name}"
+                rel = f"images/artifacts/{table.slug}/{slug(row.label)}/seed{slug(seed)}/{slug(kind)}/{name}"
                 target = inside(site, rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)

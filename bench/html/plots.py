@@ -24,6 +24,7 @@ COST = ("train_images_per_s", "pretrain_images_per_s", "feature_images_per_s", "
 _STYLE = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, the browser's fonts
     "svg.hashsalt": "bench-report",  # stable ids: the same records give the same files
+    "text.parse_math": False,  # labels are records' text: a "$" in a method's name is not TeX
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
