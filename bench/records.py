@@ -188,7 +188,13 @@ def _kind(test: Callable[[object], bool], expected: str) -> Check:
 
 
 def is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float (not a bool), one that a float holds: 10**400 is not one."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 ANY: Check = lambda value, where: value  # noqa: E731 - free-form (a plugin's params, the code)
@@ -196,7 +202,12 @@ TEXT = _kind(lambda v: isinstance(v, str), "a string")
 NAME = _kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
 INT = _kind(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
 BOOL = _kind(lambda v: isinstance(v, bool), "true or false")
-NUMBER = _kind(is_number, "a finite number")
+_FINITE = _kind(is_number, "a finite number")
+
+
+def NUMBER(value, where) -> float:  # noqa: N802 - a check like TEXT and INT
+    """A finite number, read as a float: statistics and numpy get floats, never a 2**70 int."""
+    return float(_FINITE(value, where))
 
 
 def nullable(check: Check) -> Check:

@@ -154,21 +154,26 @@ def _setting(g: Group) -> str:
     scale / noise level / mask (one table per task and scale) and any image subset."""
     if g.protocol != "restore":
         return ""
-    options = json.loads(g.config)["options"]
-    task = options.get("task", "")
+    options = json.loads(g.config)["options"]  # a record's options: any JSON, shown as text
+    task = str(options.get("task", ""))
     if task == "sr":
         text = f"sr x{options.get('scale')}"
     elif task == "denoise":
-        text = f"denoise sigma {options.get('sigma', 0):g}" + (" clipped" if options.get("noise_clip") == "clip" else "")
+        text = f"denoise sigma {_g(options.get('sigma', 0))}" + (" clipped" if options.get("noise_clip") == "clip" else "")
     elif task == "inpaint":
-        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {options.get('drop_ratio', 0):g}")
+        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {_g(options.get('drop_ratio', 0))}")
     else:
         text = task
-    if options.get("images"):
-        text += f", images {' '.join(map(str, options['images']))}"
+    images = options.get("images")
+    if images:
+        text += f", images {' '.join(map(str, images if isinstance(images, list) else [images]))}"
     if options.get("max_images"):
         text += f", first {options['max_images']} images"
     return text
+
+
+def _g(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _features(g: Group) -> str:

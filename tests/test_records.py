@@ -2,13 +2,17 @@
 not a valid record is one warning line naming it and what is wrong, the rest of the command works,
 and `bench run` runs the spec again."""
 
+import copy
 import json
+import random
+import shutil
 
 import pytest
 
 import toy
 from bench import cli, registry
 from bench.records import InvalidRecord, ResultStore, Unreadable, check_record, iter_records, write_json_atomic
+from test_html_report import assert_no_markup_from_records
 from test_report import record
 from test_runner import run_suite
 
@@ -36,6 +40,7 @@ def test_a_bad_record_is_one_line_naming_the_field_and_what_was_expected():
     assert problem(valid(metrics={"test_accuracy": "98"})) == "metrics.test_accuracy: expected a finite number, got '98'"
     assert problem(valid(metrics={"test_accuracy": float("nan")})) == "metrics.test_accuracy: expected a finite number, got nan"
     assert problem(valid(metrics=None)) == "metrics: expected a JSON object, got None"
+    assert problem(valid(metrics={"test_accuracy": 10**400})).startswith("metrics.test_accuracy: expected a finite number")
     assert problem({k: v for k, v in valid().items() if k != "metrics"}) == "metrics: missing (status is ok)"
     assert problem(valid(status="done")) == "status: expected 'ok' or 'failed', got 'done'"
     assert problem(valid(schema_version=99)).startswith("schema_version: expected a version this bench reads")
@@ -52,6 +57,8 @@ def test_a_valid_record_is_filled_in_and_keeps_unknown_keys():
     assert rec["published"] is None and rec["artifacts"] == [] and rec["throughput"] == {}
     assert rec["environment"]["device"]["name"] == "?" and rec["error"]["message"] == ""
     assert rec["details"]["features"]["chosen"] is None
+    huge = check_record(valid(metrics={"test_accuracy": 2**70}))["metrics"]["test_accuracy"]
+    assert type(huge) is float and huge == 2.0**70  # numbers reach statistics and scipy as floats
 
 
 def hostile_set(root):
@@ -145,3 +152,92 @@ def test_the_real_records_of_a_run_are_in_the_schema(tmp_path):
     unreadable: list[Unreadable] = []
     assert len(list(iter_records(store.root, unreadable))) == 2 and unreadable == []
     assert ResultStore(store.root).read(suite.runs[1])["status"] == "failed"
+
+
+# -- fuzzing -------------------------------------------------------------------------------------------
+
+FUZZ_VALUES = ["", "x", "../../../x", "$\\x{", '"><b>', -1, 0, 1e308, -1e308, 2**70, True, None, [], {},
+               [1, "a"], {"a": 1}, {"epoch": "x", "iteration": [1]}, 1.5, "NaN"]
+FUZZ_KEYS = ["task", "images", "sigma", "drop_ratio", "mask", "weights", "chosen", "curves", "per_image", "extra"]
+
+
+def classify_record(seed: int) -> dict:
+    spec = {"suite": "s", "dataset": "toy", "method": "cnn", "protocol": "classify", "protocol_options": {"holdout": 0.1},
+            "params": {"lr": 0.1}, "budget": {"epochs": 3}, "budget_scale": 1.0, "seed": seed, "device": "auto"}
+    return {"schema_version": 1, "key": f"c{seed}", "spec": spec, "status": "ok", "ended_at": "2026-01-01T00:00:00",
+            "metrics": {"test_accuracy": 90.0 + seed, "val_accuracy": 89.0},
+            "metric_info": {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%", "convention": "top-1"}},
+            "throughput": {"train_images_per_s": {"items_per_s": 100.0, "samples_items_per_s": [99.0, 101.0],
+                                                  "samples_s": [0.1, 0.2], "items_per_repeat": 10, "repeats": 2}},
+            "timings": {"wall_seconds": 1.0, "train_seconds": 0.5},
+            "published": [{"metric": "test_accuracy", "value": 95.0, "dataset": "toy", "source": "p", "note": "n"}],
+            "environment": {"device": {"name": "cpu", "type": "cpu"}},
+            "details": {"curves": [{"epoch": 1, "loss": 0.5}], "features": {"chosen": {"block": 1}}},
+            "artifacts": [{"path": "images/k/a.png", "kind": "k", "caption": "c"}], "data_files": {"f": {"sha256": "ab"}}}
+
+
+def restore_record(seed: int) -> dict:
+    spec = {"suite": "s", "dataset": "set5", "method": "dip", "protocol": "restore", "params": {},
+            "protocol_options": {"task": "denoise", "sigma": 25.0, "images": ["a"], "max_images": 2},
+            "budget": {"iterations": 4}, "seed": seed}
+    return {"schema_version": 1, "key": f"r{seed}", "spec": spec, "status": "ok", "ended_at": "",
+            "metrics": {"psnr": 30.0 + seed, "ssim": 0.9, "seconds_per_image": 0.1},
+            "details": {"setting": "denoise sigma 25", "per_image": [{"image": "a", "psnr": 30.0, "ssim": 0.9}],
+                        "curves": {"a": [{"iteration": 1, "psnr": 20.0}]},
+                        "budget_vs_full": {"iterations": {"used": 4, "full": 100}}}}
+
+
+def mutant(rng) -> dict:
+    """A good record with one value replaced (or a key added or removed) anywhere in it."""
+    record = rng.choice([classify_record, restore_record])(0)
+
+    def places(node, path=()):
+        if path:
+            yield path
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            yield from places(child, path + (key,))
+
+    path = rng.choice(list(places(record)))
+    parent = record
+    for key in path[:-1]:
+        parent = parent[key]
+    value = copy.deepcopy(rng.choice(FUZZ_VALUES))
+    roll = rng.random()
+    if roll < 0.2 and isinstance(parent, dict):
+        parent[rng.choice(FUZZ_KEYS)] = value
+    elif roll < 0.3 and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return record
+
+
+def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
+    """30 single-value mutations (fixed seed) of two good records, each beside good records: every
+    mutant is read or refused with one warning line; table, compare and report never raise."""
+    rng = random.Random(16)
+    base = tmp_path / "base"
+    for seed in range(2):
+        write_json_atomic(base / f"c{seed}.json", classify_record(seed))
+        write_json_atomic(base / f"r{seed}.json", restore_record(seed))
+    refused = 0
+    for i in range(30):
+        folder = tmp_path / f"m{i}"
+        shutil.copytree(base, folder)
+        record = mutant(rng)
+        (folder / "mutant.json").write_text(json.dumps(record))
+        try:
+            check_record(record)
+        except InvalidRecord:
+            refused += 1
+            assert cli.main(["table", str(folder)]) == 0
+            warnings = [l for l in capsys.readouterr().err.splitlines() if "mutant.json" in l]
+            assert len(warnings) == 1 and len(warnings[0]) < 300, warnings
+            continue
+        assert cli.main(["table", str(folder)]) == 0
+        assert cli.main(["compare", str(base), str(folder)]) in (0, 1)
+        assert cli.main(["report", str(folder), "-o", str(tmp_path / "site")]) == 0
+        assert_no_markup_from_records((tmp_path / "site" / "index.html").read_text())
+        capsys.readouterr()
+    assert 5 < refused < 25, refused  # both paths are exercised
