@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import reprlib
 import subprocess
 import sys
 import tempfile
@@ -140,11 +141,29 @@ def _load_json(path: Path):
     if not text.strip():
         raise InvalidRecord("empty file")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"not valid JSON, truncated? ({exc})") from None
-    except RecursionError:
-        raise InvalidRecord("not valid JSON (nested too deep)") from None
+    except (ValueError, RecursionError) as exc:  # an int of 5000 digits; 100,000 nested lists
+        raise InvalidRecord(f"not valid JSON ({_short(str(exc))})") from None
+    return data
+
+
+#: No record bench writes is nested nearly this deep; deeper ones would overflow the report's
+#: recursive JSON encoder.
+MAX_DEPTH = 64
+
+
+def _depth(data) -> int:
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            todo += [(child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)]
+    return deepest
 
 
 def _in_artifacts(path: Path, root: Path) -> bool:
@@ -170,8 +189,20 @@ Check = Callable[[object, str], object]
 _NO_DEFAULT = object()
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 2
+
+
 def _show(value) -> str:
-    text = repr(value)
+    """The value, short: a message never echoes more than a few dozen characters of a record."""
+    try:
+        return _short(_REPR.repr(value))
+    except ValueError:  # an int of more digits than Python prints
+        return f"a {type(value).__name__}"
+
+
+def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -310,6 +341,8 @@ def check_record(data: object) -> dict:
     Raises InvalidRecord naming the first field that is wrong."""
     if isinstance(data, dict) and "schema_version" not in data:
         raise InvalidRecord("not a result record (no schema_version)")
+    if _depth(data) > MAX_DEPTH:
+        raise InvalidRecord(f"nested deeper than {MAX_DEPTH} levels")
     record = RECORD(data, "")
     if record["status"] == "ok" and "metrics" not in data:
         raise InvalidRecord("metrics: missing (status is ok)")

@@ -11,7 +11,8 @@ import pytest
 
 import toy
 from bench import cli, registry
-from bench.records import InvalidRecord, ResultStore, Unreadable, check_record, iter_records, write_json_atomic
+from bench.records import (InvalidRecord, ResultStore, Unreadable, check_record, iter_records, read_record,
+                           write_json_atomic)
 from test_html_report import assert_no_markup_from_records
 from test_report import record
 from test_runner import run_suite
@@ -44,11 +45,25 @@ def test_a_bad_record_is_one_line_naming_the_field_and_what_was_expected():
     assert problem({k: v for k, v in valid().items() if k != "metrics"}) == "metrics: missing (status is ok)"
     assert problem(valid(status="done")) == "status: expected 'ok' or 'failed', got 'done'"
     assert problem(valid(schema_version=99)).startswith("schema_version: expected a version this bench reads")
-    assert problem([valid()]).startswith("the record: expected a JSON object, got [{'schema_version': 1")
+    assert problem([valid()]).startswith("the record: expected a JSON object, got [{")
     assert problem({"psnr": 30}) == "not a result record (no schema_version)"
     assert problem(valid(timings={"wall_seconds": "12"})) == "timings.wall_seconds: expected a finite number, got '12'"
     long = problem(valid(error={"message": ["x" * 10_000]}))
     assert long.startswith("error.message: expected a string") and len(long) < 120
+    assert problem(valid(details={"x": json.loads("[" * 100 + "]" * 100)})) == "nested deeper than 64 levels"
+
+
+@pytest.mark.parametrize("text, why", [
+    ("", "empty file"), ("[" * 100_000 + "]" * 100_000, "not valid JSON (maximum recursion depth"),
+    ('{"schema_version": 1, "x": ' + "9" * 5000 + "}", "not valid JSON (Exceeds the limit"),
+    (b"\xff\xfe{}", "cannot be read ('utf-8' codec"),
+])
+def test_a_file_that_is_not_json_is_one_line(tmp_path, text, why):
+    path = tmp_path / "r.json"
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    with pytest.raises(InvalidRecord) as info:
+        read_record(path)
+    assert str(info.value).startswith(why) and len(str(info.value)) < 120
 
 
 def test_a_valid_record_is_filled_in_and_keeps_unknown_keys():
