@@ -256,3 +256,16 @@ def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
         assert_no_markup_from_records((tmp_path / "site" / "index.html").read_text())
         capsys.readouterr()
     assert 5 < refused < 25, refused  # both paths are exercised
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # numpy's, on the way to matplotlib's error
+def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
+    """A valid record whose PSNR is -1e308: the seed-spread axis overflows inside matplotlib."""
+    for seed in range(2):
+        write_json_atomic(tmp_path / "results" / f"r{seed}.json", restore_record(seed))
+    extreme = restore_record(0)
+    extreme["metrics"]["psnr"] = -1e308
+    write_json_atomic(tmp_path / "results" / "r0.json", extreme)
+    assert cli.main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "site")]) == 0
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "seed spread plot not drawn (cannot convert float infinity to integer)" in html

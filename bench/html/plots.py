@@ -259,7 +259,18 @@ def _numbers(*values) -> bool:
     return all(map(is_number, values))
 
 
-def plots_for(table: Table, site: Path) -> list[Plot]:
-    out = [quality_vs_throughput(table, site), seed_spread(table, site), training_curves(table, site)]
-    return [p for p in out if p is not None] + iteration_curves(table, site)
+def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[Plot]:
+    """The table's plots; one matplotlib cannot draw (values near the float range's end overflow
+    its axes) is left out, and ``notes`` says which and why."""
+    out: list[Plot] = []
+    for draw in (quality_vs_throughput, seed_spread, training_curves, iteration_curves):
+        try:
+            drawn = draw(table, site)
+        except (ValueError, OverflowError) as exc:
+            _pyplot().close("all")
+            if notes is not None:
+                notes.append(f"{table.suite} · {table.title}: {draw.__name__.replace('_', ' ')} plot not drawn ({exc})")
+            continue
+        out += drawn if isinstance(drawn, list) else [drawn] if drawn else []
+    return out
 

@@ -43,7 +43,7 @@ def build(results: str | Path, out: str | Path, baseline: str | Path | None = No
     _prepare(out)
     report = collect(results, baseline=baseline, tolerances=tolerances, suite=suite)
     site = Site(out, report)
-    figures = {t.slug: plots.plots_for(t, out) for t in report.tables}
+    figures = {t.slug: plots.plots_for(t, out, report.notes) for t in report.tables}
     pictures = images.galleries(report, out)
     site.plots = sum(map(len, figures.values()))
     site.pictures = sum(len(g.pictures) for gs in pictures.values() for g in gs)
