@@ -269,3 +269,15 @@ def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
     assert cli.main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "site")]) == 0
     html = (tmp_path / "site" / "index.html").read_text()
     assert "seed spread plot not drawn (cannot convert float infinity to integer)" in html
+
+
+@pytest.mark.parametrize("options, setting", [
+    ({"task": 1e308}, "restore · 1e+308"), ({"task": "denoise", "sigma": "x"}, "denoise sigma x"),
+    ({"task": "inpaint", "drop_ratio": [1]}, "inpaint drop [1]"), ({"task": "sr", "scale": 2, "images": 5}, "sr x2, images 5"),
+])
+def test_protocol_options_of_any_json_type_are_shown_as_the_setting(tmp_path, capsys, options, setting):
+    rec = restore_record(0)
+    rec["spec"]["protocol_options"] = options
+    write_json_atomic(tmp_path / "r.json", rec)
+    assert cli.main(["table", str(tmp_path)]) == 0
+    assert setting in capsys.readouterr().out
