@@ -374,9 +374,12 @@ def cmd_report(args) -> int:
     except SiteError as exc:
         raise BenchError(str(exc)) from None
     report = site.report
+    for bad in report.unreadable:
+        print(f"warning: unreadable record {bad}", file=sys.stderr)
     if not report.tables:
         raise BenchError(f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else ""))
-    print(f"{len(report.tables)} leaderboards from {report.record_count} records, {site.plots} plots, "
+    unreadable = f", {len(report.unreadable)} unreadable" if report.unreadable else ""
+    print(f"{len(report.tables)} leaderboards from {report.record_count} records{unreadable}, {site.plots} plots, "
           f"{site.pictures} pictures, {len(site.pages) - 1} record pages -> {site.index}")
     for missing in site.missing:
         print(f"warning: artifact listed in a record but missing: {missing}", file=sys.stderr)

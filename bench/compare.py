@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.records import Unreadable
 from bench.report import THROUGHPUTS, Group, load_groups, row_keys
 
 
@@ -81,7 +82,7 @@ def samples(group: Group, metric: str) -> list[float]:
         return group.values(metric)
     out: list[float] = []
     for record in group.ok:
-        figure = record.get("throughput", {}).get(metric) or {}
+        figure = record["throughput"].get(metric, {})
         if figure.get("samples_items_per_s"):
             out += figure["samples_items_per_s"]
         elif figure.get("samples_s") and isinstance(figure.get("items_per_repeat"), int):
@@ -113,9 +114,12 @@ def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bo
         return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
 
 
-def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances) -> list[Delta]:
-    base = _by_key(load_groups(base_path))
-    new = _by_key(load_groups(new_path))
+def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances,
+            unreadable: list[Unreadable] | None = None) -> list[Delta]:
+    """Every row's metrics of NEW judged against BASE. Files that are not valid records go to
+    ``unreadable`` (or, without a list, one warning line each on stderr); the rest is compared."""
+    base = _by_key(load_groups(base_path, unreadable))
+    new = _by_key(load_groups(new_path, unreadable))
     deltas = []
     for key in sorted(base):
         name = " / ".join(key)
@@ -147,8 +151,7 @@ def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances)
 
 
 def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
-    kind = info.get("kind", "quality")
-    higher = info.get("higher_is_better", True)
+    kind, higher = info["kind"], info["higher_is_better"]
     bm, nm = statistics.fmean(bv), statistics.fmean(nv)
     drop = (bm - nm) if higher else (nm - bm)
     allowed = tolerances.allowed(metric, kind, bm)

@@ -7,11 +7,16 @@ the run is done; a "failed" record is kept as evidence and the run is tried agai
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
 import platform
+import reprlib
 import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,6 +25,8 @@ from filelock import FileLock, Timeout
 
 from bench.params import is_name
 
+#: Version 1 is the layout every record so far has; :data:`RECORD` below states it. Records of
+#: any version up to this one are read; a newer one is refused (written by a newer bench).
 SCHEMA_VERSION = 1
 #: write_json_atomic's temporary files end so; one left behind was being written when its
 #: process was killed.
@@ -61,15 +68,19 @@ class ResultStore:
         return self.root / spec.suite / spec.dataset / spec.method / f"seed{spec.seed}-{spec.key}.json"
 
     def read(self, spec) -> dict | None:
+        """The spec's record as written, or None when there is none or it is not a valid record
+        (truncated, not in the schema): such a run is not done and runs again."""
         path = self.path_for(spec)
         try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            raw = _load_json(path)
+            check_record(raw)
+        except InvalidRecord:
             return None
+        return raw
 
     def is_done(self, spec) -> bool:
         record = self.read(spec)
-        return record is not None and record.get("status") == "ok" and not (self.stale and self.stale(spec, record))
+        return record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
 
     def write(self, spec, record: dict) -> Path:
         path = self.path_for(spec)
@@ -110,20 +121,264 @@ class ResultStore:
 REFERENCE_MARKER = "REFERENCE.md"
 
 
-def iter_records(root: str | Path) -> Iterator[tuple[Path, dict]]:
-    """Every readable record under ``root`` (a results folder or a single JSON file)."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A file where a record should be that is not one: what is wrong with it, in one line."""
+
+    path: Path
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.why}"
+
+
+def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -> Iterator[tuple[Path, dict]]:
+    """Every record under ``root`` (a results folder or a single JSON file), checked against the
+    schema and with its optional sections filled in (see :func:`check_record`).
+
+    A file that is not a valid record (truncated, empty, a list, a wrong type) is never skipped
+    silently: it is added to ``unreadable`` or, when no list is given, warned about on stderr, one
+    line each. JSON files inside a record's artifact folder (``seed0-<key>/...``) are not records.
+    """
     root = Path(root)
     paths = [root] if root.is_file() else sorted(root.rglob("*.json"))
     frozen = [m.parent for m in root.rglob(REFERENCE_MARKER) if m.parent != root] if root.is_dir() else []
     for path in paths:
-        if any(folder in path.parents for folder in frozen):
+        if any(folder in path.parents for folder in frozen) or _in_artifacts(path, root):
             continue
         try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            record = read_record(path)
+        except InvalidRecord as exc:
+            bad = Unreadable(path, str(exc))
+            if unreadable is None:
+                print(f"warning: unreadable record {bad}", file=sys.stderr)
+            else:
+                unreadable.append(bad)
             continue
-        if isinstance(record, dict) and "schema_version" in record and "spec" in record:
-            yield path, record
+        yield path, record
+
+
+def read_record(path: Path) -> dict:
+    """The record in ``path``, checked and filled in; InvalidRecord says what is wrong."""
+    return check_record(_load_json(path))
+
+
+def _load_json(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidRecord("no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRecord(f"cannot be read ({exc})") from None
+    if not text.strip():
+        raise InvalidRecord("empty file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"not valid JSON, truncated? ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # an int of 5000 digits; 100,000 nested lists
+        raise InvalidRecord(f"not valid JSON ({_short(str(exc))})") from None
+    return data
+
+
+#: No record bench writes is nested nearly this deep; deeper ones would overflow the report's
+#: recursive JSON encoder.
+MAX_DEPTH = 64
+
+
+def _depth(data) -> int:
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            todo += [(child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)]
+    return deepest
+
+
+def _in_artifacts(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in the artifact folder of a record (``x/`` beside ``x.json``)."""
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            return False
+        if (folder.parent / f"{folder.name}.json").is_file():
+            return True
+    return False
+
+
+# -- the record schema ----------------------------------------------------------------------------
+
+
+class InvalidRecord(ValueError):
+    """What is wrong with a record, in one line: ``spec.seed: expected an integer, got '/x'``."""
+
+
+#: A check takes a value and where it sits in the record (``spec.seed``) and returns the value in
+#: the schema, optional parts filled in, or raises InvalidRecord.
+Check = Callable[[object, str], object]
+_NO_DEFAULT = object()
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 2
+
+
+def _show(value) -> str:
+    """The value, short: a message never echoes more than a few dozen characters of a record."""
+    try:
+        return _short(_REPR.repr(value))
+    except ValueError:  # an int of more digits than Python prints
+        return f"a {type(value).__name__}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _at(where: str, name: object) -> str:
+    return f"{where}.{name}" if where else str(name)
+
+
+def _kind(test: Callable[[object], bool], expected: str) -> Check:
+    def check(value, where):
+        if not test(value):
+            raise InvalidRecord(f"{where}: expected {expected}, got {_show(value)}")
+        return value
+    return check
+
+
+def is_number(v) -> bool:
+    """A finite int or float (not a bool), one that a float holds: 10**400 is not one."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+ANY: Check = lambda value, where: value  # noqa: E731 - free-form (a plugin's params, the code)
+TEXT = _kind(lambda v: isinstance(v, str), "a string")
+NAME = _kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
+INT = _kind(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+BOOL = _kind(lambda v: isinstance(v, bool), "true or false")
+_FINITE = _kind(is_number, "a finite number")
+
+
+def NUMBER(value, where) -> float:  # noqa: N802 - a check like TEXT and INT
+    """A finite number, read as a float: statistics and numpy get floats, never a 2**70 int."""
+    return float(_FINITE(value, where))
+
+
+def nullable(check: Check) -> Check:
+    return lambda value, where: None if value is None else check(value, where)
+
+
+def one_of(*choices) -> Check:
+    return _kind(lambda v: isinstance(v, (str, int)) and v in choices, " or ".join(map(repr, choices)))
+
+
+def list_of(item: Check) -> Check:
+    def check(value, where):
+        if not isinstance(value, list):
+            raise InvalidRecord(f"{where}: expected a list, got {_show(value)}")
+        return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return check
+
+
+def map_of(item: Check) -> Check:
+    def check(value, where):
+        if not isinstance(value, dict):
+            raise InvalidRecord(f"{where or 'the record'}: expected a JSON object, got {_show(value)}")
+        return {k: item(v, _at(where, k)) for k, v in value.items()}
+    return check
+
+
+def fields(required: dict[str, Check] | None = None, optional: dict[str, Check] | None = None,
+           defaults: dict[str, object] | None = None) -> Check:
+    """An object with these fields; an absent optional field with a default gets it (checked as
+    if it were there, so nested defaults fill in too). Unknown fields are kept as they are."""
+    required, optional, defaults = required or {}, optional or {}, defaults or {}
+
+    def check(value, where):
+        if not isinstance(value, dict):
+            raise InvalidRecord(f"{where or 'the record'}: expected a JSON object, got {_show(value)}")
+        out = dict(value)
+        for name, item in required.items():
+            if name not in value:
+                raise InvalidRecord(f"{_at(where, name)}: missing")
+            out[name] = item(value[name], _at(where, name))
+        for name, item in optional.items():
+            if name in value:
+                out[name] = item(value[name], _at(where, name))
+            elif defaults.get(name, _NO_DEFAULT) is not _NO_DEFAULT:
+                out[name] = item(copy.deepcopy(defaults[name]), _at(where, name))
+        return out
+    return check
+
+
+def _curves(value, where):
+    """By epoch (a list of points) or, for restoration, by image (image -> list of points)."""
+    return (map_of(list_of(MAP)) if isinstance(value, dict) else list_of(MAP))(value, where)
+
+
+MAP = map_of(ANY)
+SPEC = fields(
+    required={"suite": NAME, "dataset": NAME, "method": NAME, "protocol": NAME, "seed": INT,
+              "params": MAP, "budget": MAP},
+    optional={"protocol_options": MAP, "budget_scale": NUMBER, "device": TEXT, "precision": TEXT},
+    defaults={"protocol_options": {}})
+METRIC_INFO = fields(optional={"higher_is_better": BOOL, "kind": TEXT, "unit": nullable(TEXT), "convention": TEXT},
+                     defaults={"higher_is_better": True, "kind": "quality", "convention": ""})
+THROUGHPUT = fields(optional={"items_per_s": nullable(NUMBER), "samples_items_per_s": list_of(NUMBER),
+                              "samples_s": list_of(NUMBER), "repeats": INT})
+PUBLISHED = fields(required={"metric": NAME, "value": NUMBER},
+                   optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note")},
+                   defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note")})
+IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
+DETAILS = fields(optional={"setting": TEXT, "per_image": list_of(IMAGE_SCORES), "curves": _curves,
+                           "features": fields(optional={"chosen": nullable(MAP)}, defaults={"chosen": None}),
+                           "budget_vs_full": map_of(MAP)},
+                 defaults={"setting": "", "per_image": [], "features": {}, "budget_vs_full": {}})
+RECORD = fields(
+    required={"schema_version": _kind(lambda v: type(v) is int and 1 <= v <= SCHEMA_VERSION,
+                                      f"a version this bench reads (1 to {SCHEMA_VERSION})"),
+              "key": NAME, "spec": SPEC, "status": one_of("ok", "failed")},
+    optional={
+        "metrics": map_of(NUMBER), "metric_info": map_of(METRIC_INFO), "throughput": map_of(THROUGHPUT),
+        "timings": fields(optional={"wall_seconds": NUMBER, "train_seconds": NUMBER}),
+        "published": nullable(list_of(PUBLISHED)),  # None: written before records carried them
+        "error": fields(optional={"type": TEXT, "message": TEXT, "traceback": TEXT},
+                        defaults={"type": "error", "message": "", "traceback": ""}),
+        "environment": fields(optional={"device": fields(optional={"name": TEXT, "type": TEXT},
+                                                         defaults={"name": "?"})},
+                              defaults={"device": {}}),
+        "details": DETAILS,
+        "artifacts": list_of(fields(required={"path": NAME}, optional={"kind": NAME, "caption": TEXT},
+                                    defaults={"kind": "images", "caption": ""})),
+        "started_at": nullable(TEXT), "ended_at": nullable(TEXT),
+        "data_files": map_of(fields(optional={"sha256": nullable(TEXT), "md5": nullable(TEXT)})),
+        "code": MAP, "plugins": MAP, "accel": MAP, "precision": TEXT,
+    },
+    defaults={"metrics": {}, "metric_info": {}, "throughput": {}, "timings": {}, "published": None, "error": {},
+              "environment": {}, "details": {}, "artifacts": [], "ended_at": "", "data_files": {}})
+
+
+def check_record(data: object) -> dict:
+    """``data`` as a record of the schema above, every optional section present (an absent
+    ``metrics`` is ``{}``), so readers index it directly; unknown keys are kept as they are.
+    Raises InvalidRecord naming the first field that is wrong."""
+    if isinstance(data, dict) and "schema_version" not in data:
+        raise InvalidRecord("not a result record (no schema_version)")
+    if _depth(data) > MAX_DEPTH:
+        raise InvalidRecord(f"nested deeper than {MAX_DEPTH} levels")
+    record = RECORD(data, "")
+    if record["status"] == "ok" and "metrics" not in data:
+        raise InvalidRecord("metrics: missing (status is ok)")
+    return record
 
 
 # -- environment ------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 from tabulate import tabulate
 
-from bench.records import iter_records
+from bench.records import Unreadable, iter_records
 
 THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s",
                # rates a method measures itself (ctx.measure): 1p-frac's fractal renderer, ICN's sampler
@@ -31,11 +32,11 @@ class Group:
     protocol: str
     method: str
     config: str  # params + budget, as text
-    records: list[dict] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)  # in the schema of bench.records (checked, filled in)
 
     @property
     def ok(self) -> list[dict]:
-        return [r for r in self.records if r.get("status") == "ok"]
+        return [r for r in self.records if r["status"] == "ok"]
 
     @property
     def seeds(self) -> list[int]:
@@ -45,23 +46,23 @@ class Group:
         """One value per successful seed: a quality metric or a throughput median."""
         out = []
         for r in self.ok:
-            if metric in r.get("metrics", {}):
+            if metric in r["metrics"]:
                 out.append(r["metrics"][metric])
-            elif metric in r.get("throughput", {}) and r["throughput"][metric].get("items_per_s"):
+            elif r["throughput"].get(metric, {}).get("items_per_s"):
                 out.append(r["throughput"][metric]["items_per_s"])
-        return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
+        return out
 
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}
         for r in self.ok:
-            names.update(dict.fromkeys(r.get("metrics", {})))
+            names.update(dict.fromkeys(r["metrics"]))
         return list(names)
 
     def metric_info(self, metric: str) -> dict:
         for r in self.records:
-            if metric in r.get("metric_info", {}):
+            if metric in r["metric_info"]:
                 return r["metric_info"][metric]
-        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality"}
+        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality", "convention": ""}
 
     @property
     def stale(self) -> list[str]:
@@ -73,8 +74,15 @@ class Group:
 
     @property
     def device(self) -> str:
-        names = sorted({r.get("environment", {}).get("device", {}).get("name", "?") for r in self.ok})
+        names = sorted({r["environment"]["device"]["name"] for r in self.ok})
         return ", ".join(names)
+
+
+#: What a row can be marked with, shown after its label in ``bench table`` and in the report:
+#: name -> whether a group's records earn the mark. A new mark is one entry here.
+ROW_MARKS: dict[str, Callable[[Group], bool]] = {
+    "stale": lambda group: bool(group.stale),  # made by other code than is installed (bench.identity)
+}
 
 
 def _config_text(spec: dict) -> str:
@@ -82,9 +90,15 @@ def _config_text(spec: dict) -> str:
     return budget
 
 
-def load_groups(path: str | Path) -> list[Group]:
+def load_groups(path: str | Path, unreadable: list[Unreadable] | None = None) -> list[Group]:
+    """The records under ``path`` by configuration; files that are not valid records go to
+    ``unreadable`` (or, without a list, one warning line each on stderr)."""
+    return group_records(record for _, record in iter_records(path, unreadable))
+
+
+def group_records(records: Iterable[dict]) -> list[Group]:
     groups: dict[tuple, Group] = {}
-    for _, record in iter_records(path):
+    for record in records:
         spec = record["spec"]
         config = json.dumps({"params": spec["params"], "budget": spec["budget"],
                              "options": spec["protocol_options"]}, sort_keys=True)
@@ -94,8 +108,8 @@ def load_groups(path: str | Path) -> list[Group]:
         group.records.append(record)
     for group in groups.values():
         by_key: dict[str, dict] = {}
-        for r in sorted(group.records, key=lambda r: r.get("ended_at", "")):
-            if by_key.get(r["key"], {}).get("status") != "ok":
+        for r in sorted(group.records, key=lambda r: r["ended_at"] or ""):
+            if r["key"] not in by_key or by_key[r["key"]]["status"] != "ok":
                 by_key[r["key"]] = r
         group.records = list(by_key.values())
     return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config))
@@ -126,6 +140,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
             "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
             "setting": _setting(g), "features": _features(g), "metrics": {}, "stale": g.stale,
+            "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
         for metric in [*g.metric_names(), *THROUGHPUTS]:
@@ -133,7 +148,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             if values:
                 mean, std = mean_std(values)
                 row["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values}
-        train = [r["timings"].get("train_seconds") for r in g.ok if r.get("timings", {}).get("train_seconds")]
+        train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
             row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
         rows.append(row)
@@ -149,26 +164,31 @@ def _setting(g: Group) -> str:
     scale / noise level / mask (one table per task and scale) and any image subset."""
     if g.protocol != "restore":
         return ""
-    options = json.loads(g.config)["options"]
-    task = options.get("task", "")
+    options = json.loads(g.config)["options"]  # a record's options: any JSON, shown as text
+    task = str(options.get("task", ""))
     if task == "sr":
         text = f"sr x{options.get('scale')}"
     elif task == "denoise":
-        text = f"denoise sigma {options.get('sigma', 0):g}" + (" clipped" if options.get("noise_clip") == "clip" else "")
+        text = f"denoise sigma {_g(options.get('sigma', 0))}" + (" clipped" if options.get("noise_clip") == "clip" else "")
     elif task == "inpaint":
-        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {options.get('drop_ratio', 0):g}")
+        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {_g(options.get('drop_ratio', 0))}")
     else:
         text = task
-    if options.get("images"):
-        text += f", images {' '.join(map(str, options['images']))}"
+    images = options.get("images")
+    if images:
+        text += f", images {' '.join(map(str, images if isinstance(images, list) else [images]))}"
     if options.get("max_images"):
         text += f", first {options['max_images']} images"
     return text
 
 
+def _g(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
 def _features(g: Group) -> str:
     """The read-out the host chose (protocol option feature_sweep), per distinct choice over seeds."""
-    chosen = [r.get("details", {}).get("features", {}).get("chosen") for r in g.ok]
+    chosen = [r["details"]["features"]["chosen"] for r in g.ok]
     texts = dict.fromkeys(" ".join(f"{k}={v}" for k, v in c.items()) for c in chosen if c)
     return " / ".join(texts)
 
@@ -273,8 +293,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
                      for m in present]
-            body.append([r.get("label", r["method"]) + (f" {STALE_MARK}" if r.get("stale") else ""),
-                         *([r.get("features") or "-"] if chosen else []),
+            label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
+            body.append([label, *([r.get("features") or "-"] if chosen else []),
                          r["budget"], seeds, *cells])
         headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
                    *[_HEADERS.get(m, m) for m in present]]

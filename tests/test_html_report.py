@@ -5,6 +5,8 @@ import json
 import os
 import re
 import shutil
+from html import escape
+from html.parser import HTMLParser
 
 import pytest
 
@@ -16,6 +18,7 @@ from bench import cli, registry
 from bench.compare import Tolerances, compare
 from bench.data.store import DataStore
 from bench.html import SiteError, build
+from bench.html.assets import SORT_JS
 from bench.html.collect import collect
 from bench.html.plots import pareto_front
 from bench.progress import Progress
@@ -226,3 +229,124 @@ def test_the_browser_check_reports_a_missing_picture_or_plot(site, chromium, tmp
     assert any(picture.relative_to(copy).as_posix() in p for p in problems), problems
     assert any(plot.relative_to(copy).as_posix() in p for p in problems), problems
     assert all(p.startswith("image or plot not rendered") for p in problems)
+
+
+# -- hostile records ---------------------------------------------------------------------------------
+
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> $\\x{'  # and no TeX for matplotlib
+TAGS = {"html", "head", "meta", "title", "style", "body", "script", "header", "h1", "h2", "h3", "h4", "p", "code",
+        "strong", "nav", "a", "main", "section", "table", "thead", "tbody", "tr", "th", "td", "span", "small", "div",
+        "ul", "li", "figure", "img", "figcaption", "pre", "details", "summary"}
+ATTRIBUTES = {"lang", "charset", "name", "content", "class", "id", "href", "src", "alt", "title", "loading",
+              "data-value", "data-type", "data-better", "data-row", "data-table"}
+
+
+class Elements(HTMLParser):
+    """Every element, attribute, script body and text of a page, as a browser's parser sees them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.scripts, self.text, self._in_script = [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, attrs))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.scripts if self._in_script else self.text).append(data)
+
+
+def assert_no_markup_from_records(text: str) -> Elements:
+    parsed = Elements()
+    parsed.feed(text)
+    tags = {tag for tag, _ in parsed.elements}
+    names = {name for _, attrs in parsed.elements for name, _ in attrs}
+    assert tags <= TAGS and names <= ATTRIBUTES, (tags - TAGS, names - ATTRIBUTES)
+    assert parsed.scripts == [SORT_JS]  # the page's own script, and nothing else runs
+    links = [value for _, attrs in parsed.elements for name, value in attrs if name in ("href", "src")]
+    assert not [link for link in links if ":" in link.split("#")[0] or link.startswith("/")], links
+    return parsed
+
+
+def files_outside(tmp_path, site):
+    return sorted(p for p in tmp_path.rglob("*") if p.is_file() and site not in p.parents)
+
+
+def hostile_records(root):
+    """One row of two records (ok, failed) with markup in every text field the schema allows, and
+    a record whose seed is a path, which the schema refuses."""
+    spec = {"suite": HOSTILE, "dataset": HOSTILE, "method": HOSTILE, "protocol": HOSTILE, "seed": 0,
+            "params": {HOSTILE: HOSTILE}, "budget": {HOSTILE: HOSTILE}, "protocol_options": {HOSTILE: HOSTILE},
+            "device": HOSTILE, "precision": HOSTILE}
+    common = {"schema_version": 1, "started_at": HOSTILE, "ended_at": HOSTILE, "timings": {HOSTILE: 1.0, "wall_seconds": 2.0},
+              "environment": {"device": {"name": HOSTILE}, HOSTILE: HOSTILE}, "code": {HOSTILE: HOSTILE},
+              "plugins": {HOSTILE: HOSTILE}, "accel": {HOSTILE: HOSTILE}, "precision": HOSTILE,
+              "data_files": {HOSTILE: {"sha256": HOSTILE}}, HOSTILE: HOSTILE,
+              "published": [{"metric": "test_accuracy", "value": 99.0, "dataset": HOSTILE, "source": HOSTILE, "note": HOSTILE}],
+              "artifacts": [{"path": "../../../../../outside.png", "kind": HOSTILE, "caption": HOSTILE},
+                            {"path": str(root.parent / "outside.png"), "kind": HOSTILE}]}
+    ok = {**common, "key": HOSTILE + "0", "spec": spec, "status": "ok",
+          "metrics": {"test_accuracy": 90.0, HOSTILE: 1.0},
+          "metric_info": {"test_accuracy": {"convention": HOSTILE, "unit": HOSTILE}, HOSTILE: {"kind": HOSTILE}},
+          "throughput": {HOSTILE: {"items_per_s": 10.0}},
+          "details": {HOSTILE: HOSTILE, "features": {"chosen": {HOSTILE: HOSTILE}}, "curves": [{"epoch": 1, HOSTILE: 0.5}]}}
+    failed = {**common, "key": HOSTILE + "1", "spec": {**spec, "seed": 1}, "status": "failed",
+              "error": {"type": HOSTILE, "message": HOSTILE, "traceback": HOSTILE}}
+    write_json_atomic(root / "ok.json", ok)
+    write_json_atomic(root / "failed.json", failed)
+    write_json_atomic(root / "path-seed.json", {**ok, "key": "k2", "spec": {**spec, "seed": "/../../../../x"}})
+    (root.parent / "outside.png").write_bytes(b"\x89PNG not really")
+
+
+def test_a_hostile_record_puts_no_markup_in_any_page_and_no_file_outside_the_site(tmp_path, capsys):
+    results = tmp_path / "results"
+    hostile_records(results)
+    site = tmp_path / "a" / "b" / "c" / "d" / "site"
+    before = files_outside(tmp_path, site)
+    assert cli.main(["report", str(results), "-o", str(site)]) == 0
+    out, err = capsys.readouterr()
+    assert "from 2 records, 1 unreadable" in out and "path-seed.json: spec.seed: expected an integer" in err
+    assert files_outside(tmp_path, site) == before
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) == 2  # index.html and the row's page
+    for path in pages:
+        parsed = assert_no_markup_from_records(path.read_text())
+        assert any(HOSTILE in text for text in parsed.text), path  # shown as text, not dropped
+    record_page = next(p for p in pages if p.name != "index.html").read_text()
+    assert record_page.count(escape(HOSTILE, quote=True)) > 20
+    assert "Listed in the records but missing" in (site / "index.html").read_text()  # the outside pictures
+    plots = sorted(site.rglob("*.svg"))
+    assert plots
+    for path in plots:
+        parsed = Elements()
+        parsed.feed(path.read_text())
+        assert "script" not in {tag for tag, _ in parsed.elements}
+        assert not [name for _, attrs in parsed.elements for name, _ in attrs if name.startswith("on")]
+
+
+def test_the_site_escapes_and_names_safely_even_what_the_schema_would_refuse(results, tmp_path, monkeypatch):
+    """The page and the file names do not rely on the schema: records changed after it checked
+    them (a seed that is a path and markup, a wall time that is markup) still write nothing
+    outside the site and put no markup in a page."""
+    from bench.html import site as site_module
+
+    def hostile_collect(*args, **kwargs):
+        report = collect(*args, **kwargs)
+        for table in report.tables:
+            for row in table.rows:
+                for record in row.group.records:
+                    record["spec"]["seed"] = f"/../../../../{record['spec']['seed']}{HOSTILE}"
+                    record["timings"]["wall_seconds"] = HOSTILE
+        return report
+
+    monkeypatch.setattr(site_module, "collect", hostile_collect)
+    out = tmp_path / "a" / "b" / "c" / "d" / "site"
+    before = files_outside(tmp_path, out)
+    built = build(results, out, suite="board")
+    assert files_outside(tmp_path, out) == before
+    assert len(built.pages) == 4 and len(list((out / "records").rglob("*.json"))) == 9 and built.pictures == 12
+    for path in built.pages:
+        assert_no_markup_from_records(path.read_text())

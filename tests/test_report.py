@@ -72,3 +72,16 @@ def test_a_reference_folder_is_read_only_when_named(tmp_path, base):
     (reference / "REFERENCE.md").write_text("frozen")
     assert [r["metrics"]["test_accuracy"]["values"] for r in leaderboard(load_groups(base)) if r["method"] == "cnn"] == [[98.0, 98.4, 98.2]]
     assert leaderboard(load_groups(reference))[0]["metrics"]["test_accuracy"]["values"] == [50.0]
+
+
+def test_a_row_mark_is_one_entry_and_shows_after_the_label_in_tables_and_the_report(base, tmp_path, monkeypatch):
+    from bench import report
+    from bench.html import build
+
+    monkeypatch.setitem(report.ROW_MARKS, "stale", lambda group: group.method == "mlp")
+    rows = leaderboard(load_groups(base))
+    assert [r["marks"] for r in rows] == [[], ["stale"]]
+    text = render(rows)
+    assert "mlp [stale]" in text and "cnn [" not in text
+    html = build(base, tmp_path / "site").index.read_text()
+    assert '>mlp</a> <span class="badge failed">stale</span>' in html and "cnn</a> <span" not in html

@@ -12,16 +12,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.compare import Delta, Tolerances, compare
-from bench.records import iter_records
-from bench.report import _HEADERS, Group, leaderboard, load_groups, row_keys
+from bench.records import PUBLISHED, InvalidRecord, Unreadable, iter_records, list_of
+from bench.report import _HEADERS, Group, group_records, leaderboard, row_keys
 
 #: The metric a table ranks by and plots on the quality axis, first present wins.
 PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
 
 
-def slug(*parts: str) -> str:
-    text = "-".join(p for p in parts if p)
+def slug(*parts: object) -> str:
+    """A safe file name (letters, digits and dashes only) from any text, a record's included."""
+    text = "-".join(str(p) for p in parts if p != "" and p is not None)
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def file_name(text: object) -> str:
+    """A safe file name that keeps case and dots (``perturbed-2.png``) but is never ``.``, ``..``,
+    empty or more than one path component."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
+    return name if name.strip(".") else "x"
+
+
+def inside(root: Path, rel: str | Path) -> Path:
+    """``root / rel``, refused unless it stays inside ``root``: every file the site writes is
+    named through here, so no record can place one outside the output folder."""
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()) or path == root.resolve():
+        raise ValueError(f"{rel}: not a path inside {root}")
+    return path
 
 
 @dataclass
@@ -40,12 +57,12 @@ class Row:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.group.records if r.get("status") != "ok"]
+        return [r for r in self.group.records if r["status"] != "ok"]
 
     def records(self) -> list[tuple[dict, Path | None]]:
         """The row's records, ok and failed, by seed."""
         out = [(r, self.paths.get(_identity(r))) for r in self.group.records]
-        return sorted(out, key=lambda rp: (rp[0]["spec"]["seed"], rp[0].get("status") != "ok"))
+        return sorted(out, key=lambda rp: (rp[0]["spec"]["seed"], rp[0]["status"] != "ok"))
 
 
 @dataclass
@@ -94,6 +111,7 @@ class Report:
     deltas: list[Delta] = field(default_factory=list)
     tolerances: Tolerances | None = None
     notes: list[str] = field(default_factory=list)  # what a reader should know (fallbacks used)
+    unreadable: list[Unreadable] = field(default_factory=list)  # files that are not valid records
 
     @property
     def suites(self) -> list[str]:
@@ -101,7 +119,7 @@ class Report:
 
 
 def _identity(record: dict) -> tuple:
-    return (record.get("key"), record.get("ended_at"), record.get("status"))
+    return (record["key"], record["ended_at"], record["status"])
 
 
 def collect(results: str | Path, baseline: str | Path | None = None, tolerances: Tolerances | None = None,
@@ -109,8 +127,10 @@ def collect(results: str | Path, baseline: str | Path | None = None, tolerances:
     """Read the records under ``results`` into tables (one per suite, dataset, protocol and
     setting); with ``baseline``, attach ``bench compare``'s verdicts to the rows."""
     results = Path(results)
-    groups = [g for g in load_groups(results) if suite is None or g.suite == suite]
-    paths = {_identity(record): path for path, record in iter_records(results)}
+    unreadable: list[Unreadable] = []
+    found = list(iter_records(results, unreadable))
+    groups = [g for g in group_records(r for _, r in found) if suite is None or g.suite == suite]
+    paths = {_identity(record): path for path, record in found}
     keys = dict(zip(map(id, groups), row_keys(groups)))
     by_keys = {tuple(r["key"] for r in g.records): g for g in groups}
     tables: dict[tuple, Table] = {}
@@ -129,7 +149,7 @@ def collect(results: str | Path, baseline: str | Path | None = None, tolerances:
     if baseline is not None:
         report.baseline = Path(baseline)
         report.tolerances = tolerances or Tolerances()
-        report.deltas = compare(baseline, results, report.tolerances)
+        report.deltas = compare(baseline, results, report.tolerances, unreadable)
         if suite is not None:
             report.deltas = [d for d in report.deltas if d.name.split(" / ")[0] == suite]
         by_name = {" / ".join(row.key): row for table in report.tables for row in table.rows}
@@ -137,6 +157,7 @@ def collect(results: str | Path, baseline: str | Path | None = None, tolerances:
             row = by_name.get(delta.name)
             if row is not None:
                 row.verdicts[delta.metric] = delta
+    report.unreadable = list(dict.fromkeys(unreadable))  # the baseline's compare reads results again
     return report
 
 
@@ -159,7 +180,7 @@ def _attach_published(report: Report) -> None:
     for table in report.tables:
         base_setting = table.setting.split(",")[0]
         for row in table.rows:
-            carried = [r["published"] for r in row.group.records if isinstance(r.get("published"), list)]
+            carried = [r["published"] for r in row.group.records if r["published"] is not None]
             if carried:
                 entries, origin = carried[0], "record"
             else:
@@ -167,8 +188,8 @@ def _attach_published(report: Report) -> None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
             for entry in entries:
-                if (entry.get("dataset") == table.dataset and entry.get("protocol", "") in ("", table.protocol)
-                        and entry.get("setting", "") == base_setting):
+                if (entry["dataset"] == table.dataset and entry["protocol"] in ("", table.protocol)
+                        and entry["setting"] == base_setting):
                     item = {**entry, "origin": origin, "subset": base_setting != table.setting}
                     row.published.setdefault(entry["metric"], []).append(item)
             if origin == "installed plugin" and row.published:
@@ -185,5 +206,11 @@ def _installed_published() -> dict[str, list[dict]]:
         reg = registry.load()
     except Exception:  # noqa: BLE001 - a report must build without any plugin installed
         return {}
-    return {name: [p.to_dict() for p in getattr(spec, "published", ())] for name, spec in reg.methods.items()}
+    out = {}
+    for name, spec in reg.methods.items():
+        try:  # the same schema as the numbers a record carries
+            out[name] = list_of(PUBLISHED)([p.to_dict() for p in getattr(spec, "published", ())], f"{name}.published")
+        except InvalidRecord:
+            continue
+    return out
 

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.html.collect import Report, Table, slug
+from bench.html.collect import Report, Table, file_name, inside, slug
 from bench.restoration import figures
 
 #: Titles of the kinds of pictures methods are known to save; any other kind shows its name.
@@ -53,10 +53,10 @@ def _restoration(report: Report, site: Path) -> dict[str, list[Gallery]]:
     if not any(t.protocol == "restore" for t in report.tables):
         return {}
     target = site / "images" / "restoration"
-    slots = figures.collect(report.results)
+    slots = figures.collect(report.results, unreadable=[])  # collect() has said which are unreadable
     if not slots:
         return {}
-    figures.side_by_side(report.results, target, curves=False)
+    figures.side_by_side(report.results, target, curves=False, unreadable=[])
     out: dict[str, list[Gallery]] = {}
     for table in report.tables:
         if table.protocol != "restore":
@@ -65,8 +65,8 @@ def _restoration(report: Report, site: Path) -> dict[str, list[Gallery]]:
         images = []
         for row in table.rows:
             for record in row.group.ok:
-                if record.get("details", {}).get("setting") == label:
-                    images += [e["image"] for e in record["details"].get("per_image", [])]
+                if record["details"]["setting"] == label:
+                    images += [e["image"] for e in record["details"]["per_image"]]
         gallery = Gallery(f"Restored images: {label}",
                           note="clean | degraded input | each method, worst to best; captions: PSNR dB / SSIM. "
                                "A picture shows every method of this suite that restored the image.")
@@ -90,23 +90,25 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
     kinds: dict[str, Gallery] = {}
     for row in table.rows:
         for record, path in row.records():
-            listed = record.get("artifacts") or []
-            if not listed or path is None:
+            if not record["artifacts"] or path is None:
                 continue
             folder = path.with_suffix("")
             seed = record["spec"]["seed"]
-            for item in listed:
-                kind = str(item.get("kind", "images"))
+            for item in record["artifacts"]:
+                kind = item["kind"]
                 gallery = kinds.setdefault(kind, Gallery(KINDS.get(kind, f"Pictures: {kind}"),
                                                          note=f"saved by the methods under kind {kind!r}"))
-                source = folder / str(item.get("path", ""))
-                name = Path(str(item.get("path", "x.png"))).name
-                if not source.is_file() or source.suffix.lower() != ".png" or ".." in Path(str(item.get("path"))).parts:
-                    gallery.missing.append(f"{row.label} seed {seed}: {item.get('path')}")
+                source = folder / item["path"]
+                name = file_name(Path(item["path"]).name)
+                # Only the record's own artifact folder is read: a listed "../../x.png" or "/x.png" is not.
+                if (not source.resolve().is_relative_to(folder.resolve()) or not source.is_file()
+                        or source.suffix.lower() != ".png"):
+                    gallery.missing.append(f"{row.label} seed {seed}: {item['path']}")
                     continue
-                rel = Path("images") / "artifacts" / table.slug / slug(row.label) / f"seed{seed}" / slug(kind) / name
-                (site / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, site / rel)
-                caption = f"{row.label}, seed {seed}" + (f": {item['caption']}" if item.get("caption") else f": {name}")
-                gallery.pictures.append(Picture(rel.as_posix(), caption, f"{kind} picture {name} of {row.label}"))
+                rel = f"images/artifacts/{table.slug}/{slug(row.label)}/seed{slug(seed)}/{slug(kind)}/{name}"
+                target = inside(site, rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+                caption = f"{row.label}, seed {seed}" + (f": {item['caption']}" if item["caption"] else f": {name}")
+                gallery.pictures.append(Picture(rel, caption, f"{kind} picture {name} of {row.label}"))
     return list(kinds.values())

@@ -9,11 +9,11 @@ title, alt text) or None when the table has nothing to draw.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.html.collect import Table
+from bench.html.collect import Table, file_name, inside
+from bench.records import is_number
 from bench.report import _HEADERS
 
 #: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
@@ -24,6 +24,7 @@ COST = ("train_images_per_s", "pretrain_images_per_s", "feature_images_per_s", "
 _STYLE = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, the browser's fonts
     "svg.hashsalt": "bench-report",  # stable ids: the same records give the same files
+    "text.parse_math": False,  # labels are records' text: a "$" in a method's name is not TeX
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -49,9 +50,9 @@ def _pyplot():
 
 
 def _save(fig, site: Path, name: str) -> str:
-    rel = f"plots/{name}.svg"
+    rel = f"plots/{file_name(name)}.svg"
     (site / "plots").mkdir(parents=True, exist_ok=True)
-    fig.savefig(site / rel, format="svg", metadata={"Date": None})
+    fig.savefig(inside(site, rel), format="svg", metadata={"Date": None})
     _pyplot().close(fig)
     return rel
 
@@ -167,10 +168,10 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
     images: dict[str, list[tuple[str, int, list[dict], dict]]] = {}
     for row in table.rows:
         for record in row.group.ok:
-            curves = record.get("details", {}).get("curves")
+            curves = record["details"].get("curves")
             if not isinstance(curves, dict):
                 continue
-            entries = {e["image"]: e for e in record.get("details", {}).get("per_image", [])}
+            entries = {e["image"]: e for e in record["details"]["per_image"]}
             for image, curve in curves.items():
                 if curve:
                     images.setdefault(image, []).append((row.label, record["spec"]["seed"], curve, entries.get(image, {})))
@@ -182,7 +183,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
             input_psnr = None
             for i, (label, seed, curve, entry) in enumerate(series):
                 for key, style in (("psnr", "-"), ("psnr_avg", "--")):
-                    pts = [(p["iteration"], p[key]) for p in curve if isinstance(p.get(key), (int, float))]
+                    pts = [(p["iteration"], p[key]) for p in curve if _numbers(p.get("iteration"), p.get(key))]
                     if pts:
                         xs, ys = zip(*pts)
                         name = label + ("" if key == "psnr" else " (averaged output)")
@@ -197,7 +198,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
             ax.set_title(f"{table.title}: PSNR by iteration, image {image}", fontsize=10)
             ax.legend(fontsize=8, frameon=False)
             fig.tight_layout()
-            rel = _save(fig, site, f"{table.slug}-curve-{_file(image)}")
+            rel = _save(fig, site, f"{table.slug}-curve-{image}")
         plots.append(Plot(rel, f"PSNR by iteration: {image}",
                           f"PSNR of the intermediate output against iterations on image {image}"))
     return plots
@@ -209,11 +210,11 @@ def training_curves(table: Table, site: Path) -> Plot | None:
     series: dict[str, list[tuple[int, str, int, list[tuple[float, float]]]]] = {}
     for index, row in enumerate(table.rows):
         for record in row.group.ok:
-            for prefix, curve in _epoch_curves(record.get("details", {})):
+            for prefix, curve in _epoch_curves(record["details"]):
                 by_key: dict[str, list[tuple[float, float]]] = {}
                 for point in curve:
                     for key, value in point.items():
-                        if key in ("epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                        if key in ("epoch", "seconds") or not _numbers(point.get("epoch"), value):
                             continue
                         by_key.setdefault(prefix + key, []).append((point["epoch"], value))
                 for key, pts in by_key.items():
@@ -253,11 +254,23 @@ def _epoch_curves(details: dict):
             yield f"{name} ", value["curves"]
 
 
-def _file(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+def _numbers(*values) -> bool:
+    """Whether every value is a finite number: a curve's points are the method's own dicts."""
+    return all(map(is_number, values))
 
 
-def plots_for(table: Table, site: Path) -> list[Plot]:
-    out = [quality_vs_throughput(table, site), seed_spread(table, site), training_curves(table, site)]
-    return [p for p in out if p is not None] + iteration_curves(table, site)
+def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[Plot]:
+    """The table's plots; one matplotlib cannot draw (values near the float range's end overflow
+    its axes) is left out, and ``notes`` says which and why."""
+    out: list[Plot] = []
+    for draw in (quality_vs_throughput, seed_spread, training_curves, iteration_curves):
+        try:
+            drawn = draw(table, site)
+        except (ValueError, OverflowError) as exc:
+            _pyplot().close("all")
+            if notes is not None:
+                notes.append(f"{table.suite} · {table.title}: {draw.__name__.replace('_', ' ')} plot not drawn ({exc})")
+            continue
+        out += drawn if isinstance(drawn, list) else [drawn] if drawn else []
+    return out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.compare import Tolerances
 from bench.html import images, page, plots
-from bench.html.collect import Report, collect
+from bench.html.collect import Report, collect, inside, slug
 
 #: Written into every site; a folder holding it may be rebuilt (its old contents removed).
 MARKER = ".bench-report"
@@ -43,7 +43,7 @@ def build(results: str | Path, out: str | Path, baseline: str | Path | None = No
     _prepare(out)
     report = collect(results, baseline=baseline, tolerances=tolerances, suite=suite)
     site = Site(out, report)
-    figures = {t.slug: plots.plots_for(t, out) for t in report.tables}
+    figures = {t.slug: plots.plots_for(t, out, report.notes) for t in report.tables}
     pictures = images.galleries(report, out)
     site.plots = sum(map(len, figures.values()))
     site.pictures = sum(len(g.pictures) for gs in pictures.values() for g in gs)
@@ -51,7 +51,7 @@ def build(results: str | Path, out: str | Path, baseline: str | Path | None = No
     for table in report.tables:
         for row in table.rows:
             copies = _copy_records(row, out)
-            path = out / "records" / f"{row.slug}.html"
+            path = inside(out, f"records/{row.slug}.html")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(page.record_page(table, row, copies), encoding="utf-8")
             site.pages.append(path)
@@ -82,8 +82,9 @@ def _copy_records(row, out: Path) -> dict[int, str]:
     for i, (record, path) in enumerate(row.records()):
         if path is None or not path.is_file():
             continue
-        rel = Path(row.slug) / f"seed{record['spec']['seed']}-{record.get('status', 'x')}-{i}.json"
-        (out / "records" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, out / "records" / rel)
-        copies[i] = rel.as_posix()
+        rel = f"{row.slug}/seed{slug(record['spec']['seed'])}-{slug(record['status'])}-{i}.json"
+        target = inside(out, f"records/{rel}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        copies[i] = rel
     return copies

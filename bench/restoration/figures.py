@@ -18,19 +18,23 @@ GAP = 4
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+    """One path component from a record's text: never ".." or "." (a record must not name a
+    folder above the output)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+    return name if name.strip(".") else "_"
 
 
-def collect(results: str | Path) -> dict:
-    """{(suite, dataset, setting, image): {"clean": path, "degraded": path, "methods": [(name, path, scores)]}}"""
+def collect(results: str | Path, unreadable: list | None = None) -> dict:
+    """{(suite, dataset, setting, image): {"clean": path, "degraded": path, "methods": [(name, path, scores)]}};
+    ``unreadable``: as for :func:`bench.records.iter_records`."""
     found: dict = {}
-    for path, record in iter_records(results):
+    for path, record in iter_records(results, unreadable):
         spec = record["spec"]
-        if spec["protocol"] != "restore" or record.get("status") != "ok":
+        if spec["protocol"] != "restore" or record["status"] != "ok":
             continue
-        setting = record.get("details", {}).get("setting", "")
+        setting = record["details"]["setting"]
         art = path.with_suffix("")
-        for entry in record.get("details", {}).get("per_image", []):
+        for entry in record["details"]["per_image"]:
             folder = art / _safe(entry["image"])
             if not (folder / "restored.png").exists():
                 continue
@@ -43,7 +47,7 @@ def collect(results: str | Path) -> dict:
 
 
 def _budget_text(budget: dict, record: dict) -> str:
-    used = record.get("details", {}).get("budget_vs_full", {})
+    used = record["details"]["budget_vs_full"]
     parts = [f"{k}={v}" for k, v in budget.items() if used.get(k, {}).get("used") != used.get(k, {}).get("full")]
     return " ".join(parts) or "full budget"
 
@@ -53,13 +57,13 @@ def picture_path(out: str | Path, suite: str, dataset: str, setting: str, image:
     return Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
 
 
-def side_by_side(results: str | Path, out: str | Path, curves: bool = True) -> list[Path]:
+def side_by_side(results: str | Path, out: str | Path, curves: bool = True, unreadable: list | None = None) -> list[Path]:
     """Write one picture per image (and, with ``curves``, copy the PSNR curves beside it);
     returns the paths."""
     from PIL import Image, ImageDraw
 
     written = []
-    for (suite, dataset, setting, image), slot in sorted(collect(results).items()):
+    for (suite, dataset, setting, image), slot in sorted(collect(results, unreadable).items()):
         clean = Image.open(slot["clean"]).convert("RGB")
         w, h = clean.size
         degraded = Image.open(slot["degraded"]).convert("RGB")

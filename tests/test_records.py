@@ -1,0 +1,283 @@
+"""The record schema (bench.records): every reader gets checked, filled-in records; a file that is
+not a valid record is one warning line naming it and what is wrong, the rest of the command works,
+and `bench run` runs the spec again."""
+
+import copy
+import json
+import random
+import shutil
+
+import pytest
+
+import toy
+from bench import cli, registry
+from bench.records import (InvalidRecord, ResultStore, Unreadable, check_record, iter_records, read_record,
+                           write_json_atomic)
+from test_html_report import assert_no_markup_from_records
+from test_report import record
+from test_runner import run_suite
+
+
+def valid(**changes) -> dict:
+    rec = {"schema_version": 1, "key": "k", "status": "ok", "metrics": {"test_accuracy": 90.0},
+           "spec": {"suite": "s", "dataset": "toy", "method": "cnn", "protocol": "classify", "seed": 0,
+                    "params": {}, "budget": {}, "protocol_options": {}}}
+    rec.update(changes)
+    return rec
+
+
+def problem(data) -> str:
+    with pytest.raises(InvalidRecord) as info:
+        check_record(data)
+    return str(info.value)
+
+
+def test_a_bad_record_is_one_line_naming_the_field_and_what_was_expected():
+    assert problem(valid(spec={})) == "spec.suite: missing"
+    assert problem(valid(spec={**valid()["spec"], "seed": "/../../../../x"})) == \
+        "spec.seed: expected an integer, got '/../../../../x'"
+    assert problem(valid(published=[{"metric": "test_accuracy", "value": "99.5"}])) == \
+        "published[0].value: expected a finite number, got '99.5'"
+    assert problem(valid(metrics={"test_accuracy": "98"})) == "metrics.test_accuracy: expected a finite number, got '98'"
+    assert problem(valid(metrics={"test_accuracy": float("nan")})) == "metrics.test_accuracy: expected a finite number, got nan"
+    assert problem(valid(metrics=None)) == "metrics: expected a JSON object, got None"
+    assert problem(valid(metrics={"test_accuracy": 10**400})).startswith("metrics.test_accuracy: expected a finite number")
+    assert problem({k: v for k, v in valid().items() if k != "metrics"}) == "metrics: missing (status is ok)"
+    assert problem(valid(status="done")) == "status: expected 'ok' or 'failed', got 'done'"
+    assert problem(valid(schema_version=99)).startswith("schema_version: expected a version this bench reads")
+    assert problem([valid()]).startswith("the record: expected a JSON object, got [{")
+    assert problem({"psnr": 30}) == "not a result record (no schema_version)"
+    assert problem(valid(timings={"wall_seconds": "12"})) == "timings.wall_seconds: expected a finite number, got '12'"
+    long = problem(valid(error={"message": ["x" * 10_000]}))
+    assert long.startswith("error.message: expected a string") and len(long) < 120
+    assert problem(valid(details={"x": json.loads("[" * 100 + "]" * 100)})) == "nested deeper than 64 levels"
+
+
+@pytest.mark.parametrize("text, why", [
+    ("", "empty file"), ("[" * 100_000 + "]" * 100_000, "not valid JSON (maximum recursion depth"),
+    ('{"schema_version": 1, "x": ' + "9" * 5000 + "}", "not valid JSON (Exceeds the limit"),
+    (b"\xff\xfe{}", "cannot be read ('utf-8' codec"),
+])
+def test_a_file_that_is_not_json_is_one_line(tmp_path, text, why):
+    path = tmp_path / "r.json"
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    with pytest.raises(InvalidRecord) as info:
+        read_record(path)
+    assert str(info.value).startswith(why) and len(str(info.value)) < 120
+
+
+def test_a_valid_record_is_filled_in_and_keeps_unknown_keys():
+    rec = check_record(valid(code_identity={"method": "abc"}, status="failed"))
+    assert rec["code_identity"] == {"method": "abc"}  # another part of bench's field, kept as it is
+    assert rec["published"] is None and rec["artifacts"] == [] and rec["throughput"] == {}
+    assert rec["environment"]["device"]["name"] == "?" and rec["error"]["message"] == ""
+    assert rec["details"]["features"]["chosen"] is None
+    huge = check_record(valid(metrics={"test_accuracy": 2**70}))["metrics"]["test_accuracy"]
+    assert type(huge) is float and huge == 2.0**70  # numbers reach statistics and scipy as floats
+
+
+def hostile_set(root):
+    """Five good records of five seeds and one bad file of every kind."""
+    for seed in range(5):
+        record(root, "cnn", seed, 90.0 + seed)
+    good = json.loads((root / "cnn-0-3.json").read_text())
+    bad = {
+        "truncated.json": json.dumps(good)[:200],
+        "empty.json": "",
+        "list.json": json.dumps([good]),
+        "nospec.json": json.dumps({**good, "key": "x1", "spec": {}}),
+        "published.json": json.dumps({**good, "key": "x2", "published": [{"metric": "test_accuracy", "value": "99"}]}),
+        "metric.json": json.dumps({**good, "key": "x3", "metrics": {"test_accuracy": "high"}}),
+        "nometric.json": json.dumps({k: v for k, v in {**good, "key": "x4"}.items() if k != "metrics"}),
+    }
+    for name, text in bad.items():
+        (root / name).write_text(text)
+    # A method's own JSON inside a record's artifact folder is not a record.
+    (root / "cnn-0-3" / "images").mkdir(parents=True)
+    (root / "cnn-0-3" / "images" / "captions.json").write_text("{}")
+    return sorted(bad)
+
+
+def test_iter_records_says_which_files_are_unreadable_and_why(tmp_path):
+    names = hostile_set(tmp_path)
+    unreadable: list[Unreadable] = []
+    found = list(iter_records(tmp_path, unreadable))
+    assert len(found) == 5
+    assert sorted(u.path.name for u in unreadable) == names
+    why = {u.path.name: u.why for u in unreadable}
+    assert why["empty.json"] == "empty file" and why["truncated.json"].startswith("not valid JSON, truncated?")
+    assert why["list.json"].startswith("the record: expected a JSON object, got [")
+    assert why["nospec.json"] == "spec.suite: missing"
+
+
+def test_table_compare_and_report_warn_once_per_bad_file_and_still_work(tmp_path, capsys):
+    root = tmp_path / "results"
+    names = hostile_set(root)
+
+    def warned(err):
+        lines = [l for l in err.splitlines() if l.startswith("warning: unreadable record")]
+        assert sorted(l.split(": ", 1)[1].split(":")[0].rsplit("/", 1)[-1] for l in lines) == names, err
+        return lines
+
+    assert cli.main(["table", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert "92.00 ± 1.58" in out and len(warned(err)) == len(names)
+    assert any(f"{root / 'published.json'}: published[0].value: expected a finite number, got '99'" in l
+               for l in err.splitlines())
+
+    clean = tmp_path / "clean"
+    for seed in range(5):
+        record(clean, "cnn", seed, 90.0 + seed)
+    assert cli.main(["compare", str(clean), str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert "no regressions" in out and len(warned(err)) == len(names)
+
+    site = tmp_path / "site"
+    assert cli.main(["report", str(root), "-o", str(site)]) == 0
+    out, err = capsys.readouterr()
+    assert "from 5 records, 7 unreadable" in out and len(warned(err)) == len(names)
+    html = (site / "index.html").read_text()
+    assert "7 files unreadable" in html and "empty.json: empty file" in html
+
+    capsys.readouterr()
+    assert cli.main(["report", str(root), "-o", str(site), "--baseline", str(root)]) == 0
+    assert len(warned(capsys.readouterr().err)) == len(names)  # the results read twice, said once
+
+
+def test_bench_run_runs_a_spec_again_whose_record_is_unreadable_or_invalid(tmp_path):
+    reg = registry.load(extra_plugins=[("toy", toy)])
+    text = "seeds: [0, 1, 2]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify, budget: {epochs: 1}}]\n"
+    suite, store, outcome = run_suite(tmp_path, reg, text)
+    assert len(outcome.ran) == 3
+    a, b, c = suite.runs
+    store.path_for(a).write_text(store.path_for(a).read_text()[:100])  # truncated by a crash of the disk
+    broken = store.read(b) | {"metrics": {"test_accuracy": "NaN"}}
+    write_json_atomic(store.path_for(b), broken)
+    assert store.read(a) is None and store.read(b) is None and not store.is_done(a) and not store.is_done(b)
+    assert store.is_done(c)
+    _, store, again = run_suite(tmp_path, reg, text)
+    assert sorted(again.ran) == sorted([a.label, b.label]) and again.skipped == [c.label]
+    assert store.is_done(a) and store.is_done(b)
+
+
+def test_the_real_records_of_a_run_are_in_the_schema(tmp_path):
+    reg = registry.load(extra_plugins=[("toy", toy)])
+    suite, store, _ = run_suite(tmp_path, reg, "seeds: [0]\nruns: [{datasets: toy, methods: [toy-linear, toy-crash], "
+                                               "protocol: classify, budget: {epochs: 1}}]\n")
+    unreadable: list[Unreadable] = []
+    assert len(list(iter_records(store.root, unreadable))) == 2 and unreadable == []
+    assert ResultStore(store.root).read(suite.runs[1])["status"] == "failed"
+
+
+# -- fuzzing -------------------------------------------------------------------------------------------
+
+FUZZ_VALUES = ["", "x", "../../../x", "$\\x{", '"><b>', -1, 0, 1e308, -1e308, 2**70, True, None, [], {},
+               [1, "a"], {"a": 1}, {"epoch": "x", "iteration": [1]}, 1.5, "NaN"]
+FUZZ_KEYS = ["task", "images", "sigma", "drop_ratio", "mask", "weights", "chosen", "curves", "per_image", "extra"]
+
+
+def classify_record(seed: int) -> dict:
+    spec = {"suite": "s", "dataset": "toy", "method": "cnn", "protocol": "classify", "protocol_options": {"holdout": 0.1},
+            "params": {"lr": 0.1}, "budget": {"epochs": 3}, "budget_scale": 1.0, "seed": seed, "device": "auto"}
+    return {"schema_version": 1, "key": f"c{seed}", "spec": spec, "status": "ok", "ended_at": "2026-01-01T00:00:00",
+            "metrics": {"test_accuracy": 90.0 + seed, "val_accuracy": 89.0},
+            "metric_info": {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%", "convention": "top-1"}},
+            "throughput": {"train_images_per_s": {"items_per_s": 100.0, "samples_items_per_s": [99.0, 101.0],
+                                                  "samples_s": [0.1, 0.2], "items_per_repeat": 10, "repeats": 2}},
+            "timings": {"wall_seconds": 1.0, "train_seconds": 0.5},
+            "published": [{"metric": "test_accuracy", "value": 95.0, "dataset": "toy", "source": "p", "note": "n"}],
+            "environment": {"device": {"name": "cpu", "type": "cpu"}},
+            "details": {"curves": [{"epoch": 1, "loss": 0.5}], "features": {"chosen": {"block": 1}}},
+            "artifacts": [{"path": "images/k/a.png", "kind": "k", "caption": "c"}], "data_files": {"f": {"sha256": "ab"}}}
+
+
+def restore_record(seed: int) -> dict:
+    spec = {"suite": "s", "dataset": "set5", "method": "dip", "protocol": "restore", "params": {},
+            "protocol_options": {"task": "denoise", "sigma": 25.0, "images": ["a"], "max_images": 2},
+            "budget": {"iterations": 4}, "seed": seed}
+    return {"schema_version": 1, "key": f"r{seed}", "spec": spec, "status": "ok", "ended_at": "",
+            "metrics": {"psnr": 30.0 + seed, "ssim": 0.9, "seconds_per_image": 0.1},
+            "details": {"setting": "denoise sigma 25", "per_image": [{"image": "a", "psnr": 30.0, "ssim": 0.9}],
+                        "curves": {"a": [{"iteration": 1, "psnr": 20.0}]},
+                        "budget_vs_full": {"iterations": {"used": 4, "full": 100}}}}
+
+
+def mutant(rng) -> dict:
+    """A good record with one value replaced (or a key added or removed) anywhere in it."""
+    record = rng.choice([classify_record, restore_record])(0)
+
+    def places(node, path=()):
+        if path:
+            yield path
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            yield from places(child, path + (key,))
+
+    path = rng.choice(list(places(record)))
+    parent = record
+    for key in path[:-1]:
+        parent = parent[key]
+    value = copy.deepcopy(rng.choice(FUZZ_VALUES))
+    roll = rng.random()
+    if roll < 0.2 and isinstance(parent, dict):
+        parent[rng.choice(FUZZ_KEYS)] = value
+    elif roll < 0.3 and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return record
+
+
+def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
+    """30 single-value mutations (fixed seed) of two good records, each beside good records: every
+    mutant is read or refused with one warning line; table, compare and report never raise."""
+    rng = random.Random(16)
+    base = tmp_path / "base"
+    for seed in range(2):
+        write_json_atomic(base / f"c{seed}.json", classify_record(seed))
+        write_json_atomic(base / f"r{seed}.json", restore_record(seed))
+    refused = 0
+    for i in range(30):
+        folder = tmp_path / f"m{i}"
+        shutil.copytree(base, folder)
+        record = mutant(rng)
+        (folder / "mutant.json").write_text(json.dumps(record))
+        try:
+            check_record(record)
+        except InvalidRecord:
+            refused += 1
+            assert cli.main(["table", str(folder)]) == 0
+            warnings = [l for l in capsys.readouterr().err.splitlines() if "mutant.json" in l]
+            assert len(warnings) == 1 and len(warnings[0]) < 300, warnings
+            continue
+        assert cli.main(["table", str(folder)]) == 0
+        assert cli.main(["compare", str(base), str(folder)]) in (0, 1)
+        assert cli.main(["report", str(folder), "-o", str(tmp_path / "site")]) == 0
+        assert_no_markup_from_records((tmp_path / "site" / "index.html").read_text())
+        capsys.readouterr()
+    assert 5 < refused < 25, refused  # both paths are exercised
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # numpy's, on the way to matplotlib's error
+def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
+    """A valid record whose PSNR is -1e308: the seed-spread axis overflows inside matplotlib."""
+    for seed in range(2):
+        write_json_atomic(tmp_path / "results" / f"r{seed}.json", restore_record(seed))
+    extreme = restore_record(0)
+    extreme["metrics"]["psnr"] = -1e308
+    write_json_atomic(tmp_path / "results" / "r0.json", extreme)
+    assert cli.main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "site")]) == 0
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "seed spread plot not drawn (cannot convert float infinity to integer)" in html
+
+
+@pytest.mark.parametrize("options, setting", [
+    ({"task": 1e308}, "restore · 1e+308"), ({"task": "denoise", "sigma": "x"}, "denoise sigma x"),
+    ({"task": "inpaint", "drop_ratio": [1]}, "inpaint drop [1]"), ({"task": "sr", "scale": 2, "images": 5}, "sr x2, images 5"),
+])
+def test_protocol_options_of_any_json_type_are_shown_as_the_setting(tmp_path, capsys, options, setting):
+    rec = restore_record(0)
+    rec["spec"]["protocol_options"] = options
+    write_json_atomic(tmp_path / "r.json", rec)
+    assert cli.main(["table", str(tmp_path)]) == 0
+    assert setting in capsys.readouterr().out
