@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from bench.executors import ExecutorSpec
-    from bench.specs import DatasetSpec, MethodSpec
+    from bench.specs import DatasetSpec, ExecutorSpec, MethodSpec
 
 hookspec = pluggy.HookspecMarker("bench")
 

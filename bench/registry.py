@@ -20,8 +20,7 @@ from typing import Any, Iterable
 import pluggy
 
 from bench import hookspecs
-from bench.executors import ExecutorSpec
-from bench.specs import DatasetSpec, MethodSpec
+from bench.specs import DatasetSpec, ExecutorSpec, MethodSpec
 
 GROUP = "bench"
 #: The plugin name of the host's own executors (a dotted name no entry point is likely to take).

@@ -1,16 +1,27 @@
-"""What a plugin registers: dataset and method specifications.
+"""What a plugin registers: dataset, method and executor specifications (and the executor
+base class and the job an executor receives).
 
-These are plain declarations. The host reads them to validate suites, list plugins and run
-methods; it never needs to know a plugin by name.
+These are plain declarations in a leaf module: it imports nothing else from the host, so any
+host module may import it without a cycle. The host reads them to validate suites, list plugins
+and run methods; it never needs to know a plugin by name.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only: this module imports nothing else from the host
+    from bench.progress import Progress
+    from bench.records import ResultStore
+    from bench.registry import Registry
+    from bench.runner import SuiteOutcome
+    from bench.suite import RunSpec
 
 #: Tasks a dataset can serve. Methods declare which of them they support.
 TASKS = ("classification", "restoration")
@@ -204,3 +215,72 @@ class Budget(Mapping[str, "int | float"]):
             else:
                 out[key] = value * factor
         return Budget(out)
+
+
+# -- executors -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    """What an executor is given: the runs of one ``bench run`` and where their records and data live.
+
+    ``specs`` may include finished runs: an executor skips them (resume). ``data_dir`` is the
+    resolved data directory and ``offline`` the resolved switch, so workers see what the driver
+    sees. ``registry`` is the driver's: a worker process loads its own.
+    """
+
+    suite: str
+    specs: list[RunSpec]
+    registry: Registry
+    store: ResultStore
+    data_dir: Path
+    offline: bool
+    progress: Progress
+
+
+class Executor:
+    """How run specs get executed. Executors derive from this class and implement one method:
+
+    ``run(job) -> SuiteOutcome``: execute ``job.specs``, skipping finished ones, so that every run
+    ends with its record in ``job.store`` (status "ok", or "failed" with the error, including a
+    worker that died), written atomically and exactly once; report what is queued, running, done
+    and failed on ``job.progress`` (:class:`bench.executors.board.Board` does this); return
+    which runs ran, failed, were skipped (finished earlier) or busy (claimed by another process).
+    Run each spec through :func:`bench.executors.worker.run_spec` (on a worker) or
+    :func:`bench.runner.run_specs` (in this process) so that runs are measured the same way.
+    """
+
+    def run(self, job: Job) -> SuiteOutcome:  # pragma: no cover - the contract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """An executor a plugin provides.
+
+    ``make(options)`` returns an :class:`Executor`; ``options`` are the validated options, every
+    key of ``options`` here present (a suite or ``--executor-option KEY=VALUE`` overrides the
+    defaults given here). Each option is a plain default (its type is taken from it) or a
+    :class:`bench.Param` declaring the values allowed, as for a method's params.
+    ``requires`` names the modules the engine needs and ``install`` what to type when one is
+    missing, e.g. ``("ray",)`` and ``pip install 'bench[ray]'``: the host checks them before
+    anything runs. ``options_help`` says what each option means (``bench plugins`` shows it).
+    """
+
+    name: str
+    make: Callable[[dict], Executor]
+    options: dict = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    install: str = ""
+    description: str = ""
+    options_help: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"executor name {self.name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'")
+        if not callable(self.make):
+            raise ValueError(f"executor {self.name!r}: make must be callable (options -> Executor)")
+
+    def missing(self) -> list[str]:
+        """The required modules that cannot be imported here."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
+from bench.executors import check_options
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
@@ -499,8 +500,6 @@ class _Validator:
         return full
 
     def executor(self, value: Any, registry: Registry) -> dict | None:
-        from bench.executors import check_options
-
         if isinstance(value, str):
             value = {"name": value}
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
