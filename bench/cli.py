@@ -249,6 +249,10 @@ def _run(args) -> int:
     specs = suite.runs
     if args.only:
         specs = [s for s in specs if any(text in s.label for text in args.only)]
+        if not specs:  # a typo must not pass for a finished suite
+            examples = "; ".join(s.label for s in suite.runs[:3])
+            raise BenchError(f"--only {' / '.join(map(repr, args.only))} matches none of the suite's "
+                             f"{len(suite.runs)} runs (labelled like: {examples})")
     for problem in reg.broken:
         print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
     executor_name, executor = _executor(args, suite, reg)

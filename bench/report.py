@@ -86,8 +86,9 @@ ROW_MARKS: dict[str, Callable[[Group], bool]] = {
 
 
 def _config_text(spec: dict) -> str:
-    budget = " ".join(f"{k}={v}" for k, v in sorted(spec["budget"].items()))
-    return budget
+    if spec["options"].get("weights") == "random":  # the control: its method's budget was never spent
+        return "none (random weights)"
+    return " ".join(f"{k}={v}" for k, v in sorted(spec["budget"].items()))
 
 
 def load_groups(path: str | Path, unreadable: list[Unreadable] | None = None) -> list[Group]:

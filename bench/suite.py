@@ -124,7 +124,10 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.dataset} / {self.method} / {self.protocol} / seed {self.seed}"
+        """How progress lines, ``--dry-run`` and ``--only`` name the run; a representation
+        protocol's random-weight control says so (same method, nothing pre-trained)."""
+        control = " (random weights)" if self.protocol_options.get("weights") == "random" else ""
+        return f"{self.dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -371,3 +371,33 @@ runs:
                                 protocol_options={**spec.protocol_options, "feature_sweep": {}})
     run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
     assert again.read(fixed)["metrics"] == swept["metrics"]
+
+
+def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_path, capsys):
+    """Progress, --dry-run and --only tell the control from its pre-trained run; its row shows no
+    pre-training budget (nothing was trained); an --only that selects nothing is an error."""
+    from bench import cli
+    from fakedist import install_distribution
+
+    install_distribution(monkeypatch, tmp_path, "bench-repr-toy", "1.0",
+                         {"bench_repr_toy": (Path(__file__).parent / "repr_toy.py").read_text()},
+                         {"repr-toy": "bench_repr_toy"})
+    suite = tmp_path / "control.yaml"
+    suite.write_text("name: control\nseeds: [0]\nruns:\n"
+                     "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5}}\n"
+                     "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5, weights: random}}\n")
+    results = str(tmp_path / "results")
+    assert cli.main(["run", str(suite), "--results-dir", results, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "blobs / raw-pixels / knn / seed 0" in out and "blobs / raw-pixels (random weights) / knn / seed 0" in out
+    assert cli.main(["run", str(suite), "--results-dir", results, "--dry-run", "--only", "random"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "/ seed 0" in line]
+    assert len(listed) == 1 and "(random weights)" in listed[0]
+    assert cli.main(["run", str(suite), "--results-dir", results, "--only", "randm"]) == 2
+    assert "matches none of the suite's 2 runs" in capsys.readouterr().err
+    assert cli.main(["run", str(suite), "--results-dir", results, "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["table", results, "--suite", "control"]) == 0
+    rows = {line.split()[0] + (" control" if "random weights" in line else ""): line
+            for line in capsys.readouterr().out.splitlines() if line.startswith("raw-pixels")}
+    assert "none (random weights)" in rows["raw-pixels control"] and "epochs=1" in rows["raw-pixels"]
