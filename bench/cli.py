@@ -60,8 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
     p = sub.add_parser("plugins", help="list datasets, methods and executors with their plugins", formatter_class=fmt)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("name", nargs="?", default=None,
+                   help="a plugin, method, dataset or executor: show its page (params with defaults, "
+                        "allowed values and help, budgets, published numbers)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (every declaration)")
     p.set_defaults(handler=cmd_plugins)
+
+    p = sub.add_parser("protocols", help="list the host's evaluation protocols and their options", formatter_class=fmt)
+    p.add_argument("name", nargs="?", default=None, help="one protocol")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_protocols)
 
     p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
     p.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
@@ -177,40 +185,48 @@ def _registry():
 def cmd_plugins(args) -> int:
     from tabulate import tabulate
 
-    from bench.params import defaults
+    from bench.listing import plugin_page, registry_json
 
     reg = _registry()
-    rows = []
-    for name, spec in sorted(reg.datasets.items()):
-        info = reg.plugin_of("dataset", name)
-        rows.append({"kind": "dataset", "name": name, "type": spec.task, "tasks": spec.task,
-                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "description": spec.description})
-    for name, spec in sorted(reg.methods.items()):
-        info = reg.plugin_of("method", name)
-        rows.append({"kind": "method", "name": name, "type": spec.kind, "tasks": ", ".join(spec.tasks),
-                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "description": spec.description})
-    for name, spec in sorted(reg.executors.items()):
-        info = reg.plugin_of("executor", name)
-        missing = spec.missing()
-        rows.append({"kind": "executor", "name": name, "type": "executor",
-                     "tasks": f"needs: {spec.install or ', '.join(missing)}" if missing else "",
-                     "plugin": info.name, "distribution": info.distribution, "version": info.version,
-                     "description": spec.description, "options": defaults(spec.options),
-                     "options_help": spec.options_help, "installed": not missing})
-    broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
+    listing = registry_json(reg)
+    broken = listing["broken"]
+    if args.name is not None:
+        page = plugin_page(reg, args.name)
+        if page is None:
+            known = sorted({r["plugin"] for r in listing["plugins"]} | {r["name"] for r in listing["plugins"]})
+            raise BenchError(f"no plugin, method, dataset or executor named {args.name!r}; known: {', '.join(known)}")
+        if args.json:
+            rows = [r for r in listing["plugins"] if args.name in (r["name"], r["plugin"])]
+            print(json.dumps({"plugins": rows}, indent=2, default=str))
+        else:
+            print(page)
+        return 0
     if args.json:
-        print(json.dumps({"plugins": rows, "broken": broken}, indent=2))
+        print(json.dumps(listing, indent=2, default=str))
     else:
         table = [[r["kind"], r["name"], r["type"], r["tasks"], r["plugin"], f"{r['distribution']} {r['version']}".strip()]
-                 for r in rows]
+                 for r in listing["plugins"]]
         print(tabulate(table, headers=["", "name", "kind", "tasks", "plugin", "distribution"], tablefmt="simple"))
+        print("\n`bench plugins NAME` shows one's params, budgets and published numbers; `bench protocols` the protocols.")
         if broken:
             print(file=sys.stderr)
         for b in broken:
             print(f"plugin {b['plugin']!r} ({b['distribution']}) failed to load: {b['error']}", file=sys.stderr)
     return 1 if broken else 0
+
+
+def cmd_protocols(args) -> int:
+    from bench.listing import protocols_json, protocols_page
+    from bench.protocols import PROTOCOLS
+
+    if args.name is not None and args.name not in PROTOCOLS:
+        raise BenchError(f"unknown protocol {args.name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}")
+    if args.json:
+        rows = [r for r in protocols_json(PROTOCOLS) if args.name in (None, r["name"])]
+        print(json.dumps({"protocols": rows}, indent=2, default=str))
+    else:
+        print(protocols_page(PROTOCOLS, args.name))
+    return 0
 
 
 def cmd_run(args) -> int:
