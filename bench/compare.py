@@ -28,7 +28,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench.records import Unreadable
-from bench.report import THROUGHPUTS, Group, load_groups, row_keys
+from bench.report import Group, is_throughput, load_groups, row_keys
 
 
 @dataclass
@@ -78,7 +78,7 @@ class Delta:
 def samples(group: Group, metric: str) -> list[float]:
     """The raw samples behind a figure: one value per seed for a quality metric; every timed
     repeat (items/s) of every seed for a throughput."""
-    if metric not in THROUGHPUTS:
+    if not is_throughput(metric):
         return group.values(metric)
     out: list[float] = []
     for record in group.ok:
@@ -135,7 +135,7 @@ def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances,
         if code not in ("", "?"):
             config_note = _join(config_note, f"code differs: {code}")
         first = len(deltas)
-        for metric in [*b.metric_names(), *THROUGHPUTS]:
+        for metric in [*b.metric_names(), *b.throughput_names()]:
             bv, nv = samples(b, metric), samples(n, metric)
             if not bv:
                 continue

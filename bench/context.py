@@ -233,23 +233,25 @@ class RunContext(Switches):
         elapsed = time.perf_counter() - self._started
         return elapsed * (self._n_epochs - done) / done
 
-    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, **info) -> dict:
+    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "",
+                unit: str = "", **info) -> dict:
         """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
         synchronized ones; median items/s) and record it in the run's throughput section as
-        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution)."""
-        if not name.endswith("_per_s"):
-            raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
-        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info}
+        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution).
+        ``label`` is the column header tables show (``"render img/s"``; default: ``name``) and
+        ``unit`` what is counted per second (``"images/s"``); the record carries both."""
+        _check_rate_name(name)
+        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info,
+                  **_declared(label, unit)}
         self.throughputs[name] = result
         return result
 
-    def timed(self, name: str, fn, *, items: int, **info):
+    def timed(self, name: str, fn, *, items: int, label: str = "", unit: str = "", **info):
         """Run ``fn()`` once, synchronized and timed, and return its result: work the method does
         anyway (a round of sampling) measured where it happens. Every call adds a sample to the
         rate ``name`` in the run's throughput section: the median items/s over the calls after the
-        first (warm) when there are several."""
-        if not name.endswith("_per_s"):
-            raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
+        first (warm) when there are several. ``label`` and ``unit`` as for :meth:`measure`."""
+        _check_rate_name(name)
         synchronize(self.device)
         start = time.perf_counter()
         out = fn()
@@ -258,7 +260,7 @@ class RunContext(Switches):
         samples.append((time.perf_counter() - start, items))
         warm = samples[1:] if len(samples) > 1 else samples
         self.throughputs[name] = {**summarize([s for s, _ in warm], [n for _, n in warm]),
-                                  "warm": len(samples) > 1, "calls": len(samples), **info}
+                                  "warm": len(samples) > 1, "calls": len(samples), **info, **_declared(label, unit)}
         return out
 
     def train_throughput(self) -> dict | None:
@@ -274,6 +276,15 @@ class RunContext(Switches):
             "warm": len(epochs) > 1,
             "samples_items_per_s": [round(r, 2) for r in rates],
         }
+
+
+def _check_rate_name(name: str) -> None:
+    if not name.endswith("_per_s"):
+        raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
+
+
+def _declared(label: str, unit: str) -> dict:
+    return {k: v for k, v in (("label", label), ("unit", unit)) if v}
 
 
 def seed_everything(seed: int) -> None:

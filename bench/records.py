@@ -334,7 +334,8 @@ SPEC = fields(
 METRIC_INFO = fields(optional={"higher_is_better": BOOL, "kind": TEXT, "unit": nullable(TEXT), "convention": TEXT},
                      defaults={"higher_is_better": True, "kind": "quality", "convention": ""})
 THROUGHPUT = fields(optional={"items_per_s": nullable(NUMBER), "samples_items_per_s": list_of(NUMBER),
-                              "samples_s": list_of(NUMBER), "repeats": INT})
+                              "samples_s": list_of(NUMBER), "repeats": INT,
+                              "label": TEXT, "unit": TEXT})  # a method's own rate says what it counts
 PUBLISHED = fields(required={"metric": NAME, "value": NUMBER},
                    optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note")},
                    defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note")})

@@ -20,9 +20,13 @@ from tabulate import tabulate
 
 from bench.records import Unreadable, iter_records
 
-THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s",
-               # rates a method measures itself (ctx.measure): 1p-frac's fractal renderer, ICN's sampler
-               "render_images_per_s", "synthesis_images_per_s")
+#: The rates the host measures; a method's own (``ctx.measure``/``ctx.timed``) come with the
+#: label and unit it declared, carried by the record.
+THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s")
+
+
+def is_throughput(name: str) -> bool:
+    return name.endswith("_per_s")
 
 
 @dataclass
@@ -57,6 +61,22 @@ class Group:
         for r in self.ok:
             names.update(dict.fromkeys(r["metrics"]))
         return list(names)
+
+    def throughput_names(self) -> list[str]:
+        """The host's rates, then the method's own in the order its records give them."""
+        own: dict[str, None] = {}
+        for r in self.ok:
+            own.update(dict.fromkeys(k for k in r["throughput"] if is_throughput(k) and k not in THROUGHPUTS))
+        return [*THROUGHPUTS, *own]
+
+    def labels(self) -> dict[str, str]:
+        """Header labels a method declared for its own rates (``ctx.measure(..., label=...)``)."""
+        out: dict[str, str] = {}
+        for r in self.ok:
+            for name, figure in r["throughput"].items():
+                if figure.get("label"):
+                    out.setdefault(name, figure["label"])
+        return out
 
     def metric_info(self, metric: str) -> dict:
         for r in self.records:
@@ -144,7 +164,8 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
-        for metric in [*g.metric_names(), *THROUGHPUTS]:
+        row["headers"] = g.labels()
+        for metric in [*g.metric_names(), *g.throughput_names()]:
             values = g.values(metric)
             if values:
                 mean, std = mean_std(values)
@@ -240,12 +261,21 @@ _HEADERS = {
     "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
     "train_seconds": "train s",
     "pretrain_images_per_s": "pretrain img/s", "feature_images_per_s": "features img/s",
-    "render_images_per_s": "render img/s", "synthesis_images_per_s": "synth img/s",
     "psnr": "PSNR dB", "ssim": "SSIM", "input_psnr": "input PSNR dB",
     "seconds_per_image": "s/image", "iterations_per_s": "it/s",
 }
-_DIGITS = {"train_images_per_s": 0, "inference_images_per_s": 0, "pretrain_images_per_s": 0, "feature_images_per_s": 0,
-           "render_images_per_s": 0, "synthesis_images_per_s": 0, "train_seconds": 1, "ssim": 4}
+_DIGITS = {"train_seconds": 1, "ssim": 4}
+
+
+def digits(metric: str) -> int:
+    return 0 if is_throughput(metric) else _DIGITS.get(metric, 2)
+
+
+def header(metric: str, rows: list[dict] = ()) -> str:
+    """A column's header: the host's name for its own figures, else the label the method declared."""
+    if metric in _HEADERS:
+        return _HEADERS[metric]
+    return next((r["headers"][metric] for r in rows if metric in r.get("headers", {})), metric)
 
 
 #: After a row's label in tables: some of its records were made by other code than installed now.
@@ -292,13 +322,13 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         body = []
         for r in table_rows:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-            cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), _DIGITS.get(m, 2))
+            cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), digits(m))
                      for m in present]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
             body.append([label, *([r.get("features") or "-"] if chosen else []),
                          r["budget"], seeds, *cells])
         headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
-                   *[_HEADERS.get(m, m) for m in present]]
+                   *[header(m, table_rows) for m in present]]
         where = f"{protocol} · {setting}" if setting else protocol
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title

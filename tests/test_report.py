@@ -78,10 +78,32 @@ def test_a_row_mark_is_one_entry_and_shows_after_the_label_in_tables_and_the_rep
     from bench import report
     from bench.html import build
 
-    monkeypatch.setitem(report.ROW_MARKS, "stale", lambda group: group.method == "mlp")
+    monkeypatch.setattr(report, "ROW_MARKS", {"flagged": lambda group: group.method == "mlp"})
     rows = leaderboard(load_groups(base))
-    assert [r["marks"] for r in rows] == [[], ["stale"]]
+    assert [r["marks"] for r in rows] == [[], ["flagged"]]
     text = render(rows)
-    assert "mlp [stale]" in text and "cnn [" not in text
+    assert "mlp [flagged]" in text and "cnn [" not in text
     html = build(base, tmp_path / "site").index.read_text()
-    assert '>mlp</a> <span class="badge failed">stale</span>' in html and "cnn</a> <span" not in html
+    assert '>mlp</a> <span class="badge flagged">flagged</span>' in html and "cnn</a> <span" not in html
+
+
+def test_a_methods_own_rate_is_shown_under_the_label_it_declared(tmp_path):
+    """The host knows no plugin's rate by name: a rate a method measured (ctx.measure/timed,
+    with label and unit) reaches tables, compare and the report from the record alone."""
+    from bench.compare import Tolerances, compare
+    from bench.html import build
+
+    root = tmp_path / "own"
+    for seed in range(2):
+        record(root, "cnn", seed, 98.0 + seed)
+        path = root / f"cnn-{seed}-3.json"
+        rec = json.loads(path.read_text())
+        rec["throughput"]["sparkle_images_per_s"] = {"items_per_s": 40.0 + seed, "label": "sparkle img/s",
+                                                     "unit": "images/s"}
+        path.write_text(json.dumps(rec))
+    rows = leaderboard(load_groups(root))
+    assert rows[0]["metrics"]["sparkle_images_per_s"]["values"] == [40.0, 41.0]
+    text = render(rows)
+    assert "sparkle img/s" in text and "40" in text
+    assert any(d.metric == "sparkle_images_per_s" for d in compare(root, root, Tolerances()))
+    assert "sparkle img/s" in build(root, tmp_path / "site").index.read_text()

@@ -16,7 +16,8 @@ from bench.html.assets import CSS, SORT_JS
 from bench.html.collect import Report, Row, Table
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import _DIGITS, _HEADERS, _fmt, stale_note
+from bench.report import _fmt, digits, stale_note
+from bench.report import header as _report_header
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
 
@@ -48,12 +49,12 @@ def document(title: str, body: Html, depth: int = 0) -> str:
                 title, Html(CSS), body, Html(SORT_JS))
 
 
-def header(metric: str) -> str:
-    return _HEADERS.get(metric, metric)
+def header(metric: str, rows: list[dict] = ()) -> str:
+    return _report_header(metric, rows)
 
 
 def number(value: float, metric: str) -> str:
-    return _fmt(value, None, _DIGITS.get(metric, 2))
+    return _fmt(value, None, digits(metric))
 
 
 # -- index.html -------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         title = f"{better}; {info['convention']}".strip("; ")
         if m == "train_seconds":
             title = "lower is better; seconds in the method's fit, mean over seeds"
-        text = header(m) if kind == "metric" else f"paper {header(m)}"
+        text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
         lower = Html("" if higher else " data-better=\"lower\"")
         heads.append(html("<th data-type=\"number\" class=\"num\"{} title=\"{}\">{}</th>", lower, title, text))
     body = [board_row(i, row, columns, table) for i, row in enumerate(table.rows, 1)]
@@ -191,8 +192,9 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     method = [html("<a href=\"records/{}.html\">{}</a>", row.slug, row.label)]
     if not ok:
         method.append(Html(" <span class=\"badge failed\">failed</span>"))
-    method += [html(" <span class=\"badge {}\" title=\"{}\">{}</span>", mark,
-                    "; ".join(data["stale"]) if mark == "stale" else "", mark) for mark in data["marks"]]
+    method += [html(" <span class=\"badge {}\"{}>{}</span>", mark,
+                    html(" title=\"{}\"", "; ".join(data["stale"])) if mark == "stale" else "", mark)
+               for mark in data["marks"]]
     if data["features"]:
         method.append(html(" <small title=\"read-out chosen on held-out training images (protocol option "
                            "feature_sweep)\">{}</small>", data["features"]))
@@ -220,13 +222,13 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
         if not value:
             cells.append(html("<td class=\"num\" data-value=\"\">{}</td>", "failed" if not ok else "-"))
             continue
-        text = _fmt(value["mean"], value["std"], _DIGITS.get(m, 2))
+        text = _fmt(value["mean"], value["std"], digits(m))
         css, verdict = "num", Html("")
         d = row.verdicts.get(m)
         if d is not None and d.verdict in MARKS:
             cls, word = MARKS[d.verdict]
             css += f" {cls}"
-            base = _fmt(d.base_mean, None, _DIGITS.get(m, 2))
+            base = _fmt(d.base_mean, None, digits(m))
             p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
             verdict = html("<span class=\"verdict\">{} (base {}{})</span>", word, base, p)
         title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])

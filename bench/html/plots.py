@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.html.collect import Table, file_name, inside
 from bench.records import is_number
-from bench.report import _HEADERS
+from bench.report import header
 
 #: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
 #: inverted (images per second) so that right is always faster.
@@ -58,7 +58,7 @@ def _save(fig, site: Path, name: str) -> str:
 
 
 def _header(metric: str) -> str:
-    return _HEADERS.get(metric, metric)
+    return header(metric)
 
 
 # -- quality against throughput -------------------------------------------------------------------

@@ -198,7 +198,7 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
                 fresh = ctx.timed("synthesis_images_per_s", lambda: langevin(
                     net, start, classes, k_classes, steps=p["langevin_steps"], step_size=p["langevin_step"],
                     noise=p["langevin_noise"], lo=lo, hi=hi, generator=ctx.generator),
-                    items=len(classes), langevin_steps=p["langevin_steps"])
+                    items=len(classes), langevin_steps=p["langevin_steps"], label="synth img/s", unit="images/s")
                 caption = (f"round {r}: pseudo-negatives after {p['langevin_steps']} Langevin steps on z_k - z_-k - |x|^2/2 "
                            f"from q0, one row per class k = 0..{k_classes - 1}")
             with torch.no_grad():       # how much more the classifier believes in its samples than in q0's

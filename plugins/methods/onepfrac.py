@@ -204,7 +204,7 @@ def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     ctx.measure("render_images_per_s",
                 lambda: fractal.render(fractals["copies"][:shown], fractals["probs"].expand(shown, -1), size=p["render_size"],
                                        points=p["points"], pad=p["pad"], seed=p["chaos_seed"], device=ctx.device),
-                items=shown, resolution=p["render_size"], points=p["points"])
+                items=shown, resolution=p["render_size"], points=p["points"], label="render img/s", unit="images/s")
 
     encoder = build_encoder(data.image_shape, ctx)
     model = ctx.prepare(nn.Sequential(encoder, nn.Linear(p["dim"], p["copies"])))
