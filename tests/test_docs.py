@@ -4,6 +4,7 @@ every code example is installed as a plugin and run; every method-notes citation
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -284,3 +285,18 @@ def test_examples_are_short_and_lint_clean(module, tmp_path):
             text=True,
         )
         assert done.returncode == 0, f"{module}: ruff {' '.join(check)}:\n{done.stdout}{done.stderr}"
+
+
+def test_make_test_fast_skips_the_browser_and_ray_tests():
+    """`make test-fast` deselects the `slow` marker; every test that needs a Ray cluster or Chromium has it."""
+    assert '-m "not slow"' in (ROOT / "Makefile").read_text()
+    assert "slow:" in (ROOT / "pyproject.toml").read_text()
+    unmarked = []
+    for path in HERE.glob("test_*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                needs = {a.arg for a in node.args.args} & {"ray_cluster", "chromium"}
+                marked = any(ast.unparse(d) == "pytest.mark.slow" for d in node.decorator_list)
+                if needs and not marked:
+                    unmarked.append(f"{path.name}::{node.name}")
+    assert not unmarked, f"tests that need a Ray cluster or Chromium but are not marked slow: {unmarked}"
