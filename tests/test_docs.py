@@ -195,7 +195,18 @@ def test_ci_workflow_example_runs_the_gate():
     (workflow,) = [b for b in blocks(ROOT / "docs" / "ci.md", "yaml") if "jobs:" in b]
     steps = yaml.safe_load(workflow)["jobs"]["quick-suite-gate"]["steps"]
     gate = [s["run"] for s in steps if "run" in s]
-    assert gate == ["make quick", ".venv/bin/bench compare results/reference results"]
+    assert gate == ["make quick", ".venv/bin/bench compare results/reference/quick results"]
+
+
+def test_the_ci_gate_passes_on_a_fresh_quick_run(tmp_path, monkeypatch):
+    """After `make quick` the results folder holds the quick suite only: the documented gate must not
+    call the other reference suites `missing`."""
+    (workflow,) = [b for b in blocks(ROOT / "docs" / "ci.md", "yaml") if "jobs:" in b]
+    gate = yaml.safe_load(workflow)["jobs"]["quick-suite-gate"]["steps"][-1]["run"].split()
+    shutil.copytree(ROOT / "results" / "reference", tmp_path / "results" / "reference")
+    shutil.copytree(ROOT / "results" / "reference" / "quick", tmp_path / "results" / "quick")
+    monkeypatch.chdir(tmp_path)
+    assert gate[0].endswith("bench") and cli.main(gate[1:]) == 0
 
 
 def test_plugin_examples_run_and_measure(workspace):
