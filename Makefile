@@ -1,4 +1,4 @@
-# The commands the README gives. `make test` is what CI runs (.ci/run).
+# A target per common task (docs/ci.md lists them). `make test` is everything CI runs (.ci/run).
 VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test quick benchmark benchmark-save clean
+.PHONY: install test test-fast lint docs-check quick benchmark benchmark-save clean
 
 # Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
 # when a benchmark's median is more than BENCHMARK_FAIL slower.
@@ -26,6 +26,19 @@ install: $(BIN)/.installed
 
 test: install
 	$(BIN)/python -m pytest
+
+# The edit-test loop: everything but the browser, Ray, Slurm and long real-data tests (marker: slow).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+# The formatter and the linter, as configured in pyproject.toml ([tool.ruff]).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The README's and docs/' commands and code examples, run (tests/test_docs.py, tests/test_readme.py).
+docs-check: install
+	$(BIN)/python -m pytest tests/test_docs.py tests/test_readme.py
 
 quick: install
 	$(BIN)/bench run suites/quick.yaml --results-dir results

@@ -47,6 +47,7 @@ def test_cifar10_and_cifar100_through_airbench94_from_pickle_tarballs(monkeypatc
 
 
 @pytest.mark.real_data
+@pytest.mark.slow
 def test_real_mnist_small_cnn_scores_like_a_cnn_and_compare_gates_on_it(shared_data, tmp_path, capsys):
     """One epoch of the quick suite's CNN on the real MNIST; then `bench compare` catches a
     record set whose accuracy fell and passes the same set against itself."""

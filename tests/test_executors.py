@@ -193,6 +193,7 @@ def test_the_board_shows_queued_running_done_and_failed_and_which(toy_env):
 # -- Ray: a real local cluster of two worker processes ------------------------------------------
 
 
+@pytest.mark.slow
 def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
     marker.touch()  # toy-die trains like toy-linear once its marker exists
@@ -214,6 +215,7 @@ def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(ray_clus
     assert run_log() == {(key, "ok"): 2 for key in local}  # once by each executor
 
 
+@pytest.mark.slow
 def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_redoing(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
     suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
@@ -238,6 +240,7 @@ def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_re
     assert sorted(ok.values()) == [1, 1, 1]  # every run finished exactly once
 
 
+@pytest.mark.slow
 def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unfinished_runs(ray_cluster, toy_env):
     suite = suite_file(toy_env, "seeds: [0, 1, 2, 3, 4, 5]\n"
                        "runs: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.05}}, protocol: classify}]\n")
@@ -265,6 +268,7 @@ def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unf
     assert len(ok) == 6 and set(ok.values()) == {1}  # each run finished exactly once over both drivers
 
 
+@pytest.mark.slow
 def test_ray_refuses_a_run_bigger_than_the_cluster(ray_cluster, toy_env, capsys):
     assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "ray", "-X", "cpus_per_run=3") == 2
     assert "cpus_per_run 3 is more than the cluster's 2 CPUs" in capsys.readouterr().err
@@ -285,6 +289,7 @@ def _wait_for_locks(results, specs, timeout=60.0):
 # -- Slurm through submitit: its local executor runs the array as subprocess jobs -------------------
 
 
+@pytest.mark.slow
 def test_slurm_local_runs_the_suite_as_subprocess_jobs_records_a_dead_job_and_resumes(toy_env, capsys):
     pytest.importorskip("submitit")
     marker = toy_env / "marker"

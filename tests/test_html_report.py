@@ -207,6 +207,7 @@ def chromium():
         yield driver
 
 
+@pytest.mark.slow
 def test_the_report_renders_and_sorts_in_chromium(site, chromium, tmp_path_factory):
     with browser.serve(site.root) as url:
         problems = browser.check_report(chromium, url + "index.html")
@@ -217,6 +218,7 @@ def test_the_report_renders_and_sorts_in_chromium(site, chromium, tmp_path_facto
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_the_browser_check_reports_a_missing_picture_or_plot(site, chromium, tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(site.root, copy)

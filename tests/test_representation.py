@@ -309,6 +309,7 @@ DDAE_CIFAR = ("{name: ddae, params: {n_channels: 32, ch_mults: [1, 2], n_blocks:
               "budget: {epochs: 0.2}}")
 
 
+@pytest.mark.slow
 def test_cifar10_track_saves_encoders_and_keeps_protocols_and_controls_apart(tmp_path, monkeypatch, reg):
     from fakedata import use_fake_cifar
 

@@ -112,6 +112,7 @@ def bench(*args):
     return [sys.executable, "-m", "bench", *args]
 
 
+@pytest.mark.slow
 def test_killing_a_suite_midway_then_rerunning_redoes_only_unfinished_runs(tmp_path, toy_env):
     suite = tmp_path / "slow.yaml"
     suite.write_text("seeds: [0, 1, 2, 3]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.02}}, protocol: classify}]\n")
@@ -136,6 +137,7 @@ def test_killing_a_suite_midway_then_rerunning_redoes_only_unfinished_runs(tmp_p
     assert len(keys) == len(set(keys)) == 4  # each spec ran exactly once over both invocations
 
 
+@pytest.mark.slow
 def test_two_processes_sharing_a_results_folder_never_run_a_spec_twice(tmp_path, toy_env):
     suite = tmp_path / "shared.yaml"
     suite.write_text("seeds: [0, 1, 2, 3, 4, 5]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.005}}, protocol: classify}]\n")

@@ -47,7 +47,7 @@ def restore_bm3d(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
 
 #: The bicubic SR reference table every SR paper since VDSR/EDSR reports: PSNR dB / SSIM,
-#: Y channel, border = scale shaved (docs/METHODS.md). Matching it proves degradation and metric.
+#: Y channel, border = scale shaved (docs/METHODS.md#bicubic-sr-reference). Matching it proves degradation and metric.
 BICUBIC_TABLE = {
     "set5": {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)},
     "set14": {2: (30.24, 0.8688), 3: (27.55, 0.7742), 4: (26.00, 0.7027)},

@@ -279,6 +279,6 @@ def bench_register_methods(register):
         "at a small noise level.",
         citation="Xiang et al., Denoising Diffusion Autoencoders are Unified Self-supervised Learners, ICCV 2023",
         published=(Published("cifar10", "test_accuracy", 90.05, protocol="linear-probe",
-                             source="DDAE official repository, DDPM UNet 35.7M (docs/METHODS.md)",
+                             source="DDAE official repository, DDPM UNet 35.7M (docs/METHODS.md#ddae)",
                              note="t = 11, block out_6, 2000 pre-training epochs, EMA"),),
     ))

@@ -25,7 +25,7 @@ The plain control (``introspective: false``; suites use ``grid: {introspective: 
 both share every other parameter and the budget) is the same backbone with a K-way head, the same
 optimiser, schedule, augmentation and rounds of training on the training images alone.
 
-Our sources (docs/METHODS.md) give neither the paper's error tables nor its Langevin step sizes
+Our sources (docs/METHODS.md#introspective-cnn) give neither the paper's error tables nor its Langevin step sizes
 and round sizes; the defaults here are ours and say so. The host records the sampler's rate
 (``synthesis_images_per_s``: pseudo-negatives per second, timed where they are made).
 """

@@ -8,7 +8,7 @@ targets normalised per patch (mean and variance of its own pixels: ``norm_pix_lo
 AdamW (betas 0.9, 0.95; lr = base_lr * batch / 256; weight decay 0.05 except biases and norms),
 per-step linear warm-up then cosine decay. The encoder returned for evaluation sees all patches.
 
-Full-budget defaults: the CIFAR-10 reference of docs/METHODS.md (ViT-Tiny for 32x32: patch 2,
+Full-budget defaults: the CIFAR-10 reference of docs/METHODS.md#mae (ViT-Tiny for 32x32: patch 2,
 192-d, 12 layers, 3 heads, decoder 4 layers; 2000 epochs with 200 of warm-up; batch 4096).
 """
 
@@ -137,6 +137,6 @@ def bench_register_methods(register):
         "patches with per-patch normalised targets; the encoder sees every patch when evaluated.",
         citation="He et al., Masked Autoencoders Are Scalable Vision Learners, CVPR 2022",
         published=(Published("cifar10", "test_accuracy", 89.77, protocol="finetune",
-                             source="a public MAE reimplementation for CIFAR-10 (docs/METHODS.md)",
+                             source="a public MAE reimplementation for CIFAR-10 (docs/METHODS.md#mae)",
                              note="ViT-Tiny patch 2, 2000 pre-training epochs, 100 fine-tune epochs"),),
     ))
