@@ -5,6 +5,7 @@ sees only the visible ones (plus the class token); a light decoder gets the enco
 tokens and a shared learnt mask token at every removed position (with position embeddings) and
 predicts the pixels of every patch. The loss is the MSE on the removed patches only, against
 targets normalised per patch (mean and variance of its own pixels: ``norm_pix_loss``).
+Augmentation as main_pretrain.py: random-resized crop (area 0.2-1, bicubic) and flip.
 AdamW (betas 0.9, 0.95; lr = base_lr * batch / 256; weight decay 0.05 except biases and norms),
 per-step linear warm-up then cosine decay. The encoder returned for evaluation sees all patches.
 
@@ -95,7 +96,7 @@ def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     lr = p["base_lr"] * batch_size / 256
     optimizer = torch.optim.AdamW(param_groups(model, p["weight_decay"]), lr=lr, betas=(0.9, 0.95))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
-    augment = Augment(crop_padding=p["crop_padding"], flip=p["flip"])
+    augment = Augment(resized_crop=tuple(p["resized_crop"]) or None, crop_padding=p["crop_padding"], flip=p["flip"])
     model.train()
     step = 0
     for _ in ctx.epochs(math.ceil(total / steps_per_epoch)):
@@ -116,6 +117,8 @@ PARAMS = {
     "batch_size": 4096, "base_lr": 1.5e-4, "weight_decay": 0.05,
     "warmup_fraction": 0.1,  # 200 of 2000 epochs (the CIFAR reference); MAE's ImageNet recipe: 40 of 800
     "flip": True, "crop_padding": 0,
+    # Random-resized-crop area range (main_pretrain.py: RandomResizedCrop(scale=(0.2, 1.0)) + flip); []: none.
+    "resized_crop": [0.2, 1.0],
     "pool": "cls",           # features: the class token (MAE's linear probe), or "mean" of the patches
 }
 
