@@ -92,5 +92,5 @@ def test_augment_applies_the_resized_crop_then_flip():
 
 
 def test_bad_scales_are_refused():
-    with pytest.raises(ValueError, match="scale must be \(min, max\)"):
+    with pytest.raises(ValueError, match=r"scale must be \(min, max\)"):
         resized_crop_boxes(1, 8, 8, (0.0, 1.0), RATIO, torch.Generator(), "cpu")
