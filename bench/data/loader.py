@@ -139,6 +139,62 @@ def random_resized_crop(
     return (rows[:, None] @ wide).round_().clamp_(0, 255).to(images.dtype)
 
 
+def random_erase(images: torch.Tensor, prob: float, generator: torch.Generator, attempts: int = 10) -> torch.Tensor:
+    """timm's RandomErasing (mode "pixel", one box) per image of a normalised float batch: with
+    probability ``prob`` a box of area U(0.02, 1/3) of the image and log-uniform aspect in
+    (0.3, 1/0.3) (the first of ``attempts`` draws that fits strictly inside) is filled with N(0, 1)
+    noise; an image none fits is left as it is. images: (B, C, H, W)."""
+    b, c, h, w = images.shape
+    device = images.device
+    u = torch.rand(b, attempts, 2, device=device, generator=generator)
+    area = h * w * (0.02 + (1 / 3 - 0.02) * u[..., 0])
+    aspect = torch.exp(math.log(0.3) + 2 * math.log(1 / 0.3) * u[..., 1])
+    box_h, box_w = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()
+    fits = (box_h < h) & (box_w < w)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)
+    bh, bw = box_h.gather(1, first)[:, 0], box_w.gather(1, first)[:, 0]
+    v = torch.rand(b, 3, device=device, generator=generator)
+    top, left = (v[:, 0] * (h - bh + 1)).floor(), (v[:, 1] * (w - bw + 1)).floor()
+    erase = fits.any(1) & (v[:, 2] < prob)
+    rows = torch.arange(h, device=device)[None, :]
+    cols = torch.arange(w, device=device)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])             # (B, H)
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])          # (B, W)
+    mask = (in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None])[:, None]  # (B, 1, H, W)
+    noise = torch.randn(images.shape, device=device, generator=generator, dtype=images.dtype)
+    return torch.where(mask, noise, images)
+
+
+def mix_batch(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, rng, *, mixup: float, cutmix: float,
+    smoothing: float = 0.0, switch_prob: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """timm's Mixup in "batch" mode: one draw per batch mixes every image with the batch reversed.
+    With both alphas > 0, cutmix (lam ~ Beta(cutmix, cutmix), a box of side sqrt(1 - lam) pasted,
+    lam corrected to the pasted area) with probability ``switch_prob``, else mixup (lam ~
+    Beta(mixup, mixup)). Returns the images and soft targets (B, num_classes) with label smoothing.
+    ``rng``: a seeded numpy Generator (the per-batch draws stay on the host, as timm's)."""
+    off = smoothing / num_classes
+    targets = torch.full((labels.shape[0], num_classes), off, device=labels.device)
+    targets.scatter_(1, labels[:, None], 1 - smoothing + off)
+    use_cutmix = cutmix > 0 and (mixup <= 0 or rng.random() < switch_prob)
+    if not use_cutmix and mixup <= 0:
+        return images, targets
+    lam = float(rng.beta(cutmix, cutmix) if use_cutmix else rng.beta(mixup, mixup))
+    if use_cutmix:
+        h, w = images.shape[-2:]
+        cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+        cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
+        y0, y1 = min(max(cy - cut_h // 2, 0), h), min(max(cy + cut_h // 2, 0), h)
+        x0, x1 = min(max(cx - cut_w // 2, 0), w), min(max(cx + cut_w // 2, 0), w)
+        images = images.clone()
+        images[:, :, y0:y1, x0:x1] = images.flip(0)[:, :, y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    else:
+        images = images * lam + images.flip(0) * (1 - lam)
+    return images, targets * lam + targets.flip(0) * (1 - lam)
+
+
 class Normalize:
     """uint8 (B, C, H, W) -> float32 normalised by per-channel mean/std given on the 0-1 scale."""
 

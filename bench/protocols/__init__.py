@@ -122,6 +122,20 @@ PROTOCOLS: dict[str, Protocol] = {
                 "label_smoothing": 0.1,
                 "crop_padding": 4,
                 "flip": True,
+                # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl.
+                # It sets the options below it lists; an option given a non-default value overrides it.
+                "recipe": "bench",
+                "min_lr": 0.0,            # the cosine's floor
+                "lr_schedule": "step",    # step (warm-up + cosine per step) | epoch (per epoch, the reimplementation's)
+                "layer_decay": 1.0,       # layer-wise LR decay (needs the encoder's layer_groups())
+                "drop_path": 0.0,         # stochastic depth (needs the encoder's set_drop_path())
+                "decay_all": False,       # weight decay on every parameter, 1-D ones included
+                "mixup": 0.0,             # mixup alpha (0: off)
+                "cutmix": 0.0,            # cutmix alpha (0: off); with both, each batch picks one
+                "random_erasing": 0.0,    # probability per image
+                "resized_crop": [],       # random-resized-crop area range, e.g. [0.08, 1.0]; []: none
+                "head": "batchnorm",      # batchnorm (BatchNorm1d without affine) | layernorm (fc_norm) | linear
+                "head_init_std": 0.0,     # truncated-normal std of the head's weights (0: PyTorch's default)
             },
             description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
             "+ cosine); top-1 on the test split; training and inference throughput.",
