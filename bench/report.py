@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.protocols import named_setting
 from bench.records import iter_records
 
 THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s",
@@ -139,9 +140,9 @@ def leaderboard(groups: list[Group]) -> list[dict]:
 def _setting(g: Group) -> str:
     """What splits a protocol's records into separate tables: for restoration the task and its
     scale / noise level / mask (one table per task and scale) and any image subset."""
-    if g.protocol != "restore":
-        return ""
     options = json.loads(g.config)["options"]
+    if g.protocol != "restore":
+        return named_setting(g.protocol, options)  # a representation protocol's recipe / probe, when named
     task = options.get("task", "")
     if task == "sr":
         text = f"sr x{options.get('scale')}"

@@ -371,3 +371,34 @@ runs:
                                 protocol_options={**spec.protocol_options, "feature_sweep": {}})
     run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
     assert again.read(fixed)["metrics"] == swept["metrics"]
+
+
+# -- published numbers compare like with like ------------------------------------------------------
+
+
+def test_published_numbers_carry_their_protocol_setting_and_epoch():
+    from bench.protocols import named_setting
+
+    reg = registry.load()
+    found = {(name, p.value): p for name in ("mae", "ddae") for p in reg.method(name).published}
+    assert set(found) == {("mae", 89.77), ("mae", 74.13), ("ddae", 90.05), ("ddae", 88.23)}   # no 95.9 (EDM/DDPM++)
+    assert (found["ddae", 90.05].epoch, found["ddae", 88.23].epoch) == (800, 1999)
+    assert "chosen among checkpoints on test accuracy" in found["ddae", 90.05].note
+    for (name, _), p in found.items():
+        # Never beside a run of the default settings: each names the setting it was measured under.
+        assert p.setting == {"mae": "recipe mae-cifar-reimpl", "ddae": "probe ddae-official"}[name]
+        assert p.protocol == {"mae": "finetune", "ddae": "linear-probe"}[name]
+        assert p.to_dict()["epoch"] == p.epoch
+    assert "best of the 100 epochs" in found["mae", 89.77].note and "weights: random" in found["mae", 74.13].note
+    assert named_setting("finetune", {"recipe": "mae-cifar-reimpl"}) == "recipe mae-cifar-reimpl"
+    assert named_setting("finetune", {"recipe": "bench"}) == "" and named_setting("knn", {}) == ""
+    with pytest.raises(ValueError, match="epoch must be a non-negative integer"):
+        dataclasses.replace(found["ddae", 90.05], epoch=-1)
+
+
+def test_ddae_full_budget_is_the_official_effective_four_gpu_recipe():
+    reg = registry.load()
+    spec = reg.method("ddae")
+    params = {k: getattr(v, "default", v) for k, v in spec.params.items()}
+    assert (params["batch_size"], params["lr"], spec.budget["epochs"]) == (512, 4e-4, 2000)
+    assert spec.budget["epochs"] * -(-50_000 // params["batch_size"]) == 196_000   # about 196k steps

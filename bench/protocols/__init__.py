@@ -145,6 +145,18 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
+#: The option naming a representation protocol's setting, and the value that is its default.
+SETTING_OPTIONS = {"finetune": ("recipe", "bench"), "linear-probe": ("probe", "cached")}
+
+
+def named_setting(protocol: str, options: dict) -> str:
+    """The named setting a run's protocol options select, as reports and published numbers name it
+    (``"recipe mae-official"``, ``"probe ddae-official"``); "" for the default or a protocol without."""
+    option, default = SETTING_OPTIONS.get(protocol, ("", ""))
+    value = options.get(option, default) if option else default
+    return f"{option} {value}" if value != default else ""
+
+
 def check_feature_sweep(sweep: dict, method, holdout: float) -> list[str]:
     """What is wrong with a ``feature_sweep`` option for ``method`` (the suite loader reports these
     with the file and key; ``representation.choose_features`` raises them)."""

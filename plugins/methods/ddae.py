@@ -3,7 +3,7 @@ Unified Self-supervised Learners", ICCV 2023), with the DDPM UNet and schedule.
 
 Pre-training is plain DDPM (Ho et al. 2020): images scaled to [-1, 1], t ~ U{1..T} with T = 1000,
 x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps under a linear beta schedule 1e-4..0.02, the UNet
-(given t / T) predicts eps, MSE loss. Adam, lr 1e-4 with a linear warm-up, gradients clipped to
+(given t / T) predicts eps, MSE loss. Adam with a linear warm-up, gradients clipped to
 norm 1, random flips, and an exponential moving average of the weights (decay warming up as
 1 - (1 + step)^(-2/3), capped at ``ema``); the EMA network is the encoder.
 
@@ -13,9 +13,15 @@ activation is averaged over space: (B, channels of that block). The official bes
 CIFAR-10 is ``out_6`` at t = 11; their grid is t in {1, 11, 21} x every block
 (suites/ddae-sweep-cifar10.yaml).
 
-Full-budget defaults (official config DDPM_ddpm.yaml): 128 channels, multipliers (1, 2, 2, 2),
-attention at the 16x16 level, 2 blocks per level, dropout 0.1; batch 128; 2000 epochs with 13
-of warm-up; EMA 0.9999.
+Full-budget defaults: the official run's effective recipe. DDPM_ddpm.yaml says batch 128 and LR 1e-4,
+per GPU: train.py multiplies the LR by the world size and the published models trained on 4 GPUs,
+so the run was batch 512, LR 4e-4, 2000 epochs of 98 steps (about 196k steps, EMA 0.9999 updated
+every step). 128 channels, multipliers (1, 2, 2, 2), attention at the 16x16 level, 2 blocks per
+level, dropout 0.1; 13 of 2000 epochs of warm-up.
+
+Published (``PUBLISHED``): 90.05% is the epoch-800 checkpoint, which the official README chose
+among checkpoints on test accuracy; after all 2000 epochs it is 88.23%. The paper's 95.9% comes from
+the EDM / DDPM++ setup with augmentation, not this UNet.
 """
 
 from __future__ import annotations
@@ -254,11 +260,27 @@ def fit_ddae(data: PretrainData, ctx: RunContext) -> DDAEEncoder:
 PARAMS = {
     "n_channels": 128, "ch_mults": [1, 2, 2, 2], "attention_levels": [1], "n_blocks": 2, "dropout": 0.1,
     "T": 1000, "beta_1": 1e-4, "beta_T": 0.02,
-    "batch_size": 128, "lr": 1e-4,
+    "batch_size": 512, "lr": 4e-4,  # the official run's effective batch and LR (128 and 1e-4 per GPU x 4 GPUs)
     "warmup_fraction": 0.0065,  # 13 of 2000 epochs
     "ema": 0.9999, "flip": True,
     "timestep": 11, "block": "out_6",  # the official best for DDPM on CIFAR-10
 }
+
+
+#: The official repository's DDPM_ddpm.yaml row (35.7M UNet, this architecture). The paper's 95.9%
+#: is the EDM / DDPM++ (56.5M) setup with data augmentation, not this UNet: it is not declared here.
+_OFFICIAL = ("FutureXiang/ddae README, DDPM_ddpm.yaml: pre-trained on 4 GPUs (effective batch 512, LR 4e-4, EMA 0.9999, "
+             "flip); linear.py: t = 11, block out_6, features re-extracted at every step with fresh noise, flip + "
+             "RandomCrop(32, pad 4), Adam LR 4e-3 at effective batch 512, 15 epochs, per-epoch cosine, no feature "
+             "normalisation, all 50,000 training images")
+PUBLISHED = (
+    Published("cifar10", "test_accuracy", 90.05, protocol="linear-probe", setting="probe ddae-official", epoch=800,
+              source="DDAE official repository, DDPM UNet 35.7M (best linear-probe checkpoint)",
+              note="the epoch-800 checkpoint, chosen among checkpoints on test accuracy; " + _OFFICIAL),
+    Published("cifar10", "test_accuracy", 88.23, protocol="linear-probe", setting="probe ddae-official", epoch=1999,
+              source="DDAE official repository, DDPM UNet 35.7M (best-FID checkpoint: the last)",
+              note="the last checkpoint (epoch index 1999, counted from 0: after all 2000 epochs); " + _OFFICIAL),
+)
 
 
 @hookimpl
@@ -275,7 +297,5 @@ def bench_register_methods(register):
         "(T = 1000, linear betas); features are spatially pooled activations of one decoder block "
         "at a small noise level.",
         citation="Xiang et al., Denoising Diffusion Autoencoders are Unified Self-supervised Learners, ICCV 2023",
-        published=(Published("cifar10", "test_accuracy", 90.05, protocol="linear-probe",
-                             source="DDAE official repository, DDPM UNet 35.7M (docs/METHODS.md)",
-                             note="t = 11, block out_6, 2000 pre-training epochs, EMA"),),
+        published=PUBLISHED,
     ))
