@@ -92,6 +92,12 @@ PROTOCOLS: dict[str, Protocol] = {
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
                 "lrs": [1e-3, 1e-2],
                 "weight_decays": [0.0, 1e-4],
+                # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
+                # once) | ddae-official (re-extracted every step, augmented, fresh noise; sets the
+                # options above); an option given a non-default value overrides it.
+                "probe": "cached",
+                "flip": False,            # per-step probes: augmentation of the images features are read from
+                "crop_padding": 0,
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
             "classifier (Adam, cosine) with lr x weight decay (and optionally the read-out) chosen on "

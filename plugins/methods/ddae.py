@@ -135,6 +135,18 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, stop_at: str | None = None) -> torch.Tensor:
         """eps (B, C, H, W); with ``stop_at`` the activation (B, c, h, w) of that up-path block."""
+        if stop_at is not None:
+            return self.activations(x, t, {stop_at})[stop_at]
+        return self._run(x, t, set())[1]
+
+    def activations(self, x: torch.Tensor, t: torch.Tensor, names: set[str]) -> dict[str, torch.Tensor]:
+        """The activations of the up-path blocks ``names`` from one pass, stopping at the last."""
+        unknown = set(names) - set(self.block_names)
+        if unknown:
+            raise ValueError(f"DDAE: unknown block {sorted(unknown)[0]!r}; this UNet has {', '.join(self.block_names)}")
+        return self._run(x, t, set(names))[0]
+
+    def _run(self, x: torch.Tensor, t: torch.Tensor, names: set[str]):
         temb = self.time(t)
         x = self.image_proj(x)
         skips = [x]
@@ -142,18 +154,18 @@ class UNet(nn.Module):
             x = m(x, temb) if isinstance(m, ResBlock) else m(x)
             skips.append(x)
         x = self.middle[1](self.middle[0](x, temb), temb)
-        named = 0
+        found, named = {}, 0
         for m in self.up:
             if isinstance(m, ResBlock):
                 x = m(torch.cat([x, skips.pop()], dim=1), temb)
                 named += 1
-                if stop_at == f"out_{named}":
-                    return x
+                if f"out_{named}" in names:
+                    found[f"out_{named}"] = x
+                    if len(found) == len(names):
+                        return found, None
             else:
                 x = m(x)
-        if stop_at is not None:
-            raise ValueError(f"DDAE: unknown block {stop_at!r}; this UNet has {', '.join(self.block_names)}")
-        return self.final(x)
+        return found, self.final(x)
 
 
 def linear_schedule(steps: int, beta_1: float, beta_T: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,11 +201,24 @@ class DDAEEncoder(nn.Module):
         return self.sqrt_abar[t, None, None, None] * x + self.sqrt_one_minus[t, None, None, None] * noise
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.read_outs(images, [{}])[0]
+
+    def read_outs(self, images: torch.Tensor, choices: list[dict]) -> list[torch.Tensor]:
+        """Features (B, c) for each read-out in ``choices`` (dicts of ``timestep`` and/or ``block``;
+        missing keys: this encoder's), as encoders built with them would give, from one noise draw
+        and one UNet pass per timestep (as the official linear.py). The host's optional interface
+        for probing many read-outs at once (bench.protocols.linear_probe)."""
         x = self.to_unit_range(images)
-        t = torch.full((x.shape[0],), self.timestep, device=x.device, dtype=torch.long)
-        x_t = self.noised(x, t, torch.randn_like(x))
-        act = self.unet(x_t, t.float() / self.steps, stop_at=self.block)  # (B, c, h, w)
-        return act.float().mean(dim=(2, 3))                                # (B, c)
+        wanted = [(c.get("timestep", self.timestep), c.get("block", self.block)) for c in choices]
+        features = {}
+        for timestep in dict.fromkeys(t for t, _ in wanted):
+            if not 0 <= timestep <= self.steps:
+                raise ValueError(f"DDAE: timestep must be in 0..{self.steps}, got {timestep}")
+            t = torch.full((x.shape[0],), timestep, device=x.device, dtype=torch.long)
+            x_t = self.noised(x, t, torch.randn_like(x))
+            acts = self.unet.activations(x_t, t.float() / self.steps, {b for s, b in wanted if s == timestep})
+            features.update({(timestep, b): a.float().mean(dim=(2, 3)) for b, a in acts.items()})  # (B, c)
+        return [features[w] for w in wanted]
 
 
 def build_encoder(image_shape, ctx: RunContext) -> DDAEEncoder:
