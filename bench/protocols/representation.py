@@ -16,8 +16,9 @@
 4. Rates the method measured during pre-training (``ctx.measure``, e.g. a renderer's images/s) are
    saved with the encoder and written into every record that uses it, beside the pre-training rate.
 5. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
-   level) the host chooses how features are read out: every combination re-reads the same weights,
-   is scored by the protocol on the held-out part of the training split, and the best one is then
+   level) the host chooses how features are read out: every combination re-reads the same weights
+   (all from one pass when the encoder has ``read_outs``), is scored by the protocol on the held-out
+   part of the training split, and the best one is then
    evaluated exactly as a run fixed to it would be (``choose_features``). The test split plays no
    part in the choice.
 """
@@ -150,10 +151,14 @@ def choose_features(p: Prepared, spec, method, env,
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
     batch, points = options["eval_batch_size"], []
+    shared = _read_all(p, spec, method, env, candidates, batch)
     for i, params in enumerate(candidates, 1):
-        encoder, ctx = _read_out(p, spec, method, env, params)
-        train_x = extract(encoder, p.train.images, ctx, batch)
-        val_x = extract(encoder, p.val.images, ctx, batch)
+        if shared is None:
+            encoder, ctx = _read_out(p, spec, method, env, params)
+            train_x = extract(encoder, p.train.images, ctx, batch)
+            val_x = extract(encoder, p.val.images, ctx, batch)
+        else:
+            ctx, (train_x, val_x) = shared[0], shared[1][i - 1]
         points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
         text = " ".join(f"{k}={v}" for k, v in params.items())
         env.progress.status(f"read-out {i}/{len(candidates)} {text}: held-out accuracy {points[-1]['val_accuracy']:.2f}",
@@ -164,6 +169,26 @@ def choose_features(p: Prepared, spec, method, env,
     p.features = {"sweep": options["feature_sweep"], "points": points, "chosen": chosen,
                   "criterion": "this protocol's accuracy on the held-out part of the training split"}
     p.choice_seconds = time.perf_counter() - t0
+
+
+def _read_all(p: Prepared, spec, method, env, candidates: list[dict], batch_size: int):
+    """(context, [(train features, held-out features)] per candidate) from one pass over the images
+    when the encoder can give many read-outs from one call (optional ``read_outs(images, choices)``,
+    e.g. DDAE: one UNet pass per timestep for all its blocks); None when it cannot."""
+    encoder, ctx = _read_out(p, spec, method, env, {})
+    if not hasattr(encoder, "read_outs"):
+        return None
+
+    @torch.inference_mode()
+    def features(images: torch.Tensor) -> list[torch.Tensor]:
+        out = [[] for _ in candidates]
+        for batch in ctx.image_batches(images, batch_size, shuffle=False):
+            with ctx.autocast():
+                for k, f in enumerate(encoder.read_outs(ctx.layout(batch), candidates)):
+                    out[k].append(f.float())
+        return [torch.cat(o) for o in out]
+
+    return ctx, list(zip(features(p.train.images), features(p.val.images)))
 
 
 def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:
