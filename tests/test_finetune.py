@@ -83,11 +83,16 @@ def test_recipes_set_their_options_and_a_non_default_option_overrides():
     assert options["layer_decay"] == 0.65 and options["drop_path"] == 0.1 and options["mixup"] == 0.8
     assert options["lr"] == pytest.approx(2e-3) and options["head"] == "layernorm" and options["head_init_std"] == 2e-5
     assert overrides == {} and any("RandAugment" in m for m in missing)
-    options, overrides, _ = resolve_recipe(defaults(recipe="mae-cifar-reimpl", epochs=3))
-    assert options["epochs"] == 3 and overrides == {"epochs": 3}
+    options, overrides, _ = resolve_recipe(defaults(recipe="mae-cifar-reimpl", overrides={"epochs": 3, "flip": True}))
+    assert options["epochs"] == 3 and options["flip"] and overrides == {"epochs": 3, "flip": True}
+    with pytest.raises(ValueError, match=r"option epochs is set by recipe mae-cifar-reimpl \(to 100\); to change it "
+                                         r"under this recipe write overrides: \{epochs: 3\}"):
+        resolve_recipe(defaults(recipe="mae-cifar-reimpl", epochs=3))
+    with pytest.raises(ValueError, match="overrides.nope is not an option the recipe sets"):
+        resolve_recipe(defaults(recipe="mae-official", overrides={"nope": 1}))
     assert options["decay_all"] and options["holdout"] == 0.0 and options["lr"] == 5e-4 and options["head"] == "linear"
     assert resolve_recipe(defaults())[0] == defaults()   # bench: the options as given
-    with pytest.raises(ValueError, match="unknown recipe 'nope'; known recipes: bench, mae-official, mae-cifar-reimpl"):
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; known: bench, mae-official, mae-cifar-reimpl"):
         resolve_recipe(defaults(recipe="nope"))
     for recipe in RECIPES.values():
         assert set(recipe["options"]) <= set(PROTOCOLS["finetune"].options)
@@ -135,10 +140,10 @@ def test_a_recipe_runs_and_its_settings_are_recorded(tmp_path):
 runs:
   - datasets: blobs
     methods: [{mae}]
-    protocol: {{name: finetune, recipe: mae-official, epochs: 2, batch_size: 50}}
+    protocol: {{name: finetune, recipe: mae-official, overrides: {{epochs: 2, batch_size: 50}}}}
   - datasets: blobs
     methods: [{mae}]
-    protocol: {{name: finetune, recipe: mae-cifar-reimpl, epochs: 2}}
+    protocol: {{name: finetune, recipe: mae-cifar-reimpl, overrides: {{epochs: 2}}}}
 """)
     suite = load_suite(path, reg)
     store = ResultStore(tmp_path / "results")

@@ -94,8 +94,9 @@ PROTOCOLS: dict[str, Protocol] = {
                 "weight_decays": [0.0, 1e-4],
                 # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
                 # once) | ddae-official (re-extracted every step, augmented, fresh noise; sets the
-                # options above); an option given a non-default value overrides it.
+                # options above); overrides: {option: value} changes some of them.
                 "probe": "cached",
+                "overrides": {},
                 "flip": False,            # per-step probes: augmentation of the images features are read from
                 "crop_padding": 0,
             },
@@ -129,8 +130,9 @@ PROTOCOLS: dict[str, Protocol] = {
                 "crop_padding": 4,
                 "flip": True,
                 # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl.
-                # It sets the options below it lists; an option given a non-default value overrides it.
+                # It sets the options it lists; overrides: {option: value} changes some of them.
                 "recipe": "bench",
+                "overrides": {},
                 "min_lr": 0.0,            # the cosine's floor
                 "lr_schedule": "step",    # step (warm-up + cosine per step) | epoch (per epoch, the reimplementation's)
                 "layer_decay": 1.0,       # layer-wise LR decay (needs the encoder's layer_groups())

@@ -13,8 +13,8 @@ optional ``no_weight_decay()`` (timm's convention: class tokens, position embedd
 ``recipe`` names a whole training setting (``RECIPES``): ``bench`` (the options as given),
 ``mae-official`` (facebookresearch/mae main_finetune.py with FINETUNE.md's ViT-B command) or
 ``mae-cifar-reimpl`` (IcarusWizard/MAE train_classifier.py, behind the 89.77 / 74.13 pair). A named
-recipe sets every option it lists; an option the suite sets to something other than the protocol's
-default overrides it, and the record lists it under ``overrides``, with what the recipe lacks.
+recipe sets every option it lists; the ``overrides`` option ({option: value}) changes some of them
+(``representation.apply_setting``); the record lists the recipe, its overrides and what it lacks.
 
 Optional encoder interface (checked only when a recipe asks for it):
 - ``layer_groups() -> list[list[str]]``: parameter names from the input upwards, one list per depth
@@ -34,9 +34,8 @@ import numpy as np
 import torch
 
 from bench.data.loader import Augment, mix_batch, random_erase
-from bench.protocols import PROTOCOLS
 from bench.protocols.classify import accuracy
-from bench.protocols.representation import accuracy_info, common_sections, prepare
+from bench.protocols.representation import accuracy_info, apply_setting, common_sections, prepare
 from bench.timing import measure
 
 PROTOCOL = "finetune"
@@ -80,22 +79,8 @@ RECIPES: dict[str, dict] = {
 
 def resolve_recipe(options: dict) -> tuple[dict, dict, list[str]]:
     """(options the run uses, the suite's overrides of the recipe, what the recipe lacks)."""
-    name = options["recipe"]
-    if name not in RECIPES:
-        raise ValueError(f"finetune: unknown recipe {name!r}; known recipes: {', '.join(RECIPES)}")
-    defaults = PROTOCOLS[PROTOCOL].options
-    resolved, overrides = dict(options), {}
-    for key, value in RECIPES[name]["options"].items():
-        if options[key] == _plain(defaults[key]):
-            resolved[key] = value
-        elif options[key] != value:
-            overrides[key] = options[key]
-    return resolved, overrides, list(RECIPES[name]["missing"])
-
-
-def _plain(default):
-    """A protocol option's default, whether declared plainly or as a bench.Param."""
-    return getattr(default, "default", default)
+    resolved, overrides = apply_setting(options, PROTOCOL, "recipe", {k: r["options"] for k, r in RECIPES.items()})
+    return resolved, overrides, list(RECIPES[options["recipe"]]["missing"])
 
 
 class Finetuned(torch.nn.Module):

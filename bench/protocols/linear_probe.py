@@ -32,15 +32,15 @@ from dataclasses import replace
 import torch
 
 from bench.data.loader import Augment
-from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.protocols import check_feature_sweep
 from bench.protocols.representation import (
-    _read_out, accuracy_info, choose_features, common_sections, extract, feature_candidates, feature_throughput,
+    _read_out, accuracy_info, apply_setting, choose_features, common_sections, extract, feature_candidates, feature_throughput,
     prepare,
 )
 
 PROTOCOL = "linear-probe"
 
-#: Named probe settings: the options each sets (an option the suite gives a non-default value wins).
+#: Named probe settings: the options each sets (the ``overrides`` option changes some of them).
 PROBES: dict[str, dict] = {
     "cached": {},
     # linear.py with DDPM_ddpm.yaml's linear section, on 4 GPUs: batch 128 and LR 1e-3 per GPU x 4.
@@ -51,17 +51,7 @@ PROBES: dict[str, dict] = {
 
 def resolve_probe(options: dict) -> tuple[dict, dict]:
     """(options the run uses, the suite's overrides of the named probe)."""
-    name = options["probe"]
-    if name not in PROBES:
-        raise ValueError(f"linear-probe: unknown probe {name!r}; known probes: {', '.join(PROBES)}")
-    defaults = PROTOCOLS[PROTOCOL].options
-    resolved, overrides = dict(options), {}
-    for key, value in PROBES[name].items():
-        if options[key] == getattr(defaults[key], "default", defaults[key]):
-            resolved[key] = value
-        elif options[key] != value:
-            overrides[key] = options[key]
-    return resolved, overrides
+    return apply_setting(options, PROTOCOL, "probe", PROBES)
 
 
 class LinearHeads(torch.nn.Module):

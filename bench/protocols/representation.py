@@ -39,7 +39,7 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
-from bench.protocols import check_feature_sweep
+from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
 from bench.specs import Budget
 from bench.timing import measure, synchronize
@@ -124,6 +124,31 @@ def prepare(spec, method, dataset, env) -> Prepared:
         normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput, pretrain_rates=rates,
         load_seconds=load_seconds, encoder_seconds=encoder_seconds, weights=weights, image_shape=image_shape,
     )
+
+
+def apply_setting(options: dict, protocol: str, option: str, settings: dict[str, dict]) -> tuple[dict, dict]:
+    """The options a named setting makes (``options[option]``, e.g. ``recipe: mae-official``): it
+    sets every option it lists; the ``overrides`` option ({option: value}) wins over it. An option
+    the suite gives its own value that the setting also sets is refused (say it in ``overrides``).
+    Returns (the options the run uses, the overrides)."""
+    name = options[option]
+    if name not in settings:
+        raise ValueError(f"{protocol}: unknown {option} {name!r}; known: {', '.join(settings)}")
+    declared = PROTOCOLS[protocol].options
+    overrides = dict(options.get("overrides") or {})
+    for key in overrides:
+        if key not in declared or key in (option, "overrides"):
+            raise ValueError(f"{protocol}: overrides.{key} is not an option the {option} sets; "
+                             f"options: {', '.join(k for k in declared if k not in (option, 'overrides'))}")
+    resolved = dict(options)
+    for key, value in settings[name].items():
+        given = options[key]
+        if given != getattr(declared[key], "default", declared[key]) and given != value and key not in overrides:
+            raise ValueError(f"{protocol}: option {key} is set by {option} {name} (to {value!r}); to change it "
+                             f"under this {option} write overrides: {{{key}: {given!r}}}")
+        resolved[key] = value
+    resolved.update(overrides)
+    return resolved, overrides
 
 
 def feature_candidates(options: dict) -> list[dict]:
