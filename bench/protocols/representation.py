@@ -162,7 +162,8 @@ def choose_features(p: Prepared, spec, method, env,
     """Choose the read-out among the ``feature_sweep`` combinations and switch ``p`` to it.
 
     Each combination rebuilds the encoder with those feature params, loads the same weights,
-    extracts the train and held-out features from a freshly seeded state and is scored by
+    extracts the train and held-out features from a freshly seeded state (or, when the encoder has
+    ``read_outs``, every combination's features come from one seeded pass) and is scored by
     ``score(train_features, val_features, ctx)`` (the protocol's accuracy on the held-out part).
     The best (ties: the first listed) leaves ``p`` as ``prepare`` would have for a run fixed to it,
     and the choice in ``p.features``. Without a sweep ``p`` is left as it is.
