@@ -94,3 +94,20 @@ def test_augment_applies_the_resized_crop_then_flip():
 def test_bad_scales_are_refused():
     with pytest.raises(ValueError, match=r"scale must be \(min, max\)"):
         resized_crop_boxes(1, 8, 8, (0.0, 1.0), RATIO, torch.Generator(), "cpu")
+
+
+def test_mae_pre_trains_with_the_resized_crop_and_flip(monkeypatch):
+    from bench.context import PretrainData, RunContext
+    from bench.data.loader import Normalize
+    from bench.specs import Budget
+    from bench_plugins.methods import mae
+
+    made = []
+    monkeypatch.setattr(mae, "Augment", lambda **kw: made.append(kw) or Augment(**kw))
+    images = torch.randint(0, 256, (8, 1, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    params = {**mae.PARAMS, "patch_size": 4, "dim": 8, "depth": 1, "heads": 2, "decoder_dim": 8, "decoder_depth": 1,
+              "decoder_heads": 2, "batch_size": 8}
+    ctx = RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params=params,
+                     normalize=Normalize.fit(images), artifacts_dir=None)
+    mae.fit_mae(PretrainData(images), ctx)
+    assert made == [{"resized_crop": (0.2, 1.0), "crop_padding": 0, "flip": True}]   # main_pretrain.py's
