@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 from tabulate import tabulate
 
+from bench.protocols import named_setting
 from bench.records import Unreadable, iter_records
 
 #: The rates the host measures; a method's own (``ctx.measure``/``ctx.timed``) come with the
@@ -184,9 +185,9 @@ def leaderboard(groups: list[Group]) -> list[dict]:
 def _setting(g: Group) -> str:
     """What splits a protocol's records into separate tables: for restoration the task and its
     scale / noise level / mask (one table per task and scale) and any image subset."""
-    if g.protocol != "restore":
-        return ""
     options = json.loads(g.config)["options"]  # a record's options: any JSON, shown as text
+    if g.protocol != "restore":
+        return named_setting(g.protocol, options)  # a representation protocol's recipe / probe, when named
     task = str(options.get("task", ""))
     if task == "sr":
         text = f"sr x{options.get('scale')}"

@@ -85,8 +85,11 @@ class Published:
     ``setting`` is the restoration table it belongs to as reports name it (``"sr x2"``,
     ``"denoise sigma 25"``), empty for classification; ``protocol`` restricts it to one protocol
     (``"linear_probe"``), empty for any. ``source`` says where the number comes from and ``note``
-    what differs from our runs (hardware, architecture, budget). The runner copies a method's
-    numbers for the run's dataset into each record, so reports need only the records.
+    what differs from our runs (hardware, architecture, budget). For the representation
+    protocols ``setting`` names the recipe or probe setting the number belongs to (``"recipe
+    mae-cifar-reimpl"``), and ``epoch`` the pre-training epoch of the checkpoint it was measured on
+    (None: the end of the budget or unstated). The runner copies a method's numbers for the run's
+    dataset into each record, so reports need only the records.
     """
 
     dataset: str
@@ -96,14 +99,17 @@ class Published:
     protocol: str = ""
     source: str = ""
     note: str = ""
+    epoch: int | None = None
 
     def __post_init__(self) -> None:
+        if self.epoch is not None and (isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0):
+            raise ValueError(f"published {self.dataset}/{self.metric}: epoch must be a non-negative integer or None, got {self.epoch!r}")
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
             raise ValueError(f"published {self.dataset}/{self.metric}: value must be a finite number, got {self.value!r}")
 
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "metric": self.metric, "value": self.value, "setting": self.setting,
-                "protocol": self.protocol, "source": self.source, "note": self.note}
+                "protocol": self.protocol, "source": self.source, "note": self.note, "epoch": self.epoch}
 
 
 @dataclass(frozen=True)

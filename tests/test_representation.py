@@ -402,3 +402,106 @@ def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_
     rows = {line.split()[0] + (" control" if "random weights" in line else ""): line
             for line in capsys.readouterr().out.splitlines() if line.startswith("raw-pixels")}
     assert "none (random weights)" in rows["raw-pixels control"] and "epochs=1" in rows["raw-pixels"]
+
+
+# -- published numbers compare like with like ------------------------------------------------------
+
+
+def test_published_numbers_carry_their_protocol_setting_and_epoch():
+    from bench.protocols import named_setting
+
+    reg = registry.load()
+    found = {(name, p.value): p for name in ("mae", "ddae") for p in reg.method(name).published}
+    assert set(found) == {("mae", 89.77), ("mae", 74.13), ("ddae", 90.05), ("ddae", 88.23)}   # no 95.9 (EDM/DDPM++)
+    assert (found["ddae", 90.05].epoch, found["ddae", 88.23].epoch) == (800, 1999)
+    assert "chosen among checkpoints on test accuracy" in found["ddae", 90.05].note
+    for (name, _), p in found.items():
+        # Never beside a run of the default settings: each names the setting it was measured under.
+        assert p.setting == {"mae": "recipe mae-cifar-reimpl", "ddae": "probe ddae-official"}[name]
+        assert p.protocol == {"mae": "finetune", "ddae": "linear-probe"}[name]
+        assert p.to_dict()["epoch"] == p.epoch
+    assert "best of the 100 epochs" in found["mae", 89.77].note and "weights: random" in found["mae", 74.13].note
+    assert named_setting("finetune", {"recipe": "mae-cifar-reimpl"}) == "recipe mae-cifar-reimpl"
+    assert named_setting("finetune", {"recipe": "bench"}) == "" and named_setting("knn", {}) == ""
+    with pytest.raises(ValueError, match="epoch must be a non-negative integer"):
+        dataclasses.replace(found["ddae", 90.05], epoch=-1)
+
+
+def test_ddae_full_budget_is_the_official_effective_four_gpu_recipe():
+    reg = registry.load()
+    spec = reg.method("ddae")
+    params = {k: getattr(v, "default", v) for k, v in spec.params.items()}
+    assert (params["batch_size"], params["lr"], spec.budget["epochs"]) == (512, 4e-4, 2000)
+    assert spec.budget["epochs"] * -(-50_000 // params["batch_size"]) == 196_000   # about 196k steps
+
+
+# -- the per-step probe (probe: ddae-official): all heads from one pass ----------------------------
+
+
+def probe_context(images):
+    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={},
+                      normalize=Normalize.fit(images), artifacts_dir=Path("."))
+
+
+def test_heads_trained_from_one_pass_equal_separate_probes():
+    from bench.data.loader import Augment
+    from bench.protocols.linear_probe import LinearHeads, head_accuracies, train_heads
+
+    data = repr_toy.load_blobs("train", None)
+    projections = [torch.randn(36, d, generator=torch.Generator().manual_seed(d)) for d in (5, 12, 36)]
+    read_all = lambda x: [x.flatten(1) @ w for w in projections]     # three read-outs of widths 5, 12, 36
+    fit = dict(epochs=3, batch_size=64, lr=0.01, weight_decay=1e-3, augment=Augment(flip=True, crop_padding=1))
+    ctx = probe_context(data.images)
+    heads = LinearHeads([5, 12, 36], repr_toy.CLASSES, generator=torch.Generator().manual_seed(0))
+    starts = [heads.select(k) for k in range(3)]
+    train_heads(read_all, heads, data, ctx, **fit)
+    together = head_accuracies(read_all, heads, data, ctx, 100)
+    for k, head in enumerate(starts):
+        ctx = probe_context(data.images)                                # the same batches and augmentations
+        train_heads(lambda x, k=k: [read_all(x)[k]], head, data, ctx, **fit)
+        alone = heads.select(k)
+        assert torch.allclose(alone.weight, head.weight, atol=1e-5) and torch.allclose(alone.bias, head.bias, atol=1e-5)
+        assert head_accuracies(lambda x, k=k: [read_all(x)[k]], head, data, ctx, 100)[0] == pytest.approx(together[k])
+    assert torch.all(heads.weight[0, 5:] == 0)                        # padding stays out of the heads
+
+
+def test_ddae_read_outs_equal_encoders_built_for_each():
+    ctx = probe_context(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
+    ctx.params = {**ddae.PARAMS, "n_channels": 32, "ch_mults": [1, 2], "n_blocks": 1, "timestep": 11, "block": "out_2"}
+    torch.manual_seed(0)
+    encoder = ddae.build_encoder((1, 8, 8), ctx).eval()
+    x = torch.randn(4, 1, 8, 8)
+    choices = [{"block": "out_1", "timestep": 11}, {"block": "out_4", "timestep": 11}, {"block": "out_2", "timestep": 101}]
+    torch.manual_seed(5)
+    together = encoder.read_outs(x, choices)
+    # One noise draw per timestep, in order of first appearance: t = 11 then t = 101.
+    torch.manual_seed(5)
+    for timestep, blocks in [(11, ["out_1", "out_4"]), (101, ["out_2"])]:
+        noise = torch.randn_like(x)
+        for block in blocks:
+            alone = ddae.DDAEEncoder(encoder.unet, timestep, block, 1000, (1e-4, 0.02), ctx.normalize.mean, ctx.normalize.std)
+            x_t = alone.noised(alone.to_unit_range(x), torch.full((4,), timestep), noise)
+            ref = alone.unet(x_t, torch.full((4,), timestep / 1000), stop_at=block).mean(dim=(2, 3))
+            got = together[[c["block"] for c in choices].index(block)]
+            assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_the_per_step_probe_runs_and_says_which_it_is(tmp_path, reg):
+    _, _, _, (record, swept) = run_suite(tmp_path, reg, """
+runs:
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {name: linear-probe, probe: ddae-official, holdout: 0.0, overrides: {epochs: 40, batch_size: 100, flip: false, crop_padding: 0}}
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {name: linear-probe, probe: ddae-official, overrides: {epochs: 40, batch_size: 60, flip: false, crop_padding: 0}, feature_sweep: {pixels: [2, 36]}}
+""")
+    probe = record["details"]["probe"]
+    assert probe["setting"] == "ddae-official" and probe["lr"] == 4e-3 and probe["epochs"] == 40
+    # (crop + flip would destroy these 6x6 templates: overridden.)
+    assert probe["overrides"] == {"epochs": 40, "batch_size": 100, "flip": False, "crop_padding": 0}
+    assert record["details"]["split"]["train"] == 300 and record["metrics"]["test_accuracy"] > 50   # 5 classes: 20% by chance
+    features = swept["details"]["features"]
+    assert features["chosen"] == {"pixels": 36} and [q["pixels"] for q in features["points"]] == [2, 36]
+    assert swept["details"]["probe"]["heads"] == 2 and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
+    assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]

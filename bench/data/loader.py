@@ -6,6 +6,7 @@ batch, and uint8 -> normalised float happens once per batch on the device.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -16,19 +17,25 @@ from bench.data.images import LabelledImages
 
 @dataclass(frozen=True)
 class Augment:
-    """Training-time augmentation, applied to whole uint8 batches.
+    """Training-time augmentation, applied to whole uint8 batches, in this order:
 
+    resized_crop: (min, max) area fraction of a random-resized crop (``random_resized_crop``;
+        MAE pre-trains with (0.2, 1.0)), with aspect ratios in ``resized_crop_ratio``; None disables it.
     crop_padding: pad by this many pixels, then take a random crop of the original size
         (the translate augmentation of CIFAR trainers); 0 disables it.
     flip: random horizontal flip with probability 0.5.
     pad_mode: "constant" pads with zeros (black), "reflect" mirrors the border.
     """
 
+    resized_crop: tuple[float, float] | None = None
     crop_padding: int = 0
     flip: bool = False
     pad_mode: str = "constant"
+    resized_crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if self.resized_crop is not None:
+            images = random_resized_crop(images, generator, self.resized_crop, self.resized_crop_ratio)
         if self.crop_padding:
             images = random_crop(images, self.crop_padding, generator, self.pad_mode)
         if self.flip:
@@ -58,6 +65,134 @@ def random_crop(
     batch = torch.arange(b, device=images.device)[:, None, None, None]
     chans = torch.arange(c, device=images.device)[None, :, None, None]
     return padded[batch, chans, rows, cols]  # (B, C, H, W)
+
+
+def resized_crop_boxes(
+    batch: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
+    generator: torch.Generator, device, attempts: int = 10,
+) -> torch.Tensor:
+    """Boxes (B, 4) int64 as (top, left, box height, box width), sampled as torchvision's
+    ``RandomResizedCrop.get_params``: up to ``attempts`` draws of an area fraction ~ U(scale) and a
+    log-uniform aspect ratio (width / height) in ``ratio``, the first that fits the image kept,
+    else a centred crop of the whole image with its ratio clamped to ``ratio``. Offsets uniform."""
+    if len(scale) != 2 or len(ratio) != 2 or not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
+        raise ValueError(f"random-resized-crop: scale must be (min, max) with 0 < min <= max <= 1 and ratio (min, max) with 0 < min <= max, "
+                         f"got scale {tuple(scale)}, ratio {tuple(ratio)}")
+    u = torch.rand(batch, attempts, 2, device=device, generator=generator)
+    area = height * width * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
+    box_w, box_h = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()   # half to even, as round()
+    fits = (box_w > 0) & (box_w <= width) & (box_h > 0) & (box_h <= height)        # (B, attempts)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)                            # the first that fits
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        fallback = (round(width / ratio[0]), width)
+    elif in_ratio > ratio[1]:
+        fallback = (height, round(height * ratio[1]))
+    else:
+        fallback = (height, width)
+    found = fits.any(1)
+    h = torch.where(found, box_h.gather(1, first)[:, 0], fallback[0]).long()
+    w = torch.where(found, box_w.gather(1, first)[:, 0], fallback[1]).long()
+    v = torch.rand(batch, 2, device=device, generator=generator)
+    top = torch.where(found, (v[:, 0] * (height - h + 1)).long(), (height - h) // 2)
+    left = torch.where(found, (v[:, 1] * (width - w + 1)).long(), (width - w) // 2)
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def _bicubic(x: torch.Tensor, a: float = -0.5) -> torch.Tensor:
+    """The cubic convolution kernel with PIL's a = -0.5 (torch's interpolate uses -0.75)."""
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+def _resize_matrices(start: torch.Tensor, size: torch.Tensor, full: int, out: int) -> torch.Tensor:
+    """(B, out, full) weights that resize each image's [start, start + size) span of a ``full``-long
+    axis to ``out`` samples with PIL's bicubic (upscaling or same size: no antialiasing): output
+    sample o is centred at (o + 0.5) * size / out in the span, its taps are truncated to the span
+    and the weights renormalised, as PIL does for an image cropped first."""
+    scale = (size.double() / out)[:, None, None]                          # (B, 1, 1)
+    center = (torch.arange(out, device=size.device, dtype=torch.float64)[None, :, None] + 0.5) * scale  # (B, out, 1)
+    x = torch.arange(full, device=size.device, dtype=torch.float64)[None, None, :] - start[:, None, None]  # in-span position
+    lo = torch.trunc(center - 1.5).clamp_min(0)                           # PIL: int(center - support + 0.5)
+    hi = torch.minimum(torch.trunc(center + 2.5), size[:, None, None].double())
+    weights = _bicubic(x - center + 0.5) * ((x >= lo) & (x < hi))
+    return (weights / weights.sum(2, keepdim=True)).float()
+
+
+def random_resized_crop(
+    images: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """torchvision's RandomResizedCrop per image, batched on the device, output at the input's size:
+    a box from ``resized_crop_boxes``, cropped and resized back with bicubic interpolation (as
+    MAE's ``interpolation=3``) as two per-image interpolation matrices. images: uint8 (B, C, H, W)."""
+    b, c, h, w = images.shape
+    boxes = resized_crop_boxes(b, h, w, scale, ratio, generator, images.device)
+    rows = _resize_matrices(boxes[:, 0], boxes[:, 2], h, h)                # (B, H, H)
+    cols = _resize_matrices(boxes[:, 1], boxes[:, 3], w, w)                # (B, W, W)
+    # Columns first, rounded and clipped to uint8 in between, as PIL's two passes.
+    wide = (images.float() @ cols.transpose(1, 2)[:, None]).round_().clamp_(0, 255)  # (B, C, H, W)
+    return (rows[:, None] @ wide).round_().clamp_(0, 255).to(images.dtype)
+
+
+def random_erase(images: torch.Tensor, prob: float, generator: torch.Generator, attempts: int = 10) -> torch.Tensor:
+    """timm's RandomErasing (mode "pixel", one box) per image of a normalised float batch: with
+    probability ``prob`` a box of area U(0.02, 1/3) of the image and log-uniform aspect in
+    (0.3, 1/0.3) (the first of ``attempts`` draws that fits strictly inside) is filled with N(0, 1)
+    noise; an image none fits is left as it is. images: (B, C, H, W)."""
+    b, c, h, w = images.shape
+    device = images.device
+    u = torch.rand(b, attempts, 2, device=device, generator=generator)
+    area = h * w * (0.02 + (1 / 3 - 0.02) * u[..., 0])
+    aspect = torch.exp(math.log(0.3) + 2 * math.log(1 / 0.3) * u[..., 1])
+    box_h, box_w = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()
+    fits = (box_h < h) & (box_w < w)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)
+    bh, bw = box_h.gather(1, first)[:, 0], box_w.gather(1, first)[:, 0]
+    v = torch.rand(b, 3, device=device, generator=generator)
+    top, left = (v[:, 0] * (h - bh + 1)).floor(), (v[:, 1] * (w - bw + 1)).floor()
+    erase = fits.any(1) & (v[:, 2] < prob)
+    rows = torch.arange(h, device=device)[None, :]
+    cols = torch.arange(w, device=device)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])             # (B, H)
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])          # (B, W)
+    mask = (in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None])[:, None]  # (B, 1, H, W)
+    noise = torch.randn(images.shape, device=device, generator=generator, dtype=images.dtype)
+    return torch.where(mask, noise, images)
+
+
+def mix_batch(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, rng, *, mixup: float, cutmix: float,
+    smoothing: float = 0.0, switch_prob: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """timm's Mixup in "batch" mode: one draw per batch mixes every image with the batch reversed.
+    With both alphas > 0, cutmix (lam ~ Beta(cutmix, cutmix), a box of side sqrt(1 - lam) pasted,
+    lam corrected to the pasted area) with probability ``switch_prob``, else mixup (lam ~
+    Beta(mixup, mixup)). Returns the images and soft targets (B, num_classes) with label smoothing.
+    ``rng``: a seeded numpy Generator (the per-batch draws stay on the host, as timm's)."""
+    off = smoothing / num_classes
+    targets = torch.full((labels.shape[0], num_classes), off, device=labels.device)
+    targets.scatter_(1, labels[:, None], 1 - smoothing + off)
+    use_cutmix = cutmix > 0 and (mixup <= 0 or rng.random() < switch_prob)
+    if not use_cutmix and mixup <= 0:
+        return images, targets
+    lam = float(rng.beta(cutmix, cutmix) if use_cutmix else rng.beta(mixup, mixup))
+    if use_cutmix:
+        h, w = images.shape[-2:]
+        cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+        cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
+        y0, y1 = min(max(cy - cut_h // 2, 0), h), min(max(cy + cut_h // 2, 0), h)
+        x0, x1 = min(max(cx - cut_w // 2, 0), w), min(max(cx + cut_w // 2, 0), w)
+        images = images.clone()
+        images[:, :, y0:y1, x0:x1] = images.flip(0)[:, :, y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    else:
+        images = images * lam + images.flip(0) * (1 - lam)
+    return images, targets * lam + targets.flip(0) * (1 - lam)
 
 
 class Normalize:

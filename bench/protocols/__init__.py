@@ -102,6 +102,13 @@ PROTOCOLS: dict[str, Protocol] = {
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
                 "lrs": Param([1e-3, 1e-2], gt=0, help="learning rates tried"),
                 "weight_decays": Param([0.0, 1e-4], ge=0, help="weight decays tried"),
+                # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
+                # once) | ddae-official (re-extracted every step, augmented, fresh noise; sets the
+                # options above); overrides: {option: value} changes some of them.
+                "probe": Param("cached", choices=("cached", "ddae-official")),
+                "overrides": {},
+                "flip": False,            # per-step probes: augmentation of the images features are read from
+                "crop_padding": Param(0, ge=0),
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
             "classifier (Adam, cosine) with lr x weight decay (and optionally the read-out) chosen on "
@@ -133,6 +140,24 @@ PROTOCOLS: dict[str, Protocol] = {
                 "label_smoothing": Param(0.1, ge=0, lt=1),
                 "crop_padding": Param(4, ge=0),
                 "flip": Param(True),
+                # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl.
+                # It sets the options it lists; overrides: {option: value} changes some of them.
+                "recipe": Param("bench", choices=("bench", "mae-official", "mae-cifar-reimpl")),
+                "overrides": {},
+                "min_lr": Param(0.0, ge=0, help="the cosine's floor"),
+                "lr_schedule": Param("step", choices=("step", "epoch"),
+                                     help="warm-up + cosine per step, or per epoch (the reimplementation's)"),
+                "layer_decay": Param(1.0, gt=0, le=1, help="layer-wise LR decay (needs the encoder's layer_groups())"),
+                "drop_path": Param(0.0, ge=0, lt=1, help="stochastic depth (needs the encoder's set_drop_path())"),
+                "decay_all": Param(False, help="weight decay on every parameter, 1-D ones included"),
+                "mixup": Param(0.0, ge=0, help="mixup alpha (0: off)"),
+                "cutmix": Param(0.0, ge=0, help="cutmix alpha (0: off); with both, each batch picks one"),
+                "random_erasing": Param(0.0, ge=0, le=1, help="probability per image"),
+                "resized_crop": Param([], gt=0, le=1, item=float,
+                                      help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"),
+                "head": Param("batchnorm", choices=("batchnorm", "layernorm", "linear"),
+                              help="BatchNorm1d without affine | LayerNorm (fc_norm) | plain linear"),
+                "head_init_std": Param(0.0, ge=0, help="truncated-normal std of the head's weights (0: PyTorch's default)"),
             },
             description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
             "+ cosine); top-1 on the test split; training and inference throughput.",
@@ -140,6 +165,18 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
     ]
 }
+
+
+#: The option naming a representation protocol's setting, and the value that is its default.
+SETTING_OPTIONS = {"finetune": ("recipe", "bench"), "linear-probe": ("probe", "cached")}
+
+
+def named_setting(protocol: str, options: dict) -> str:
+    """The named setting a run's protocol options select, as reports and published numbers name it
+    (``"recipe mae-official"``, ``"probe ddae-official"``); "" for the default or a protocol without."""
+    option, default = SETTING_OPTIONS.get(protocol, ("", ""))
+    value = options.get(option, default) if option else default
+    return f"{option} {value}" if value != default else ""
 
 
 def check_feature_sweep(sweep: dict, method, holdout: float) -> list[str]:

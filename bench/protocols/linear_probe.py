@@ -1,4 +1,16 @@
-"""Linear probe: a linear classifier on frozen features, extracted once.
+"""Linear probe: a linear classifier on frozen features; ``probe`` names the setting.
+
+``probe: cached`` (the default, fast): features extracted once, as below. ``probe: ddae-official``
+(FutureXiang/ddae linear.py, ``per_step_probe``): features re-extracted at every step from
+augmented images (flip + RandomCrop(32, pad 4)) with the encoder's own randomness (DDAE: fresh
+diffusion noise), no feature normalisation, a Linear head (PyTorch's init) trained by Adam at LR
+4e-3 with batch 512 for 15 epochs, cosine per epoch; with a ``feature_sweep`` the heads of every
+read-out are trained together from one encoder pass per step (an encoder with ``read_outs``
+gives them all from one call; DDAE: one UNet pass per timestep), the best on the held-out part is
+scored on the test split. The official probe trains on all 50,000 images: give ``holdout: 0``
+(without a feature sweep) to match it.
+
+The cached probe:
 
 1. Features of the train part, the held-out part and the test split, extracted once by the frozen
    encoder (see ``bench.protocols.representation``).
@@ -15,14 +27,157 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import torch
 
+from bench.data.loader import Augment
+from bench.protocols import check_feature_sweep
 from bench.protocols.representation import (
-    accuracy_info, choose_features, common_sections, extract, feature_throughput, prepare,
+    _read_out, accuracy_info, apply_setting, choose_features, common_sections, extract, feature_candidates, feature_throughput,
+    prepare,
 )
 
 PROTOCOL = "linear-probe"
+
+#: Named probe settings: the options each sets (the ``overrides`` option changes some of them).
+PROBES: dict[str, dict] = {
+    "cached": {},
+    # linear.py with DDPM_ddpm.yaml's linear section, on 4 GPUs: batch 128 and LR 1e-3 per GPU x 4.
+    "ddae-official": {"epochs": 15, "batch_size": 512, "lrs": [4e-3], "weight_decays": [0.0],
+                      "flip": True, "crop_padding": 4},
+}
+
+
+def resolve_probe(options: dict) -> tuple[dict, dict]:
+    """(options the run uses, the suite's overrides of the named probe)."""
+    return apply_setting(options, PROTOCOL, "probe", PROBES)
+
+
+class LinearHeads(torch.nn.Module):
+    """K linear classifiers trained as one: weights (K, D, C) over features zero-padded to the widest
+    D (padded rows start at zero and get no gradient, so each head is exactly a Linear on its own
+    features); initialised as torch.nn.Linear (uniform in +-1/sqrt(its width))."""
+
+    def __init__(self, dims: list[int], num_classes: int, device=None, generator: torch.Generator | None = None):
+        super().__init__()
+        width = max(dims)
+        bound = torch.tensor([1 / math.sqrt(d) for d in dims], device=device)[:, None, None]
+        u = torch.rand(len(dims), width + 1, num_classes, device=device, generator=generator) * 2 - 1
+        rows = torch.arange(width, device=device)[None, :, None] < torch.tensor(dims, device=device)[:, None, None]
+        self.dims = list(dims)
+        self.weight = torch.nn.Parameter(u[:, :width] * bound * rows)   # (K, D, C)
+        self.bias = torch.nn.Parameter(u[:, width] * bound[:, 0])        # (K, C)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        width = self.weight.shape[1]
+        x = torch.stack([torch.nn.functional.pad(f, (0, width - f.shape[1])) for f in features])  # (K, B, D)
+        return torch.baddbmm(self.bias[:, None], x, self.weight)                                  # (K, B, C)
+
+    def select(self, k: int) -> "LinearHeads":
+        """Head k alone, as a LinearHeads of one (a copy)."""
+        one = LinearHeads([self.dims[k]], self.bias.shape[1], device=self.bias.device)
+        with torch.no_grad():
+            one.weight.copy_(self.weight[k : k + 1, : self.dims[k]])
+            one.bias.copy_(self.bias[k : k + 1])
+        return one
+
+
+def train_heads(read, heads: LinearHeads, data, ctx, *, epochs: int, batch_size: int, lr: float,
+                weight_decay: float, augment: Augment | None) -> LinearHeads:
+    """Train every head on features read afresh at each step: ``read(images) -> [features (B, D_k)]``
+    (no gradient into the encoder); Adam (L2 ``weight_decay`` on the weights), the LR on a cosine
+    stepped per epoch (CosineAnnealingLR(T_max=epochs)); the loss is the sum of the heads' mean
+    cross-entropies, so each head gets exactly the gradient it would alone."""
+    optimizer = torch.optim.Adam([{"params": [heads.weight], "weight_decay": weight_decay},
+                                  {"params": [heads.bias], "weight_decay": 0.0}], lr=lr)
+    k = len(heads.dims)
+    heads.train()
+    for epoch in ctx.epochs(epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+        for images, labels in ctx.batches(data, batch_size, augment=augment):
+            with torch.no_grad(), ctx.autocast():
+                features = [f.float() for f in read(ctx.layout(images))]
+            logits = heads(features)                                               # (K, B, C)
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.repeat(k)) * k
+            ctx.optimize(loss, optimizer, n=len(images))
+    return heads.eval()
+
+
+@torch.no_grad()
+def head_accuracies(read, heads: LinearHeads, data, ctx, batch_size: int) -> list[float]:
+    """Top-1 accuracy in % of every head on ``data`` (features read once per batch, no augmentation)."""
+    correct = torch.zeros(len(heads.dims), device=ctx.device)
+    for images, labels in ctx.batches(data, batch_size, shuffle=False):
+        with ctx.autocast():
+            features = [f.float() for f in read(ctx.layout(images))]
+        correct += (heads(features).argmax(2) == labels).sum(1)
+    return (100.0 * correct / len(data)).tolist()
+
+
+def reader(p, spec, method, env, choices: list[dict]):
+    """``read(images) -> [features]`` for every read-out in ``choices``: one call of the encoder's
+    ``read_outs`` when it has one, else one encoder per read-out (rebuilt with those params)."""
+    if hasattr(p.encoder, "read_outs"):
+        return lambda images: p.encoder.read_outs(images, choices)
+    if choices == [{}]:
+        return lambda images: [p.encoder(images)]
+    encoders = [_read_out(p, spec, method, env, c)[0] for c in choices]
+    return lambda images: [encoder(images) for encoder in encoders]
+
+
+def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
+    options = spec.protocol_options
+    if len(options["lrs"]) != 1 or len(options["weight_decays"]) != 1:
+        raise ValueError(f"linear-probe: probe {options['probe']} trains one lr and weight decay; "
+                         f"got lrs {options['lrs']} and weight_decays {options['weight_decays']}")
+    problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
+    if problems:
+        raise ValueError("feature_sweep: " + "; ".join(problems))
+    p = prepare(spec, method, dataset, env)
+    ctx, batch = p.ctx, options["eval_batch_size"]
+    choices = feature_candidates(options) or [{}]
+    read = reader(p, spec, method, env, choices)
+    with torch.no_grad(), ctx.autocast():
+        dims = [f.shape[1] for f in read(ctx.layout(ctx.normalize(p.train.images[:2])))]
+    augment = Augment(crop_padding=options["crop_padding"], flip=options["flip"])
+    t_probe = time.perf_counter()
+    heads = LinearHeads(dims, dataset.num_classes, device=ctx.device, generator=ctx.generator)
+    train_heads(read, heads, p.train, ctx, epochs=options["epochs"], batch_size=options["batch_size"],
+                lr=options["lrs"][0], weight_decay=options["weight_decays"][0], augment=augment)
+    best, metrics = 0, {}
+    if p.val is not None:
+        val = head_accuracies(read, heads, p.val, ctx, batch)
+        best = max(range(len(val)), key=val.__getitem__)  # ties: the first listed
+        metrics["val_accuracy"] = val[best]
+        if choices != [{}]:
+            p.features = {"sweep": options["feature_sweep"], "chosen": choices[best],
+                          "points": [{**c, "val_accuracy": a} for c, a in zip(choices, val)],
+                          "criterion": "held-out accuracy of its head, all heads trained in the same passes"}
+    chosen = heads.select(best)
+    metrics["test_accuracy"] = head_accuracies(lambda x: [read(x)[best]], chosen, p.test, ctx, batch)[0]
+    probe_seconds = time.perf_counter() - t_probe
+
+    sections = common_sections(p, PROTOCOL, options)
+    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
+    rate = ctx.train_throughput()
+    if rate is not None:
+        sections["throughput"]["probe_images_per_s"] = rate
+    sections["timings"].update(probe_seconds=round(probe_seconds, 3))
+    sections["details"].update(
+        feature_dim=int(dims[best]),
+        probe={"setting": options["probe"], "overrides": overrides,
+               "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
+                           "not normalised",
+               "augmentation": {"flip": options["flip"], "crop_padding": options["crop_padding"]},
+               "optimizer": "Adam, cosine per epoch, L2 on weights", "epochs": options["epochs"],
+               "batch_size": options["batch_size"], "lr": options["lrs"][0], "weight_decay": options["weight_decays"][0],
+               "heads": len(choices), "curves": ctx.curves},
+    )
+    what = (f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
+            f"trained on {len(p.train)} training images")
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> list[torch.Tensor]:
@@ -78,7 +233,10 @@ def sweep_probe(
 
 
 def run(spec, method, dataset, env) -> dict:
-    options = spec.protocol_options
+    options, overrides = resolve_probe(spec.protocol_options)
+    spec = replace(spec, protocol_options=options)
+    if options["probe"] != "cached":
+        return per_step_probe(spec, method, dataset, env, overrides)
     sweep = [(float(lr), float(wd)) for lr in options["lrs"] for wd in options["weight_decays"]]
     if not sweep:
         raise ValueError("linear-probe: lrs and weight_decays must each name at least one value")
@@ -125,7 +283,8 @@ def run(spec, method, dataset, env) -> dict:
     sections["timings"].update(features_seconds=round(features_seconds, 3), probe_seconds=round(probe_seconds, 3))
     sections["details"].update(
         feature_dim=int(train_x.shape[1]),
-        probe={"features": "standardised with the training features' mean/std (BatchNorm without affine)",
+        probe={"setting": "cached", "overrides": overrides,
+               "features": "extracted once, standardised with the training features' mean/std (BatchNorm without affine)",
                "optimizer": "Adam, cosine schedule, L2 on weights", "epochs": options["epochs"],
                "batch_size": options["batch_size"], "sweep": points,
                "chosen": {"lr": best["lr"], "weight_decay": best["weight_decay"]},

@@ -16,8 +16,9 @@
 4. Rates the method measured during pre-training (``ctx.measure``, e.g. a renderer's images/s) are
    saved with the encoder and written into every record that uses it, beside the pre-training rate.
 5. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
-   level) the host chooses how features are read out: every combination re-reads the same weights,
-   is scored by the protocol on the held-out part of the training split, and the best one is then
+   level) the host chooses how features are read out: every combination re-reads the same weights
+   (all from one pass when the encoder has ``read_outs``), is scored by the protocol on the held-out
+   part of the training split, and the best one is then
    evaluated exactly as a run fixed to it would be (``choose_features``). The test split plays no
    part in the choice.
 """
@@ -38,7 +39,7 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
-from bench.protocols import check_feature_sweep
+from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
 from bench.specs import Budget
 from bench.timing import measure, synchronize
@@ -126,6 +127,31 @@ def prepare(spec, method, dataset, env) -> Prepared:
     )
 
 
+def apply_setting(options: dict, protocol: str, option: str, settings: dict[str, dict]) -> tuple[dict, dict]:
+    """The options a named setting makes (``options[option]``, e.g. ``recipe: mae-official``): it
+    sets every option it lists; the ``overrides`` option ({option: value}) wins over it. An option
+    the suite gives its own value that the setting also sets is refused (say it in ``overrides``).
+    Returns (the options the run uses, the overrides)."""
+    name = options[option]
+    if name not in settings:
+        raise ValueError(f"{protocol}: unknown {option} {name!r}; known: {', '.join(settings)}")
+    declared = PROTOCOLS[protocol].options
+    overrides = dict(options.get("overrides") or {})
+    for key in overrides:
+        if key not in declared or key in (option, "overrides"):
+            raise ValueError(f"{protocol}: overrides.{key} is not an option the {option} sets; "
+                             f"options: {', '.join(k for k in declared if k not in (option, 'overrides'))}")
+    resolved = dict(options)
+    for key, value in settings[name].items():
+        given = options[key]
+        if given != getattr(declared[key], "default", declared[key]) and given != value and key not in overrides:
+            raise ValueError(f"{protocol}: option {key} is set by {option} {name} (to {value!r}); to change it "
+                             f"under this {option} write overrides: {{{key}: {given!r}}}")
+        resolved[key] = value
+    resolved.update(overrides)
+    return resolved, overrides
+
+
 def feature_candidates(options: dict) -> list[dict]:
     """Every combination of the ``feature_sweep`` option, in the order listed ([] without one)."""
     sweep = options.get("feature_sweep") or {}
@@ -137,7 +163,8 @@ def choose_features(p: Prepared, spec, method, env,
     """Choose the read-out among the ``feature_sweep`` combinations and switch ``p`` to it.
 
     Each combination rebuilds the encoder with those feature params, loads the same weights,
-    extracts the train and held-out features from a freshly seeded state and is scored by
+    extracts the train and held-out features from a freshly seeded state (or, when the encoder has
+    ``read_outs``, every combination's features come from one seeded pass) and is scored by
     ``score(train_features, val_features, ctx)`` (the protocol's accuracy on the held-out part).
     The best (ties: the first listed) leaves ``p`` as ``prepare`` would have for a run fixed to it,
     and the choice in ``p.features``. Without a sweep ``p`` is left as it is.
@@ -151,10 +178,14 @@ def choose_features(p: Prepared, spec, method, env,
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
     batch, points = options["eval_batch_size"], []
+    shared = _read_all(p, spec, method, env, candidates, batch)
     for i, params in enumerate(candidates, 1):
-        encoder, ctx = _read_out(p, spec, method, env, params)
-        train_x = extract(encoder, p.train.images, ctx, batch)
-        val_x = extract(encoder, p.val.images, ctx, batch)
+        if shared is None:
+            encoder, ctx = _read_out(p, spec, method, env, params)
+            train_x = extract(encoder, p.train.images, ctx, batch)
+            val_x = extract(encoder, p.val.images, ctx, batch)
+        else:
+            ctx, (train_x, val_x) = shared[0], shared[1][i - 1]
         points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
         text = " ".join(f"{k}={v}" for k, v in params.items())
         env.progress.status(f"read-out {i}/{len(candidates)} {text}: held-out accuracy {points[-1]['val_accuracy']:.2f}",
@@ -165,6 +196,26 @@ def choose_features(p: Prepared, spec, method, env,
     p.features = {"sweep": options["feature_sweep"], "points": points, "chosen": chosen,
                   "criterion": "this protocol's accuracy on the held-out part of the training split"}
     p.choice_seconds = time.perf_counter() - t0
+
+
+def _read_all(p: Prepared, spec, method, env, candidates: list[dict], batch_size: int):
+    """(context, [(train features, held-out features)] per candidate) from one pass over the images
+    when the encoder can give many read-outs from one call (optional ``read_outs(images, choices)``,
+    e.g. DDAE: one UNet pass per timestep for all its blocks); None when it cannot."""
+    encoder, ctx = _read_out(p, spec, method, env, {})
+    if not hasattr(encoder, "read_outs"):
+        return None
+
+    @torch.inference_mode()
+    def features(images: torch.Tensor) -> list[torch.Tensor]:
+        out = [[] for _ in candidates]
+        for batch in ctx.image_batches(images, batch_size, shuffle=False):
+            with ctx.autocast():
+                for k, f in enumerate(encoder.read_outs(ctx.layout(batch), candidates)):
+                    out[k].append(f.float())
+        return [torch.cat(o) for o in out]
+
+    return ctx, list(zip(features(p.train.images), features(p.val.images)))
 
 
 def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:

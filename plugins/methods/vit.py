@@ -29,9 +29,19 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: zero the residual branch of each sample with probability ``rate`` (global
+    RNG, seeded by the host), scaling the kept ones by 1 / (1 - rate), in training mode only."""
+    if not rate or not training:
+        return x
+    keep = torch.rand(x.shape[0], *(1,) * (x.ndim - 1), device=x.device) >= rate
+    return x * keep.to(x.dtype) / (1 - rate)
+
+
 class Block(nn.Module):
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0):
         super().__init__()
+        self.drop_path = 0.0  # stochastic-depth rate of both residual branches (fine-tuning only)
         hidden = int(dim * mlp_ratio)
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, heads)
@@ -39,8 +49,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        x = x + drop_path(self.attn(self.norm1(x)), self.drop_path, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
 
 
 def sincos_2d(dim: int, grid_h: int, grid_w: int) -> torch.Tensor:
@@ -108,6 +118,24 @@ class ViTEncoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
+
+    # The host's optional encoder interface for fine-tuning (bench.protocols.finetune):
+    def no_weight_decay(self) -> set[str]:
+        """Parameters never decayed besides the 1-D ones (timm's convention; the position
+        embeddings are a fixed buffer here)."""
+        return {"cls_token"}
+
+    def layer_groups(self) -> list[list[str]]:
+        """Parameter names by depth for layer-wise LR decay: the embeddings, then each block; the
+        final norm (and the host's head) sit above them (MAE's util/lr_decay.py)."""
+        names = [n for n, _ in self.named_parameters()]
+        embed = [n for n in names if n.startswith("patch_embed.") or n == "cls_token"]
+        return [embed] + [[n for n in names if n.startswith(f"blocks.{i}.")] for i in range(len(self.blocks))]
+
+    def set_drop_path(self, rate: float) -> None:
+        """Stochastic depth rising linearly from 0 at the first block to ``rate`` at the last (timm)."""
+        for i, block in enumerate(self.blocks):
+            block.drop_path = rate * i / max(1, len(self.blocks) - 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.tokens(self.embed(images))  # (B, 1 + L, dim): every patch, no masking
