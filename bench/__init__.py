@@ -13,7 +13,10 @@ import pluggy
 
 from bench.params import Param
 from bench.params import defaults as param_defaults
-from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
+from bench.specs import (
+    METHOD_KINDS, RESTORATIONS, TASKS, Classifier, DatasetSpec, Method, MethodSpec, Published,
+    RepresentationLearner, Restorer,
+)
 
 __version__ = "0.1.0"
 
@@ -53,12 +56,17 @@ __all__ = [
     "__version__",
     "hookimpl",
     "DatasetSpec",
+    "Classifier",
+    "RepresentationLearner",
+    "Restorer",
+    "Method",
     "MethodSpec",
     "Param",
     "param_defaults",
     "Published",
     "TASKS",
     "METHOD_KINDS",
+    "RESTORATIONS",
     *_LAZY,
 ]
 

@@ -4,7 +4,7 @@
    its images. The labelled split the probes use is carved from it by ``split_holdout`` (the same
    split for every method and seed); the test split is never shown to a method.
 2. The encoder, by the ``weights`` option:
-   - ``pretrained``: ``method.fit(PretrainData, ctx)`` on the whole training split's images (no
+   - ``pretrained``: ``method.pretrain(PretrainData, ctx)`` on the whole training split's images (no
      labels), saved as an artifact beside the records (``<method folder>/encoders/``) and keyed by
      what determines the pre-training (dataset, method, its params but its ``feature_params``,
      budget, seed). Any protocol that finds the artifact loads it instead of pre-training again,
@@ -251,7 +251,7 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
             info = {**saved["info"], "source": "artifact", "artifact": str(path)}
             return encoder, info, saved["throughput"], saved.get("rates", {})
         t0 = time.perf_counter()
-        encoder = _check_encoder(method, method.fit(PretrainData(images), ctx), "fit")
+        encoder = _check_encoder(method, method.pretrain(PretrainData(images), ctx), "pretrain")
         synchronize(env.device)
         seconds = time.perf_counter() - t0
         throughput = ctx.train_throughput()

@@ -5,7 +5,7 @@
 2. Each image is degraded by the host (:mod:`bench.restoration.degrade`): the same noise, LR
    image or mask for every method and run (seeded by the protocol's ``noise_seed`` and the
    image's name, never by the run's seed).
-3. ``method.fit(problem, ctx)`` restores one image; the clean image is never given to it. The
+3. ``method.restore(problem, ctx)`` restores one image; the clean image is never given to it. The
    host times each call (synchronized) after one untimed warm-up call on a small crop at the
    smallest budget, and subtracts the time spent in ``ctx.monitor`` (the host's curve).
 4. The restored image is clipped to [0, 1] and rounded to uint8 (as saved), then scored with the
@@ -91,7 +91,7 @@ def run(spec, method, dataset, env) -> dict:
         problem = make_problem(degradation.apply(crop), device, name="warmup")
         synchronize(device)
         start = time.perf_counter()
-        method.fit(problem, context("warm-up", budget.scaled(1e-9)))
+        method.restore(problem, context("warm-up", budget.scaled(1e-9)))
         synchronize(device)
         warmup_seconds = time.perf_counter() - start
 
@@ -107,7 +107,7 @@ def run(spec, method, dataset, env) -> dict:
         ctx = context(f"{item.name} ({index}/{len(images)})", budget, monitor)
         synchronize(device)
         start = time.perf_counter()
-        output = method.fit(problem, ctx)
+        output = method.restore(problem, ctx)
         synchronize(device)
         elapsed = time.perf_counter() - start - ctx.monitor_seconds
         if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(degraded.clean.shape):
@@ -156,7 +156,7 @@ def run(spec, method, dataset, env) -> dict:
         "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
         "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
         "seconds_per_image": {"higher_is_better": False, "unit": "s", "kind": "throughput",
-                              "convention": "mean wall seconds of method.fit per image, synchronized, after a "
+                              "convention": "mean wall seconds of method.restore per image, synchronized, after a "
                                             "warm-up call, host monitoring excluded"},
         "iterations_per_s": {"higher_is_better": True, "unit": "it/s", "kind": "throughput",
                              "convention": "iterations counted by ctx.step over the synchronized seconds of "

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Augment, MethodSpec, Param, Published, RunContext, TrainData, hookimpl, param_defaults
+from bench import Augment, Classifier, Param, Published, RunContext, TrainData, hookimpl, param_defaults
 
 # --------------------------------------------------------------------------------------------
 # Network
@@ -375,10 +375,9 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(Classifier(
         name="airbench94",
-        kind="classifier",
-        fit=fit_airbench94,
+        train=fit_airbench94,
         budget={"epochs": 9.9},
         params=DECLARED_PARAMS,
         description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "

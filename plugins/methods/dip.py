@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Param, Problem, RestoreContext, hookimpl
+from bench import Param, Problem, RestoreContext, Restorer, hookimpl
 
 
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -175,9 +175,8 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="dip", kind="restorer", fit=restore_dip, tasks=("restoration",),
-        restorations=("denoise", "sr", "inpaint"),
+    register(Restorer(
+        name="dip", restore=restore_dip, restorations=("denoise", "sr", "inpaint"),
         budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
                 "inpaint_iterations": 6001},
         params={"lr": Param(0.01, gt=0), "input_depth": Param(32, ge=1), "input_scale": Param(0.1, ge=0),

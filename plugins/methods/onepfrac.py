@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench import MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults, save_image
+from bench import Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults, save_image
 from bench_plugins.methods import fractal
 from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
 
@@ -255,10 +255,9 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(RepresentationLearner(
         name="onepfrac",
-        kind="representation",
-        fit=fit_onepfrac,
+        pretrain=fit_onepfrac,
         build=build_encoder,
         budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

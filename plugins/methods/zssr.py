@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Param, Problem, Published, RestoreContext, hookimpl, imresize
+from bench import Param, Problem, Published, RestoreContext, Restorer, hookimpl, imresize
 
 
 class ZSSRNet(nn.Module):
@@ -197,8 +197,8 @@ PUBLISHED = tuple(
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="zssr", kind="restorer", fit=restore_zssr, tasks=("restoration",), restorations=("sr",),
+    register(Restorer(
+        name="zssr", restore=restore_zssr, restorations=("sr",),
         published=PUBLISHED,
         budget={"iterations": 3000},
         params={
