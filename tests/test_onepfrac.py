@@ -166,7 +166,7 @@ def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
     """Without augmentation, input i is picture labels[i] and its target is one-hot at labels[i];
     with label smoothing and mixup the targets stay distributions over the L copies."""
     plain = {**onepfrac.PARAMS, "crop_scale_min": 1.0, "crop_ratio_max": 1.0, "hflip": False, "vflip": False, "erase_prob": 0.0,
-             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0}
+             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0, "randaugment_layers": 0}
     ctx = ctx_for(tmp_path, plain, shape=(3, 8, 8))
     images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
     labels = torch.tensor([4, 0, 4, 2])

@@ -28,9 +28,10 @@ embeddings, which here are fixed sine-cosine buffers), 5 warm-up epochs then cos
 the 1,000 pictures; random resized crop (scale 0.08-1, ratio 3/4-4/3) to the network's input size
 (here the dataset's H x W, antialiased by supersampling, from the renders resampled once to keep the
 official 512 : 224 ratio, ``crop_sources``), horizontal and vertical flips, random erasing 0.5,
-mixup 0.8 / cutmix 1.0 (switch 0.5, whole batch) with label smoothing 0.1. Not implemented here:
-RandAugment (rand-m9-mstd0.5-inc1) and colour jitter (the pictures are gray). Grayscale pictures are
-repeated over the dataset's channels, as the official loader converts them to RGB.
+RandAugment rand-m9-mstd0.5-inc1 (timm's, on the device, ``bench.rand_augment``; timm turns colour
+jitter off when RandAugment is on), mixup 0.8 / cutmix 1.0 (switch 0.5, whole batch) with label
+smoothing 0.1. Grayscale pictures are repeated over the dataset's channels, as the official loader
+converts them to RGB.
 
 The host times the renderer (``render_images_per_s``, warm, on a batch of copies) and saves a picture
 of the fractal and some of its perturbations with the run. The encoder returned is the ViT without
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench import MethodSpec, PretrainData, Published, RunContext, hookimpl, save_image
+from bench import MethodSpec, PretrainData, Published, RunContext, hookimpl, rand_augment, save_image
 from bench_plugins.methods import fractal
 from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
 
@@ -212,6 +213,9 @@ def training_batch(images: torch.Tensor, labels: torch.Tensor, image_shape: tupl
     ratio = (1 / p["crop_ratio_max"], p["crop_ratio_max"])
     x = random_resized_crop(images[labels], (height, width), (p["crop_scale_min"], 1.0), ratio,
                             p["hflip"], p["vflip"], ctx.generator).expand(-1, channels, -1, -1)   # 0-255 scale
+    if p["randaugment_layers"]:                          # timm: after the crop and flips, on the RGB picture
+        x = rand_augment(x, ctx.generator, magnitude=p["randaugment_magnitude"], magnitude_std=p["randaugment_std"],
+                         layers=p["randaugment_layers"])
     x = random_erasing(ctx.normalize(x), p["erase_prob"], ctx.generator)
     return mix(x, smooth_targets(labels, images.shape[0], p["label_smoothing"]), p, rng)
 
@@ -275,6 +279,7 @@ PARAMS = {
     # (lr is the rate at batch 512, scaled linearly with the batch: 5e-4 at 256, as DeiT)
     "crop_scale_min": 0.08, "crop_ratio_max": 4 / 3, "hflip": True, "vflip": True, "erase_prob": 0.5,
     "mixup_alpha": 0.8, "cutmix_alpha": 1.0, "mix_switch_prob": 0.5,
+    "randaugment_layers": 2, "randaugment_magnitude": 9.0, "randaugment_std": 0.5,   # rand-m9-mstd0.5-inc1 (0 layers: off)
 }
 
 
