@@ -152,3 +152,40 @@ def test_no_flip_training_leaves_mirror_views_out_of_tta(tmp_path):
         shifted = model.net(padded[..., :32, :32]) + model.net(padded[..., 2:, 2:])
         expected = 0.5 * model.net(x) + 0.25 * shifted
         assert torch.allclose(model(x), expected, atol=1e-5)
+
+
+def test_alternating_flip_shows_every_image_both_ways_in_each_pair_of_epochs(tmp_path, monkeypatch):
+    """airbench's flip: mirrored at random once, then all mirrored on odd epochs; so over epochs 0
+    and 1 each image is seen once as it is and once mirrored (random per-epoch flips would show
+    half of them the same way twice)."""
+    train = synthetic(4, 256, seed=3)
+    seen = []
+    made = airbench.AirbenchNet.__init__
+
+    def init(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.whiten.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()) if m.training else None)
+
+    monkeypatch.setattr(airbench.AirbenchNet, "__init__", init)
+    fit(train, tmp_path, epochs=2, batch_size=256, translate=0, ema=False)
+    assert len(seen) == 2                                                # one full batch per epoch
+    ctx = make_ctx(train, tmp_path)
+    plain = ctx.normalize(train.images.float())
+    key = lambda batch: sorted(tuple(v.tolist()) for v in batch.flatten(1)[:, ::97])
+    as_is = {tuple(v.tolist()) for v in plain.flatten(1)[:, ::97]}
+    first, second = seen
+    assert key(second) == key(first.flip(-1))                            # epoch 1 = epoch 0, all mirrored
+    share = sum(tuple(v.tolist()) in as_is for v in first.flatten(1)[:, ::97]) / len(first)
+    assert 0.35 < share < 0.65                                           # epoch 0: mirrored at random
+    assert torch.equal(airbench.epoch_view(first, 2), first) and torch.equal(airbench.epoch_view(first, 3), first.flip(-1))
+
+
+def test_declared_number_is_the_mean_of_1000_runs():
+    (published,) = [p for p in registered().published]
+    assert published.value == 94.01 and "n = 1000" in published.source and "25" not in published.source
+
+
+def registered():
+    specs = []
+    airbench.bench_register_methods(register=specs.append)
+    return specs[0]
