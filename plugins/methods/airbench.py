@@ -27,9 +27,11 @@ The procedure, in our own code:
   by 1024 * (1 + 1/(1 - momentum)); BN shifts get 64x the lr (not the decay). Triangular lr
   schedule over all steps: x0.2 -> x1.0 at 23% -> x0.07 at the end. Batch 1024, 9.9 epochs,
   incomplete last batch dropped.
-- Lookahead-EMA: from epoch 3, every 5 steps the weights (and BN statistics) move into an EMA with
-  decay 0.95^5 * (step / total)^3 and are copied back from it; after every epoch the network is
-  reset to the EMA.
+- Lookahead-EMA (the current code's schedule, legacy/airbench94.py and PyPI ``airbench``): from the
+  start, every 5 steps the weights (and BN statistics) move into an EMA with decay 0.95^5 *
+  (step / total)^3 and are copied back from it; after the last step the network is reset to the
+  EMA. (The EMA starts from the weights after the whitening is set; the original's starts just
+  before, which differs by the decay at step 5, ~1e-6 of the whitening filters.)
 - Augmentation: random translation by up to 2 pixels (reflect padding) and the "alternating flip":
   each image mirrored at random once, then all images mirrored every other epoch (so every image
   is seen both ways in each pair of epochs; ``CifarLoader`` in legacy/airbench94.py).
@@ -283,6 +285,25 @@ def _check(p: dict, height: int, width: int) -> tuple[int, int, int]:
     return widths
 
 
+def make_optimizer(net: "AirbenchNet", p: dict, batch_size: int) -> torch.optim.SGD:
+    """Nesterov SGD with airbench's decoupled hyper-parameters: with momentum m, steps are
+    ~(1 + 1/(1-m)) gradients long, so lr and wd (per 1024 summed examples) are divided by that.
+    SGD's decay per step is lr_t * (wd / lr) = wd * schedule factor: independent of lr. BatchNorm
+    shifts get ``bias_scaler`` times the lr, not the decay."""
+    kilostep_scale = 1024 * (1 + 1 / (1 - p["momentum"]))
+    lr = p["lr"] / kilostep_scale
+    wd = p["weight_decay"] * batch_size / kilostep_scale
+    lr_bias = lr * p["bias_scaler"]
+    bn_shifts = [m.bias for m in net.modules() if isinstance(m, FrozenScaleBatchNorm)]
+    shift_ids = {id(t) for t in bn_shifts}
+    others = [t for t in net.parameters() if t.requires_grad and id(t) not in shift_ids]
+    return torch.optim.SGD(
+        [dict(params=bn_shifts, lr=lr_bias, weight_decay=wd / lr_bias),
+         dict(params=others, lr=lr, weight_decay=wd / lr)],
+        momentum=p["momentum"], nesterov=True,
+    )
+
+
 def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
     p = ctx.params
     _, channels, height, width = data.train.images.shape
@@ -314,21 +335,7 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
     total_steps = max(1, math.ceil(steps_per_epoch * ctx.budget.epochs))
     n_epochs = math.ceil(total_steps / steps_per_epoch)
 
-    # Decoupled hyper-parameters: with Nesterov momentum m, steps are ~(1 + 1/(1-m)) gradients
-    # long, so lr and wd (per 1024 summed examples) are divided by that. SGD's decay per step is
-    # lr_t * (wd / lr) = wd * schedule factor: independent of lr.
-    kilostep_scale = 1024 * (1 + 1 / (1 - p["momentum"]))
-    lr = p["lr"] / kilostep_scale
-    wd = p["weight_decay"] * batch_size / kilostep_scale
-    lr_bias = lr * p["bias_scaler"]
-    bn_shifts = [m.bias for m in net.modules() if isinstance(m, FrozenScaleBatchNorm)]
-    shift_ids = {id(t) for t in bn_shifts}
-    others = [t for t in net.parameters() if t.requires_grad and id(t) not in shift_ids]
-    optimizer = torch.optim.SGD(
-        [dict(params=bn_shifts, lr=lr_bias, weight_decay=wd / lr_bias),
-         dict(params=others, lr=lr, weight_decay=wd / lr)],
-        momentum=p["momentum"], nesterov=True,
-    )
+    optimizer = make_optimizer(net, p, batch_size)
     factors = triangle(total_steps, p["lr_start"], p["lr_peak_at"], p["lr_end"])
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: factors[min(i, total_steps)])
     loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"], reduction="sum")
@@ -338,7 +345,7 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
     augment = Augment(crop_padding=p["translate"], flip=False, pad_mode=p["pad_mode"])
     ema_every = p["ema_every_n_steps"]
     ema_base = p["ema_decay_base"] ** ema_every
-    lookahead: Lookahead | None = None
+    lookahead = Lookahead(net) if p["ema"] else None
 
     step = 0
     model.train()
@@ -357,15 +364,13 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
             schedule.step()
             step += 1
             ctx.step(loss.detach() / len(images), n=len(images))
-            if p["ema"] and epoch >= p["ema_start_epochs"] and step % ema_every == 0:
-                if lookahead is None:
-                    lookahead = Lookahead(net)
-                else:  # the decay warms up: move fast early, average strongly at the end
-                    lookahead.update(ema_base * (step / total_steps) ** p["ema_decay_pow"])
+            if lookahead is not None and epoch >= p["ema_start_epochs"] and step % ema_every == 0:
+                # the decay warms up: near 0 early (the EMA follows), 0.95^5 at the end
+                lookahead.update(ema_base * (step / total_steps) ** p["ema_decay_pow"])
             if step >= total_steps:
                 break
-        if lookahead is not None:
-            lookahead.restore()
+    if lookahead is not None:  # the original's final update(decay=1): the network takes the EMA
+        lookahead.restore()
     return model.eval()
 
 
@@ -389,7 +394,7 @@ PARAMS = {
     "whiten_eps": 5e-4,
     "whiten_bias_epochs": 3,    # the whitening bias trains for this many epochs, then freezes
     "ema": True,                # Lookahead-EMA of the weights
-    "ema_start_epochs": 3,
+    "ema_start_epochs": 0,      # the current airbench94 (an earlier version started at epoch 3)
     "ema_decay_base": 0.95,     # per step; applied every n steps as 0.95^n * (step/total)^3
     "ema_decay_pow": 3.0,
     "ema_every_n_steps": 5,
