@@ -160,9 +160,10 @@ def langevin(net: nn.Module, x: torch.Tensor, classes: torch.Tensor, num_classes
     (all at once when None), the network called under ``autocast()`` on ``layout(x)`` (the run's
     mixed precision and memory format), scores and gradients in fp32. The network's parameters
     get no gradient; call it with the network in eval mode."""
-    chunks = [run_chains(net, part, k, num_classes, steps, step_size, noise, lo, hi, generator, stop_at, autocast, layout)
-              for part, k in zip(x.split(chunk or len(x)), classes.split(chunk or len(x)))]
-    return Chains(*(torch.cat(parts) for parts in zip(*((c.x, c.log_ratio, c.stopped) for c in chunks))))
+    size = chunk or len(x)
+    parts = [run_chains(net, part, k, num_classes, steps, step_size, noise, lo, hi, generator, stop_at, autocast, layout)
+             for part, k in zip(x.split(size), classes.split(size))]
+    return Chains(torch.cat([c.x for c in parts]), torch.cat([c.log_ratio for c in parts]), torch.cat([c.stopped for c in parts]))
 
 
 def run_chains(net, x, classes, num_classes, steps, step_size, noise, lo, hi, generator, stop_at, autocast, layout) -> Chains:
@@ -172,7 +173,6 @@ def run_chains(net, x, classes, num_classes, steps, step_size, noise, lo, hi, ge
 
     x = x.detach()
     stopped = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    ratio = None
     for _ in range(steps):
         x = x.requires_grad_(True)
         ratio = score(x)
