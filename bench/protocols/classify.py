@@ -15,7 +15,7 @@ import time
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from bench.context import RunContext, TrainData
+from bench.context import RunContext, TrainData, bookkeeping
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.specs import Budget
@@ -78,11 +78,12 @@ def run(spec, method, dataset, env) -> dict:
     eval_seconds = time.perf_counter() - t_eval
 
     inference = _inference_throughput(model, test, ctx, batch_size)
-    train_rate = ctx.train_throughput()
+    book = bookkeeping(ctx)
+    train_rate = book.train_throughput()
     throughput = {"inference_images_per_s": inference}
     if train_rate is not None:
         throughput["train_images_per_s"] = train_rate
-    throughput.update(ctx.throughputs)  # rates the method measured itself (ctx.measure)
+    throughput.update(book.throughputs)  # rates the method measured itself (ctx.measure)
     return {
         "metrics": metrics,
         "metric_info": {
@@ -101,7 +102,7 @@ def run(spec, method, dataset, env) -> dict:
             "split": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test),
                       "holdout": options["holdout"], "split_seed": options["split_seed"]},
             "normalization": normalize.as_dict(),
-            "curves": ctx.curves,
+            "curves": book.curves,
         },
     }
 

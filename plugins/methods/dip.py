@@ -117,7 +117,6 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     if p["reg_noise_std"] >= 0:
         reg_noise = p["reg_noise_std"]
     inpaint = problem.task == "inpaint"
-    torch.manual_seed(ctx.seed)  # the network's initialisation
     net = Skip(p["input_depth"], channels, channels=p["channels"],
                skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
                scales=p["scales"], upsample="nearest" if inpaint else "bilinear")

@@ -116,7 +116,6 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     sf = float(problem.scale)
     lr_image = problem.observed                                          # (C, h, w) in [0, 1]
     channels, h, w = lr_image.shape
-    torch.manual_seed(ctx.seed)
     net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"]).to(device)
     rate = p["learning_rate"]
     optimizer = torch.optim.Adam(net.parameters(), lr=rate)
@@ -160,7 +159,7 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 last_change = i
-                ctx.log(i, learning_rate=rate)
+                ctx.log(learning_rate=rate)
         if rate < p["min_learning_rate"]:
             break
 
