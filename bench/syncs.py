@@ -67,12 +67,16 @@ class SyncCounter(TorchFunctionMode):
     """``with SyncCounter(device) as syncs: ...`` counts, per scope, the calls that would wait
     for the host (see the module's docstring); ``syncs.report()`` sums them up."""
 
-    def __init__(self, device: torch.device | str = "cpu"):
+    def __init__(self, device: torch.device | str = "cpu", warmup: int = 0):
         super().__init__()
         self.device = torch.device(device)
+        #: The first ``warmup`` steps count as setup (caches filling: a resize matrix per size).
+        self.warmup = warmup
         self.counts: dict[str, Counter] = defaultdict(Counter)
         #: torch functions the method's loop called (e.g. ``clone``), for tests of a loop's work.
         self.loop_calls: Counter = Counter()
+        #: "scope kind file:line" of each count (the first frame outside torch), to find the culprit.
+        self.sites: Counter = Counter()
         self.steps = 0
         self._host: dict[int, weakref.ref] = {}
         self._pending: Counter = Counter()
@@ -117,11 +121,12 @@ class SyncCounter(TorchFunctionMode):
     def _scope(self) -> str:
         if self._host_depth:
             return self._host_scope
-        return "setup" if not self.steps else "pending"
+        return "setup" if self.steps <= self.warmup else "pending"
 
     def count(self, kind: str, n: int = 1) -> None:
         scope = self._scope()
         (self._pending if scope == "pending" else self.counts[scope])[kind] += n
+        self.sites[f"{'loop' if scope == 'pending' else scope} {kind} {_caller()}"] += n
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -169,14 +174,13 @@ class SyncCounter(TorchFunctionMode):
             if device_inputs and any(self._is_host(t) and t.numel() > 1 for t in tensors) \
                     and name not in ("copy_", "__setitem__", "__getitem__"):
                 self.count("mixed")
-        if isinstance(out, torch.Tensor) or isinstance(out, (tuple, list)):
-            if not (name.endswith("_") and tensors and out is tensors[0]):  # in place: keeps its origin
-                self._mark(out, host)
+        if not name.endswith("_"):                   # in place (add_, _foreach_lerp_, __iadd__): keeps its origin
+            self._mark(out, host)
         return out
 
     # -- scopes: wrap the host's calls --------------------------------------------------------------
     def _commit_step(self) -> None:
-        if self.steps:
+        if self.steps > self.warmup:
             for kind, n in self._pending.items():
                 self.counts["loop"][kind] += n
             self.loop_calls.update(self._pending_calls)
@@ -286,8 +290,8 @@ class SyncCounter(TorchFunctionMode):
     # -- results ----------------------------------------------------------------------------------
     @property
     def intervals(self) -> int:
-        """Step-to-step intervals seen (the loop's iterations, less the first)."""
-        return max(self.steps - 1, 0)
+        """Step-to-step intervals counted (the loop's iterations, less the first and the warm-up)."""
+        return max(self.steps - 1 - self.warmup, 0)
 
     def loop(self, kind: str | None = None) -> int:
         counts = self.counts.get("loop", Counter())
@@ -300,6 +304,16 @@ class SyncCounter(TorchFunctionMode):
     def report(self) -> dict[str, Any]:
         return {"steps": self.steps, "loop_per_step": round(self.per_step(), 4),
                 "counts": {scope: dict(c) for scope, c in sorted(self.counts.items()) if c}}
+
+
+def _caller() -> str:
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.startswith(_TORCH_DIR) or frame.f_code.co_filename == __file__
+                                 or frame.f_code.co_filename.startswith(contextlib.__file__.rsplit("/", 1)[0])):
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    return f"{frame.f_code.co_filename.rsplit('/', 2)[-2:][-1]}:{frame.f_lineno}"
 
 
 @contextlib.contextmanager
