@@ -281,9 +281,10 @@ def test_epoch_boundaries_neither_synchronize_nor_read_back_until_needed(tmp_pat
     assert "epoch 20/20" in stream.getvalue()
 
 
-def test_mae_pretraining_reaches_compile(tmp_path, monkeypatch):
+def test_compile_reaches_mae_pretraining_and_zssr(tmp_path, monkeypatch):
     compiled = []
-    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(module) or module)
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(type(module).__name__) or module)
     x = images(32, (1, 8, 8))
     mae.fit_mae(PretrainData(x), run_ctx(MAE_TINY, x, epochs=1, tmp_path=tmp_path, compile=True))
-    assert [type(m).__name__ for m in compiled] == ["MAE"]
+    zssr.restore_zssr(sr_problem(), restore_ctx(zssr_params(), {"iterations": 2}, compile=True))
+    assert compiled == ["MAE", "ZSSRNet"]
