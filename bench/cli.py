@@ -86,6 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
 
+    p = sub.add_parser("gpu-check", formatter_class=fmt,
+                       help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
+                       description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
+                       "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
+                       "memory and the papers'-size speeds, eager and compiled; write device-check.json and .md "
+                       "under --out (bench/devicecheck.py).")
+    p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or mps")
+    p.add_argument("--out", default="device-check", help="folder for the JSON, the table and the runs' records")
+    p.add_argument("--tiny", action="store_true", help="tiny models and budgets (suites/device-check-tiny.yaml; CI)")
+    p.add_argument("--no-compile", action="store_true", help="skip the compiled pass (torch.compile)")
+    p.add_argument("--budget-scale", type=float, default=None, help="multiply the check's budgets")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $BENCH_DATA_DIR); never downloads")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=cmd_gpu_check)
+
     p = sub.add_parser("figures", help="restoration: side-by-side pictures per image across methods",
                        formatter_class=fmt)
     p.add_argument("results", nargs="?", default="results", help="results folder")
@@ -294,6 +309,12 @@ def _executor(args, suite, reg):
         return name, spec.make(options)
     except executors.ExecutorError as exc:
         raise BenchError(str(exc)) from None
+
+
+def cmd_gpu_check(args) -> int:
+    from bench import devicecheck
+
+    return devicecheck.main(args)
 
 
 def cmd_figures(args) -> int:

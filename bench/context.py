@@ -15,7 +15,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
-from bench.timing import measure, summarize, synchronize
+from bench.timing import mark, measure, seconds_between, summarize, synchronize
 
 
 @dataclass
@@ -172,11 +172,11 @@ class RunContext(Switches):
             self._epoch, self._step = epoch, 0
             self._loss_sum, self._loss_count = None, 0
             images_before = self._images
-            start = _mark(self.device)
+            start = mark(self.device)
             yield epoch
             curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
             self._curves.append(curve)
-            self._pending.append((curve, start, _mark(self.device), self._images - images_before,
+            self._pending.append((curve, start, mark(self.device), self._images - images_before,
                                   self._loss_sum, self._loss_count))
             if self._steps_per_epoch is None:
                 self._steps_per_epoch = self._step
@@ -202,7 +202,7 @@ class RunContext(Switches):
         sums = [loss_sum for *_, loss_sum, count in self._pending if count]
         values = iter(torch.stack(sums).tolist() if sums else [])
         for curve, start, end, images, loss_sum, count in self._pending:
-            seconds = _seconds(start, end)
+            seconds = seconds_between(start, end)
             loss = next(values) / count if count else None
             self._epoch_log.append(_EpochLog(seconds, images, loss))
             curve.update(loss=loss, seconds=round(seconds, 4))
@@ -302,25 +302,6 @@ class RunContext(Switches):
             "warm": len(epochs) > 1,
             "samples_items_per_s": [round(r, 2) for r in rates],
         }
-
-
-def _mark(device: torch.device):
-    """A point on the device's timeline without waiting for it: a CUDA event, else the host's
-    clock (after a synchronize on MPS, which has no timing events here)."""
-    if device.type == "cuda":
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
-    if device.type == "mps":
-        synchronize(device)
-    return time.perf_counter()
-
-
-def _seconds(start, end) -> float:
-    if isinstance(start, float):
-        return end - start
-    end.synchronize()
-    return start.elapsed_time(end) / 1000
 
 
 def seed_everything(seed: int) -> None:

@@ -67,9 +67,12 @@ class SyncCounter(TorchFunctionMode):
     """``with SyncCounter(device) as syncs: ...`` counts, per scope, the calls that would wait
     for the host (see the module's docstring); ``syncs.report()`` sums them up."""
 
-    def __init__(self, device: torch.device | str = "cpu", warmup: int = 0):
+    def __init__(self, device: torch.device | str = "cpu", warmup: int = 0, follow: bool | None = None):
         super().__init__()
         self.device = torch.device(device)
+        #: Follow every torch call (the simulated device). Off by default on CUDA, where the
+        #: debug mode reports the real syncs at no cost and the mode's overhead would skew timings.
+        self.follow = self.device.type != "cuda" if follow is None else follow
         #: The first ``warmup`` steps count as setup (caches filling: a resize matrix per size).
         self.warmup = warmup
         self.counts: dict[str, Counter] = defaultdict(Counter)
@@ -78,9 +81,12 @@ class SyncCounter(TorchFunctionMode):
         #: "scope kind file:line" of each count (the first frame outside torch), to find the culprit.
         self.sites: Counter = Counter()
         self.steps = 0
+        self._loop_steps = 0
+        self._intervals = 0
         self._host: dict[int, weakref.ref] = {}
         self._pending: Counter = Counter()
         self._pending_calls: Counter = Counter()
+        self._pending_sites: Counter = Counter()
         self._host_depth = 0
         self._host_scope = ""
         self._stack = contextlib.ExitStack()
@@ -121,12 +127,12 @@ class SyncCounter(TorchFunctionMode):
     def _scope(self) -> str:
         if self._host_depth:
             return self._host_scope
-        return "setup" if self.steps <= self.warmup else "pending"
+        return "setup" if self._loop_steps <= self.warmup else "pending"
 
     def count(self, kind: str, n: int = 1) -> None:
         scope = self._scope()
         (self._pending if scope == "pending" else self.counts[scope])[kind] += n
-        self.sites[f"{'loop' if scope == 'pending' else scope} {kind} {_caller()}"] += n
+        (self._pending_sites if scope == "pending" else self.sites)[f"{scope} {kind} {_caller()}"] += n
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -180,12 +186,29 @@ class SyncCounter(TorchFunctionMode):
 
     # -- scopes: wrap the host's calls --------------------------------------------------------------
     def _commit_step(self) -> None:
-        if self.steps > self.warmup:
+        """A step ends an interval of the loop: what was pending was the loop's."""
+        if self._loop_steps > self.warmup:
             for kind, n in self._pending.items():
                 self.counts["loop"][kind] += n
             self.loop_calls.update(self._pending_calls)
+            self.sites.update({"loop" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
+            self._intervals += 1
+        else:
+            self.sites.update({"setup" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
         self._pending.clear()
         self._pending_calls.clear()
+        self._pending_sites.clear()
+
+    def _new_loop(self) -> None:
+        """A new context or loop (the next image, the next run): what was pending since the
+        last step was after that loop, not in it."""
+        for kind, n in self._pending.items():
+            self.counts["after"][kind] += n
+        self.sites.update({"after" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
+        self._pending.clear()
+        self._pending_calls.clear()
+        self._pending_sites.clear()
+        self._loop_steps = 0
 
     @contextlib.contextmanager
     def _in_host(self, name: str):
@@ -205,6 +228,9 @@ class SyncCounter(TorchFunctionMode):
             if name == "step":
                 counter._commit_step()
                 counter.steps += 1
+                counter._loop_steps += 1
+            elif name == "__init__":
+                counter._new_loop()
             with counter._in_host(name):
                 return fn(*args, **kwargs)
         return call
@@ -215,6 +241,7 @@ class SyncCounter(TorchFunctionMode):
         @functools.wraps(fn)
         def gen(*args, **kwargs):
             inner = fn(*args, **kwargs)
+            counter._new_loop()
             try:
                 while True:
                     with counter._in_host(name):
@@ -241,7 +268,7 @@ class SyncCounter(TorchFunctionMode):
         stack = self._stack
         for module_name, class_name, calls, generators in HOST_CALLS:
             cls = getattr(__import__(module_name, fromlist=[class_name]), class_name)
-            for name in calls:
+            for name in ("__init__", *calls):
                 stack.enter_context(_patched(cls, name, self._host_call(name, getattr(cls, name))))
             for name in generators:
                 stack.enter_context(_patched(cls, name, self._host_generator(name, getattr(cls, name))))
@@ -254,15 +281,15 @@ class SyncCounter(TorchFunctionMode):
         if self.device.type == "cuda":
             stack.enter_context(_patched(torch.cuda, "synchronize", self._synchronize(torch.cuda.synchronize)))
             stack.enter_context(self._cuda_debug_mode())
-        super().__enter__()
+        if self.follow:
+            super().__enter__()
         return self
 
     def __exit__(self, *exc):
-        super().__exit__(*exc)
+        if self.follow:
+            super().__exit__(*exc)
         self._stack.close()
-        for kind, n in self._pending.items():       # after the last step: the final output
-            self.counts["after"][kind] += n
-        self._pending.clear()
+        self._new_loop()                            # after the last step: the final output
         return False
 
     @contextlib.contextmanager
@@ -290,8 +317,8 @@ class SyncCounter(TorchFunctionMode):
     # -- results ----------------------------------------------------------------------------------
     @property
     def intervals(self) -> int:
-        """Step-to-step intervals counted (the loop's iterations, less the first and the warm-up)."""
-        return max(self.steps - 1 - self.warmup, 0)
+        """Step-to-step intervals counted (each loop's iterations, less its first and warm-up)."""
+        return self._intervals
 
     def loop(self, kind: str | None = None) -> int:
         counts = self.counts.get("loop", Counter())
@@ -302,8 +329,10 @@ class SyncCounter(TorchFunctionMode):
         return self.loop(kind) / max(self.intervals, 1)
 
     def report(self) -> dict[str, Any]:
+        loop_sites = Counter({site[len("loop "):]: n for site, n in self.sites.items() if site.startswith("loop ")})
         return {"steps": self.steps, "loop_per_step": round(self.per_step(), 4),
-                "counts": {scope: dict(c) for scope, c in sorted(self.counts.items()) if c}}
+                "counts": {scope: dict(c) for scope, c in sorted(self.counts.items()) if c},
+                "loop_sites": dict(loop_sites.most_common(5))}
 
 
 def _caller() -> str:

@@ -69,17 +69,15 @@ def test_an_item_in_the_step_loop_is_counted_once_per_step(tmp_path):
 
 def test_host_copies_and_mixed_devices_are_counted_even_on_the_cpu():
     with SyncCounter(CPU) as syncs:
+        step = syncs._host_call("step", lambda: None)      # what wraps RunContext.step
         on_device = torch.zeros(4, device=CPU)
         for _ in range(4):
-            syncs_before = dict(syncs.counts)
             grid = torch.tensor(np.arange(4.0))              # host data...
             on_device = on_device + grid.to(CPU)             # ...copied to the device: h2d
             _ = on_device + torch.arange(4.0)                # a host tensor in a device op: fails on CUDA
             _ = on_device * torch.tensor(2.0)                # a host scalar is fine on CUDA
             float(on_device.sum())                           # a readback
-            syncs._commit_step()
-            syncs.steps += 1
-    del syncs_before
+            step()
     assert syncs.counts["loop"] == {"h2d": 3, "mixed": 3, "readback": 3}
 
 
