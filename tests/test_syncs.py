@@ -286,3 +286,19 @@ def test_compile_reaches_mae_pretraining_and_zssr(tmp_path, monkeypatch):
     mae.fit_mae(PretrainData(x), run_ctx(MAE_TINY, x, epochs=1, tmp_path=tmp_path, compile=True))
     zssr.restore_zssr(sr_problem(), restore_ctx(zssr_params(), {"iterations": 2}, compile=True))
     assert compiled == ["MAE", "ZSSRNet"]
+
+
+# -- CPU threads (bench run --threads, OpenMP's passive wait by default) ----------------------------
+
+
+def test_bench_sets_a_passive_openmp_wait_unless_told_and_run_takes_threads(monkeypatch):
+    from bench import cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    assert cli.main(["run", "suites/quick.yaml", "--threads", "1", "--dry-run"]) == 0
+    assert __import__("os").environ["OMP_WAIT_POLICY"] == "PASSIVE" and threads == [1]
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert cli.main(["run", "suites/quick.yaml", "--threads", "0", "--dry-run"]) == 2     # refused, one line
+    assert __import__("os").environ["OMP_WAIT_POLICY"] == "ACTIVE" and threads == [1]
