@@ -46,6 +46,8 @@ def spin():
 def measure(threads: int, policy: str, steps: int) -> dict:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     env.pop("OMP_NUM_THREADS", None)
+    if policy == "unset":                      # libgomp's own default: spin a while, then sleep
+        env.pop("OMP_WAIT_POLICY")
     out = subprocess.run([sys.executable, "-c", JOB, str(threads), str(steps)], env=env, capture_output=True,
                          text=True, check=True)
     return json.loads(out.stdout)
@@ -56,7 +58,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--load", type=int, default=1, help="busy processes added for the loaded case")
     args = parser.parse_args()
-    settings = [(t, p) for t in (1, 2) for p in ("passive", "active")]
+    settings = [(t, p) for t in (1, 2) for p in ("unset", "passive", "active")]
     for state in ("as is", f"+{args.load} busy"):
         spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.load if state != "as is" else 0)]
         for s in spinners:
