@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
                        "under --out (bench/devicecheck.py).")
     p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or mps")
     p.add_argument("--out", default="device-check", help="folder for the JSON, the table and the runs' records")
-    p.add_argument("--tiny", action="store_true", help="tiny models and budgets (suites/device-check-tiny.yaml; CI)")
+    p.add_argument("--tiny", action="store_true",
+                   help="tiny models and budgets (suites/device-check/device-check-tiny.yaml; CI)")
     p.add_argument("--no-compile", action="store_true", help="skip the compiled pass (torch.compile)")
     p.add_argument("--budget-scale", type=float, default=None, help="multiply the check's budgets")
     p.add_argument("--data-dir", default=None, help="data folder (default: $BENCH_DATA_DIR); never downloads")

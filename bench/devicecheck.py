@@ -2,7 +2,8 @@
 
 It prints the device, driver, CUDA and cuDNN; runs the quick suite at a smoke budget and the
 device-check suite (every built-in method, at the papers' image sizes where speed is measured:
-``suites/device-check.yaml``, or ``suites/device-check-tiny.yaml`` with ``--tiny``) through the
+``suites/device-check/device-check.yaml``, or ``device-check-tiny.yaml`` with ``--tiny``; a
+folder of their own: they name the check's datasets, which only the check registers) through the
 host's own runner, with the suites' switches (bf16 autocast, channels-last and TF32 on CUDA);
 counts the syncs each run's step loop makes (:class:`bench.syncs.SyncCounter`: on CUDA
 ``torch.cuda.set_sync_debug_mode("warn")``, elsewhere the simulated device), records each run's
@@ -31,6 +32,7 @@ import torch
 from bench import DatasetSpec, ImageSet, LabelledImages, RestorationImage, hookimpl
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
+CHECK_SUITES = SUITES / "device-check"
 #: Synthetic restoration images: name -> (height, width). 512x512: DIP's denoising images
 #: (F16 and the 9-image colour set) and Set5's largest; 256x256: a x2 LR image of that size for ZSSR.
 CHECK_IMAGES = {"rgb-512": (512, 512), "rgb-256": (256, 256), "rgb-64": (64, 64)}
@@ -195,7 +197,7 @@ def check(device_name: str, out: Path, *, tiny: bool = False, compile: bool = Tr
     # On the CPU the sync detector follows every op (slow): the timed pass runs without it and a
     # second, cheaper pass counts. On CUDA the debug mode costs nothing, so one pass does both.
     # --tiny (CI) runs one counted pass: its timings are the code path's, not the machine's.
-    check_suite = SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
+    check_suite = CHECK_SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
     result["runs"] = run(check_suite, "results/eager", budget_scale, count=device.type == "cuda" or tiny)
     if device.type != "cuda" and not tiny:
         counted = run(check_suite, "results/counted", budget_scale, count=True)

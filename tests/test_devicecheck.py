@@ -43,3 +43,13 @@ def test_the_cifar_subset_is_read_in_the_official_layout(tmp_path):
     train = check_data.load_cifar("train", None)
     assert check_data.subset == folder and train.images.shape == (2, 3, 32, 32)
     assert train.labels.tolist() == [3, 7] and train.images[0, 1, 0, 0] == 1024 % 256     # channel-major rows
+
+
+def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
+    from bench import registry
+    from bench.suite import load_suite
+
+    reg = registry.load(extra_plugins=[("device-check", devicecheck.CheckData(tmp_path))])
+    suite = load_suite(devicecheck.CHECK_SUITES / "device-check.yaml", reg)
+    assert {s.method for s in suite.runs} == {"small-cnn", "mlp", "icn", "airbench94", "mae", "ddae", "onepfrac", "dip",
+                                             "zssr", "bicubic", "degraded-input", "bm3d"}
