@@ -200,10 +200,10 @@ def test_dip_backtracking_on_the_device_is_the_host_decision_exactly():
 
 
 def zssr_params():
-    from bench import registry
+    from bench import param_defaults, registry
 
     spec = registry.load().method("zssr")
-    return {**spec.params, "width": 8, "depth": 3, "crop_size": 16, "run_test_every": 5,
+    return {**param_defaults(spec.params), "width": 8, "depth": 3, "crop_size": 16, "run_test_every": 5,
             "learning_rate_policy_check_every": 6, "min_iters": 0, "learning_rate_slope_range": 15,
             "back_projection_iters": 1, "output_flip": False}
 
