@@ -21,7 +21,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
-from bench.timing import measure, summarize, synchronize
+from bench.timing import mark, measure, seconds_between, summarize, synchronize
 
 
 @dataclass
@@ -90,7 +90,9 @@ class Bookkeeping:
 
 
 def bookkeeping(ctx: "MethodContext") -> Bookkeeping:
-    """The host's record of a context's run (for protocols and ``bench check``, not methods)."""
+    """The host's record of a context's run (for protocols and ``bench check``, not methods),
+    with every finished epoch read back."""
+    ctx._resolve()
     return ctx._book
 
 
@@ -131,6 +133,9 @@ class MethodContext(Switches):
         self._book = Bookkeeping()
         self._timed: dict[str, list[tuple[float, int]]] = {}
         self._started = time.perf_counter()
+
+    def _resolve(self) -> None:
+        """Bring the bookkeeping up to date (a context that defers device read-backs does it here)."""
 
     def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "",
                 unit: str = "", **info) -> dict:
@@ -189,6 +194,8 @@ class RunContext(MethodContext):
         super().__init__(device=device, seed=seed, budget=budget, params=params, artifacts_dir=artifacts_dir,
                          progress=progress, precision=precision, channels_last=channels_last, compile=compile)
         self.normalize = normalize
+        #: Finished epochs not yet read back: (curve point, start, end, images, loss sum, steps).
+        self._pending: list[tuple] = []
         self._epoch = 0
         self._n_epochs = 0
         self._step = 0
@@ -260,24 +267,39 @@ class RunContext(MethodContext):
 
     # -- progress and timing --------------------------------------------------------------------
     def epochs(self, n: int) -> Iterator[int]:
-        """Yield 0..n-1; the host times each epoch (synchronized at its ends) and shows progress."""
+        """Yield 0..n-1; the host times each epoch and shows progress. The epochs' times and
+        losses stay on the device (CUDA events, loss sums) until a progress line or the host's
+        bookkeeping (:func:`bookkeeping`) needs them, so an epoch boundary does not make the device wait for the host."""
         self._n_epochs = n
         for epoch in range(n):
             self._epoch, self._step = epoch, 0
             self._loss_sum, self._loss_count = None, 0
             images_before = self._images
-            synchronize(self.device)
-            start = time.perf_counter()
+            start = mark(self.device)
             yield epoch
-            synchronize(self.device)
-            seconds = time.perf_counter() - start
-            loss = self._loss_sum.item() / self._loss_count if self._loss_count else None
-            self._book.epoch_log.append(_EpochLog(seconds, self._images - images_before, loss))
-            self._book.curves.append({"epoch": epoch + 1, "loss": loss, "seconds": round(seconds, 4)})
+            curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
+            self._book.curves.append(curve)
             self._book.epochs += 1
+            self._pending.append((curve, start, mark(self.device), self._images - images_before,
+                                  self._loss_sum, self._loss_count))
             if self._steps_per_epoch is None:
                 self._steps_per_epoch = self._step
-            self.progress.status(self._status_text(loss), force=True)
+            if self.progress.due() or epoch == n - 1:
+                self._resolve()
+                self.progress.status(self._status_text(curve["loss"]), force=True)
+
+    def _resolve(self) -> None:
+        """Read back the finished epochs' losses (one transfer) and times."""
+        if not self._pending:
+            return
+        sums = [loss_sum for *_, loss_sum, count in self._pending if count]
+        values = iter(torch.stack(sums).tolist() if sums else [])
+        for curve, start, end, images, loss_sum, count in self._pending:
+            seconds = seconds_between(start, end)
+            loss = next(values) / count if count else None
+            self._book.epoch_log.append(_EpochLog(seconds, images, loss))
+            curve.update(loss=loss, seconds=round(seconds, 4))
+        self._pending.clear()
 
     def step(self, loss: torch.Tensor | None = None, n: int = 0) -> None:
         """Count one optimisation step over ``n`` images. ``loss`` stays on the device; it is read

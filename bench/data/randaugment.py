@@ -19,6 +19,7 @@ as PIL's uint8 images do.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -85,15 +86,21 @@ def apply_ops(x: torch.Tensor, op: torch.Tensor, level: torch.Tensor, sign: torc
 
 def fill_tensor(fill: tuple[float, ...], x: torch.Tensor) -> torch.Tensor:
     """(1, C, 1, 1) fill: per channel for RGB, the mean of ``fill`` for one channel."""
-    values = list(fill) if x.shape[1] == len(fill) else [sum(fill) / len(fill)] * x.shape[1]
-    return torch.tensor(values, dtype=x.dtype, device=x.device)[None, :, None, None]
+    values = tuple(fill) if x.shape[1] == len(fill) else (sum(fill) / len(fill),) * x.shape[1]
+    return _constant(values, x.dtype, x.device)[None, :, None, None]
+
+
+@lru_cache(maxsize=64)
+def _constant(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small constant on the device, copied there once (a copy per step would make a GPU wait)."""
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
     """PIL's "L" conversion (ITU-R 601-2 luma, rounded): (B, 1, H, W)."""
     if x.shape[1] == 1:
         return x
-    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)[None, :, None, None]
+    weights = _constant((0.299, 0.587, 0.114), x.dtype, x.device)[None, :, None, None]
     return (x * weights).sum(1, keepdim=True).round()
 
 
