@@ -60,8 +60,8 @@ class _EpochLog:
 @dataclass
 class Bookkeeping:
     """What the host records while a method runs; protocols read it (:func:`bookkeeping`),
-    methods never do. ``steps`` counts ``ctx.step`` calls and ``epochs`` the epochs
-    ``ctx.epochs`` completed; ``curves`` the per-epoch (or per-iteration) points and the method's
+    methods never do. ``steps`` counts ``ctx.step`` calls (``images`` their ``n``) and
+    ``epochs`` the epochs ``ctx.epochs`` completed; ``curves`` the per-epoch (or per-iteration) points and the method's
     own ``ctx.log`` scalars; ``throughputs`` the rates it measured (``ctx.measure``/``timed``).
     A restorer's context also keeps ``monitor_seconds`` (time in the host's monitor) and
     ``loop_seconds`` (its ``ctx.iterations`` loops, monitoring excluded)."""
@@ -71,6 +71,7 @@ class Bookkeeping:
     epoch_log: list[_EpochLog] = field(default_factory=list)
     steps: int = 0
     epochs: int = 0
+    images: int = 0
     monitor_seconds: float = 0.0
     loop_seconds: float = 0.0
 
@@ -306,6 +307,7 @@ class RunContext(MethodContext):
         back only when the progress line is due, so this costs no synchronisation."""
         self._step += 1
         self._book.steps += 1
+        self._book.images += n
         self._images += n
         if loss is not None:
             loss = loss.detach().float()

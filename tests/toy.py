@@ -26,7 +26,7 @@ def load_toy(split, store):
 
 
 def fit_linear(data, ctx):
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, data.num_classes)).to(ctx.device)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(data.train.images[0].numel(), data.num_classes)).to(ctx.device)
     opt = torch.optim.SGD(model.parameters(), lr=ctx.params["lr"])
     for _ in ctx.epochs(ctx.budget.epochs):
         for x, y in ctx.batches(data.train, 50):

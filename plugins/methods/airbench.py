@@ -414,6 +414,7 @@ def bench_register_methods(register):
     register(Classifier(
         name="airbench94",
         train=fit_airbench94,
+        check_params={"batch_size": 16, "widths": [8, 8, 8], "whiten_samples": 64, "tta_level": 0},
         budget={"epochs": 9.9},
         params=DECLARED_PARAMS,
         description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "

@@ -317,6 +317,8 @@ def bench_register_methods(register):
     register(RepresentationLearner(
         name="ddae",
         pretrain=fit_ddae,
+        check_params={"n_channels": 32, "ch_mults": [1, 2], "attention_levels": [1], "n_blocks": 1, "batch_size": 32,
+                      "block": "out_2"},
         build=build_encoder,
         budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

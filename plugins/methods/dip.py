@@ -219,6 +219,7 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 def bench_register_methods(register):
     register(Restorer(
         name="dip", restore=restore_dip, restorations=("denoise", "sr", "inpaint"),
+        check_params={"channels": 8, "scales": 2, "input_depth": 4, "skip_channels": 2, "inpaint_skip_channels": 4},
         budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
                 "inpaint_iterations": 6001},
         params={"lr": Param(0.01, gt=0), "input_depth": Param(32, ge=1), "input_scale": Param(0.1, ge=0),

@@ -341,6 +341,8 @@ def bench_register_methods(register):
     register(Classifier(
         name="icn",
         train=fit_icn,
+        check_params={"backbone": "small-cnn", "width": 4, "rounds": 2, "negatives_per_class": 2, "langevin_steps": 2,
+                      "batch_size": 16},
         budget={"epochs": 100.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         description="Introspective CNN: one CNN with a positive and a pseudo-negative output per class; "

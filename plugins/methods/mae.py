@@ -151,6 +151,8 @@ def bench_register_methods(register):
     register(RepresentationLearner(
         name="mae",
         pretrain=fit_mae,
+        check_params={"patch_size": 4, "dim": 16, "depth": 1, "heads": 2, "decoder_dim": 16, "decoder_depth": 1,
+                      "decoder_heads": 2, "batch_size": 32},
         build=build_encoder,
         budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

@@ -295,6 +295,8 @@ def bench_register_methods(register):
     register(RepresentationLearner(
         name="onepfrac",
         pretrain=fit_onepfrac,
+        check_params={"copies": 8, "points": 2000, "render_size": 32, "patch_size": 4, "dim": 16, "depth": 1, "heads": 2,
+                      "batch_size": 4, "warmup_epochs": 1.0},
         build=build_encoder,
         budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

@@ -211,6 +211,7 @@ PUBLISHED = tuple(
 def bench_register_methods(register):
     register(Restorer(
         name="zssr", restore=restore_zssr, restorations=("sr",),
+        check_params={"width": 8, "depth": 3, "crop_size": 16, "back_projection_iters": 2, "run_test_every": 2},
         published=PUBLISHED,
         budget={"iterations": 3000},
         params={
