@@ -27,6 +27,7 @@ _LAZY = {
     "LabelledImages": "bench.data.images",
     "TrainData": "bench.context",
     "RunContext": "bench.context",
+    "MethodContext": "bench.context",
     "PretrainData": "bench.context",
     "Augment": "bench.data.loader",
     "rand_augment": "bench.data.randaugment",
@@ -82,7 +83,7 @@ def __getattr__(name: str):
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.artifacts import save_image
-    from bench.context import PretrainData, RunContext, TrainData
+    from bench.context import MethodContext, PretrainData, RunContext, TrainData
     from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment

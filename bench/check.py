@@ -290,8 +290,8 @@ def _run(registry: Registry, method: Method, runs, params: dict, budget: dict, d
             what = spec.protocol_options.get("task" if spec.protocol == "restore" else "weights")
             label = f"{spec.protocol} {what}" if what else spec.protocol
             if record.get("status") != "ok":
-                error = (record.get("error") or {}).get("message", "no record") if isinstance(record.get("error"), dict) \
-                    else record.get("error", "no record")
+                error = record.get("error", "no record")
+                error = error.get("message", error) if isinstance(error, dict) else error
                 if not (stop and "_Stop" in str(record.get("error"))):
                     outcome.errors.append(f"{label}: the run failed: {error}")
                 continue
@@ -350,13 +350,15 @@ def _result_problem(method: Method, name: str, data, ctx, result) -> str | None:
 def _with_check_data(registry: Registry, method: Method) -> Registry:
     """The registry with the synthetic datasets and ``method`` (spied on) in place of its entry."""
     datasets = {**registry.datasets,
-                CHECK_IMAGES: DatasetSpec(CHECK_IMAGES, "classification", _images, num_classes=4, image_shape=(3, 16, 16),
+                CHECK_IMAGES: DatasetSpec(CHECK_IMAGES, "classification", _images, num_classes=4,
+                                          image_shape=(3, 16, 16),
                                           description="bench check: 4 classes of 3x16x16 synthetic images"),
                 CHECK_RESTORE: DatasetSpec(CHECK_RESTORE, "restoration", _restore_images, splits=("test",),
                                            description="bench check: one small synthetic image with a mask")}
     host = PluginInfo("bench.check", "bench", "")
     owner = {**registry.owner, ("dataset", CHECK_IMAGES): host, ("dataset", CHECK_RESTORE): host}
-    return dataclasses.replace(registry, datasets=datasets, methods={**registry.methods, method.name: method}, owner=owner)
+    methods = {**registry.methods, method.name: method}
+    return dataclasses.replace(registry, datasets=datasets, methods=methods, owner=owner)
 
 
 def _images(split: str, store) -> LabelledImages:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
-from collections.abc import Mapping
 import warnings
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only: this module imports no
 
     from bench.context import PretrainData, RunContext, TrainData
     from bench.progress import Progress
-    from bench.restoration.context import RestoreContext
-    from bench.restoration.degrade import Problem
     from bench.records import ResultStore
     from bench.registry import Registry
+    from bench.restoration.context import RestoreContext
+    from bench.restoration.degrade import Problem
     from bench.runner import SuiteOutcome
     from bench.suite import RunSpec
 
@@ -168,7 +168,8 @@ class Method:
 
     def __post_init__(self) -> None:
         if type(self) is Method:
-            raise TypeError("register a bench.Classifier, bench.RepresentationLearner or bench.Restorer, not bench.Method")
+            raise TypeError("register a bench.Classifier, bench.RepresentationLearner or bench.Restorer, "
+                            "not bench.Method")
         _check_name("method", self.name)
         where = f"{type(self).__name__} {self.name!r}"
         for name, signature in self._callables:
@@ -235,7 +236,9 @@ class Classifier(Method):
     restorations: ClassVar[tuple[str, ...]] = ()
     feature_params: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    _callables: ClassVar[tuple[tuple[str, str], ...]] = (("train", "(data: bench.TrainData, ctx: bench.RunContext) -> nn.Module"),)
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("train", "(data: bench.TrainData, ctx: bench.RunContext) -> nn.Module"),
+    )
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,9 @@ class Restorer(Method):
     kind: ClassVar[str] = "restorer"
     feature_params: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ("restoration",)
-    _callables: ClassVar[tuple[tuple[str, str], ...]] = (("restore", "(problem: bench.Problem, ctx: bench.RestoreContext) -> Tensor"),)
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("restore", "(problem: bench.Problem, ctx: bench.RestoreContext) -> Tensor"),
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

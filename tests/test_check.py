@@ -57,7 +57,8 @@ def pretrain_other_architecture(data, ctx):
 
 
 def restore_uint8(problem, ctx):
-    return (torch.nn.functional.interpolate(problem.observed[None], scale_factor=problem.scale)[0] * 255).to(torch.uint8)
+    upscaled = torch.nn.functional.interpolate(problem.observed[None], scale_factor=problem.scale)[0]
+    return (upscaled * 255).to(torch.uint8)
 
 
 def restore_too_many_steps(problem, ctx):
@@ -110,7 +111,8 @@ def test_returning_the_wrong_type_is_reported(report):
 
 
 def test_a_check_param_its_declaration_refuses_is_a_registration_failure(report):
-    assert rules(report, "bad-check-param") == [("registration", "check_params 'width': expected an integer >= 1, got int 0")]
+    expected = ("registration", "check_params 'width': expected an integer >= 1, got int 0")
+    assert rules(report, "bad-check-param") == [expected]
 
 
 def test_a_restorer_making_more_steps_than_its_budget_is_reported(report):

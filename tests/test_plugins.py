@@ -259,4 +259,6 @@ def test_registering_something_else_names_the_contracts():
 
 def test_bench_plugins_shows_a_restorer_as_a_restorer(capsys):
     assert cli.main(["plugins", "zssr"]) == 0
-    assert "kind: restorer; tasks: restoration; restores: sr" in capsys.readouterr().out
+    page = capsys.readouterr().out
+    assert "kind: restorer (bench.Restorer); tasks: restoration; restores: sr" in page
+    assert "bench check runs it at: width=8, depth=3" in page

@@ -26,7 +26,8 @@ def load_toy(split, store):
 
 
 def fit_linear(data, ctx):
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(data.train.images[0].numel(), data.num_classes)).to(ctx.device)
+    pixels = data.train.images[0].numel()
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(pixels, data.num_classes)).to(ctx.device)
     opt = torch.optim.SGD(model.parameters(), lr=ctx.params["lr"])
     for _ in ctx.epochs(ctx.budget.epochs):
         for x, y in ctx.batches(data.train, 50):
