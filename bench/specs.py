@@ -138,8 +138,9 @@ class Method:
     - ``description``, ``citation``: one line each, shown by ``bench plugins``.
     - ``published``: reference numbers (:class:`bench.Published`) reports show beside ours.
     - ``check_params`` / ``check_budget``: the params and budget ``bench check`` runs the method
-      at (default: its params, and every budget value at its smallest: integers 1, floats at most
-      1.0). A method whose defaults are too heavy for a few seconds on a CPU gives smaller ones.
+      at (default: its params, and every budget value at its smallest: integers 1 (a restorer's at
+      most 3), floats at most 1.0). A method whose defaults are too heavy for a few seconds on a
+      CPU gives smaller ones.
 
     Every call gets a context (:class:`bench.RunContext` or :class:`bench.RestoreContext`) with
     the same vocabulary: ``device``, ``seed``, ``generator`` (a seeded ``torch.Generator`` on the
@@ -202,11 +203,6 @@ class Method:
             if unknown:
                 owner = "budget" if label == "check_budget" else "params"
                 raise ValueError(f"{where}: field {label!r} names {unknown}, which are not in its {owner}")
-
-    def check_run_budget(self) -> dict:
-        """The budget ``bench check`` runs at: ``check_budget`` over the smallest of each value."""
-        smallest = {k: 1 if isinstance(v, int) else min(v, 1.0) for k, v in self.budget.items()}
-        return {**smallest, **self.check_budget}
 
 
 @dataclass(frozen=True)

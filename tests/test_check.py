@@ -171,3 +171,18 @@ def test_a_plugin_that_does_not_load_fails_its_check(monkeypatch, tmp_path, caps
                          {"bench_broken": "raise ImportError('needs libfoo')\n"}, {"broken": "bench_broken"})
     assert cli.main(["check", "broken"]) == 1
     assert "FAILED broken: registration: the plugin did not load: ImportError: needs libfoo" in capsys.readouterr().err
+
+
+def test_an_old_style_spec_passes_bench_check_with_its_deprecation_warning(monkeypatch, tmp_path, capsys):
+    from fakedist import install_distribution
+
+    source = ("import torch\nfrom bench import MethodSpec, hookimpl\n"
+              "def restore(problem, ctx):\n"
+              "    return torch.nn.functional.interpolate(problem.observed[None], scale_factor=problem.scale)[0]\n"
+              "@hookimpl\ndef bench_register_methods(register):\n"
+              "    register(MethodSpec(name='old-sr', kind='restorer', fit=restore, tasks=('restoration',),"
+              " restorations=('sr',)))\n")
+    install_distribution(monkeypatch, tmp_path, "bench-old", "0.1", {"bench_old": source}, {"old": "bench_old"})
+    with pytest.warns(DeprecationWarning, match=r"register bench.Restorer\(name, restore=fit"):
+        assert cli.main(["check", "old"]) == 0
+    assert "1 methods checked, 0 rules broken" in capsys.readouterr().out
