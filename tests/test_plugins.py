@@ -190,8 +190,10 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
 
     import bench
 
-    install_distribution(monkeypatch, tmp_path, "bench-legacy", "0.1", {"bench_legacy": LEGACY_SOURCE, "bench_toy": TOY_SOURCE},
-                         {"legacy": "bench_legacy", "toy": "bench_toy"})
+    restoration_toy = (Path(__file__).parent / "restoration_toy.py").read_text()
+    install_distribution(monkeypatch, tmp_path, "bench-legacy", "0.1",
+                         {"bench_legacy": LEGACY_SOURCE, "bench_toy": TOY_SOURCE, "bench_rtoy": restoration_toy},
+                         {"legacy": "bench_legacy", "toy": "bench_toy", "rtoy": "bench_rtoy"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         reg = registry.load()
@@ -208,14 +210,17 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
 
     suite = tmp_path / "legacy.yaml"
     suite.write_text("seeds: [0]\nruns:\n  - {datasets: toy, methods: old-classifier, protocol: classify}\n"
-                     "  - {datasets: toy, methods: old-pixels, protocol: knn}\n")
+                     "  - {datasets: toy, methods: old-pixels, protocol: knn}\n"
+                     "  - {datasets: tiny-restore, methods: old-restorer, protocol: {name: restore, task: denoise}}\n")
     results = tmp_path / "results"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
     records = [record for _, record in iter_records(results)]
-    assert sorted(r["spec"]["method"] for r in records) == ["old-classifier", "old-pixels"]
+    assert sorted(r["spec"]["method"] for r in records) == ["old-classifier", "old-pixels", "old-restorer"]
     assert all(r["status"] == "ok" for r in records)
+    (restored,) = [r for r in records if r["spec"]["method"] == "old-restorer"]
+    assert restored["details"]["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
 
 
 def test_a_restorer_is_never_shown_as_a_classifier_and_a_missing_field_is_named():
