@@ -17,7 +17,7 @@ TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
 LIN_SOURCE = '''
 import torch
 
-from bench import MethodSpec, hookimpl
+from bench import Classifier, hookimpl
 
 
 def fit(data, ctx):
@@ -31,7 +31,7 @@ def fit(data, ctx):
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(name="lin", kind="classifier", fit=fit, budget={"epochs": 1}))
+    register(Classifier(name="lin", train=fit, budget={"epochs": 1}))
 '''
 
 SUITE = "seeds: [0, 1]\nruns: [{datasets: toy, methods: lin, protocol: classify}]\n"

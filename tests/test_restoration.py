@@ -261,13 +261,12 @@ def test_suites_refuse_a_restorer_for_a_task_it_does_not_do(tmp_path, reg):
 
 
 def test_restored_images_must_have_the_clean_shape(tmp_path, reg):
-    from bench import MethodSpec, hookimpl
+    from bench import Restorer, hookimpl
 
     class Bad:
         @hookimpl
         def bench_register_methods(self, register):
-            register(MethodSpec(name="bad-sr", kind="restorer", fit=lambda problem, ctx: problem.observed,
-                                tasks=("restoration",), restorations=("sr",)))
+            register(Restorer(name="bad-sr", restore=lambda problem, ctx: problem.observed, restorations=("sr",)))
 
     reg2 = registry.load(extra_plugins=[("restoration_toy", restoration_toy), ("bad", Bad())])
     suite, store, outcome = run_suite(tmp_path, reg2, "runs: [{datasets: tiny-restore, methods: bad-sr, protocol: {name: restore, task: sr, scale: 2}}]\n")
