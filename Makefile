@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test test-fast lint docs-check quick benchmark benchmark-save clean
+.PHONY: install test test-fast lint docs-check quick benchmark benchmark-save clean gpu-check
 
 # Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
 # when a benchmark's median is more than BENCHMARK_FAIL slower.
@@ -52,3 +52,10 @@ benchmark-save: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# One offline check of a machine (bench/devicecheck.py): make gpu-check DEVICE=cuda OUT=device-check
+# (DEVICE=cpu works too; GPU_CHECK_FLAGS=--no-compile skips the compiled pass).
+DEVICE ?= cuda
+OUT    ?= device-check
+gpu-check: install
+	$(BIN)/bench gpu-check --device $(DEVICE) --out $(OUT) $(GPU_CHECK_FLAGS)

@@ -26,6 +26,7 @@ _LAZY = {
     "RunContext": "bench.context",
     "PretrainData": "bench.context",
     "Augment": "bench.data.loader",
+    "rand_augment": "bench.data.randaugment",
     "RemoteFile": "bench.data.store",
     "Archive": "bench.data.store",
     "DataStore": "bench.data.store",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment
+    from bench.data.randaugment import rand_augment
     from bench.data.store import Archive, DataError, DataStore, RemoteFile
     from bench.executors import Executor, ExecutorSpec, Job
     from bench.restoration.context import RestoreContext

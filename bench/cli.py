@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,9 @@ EPILOG = """examples:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch starts OpenMP: threads that sleep when idle instead of spinning. Spinning
+    # threads on a shared CPU wait on each other (measured: 5x slower steps with two threads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -91,12 +95,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-X", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
                    help="executor option overriding the suite's, e.g. -X address=auto, -X partition=gpu "
                         "(repeatable; `bench plugins --json` lists each executor's options)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch intra-op threads for runs in this process (default: torch's, one per core)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
     p.add_argument("--keep-stale", action="store_true",
                    help="count finished runs made by other code (a changed method, dataset or host) as done "
                         "instead of running them again")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("gpu-check", formatter_class=fmt,
+                       help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
+                       description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
+                       "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
+                       "memory and the papers'-size speeds, eager and compiled; write device-check.json and .md "
+                       "under --out (bench/devicecheck.py).")
+    p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or mps")
+    p.add_argument("--out", default="device-check", help="folder for the JSON, the table and the runs' records")
+    p.add_argument("--tiny", action="store_true",
+                   help="tiny models and budgets (suites/device-check/device-check-tiny.yaml; CI)")
+    p.add_argument("--no-compile", action="store_true", help="skip the compiled pass (torch.compile)")
+    p.add_argument("--budget-scale", type=float, default=None, help="multiply the check's budgets")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $BENCH_DATA_DIR); never downloads")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=cmd_gpu_check)
 
     p = sub.add_parser("figures", help="restoration: side-by-side pictures per image across methods",
                        formatter_class=fmt)
@@ -246,6 +268,12 @@ def _run(args) -> int:
         except ValueError:
             raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     # --seeds, --budget-scale and --device are checked by load_suite, as strictly as the file's values.
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BenchError(f"--threads: expected a positive number of threads, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     reg = _registry()
     try:
         suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device,
@@ -353,6 +381,12 @@ def _executor(args, suite, reg):
         return name, spec.make(options)
     except executors.ExecutorError as exc:
         raise BenchError(str(exc)) from None
+
+
+def cmd_gpu_check(args) -> int:
+    from bench import devicecheck
+
+    return devicecheck.main(args)
 
 
 def cmd_figures(args) -> int:

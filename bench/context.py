@@ -15,7 +15,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
-from bench.timing import measure, summarize, synchronize
+from bench.timing import mark, measure, seconds_between, summarize, synchronize
 
 
 @dataclass
@@ -84,8 +84,10 @@ class RunContext(Switches):
         self.compile = compile
         #: Seeded generator on the device, for the method's own sampling and the host's batching.
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.epoch_log: list[_EpochLog] = []
-        self.curves: list[dict] = []
+        self._epoch_log: list[_EpochLog] = []
+        self._curves: list[dict] = []
+        #: Finished epochs not yet read back: (curve point, start, end, images, loss sum, steps).
+        self._pending: list[tuple] = []
         #: Rates a method measured with ``measure`` (name -> bench.timing result); protocols copy
         #: them into the record's throughput section.
         self.throughputs: dict[str, dict] = {}
@@ -162,23 +164,49 @@ class RunContext(Switches):
 
     # -- progress and timing --------------------------------------------------------------------
     def epochs(self, n: int) -> Iterator[int]:
-        """Yield 0..n-1; the host times each epoch (synchronized at its ends) and shows progress."""
+        """Yield 0..n-1; the host times each epoch and shows progress. The epochs' times and
+        losses stay on the device (CUDA events, loss sums) until a progress line, ``curves`` or
+        ``epoch_log`` needs them, so an epoch boundary does not make the device wait for the host."""
         self._n_epochs = n
         for epoch in range(n):
             self._epoch, self._step = epoch, 0
             self._loss_sum, self._loss_count = None, 0
             images_before = self._images
-            synchronize(self.device)
-            start = time.perf_counter()
+            start = mark(self.device)
             yield epoch
-            synchronize(self.device)
-            seconds = time.perf_counter() - start
-            loss = self._loss_sum.item() / self._loss_count if self._loss_count else None
-            self.epoch_log.append(_EpochLog(seconds, self._images - images_before, loss))
-            self.curves.append({"epoch": epoch + 1, "loss": loss, "seconds": round(seconds, 4)})
+            curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
+            self._curves.append(curve)
+            self._pending.append((curve, start, mark(self.device), self._images - images_before,
+                                  self._loss_sum, self._loss_count))
             if self._steps_per_epoch is None:
                 self._steps_per_epoch = self._step
-            self.progress.status(self._status_text(loss), force=True)
+            if self.progress.due() or epoch == n - 1:
+                self._resolve()
+                self.progress.status(self._status_text(curve["loss"]), force=True)
+
+    @property
+    def curves(self) -> list[dict]:
+        """The run's curve points: per epoch its mean loss and seconds, and the ``log`` scalars."""
+        self._resolve()
+        return self._curves
+
+    @property
+    def epoch_log(self) -> list[_EpochLog]:
+        self._resolve()
+        return self._epoch_log
+
+    def _resolve(self) -> None:
+        """Read back the finished epochs' losses (one transfer) and times."""
+        if not self._pending:
+            return
+        sums = [loss_sum for *_, loss_sum, count in self._pending if count]
+        values = iter(torch.stack(sums).tolist() if sums else [])
+        for curve, start, end, images, loss_sum, count in self._pending:
+            seconds = seconds_between(start, end)
+            loss = next(values) / count if count else None
+            self._epoch_log.append(_EpochLog(seconds, images, loss))
+            curve.update(loss=loss, seconds=round(seconds, 4))
+        self._pending.clear()
 
     def step(self, loss: torch.Tensor | None = None, n: int = 0) -> None:
         """Count one optimisation step over ``n`` images. ``loss`` stays on the device; it is read
@@ -211,7 +239,7 @@ class RunContext(Switches):
 
     def log(self, **scalars: float) -> None:
         """Record scalars (e.g. validation accuracy) in the run's curves, tagged with the epoch."""
-        self.curves.append({"epoch": self._epoch + 1, **scalars})
+        self._curves.append({"epoch": self._epoch + 1, **scalars})
 
     def _status_text(self, loss: float | None) -> str:
         parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]

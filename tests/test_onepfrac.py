@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench import registry
-from bench.context import RunContext
+from bench.context import PretrainData, RunContext
 from bench.data.loader import Normalize
 from bench.data.store import DataStore
 from bench.progress import Progress
@@ -52,7 +52,7 @@ def test_the_parallel_chaos_game_is_the_sequential_one():
     maps, probs, _ = system(3)
     copies = fractal.perturb(maps, 3, 0.1, torch.Generator().manual_seed(0))
     points = fractal.chaos_game(copies, probs.expand(3, -1), 700, seed=5, chunk=64)   # 11 chunks, ragged end
-    uniforms, _ = fractal._random_stream(700, 5, torch.device("cpu"))
+    uniforms = fractal._map_uniforms(700, 5, torch.device("cpu"))
     cdf = probs.cumsum(0)
     for b in range(3):
         p = torch.zeros(2, dtype=torch.float64)
@@ -90,7 +90,7 @@ def test_rendered_points_stay_in_bounds_and_renders_are_deterministic_per_seed()
 def test_the_last_patch_pasted_wins():
     """Two points on one pixel: the later one's 3x3 mask decides every cell (paste, not OR)."""
     points = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])       # point 2 repeats point 0
-    masks = torch.tensor([0b111111111, 0b100000000, 0b000000001])
+    masks = torch.tensor([[0b111111111, 0b100000000, 0b000000001]])
     image = fractal.rasterize(points, masks, size=16, pad=4)[0, 0].flip(0)   # back to y down
     assert image[5:8, 5:8].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, fractal.GRAY]]
     assert image[13, 13] == fractal.GRAY and image.count_nonzero() == 2  # point 1: top-left cell only
@@ -99,14 +99,25 @@ def test_the_last_patch_pasted_wins():
 # -- the perturbations -----------------------------------------------------------------------------------
 
 
-def test_delta_zero_copies_are_the_base_fractal_and_positive_delta_differs_locally():
+def test_delta_zero_copies_share_the_points_of_the_base_fractal_but_not_its_texture():
+    """The official renderer draws a patch mask per point and per picture: at delta 0 the copies'
+    points are the base fractal's, their pictures are not pixel-identical."""
     maps, probs, _ = system(2)
     g = torch.Generator().manual_seed(0)
     render = dict(size=64, points=6000)
     base = fractal.render(maps[None], probs[None], **render)
     same = fractal.perturb(maps, 5, 0.0, g)
     assert torch.equal(same, maps.expand(5, -1, -1, -1))
-    assert torch.equal(fractal.render(same, probs.expand(5, -1), **render), base.expand(5, -1, -1, -1))
+    copies = fractal.render(same, probs.expand(5, -1), **render)
+    assert torch.equal(fractal.chaos_game(same, probs.expand(5, -1), 6000), fractal.chaos_game(maps[None], probs[None], 6000).expand(5, -1, -1))
+    assert all(not torch.equal(copies[i], copies[j]) for i in range(5) for j in range(i))
+    assert near(copies, base).min() > 0.97 and near(base.expand(5, -1, -1, -1), copies).min() > 0.97
+    lone = fractal.rasterize(torch.tensor([[[0.0, 0.0], [1.0, 1.0]]]).expand(4000, -1, -1),
+                             torch.randint(1, 512, (4000, 2), generator=g), size=16, pad=4)
+    assert abs((lone > 0).float().sum((1, 2, 3)).mean().item() - 2 * 9 * 256 / 511) < 0.1   # masks uniform in 1..511
+    assert torch.equal(copies, fractal.render(same, probs.expand(5, -1), **render))          # seeded: reproducible
+    other = fractal.render(same, probs.expand(5, -1), **render, mask_generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(copies, other)
 
     small = fractal.perturb(maps, 8, 0.01, g)
     ratio = small / maps
@@ -125,8 +136,10 @@ def test_make_fractals_redraws_thin_copies_and_class_i_is_copy_i():
     data = onepfrac.make_fractals(p, seed=0, device=torch.device("cpu"))
     assert data["images"].shape == (12, 1, 48, 48)
     assert (fractal.fill_rate(data["images"]) >= 0.06).all()
-    again = fractal.render(data["copies"], data["probs"].expand(12, -1), size=48, points=3000)
-    assert torch.equal(again, data["images"])                            # picture i is drawn from copy i
+    points = fractal.chaos_game(data["copies"], data["probs"].expand(12, -1), 3000)
+    footprint = fractal.rasterize(points, torch.full((12, 3000), 511), 48, 6) > 0     # every cell of every patch
+    inside = torch.stack([((data["images"] > 0) & ~f).flatten(1).sum(1) == 0 for f in footprint])   # (copy i, picture j)
+    assert inside.diagonal().all() and inside.float().mean() < 0.3       # picture i is drawn from copy i
     with pytest.raises(RuntimeError, match="fill"):
         onepfrac.make_fractals({**p, "fill_threshold": 0.9}, seed=0, device=torch.device("cpu"))
 
@@ -153,7 +166,7 @@ def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
     """Without augmentation, input i is picture labels[i] and its target is one-hot at labels[i];
     with label smoothing and mixup the targets stay distributions over the L copies."""
     plain = {**onepfrac.PARAMS, "crop_scale_min": 1.0, "crop_ratio_max": 1.0, "hflip": False, "vflip": False, "erase_prob": 0.0,
-             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0}
+             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0, "randaugment_layers": 0}
     ctx = ctx_for(tmp_path, plain, shape=(3, 8, 8))
     images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
     labels = torch.tensor([4, 0, 4, 2])
@@ -170,6 +183,46 @@ def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
     x, targets = onepfrac.training_batch(images, labels, (3, 8, 8), recipe, ctx, rng)
     assert torch.allclose(targets.sum(1), torch.ones(4)) and (targets > 0).all()   # smoothing 0.1 / 6 off-target
     assert set(targets.argmax(1).tolist()) <= set(labels.tolist())
+
+
+# -- the optimiser and the crop sources ------------------------------------------------------------------------
+
+TINY_PARAMS = {**onepfrac.PARAMS, "copies": 8, "points": 2000, "render_size": 32, "patch_size": 4, "dim": 16, "depth": 1,
+               "heads": 2, "batch_size": 4, "warmup_epochs": 1.0}
+
+
+def test_pretraining_scales_the_lr_with_the_batch_and_spares_the_class_token_weight_decay(tmp_path, monkeypatch):
+    assert onepfrac.scaled_lr(1e-3, 256) == 5e-4 and onepfrac.scaled_lr(1e-3, 512) == 1e-3   # DeiT: x batch / 512
+    made = []
+
+    class Recording(torch.optim.AdamW):
+        def __init__(self, groups, **kwargs):
+            super().__init__(groups, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    ctx = ctx_for(tmp_path, TINY_PARAMS)
+    ctx.budget = Budget({"epochs": 1})
+    encoder = onepfrac.fit_onepfrac(PretrainData(torch.zeros(4, 1, 8, 8, dtype=torch.uint8)), ctx)
+    (optimizer,) = made
+    assert all(g["initial_lr"] == pytest.approx(1e-3 * 4 / 512) for g in optimizer.param_groups)
+    no_decay = {id(q) for g in optimizer.param_groups if g["weight_decay"] == 0 for q in g["params"]}
+    assert id(encoder.cls_token) in no_decay
+    assert id(encoder.patch_embed.weight) not in no_decay                # matrices keep their weight decay
+
+
+def test_crops_come_from_renders_resampled_once_at_the_official_render_to_input_ratio():
+    images = torch.randint(0, 256, (3, 1, 512, 512), dtype=torch.uint8)
+    small = onepfrac.crop_sources(images, (32, 32))
+    assert small.dtype == torch.uint8 and small.shape == (3, 1, 74, 74)  # 32 * 512 / 224 = 73.1
+    expected = torch.nn.functional.interpolate(images.float(), size=(74, 74), mode="bilinear", antialias=True)
+    assert (small.float() - expected).abs().max() <= 0.5
+    assert onepfrac.crop_sources(images, (224, 224)) is images           # the paper's setting: as rendered
+    assert onepfrac.crop_sources(images[..., :64, :64], (28, 28)).shape[-1] == 64   # never upsampled
+    # A full-picture crop from the resampled render is the antialiased resize of the render.
+    full = onepfrac.random_resized_crop(small, (32, 32), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
+    direct = onepfrac.random_resized_crop(images, (32, 32), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
+    assert (full - direct).abs().mean() < 8
 
 
 # -- through the host ---------------------------------------------------------------------------------------------

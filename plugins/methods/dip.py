@@ -109,6 +109,56 @@ def paper_setting(problem: Problem, budget) -> tuple[int, float]:
     return budget["inpaint_iterations"], 0.03
 
 
+class Backtracking:
+    """The notebook's backtracking, on the device: when the fit to the noisy image drops by more
+    than 5 dB since the last good iteration, the network returns to that iteration's weights
+    (and BatchNorm statistics) and the iteration's update is skipped (the optimizer's state
+    too). Decided without a host sync: the optimizer always steps and :meth:`undo_if_collapsed` blends
+    the kept copies back in with weight 1 (collapsed) or 0 (not), which is exact either way."""
+
+    def __init__(self, net: nn.Module, optimizer: torch.optim.Optimizer):
+        self.optimizer = optimizer
+        self.live = list(net.state_dict().values())
+        self.good = [t.detach().clone() for t in self.live]              # the last good iteration
+        self.fit = torch.full((), -math.inf, device=self.live[0].device)
+        self.state: list[torch.Tensor] = []                               # optimizer state before the step
+        self.state_before: list[torch.Tensor] = []
+
+    def check(self, loss: torch.Tensor) -> torch.Tensor:
+        """Call after backward, before the step: whether this iteration collapsed (a device bool);
+        snapshots the weights of a good iteration and the optimizer's state before its step."""
+        fit = -10 * torch.log10(loss.detach())
+        collapsed = fit - self.fit < -5
+        self._keep = keep = collapsed.to(self.fit.dtype)
+        self.fit = torch.where(collapsed, self.fit, fit)
+        _blend(self.good, self.live, 1 - keep)                            # good := live unless collapsed
+        state = [v for s in self.optimizer.state.values() for v in s.values()
+                 if isinstance(v, torch.Tensor) and v.device == self.fit.device]  # (MPS: the step count stays on the CPU)
+        if len(state) != len(self.state):                                 # the first step creates it
+            self.state, self.state_before = state, [v.clone() for v in state]
+        elif state:
+            torch._foreach_copy_(self.state_before, self.state)
+        return collapsed
+
+    def undo_if_collapsed(self) -> None:
+        """Call after the step: if the iteration collapsed, back to the last good weights and
+        to the optimizer's state before this step."""
+        _blend(self.live, self.good, self._keep)
+        if self.state:
+            _blend(self.state, self.state_before, self._keep)
+
+
+def _blend(into: list[torch.Tensor], source: list[torch.Tensor], weight: torch.Tensor) -> None:
+    """into := source where the device scalar ``weight`` is 1, unchanged where 0 (lerp is exact at
+    both ends). The weight goes in as a tensor list: a lone tensor would be read back as a Scalar."""
+    floats = [(a, b) for a, b in zip(into, source) if a.is_floating_point()]
+    if floats:
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], [weight] * len(floats))
+    for a, b in zip(into, source):
+        if not a.is_floating_point():                                    # BatchNorm's batch counters
+            a.copy_(torch.where(weight.bool(), b, a))
+
+
 def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     p = ctx.params
     device = ctx.device
@@ -128,12 +178,12 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     top, left = (ch - height) // 2, (cw - width) // 2
     z = ctx.layout(torch.rand((1, p["input_depth"], ch, cw), generator=ctx.generator, device=device) * p["input_scale"])
     target = problem.observed[None]                                     # (1, C, h, w)
-    optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"])
+    # capturable: Adam's step counter on the device, so backtracking can restore it without a sync.
+    optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"], capturable=device.type == "cuda")
     average = p["average"] == "always" or (p["average"] == "denoise" and problem.task == "denoise")
     ema = p["ema"] if p["ema"] >= 0 else min(0.99, max(0.0, 1 - 30 / max(iterations, 1)))
-    backtrack = problem.task == "denoise" and p["backtrack"]
+    backtrack = Backtracking(net, optimizer) if problem.task == "denoise" and p["backtrack"] else None
     out_avg = None
-    last_state, last_fit = None, -math.inf
 
     def crop(x: torch.Tensor) -> torch.Tensor:
         return x[..., top:top + height, left:left + width]
@@ -147,22 +197,15 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         out = out.float()
         loss = F.mse_loss(problem.forward(out), target)
         loss.backward()
-        if backtrack and i % 100:
-            # The notebook's backtracking: if the fit to the noisy image collapses (> 5 dB drop),
-            # return to the previous weights and skip this step.
-            fit = -10 * torch.log10(loss.detach()).item()
-            if fit - last_fit < -5 and last_state is not None:
-                net.load_state_dict(last_state)
-                optimizer.zero_grad(set_to_none=True)
-                ctx.step(loss)
-                continue
-            last_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            last_fit = fit
+        collapsed = backtrack.check(loss) if backtrack is not None and i % 100 else None
         optimizer.step()
+        if collapsed is not None:
+            backtrack.undo_if_collapsed()
         ctx.step(loss)
         if average:
-            out_avg = out.detach() if out_avg is None else out_avg * ema + out.detach() * (1 - ema)
-        if ctx.should_monitor(i):
+            new_avg = out.detach() if out_avg is None else out_avg * ema + out.detach() * (1 - ema)
+            out_avg = new_avg if collapsed is None or out_avg is None else torch.where(collapsed, out_avg, new_avg)
+        if ctx.should_monitor(i) and not (collapsed is not None and collapsed.item()):  # the monitor syncs anyway
             ctx.monitor(i, out[0])
             if average:
                 ctx.monitor(i, out_avg[0], tag="avg")

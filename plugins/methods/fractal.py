@@ -17,13 +17,14 @@ No Python loop runs over points or images; only over chunks and scan rounds.
 Rendering follows the 1p-frac code (``ifs_function.draw_patch``): the points are scaled per axis
 to [pad, size - pad] (min to max), each pastes a 3x3 patch at (x + 1, y + 1) whose nine cells are
 set by a random 9-bit mask in 1..511 and that overwrites what is under it (the last point wins), set
-cells are gray 127, and the picture is flipped so that y points up. The map draws and the patch masks
-come from one generator seeded with ``seed`` and are shared by every image of a call, as the official
-code fixes the map sequence with ``np.random.seed(100)`` for every image: images of one call differ
-only through their parameters. (The official code draws the patch masks unseeded per image; fixing
-them is what makes a copy with no perturbation identical to its base fractal. Its scaling also skips
-the min-shift when an axis has no negative coordinate, which can push points outside the picture;
-here the scaling is always min-max.)
+cells are gray 127, and the picture is flipped so that y points up. The map draws come from one
+generator seeded with ``seed`` and are shared by every image of a call, as the official code fixes
+the map sequence with ``np.random.seed(100)`` for every image; the patch masks are drawn afresh per
+point and per image, as the official code draws them (``random.randrange(1, 512)``, unseeded), here
+from ``mask_generator``: two renders of the same system place the same points but differ in
+texture, so even at delta 0 the L copies are not pixel-identical. (The official scaling shifts an
+axis by its minimum only when that is negative; as the first point is the origin the minimum is
+never positive, so it is the min-max scaling used here.)
 """
 
 from __future__ import annotations
@@ -120,12 +121,10 @@ def prefix_compositions(steps: torch.Tensor) -> torch.Tensor:
     return steps
 
 
-def _random_stream(points: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The uniforms that pick the maps (points - 1,) and the patch masks (points,), from ``seed``."""
+def _map_uniforms(points: int, seed: int, device: torch.device) -> torch.Tensor:
+    """The uniforms that pick the maps (points - 1,), from ``seed``."""
     generator = torch.Generator(device=device).manual_seed(seed)
-    uniforms = torch.rand(points - 1, generator=generator, device=device)
-    masks = torch.randint(1, 512, (points,), generator=generator, device=device)
-    return uniforms, masks
+    return torch.rand(points - 1, generator=generator, device=device)
 
 
 def chaos_game(maps: torch.Tensor, probs: torch.Tensor, points: int, seed: int = 100, chunk: int = 1024) -> torch.Tensor:
@@ -134,7 +133,7 @@ def chaos_game(maps: torch.Tensor, probs: torch.Tensor, points: int, seed: int =
     cumulative probability reaches the step's uniform, one uniform per step shared by all images."""
     device = maps.device
     b, n = maps.shape[:2]
-    uniforms, _ = _random_stream(points, seed, device)
+    uniforms = _map_uniforms(points, seed, device)
     cdf = probs.to(device, torch.float32).cumsum(-1)                                   # (B, N)
     choice = torch.searchsorted(cdf.contiguous(), uniforms.expand(b, -1).contiguous()).clamp_max(n - 1)  # (B, T-1)
     flat = torch.cat([maps[..., 0, :2], maps[..., 1, :2], maps[..., :, 2]], -1).to(torch.float32)  # (B, N, 6) a b c d e f
@@ -167,7 +166,7 @@ def pixel_coordinates(points: torch.Tensor, size: int, pad: int) -> tuple[torch.
 
 
 def rasterize(points: torch.Tensor, masks: torch.Tensor, size: int, pad: int, max_elements: int = 1 << 24) -> torch.Tensor:
-    """uint8 (B, 1, size, size) pictures of points (B, T, 2) with per-point patch masks (T,): each
+    """uint8 (B, 1, size, size) pictures of points (B, T, 2) with patch masks (B, T) in 1..511: each
     point pastes its 3x3 patch over what is under it in point order (the last point wins). Points
     are pasted in chunks of at most ``max_elements`` (image, point, cell) triples."""
     if pad < PATCH + 1:
@@ -188,24 +187,29 @@ def rasterize(points: torch.Tensor, masks: torch.Tensor, size: int, pad: int, ma
         key = torch.where(valid[:, start:stop, None], key, -1)                         # (B, c, 9)
         last.scatter_reduce_(1, pixel.view(b, -1), key.view(b, -1), reduce="amax")
     point, cell = last.clamp_min(0) // cells, last.clamp_min(0) % cells
-    bit = (masks[point] >> (cells - 1 - cell)) & 1                                    # mask '{:09b}': cell 0 is the top bit
+    bit = (masks.gather(1, point).long() >> (cells - 1 - cell)) & 1                   # mask '{:09b}': cell 0 is the top bit
     image = torch.where(last >= 0, bit * GRAY, 0).to(torch.uint8).view(b, 1, size, size)
     return image.flip(-2)                                                              # y up
 
 
 def render(maps: torch.Tensor, probs: torch.Tensor, *, size: int, points: int, pad: int = 6, seed: int = 100,
-           device: torch.device | str = "cpu", max_points_per_batch: int = 1 << 24) -> torch.Tensor:
+           device: torch.device | str = "cpu", mask_generator: torch.Generator | None = None,
+           max_points_per_batch: int = 1 << 24) -> torch.Tensor:
     """uint8 (B, 1, size, size) pictures of B systems (B, N, 2, 3) with map probabilities (B, N),
-    rendered on ``device`` in batches of images holding at most ``max_points_per_batch`` points."""
+    rendered on ``device`` in batches of images holding at most ``max_points_per_batch`` points.
+    The patch masks come from ``mask_generator`` (a generator on ``device``; when None, one seeded
+    with ``seed``), a fresh mask per point and image."""
     if points < 2:
         raise ValueError(f"fractal: points must be at least 2, got {points}")
     device = torch.device(device)
-    _, masks = _random_stream(points, seed, device)
+    if mask_generator is None:
+        mask_generator = torch.Generator(device=device).manual_seed(seed)
     per_batch = max(1, max_points_per_batch // points)
     out = []
     for start in range(0, maps.shape[0], per_batch):
         batch = maps[start : start + per_batch].to(device)
         pts = chaos_game(batch, probs[start : start + per_batch].to(device), points, seed)
+        masks = torch.randint(1, 512, (len(batch), points), generator=mask_generator, device=device, dtype=torch.int16)
         out.append(rasterize(pts, masks, size, pad))
     return torch.cat(out)
 

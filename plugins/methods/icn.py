@@ -11,15 +11,37 @@ classifier's ratio of the two roles, as the binary ICN's:
     p_k(x) ~ q(y = k | x) / q(y = -k | x) * q0(x) = exp(z_k(x) - z_-k(x)) * q0(x).
 
 Each round (``rounds`` in all, the budget's epochs spread evenly over them):
-1. Synthesis: ``negatives_per_class`` samples per class start from q0 and follow ``langevin_steps``
-   steps of Langevin dynamics on log p_k, x <- x + step * grad log p_k(x) + noise * N(0, I) (step
-   and noise set apart, as usual for images; step must stay well below 1, where the Gaussian's pull
-   -x would reset x every step), kept in the valid pixel range, with the network in eval mode. In the first round the pseudo-negatives are q0's own samples (p_0 = q0), as the
-   paper's first pseudo-negatives are. The round's samples are saved as a grid (one row per class).
+1. Synthesis: ``negatives_per_class`` chains per class run stochastic gradient Langevin dynamics
+   on log p_k, x <- x + eps/2 * grad log p_k(x) + N(0, eps I), kept in the valid pixel range, with
+   the network in eval mode, in chunks of ``synthesis_chunk`` under the run's autocast and memory
+   format. In the first round the pseudo-negatives are q0's own samples (p_0 = q0), as the paper's
+   first pseudo-negatives are. The round's samples are saved as a grid (one row per class).
 2. They join the pseudo-negatives of all earlier rounds.
 3. Reclassification: training goes on (same network and optimiser, one schedule over the whole
    budget) with batches of ``batch_size`` training images plus ``negative_ratio`` times as many
-   pseudo-negatives drawn from the pool.
+   pseudo-negatives drawn from the pool. The pseudo-negatives go through the network in a second
+   pass with BatchNorm frozen (eval mode), so the running statistics the classifier is tested with
+   are the training images' alone (the paper's networks share BN batches; WINN avoids the issue
+   with layer norm, kjunelee/WINN supervised/WINN-ResNet-MNIST.ipynb).
+
+Where each sampler choice comes from. What is stored of the ICN paper is its abstract, its
+introduction and a NIPS review (samples "starting from random Gaussian noise"), not its sampling
+section; the details come from the same lab's code and from SGLD itself:
+- the update is Langevin dynamics as SGLD writes it (Welling and Teh, 2011): drift eps/2 times the
+  gradient, noise of variance eps (``langevin_noise`` = 1; smaller values are a cooler, more
+  mode-seeking sampler, 0 plain ascent, the earlier version of this plugin's sampler);
+- the target is the classifier's own ratio times q0 (the ICN paper's Bayes formulation), so with a
+  flat classifier the chains stay distributed as q0;
+- stopping: a chain stops once the classifier takes its sample for class k (z_k - z_-k >=
+  ``stop_log_ratio``, 0: q(y=k|x) >= q(y=-k|x)), at most ``langevin_steps`` steps, as the INNg code
+  stops synthesis at a classification-loss threshold (jlazarow/inn, experiments/iccv/*.py,
+  ``EarlyStoppingCriterion(lambda v: v <= 0.62)``) and WINN at a score threshold; we stop per
+  sample, not per batch (a stopped chain is masked, so the loop never reads the device);
+- warm start: each round's chains go on from the last round's samples (``warm_start``), as
+  jlazarow/inn's ``SynthesisBatchProducer`` starts synthesis from ``synthesis.most_recent``;
+  round 0's samples are q0's, so every chain starts at q0;
+- the pixel range is kept by clamping, as both codes clip to [-1, 1].
+INNg and WINN move the samples with Adam rather than plain SGLD; we keep the paper's SGLD.
 
 The plain control (``introspective: false``; suites use ``grid: {introspective: [true, false]}`` so
 both share every other parameter and the budget) is the same backbone with a K-way head, the same
@@ -27,12 +49,16 @@ optimiser, schedule, augmentation and rounds of training on the training images 
 
 Our sources (docs/METHODS.md#introspective-cnn) give neither the paper's error tables nor its Langevin step sizes
 and round sizes; the defaults here are ours and say so. The host records the sampler's rate
-(``synthesis_images_per_s``: pseudo-negatives per second, timed where they are made).
+(``synthesis_images_per_s``: pseudo-negatives per second, timed where they are made) and each
+round logs the share of chains that met the stopping rule (``sampler_stopped``) and the mean
+z_k - z_-k of q0's samples and of the synthesised ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -110,20 +136,56 @@ def reference_samples(shape: tuple[int, ...], lo: torch.Tensor, hi: torch.Tensor
     return torch.randn(shape, device=device, generator=generator).clamp(lo, hi)
 
 
+@dataclass
+class Chains:
+    """The sampler's output: the samples, the log ratio z_k - z_-k of each and whether its chain
+    met the stopping rule (all on the device)."""
+    x: torch.Tensor
+    log_ratio: torch.Tensor
+    stopped: torch.Tensor
+
+
 def langevin(net: nn.Module, x: torch.Tensor, classes: torch.Tensor, num_classes: int, *, steps: int, step_size: float,
-             noise: float, lo: torch.Tensor, hi: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``steps`` Langevin steps on log p_k(x) = z_k(x) - z_-k(x) - |x|^2 / 2 (+ const) for each
-    sample's class k: x <- clamp(x + step_size * grad + noise * N(0, I), lo, hi). The network's
-    parameters get no gradient; call it with the network in eval mode."""
+             noise: float, lo: torch.Tensor, hi: torch.Tensor, generator: torch.Generator, stop_at: float = math.inf,
+             chunk: int | None = None, autocast=contextlib.nullcontext, layout=lambda v: v) -> Chains:
+    """Stochastic gradient Langevin dynamics (Welling and Teh, 2011) on log p_k(x) = z_k(x) - z_-k(x)
+    - |x|^2 / 2 (+ const) for each sample's class k, at most ``steps`` steps of
+
+        x <- clamp(x + step_size / 2 * grad log p_k(x) + noise * sqrt(step_size) * N(0, I), lo, hi),
+
+    so ``noise = 1`` is Langevin dynamics proper (noise variance = step size) and ``noise = 0`` plain
+    gradient ascent. A chain stops for good (its sample stays as it is) once z_k - z_-k >= ``stop_at``:
+    the classifier then takes it for class k rather than for its pseudo-negative. Stopped chains are
+    masked, not dropped, so the loop never reads the device. Runs ``chunk`` samples at a time
+    (all at once when None), the network called under ``autocast()`` on ``layout(x)`` (the run's
+    mixed precision and memory format), scores and gradients in fp32. The network's parameters
+    get no gradient; call it with the network in eval mode."""
+    size = chunk or len(x)
+    parts = [run_chains(net, part, k, num_classes, steps, step_size, noise, lo, hi, generator, stop_at, autocast, layout)
+             for part, k in zip(x.split(size), classes.split(size))]
+    return Chains(torch.cat([c.x for c in parts]), torch.cat([c.log_ratio for c in parts]), torch.cat([c.stopped for c in parts]))
+
+
+def run_chains(net, x, classes, num_classes, steps, step_size, noise, lo, hi, generator, stop_at, autocast, layout) -> Chains:
+    def score(v):
+        with autocast():
+            return log_ratio(net, layout(v), classes, num_classes)
+
+    x = x.detach()
+    stopped = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(steps):
-        x = x.detach().requires_grad_(True)
-        energy = log_ratio(net, x, classes, num_classes).sum() - 0.5 * (x.float() ** 2).sum()
+        x = x.requires_grad_(True)
+        ratio = score(x)
+        stopped = stopped | (ratio.detach() >= stop_at)
+        energy = ratio.sum() - 0.5 * (x.float() ** 2).sum()
         (grad,) = torch.autograd.grad(energy, x)
-        x = x.detach() + step_size * grad
+        moved = x.detach() + 0.5 * step_size * grad
         if noise:
-            x = x + noise * torch.randn(x.shape, device=x.device, generator=generator)
-        x = torch.maximum(torch.minimum(x, hi), lo)
-    return x.detach()
+            moved = moved + noise * math.sqrt(step_size) * torch.randn(x.shape, device=x.device, generator=generator)
+        x = torch.where(stopped[:, None, None, None], x.detach(), torch.maximum(torch.minimum(moved, hi), lo))
+    with torch.no_grad():
+        ratio = score(x)
+    return Chains(x.detach(), ratio, stopped | (ratio >= stop_at))
 
 
 def to_uint8(x: torch.Tensor, ctx: RunContext) -> torch.Tensor:
@@ -153,12 +215,37 @@ def endless_batches(data, batch_size: int, ctx: RunContext, augment: Augment) ->
         yield from ctx.batches(data, batch_size, augment=augment)
 
 
-def with_pseudo_negatives(images: torch.Tensor, labels: torch.Tensor, pool_x: torch.Tensor, pool_y: torch.Tensor,
-                          n: int, num_classes: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training batch plus ``n`` pseudo-negatives drawn from the pool; one synthesised for
-    class k is labelled K + k, class k's pseudo-negative role."""
-    pick = torch.randint(len(pool_y), (n,), device=images.device, generator=generator)
-    return torch.cat([images, pool_x[pick]]), torch.cat([labels, num_classes + pool_y[pick]])
+def draw_pseudo_negatives(pool_x: torch.Tensor, pool_y: torch.Tensor, n: int, num_classes: int,
+                          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` pseudo-negatives drawn from the pool; one synthesised for class k is labelled K + k,
+    class k's pseudo-negative role."""
+    pick = torch.randint(len(pool_y), (n,), device=pool_y.device, generator=generator)
+    return pool_x[pick], num_classes + pool_y[pick]
+
+
+@contextlib.contextmanager
+def batchnorm_frozen(net: nn.Module):
+    """The network's BatchNorm layers in eval mode (normalising with their running statistics and
+    leaving them as they are) for the duration; the rest of the network keeps its mode."""
+    layers = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    for m in layers:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.train()
+
+
+def reclassification_logits(net: nn.Module, images: torch.Tensor, negatives: torch.Tensor, layout=lambda v: v) -> torch.Tensor:
+    """Logits of the training images, then of the pseudo-negatives, in two passes: the training
+    images in train mode (BatchNorm on their batch statistics, which its running statistics
+    track), the pseudo-negatives with BatchNorm frozen, so the statistics the classifier is tested
+    with never see them, and they are normalised as the sampler and the test see their inputs."""
+    real = net(layout(images))
+    with batchnorm_frozen(net):
+        fake = net(layout(negatives))
+    return torch.cat([real, fake])
 
 
 def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
@@ -182,39 +269,47 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
     lo = ctx.normalize(zeros)                                                   # pixel 0 and 255, normalised
     hi = ctx.normalize(zeros + 255)
     per_class = p["negatives_per_class"]
+    classes = torch.arange(k_classes, device=ctx.device).repeat_interleave(per_class)   # (K * n,)
     pool_x = torch.empty(0, *image_shape, device=ctx.device)
     pool_y = torch.empty(0, dtype=torch.long, device=ctx.device)
     n_neg = round(batch_size * p["negative_ratio"])
+    latest = None                                                               # the last round's samples
 
     for r in ctx.epochs(rounds):
         if introspective:
-            classes = torch.arange(k_classes, device=ctx.device).repeat_interleave(per_class)   # (K * n,)
-            start = reference_samples((len(classes), *image_shape), lo, hi, ctx.device, ctx.generator)
+            fresh = reference_samples((len(classes), *image_shape), lo, hi, ctx.device, ctx.generator)
+            start = latest if p["warm_start"] and latest is not None else fresh
             net.eval()
             if r == 0:                                                        # p_0 = q0
-                fresh = start
+                chains = Chains(start, torch.zeros(len(classes), device=ctx.device), torch.zeros(len(classes), dtype=torch.bool, device=ctx.device))
                 caption = f"round 0: samples of q0 (N(0, I) in normalised pixels), {per_class} per class, one row per class"
             else:
-                fresh = ctx.timed("synthesis_images_per_s", lambda: langevin(
+                chains = ctx.timed("synthesis_images_per_s", lambda: langevin(
                     net, start, classes, k_classes, steps=p["langevin_steps"], step_size=p["langevin_step"],
-                    noise=p["langevin_noise"], lo=lo, hi=hi, generator=ctx.generator),
+                    noise=p["langevin_noise"], lo=lo, hi=hi, generator=ctx.generator, stop_at=p["stop_log_ratio"],
+                    chunk=p["synthesis_chunk"], autocast=ctx.autocast, layout=ctx.layout),
                     items=len(classes), langevin_steps=p["langevin_steps"], label="synth img/s", unit="images/s")
-                caption = (f"round {r}: pseudo-negatives after {p['langevin_steps']} Langevin steps on z_k - z_-k - |x|^2/2 "
-                           f"from q0, one row per class k = 0..{k_classes - 1}")
-            with torch.no_grad():       # how much more the classifier believes in its samples than in q0's
-                before = log_ratio(net, start, classes, k_classes).mean().item()
-                after = log_ratio(net, fresh, classes, k_classes).mean().item()
+                caption = (f"round {r}: pseudo-negatives after at most {p['langevin_steps']} Langevin steps on "
+                           f"z_k - z_-k - |x|^2/2 from {'the last round' if p['warm_start'] else 'q0'}, "
+                           f"one row per class k = 0..{k_classes - 1}")
+            with torch.no_grad(), ctx.autocast():   # how much more the classifier believes in its samples than in q0's
+                before = log_ratio(net, ctx.layout(fresh), classes, k_classes).mean().item()
+                after = log_ratio(net, ctx.layout(chains.x), classes, k_classes).mean().item()
             net.train()
-            save_grid(fresh, classes, k_classes, ctx, r, caption)
-            pool_x, pool_y = torch.cat([pool_x, fresh]), torch.cat([pool_y, classes])
-            ctx.log(log_ratio_q0=before, log_ratio_synthesised=after, pseudo_negatives=len(pool_y))
+            save_grid(chains.x, classes, k_classes, ctx, r, caption)
+            latest = chains.x
+            pool_x, pool_y = torch.cat([pool_x, chains.x]), torch.cat([pool_y, classes])
+            ctx.log(log_ratio_q0=before, log_ratio_synthesised=after, sampler_stopped=chains.stopped.float().mean().item(),
+                    pseudo_negatives=len(pool_y))
         for _ in range(bounds[r + 1] - bounds[r]):
             images, labels = next(positives)
-            if introspective:
-                images, labels = with_pseudo_negatives(images, labels, pool_x, pool_y, n_neg, k_classes, ctx.generator)
             with ctx.autocast():
-                loss = loss_fn(net(ctx.layout(images)), labels)
-            ctx.optimize(loss, optimizer, schedule, n=len(labels) - (n_neg if introspective else 0))
+                if introspective:
+                    neg_x, neg_y = draw_pseudo_negatives(pool_x, pool_y, n_neg, k_classes, ctx.generator)
+                    loss = loss_fn(reclassification_logits(net, images, neg_x, ctx.layout), torch.cat([labels, neg_y]))
+                else:
+                    loss = loss_fn(net(ctx.layout(images)), labels)
+            ctx.optimize(loss, optimizer, schedule, n=len(labels))
         if data.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, data.val))
     return model.eval()
@@ -228,7 +323,12 @@ DECLARED_PARAMS = {
     "rounds": Param(10, ge=1),
     "negatives_per_class": Param(500, ge=1),   # synthesised per class and round (our default)
     "negative_ratio": Param(0.5, ge=0),        # pseudo-negatives per training image in each batch (our default)
-    "langevin_steps": Param(60, ge=0), "langevin_step": Param(0.1, ge=0), "langevin_noise": Param(0.01, ge=0),
+    # at most this many SGLD steps of this size (our defaults)
+    "langevin_steps": Param(60, ge=0), "langevin_step": Param(0.1, ge=0),
+    "langevin_noise": Param(1.0, ge=0, help="noise / sqrt(step): 1 is Langevin dynamics (SGLD), 0 gradient ascent"),
+    "stop_log_ratio": Param(0.0, help="a chain stops once z_k - z_-k reaches this (taken for class k)"),
+    "warm_start": Param(True, help="each round's chains go on from the last round's samples"),
+    "synthesis_chunk": Param(1000, ge=1, help="samples per sampler batch (memory)"),
     "batch_size": Param(128, ge=1), "lr": Param(2e-3, gt=0), "weight_decay": Param(5e-4, ge=0),
     "label_smoothing": Param(0.0, ge=0, lt=1),
     "crop_padding": Param(4, ge=0), "flip": True,

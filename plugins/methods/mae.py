@@ -88,7 +88,8 @@ def build_encoder(image_shape, ctx: RunContext) -> ViTEncoder:
 def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     p = ctx.params
     model = MAE(build_encoder(data.image_shape, ctx), data.image_shape[0], p["decoder_dim"], p["decoder_depth"],
-                p["decoder_heads"], p["mask_ratio"], p["norm_pix_loss"]).to(ctx.device)
+                p["decoder_heads"], p["mask_ratio"], p["norm_pix_loss"])
+    forward = ctx.prepare(model)       # compiled when the suite asks (train ``model``: its state dict's names)
     batch_size = min(p["batch_size"], len(data))
     steps_per_epoch = len(data) // batch_size                              # drop_last, as MAE
     total = max(1, round(ctx.budget.epochs * steps_per_epoch))             # fractional epochs allowed
@@ -104,7 +105,7 @@ def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
             if step == total:
                 break
             with ctx.autocast():
-                loss = model(images, ctx.generator)
+                loss = forward(images, ctx.generator)
             ctx.optimize(loss, optimizer, schedule, n=len(images))
             step += 1
     return model.encoder.eval()

@@ -150,13 +150,14 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases and norms (1-D parameters), as MAE's optimiser."""
+def param_groups(model: nn.Module, weight_decay: float, skip: tuple[str, ...] = ()) -> list[dict]:
+    """No weight decay on biases and norms (1-D parameters), as MAE's optimiser, nor on the
+    parameters whose names end with one of ``skip`` (timm's ``no_weight_decay``, e.g. "cls_token")."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
+        (no_decay if param.ndim <= 1 or name.endswith(".bias") or name.endswith(skip) else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

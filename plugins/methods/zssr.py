@@ -49,7 +49,7 @@ class ZSSRNet(nn.Module):
         h = x
         for conv in self.convs[:-1]:
             h = F.relu(conv(h))
-        return x + self.convs[-1](h)
+        return x + self.convs[-1](h).to(x.dtype)   # the residual added at the input's precision
 
 
 def augment_matrix(rng: np.random.Generator, height: int, width: int, p: dict) -> np.ndarray:
@@ -90,16 +90,30 @@ def augment_matrix(rng: np.random.Generator, height: int, width: int, p: dict) -
 
 def warp(image: torch.Tensor, matrix: np.ndarray, size: int) -> torch.Tensor:
     """(C, H, W) -> (C, size, size): crop pixel q takes the source at matrix^-1 q (pixel centres
-    at integer coordinates), bicubic (a = -0.75, as cv2), zero outside, clipped to [0, 1]."""
+    at integer coordinates), bicubic (a = -0.75, as cv2), zero outside, clipped to [0, 1].
+    The sampling grid is built on the image's device (float64, as the official code's), the
+    matrix entering as scalars: nothing is copied from the host."""
     _, h, w = image.shape
-    inverse = torch.tensor(np.linalg.inv(matrix), dtype=torch.float64)
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij")
-    points = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1) @ inverse.T      # (size, size, 3)
-    sx, sy = points[..., 0] / points[..., 2], points[..., 1] / points[..., 2]
+    (a, b, c), (d, e, f), (g, k, m) = np.linalg.inv(matrix).tolist()
+    coords = torch.arange(size, dtype=torch.float64, device=image.device)
+    xs, ys = coords[None, :], coords[:, None]                                   # (1, size), (size, 1)
+    depth = g * xs + k * ys + m
+    sx, sy = (a * xs + b * ys + c) / depth, (d * xs + e * ys + f) / depth          # (size, size)
     grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
-    grid = grid.to(image.device, image.dtype)[None]
+    grid = grid.to(image.dtype)[None]
     out = F.grid_sample(image[None], grid, mode="bicubic", padding_mode="zeros", align_corners=True)
     return out[0].clamp(0, 1)
+
+
+def upscale_and_refine(net: nn.Module, image: torch.Tensor, sf: float, shape: tuple[int, int],
+                       ctx: RestoreContext) -> torch.Tensor:
+    """The network's output on the bicubic upscaling of ``image`` (C, h, w) to ``shape``. The
+    base and the residual sum stay in float32 outside autocast (only the residual runs at the
+    run's precision: a bf16 base would add a quarter of a grey level of rounding noise)."""
+    base = imresize(image, sf, shape)[None]
+    with ctx.autocast():
+        out = net(ctx.layout(base))[0]
+    return out.float().clamp(0, 1)
 
 
 def back_projection(sr: torch.Tensor, lr: torch.Tensor, sf: float) -> torch.Tensor:
@@ -112,12 +126,12 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     if problem.task != "sr":
         raise ValueError(f"zssr restores SR only, not {problem.task!r}")
     p = ctx.params
-    device = ctx.device
     sf = float(problem.scale)
     lr_image = problem.observed                                          # (C, h, w) in [0, 1]
     channels, h, w = lr_image.shape
     torch.manual_seed(ctx.seed)
-    net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"]).to(device)
+    net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"])
+    model = ctx.prepare(net)                 # compiled / channels-last as the suite asks; ``net`` is trained
     rate = p["learning_rate"]
     optimizer = torch.optim.Adam(net.parameters(), lr=rate)
     rng = np.random.default_rng(ctx.seed)
@@ -126,9 +140,7 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         return imresize(father, 1.0 / sf).clamp(0, 1)
 
     def forward(son: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-        with ctx.autocast():
-            out = net(imresize(son, sf, shape)[None])[0]
-        return out.float().clamp(0, 1)
+        return upscale_and_refine(model, son, sf, shape, ctx)
 
     reconstruction_errors, error_steps, last_change = [], [], 0
     points = p["learning_rate_slope_range"] // p["run_test_every"]
@@ -138,7 +150,7 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         son = son_of(father)
         interpolated = imresize(son, sf, tuple(father.shape[-2:]))[None]
         with ctx.autocast():
-            out = net(interpolated)
+            out = model(ctx.layout(interpolated))
         loss = (out.float() - father[None]).abs().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -147,14 +159,15 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         if i % p["run_test_every"] == 0:
             with torch.no_grad():
                 rebuilt = forward(son_of(lr_image), (h, w))
-                reconstruction_errors.append(torch.mean((lr_image - rebuilt) ** 2).item())
+                reconstruction_errors.append(torch.mean((lr_image - rebuilt) ** 2))   # read back when the policy looks
                 error_steps.append(i)
             if ctx.should_monitor(i):
                 with torch.no_grad():
                     ctx.monitor(i, forward(lr_image, problem.output_shape[1:]))
         if (1 + i) % p["learning_rate_policy_check_every"] == 0 and i - last_change > p["min_iters"] \
                 and len(reconstruction_errors) >= max(points, 3):
-            (slope, _), cov = np.polyfit(error_steps[-points:], reconstruction_errors[-points:], 1, cov=True)
+            recent = torch.stack(reconstruction_errors[-points:]).tolist()
+            (slope, _), cov = np.polyfit(error_steps[-points:], recent, 1, cov=True)
             if -p["learning_rate_change_ratio"] * slope < math.sqrt(cov[0, 0]):
                 rate /= 10
                 for group in optimizer.param_groups:

@@ -1,0 +1,55 @@
+"""`bench gpu-check` end to end on the CPU (--tiny, no compile): every built-in method runs through
+the host's runner, with its syncs per step counted, and the JSON and the table are written."""
+
+import json
+
+from bench import cli, devicecheck
+
+
+def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
+    out = tmp_path / "check"
+    code = cli.main(["gpu-check", "--device", "cpu", "--out", str(out), "--tiny", "--no-compile", "--quiet"])
+    result = json.loads((out / "device-check.json").read_text())
+    assert code == 0, [r["error"] for r in result["runs"] if r["status"] != "ok"]
+    assert result["environment"]["device"] == "cpu" and result["environment"]["gpu"] is None
+    assert result["data"]["check-cifar"].startswith("synthetic")           # no CIFAR subset in the test's data dir
+    methods = {r["method"] for r in result["runs"]}
+    assert methods == {"small-cnn", "mlp", "icn", "airbench94", "mae", "ddae", "onepfrac", "dip", "zssr",
+                       "bicubic", "degraded-input", "bm3d"}
+    for row in result["runs"]:
+        assert row["status"] == "ok" and row["peak_memory_mib"] is None and row["syncs"] is not None
+        if row["method"] != "icn":          # ICN reads back its per-round diagnostics, not per step
+            assert row["syncs"]["loop_per_step"] == 0, (row["label"], row["syncs"])
+    rates = {r["method"]: r["throughput"] for r in result["runs"]}
+    assert rates["dip"]["iterations_per_s"]["items_per_s"] > 0 and rates["mae"]["pretrain_images_per_s"]["items_per_s"] > 0
+    assert rates["airbench94"]["train_images_per_s"]["items_per_s"] > 0
+    assert result["quick"].startswith("skipped: no MNIST")
+    table = (out / "device-check.md").read_text()
+    assert table.startswith("# Device check: CPU") and "| check-images / zssr / restore / seed 0 | no | ok | 0.0 |" in table
+    assert table in capsys.readouterr().out
+
+
+def test_the_cifar_subset_is_read_in_the_official_layout(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    folder = tmp_path / "cifar-10-subset"
+    folder.mkdir()
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    for name in ("data_batch_1_first4000", "test_batch_first1000"):
+        (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": [3, 7]}, protocol=2))
+    check_data = devicecheck.CheckData(tmp_path)
+    train = check_data.load_cifar("train", None)
+    assert check_data.subset == folder and train.images.shape == (2, 3, 32, 32)
+    assert train.labels.tolist() == [3, 7] and train.images[0, 1, 0, 0] == 1024 % 256     # channel-major rows
+
+
+def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
+    from bench import registry
+    from bench.suite import load_suite
+
+    reg = registry.load(extra_plugins=[("device-check", devicecheck.CheckData(tmp_path))])
+    suite = load_suite(devicecheck.CHECK_SUITES / "device-check.yaml", reg)
+    assert {s.method for s in suite.runs} == {"small-cnn", "mlp", "icn", "airbench94", "mae", "ddae", "onepfrac", "dip",
+                                             "zssr", "bicubic", "degraded-input", "bm3d"}
