@@ -209,6 +209,14 @@ def test_the_ci_gate_passes_on_a_fresh_quick_run(tmp_path, monkeypatch):
     assert gate[0].endswith("bench") and cli.main(gate[1:]) == 0
 
 
+def test_bench_help_shows_the_documented_gate():
+    """`bench --help`'s compare example is the gate docs/ci.md documents (the quick suite's folder)."""
+    (workflow,) = [b for b in blocks(ROOT / "docs" / "ci.md", "yaml") if "jobs:" in b]
+    gate = yaml.safe_load(workflow)["jobs"]["quick-suite-gate"]["steps"][-1]["run"].split()
+    shown = [line.split() for line in cli.EPILOG.splitlines() if line.split()[1:2] == ["compare"]]
+    assert shown and all(words[:4] == ["bench", *gate[1:]] for words in shown), shown
+
+
 def test_plugin_examples_run_and_measure(workspace):
     results = workspace / "results"
     classify = {r["spec"]["method"]: r for r in records(results, "icn-mnist-cpu")}
