@@ -13,7 +13,10 @@ import pluggy
 
 from bench.params import Param
 from bench.params import defaults as param_defaults
-from bench.specs import METHOD_KINDS, TASKS, DatasetSpec, MethodSpec, Published
+from bench.specs import (
+    METHOD_KINDS, RESTORATIONS, TASKS, Classifier, DatasetSpec, Method, MethodSpec, Published,
+    RepresentationLearner, Restorer,
+)
 
 __version__ = "0.1.0"
 
@@ -24,6 +27,7 @@ _LAZY = {
     "LabelledImages": "bench.data.images",
     "TrainData": "bench.context",
     "RunContext": "bench.context",
+    "MethodContext": "bench.context",
     "PretrainData": "bench.context",
     "Augment": "bench.data.loader",
     "rand_augment": "bench.data.randaugment",
@@ -54,12 +58,17 @@ __all__ = [
     "__version__",
     "hookimpl",
     "DatasetSpec",
+    "Classifier",
+    "RepresentationLearner",
+    "Restorer",
+    "Method",
     "MethodSpec",
     "Param",
     "param_defaults",
     "Published",
     "TASKS",
     "METHOD_KINDS",
+    "RESTORATIONS",
     *_LAZY,
 ]
 
@@ -74,7 +83,7 @@ def __getattr__(name: str):
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.artifacts import save_image
-    from bench.context import PretrainData, RunContext, TrainData
+    from bench.context import MethodContext, PretrainData, RunContext, TrainData
     from bench.data.formats import read_cifar_pickle, read_idx, read_svhn_mat
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment

@@ -1,4 +1,4 @@
-"""The ``bench`` command: plugins | run | table | figures | report | compare.
+"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -14,6 +14,7 @@ from pathlib import Path
 
 EPILOG = """examples:
   bench plugins                                  what is installed
+  bench check my-plugin                          contract tests of a plugin's methods
   bench run suites/quick.yaml --data-dir ../shared/data
   bench run suites/mnist.yaml --budget-scale 0.1 smoke run: every budget x 0.1
   bench run suites/quick.yaml --executor ray     one Ray task per run (pip install 'bench[ray]')
@@ -74,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", default=None, help="one protocol")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_protocols)
+
+    p = sub.add_parser("check", help="contract tests of plugins' methods: registration, params, tiny runs, "
+                                     "reproducibility, budget", formatter_class=fmt)
+    p.add_argument("names", nargs="*", metavar="PLUGIN", help="plugins or methods to check (default: every method)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
+    p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
     p.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
@@ -235,6 +242,26 @@ def cmd_plugins(args) -> int:
         for b in broken:
             print(f"plugin {b['plugin']!r} ({b['distribution']}) failed to load: {b['error']}", file=sys.stderr)
     return 1 if broken else 0
+
+
+def cmd_check(args) -> int:
+    import warnings
+
+    from bench.check import check
+    from bench.registry import PluginError
+
+    with warnings.catch_warnings():
+        # An author checking a plugin must see its deprecated forms (Python hides them by default).
+        warnings.filterwarnings("default", category=DeprecationWarning, module="bench.registry")
+        warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
+        try:
+            report = check(_registry(), args.names, device=args.device, say=print)
+        except PluginError as exc:
+            raise BenchError(str(exc)) from None
+    for failure in report.failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    print(f"{len(report.checked)} methods checked, {len(report.failures)} rules broken")
+    return 0 if report.ok else 1
 
 
 def cmd_protocols(args) -> int:

@@ -1,10 +1,16 @@
-"""What a method sees while it runs: device, seed, budget, params, data helpers, progress, timing."""
+"""What a method sees while it runs: device, seed, budget, params, data helpers, progress, timing.
+
+:class:`MethodContext` is the vocabulary every kind's context shares (:class:`RunContext` for
+classifiers and representation learners, :class:`bench.RestoreContext` for restorers); what the
+host records while the method runs is kept apart, in a :class:`Bookkeeping` the protocols read
+through :func:`bookkeeping`.
+"""
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -51,10 +57,126 @@ class _EpochLog:
     loss: float | None
 
 
-class RunContext(Switches):
-    """Passed to every method call. Read ``device``, ``seed``, ``budget``, ``params``; use
-    ``batches`` for data, ``epochs``/``step`` to report progress (the host times the epochs), and
-    ``autocast`` around forward passes."""
+@dataclass
+class Bookkeeping:
+    """What the host records while a method runs; protocols read it (:func:`bookkeeping`),
+    methods never do. ``steps`` counts ``ctx.step`` calls (``images`` their ``n``) and
+    ``epochs`` the epochs ``ctx.epochs`` completed; ``curves`` the per-epoch (or per-iteration) points and the method's
+    own ``ctx.log`` scalars; ``throughputs`` the rates it measured (``ctx.measure``/``timed``).
+    A restorer's context also keeps ``monitor_seconds`` (time in the host's monitor) and
+    ``loop_seconds`` (its ``ctx.iterations`` loops, monitoring excluded)."""
+
+    curves: list[dict] = field(default_factory=list)
+    throughputs: dict[str, dict] = field(default_factory=dict)
+    epoch_log: list[_EpochLog] = field(default_factory=list)
+    steps: int = 0
+    epochs: int = 0
+    images: int = 0
+    monitor_seconds: float = 0.0
+    loop_seconds: float = 0.0
+
+    def train_throughput(self) -> dict | None:
+        """Median images/s over warm epochs (all but the first, when there are several)."""
+        epochs = [e for e in self.epoch_log if e.images and e.seconds > 0]
+        if not epochs:
+            return None
+        warm = epochs[1:] if len(epochs) > 1 else epochs
+        rates = [e.images / e.seconds for e in warm]
+        return {
+            "items_per_s": statistics.median(rates),
+            "epochs_timed": len(warm),
+            "warm": len(epochs) > 1,
+            "samples_items_per_s": [round(r, 2) for r in rates],
+        }
+
+
+def bookkeeping(ctx: "MethodContext") -> Bookkeeping:
+    """The host's record of a context's run (for protocols and ``bench check``, not methods),
+    with every finished epoch read back."""
+    ctx._resolve()
+    return ctx._book
+
+
+class MethodContext(Switches):
+    """What every method's context offers, whatever its kind (one vocabulary):
+
+    - ``device`` (a ``torch.device``), ``seed`` (the run's seed), ``generator`` (a
+      ``torch.Generator`` on ``device`` seeded with ``seed`` by the host: draw the method's own
+      randomness from it; the host also seeds torch's global RNG with ``seed`` before each call, so
+      a module's default initialisation is reproducible without the method seeding anything),
+      ``params`` (the resolved params, every declared key present), ``budget`` (the resolved
+      :class:`bench.specs.Budget`, e.g. ``ctx.budget.epochs``), ``artifacts_dir`` (a folder for
+      pictures the method saves), ``progress`` (the host's progress line).
+    - ``autocast()``, ``prepare(model)``, ``layout(x)``: the suite's precision, memory-format and
+      compile switches (:class:`bench.accel.Switches`).
+    - ``step(loss=None, n=0)``: count one optimisation step over ``n`` images (``loss`` stays on
+      the device until progress is due); ``log(**scalars)``: add the method's own scalars to its
+      curve, tagged by the host with the current epoch (or iteration).
+    - ``measure(name, fn, items=...)`` / ``timed(name, fn, items=...)``: rates of the method's own
+      work (``name`` ends in ``_per_s``), with the ``label`` and ``unit`` tables show.
+    """
+
+    def __init__(self, *, device: torch.device, seed: int, budget: Budget, params: Mapping[str, Any],
+                 artifacts_dir: Path | None, progress: Progress | None, precision: str,
+                 channels_last: bool, compile: bool):
+        self.device = device
+        self.seed = seed
+        self.budget = budget
+        self.params = dict(params)
+        self.artifacts_dir = artifacts_dir
+        self.progress = progress or Progress(quiet=True)
+        self.precision = precision
+        #: Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``.
+        self.channels_last = channels_last
+        #: torch.compile the model in ``prepare`` (the suite's ``compile`` switch; off by default).
+        self.compile = compile
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self._book = Bookkeeping()
+        self._timed: dict[str, list[tuple[float, int]]] = {}
+        self._started = time.perf_counter()
+
+    def _resolve(self) -> None:
+        """Bring the bookkeeping up to date (a context that defers device read-backs does it here)."""
+
+    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "",
+                unit: str = "", **info) -> dict:
+        """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
+        synchronized ones; median items/s) and record it in the run's throughput section as
+        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution).
+        ``label`` is the column header tables show (``"render img/s"``; default: ``name``) and
+        ``unit`` what is counted per second (``"images/s"``); the record carries both."""
+        _check_rate_name(name)
+        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info,
+                  **_declared(label, unit)}
+        self._book.throughputs[name] = result
+        return result
+
+    def timed(self, name: str, fn, *, items: int, label: str = "", unit: str = "", **info):
+        """Run ``fn()`` once, synchronized and timed, and return its result: work the method does
+        anyway (a round of sampling) measured where it happens. Every call adds a sample to the
+        rate ``name`` in the run's throughput section: the median items/s over the calls after the
+        first (warm) when there are several. ``label`` and ``unit`` as for :meth:`measure`."""
+        _check_rate_name(name)
+        synchronize(self.device)
+        start = time.perf_counter()
+        out = fn()
+        synchronize(self.device)
+        samples = self._timed.setdefault(name, [])
+        samples.append((time.perf_counter() - start, items))
+        warm = samples[1:] if len(samples) > 1 else samples
+        self._book.throughputs[name] = {**summarize([s for s, _ in warm], [n for _, n in warm]),
+                                        "warm": len(samples) > 1, "calls": len(samples), **info,
+                                        **_declared(label, unit)}
+        return out
+
+
+class RunContext(MethodContext):
+    """The context of a classifier's ``train`` and a representation learner's ``build`` and
+    ``pretrain`` (the shared vocabulary: :class:`MethodContext`). Also: ``batches`` and
+    ``image_batches`` for data in the seeded order, normalised as the host does at test time;
+    ``for epoch in ctx.epochs(n)`` (the host times each epoch and shows progress);
+    ``optimize(loss, optimizer)``; ``accuracy(model, data)`` for the method's own choices on
+    ``val``; ``normalize``, the host's normalisation."""
 
     def __init__(
         self,
@@ -70,28 +192,11 @@ class RunContext(Switches):
         channels_last: bool = False,
         compile: bool = False,
     ):
-        self.device = device
-        self.seed = seed
-        self.budget = budget
-        self.params = dict(params)
+        super().__init__(device=device, seed=seed, budget=budget, params=params, artifacts_dir=artifacts_dir,
+                         progress=progress, precision=precision, channels_last=channels_last, compile=compile)
         self.normalize = normalize
-        self.artifacts_dir = artifacts_dir
-        self.progress = progress or Progress(quiet=True)
-        self.precision = precision
-        #: Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``.
-        self.channels_last = channels_last
-        #: torch.compile the model in ``prepare`` (the suite's ``compile`` switch; off by default).
-        self.compile = compile
-        #: Seeded generator on the device, for the method's own sampling and the host's batching.
-        self.generator = torch.Generator(device=device).manual_seed(seed)
-        self._epoch_log: list[_EpochLog] = []
-        self._curves: list[dict] = []
         #: Finished epochs not yet read back: (curve point, start, end, images, loss sum, steps).
         self._pending: list[tuple] = []
-        #: Rates a method measured with ``measure`` (name -> bench.timing result); protocols copy
-        #: them into the record's throughput section.
-        self.throughputs: dict[str, dict] = {}
-        self._timed: dict[str, list[tuple[float, int]]] = {}
         self._epoch = 0
         self._n_epochs = 0
         self._step = 0
@@ -100,7 +205,6 @@ class RunContext(Switches):
         self._images = 0
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
-        self._started = time.perf_counter()
 
     # -- numerics -----------------------------------------------------------------------------
     # -- data ---------------------------------------------------------------------------------
@@ -165,8 +269,8 @@ class RunContext(Switches):
     # -- progress and timing --------------------------------------------------------------------
     def epochs(self, n: int) -> Iterator[int]:
         """Yield 0..n-1; the host times each epoch and shows progress. The epochs' times and
-        losses stay on the device (CUDA events, loss sums) until a progress line, ``curves`` or
-        ``epoch_log`` needs them, so an epoch boundary does not make the device wait for the host."""
+        losses stay on the device (CUDA events, loss sums) until a progress line or the host's
+        bookkeeping (:func:`bookkeeping`) needs them, so an epoch boundary does not make the device wait for the host."""
         self._n_epochs = n
         for epoch in range(n):
             self._epoch, self._step = epoch, 0
@@ -175,7 +279,8 @@ class RunContext(Switches):
             start = mark(self.device)
             yield epoch
             curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
-            self._curves.append(curve)
+            self._book.curves.append(curve)
+            self._book.epochs += 1
             self._pending.append((curve, start, mark(self.device), self._images - images_before,
                                   self._loss_sum, self._loss_count))
             if self._steps_per_epoch is None:
@@ -183,17 +288,6 @@ class RunContext(Switches):
             if self.progress.due() or epoch == n - 1:
                 self._resolve()
                 self.progress.status(self._status_text(curve["loss"]), force=True)
-
-    @property
-    def curves(self) -> list[dict]:
-        """The run's curve points: per epoch its mean loss and seconds, and the ``log`` scalars."""
-        self._resolve()
-        return self._curves
-
-    @property
-    def epoch_log(self) -> list[_EpochLog]:
-        self._resolve()
-        return self._epoch_log
 
     def _resolve(self) -> None:
         """Read back the finished epochs' losses (one transfer) and times."""
@@ -204,7 +298,7 @@ class RunContext(Switches):
         for curve, start, end, images, loss_sum, count in self._pending:
             seconds = seconds_between(start, end)
             loss = next(values) / count if count else None
-            self._epoch_log.append(_EpochLog(seconds, images, loss))
+            self._book.epoch_log.append(_EpochLog(seconds, images, loss))
             curve.update(loss=loss, seconds=round(seconds, 4))
         self._pending.clear()
 
@@ -212,6 +306,8 @@ class RunContext(Switches):
         """Count one optimisation step over ``n`` images. ``loss`` stays on the device; it is read
         back only when the progress line is due, so this costs no synchronisation."""
         self._step += 1
+        self._book.steps += 1
+        self._book.images += n
         self._images += n
         if loss is not None:
             loss = loss.detach().float()
@@ -239,7 +335,7 @@ class RunContext(Switches):
 
     def log(self, **scalars: float) -> None:
         """Record scalars (e.g. validation accuracy) in the run's curves, tagged with the epoch."""
-        self._curves.append({"epoch": self._epoch + 1, **scalars})
+        self._book.curves.append({"epoch": self._epoch + 1, **scalars})
 
     def _status_text(self, loss: float | None) -> str:
         parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]
@@ -260,50 +356,6 @@ class RunContext(Switches):
             return None
         elapsed = time.perf_counter() - self._started
         return elapsed * (self._n_epochs - done) / done
-
-    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "",
-                unit: str = "", **info) -> dict:
-        """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
-        synchronized ones; median items/s) and record it in the run's throughput section as
-        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution).
-        ``label`` is the column header tables show (``"render img/s"``; default: ``name``) and
-        ``unit`` what is counted per second (``"images/s"``); the record carries both."""
-        _check_rate_name(name)
-        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info,
-                  **_declared(label, unit)}
-        self.throughputs[name] = result
-        return result
-
-    def timed(self, name: str, fn, *, items: int, label: str = "", unit: str = "", **info):
-        """Run ``fn()`` once, synchronized and timed, and return its result: work the method does
-        anyway (a round of sampling) measured where it happens. Every call adds a sample to the
-        rate ``name`` in the run's throughput section: the median items/s over the calls after the
-        first (warm) when there are several. ``label`` and ``unit`` as for :meth:`measure`."""
-        _check_rate_name(name)
-        synchronize(self.device)
-        start = time.perf_counter()
-        out = fn()
-        synchronize(self.device)
-        samples = self._timed.setdefault(name, [])
-        samples.append((time.perf_counter() - start, items))
-        warm = samples[1:] if len(samples) > 1 else samples
-        self.throughputs[name] = {**summarize([s for s, _ in warm], [n for _, n in warm]),
-                                  "warm": len(samples) > 1, "calls": len(samples), **info, **_declared(label, unit)}
-        return out
-
-    def train_throughput(self) -> dict | None:
-        """Median images/s over warm epochs (all but the first, when there are several)."""
-        epochs = [e for e in self.epoch_log if e.images and e.seconds > 0]
-        if not epochs:
-            return None
-        warm = epochs[1:] if len(epochs) > 1 else epochs
-        rates = [e.images / e.seconds for e in warm]
-        return {
-            "items_per_s": statistics.median(rates),
-            "epochs_timed": len(warm),
-            "warm": len(epochs) > 1,
-            "samples_items_per_s": [round(r, 2) for r in rates],
-        }
 
 
 def _check_rate_name(name: str) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from bench.specs import DatasetSpec, ExecutorSpec, MethodSpec
+    from bench.specs import DatasetSpec, ExecutorSpec, Method
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -40,12 +40,14 @@ def bench_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
 
 @hookspec
-def bench_register_methods(register: Callable[[MethodSpec], None]) -> None:
+def bench_register_methods(register: Callable[[Method], None]) -> None:
     """Register the methods this plugin provides.
 
-    Called once, when the host builds its registry. Call ``register(spec)`` once per
-    :class:`bench.MethodSpec`. Name clashes and exceptions are handled as for
-    :func:`bench_register_datasets`. Returns nothing.
+    Called once, when the host builds its registry. Call ``register(spec)`` once per method,
+    with its kind's contract: :class:`bench.Classifier`, :class:`bench.RepresentationLearner` or
+    :class:`bench.Restorer` (a deprecated :class:`bench.MethodSpec` is still converted, with a
+    warning). Name clashes and exceptions are handled as for :func:`bench_register_datasets`.
+    Returns nothing.
     """
 
 

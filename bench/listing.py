@@ -33,7 +33,9 @@ def _value(value: Any) -> str:
 
 
 def method_json(spec) -> dict:
-    return {"task_list": list(spec.tasks), "restorations": list(spec.restorations),
+    return {"contract": f"bench.{type(spec).__name__}", "task_list": list(spec.tasks),
+            "restorations": list(spec.restorations), "check_params": dict(spec.check_params),
+            "check_budget": dict(spec.check_budget),
             "budget": dict(spec.budget), "params": params_json(spec.params),
             "feature_params": list(spec.feature_params), "citation": spec.citation,
             "published": [p.to_dict() for p in spec.published]}
@@ -83,11 +85,14 @@ def plugin_page(reg, name: str) -> str | None:
         if spec.description:
             out.append(f"  {spec.description}")
         if kind == "method":
-            out.append(f"kind: {spec.kind}; tasks: {', '.join(spec.tasks)}"
+            out.append(f"kind: {spec.kind} (bench.{type(spec).__name__}); tasks: {', '.join(spec.tasks)}"
                        + (f"; restores: {', '.join(spec.restorations)}" if spec.restorations else ""))
             out.append("budget (full; suites may override, budget_scale scales): "
                        + (", ".join(f"{k}={v}" for k, v in spec.budget.items()) or "none"))
             out += _params_table(spec.params)
+            if spec.check_params or spec.check_budget:
+                out.append("bench check runs it at: " + ", ".join(
+                    f"{k}={v}" for k, v in {**spec.check_params, **spec.check_budget}.items()))
             if spec.feature_params:
                 out.append(f"feature params (read-out only; runs differing in them share one encoder): "
                            f"{', '.join(spec.feature_params)}")

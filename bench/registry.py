@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import pluggy
 
 from bench import hookspecs
-from bench.specs import DatasetSpec, ExecutorSpec, MethodSpec
+from bench.specs import CONTRACTS, DatasetSpec, ExecutorSpec, Method, MethodSpec
 
 GROUP = "bench"
 #: The plugin name of the host's own executors (a dotted name no entry point is likely to take).
@@ -48,7 +48,7 @@ class BrokenPlugin:
 @dataclass
 class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
-    methods: dict[str, MethodSpec] = field(default_factory=dict)
+    methods: dict[str, Method] = field(default_factory=dict)
     executors: dict[str, ExecutorSpec] = field(default_factory=dict)
     #: entry name -> plugin that registered it, for listings and records.
     owner: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
@@ -61,7 +61,7 @@ class Registry:
     def dataset(self, name: str) -> DatasetSpec:
         return self._lookup("dataset", self.datasets, name)
 
-    def method(self, name: str) -> MethodSpec:
+    def method(self, name: str) -> Method:
         return self._lookup("method", self.methods, name)
 
     def executor(self, name: str) -> ExecutorSpec:
@@ -129,7 +129,7 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
         infos[name] = PluginInfo(name, "(registered in process)", "")
 
     _collect(registry, "dataset", "bench_register_datasets", registry.datasets, DatasetSpec, infos)
-    _collect(registry, "method", "bench_register_methods", registry.methods, MethodSpec, infos)
+    _collect(registry, "method", "bench_register_methods", registry.methods, Method, infos, _method_contract)
     _collect(registry, "executor", "bench_register_executors", registry.executors, ExecutorSpec, infos)
     return registry
 
@@ -162,7 +162,14 @@ def _call_one(pm: pluggy.PluginManager, hook: str, plugin_name: str, **kwargs: A
     return pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
 
 
-def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: type, infos: dict) -> None:
+def _method_contract(spec: Any) -> Any:
+    """A method as its kind's contract: a deprecated ``MethodSpec`` is converted (with its
+    DeprecationWarning); anything else is returned as registered, to be type-checked."""
+    return spec.contract() if isinstance(spec, MethodSpec) else spec
+
+
+def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: type, infos: dict,
+             convert=lambda spec: spec) -> None:
     """Call one registration hook plugin by plugin, so each entry is attributed to its plugin
     and a plugin that raises is reported without losing the others' entries. A name that two
     plugins register is withdrawn from both (neither is silently preferred) and both are reported
@@ -173,9 +180,12 @@ def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: t
         added: list[Any] = []
         try:
             _call_one(registry.pm, hook, plugin_name, register=added.append)
+            added = [convert(spec) for spec in added]
             for spec in added:
                 if not isinstance(spec, spec_type):
-                    raise PluginError(f"registered {type(spec).__name__}, expected {spec_type.__name__}")
+                    expected = (" or ".join(f"bench.{c.__name__}" for c in CONTRACTS.values())
+                                if spec_type is Method else spec_type.__name__)
+                    raise PluginError(f"registered {type(spec).__name__}, expected {expected}")
         except Exception as exc:
             registry.broken.append(BrokenPlugin(info.name, info.distribution, _one_line(exc)))
             continue

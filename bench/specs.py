@@ -11,27 +11,34 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: this module imports nothing else from the host
+    import torch
+
+    from bench.context import PretrainData, RunContext, TrainData
     from bench.progress import Progress
     from bench.records import ResultStore
     from bench.registry import Registry
+    from bench.restoration.context import RestoreContext
+    from bench.restoration.degrade import Problem
     from bench.runner import SuiteOutcome
     from bench.suite import RunSpec
 
 #: Tasks a dataset can serve. Methods declare which of them they support.
 TASKS = ("classification", "restoration")
 
-#: Method kinds, each evaluated by a host-owned protocol (see ``bench.protocols``):
-#: - classifier: ``fit(data, ctx) -> model``; the model maps normalised images to logits.
-#: - representation: ``fit(unlabelled, ctx) -> encoder``; the encoder maps normalised images to
-#:   features and is evaluated by the host's linear-probe, k-NN and fine-tune protocols.
-#: - restorer: ``fit(problem, ctx) -> image`` restores one degraded image at a time (``restore``).
+#: Method kinds, each evaluated by a host-owned protocol (see ``bench.protocols``) and each
+#: declared with its own contract: :class:`Classifier`, :class:`RepresentationLearner`,
+#: :class:`Restorer`.
 METHOD_KINDS = ("classifier", "representation", "restorer")
+
+#: The degradations the host makes for restorers (``bench.restoration.degrade``).
+RESTORATIONS = ("denoise", "sr", "inpaint")
 
 # Names become folders of the results (<suite>/<dataset>/<method>/): one short path component.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -113,40 +120,217 @@ class Published:
 
 
 @dataclass(frozen=True)
-class MethodSpec:
-    """A method a plugin provides.
+class Method:
+    """What every method declares, whatever its kind: the base of the three contracts
+    (:class:`Classifier`, :class:`RepresentationLearner`, :class:`Restorer`). Register one of
+    those, never this class itself.
 
-    ``kind`` says which host protocol evaluates it (see :data:`METHOD_KINDS`); for a
-    ``classifier``, ``fit(data, ctx)`` trains on ``data.train`` (choices may use ``data.val``,
-    never the test split) and returns a ``torch.nn.Module`` mapping a normalised float batch
-    (N, C, H, W) on ``ctx.device`` to logits (N, num_classes). For a ``restorer``,
-    ``fit(problem, ctx)`` restores one image (:class:`bench.Problem`, :class:`bench.RestoreContext`)
-    and returns it as float (C, H, W) in [0, 1]; ``restorations`` lists the degradations it
-    handles (``"denoise"``, ``"sr"``, ``"inpaint"``).
+    Fields every kind shares (keywords only):
 
-    A ``representation`` method implements two callables:
+    - ``budget``: the full (paper) budget, e.g. ``{"epochs": 10}`` or ``{"iterations": 3000}``;
+      every value a positive number. A suite may override a value (with one of the same type: an
+      integer budget takes integers) and ``budget_scale`` scales it (integers stay integers, at
+      least 1). The method reads the resolved budget as ``ctx.budget`` and must not do more.
+    - ``params``: hyper-parameters, each a plain default (its type is taken from it) or a
+      :class:`bench.Param` that also declares the allowed values (choices, a range) and a line of
+      help. Suites are checked against them when they load; the method reads the resolved values
+      as ``ctx.params`` (every key present).
+    - ``description``, ``citation``: one line each, shown by ``bench plugins``.
+    - ``published``: reference numbers (:class:`bench.Published`) reports show beside ours.
+    - ``check_params`` / ``check_budget``: the params and budget ``bench check`` runs the method
+      at (default: its params, and every budget value at its smallest: integers 1 (a restorer's at
+      most 3), floats at most 1.0). A method whose defaults are too heavy for a few seconds on a
+      CPU gives smaller ones.
 
-    - ``build(image_shape, ctx)`` returns the encoder with fresh random weights (seeded by the
-      host): a ``torch.nn.Module`` mapping a normalised float batch (N, C, H, W) on ``ctx.device``
-      to features (N, D). The host uses it for the random-weight control and to rebuild a saved
-      encoder (``load_state_dict``), so the encoder's state dict must hold everything it needs.
-    - ``fit(data, ctx)`` pre-trains on :class:`bench.PretrainData` (images only: labels are never
-      given to a representation method) and returns an encoder of the architecture ``build``
-      makes, in eval mode.
-
-    ``feature_params`` names the params that change only how features are read out (a block, a
-    noise level), not the pre-training: runs differing only in them share one saved encoder.
-
-    ``published`` lists reference numbers (:class:`bench.Published`) that reports show beside
-    ours, e.g. the paper's PSNR on Set5 at x2.
-
-    ``budget`` holds the full (paper) budget, e.g. ``{"epochs": 10}``: every value is a positive
-    number that a suite may override (with a value of the same type: an integer budget takes
-    integers) and that smoke runs scale down. ``params`` holds the hyper-parameters: each a plain
-    default (its type is taken from the default) or a :class:`bench.Param` that also declares the
-    allowed values (choices, a range) and a line of help; suites are checked against them when
-    they load.
+    Every call gets a context (:class:`bench.RunContext` or :class:`bench.RestoreContext`) with
+    the same vocabulary: ``device``, ``seed``, ``generator`` (a seeded ``torch.Generator`` on the
+    device: draw all the method's randomness from it or from torch's global RNG, which the host
+    seeds with ``seed`` before every call), ``params``, ``budget``, ``progress``,
+    ``prepare(model)`` / ``layout(x)`` / ``autocast()`` (the suite's precision, memory-format and
+    compile switches), ``step(loss=None, n=0)`` once per optimisation step, ``log(**scalars)``
+    for the method's own curves and ``measure`` / ``timed`` for rates of its own work.
     """
+
+    name: str
+    _: KW_ONLY
+    budget: Mapping[str, int | float] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    citation: str = ""
+    published: tuple[Published, ...] = ()
+    check_params: Mapping[str, Any] = field(default_factory=dict)
+    check_budget: Mapping[str, int | float] = field(default_factory=dict)
+
+    #: The kind (which protocols evaluate it) and the dataset tasks it serves: set by the contract.
+    kind: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+    #: The callables the contract requires, each as (field, signature) for error messages.
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def __post_init__(self) -> None:
+        if type(self) is Method:
+            raise TypeError("register a bench.Classifier, bench.RepresentationLearner or bench.Restorer, "
+                            "not bench.Method")
+        _check_name("method", self.name)
+        where = f"{type(self).__name__} {self.name!r}"
+        for name, signature in self._callables:
+            if not callable(getattr(self, name)):
+                raise ValueError(f"{where}: field {name!r} must be a function {signature}, got {getattr(self, name)!r}")
+        for key in ("restorations", "feature_params", "published"):
+            value = getattr(self, key, ())
+            if isinstance(value, str) or not isinstance(value, (tuple, list)):
+                raise ValueError(f"{where}: field {key!r} must be a tuple, got {value!r}")
+            object.__setattr__(self, key, tuple(value))
+        for item in self.published:
+            if not isinstance(item, Published):
+                raise ValueError(f"{where}: field 'published' holds bench.Published entries, got {item!r}")
+        for key in ("budget", "params", "check_params", "check_budget"):
+            if not isinstance(getattr(self, key), Mapping):
+                raise ValueError(f"{where}: field {key!r} must be a dict, got {getattr(self, key)!r}")
+        for key in self.params:
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: field 'params': parameter names must be text, got {key!r}")
+        for label, budget in (("budget", self.budget), ("check_budget", self.check_budget)):
+            for key, value in budget.items():
+                if (isinstance(value, bool) or not isinstance(value, (int, float))
+                        or not 0 < value <= MAX_BUDGET):  # NaN fails this too
+                    raise ValueError(f"{where}: field {label!r}: {key!r} must be a positive number up to "
+                                     f"{MAX_BUDGET:.0e}, got {value!r}")
+        for label, keys, known in (("feature_params", self.feature_params, self.params),
+                                   ("check_params", self.check_params, self.params),
+                                   ("check_budget", self.check_budget, self.budget)):
+            unknown = [k for k in keys if k not in known]
+            if unknown:
+                owner = "budget" if label == "check_budget" else "params"
+                raise ValueError(f"{where}: field {label!r} names {unknown}, which are not in its {owner}")
+
+
+@dataclass(frozen=True)
+class Classifier(Method):
+    """A method that trains a classifier: ``Classifier(name, train, budget=..., params=...)``.
+
+    Implement ``train(data, ctx) -> torch.nn.Module``:
+
+    - ``data`` (:class:`bench.TrainData`): ``data.train`` and ``data.val`` (None when the protocol
+      holds out nothing) are :class:`bench.LabelledImages` on ``ctx.device``: ``images`` uint8
+      (N, C, H, W), ``labels`` int64 (N,); ``data.num_classes``. Choices may use ``val``; the test
+      split is never given.
+    - ``ctx`` (:class:`bench.RunContext`): ``ctx.batches(data.train, batch_size, augment=...)``
+      yields (normalised float32 (B, C, H, W), labels (B,)) in the seeded order;
+      ``for epoch in ctx.epochs(n)`` times each epoch and shows progress (``n`` from
+      ``ctx.budget``; a fractional epoch budget is the method's to round or to stop part-way);
+      ``ctx.step(loss, n=batch)`` (or ``ctx.optimize(loss, optimizer)``) counts each step and its
+      images, which the host turns into train images/s.
+    - Return a module mapping a normalised float batch (N, C, H, W) on ``ctx.device`` to logits
+      (N, num_classes). The host then puts it in eval mode, scores top-1 accuracy on the test split
+      (and val) and times inference; the ``classify`` protocol evaluates it.
+    """
+
+    train: Callable[[TrainData, RunContext], torch.nn.Module]
+
+    kind: ClassVar[str] = "classifier"
+    restorations: ClassVar[tuple[str, ...]] = ()
+    feature_params: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("train", "(data: bench.TrainData, ctx: bench.RunContext) -> nn.Module"),
+    )
+
+
+@dataclass(frozen=True)
+class RepresentationLearner(Method):
+    """A method that learns features without labels:
+    ``RepresentationLearner(name, build, pretrain, feature_params=(), budget=..., params=...)``.
+
+    Implement two functions:
+
+    - ``build(image_shape, ctx) -> torch.nn.Module``: the encoder with fresh random weights (the
+      host seeds torch before the call). ``image_shape`` is (C, H, W). The encoder maps a
+      normalised float32 batch (N, C, H, W) on ``ctx.device`` to features (N, D). The host calls
+      it for the random-weight control and to rebuild a saved encoder (``load_state_dict``), so the
+      state dict must hold everything the encoder needs.
+    - ``pretrain(data, ctx) -> torch.nn.Module``: pre-train on :class:`bench.PretrainData`
+      (``data.images`` uint8 (N, C, H, W) on ``ctx.device``; labels are never given) and return an
+      encoder of the architecture ``build`` makes. ``ctx`` is a :class:`bench.RunContext`:
+      ``ctx.image_batches(data.images, batch_size, augment=...)`` yields normalised float batches
+      in the seeded order, ``ctx.epochs(n)`` / ``ctx.step(loss, n=batch)`` as for a classifier
+      (fractional epochs: the method stops part-way through the last one).
+
+    The host saves the pre-trained encoder beside the records and evaluates it by the linear-probe,
+    k-NN and fine-tune protocols (features read in eval mode, under ``ctx.autocast``).
+    ``feature_params`` names the params that change only how features are read out (a block, a
+    noise level), not the pre-training: runs differing only in them share one saved encoder, and a
+    protocol's ``feature_sweep`` may choose among their values.
+    """
+
+    build: Callable[[tuple[int, int, int], RunContext], torch.nn.Module]
+    pretrain: Callable[[PretrainData, RunContext], torch.nn.Module]
+    feature_params: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "representation"
+    restorations: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("build", "(image_shape: tuple, ctx: bench.RunContext) -> nn.Module"),
+        ("pretrain", "(data: bench.PretrainData, ctx: bench.RunContext) -> nn.Module"),
+    )
+
+
+@dataclass(frozen=True)
+class Restorer(Method):
+    """A method that restores one degraded image at a time:
+    ``Restorer(name, restore, restorations, budget=..., params=...)``.
+
+    ``restorations`` lists the degradations it handles, some of ``"denoise"``, ``"sr"`` (super-
+    resolution), ``"inpaint"``. Implement ``restore(problem, ctx) -> torch.Tensor``:
+
+    - ``problem`` (:class:`bench.Problem`): ``problem.task``; ``problem.observed`` the degraded
+      image, float32 (C, h, w) on ``ctx.device`` (values in [0, 1], noisy ones outside it);
+      ``problem.sigma`` (denoise, in [0, 1] units), ``problem.scale`` (sr; the output is ``scale``
+      times larger), ``problem.mask`` (inpaint: float (1, H, W), 1 where known). The clean image is
+      never given.
+    - ``ctx`` (:class:`bench.RestoreContext`): ``for i in ctx.iterations(ctx.budget.iterations)``
+      (the host times this loop; the method may stop early), ``ctx.step(loss)`` once per
+      iteration, ``if ctx.should_monitor(i): ctx.monitor(i, output)`` lets the host score an
+      intermediate output against the clean image for the curve (the method never sees the value;
+      the time is not counted), ``ctx.log(**scalars)`` adds the method's own scalars at the current
+      iteration.
+    - Return the restored image, float (C, H, W) at the clean image's size, values in [0, 1]
+      (the host clips and rounds to uint8 before scoring).
+
+    Around the calls, the ``restore`` protocol first makes one untimed warm-up call on a small crop
+    at the smallest budget (every budget value 1), then one timed call per image (synchronized,
+    monitoring excluded), the host seeding torch with ``ctx.seed`` before each.
+    """
+
+    restore: Callable[[Problem, RestoreContext], torch.Tensor]
+    restorations: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "restorer"
+    feature_params: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ("restoration",)
+    _callables: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("restore", "(problem: bench.Problem, ctx: bench.RestoreContext) -> Tensor"),
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.restorations or any(r not in RESTORATIONS for r in self.restorations):
+            raise ValueError(f"Restorer {self.name!r}: field 'restorations' must list what it restores, some of "
+                             f"{RESTORATIONS}, got {self.restorations!r}")
+
+
+#: The contract of each kind.
+CONTRACTS: dict[str, type[Method]] = {c.kind: c for c in (Classifier, RepresentationLearner, Restorer)}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Deprecated: the single spec of bench 0.1, ``MethodSpec(name, kind, fit, ...)``. Register
+    :class:`Classifier`, :class:`RepresentationLearner` or :class:`Restorer` instead. The registry
+    still accepts it for this release, converts it (:meth:`contract`) and warns once per spec:
+    ``fit`` becomes ``train`` (classifier), ``pretrain`` (representation) or ``restore``
+    (restorer); ``tasks`` is implied by the kind."""
 
     name: str
     kind: str
@@ -163,26 +347,27 @@ class MethodSpec:
 
     def __post_init__(self) -> None:
         _check_name("method", self.name)
-        for item in self.published:
-            if not isinstance(item, Published):
-                raise ValueError(f"method {self.name!r}: published entries must be bench.Published, got {item!r}")
         if self.kind not in METHOD_KINDS:
             raise ValueError(f"method {self.name!r}: kind {self.kind!r} is not one of {METHOD_KINDS}")
-        if self.kind == "representation" and self.build is None:
-            raise ValueError(f"method {self.name!r}: a representation method needs build(image_shape, ctx), "
-                             "which makes its encoder with random weights")
-        unknown = [p for p in self.feature_params if p not in self.params]
-        if unknown:
-            raise ValueError(f"method {self.name!r}: feature_params {unknown} are not among its params")
-        for key, value in self.budget.items():
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not 0 < value <= MAX_BUDGET):  # NaN fails this too
-                raise ValueError(
-                    f"method {self.name!r}: budget {key!r} must be a positive number up to {MAX_BUDGET:.0e}, got {value!r}"
-                )
-        for key in self.params:
-            if not isinstance(key, str):
-                raise ValueError(f"method {self.name!r}: parameter names must be text, got {key!r}")
+        self._convert()  # the new contract's checks, with the field to fix named
+
+    def contract(self) -> Method:
+        """The same method declared with its kind's contract, with a DeprecationWarning naming it."""
+        new, form = self._convert()
+        warnings.warn(f"method {self.name!r}: MethodSpec(kind={self.kind!r}, fit=...) is deprecated and will be "
+                      f"removed in bench 1.0; register {form} instead", DeprecationWarning, stacklevel=3)
+        return new
+
+    def _convert(self) -> tuple[Method, str]:
+        common = dict(budget=self.budget, params=self.params, description=self.description,
+                      citation=self.citation, published=self.published)
+        if self.kind == "classifier":
+            return Classifier(self.name, self.fit, **common), "bench.Classifier(name, train=fit, ...)"
+        if self.kind == "representation":
+            return (RepresentationLearner(self.name, self.build, self.fit, self.feature_params, **common),
+                    "bench.RepresentationLearner(name, build=build, pretrain=fit, ...)")
+        return (Restorer(self.name, self.fit, self.restorations, **common),
+                "bench.Restorer(name, restore=fit, restorations=..., ...)")
 
 
 class Budget(Mapping[str, "int | float"]):

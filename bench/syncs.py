@@ -347,9 +347,15 @@ def _caller() -> str:
 
 @contextlib.contextmanager
 def _patched(owner, name: str, value):
-    original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    # A class may inherit the method (RunContext.measure comes from MethodContext): then the
+    # patch is removed again rather than copied onto the subclass.
+    inherited = isinstance(owner, type) and name not in owner.__dict__
+    original = None if inherited else owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
     setattr(owner, name, value)
     try:
         yield
     finally:
-        setattr(owner, name, original)
+        if inherited:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)

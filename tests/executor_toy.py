@@ -11,7 +11,7 @@ import signal
 
 import torch
 
-from bench import MethodSpec, hookimpl
+from bench import Classifier, hookimpl
 
 
 def fit_die(data, ctx):
@@ -34,5 +34,5 @@ def fit_die(data, ctx):
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(name="toy-die", kind="classifier", fit=fit_die, budget={"epochs": 2},
+    register(Classifier("toy-die", fit_die, budget={"epochs": 2},
                         params={"lr": 0.5, "marker": ""}))

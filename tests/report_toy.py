@@ -4,7 +4,7 @@ perturbations), plus a second classifier with another cost, so a leaderboard has
 
 import torch
 
-from bench import MethodSpec, Published, hookimpl, save_image
+from bench import Classifier, Published, hookimpl, save_image
 
 
 def pattern(seed: int, size: int = 24) -> torch.Tensor:
@@ -37,8 +37,8 @@ def fit_painter(data, ctx):
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="toy-painter", kind="classifier", fit=fit_painter, budget={"epochs": 3},
+    register(Classifier(
+        "toy-painter", fit_painter, budget={"epochs": 3},
         published=(Published("toy", "test_accuracy", 99.5, source="Toy et al. 2024", note="full budget"),
                    Published("other-set", "test_accuracy", 12.0, source="elsewhere")),
     ))

@@ -4,7 +4,7 @@ independently."""
 
 import torch
 
-from bench import DatasetSpec, LabelledImages, MethodSpec, hookimpl
+from bench import DatasetSpec, LabelledImages, RepresentationLearner, hookimpl
 
 CLASSES = 5
 
@@ -52,6 +52,6 @@ def bench_register_datasets(register):
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(name="raw-pixels", kind="representation", fit=fit_raw, build=build_raw,
+    register(RepresentationLearner("raw-pixels", build_raw, fit_raw,
                         budget={"epochs": 1}, params={"unused": 1, "pixels": 36},
                         feature_params=("pixels",)))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench import LabelledImages, MethodSpec, TrainData
-from bench.context import RunContext
+from bench.context import RunContext, bookkeeping
 from bench.data.loader import Normalize
 from bench.progress import Progress
 from bench.params import defaults
@@ -90,7 +90,7 @@ def test_eval_mode_returns_tta_logits(trained):
 
 def test_training_learns(trained):
     train, test, model, ctx = trained
-    losses = [e.loss for e in ctx.epoch_log]
+    losses = [e.loss for e in bookkeeping(ctx).epoch_log]
     assert len(losses) == 4 and losses[-1] < 0.7 * losses[0], f"loss did not fall: {losses}"
     accuracy = (predict(model, test, ctx).argmax(1) == test.labels).float().mean().item()
     assert accuracy > 0.6, f"held-out accuracy {accuracy:.2f} is not clearly above chance (0.10)"
@@ -142,7 +142,7 @@ def test_too_small_images_fail_clearly(tmp_path):
 def test_fractional_epochs_stop_inside_the_last_epoch(tmp_path):
     train = synthetic(10, 200, seed=10)  # 3 full batches of 64 per epoch; the last 8 dropped
     _, ctx = fit(train, tmp_path, epochs=1.5)
-    assert [e.images for e in ctx.epoch_log] == [192, 128]  # ceil(3 * 1.5) = 5 steps
+    assert [e.images for e in bookkeeping(ctx).epoch_log] == [192, 128]  # ceil(3 * 1.5) = 5 steps
 
 
 def test_no_flip_training_leaves_mirror_views_out_of_tta(tmp_path):

@@ -1,4 +1,4 @@
-"""RunContext.optimize: the one optimisation step every training loop takes."""
+"""The contexts methods get: RunContext.optimize, and the one vocabulary every kind's context shares."""
 
 import torch
 
@@ -31,3 +31,99 @@ def test_optimize_backpropagates_clips_steps_schedules_and_counts():
     torch.testing.assert_close(w.detach(), torch.tensor([-2.1, -2.8, 0.0]))
     assert optimizer.param_groups[0]["lr"] == 0.5
     assert (ctx._step, ctx._images) == (2, 14)
+
+
+# -- one vocabulary for every kind's context ------------------------------------------------------
+
+from bench.context import MethodContext, bookkeeping  # noqa: E402
+from bench.restoration.context import RestoreContext  # noqa: E402
+
+SHARED = {"device", "seed", "generator", "params", "budget", "artifacts_dir", "progress", "precision",
+          "channels_last", "compile", "autocast", "prepare", "layout", "step", "log", "measure", "timed"}
+HOST_BOOKKEEPING = {"epoch_log", "curves", "curve", "throughputs", "iterations_done", "monitor_seconds",
+                    "loop_seconds", "train_throughput"}
+
+
+def make_restore_context(**kw) -> RestoreContext:
+    return RestoreContext(device=torch.device("cpu"), seed=3, budget=Budget({"iterations": 4}), params={"a": 1}, **kw)
+
+
+def public(obj) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
+def test_both_contexts_share_one_vocabulary_and_keep_the_host_bookkeeping_private():
+    run, restore = make_context(), make_restore_context()
+    assert isinstance(run, MethodContext) and isinstance(restore, MethodContext)
+    assert SHARED <= public(run) and SHARED <= public(restore)
+    assert not HOST_BOOKKEEPING & public(run) and not HOST_BOOKKEEPING & public(restore)
+    # The host-owned generator is seeded with the run's seed on both.
+    assert torch.equal(torch.rand(3, generator=restore.generator), torch.rand(3, generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(torch.rand(3, generator=run.generator), torch.rand(3, generator=torch.Generator().manual_seed(0)))
+
+
+def test_step_and_log_mean_the_same_on_both_contexts():
+    run = make_context()
+    for _ in run.epochs(2):
+        run.step(torch.tensor(1.0), n=4)
+        run.log(val_accuracy=0.5)
+    book = bookkeeping(run)
+    assert (book.steps, book.epochs) == (2, 2)
+    assert {"epoch": 2, "val_accuracy": 0.5} in book.curves
+
+    restore = make_restore_context()
+    for i in restore.iterations(4):
+        restore.step(torch.tensor(1.0), n=1)
+        if i == 2:
+            restore.log(learning_rate=0.1)  # tagged by the host with the current iteration
+    book = bookkeeping(restore)
+    assert book.steps == 4 and book.curves == [{"iteration": 2, "learning_rate": 0.1}]
+    assert book.loop_seconds > 0
+
+
+def test_the_old_restore_log_form_still_works_with_a_deprecation_warning():
+    import pytest
+
+    ctx = make_restore_context()
+    with pytest.warns(DeprecationWarning, match=r"call ctx.log\(\*\*scalars\)"):
+        ctx.log(7, loss=0.5)
+    assert bookkeeping(ctx).curves == [{"iteration": 7, "loss": 0.5}]
+
+
+def test_a_restorer_measures_its_own_rates_as_a_classifier_does():
+    ctx = make_restore_context()
+    ctx.timed("render_images_per_s", lambda: None, items=2, label="render img/s", unit="images/s")
+    rate = bookkeeping(ctx).throughputs["render_images_per_s"]
+    assert rate["label"] == "render img/s" and rate["calls"] == 1
+
+
+def test_the_restore_protocol_seeds_torch_before_every_call(tmp_path):
+    """One way to seed: the host seeds torch before the warm-up and each image, so a restorer that
+    initialises a network from torch's global RNG starts the same way on every image."""
+    import restoration_toy
+    from bench import Restorer, hookimpl, registry
+    from bench.data.store import DataStore
+    from bench.records import ResultStore
+    from bench.runner import run_specs
+    from bench.suite import load_suite
+
+    draws = []
+
+    def restore(problem, ctx):
+        draws.append(torch.rand(1).item())
+        torch.rand(5)  # work that moves the global RNG on
+        return torch.nn.functional.interpolate(problem.observed[None], scale_factor=2)[0].clamp(0, 1)
+
+    class Plugin:
+        @hookimpl
+        def bench_register_methods(self, register):
+            register(Restorer("draw", restore, ("sr",)))
+
+    reg = registry.load(extra_plugins=[("restoration_toy", restoration_toy), ("draw", Plugin())])
+    path = tmp_path / "suite.yaml"
+    path.write_text("seeds: [5]\nruns: [{datasets: tiny-restore, methods: draw, protocol: {name: restore, task: sr, scale: 2}}]\n")
+    suite = load_suite(path, reg)
+    outcome = run_specs(suite.runs, reg, ResultStore(tmp_path / "r"), DataStore(tmp_path / "d"), Progress(quiet=True))
+    assert outcome.exit_code == 0
+    assert len(draws) == 3 and len(set(draws)) == 1, draws  # warm-up, gray, rgb
+    assert draws[0] == torch.rand(1, generator=torch.Generator().manual_seed(5)).item()

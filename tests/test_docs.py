@@ -326,3 +326,41 @@ def test_make_test_fast_skips_the_browser_and_ray_tests():
                 if needs and not marked:
                     unmarked.append(f"{path.name}::{node.name}")
     assert not unmarked, f"tests that need a Ray cluster or Chromium but are not marked slow: {unmarked}"
+
+
+def test_a_third_party_package_written_from_the_docs_installs_lists_checks_runs_and_reports(
+    workspace, tmp_path, capsys
+):
+    """The docs' examples are what an outsider writes from docs/plugins.md alone: one package per
+    kind (installed by the workspace as the distribution bench-docs-examples) must be listed,
+    have a page, pass `bench check`, run in a suite and land in the table and the report."""
+    kinds = {"logreg": "classifier", "tinyae": "representation", "tv": "restorer"}
+    assert cli.main(["plugins", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["plugins"]}
+    for name, kind in kinds.items():
+        assert (rows[name]["type"], rows[name]["distribution"]) == (kind, "bench-docs-examples")
+    assert rows["tv"]["tasks"] == "restoration" and rows["tv"]["restorations"] == ["denoise", "sr", "inpaint"]
+    assert rows["mnist-parity"]["kind"] == "dataset" and rows["mnist-parity"]["num_classes"] == 2
+    for name in (*kinds, "mnist-parity"):
+        assert cli.main(["plugins", name]) == 0
+        assert f" {name}  (plugin " in capsys.readouterr().out
+    assert cli.main(["check", "logreg", "tinyae", "tvrestore"]) == 0
+    assert "3 methods checked, 0 rules broken" in capsys.readouterr().out
+
+    suite = tmp_path / "outsider.yaml"
+    suite.write_text(
+        "name: outsider\nseeds: [0]\nruns:\n"
+        "  - {datasets: toy, methods: logreg, protocol: classify}\n"
+        "  - {datasets: toy, methods: {name: tinyae, budget: {epochs: 2}}, protocol: knn}\n"
+        "  - {datasets: tiny-restore, methods: {name: tv, budget: {iterations: 20}},"
+        " protocol: {name: restore, task: denoise, sigma: 25.0}}\n"
+    )
+    results = tmp_path / "results"
+    assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["table", str(results)]) == 0
+    table = capsys.readouterr().out
+    assert all(name in table for name in kinds), table
+    assert cli.main(["report", str(results), "-o", str(tmp_path / "report")]) == 0
+    site = "".join(p.read_text() for p in (tmp_path / "report").rglob("*.html"))
+    assert all(name in site for name in kinds)

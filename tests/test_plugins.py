@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 from bench import cli, registry
+from bench import hookimpl as bench_hookimpl
+from bench.records import iter_records
 from fakedist import install_distribution
 
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
@@ -139,3 +141,129 @@ def test_protocols_and_their_options_are_listed(capsys):
     (knn,) = json.loads(capsys.readouterr().out)["protocols"]
     assert knn["options"]["weights"]["choices"] == ["pretrained", "random"] and knn["method_kinds"] == ["representation"]
     assert cli.main(["protocols", "nope"]) == 2
+
+
+# -- one contract per kind, and the deprecated MethodSpec -------------------------------------
+
+LEGACY_SOURCE = '''
+"""A plugin written against bench 0.1's MethodSpec: it must keep working for this release."""
+import torch
+from bench import MethodSpec, hookimpl
+
+
+def fit_classifier(data, ctx):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, data.num_classes))
+    for _ in ctx.epochs(ctx.budget.epochs):
+        for x, y in ctx.batches(data.train, 16):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+            ctx.optimize(torch.nn.functional.cross_entropy(model(x), y), optimizer, n=len(y))
+    return model
+
+
+def build_pixels(image_shape, ctx):
+    return torch.nn.Flatten()
+
+
+def fit_pixels(data, ctx):
+    return build_pixels(data.image_shape, ctx)
+
+
+def restore_as_is(problem, ctx):
+    for i in ctx.iterations(ctx.budget.iterations):
+        ctx.step()
+        ctx.log(i, value=1.0)  # the old form: the iteration given by the method
+    return problem.observed.clamp(0, 1)
+
+
+@hookimpl
+def bench_register_methods(register):
+    register(MethodSpec(name="old-classifier", kind="classifier", fit=fit_classifier, budget={"epochs": 2}))
+    register(MethodSpec(name="old-pixels", kind="representation", fit=fit_pixels, build=build_pixels,
+                        budget={"epochs": 1}))
+    register(MethodSpec(name="old-restorer", kind="restorer", fit=restore_as_is, tasks=("restoration",),
+                        restorations=("denoise",), budget={"iterations": 3}))
+'''
+
+
+def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_spec(monkeypatch, tmp_path):
+    import warnings
+
+    import bench
+
+    restoration_toy = (Path(__file__).parent / "restoration_toy.py").read_text()
+    install_distribution(monkeypatch, tmp_path, "bench-legacy", "0.1",
+                         {"bench_legacy": LEGACY_SOURCE, "bench_toy": TOY_SOURCE, "bench_rtoy": restoration_toy},
+                         {"legacy": "bench_legacy", "toy": "bench_toy", "rtoy": "bench_rtoy"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = registry.load()
+    deprecations = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(deprecations) == 3, deprecations
+    assert any("'old-classifier'" in m and "bench.Classifier(name, train=fit" in m for m in deprecations)
+    assert any("'old-pixels'" in m and "bench.RepresentationLearner(name, build=build, pretrain=fit" in m for m in deprecations)
+    assert any("'old-restorer'" in m and "bench.Restorer(name, restore=fit, restorations=" in m for m in deprecations)
+    assert not reg.broken
+    assert isinstance(reg.methods["old-classifier"], bench.Classifier)
+    assert isinstance(reg.methods["old-pixels"], bench.RepresentationLearner)
+    restorer = reg.methods["old-restorer"]
+    assert isinstance(restorer, bench.Restorer) and restorer.tasks == ("restoration",)
+
+    suite = tmp_path / "legacy.yaml"
+    suite.write_text("seeds: [0]\nruns:\n  - {datasets: toy, methods: old-classifier, protocol: classify}\n"
+                     "  - {datasets: toy, methods: old-pixels, protocol: knn}\n"
+                     "  - {datasets: tiny-restore, methods: old-restorer, protocol: {name: restore, task: denoise}}\n")
+    results = tmp_path / "results"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
+    records = [record for _, record in iter_records(results)]
+    assert sorted(r["spec"]["method"] for r in records) == ["old-classifier", "old-pixels", "old-restorer"]
+    assert all(r["status"] == "ok" for r in records)
+    (restored,) = [r for r in records if r["spec"]["method"] == "old-restorer"]
+    assert restored["details"]["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
+
+
+def test_a_restorer_is_never_shown_as_a_classifier_and_a_missing_field_is_named():
+    import bench
+
+    def restore(problem, ctx):
+        return problem.observed
+
+    assert bench.Restorer("r", restore, ("sr",)).tasks == ("restoration",)
+    with pytest.raises(ValueError, match=r"Restorer 'r': field 'restorations' must list what it restores"):
+        bench.Restorer("r", restore)
+    with pytest.raises(ValueError, match=r"Restorer 'r': field 'restorations'.*'deblur'"):
+        bench.Restorer("r", restore, ("deblur",))
+    with pytest.raises(ValueError, match=r"Restorer 'r': field 'restorations' must be a tuple"):
+        bench.Restorer("r", restore, "sr")
+    with pytest.raises(ValueError, match=r"Classifier 'c': field 'train' must be a function \(data: bench.TrainData"):
+        bench.Classifier("c", None)
+    with pytest.raises(ValueError, match=r"RepresentationLearner 'e': field 'pretrain' must be a function"):
+        bench.RepresentationLearner("e", lambda shape, ctx: None, "not callable")
+    with pytest.raises(ValueError, match=r"field 'check_params' names \['nope'\]"):
+        bench.Classifier("c", restore, params={"lr": 0.1}, check_params={"nope": 1})
+    with pytest.raises(ValueError, match=r"field 'budget': 'epochs' must be a positive number"):
+        bench.Classifier("c", restore, budget={"epochs": 0})
+    with pytest.raises(TypeError, match="not bench.Method"):
+        bench.Method("m")
+    # The old spec that registered as "restorer / classification" now names the field to fix.
+    with pytest.raises(ValueError, match=r"field 'restorations'"):
+        bench.MethodSpec(name="r", kind="restorer", fit=restore)
+
+
+def test_registering_something_else_names_the_contracts():
+    class Plugin:
+        @bench_hookimpl
+        def bench_register_methods(register):
+            register({"name": "x"})
+
+    reg = registry.load(extra_plugins=[("odd", Plugin)])
+    (broken,) = [b for b in reg.broken if b.name == "odd"]
+    assert "expected bench.Classifier or bench.RepresentationLearner or bench.Restorer" in broken.error
+
+
+def test_bench_plugins_shows_a_restorer_as_a_restorer(capsys):
+    assert cli.main(["plugins", "zssr"]) == 0
+    page = capsys.readouterr().out
+    assert "kind: restorer (bench.Restorer); tasks: restoration; restores: sr" in page
+    assert "bench check runs it at: width=8, depth=3" in page

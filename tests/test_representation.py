@@ -12,7 +12,7 @@ import torch
 
 import repr_toy
 from bench import MethodSpec, PretrainData, registry
-from bench.context import RunContext
+from bench.context import RunContext, bookkeeping
 from bench.data.loader import Normalize
 from bench.data.store import DataStore
 from bench.html import build
@@ -241,7 +241,7 @@ def test_mae_learns_and_its_encoder_sees_every_patch(tmp_path):
     images = torch.nn.functional.pad(images, (1, 1, 1, 1))              # 8x8: four 4x4 patches
     ctx = tiny_ctx(tmp_path, MAE_TINY, images, epochs=6)
     encoder = mae.fit_mae(PretrainData(images), ctx)
-    losses = [c["loss"] for c in ctx.curves]
+    losses = [c["loss"] for c in bookkeeping(ctx).curves]
     assert losses[-1] < losses[0]
     x = ctx.normalize(images[:2])
     with torch.no_grad():
@@ -297,7 +297,7 @@ def test_ddae_learns_to_denoise(tmp_path):
     images = torch.nn.functional.pad(repr_toy.load_blobs("train", None).images, (1, 1, 1, 1))  # 8x8
     ctx = tiny_ctx(tmp_path, DDAE_TINY, images, epochs=2)
     encoder = ddae.fit_ddae(PretrainData(images), ctx)
-    losses = [c["loss"] for c in ctx.curves]
+    losses = [c["loss"] for c in bookkeeping(ctx).curves]
     assert losses[-1] < 0.8 * losses[0] and not encoder.training
 
 

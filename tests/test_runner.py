@@ -244,7 +244,7 @@ def test_a_real_ctrl_c_stops_the_suite_and_keeps_what_finished(tmp_path, reg, mo
         raise AssertionError("not interrupted")
 
     monkeypatch.setattr(reg.methods["toy-flaky"], "fit", ctrl_c, raising=False) if False else None
-    object.__setattr__(reg.methods["toy-crash"], "fit", ctrl_c)
+    object.__setattr__(reg.methods["toy-crash"], "train", ctrl_c)
     text = "runs: [{datasets: toy, methods: [toy-linear, toy-crash, toy-flaky], protocol: classify}]\n"
     with pytest.raises(Interrupted) as stopped, stop_on_signals():
         run_suite(tmp_path, reg, text)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import Problem, imresize
-from bench.context import PretrainData, RunContext, TrainData
+from bench.context import PretrainData, RunContext, TrainData, bookkeeping
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.progress import Progress
@@ -272,10 +272,11 @@ def test_epoch_boundaries_neither_synchronize_nor_read_back_until_needed(tmp_pat
                 ctx.optimize(F.cross_entropy(model(images_.flatten(1)), labels), optimizer, n=len(labels))
     host = syncs.counts["epochs"]
     assert host["synchronize"] == 0 and host["readback"] <= 2, syncs.report()   # the first and last lines
-    curves = ctx.curves
+    book = bookkeeping(ctx)
+    curves = book.curves
     assert [c["epoch"] for c in curves] == list(range(1, 21))
     assert all(c["loss"] > 0 and c["seconds"] >= 0 for c in curves)
-    assert [e.images for e in ctx.epoch_log] == [32] * 20 and ctx.train_throughput()["items_per_s"] > 0
+    assert [e.images for e in book.epoch_log] == [32] * 20 and book.train_throughput()["items_per_s"] > 0
     assert "epoch 20/20" in stream.getvalue()
 
 

@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from bench import DatasetSpec, LabelledImages, MethodSpec, hookimpl
+from bench import Classifier, DatasetSpec, LabelledImages, Restorer, hookimpl
 
 FAIL_FLAG = {"crash": False}
 
@@ -26,7 +26,8 @@ def load_toy(split, store):
 
 
 def fit_linear(data, ctx):
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, data.num_classes)).to(ctx.device)
+    pixels = data.train.images[0].numel()
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(pixels, data.num_classes)).to(ctx.device)
     opt = torch.optim.SGD(model.parameters(), lr=ctx.params["lr"])
     for _ in ctx.epochs(ctx.budget.epochs):
         for x, y in ctx.batches(data.train, 50):
@@ -62,10 +63,10 @@ def bench_register_datasets(register):
 @hookimpl
 def bench_register_methods(register):
     params = {"lr": 0.5, "sleep": 0.0, "slowdown": 0.0}
-    register(MethodSpec(name="toy-linear", kind="classifier", fit=fit_linear, budget={"epochs": 4}, params=params))
-    register(MethodSpec(name="toy-crash", kind="classifier", fit=fit_crash, budget={"epochs": 1}))
-    register(MethodSpec(name="toy-flaky", kind="classifier", fit=fit_flaky, budget={"epochs": 2}, params=params))
-    register(MethodSpec(name="toy-restorer", kind="restorer", fit=fit_restorer, tasks=("restoration",)))
+    register(Classifier("toy-linear", fit_linear, budget={"epochs": 4}, params=params))
+    register(Classifier("toy-crash", fit_crash, budget={"epochs": 1}))
+    register(Classifier("toy-flaky", fit_flaky, budget={"epochs": 2}, params=params))
+    register(Restorer("toy-restorer", fit_restorer, ("denoise",)))
 
 
 def fit_restorer(data, ctx):

@@ -3,7 +3,7 @@
 1. The official training split is divided into train/val by a fixed split seed (the same split
    for every method and seed); the test split is never shown to the method.
 2. All splits move to the device once, as uint8; the normalisation is fitted on the train part.
-3. ``method.fit(TrainData, ctx)`` trains; the host times it (wall) and its epochs (throughput).
+3. ``method.train(TrainData, ctx)`` trains; the host times it (wall) and its epochs (throughput).
 4. Top-1 accuracy on the official test split (and on val) through torchmetrics.
 5. Inference throughput: warm, synchronized, median over repeats, on a fixed test batch.
 """
@@ -15,7 +15,7 @@ import time
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from bench.context import RunContext, TrainData
+from bench.context import RunContext, TrainData, bookkeeping
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.specs import Budget
@@ -63,11 +63,11 @@ def run(spec, method, dataset, env) -> dict:
         precision=env.precision, channels_last=env.channels_last, compile=env.compile,
     )
     t_fit = time.perf_counter()
-    model = method.fit(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)
+    model = method.train(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)
     synchronize(env.device)
     train_seconds = time.perf_counter() - t_fit
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"method {method.name!r}: fit() returned {type(model).__name__}, expected a torch.nn.Module")
+        raise TypeError(f"method {method.name!r}: train() returned {type(model).__name__}, expected a torch.nn.Module")
     model.eval()
 
     t_eval = time.perf_counter()
@@ -78,11 +78,12 @@ def run(spec, method, dataset, env) -> dict:
     eval_seconds = time.perf_counter() - t_eval
 
     inference = _inference_throughput(model, test, ctx, batch_size)
-    train_rate = ctx.train_throughput()
+    book = bookkeeping(ctx)
+    train_rate = book.train_throughput()
     throughput = {"inference_images_per_s": inference}
     if train_rate is not None:
         throughput["train_images_per_s"] = train_rate
-    throughput.update(ctx.throughputs)  # rates the method measured itself (ctx.measure)
+    throughput.update(book.throughputs)  # rates the method measured itself (ctx.measure)
     return {
         "metrics": metrics,
         "metric_info": {
@@ -101,7 +102,7 @@ def run(spec, method, dataset, env) -> dict:
             "split": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test),
                       "holdout": options["holdout"], "split_seed": options["split_seed"]},
             "normalization": normalize.as_dict(),
-            "curves": ctx.curves,
+            "curves": book.curves,
         },
     }
 

@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from bench.context import bookkeeping
 from bench.data.loader import Augment, mix_batch, random_erase
 from bench.protocols.classify import accuracy
 from bench.protocols.representation import accuracy_info, apply_setting, common_sections, prepare
@@ -222,12 +223,12 @@ def run(spec, method, dataset, env) -> dict:
     sections["throughput"]["inference_images_per_s"] = {
         **measure(forward, ctx.device, items=len(images), warmup=2, repeats=5),
         "batch_size": len(images), "precision": ctx.precision}
-    rate = ctx.train_throughput()
+    rate = bookkeeping(ctx).train_throughput()
     if rate is not None:
         sections["throughput"]["train_images_per_s"] = rate
     sections["timings"]["train_seconds"] = round(train_seconds, 3)
     sections["details"].update(
-        feature_dim=int(dim), curves=ctx.curves,
+        feature_dim=int(dim), curves=bookkeeping(ctx).curves,
         finetune={"recipe": options["recipe"], "overrides": overrides, "missing": missing,
                   "epochs": epochs, "steps": steps, "warmup_steps": warmup, "batch_size": batch_size,
                   "lr": options["lr"], "min_lr": options["min_lr"], "lr_schedule": options["lr_schedule"],

@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import torch
 
+from bench.context import bookkeeping
 from bench.data.loader import Augment
 from bench.protocols import check_feature_sweep
 from bench.protocols.representation import (
@@ -161,7 +162,7 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
 
     sections = common_sections(p, PROTOCOL, options)
     sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
-    rate = ctx.train_throughput()
+    rate = bookkeeping(ctx).train_throughput()
     if rate is not None:
         sections["throughput"]["probe_images_per_s"] = rate
     sections["timings"].update(probe_seconds=round(probe_seconds, 3))
@@ -173,7 +174,7 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
                "augmentation": {"flip": options["flip"], "crop_padding": options["crop_padding"]},
                "optimizer": "Adam, cosine per epoch, L2 on weights", "epochs": options["epochs"],
                "batch_size": options["batch_size"], "lr": options["lrs"][0], "weight_decay": options["weight_decays"][0],
-               "heads": len(choices), "curves": ctx.curves},
+               "heads": len(choices), "curves": bookkeeping(ctx).curves},
     )
     what = (f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
             f"trained on {len(p.train)} training images")

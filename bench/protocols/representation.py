@@ -4,7 +4,7 @@
    its images. The labelled split the probes use is carved from it by ``split_holdout`` (the same
    split for every method and seed); the test split is never shown to a method.
 2. The encoder, by the ``weights`` option:
-   - ``pretrained``: ``method.fit(PretrainData, ctx)`` on the whole training split's images (no
+   - ``pretrained``: ``method.pretrain(PretrainData, ctx)`` on the whole training split's images (no
      labels), saved as an artifact beside the records (``<method folder>/encoders/``) and keyed by
      what determines the pre-training (dataset, method, its params but its ``feature_params``,
      budget, seed). Any protocol that finds the artifact loads it instead of pre-training again,
@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 
-from bench.context import PretrainData, RunContext, seed_everything
+from bench.context import PretrainData, RunContext, bookkeeping, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.protocols import PROTOCOLS, check_feature_sweep
@@ -251,18 +251,19 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
             info = {**saved["info"], "source": "artifact", "artifact": str(path)}
             return encoder, info, saved["throughput"], saved.get("rates", {})
         t0 = time.perf_counter()
-        encoder = _check_encoder(method, method.fit(PretrainData(images), ctx), "fit")
+        encoder = _check_encoder(method, method.pretrain(PretrainData(images), ctx), "pretrain")
         synchronize(env.device)
         seconds = time.perf_counter() - t0
-        throughput = ctx.train_throughput()
+        book = bookkeeping(ctx)
+        throughput = book.train_throughput()
         info = {"weights": "pretrained", "identity": pretrain_identity(spec, method),
                 "pretrain_seconds": round(seconds, 3), "images": int(images.shape[0]),
-                "curves": ctx.curves, "device": str(env.device), "precision": ctx.precision}
+                "curves": book.curves, "device": str(env.device), "precision": ctx.precision}
         state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         tmp = path.with_suffix(".tmp")
-        torch.save({"state_dict": state, "info": info, "throughput": throughput, "rates": ctx.throughputs}, tmp)
+        torch.save({"state_dict": state, "info": info, "throughput": throughput, "rates": book.throughputs}, tmp)
         tmp.replace(path)
-        return encoder, {**info, "source": "trained", "artifact": str(path)}, throughput, dict(ctx.throughputs)
+        return encoder, {**info, "source": "trained", "artifact": str(path)}, throughput, dict(book.throughputs)
 
 
 def _check_encoder(method, encoder, where: str) -> torch.nn.Module:

@@ -5,7 +5,7 @@
 2. Each image is degraded by the host (:mod:`bench.restoration.degrade`): the same noise, LR
    image or mask for every method and run (seeded by the protocol's ``noise_seed`` and the
    image's name, never by the run's seed).
-3. ``method.fit(problem, ctx)`` restores one image; the clean image is never given to it. The
+3. ``method.restore(problem, ctx)`` restores one image; the clean image is never given to it. The
    host times each call (synchronized) after one untimed warm-up call on a small crop at the
    smallest budget, and subtracts the time spent in ``ctx.monitor`` (the host's curve).
 4. The restored image is clipped to [0, 1] and rounded to uint8 (as saved), then scored with the
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.context import bookkeeping, seed_everything
 from bench.restoration.context import RestoreContext
 from bench.restoration.degrade import Degradation, make_problem
 from bench.restoration.images import ImageSet, RestorationImage, write_image
@@ -89,13 +90,14 @@ def run(spec, method, dataset, env) -> dict:
     if options["warmup"]:
         crop = _warmup_image(images.images[0], degradation)
         problem = make_problem(degradation.apply(crop), device, name="warmup")
+        seed_everything(spec.seed)
         synchronize(device)
         start = time.perf_counter()
-        method.fit(problem, context("warm-up", budget.scaled(1e-9)))
+        method.restore(problem, context("warm-up", budget.scaled(1e-9)))
         synchronize(device)
         warmup_seconds = time.perf_counter() - start
 
-    per_image, seconds, iterations, loop_seconds, curves = [], [], [], [], {}
+    per_image, seconds, iterations, loop_seconds, curves, rates = [], [], [], [], {}, {}
     out_dir = Path(env.artifacts_dir)
     for index, item in enumerate(images, 1):
         degraded = degradation.apply(item)
@@ -105,11 +107,13 @@ def run(spec, method, dataset, env) -> dict:
             return {"psnr": round(psnr(to_uint8(output.cpu()), clean, convention), 4)}
 
         ctx = context(f"{item.name} ({index}/{len(images)})", budget, monitor)
+        book = bookkeeping(ctx)
+        seed_everything(spec.seed)  # the same start for every image, whatever ran before
         synchronize(device)
         start = time.perf_counter()
-        output = method.fit(problem, ctx)
+        output = method.restore(problem, ctx)
         synchronize(device)
-        elapsed = time.perf_counter() - start - ctx.monitor_seconds
+        elapsed = time.perf_counter() - start - book.monitor_seconds
         if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(degraded.clean.shape):
             got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
             raise ValueError(f"method {method.name!r} returned {got} for {item.name}, expected a tensor of shape "
@@ -121,8 +125,8 @@ def run(spec, method, dataset, env) -> dict:
             "image": item.name, "shape": list(degraded.clean.shape),
             "psnr": psnr(restored, degraded.clean, convention),
             "ssim": ssim(restored, degraded.clean, convention),
-            "seconds": round(elapsed, 4), "iterations": ctx.iterations_done,
-            "loop_seconds": round(ctx.loop_seconds, 4),
+            "seconds": round(elapsed, 4), "iterations": book.steps,
+            "loop_seconds": round(book.loop_seconds, 4),
         }
         if degradation.task in ("denoise", "inpaint"):
             observed = to_uint8(degraded.observed)
@@ -130,13 +134,14 @@ def run(spec, method, dataset, env) -> dict:
             entry["input_ssim"] = ssim(observed, degraded.clean, convention)
         per_image.append(entry)
         seconds.append(elapsed)
-        iterations.append(ctx.iterations_done)
-        loop_seconds.append(ctx.loop_seconds)
-        if ctx.curve:
-            curves[item.name] = ctx.curve
-        _save_image_outputs(out_dir / _safe(item.name), degraded, restored, ctx.curve, method.name, entry)
+        iterations.append(book.steps)
+        loop_seconds.append(book.loop_seconds)
+        rates.update(book.throughputs)
+        if book.curves:
+            curves[item.name] = book.curves
+        _save_image_outputs(out_dir / _safe(item.name), degraded, restored, book.curves, method.name, entry)
         env.progress.message(f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  "
-                             f"{elapsed:.1f} s  {ctx.iterations_done} it")
+                             f"{elapsed:.1f} s  {book.steps} it")
 
     metrics = {
         "psnr": statistics.fmean(e["psnr"] for e in per_image),
@@ -156,7 +161,7 @@ def run(spec, method, dataset, env) -> dict:
         "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
         "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
         "seconds_per_image": {"higher_is_better": False, "unit": "s", "kind": "throughput",
-                              "convention": "mean wall seconds of method.fit per image, synchronized, after a "
+                              "convention": "mean wall seconds of method.restore per image, synchronized, after a "
                                             "warm-up call, host monitoring excluded"},
         "iterations_per_s": {"higher_is_better": True, "unit": "it/s", "kind": "throughput",
                              "convention": "iterations counted by ctx.step over the synchronized seconds of "
@@ -169,6 +174,7 @@ def run(spec, method, dataset, env) -> dict:
         throughput["iterations_per_s"] = {"items_per_s": total_iterations / rate_seconds,
                                           "iterations": total_iterations, "seconds": round(rate_seconds, 4),
                                           "loop_only": all(loop_seconds)}
+    throughput.update(rates)  # rates the method measured itself (ctx.measure / ctx.timed; the last image's)
     return {
         "metrics": metrics,
         "metric_info": {k: v for k, v in metric_info.items() if k in metrics},

@@ -1,31 +1,33 @@
-"""What a restorer sees while it restores one image: device, seed, budget, params, progress, and
-the host's monitor (PSNR against the hidden clean image, for curves only)."""
+"""What a restorer sees while it restores one image: the shared context vocabulary
+(:class:`bench.context.MethodContext`) plus the iteration loop and the host's monitor (PSNR
+against the hidden clean image, for curves only)."""
 
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
-from bench.accel import Switches
+from bench.context import MethodContext
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
 from bench.timing import synchronize
 
 
-class RestoreContext(Switches):
-    """Passed to a restorer with each :class:`bench.Problem`.
+class RestoreContext(MethodContext):
+    """Passed to a restorer with each :class:`bench.Problem` (the shared vocabulary:
+    :class:`bench.context.MethodContext`: ``device``, ``seed``, ``generator``, ``params``,
+    ``budget``, ``progress``, ``autocast``/``prepare``/``layout``, ``step``, ``log``, ``measure``,
+    ``timed``).
 
-    Read ``device``, ``seed`` (the run's seed; a method seeds its own sampling with
-    ``generator``), ``budget`` (e.g. ``ctx.budget.iterations``) and ``params``. Loop with
-    ``for i in ctx.iterations(n)`` and call ``ctx.step(loss)`` so the host counts iterations
-    (iterations/s) and shows progress. ``ctx.monitor(i, output)`` lets the host score an
-    intermediate output against the clean image (the method never sees the value); its time is
-    not counted in the method's seconds. ``ctx.log(...)`` adds scalars to the image's curve.
-    Run networks through ``ctx.prepare(net)``, ``ctx.layout(x)`` and ``with ctx.autocast()`` so
-    the suite's precision and memory-format switches reach them.
+    Loop with ``for i in ctx.iterations(n)`` and call ``ctx.step(loss)`` once per iteration so the
+    host counts iterations (iterations/s) and shows progress. ``if ctx.should_monitor(i):
+    ctx.monitor(i, output)`` lets the host score an intermediate output against the clean image
+    (the method never sees the value); its time is not counted in the method's seconds.
+    ``ctx.log(**scalars)`` adds scalars to the image's curve at the current iteration.
     """
 
     def __init__(
@@ -44,49 +46,40 @@ class RestoreContext(Switches):
         monitor: Callable[[int, torch.Tensor], dict] | None = None,
         label: str = "",
     ):
-        self.device = device
-        self.seed = seed
-        self.budget = budget
-        self.params = dict(params)
-        self.artifacts_dir = artifacts_dir
-        self.progress = progress or Progress(quiet=True)
-        self.precision = precision
-        self.channels_last = channels_last
-        self.compile = compile
+        super().__init__(device=device, seed=seed, budget=budget, params=params, artifacts_dir=artifacts_dir,
+                         progress=progress, precision=precision, channels_last=channels_last, compile=compile)
         self.monitor_every = monitor_every
-        self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.curve: list[dict] = []
-        self.iterations_done = 0
-        self.monitor_seconds = 0.0
-        #: Synchronized wall seconds of the ``iterations`` loop, host monitoring excluded.
-        self.loop_seconds = 0.0
         self._monitor = monitor
         self._label = label
         self._n = 0
-        self._started = time.perf_counter()
+        self._iteration = 0
 
     def iterations(self, n: int) -> Iterator[int]:
         """Yield 0..n-1 (the method may stop early, e.g. on its own learning-rate schedule)."""
         self._n = n
+        book = self._book
         synchronize(self.device)
-        start, monitored = time.perf_counter(), self.monitor_seconds
+        start, monitored = time.perf_counter(), book.monitor_seconds
         try:
             for i in range(n):
+                self._iteration = i
                 yield i
         finally:
             synchronize(self.device)
-            self.loop_seconds += time.perf_counter() - start - (self.monitor_seconds - monitored)
+            book.loop_seconds += time.perf_counter() - start - (book.monitor_seconds - monitored)
 
-    def step(self, loss: torch.Tensor | None = None) -> None:
-        """Count one optimisation iteration; ``loss`` is read back only when progress is due."""
-        self.iterations_done += 1
+    def step(self, loss: torch.Tensor | None = None, n: int = 0) -> None:
+        """Count one optimisation iteration (``n``: images in it, unused for one-image restorers);
+        ``loss`` is read back only when progress is due."""
+        self._book.steps += 1
+        done = self._book.steps
         if self.progress.due():
-            text = f"{self._label}  iter {self.iterations_done}/{self._n or '?'}"
+            text = f"{self._label}  iter {done}/{self._n or '?'}"
             if loss is not None:
                 text += f"  loss {loss.detach().float().item():.5f}"
             elapsed = time.perf_counter() - self._started
-            if self._n and self.iterations_done:
-                text += f"  ETA {format_seconds(elapsed * (self._n - self.iterations_done) / self.iterations_done)}"
+            if self._n and done:
+                text += f"  ETA {format_seconds(elapsed * (self._n - done) / done)}"
             self.progress.status(text)
 
     def should_monitor(self, iteration: int) -> bool:
@@ -103,10 +96,16 @@ class RestoreContext(Switches):
         values = self._monitor(iteration, output.detach())
         if tag:
             values = {f"{k}_{tag}": v for k, v in values.items()}
-        self.curve.append({"iteration": iteration, **values})
+        self._book.curves.append({"iteration": iteration, **values})
         synchronize(self.device)
-        self.monitor_seconds += time.perf_counter() - start
+        self._book.monitor_seconds += time.perf_counter() - start
 
-    def log(self, iteration: int, **scalars: float) -> None:
-        """Add the method's own scalars (e.g. its loss or learning rate) to the curve."""
-        self.curve.append({"iteration": iteration, **{k: float(v) for k, v in scalars.items()}})
+    def log(self, *iteration: int, **scalars: float) -> None:
+        """Add the method's own scalars (e.g. its loss or learning rate) to the curve, tagged with
+        the current iteration. (The old form ``log(iteration, **scalars)`` still works, with a
+        DeprecationWarning.)"""
+        if iteration:
+            warnings.warn("RestoreContext.log(iteration, **scalars) is deprecated: call ctx.log(**scalars); "
+                          "the host tags the current iteration", DeprecationWarning, stacklevel=2)
+        at = iteration[0] if iteration else self._iteration
+        self._book.curves.append({"iteration": at, **{k: float(v) for k, v in scalars.items()}})

@@ -23,8 +23,7 @@ import torch
 
 from bench.restoration.images import RestorationImage
 from bench.restoration.resize import imresize, imresize_uint8
-
-TASKS = ("denoise", "sr", "inpaint")
+from bench.specs import RESTORATIONS as TASKS  # the degradations restorers declare
 NOISE_CLIP = ("none", "clip")
 MASKS = ("random", "dataset")
 

@@ -69,7 +69,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Augment, LabelledImages, MethodSpec, Param, Published, RunContext, TrainData, hookimpl, param_defaults
+from bench import Augment, Classifier, LabelledImages, Param, Published, RunContext, TrainData, hookimpl, param_defaults
 
 # --------------------------------------------------------------------------------------------
 # Network
@@ -411,10 +411,10 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(Classifier(
         name="airbench94",
-        kind="classifier",
-        fit=fit_airbench94,
+        train=fit_airbench94,
+        check_params={"batch_size": 16, "widths": [8, 8, 8], "whiten_samples": 64, "tta_level": 0},
         budget={"epochs": 9.9},
         params=DECLARED_PARAMS,
         description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "

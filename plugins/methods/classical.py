@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench import MethodSpec, Param, Problem, Published, RestoreContext, hookimpl, imresize
+from bench import Param, Problem, Published, RestoreContext, Restorer, hookimpl, imresize
 
 
 def restore_bicubic(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
@@ -65,18 +65,17 @@ BICUBIC_PUBLISHED = tuple(
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="bicubic", kind="restorer", fit=restore_bicubic, tasks=("restoration",), restorations=("sr",),
+    register(Restorer(
+        name="bicubic", restore=restore_bicubic, restorations=("sr",),
         description="MATLAB bicubic upscaling of the LR image: the SR floor.",
         published=BICUBIC_PUBLISHED,
     ))
-    register(MethodSpec(
-        name="degraded-input", kind="restorer", fit=restore_identity, tasks=("restoration",),
-        restorations=("denoise", "inpaint"),
+    register(Restorer(
+        name="degraded-input", restore=restore_identity, restorations=("denoise", "inpaint"),
         description="The degraded image itself (noisy, or masked with zeros): the floor.",
     ))
-    register(MethodSpec(
-        name="bm3d", kind="restorer", fit=restore_bm3d, tasks=("restoration",), restorations=("denoise",),
+    register(Restorer(
+        name="bm3d", restore=restore_bm3d, restorations=("denoise",),
         params={"stages": Param("all", choices=("all", "hard"), help="hard: the hard-thresholding stage only (gray only)")},
         description="BM3D / CBM3D (bm3d package) with the true sigma; stages: all | hard (gray only)",
         citation="Dabov et al., Image denoising by sparse 3-D transform-domain collaborative filtering, TIP 2007",

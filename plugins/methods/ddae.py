@@ -31,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults
+from bench import Augment, Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults
 
 
 def norm(channels: int) -> nn.GroupNorm:
@@ -314,10 +314,11 @@ PUBLISHED = (
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(RepresentationLearner(
         name="ddae",
-        kind="representation",
-        fit=fit_ddae,
+        pretrain=fit_ddae,
+        check_params={"n_channels": 32, "ch_mults": [1, 2], "attention_levels": [1], "n_blocks": 1, "batch_size": 32,
+                      "block": "out_2"},
         build=build_encoder,
         budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Param, Problem, RestoreContext, hookimpl
+from bench import Param, Problem, RestoreContext, Restorer, hookimpl
 
 
 def conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -167,7 +167,6 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     if p["reg_noise_std"] >= 0:
         reg_noise = p["reg_noise_std"]
     inpaint = problem.task == "inpaint"
-    torch.manual_seed(ctx.seed)  # the network's initialisation
     net = Skip(p["input_depth"], channels, channels=p["channels"],
                skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
                scales=p["scales"], upsample="nearest" if inpaint else "bilinear")
@@ -218,9 +217,9 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="dip", kind="restorer", fit=restore_dip, tasks=("restoration",),
-        restorations=("denoise", "sr", "inpaint"),
+    register(Restorer(
+        name="dip", restore=restore_dip, restorations=("denoise", "sr", "inpaint"),
+        check_params={"channels": 8, "scales": 2, "input_depth": 4, "skip_channels": 2, "inpaint_skip_channels": 4},
         budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
                 "inpaint_iterations": 6001},
         params={"lr": Param(0.01, gt=0), "input_depth": Param(32, ge=1), "input_scale": Param(0.1, ge=0),

@@ -64,7 +64,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, Param, RunContext, TrainData, hookimpl, param_defaults, save_image
+from bench import Augment, Classifier, Param, RunContext, TrainData, hookimpl, param_defaults, save_image
 from bench_plugins.methods.supervised import small_cnn
 
 
@@ -338,10 +338,11 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(Classifier(
         name="icn",
-        kind="classifier",
-        fit=fit_icn,
+        train=fit_icn,
+        check_params={"backbone": "small-cnn", "width": 4, "rounds": 2, "negatives_per_class": 2, "langevin_steps": 2,
+                      "batch_size": 16},
         budget={"epochs": 100.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,
         description="Introspective CNN: one CNN with a positive and a pseudo-negative output per class; "

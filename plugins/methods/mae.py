@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults
+from bench import Augment, Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults
 from bench_plugins.methods.vit import Block, ViTEncoder, init_weights, param_groups, patchify, sincos_2d, warmup_cosine
 
 
@@ -148,10 +148,11 @@ PUBLISHED = (
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(RepresentationLearner(
         name="mae",
-        kind="representation",
-        fit=fit_mae,
+        pretrain=fit_mae,
+        check_params={"patch_size": 4, "dim": 16, "depth": 1, "heads": 2, "decoder_dim": 16, "decoder_depth": 1,
+                      "decoder_heads": 2, "batch_size": 32},
         build=build_encoder,
         budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

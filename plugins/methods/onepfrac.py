@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench import MethodSpec, Param, PretrainData, Published, RunContext, hookimpl, param_defaults, rand_augment, save_image
+from bench import Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults, rand_augment, save_image
 from bench_plugins.methods import fractal
 from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
 
@@ -292,10 +292,11 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(RepresentationLearner(
         name="onepfrac",
-        kind="representation",
-        fit=fit_onepfrac,
+        pretrain=fit_onepfrac,
+        check_params={"copies": 8, "points": 2000, "render_size": 32, "patch_size": 4, "dim": 16, "depth": 1, "heads": 2,
+                      "batch_size": 4, "warmup_epochs": 1.0},
         build=build_encoder,
         budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
         params=DECLARED_PARAMS,

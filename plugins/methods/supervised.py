@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench import Augment, MethodSpec, Param, RunContext, TrainData, hookimpl
+from bench import Augment, Classifier, Param, RunContext, TrainData, hookimpl
 
 
 def small_cnn(in_channels: int, num_classes: int, width: int, size: tuple[int, int]) -> nn.Module:
@@ -74,19 +74,17 @@ _COMMON = {"batch_size": Param(128, ge=1), "lr": Param(2e-3, gt=0), "weight_deca
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
+    register(Classifier(
         name="small-cnn",
-        kind="classifier",
-        fit=fit_small_cnn,
+        train=fit_small_cnn,
         budget={"epochs": 10},
         params={**_COMMON, "width": Param(16, ge=1), "crop_padding": Param(2, ge=0), "flip": False},
         description="Supervised small CNN (two conv-BN-ReLU-pool stages and a linear head); "
         "the baseline for MNIST-like data.",
     ))
-    register(MethodSpec(
+    register(Classifier(
         name="mlp",
-        kind="classifier",
-        fit=fit_mlp,
+        train=fit_mlp,
         budget={"epochs": 10},
         params={**_COMMON, "hidden": Param(512, ge=1), "crop_padding": Param(0, ge=0), "flip": False},
         description="Supervised 3-layer MLP on raw pixels: the floor any image model must beat.",

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import MethodSpec, Param, Problem, Published, RestoreContext, hookimpl, imresize
+from bench import Param, Problem, Published, RestoreContext, Restorer, hookimpl, imresize
 
 
 class ZSSRNet(nn.Module):
@@ -129,7 +129,6 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     sf = float(problem.scale)
     lr_image = problem.observed                                          # (C, h, w) in [0, 1]
     channels, h, w = lr_image.shape
-    torch.manual_seed(ctx.seed)
     net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"])
     model = ctx.prepare(net)                 # compiled / channels-last as the suite asks; ``net`` is trained
     rate = p["learning_rate"]
@@ -173,7 +172,7 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 last_change = i
-                ctx.log(i, learning_rate=rate)
+                ctx.log(learning_rate=rate)
         if rate < p["min_learning_rate"]:
             break
 
@@ -210,8 +209,9 @@ PUBLISHED = tuple(
 
 @hookimpl
 def bench_register_methods(register):
-    register(MethodSpec(
-        name="zssr", kind="restorer", fit=restore_zssr, tasks=("restoration",), restorations=("sr",),
+    register(Restorer(
+        name="zssr", restore=restore_zssr, restorations=("sr",),
+        check_params={"width": 8, "depth": 3, "crop_size": 16, "back_projection_iters": 2, "run_test_every": 2},
         published=PUBLISHED,
         budget={"iterations": 3000},
         params={
