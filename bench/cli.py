@@ -23,7 +23,7 @@ EPILOG = """examples:
   bench figures results/ --out report/figures    restoration: one picture per image
   bench report results/ -o report/               static HTML site: leaderboards, plots, pictures
   bench report results/ -o report/ --baseline results/reference   mark regressions
-  bench compare results/reference results/ --quality-tolerance 0.5 --throughput-tolerance 0.2
+  bench compare results/reference/quick results --quality-tolerance 0.5 --throughput-tolerance 0.2
 """
 
 

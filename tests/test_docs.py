@@ -36,6 +36,13 @@ NOT_RUNNABLE = {
     "python tests/browser.py report/ shot.png": "needs Chromium; tests/test_html_report.py runs the same check",
     'python -m pytest -o addopts="" tests/benchmarks/test_fractal.py --benchmark-only': "a timed benchmark "
     "(minutes); `make benchmark` runs it",
+    'python -m pytest -o addopts="" tests/benchmarks/test_harness.py --benchmark-only': "a timed benchmark "
+    "(minutes); `make benchmark` runs it",
+    "pip install --no-deps airbench==0.1.8": "installs a package (tests/test_airbench.py skips without it)",
+    "BENCH_DATA_DIR=/data python tools/airbench_side_by_side.py --runs 5 --out side_by_side.json": "needs a GPU, "
+    "the PyPI airbench and CIFAR-10; tests/test_airbench.py checks one step against the package on the CPU",
+    "bench gpu-check --device cpu --out device-check --tiny --no-compile": "every built-in method, a minute or "
+    "more; tests/test_devicecheck.py runs the same command end to end",
 }
 
 #: Suites whose records the pages' tables read but which take minutes to hours (or a GPU): stand-ins
@@ -207,6 +214,14 @@ def test_the_ci_gate_passes_on_a_fresh_quick_run(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "results" / "reference" / "quick", tmp_path / "results" / "quick")
     monkeypatch.chdir(tmp_path)
     assert gate[0].endswith("bench") and cli.main(gate[1:]) == 0
+
+
+def test_bench_help_shows_the_documented_gate():
+    """`bench --help`'s compare example is the gate docs/ci.md documents (the quick suite's folder)."""
+    (workflow,) = [b for b in blocks(ROOT / "docs" / "ci.md", "yaml") if "jobs:" in b]
+    gate = yaml.safe_load(workflow)["jobs"]["quick-suite-gate"]["steps"][-1]["run"].split()
+    shown = [line.split() for line in cli.EPILOG.splitlines() if line.split()[1:2] == ["compare"]]
+    assert shown and all(words[:4] == ["bench", *gate[1:]] for words in shown), shown
 
 
 def test_plugin_examples_run_and_measure(workspace):
