@@ -14,8 +14,16 @@ import pluggy
 from bench.params import Param
 from bench.params import defaults as param_defaults
 from bench.specs import (
-    METHOD_KINDS, RESTORATIONS, TASKS, Classifier, DatasetSpec, Method, MethodSpec, Published,
-    RepresentationLearner, Restorer,
+    METHOD_KINDS,
+    RESTORATIONS,
+    TASKS,
+    Classifier,
+    DatasetSpec,
+    Method,
+    MethodSpec,
+    Published,
+    RepresentationLearner,
+    Restorer,
 )
 
 __version__ = "0.1.0"

@@ -50,8 +50,13 @@ def list_images(artifacts_dir: str | Path) -> list[dict]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         captions = _read_json(folder / CAPTIONS)
         for png in sorted(folder.glob("*.png")):
-            out.append({"kind": folder.name, "path": png.relative_to(artifacts_dir).as_posix(),
-                        "caption": str(captions.get(png.name, ""))})
+            out.append(
+                {
+                    "kind": folder.name,
+                    "path": png.relative_to(artifacts_dir).as_posix(),
+                    "caption": str(captions.get(png.name, "")),
+                }
+            )
     return out
 
 

@@ -29,9 +29,10 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import yaml
@@ -80,25 +81,30 @@ class _Stop(Exception):
 def select(registry: Registry, names: list[str]) -> tuple[list[Method], list[Failure]]:
     """The methods of the plugins (or the methods) named, and failures for named plugins that did
     not load; every method when no name is given."""
-    failures = [Failure(b.name, "registration", f"the plugin did not load: {b.error}") for b in registry.broken
-                if not names or b.name in names]
+    failures = [
+        Failure(b.name, "registration", f"the plugin did not load: {b.error}")
+        for b in registry.broken
+        if not names or b.name in names
+    ]
     if not names:
         return [registry.methods[m] for m in sorted(registry.methods)], failures
     methods = []
     for name in names:
-        matched = sorted(m for m in registry.methods
-                         if m == name or registry.plugin_of("method", m).name == name)
+        matched = sorted(m for m in registry.methods if m == name or registry.plugin_of("method", m).name == name)
         known_plugin = any(info.name == name for info in registry.owner.values())
         broken = any(b.name == name for b in registry.broken)
         if not matched and not known_plugin and not broken:
-            raise PluginError(f"no plugin or method named {name!r}; plugins: "
-                              f"{', '.join(sorted({i.name for i in registry.owner.values()}))}")
+            raise PluginError(
+                f"no plugin or method named {name!r}; plugins: "
+                f"{', '.join(sorted({i.name for i in registry.owner.values()}))}"
+            )
         methods += [registry.methods[m] for m in matched if registry.methods[m] not in methods]
     return methods, failures
 
 
-def check(registry: Registry, names: list[str] = (), *, device: str = "cpu",
-          say: Callable[[str], None] = lambda line: None) -> Report:
+def check(
+    registry: Registry, names: list[str] = (), *, device: str = "cpu", say: Callable[[str], None] = lambda line: None
+) -> Report:
     """Run the contract checks; ``say`` gets one line per method as it finishes."""
     methods, failures = select(registry, list(names))
     report = Report(failures=failures)
@@ -214,8 +220,11 @@ def _check_budget_used(method: Method, budget: dict, calls: list, fail) -> None:
         limit = max((v for v in budget.values() if isinstance(v, int)), default=None)
         for call in calls:
             if limit is not None and call.steps > limit:
-                fail("budget", f"{call.name}() made {call.steps} ctx.step calls for one image at a budget of "
-                               f"{budget} (at most {limit})")
+                fail(
+                    "budget",
+                    f"{call.name}() made {call.steps} ctx.step calls for one image at a budget of "
+                    f"{budget} (at most {limit})",
+                )
         return
     if "epochs" in budget:
         # Within budget: at most ceil(epochs) passes of ctx.epochs, or (a method whose ctx.epochs
@@ -223,18 +232,25 @@ def _check_budget_used(method: Method, budget: dict, calls: list, fail) -> None:
         limit = math.ceil(budget["epochs"])
         for call in calls:
             if call.name in ("train", "pretrain") and call.epochs > limit and call.images > limit * call.data:
-                fail("budget", f"{call.name}() ran {call.epochs} epochs over {call.images} images at a budget of "
-                               f"{budget['epochs']} epochs of {call.data} images")
+                fail(
+                    "budget",
+                    f"{call.name}() ran {call.epochs} epochs over {call.images} images at a budget of "
+                    f"{budget['epochs']} epochs of {call.data} images",
+                )
 
 
 def _runs(method: Method) -> list[tuple[str, str, dict]]:
     if method.kind == "classifier":
         return [("classify", CHECK_IMAGES, {"eval_batch_size": 64})]
     if method.kind == "representation":
-        return [("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64}),
-                ("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64, "weights": "random"})]
-    return [("restore", CHECK_RESTORE, {"task": task, "monitor_every": 1, **_RESTORE_OPTIONS[task]})
-            for task in method.restorations]
+        return [
+            ("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64}),
+            ("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64, "weights": "random"}),
+        ]
+    return [
+        ("restore", CHECK_RESTORE, {"task": task, "monitor_every": 1, **_RESTORE_OPTIONS[task]})
+        for task in method.restorations
+    ]
 
 
 # -- running through the host ----------------------------------------------------------------------
@@ -259,8 +275,9 @@ class _Outcome:
     quality: dict[str, dict] = field(default_factory=dict)
 
 
-def _run(registry: Registry, method: Method, runs, params: dict, budget: dict, device: str,
-         stop: bool = False) -> _Outcome:
+def _run(
+    registry: Registry, method: Method, runs, params: dict, budget: dict, device: str, stop: bool = False
+) -> _Outcome:
     from bench.data.store import DataStore
     from bench.records import ResultStore
     from bench.runner import run_specs
@@ -272,10 +289,19 @@ def _run(registry: Registry, method: Method, runs, params: dict, budget: dict, d
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         root = Path(tmp)
         suite_path = root / "check.yaml"
-        suite = {"name": "check", "seeds": [SEED], "device": device,
-                 "runs": [{"datasets": dataset, "protocol": {"name": protocol, **options},
-                           "methods": [{"name": method.name, "params": params, "budget": budget}]}
-                          for protocol, dataset, options in runs]}
+        suite = {
+            "name": "check",
+            "seeds": [SEED],
+            "device": device,
+            "runs": [
+                {
+                    "datasets": dataset,
+                    "protocol": {"name": protocol, **options},
+                    "methods": [{"name": method.name, "params": params, "budget": budget}],
+                }
+                for protocol, dataset, options in runs
+            ],
+        }
         # Through JSON first: tuples become lists, which YAML writes plainly.
         suite_path.write_text(yaml.safe_dump(json.loads(json.dumps(suite))))
         try:
@@ -296,8 +322,9 @@ def _run(registry: Registry, method: Method, runs, params: dict, budget: dict, d
                     outcome.errors.append(f"{label}: the run failed: {error}")
                 continue
             info = record.get("metric_info", {})
-            outcome.quality[label] = {k: v for k, v in record.get("metrics", {}).items()
-                                      if info.get(k, {}).get("kind") == "quality"}
+            outcome.quality[label] = {
+                k: v for k, v in record.get("metrics", {}).items() if info.get(k, {}).get("kind") == "quality"
+            }
     return outcome
 
 
@@ -312,12 +339,14 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
                 raise _Stop("stopped after reading ctx.params")
             result = fn(data, ctx)
             book = bookkeeping(ctx)
-            outcome.calls.append(_Call(name, dict(ctx.params), dict(ctx.budget), book.steps, book.epochs,
-                                       book.images, _size(data)))
+            outcome.calls.append(
+                _Call(name, dict(ctx.params), dict(ctx.budget), book.steps, book.epochs, book.images, _size(data))
+            )
             problem = _result_problem(method, name, data, ctx, result)
             if problem:
                 outcome.problems.append(("returns", problem))
             return result
+
         return spy
 
     fields = {"classifier": ("train",), "representation": ("build", "pretrain"), "restorer": ("restore",)}[method.kind]
@@ -349,12 +378,24 @@ def _result_problem(method: Method, name: str, data, ctx, result) -> str | None:
 
 def _with_check_data(registry: Registry, method: Method) -> Registry:
     """The registry with the synthetic datasets and ``method`` (spied on) in place of its entry."""
-    datasets = {**registry.datasets,
-                CHECK_IMAGES: DatasetSpec(CHECK_IMAGES, "classification", _images, num_classes=4,
-                                          image_shape=(3, 16, 16),
-                                          description="bench check: 4 classes of 3x16x16 synthetic images"),
-                CHECK_RESTORE: DatasetSpec(CHECK_RESTORE, "restoration", _restore_images, splits=("test",),
-                                           description="bench check: one small synthetic image with a mask")}
+    datasets = {
+        **registry.datasets,
+        CHECK_IMAGES: DatasetSpec(
+            CHECK_IMAGES,
+            "classification",
+            _images,
+            num_classes=4,
+            image_shape=(3, 16, 16),
+            description="bench check: 4 classes of 3x16x16 synthetic images",
+        ),
+        CHECK_RESTORE: DatasetSpec(
+            CHECK_RESTORE,
+            "restoration",
+            _restore_images,
+            splits=("test",),
+            description="bench check: one small synthetic image with a mask",
+        ),
+    }
     host = PluginInfo("bench.check", "bench", "")
     owner = {**registry.owner, ("dataset", CHECK_IMAGES): host, ("dataset", CHECK_RESTORE): host}
     methods = {**registry.methods, method.name: method}
@@ -369,7 +410,7 @@ def _images(split: str, store) -> LabelledImages:
     images = torch.randint(0, 60, (n, 3, 16, 16), generator=g)
     for c in range(4):
         r, q = divmod(c, 2)
-        images[labels == c, c % 3, 8 * r: 8 * r + 8, 8 * q: 8 * q + 8] += 150
+        images[labels == c, c % 3, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
     return LabelledImages(images.clamp(0, 255).to(torch.uint8), labels, ("a", "b", "c", "d"))
 
 

@@ -65,9 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
     p = sub.add_parser("plugins", help="list datasets, methods and executors with their plugins", formatter_class=fmt)
-    p.add_argument("name", nargs="?", default=None,
-                   help="a plugin, method, dataset or executor: show its page (params with defaults, "
-                        "allowed values and help, budgets, published numbers)")
+    p.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="a plugin, method, dataset or executor: show its page (params with defaults, "
+        "allowed values and help, budgets, published numbers)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output (every declaration)")
     p.set_defaults(handler=cmd_plugins)
 
@@ -76,8 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_protocols)
 
-    p = sub.add_parser("check", help="contract tests of plugins' methods: registration, params, tiny runs, "
-                                     "reproducibility, budget", formatter_class=fmt)
+    p = sub.add_parser(
+        "check",
+        help="contract tests of plugins' methods: registration, params, tiny runs, reproducibility, budget",
+        formatter_class=fmt,
+    )
     p.add_argument("names", nargs="*", metavar="PLUGIN", help="plugins or methods to check (default: every method)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     p.set_defaults(handler=cmd_check)
@@ -85,50 +92,87 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
     p.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
     p.add_argument("--results-dir", default="results", help="where result records are written")
-    p.add_argument("--data-dir", default=None,
-                   help="dataset cache or mirror (default: $BENCH_DATA_DIR, else ~/.cache/bench/data)")
+    p.add_argument(
+        "--data-dir", default=None, help="dataset cache or mirror (default: $BENCH_DATA_DIR, else ~/.cache/bench/data)"
+    )
     p.add_argument("--offline", action="store_true", help="never download; fail with the missing file's name")
     p.add_argument("--device", default=None, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--budget-scale", type=float, default=None,
-                   help="multiply every budget (0.1 for a smoke run); overrides the suite's budget_scale")
+    p.add_argument(
+        "--budget-scale",
+        type=float,
+        default=None,
+        help="multiply every budget (0.1 for a smoke run); overrides the suite's budget_scale",
+    )
     p.add_argument("--seeds", default=None, help="comma-separated seeds overriding the suite's, e.g. 0,1")
-    p.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile the models methods run (overrides the suite's compile)")
-    p.add_argument("--only", action="append", default=[], metavar="TEXT",
-                   help="run only specs whose label contains TEXT (repeatable)")
-    p.add_argument("--executor", default=None, metavar="NAME",
-                   help="how the runs are executed: local (this process), ray, slurm, or a plugin's "
-                        "(default: the suite's executor, else local)")
-    p.add_argument("-X", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="executor option overriding the suite's, e.g. -X address=auto, -X partition=gpu "
-                        "(repeatable; `bench plugins --json` lists each executor's options)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch intra-op threads for runs in this process (default: torch's, one per core)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the models methods run (overrides the suite's compile)",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only specs whose label contains TEXT (repeatable)",
+    )
+    p.add_argument(
+        "--executor",
+        default=None,
+        metavar="NAME",
+        help="how the runs are executed: local (this process), ray, slurm, or a plugin's "
+        "(default: the suite's executor, else local)",
+    )
+    p.add_argument(
+        "-X",
+        "--executor-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="executor option overriding the suite's, e.g. -X address=auto, -X partition=gpu "
+        "(repeatable; `bench plugins --json` lists each executor's options)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads for runs in this process (default: torch's, one per core)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
-    p.add_argument("--keep-stale", action="store_true",
-                   help="count finished runs made by other code (a changed method, dataset or host) as done "
-                        "instead of running them again")
+    p.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="count finished runs made by other code (a changed method, dataset or host) as done "
+        "instead of running them again",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("gpu-check", formatter_class=fmt,
-                       help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
-                       description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
-                       "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
-                       "memory and the papers'-size speeds, eager and compiled; write device-check.json and .md "
-                       "under --out (bench/devicecheck.py).")
+    p = sub.add_parser(
+        "gpu-check",
+        formatter_class=fmt,
+        help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
+        description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
+        "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
+        "memory and the papers'-size speeds, eager and compiled; write device-check.json and .md "
+        "under --out (bench/devicecheck.py).",
+    )
     p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or mps")
     p.add_argument("--out", default="device-check", help="folder for the JSON, the table and the runs' records")
-    p.add_argument("--tiny", action="store_true",
-                   help="tiny models and budgets (suites/device-check/device-check-tiny.yaml; CI)")
+    p.add_argument(
+        "--tiny", action="store_true", help="tiny models and budgets (suites/device-check/device-check-tiny.yaml; CI)"
+    )
     p.add_argument("--no-compile", action="store_true", help="skip the compiled pass (torch.compile)")
     p.add_argument("--budget-scale", type=float, default=None, help="multiply the check's budgets")
     p.add_argument("--data-dir", default=None, help="data folder (default: $BENCH_DATA_DIR); never downloads")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_gpu_check)
 
-    p = sub.add_parser("figures", help="restoration: side-by-side pictures per image across methods",
-                       formatter_class=fmt)
+    p = sub.add_parser(
+        "figures", help="restoration: side-by-side pictures per image across methods", formatter_class=fmt
+    )
     p.add_argument("results", nargs="?", default="results", help="results folder")
     p.add_argument("--out", default="report/figures", help="where the pictures are written")
     p.set_defaults(handler=cmd_figures)
@@ -140,7 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_table)
 
     p = sub.add_parser(
-        "report", formatter_class=fmt,
+        "report",
+        formatter_class=fmt,
         help="static HTML site from result records: leaderboards, plots, pictures",
         description="Write one self-contained static site (open OUT/index.html from disk, or publish the "
         "folder as it is) built from the result records alone: a sortable leaderboard per suite, "
@@ -150,15 +195,22 @@ def _parser() -> argparse.ArgumentParser:
         "row with its records. With --baseline, every metric carries bench compare's verdict.",
     )
     p.add_argument("results", nargs="?", default="results", help="results folder")
-    p.add_argument("-o", "--out", default="report", help="folder to write the site into (empty, new, or an earlier report)")
-    p.add_argument("--baseline", default=None, metavar="OLD_DIR",
-                   help="mark every metric that regressed against these records beyond the noise (as bench compare)")
+    p.add_argument(
+        "-o", "--out", default="report", help="folder to write the site into (empty, new, or an earlier report)"
+    )
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="OLD_DIR",
+        help="mark every metric that regressed against these records beyond the noise (as bench compare)",
+    )
     p.add_argument("--suite", default=None, help="only this suite")
     _tolerance_options(p)
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser(
-        "compare", formatter_class=fmt,
+        "compare",
+        formatter_class=fmt,
         help="per-metric deltas between two record sets; exit 1 on a regression",
         description="Compare NEW against BASE, matching runs by suite, dataset, protocol and method "
         "(budgets and params may differ: a change shows as a metric change). A metric regresses "
@@ -175,12 +227,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _tolerance_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quality-tolerance", type=float, default=0.3,
-                   help="allowed absolute drop of quality metrics (accuracy points, dB)")
-    p.add_argument("--throughput-tolerance", type=float, default=0.2,
-                   help="allowed relative drop of throughput (0.2 = 20%%)")
-    p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=TOL",
-                   help="per-metric tolerance: absolute (test_accuracy=0.3) or relative (train_images_per_s=10%%)")
+    p.add_argument(
+        "--quality-tolerance",
+        type=float,
+        default=0.3,
+        help="allowed absolute drop of quality metrics (accuracy points, dB)",
+    )
+    p.add_argument(
+        "--throughput-tolerance", type=float, default=0.2, help="allowed relative drop of throughput (0.2 = 20%%)"
+    )
+    p.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=TOL",
+        help="per-metric tolerance: absolute (test_accuracy=0.3) or relative (train_images_per_s=10%%)",
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")
 
 
@@ -233,10 +295,14 @@ def cmd_plugins(args) -> int:
     if args.json:
         print(json.dumps(listing, indent=2, default=str))
     else:
-        table = [[r["kind"], r["name"], r["type"], r["tasks"], r["plugin"], f"{r['distribution']} {r['version']}".strip()]
-                 for r in listing["plugins"]]
+        table = [
+            [r["kind"], r["name"], r["type"], r["tasks"], r["plugin"], f"{r['distribution']} {r['version']}".strip()]
+            for r in listing["plugins"]
+        ]
         print(tabulate(table, headers=["", "name", "kind", "tasks", "plugin", "distribution"], tablefmt="simple"))
-        print("\n`bench plugins NAME` shows one's params, budgets and published numbers; `bench protocols` the protocols.")
+        print(
+            "\n`bench plugins NAME` shows one's params, budgets and published numbers; `bench protocols` the protocols."
+        )
         if broken:
             print(file=sys.stderr)
         for b in broken:
@@ -303,8 +369,14 @@ def _run(args) -> int:
         torch.set_num_threads(args.threads)
     reg = _registry()
     try:
-        suite = load_suite(args.suite, reg, budget_scale=args.budget_scale, seeds=seeds, device=args.device,
-                           compile_models=args.compile)
+        suite = load_suite(
+            args.suite,
+            reg,
+            budget_scale=args.budget_scale,
+            seeds=seeds,
+            device=args.device,
+            compile_models=args.compile,
+        )
     except SuiteError as exc:
         print(f"error: suite {args.suite} is not valid:", file=sys.stderr)
         for problem in exc.problems:
@@ -322,8 +394,10 @@ def _run(args) -> int:
         specs = [s for s in specs if any(text in s.label for text in args.only)]
         if not specs:  # a typo must not pass for a finished suite
             examples = "; ".join(s.label for s in suite.runs[:3])
-            raise BenchError(f"--only {' / '.join(map(repr, args.only))} matches none of the suite's "
-                             f"{len(suite.runs)} runs (labelled like: {examples})")
+            raise BenchError(
+                f"--only {' / '.join(map(repr, args.only))} matches none of the suite's "
+                f"{len(suite.runs)} runs (labelled like: {examples})"
+            )
     for problem in reg.broken:
         print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
     executor_name, executor = _executor(args, suite, reg)
@@ -357,10 +431,18 @@ def _run(args) -> int:
         progress.message(f"removed {len(orphans)} unfinished record writes (*.tmp) left by a killed run")
     if stale:
         reasons = ", ".join(sorted({state.partition(": ")[2] for state in stale}))
-        progress.message(f"{len(stale)} finished runs are stale ({reasons}): running them again "
-                         f"(--keep-stale keeps them)")
-    job = Job(suite=suite.name, specs=specs, registry=reg, store=store, data_dir=data_store.root,
-              offline=bool(data_store.offline), progress=progress)
+        progress.message(
+            f"{len(stale)} finished runs are stale ({reasons}): running them again (--keep-stale keeps them)"
+        )
+    job = Job(
+        suite=suite.name,
+        specs=specs,
+        registry=reg,
+        store=store,
+        data_dir=data_store.root,
+        offline=bool(data_store.offline),
+        progress=progress,
+    )
     try:
         outcome = executor.run(job)
     except ExecutorError as exc:  # the engine refused before running anything (no sbatch, no cluster)
@@ -438,7 +520,9 @@ def cmd_table(args) -> int:
     if args.suite:
         groups = [g for g in groups if g.suite == args.suite]
     if not groups:
-        raise BenchError(f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else ""))
+        raise BenchError(
+            f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else "")
+        )
     sys.stdout.write(render(leaderboard(groups), args.format))
     return 0
 
@@ -458,15 +542,22 @@ def cmd_report(args) -> int:
     for bad in report.unreadable:
         print(f"warning: unreadable record {bad}", file=sys.stderr)
     if not report.tables:
-        raise BenchError(f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else ""))
+        raise BenchError(
+            f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else "")
+        )
     unreadable = f", {len(report.unreadable)} unreadable" if report.unreadable else ""
-    print(f"{len(report.tables)} leaderboards from {report.record_count} records{unreadable}, {site.plots} plots, "
-          f"{site.pictures} pictures, {len(site.pages) - 1} record pages -> {site.index}")
+    print(
+        f"{len(report.tables)} leaderboards from {report.record_count} records{unreadable}, {site.plots} plots, "
+        f"{site.pictures} pictures, {len(site.pages) - 1} record pages -> {site.index}"
+    )
     for missing in site.missing:
         print(f"warning: artifact listed in a record but missing: {missing}", file=sys.stderr)
     if report.baseline is not None:
         regressions = [d for d in report.deltas if d.verdict == "REGRESSION"]
-        print(f"against {report.baseline}: " + (f"{len(regressions)} regression(s) marked" if regressions else "no regressions"))
+        print(
+            f"against {report.baseline}: "
+            + (f"{len(regressions)} regression(s) marked" if regressions else "no regressions")
+        )
     return 0
 
 

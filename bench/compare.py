@@ -114,8 +114,9 @@ def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bo
         return float(stats.ttest_ind(new, base, equal_var=False, alternative="greater").pvalue)
 
 
-def compare(base_path: str | Path, new_path: str | Path, tolerances: Tolerances,
-            unreadable: list[Unreadable] | None = None) -> list[Delta]:
+def compare(
+    base_path: str | Path, new_path: str | Path, tolerances: Tolerances, unreadable: list[Unreadable] | None = None
+) -> list[Delta]:
     """Every row's metrics of NEW judged against BASE. Files that are not valid records go to
     ``unreadable`` (or, without a list, one warning line each on stderr); the rest is compared."""
     base = _by_key(load_groups(base_path, unreadable))
@@ -191,8 +192,14 @@ def _code_diff(base: Group, new: Group) -> str:
     made = [[r.get("code_identity") for r in g.ok] for g in (base, new)]
     if not all(isinstance(c, dict) for side in made for c in side):
         return "?"
-    parts = [p for p in identity.PARTS
-             if len({json.dumps(c.get(p), sort_keys=True) for c in made[0]} ^ {json.dumps(c.get(p), sort_keys=True) for c in made[1]})]
+    parts = [
+        p
+        for p in identity.PARTS
+        if len(
+            {json.dumps(c.get(p), sort_keys=True) for c in made[0]}
+            ^ {json.dumps(c.get(p), sort_keys=True) for c in made[1]}
+        )
+    ]
     return identity.describe(parts)
 
 
@@ -245,10 +252,14 @@ def _code_lines(deltas: list[Delta]) -> str:
     lines = ""
     if differ:
         n = sum(code != "?" for code in rows.values())
-        lines += (f"BASE and NEW records were made by different code in {n} row(s): "
-                  f"{'; '.join(c + ' code differs' for c in differ)} (see the notes)\n")
+        lines += (
+            f"BASE and NEW records were made by different code in {n} row(s): "
+            f"{'; '.join(c + ' code differs' for c in differ)} (see the notes)\n"
+        )
     unknown = sum(code == "?" for code in rows.values())
     if unknown:
-        lines += (f"{unknown} row(s) have records made before code identity was recorded: "
-                  f"whether the code differs is not known\n")
+        lines += (
+            f"{unknown} row(s) have records made before code identity was recorded: "
+            f"whether the code differs is not known\n"
+        )
     return lines

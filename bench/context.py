@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -90,7 +91,7 @@ class Bookkeeping:
         }
 
 
-def bookkeeping(ctx: "MethodContext") -> Bookkeeping:
+def bookkeeping(ctx: MethodContext) -> Bookkeeping:
     """The host's record of a context's run (for protocols and ``bench check``, not methods),
     with every finished epoch read back."""
     ctx._resolve()
@@ -116,9 +117,19 @@ class MethodContext(Switches):
       work (``name`` ends in ``_per_s``), with the ``label`` and ``unit`` tables show.
     """
 
-    def __init__(self, *, device: torch.device, seed: int, budget: Budget, params: Mapping[str, Any],
-                 artifacts_dir: Path | None, progress: Progress | None, precision: str,
-                 channels_last: bool, compile: bool):
+    def __init__(
+        self,
+        *,
+        device: torch.device,
+        seed: int,
+        budget: Budget,
+        params: Mapping[str, Any],
+        artifacts_dir: Path | None,
+        progress: Progress | None,
+        precision: str,
+        channels_last: bool,
+        compile: bool,
+    ):
         self.device = device
         self.seed = seed
         self.budget = budget
@@ -138,16 +149,20 @@ class MethodContext(Switches):
     def _resolve(self) -> None:
         """Bring the bookkeeping up to date (a context that defers device read-backs does it here)."""
 
-    def measure(self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "",
-                unit: str = "", **info) -> dict:
+    def measure(
+        self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "", unit: str = "", **info
+    ) -> dict:
         """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
         synchronized ones; median items/s) and record it in the run's throughput section as
         ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution).
         ``label`` is the column header tables show (``"render img/s"``; default: ``name``) and
         ``unit`` what is counted per second (``"images/s"``); the record carries both."""
         _check_rate_name(name)
-        result = {**measure(fn, self.device, items=items, warmup=warmup, repeats=repeats), **info,
-                  **_declared(label, unit)}
+        result = {
+            **measure(fn, self.device, items=items, warmup=warmup, repeats=repeats),
+            **info,
+            **_declared(label, unit),
+        }
         self._book.throughputs[name] = result
         return result
 
@@ -164,9 +179,13 @@ class MethodContext(Switches):
         samples = self._timed.setdefault(name, [])
         samples.append((time.perf_counter() - start, items))
         warm = samples[1:] if len(samples) > 1 else samples
-        self._book.throughputs[name] = {**summarize([s for s, _ in warm], [n for _, n in warm]),
-                                        "warm": len(samples) > 1, "calls": len(samples), **info,
-                                        **_declared(label, unit)}
+        self._book.throughputs[name] = {
+            **summarize([s for s, _ in warm], [n for _, n in warm]),
+            "warm": len(samples) > 1,
+            "calls": len(samples),
+            **info,
+            **_declared(label, unit),
+        }
         return out
 
 
@@ -192,8 +211,17 @@ class RunContext(MethodContext):
         channels_last: bool = False,
         compile: bool = False,
     ):
-        super().__init__(device=device, seed=seed, budget=budget, params=params, artifacts_dir=artifacts_dir,
-                         progress=progress, precision=precision, channels_last=channels_last, compile=compile)
+        super().__init__(
+            device=device,
+            seed=seed,
+            budget=budget,
+            params=params,
+            artifacts_dir=artifacts_dir,
+            progress=progress,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
+        )
         self.normalize = normalize
         #: Finished epochs not yet read back: (curve point, start, end, images, loss sum, steps).
         self._pending: list[tuple] = []
@@ -221,8 +249,13 @@ class RunContext(MethodContext):
         seeded generator; the same normalisation the host applies at test time."""
         self._hint_steps(len(data), batch_size, shuffle, drop_last)
         return iterate_batches(
-            data, batch_size, self.normalize, self.generator,
-            shuffle=shuffle, augment=augment, drop_last=drop_last,
+            data,
+            batch_size,
+            self.normalize,
+            self.generator,
+            shuffle=shuffle,
+            augment=augment,
+            drop_last=drop_last,
         )
 
     def image_batches(
@@ -281,8 +314,9 @@ class RunContext(MethodContext):
             curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
             self._book.curves.append(curve)
             self._book.epochs += 1
-            self._pending.append((curve, start, mark(self.device), self._images - images_before,
-                                  self._loss_sum, self._loss_count))
+            self._pending.append(
+                (curve, start, mark(self.device), self._images - images_before, self._loss_sum, self._loss_count)
+            )
             if self._steps_per_epoch is None:
                 self._steps_per_epoch = self._step
             if self.progress.due() or epoch == n - 1:
@@ -295,7 +329,7 @@ class RunContext(MethodContext):
             return
         sums = [loss_sum for *_, loss_sum, count in self._pending if count]
         values = iter(torch.stack(sums).tolist() if sums else [])
-        for curve, start, end, images, loss_sum, count in self._pending:
+        for curve, start, end, images, _loss_sum, count in self._pending:
             seconds = seconds_between(start, end)
             loss = next(values) / count if count else None
             self._book.epoch_log.append(_EpochLog(seconds, images, loss))
@@ -317,8 +351,15 @@ class RunContext(MethodContext):
             mean = self._loss_sum.item() / self._loss_count if self._loss_count else None
             self.progress.status(self._status_text(mean))
 
-    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, schedule=None, *, n: int = 0,
-                 clip_grad_norm: float | None = None) -> None:
+    def optimize(
+        self,
+        loss: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        schedule=None,
+        *,
+        n: int = 0,
+        clip_grad_norm: float | None = None,
+    ) -> None:
         """One optimisation step on ``loss`` over ``n`` images: zero the gradients, back-propagate,
         clip their norm (over the optimizer's parameters) when ``clip_grad_norm`` is given, step
         the optimizer and the per-step ``schedule``, then :meth:`step`. A loop that needs more

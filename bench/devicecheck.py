@@ -86,42 +86,80 @@ class CheckData:
     def load_cifar(self, split: str, store) -> LabelledImages:
         if self.subset is None:
             return _synthetic_cifar(split)
-        return _read_cifar_pickle(self.subset / ("data_batch_1_first4000" if split == "train" else "test_batch_first1000"))
+        return _read_cifar_pickle(
+            self.subset / ("data_batch_1_first4000" if split == "train" else "test_batch_first1000")
+        )
 
     @staticmethod
     def load_images(split: str, store) -> ImageSet:
-        return ImageSet("check-images", [RestorationImage(name, smooth_image(h, w, i))
-                                         for i, (name, (h, w)) in enumerate(CHECK_IMAGES.items())])
+        return ImageSet(
+            "check-images",
+            [RestorationImage(name, smooth_image(h, w, i)) for i, (name, (h, w)) in enumerate(CHECK_IMAGES.items())],
+        )
 
     @hookimpl
     def bench_register_datasets(self, register):
-        source = f"the real CIFAR-10 subset in {self.subset}" if self.subset else "synthetic CIFAR-shaped class templates"
-        register(DatasetSpec(name="check-cifar", task="classification", load=self.load_cifar, num_classes=10,
-                             image_shape=(3, 32, 32), description=f"device check: {source}, 4000 / 1000 images"))
-        register(DatasetSpec(name="check-images", task="restoration", load=self.load_images, splits=("test",),
-                             description="device check: synthetic smooth RGB images " +
-                             ", ".join(f"{n} ({h}x{w})" for n, (h, w) in CHECK_IMAGES.items())))
+        source = (
+            f"the real CIFAR-10 subset in {self.subset}" if self.subset else "synthetic CIFAR-shaped class templates"
+        )
+        register(
+            DatasetSpec(
+                name="check-cifar",
+                task="classification",
+                load=self.load_cifar,
+                num_classes=10,
+                image_shape=(3, 32, 32),
+                description=f"device check: {source}, 4000 / 1000 images",
+            )
+        )
+        register(
+            DatasetSpec(
+                name="check-images",
+                task="restoration",
+                load=self.load_images,
+                splits=("test",),
+                description="device check: synthetic smooth RGB images "
+                + ", ".join(f"{n} ({h}x{w})" for n, (h, w) in CHECK_IMAGES.items()),
+            )
+        )
 
 
 # -- the machine ---------------------------------------------------------------------------------------
 
 
 def environment(device: torch.device) -> dict:
-    env = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-           "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
-           "gpu": None, "driver": None, "cuda": None, "cudnn": None}
+    env = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "gpu": None,
+        "driver": None,
+        "cuda": None,
+        "cudnn": None,
+    }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        env.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                   compute_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
-                   cudnn=torch.backends.cudnn.version(), driver=_driver_version())
+        env.update(
+            gpu=props.name,
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            compute_capability=f"{props.major}.{props.minor}",
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            driver=_driver_version(),
+        )
     return env
 
 
 def _driver_version() -> str | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -148,23 +186,43 @@ def run_counted(specs, reg, store, cache, device: torch.device, progress, *, cou
                 _, record = execute(spec, reg, store, cache, progress, label)
         else:
             _, record = execute(spec, reg, store, cache, progress, label)
-        rows.append({
-            "label": spec.label, "suite": spec.suite, "method": spec.method, "dataset": spec.dataset,
-            "protocol": spec.protocol, "compile": spec.compile, "status": record["status"],
-            "error": record.get("error", {}).get("message"),
-            "wall_seconds": record["timings"]["wall_seconds"],
-            "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
-            "metrics": record.get("metrics", {}),
-            "throughput": {name: {k: v.get(k) for k in ("items_per_s", "warm", "batch_size", "resolution") if k in v}
-                           for name, v in record.get("throughput", {}).items() if isinstance(v, dict)},
-            "syncs": counter.report() if counter is not None else None,
-            "accel": record.get("accel"),
-        })
+        rows.append(
+            {
+                "label": spec.label,
+                "suite": spec.suite,
+                "method": spec.method,
+                "dataset": spec.dataset,
+                "protocol": spec.protocol,
+                "compile": spec.compile,
+                "status": record["status"],
+                "error": record.get("error", {}).get("message"),
+                "wall_seconds": record["timings"]["wall_seconds"],
+                "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+                if device.type == "cuda"
+                else None,
+                "metrics": record.get("metrics", {}),
+                "throughput": {
+                    name: {k: v.get(k) for k in ("items_per_s", "warm", "batch_size", "resolution") if k in v}
+                    for name, v in record.get("throughput", {}).items()
+                    if isinstance(v, dict)
+                },
+                "syncs": counter.report() if counter is not None else None,
+                "accel": record.get("accel"),
+            }
+        )
     return rows
 
 
-def check(device_name: str, out: Path, *, tiny: bool = False, compile: bool = True, data_dir: str | None = None,
-          budget_scale: float | None = None, quiet: bool = False) -> dict:
+def check(
+    device_name: str,
+    out: Path,
+    *,
+    tiny: bool = False,
+    compile: bool = True,
+    data_dir: str | None = None,
+    budget_scale: float | None = None,
+    quiet: bool = False,
+) -> dict:
     from bench import registry
     from bench.context import pick_device
     from bench.data.store import DataStore
@@ -183,14 +241,21 @@ def check(device_name: str, out: Path, *, tiny: bool = False, compile: bool = Tr
     started = time.perf_counter()
     env = environment(device)
     progress.message("device check: " + ", ".join(f"{k} {v}" for k, v in env.items() if v is not None))
-    result = {"environment": env, "tiny": tiny, "compile": compile,
-              "data": {"check-cifar": str(data.subset) if data.subset else "synthetic (no cifar-10-subset found)",
-                       "check-images": {n: list(s) for n, s in CHECK_IMAGES.items()}},
-              "runs": []}
+    result = {
+        "environment": env,
+        "tiny": tiny,
+        "compile": compile,
+        "data": {
+            "check-cifar": str(data.subset) if data.subset else "synthetic (no cifar-10-subset found)",
+            "check-images": {n: list(s) for n, s in CHECK_IMAGES.items()},
+        },
+        "runs": [],
+    }
 
     def run(suite_file: Path, results: str, scale: float | None, seeds=None, compile_models=False, count=True):
-        suite = load_suite(suite_file, reg, budget_scale=scale, seeds=seeds, device=str(device),
-                           compile_models=compile_models)
+        suite = load_suite(
+            suite_file, reg, budget_scale=scale, seeds=seeds, device=str(device), compile_models=compile_models
+        )
         store = ResultStore(out / results)
         return run_counted(suite.runs, reg, store, DatasetCache(data_store), device, progress, count=count)
 
@@ -223,27 +288,43 @@ def check(device_name: str, out: Path, *, tiny: bool = False, compile: bool = Tr
 def table(result: dict) -> str:
     env = result["environment"]
     where = env["gpu"] or f"CPU ({env['cpu']}, {env['cpu_threads']} threads)"
-    lines = [f"# Device check: {where}", "",
-             f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, driver {env['driver']}; "
-             f"check-cifar: {result['data']['check-cifar']}; {result['seconds']} s in all.", "",
-             "| run | compiled | status | syncs/step | peak MiB | throughput |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Device check: {where}",
+        "",
+        f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, driver {env['driver']}; "
+        f"check-cifar: {result['data']['check-cifar']}; {result['seconds']} s in all.",
+        "",
+        "| run | compiled | status | syncs/step | peak MiB | throughput |",
+        "|---|---|---|---|---|---|",
+    ]
     rows = result["runs"] + (result["quick"] if isinstance(result["quick"], list) else [])
     for row in rows:
-        rates = ", ".join(f"{name} {v['items_per_s']:.1f}" for name, v in row["throughput"].items()
-                          if v.get("items_per_s") is not None)
+        rates = ", ".join(
+            f"{name} {v['items_per_s']:.1f}"
+            for name, v in row["throughput"].items()
+            if v.get("items_per_s") is not None
+        )
         syncs = row["syncs"]["loop_per_step"] if row["syncs"] else ""
         status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row['error']}"
-        lines.append(f"| {row['label']} | {'yes' if row['compile'] else 'no'} | {status} | {syncs} | "
-                     f"{row['peak_memory_mib'] if row['peak_memory_mib'] is not None else ''} | {rates} |")
+        lines.append(
+            f"| {row['label']} | {'yes' if row['compile'] else 'no'} | {status} | {syncs} | "
+            f"{row['peak_memory_mib'] if row['peak_memory_mib'] is not None else ''} | {rates} |"
+        )
     if isinstance(result["quick"], str):
         lines += ["", f"quick suite: {result['quick']}"]
     return "\n".join(lines) + "\n"
 
 
 def main(args) -> int:
-    result = check(args.device, Path(args.out), tiny=args.tiny, compile=not args.no_compile, data_dir=args.data_dir,
-                   budget_scale=args.budget_scale, quiet=args.quiet)
+    result = check(
+        args.device,
+        Path(args.out),
+        tiny=args.tiny,
+        compile=not args.no_compile,
+        data_dir=args.data_dir,
+        budget_scale=args.budget_scale,
+        quiet=args.quiet,
+    )
     print(table(result))
     rows = result["runs"] + (result["quick"] if isinstance(result["quick"], list) else [])
     return 1 if any(r["status"] != "ok" for r in rows) else 0

@@ -12,7 +12,8 @@ spec names (pluggy passes only those it asks for), so hooks evolve only by addin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

@@ -21,7 +21,7 @@ import ast
 import hashlib
 import importlib.util
 import types
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -50,7 +50,11 @@ def of_run(registry, spec) -> dict:
     for kind, name in (("method", spec.method), ("dataset", spec.dataset)):
         info = registry.plugin_of(kind, name)
         ep = _entry_points().get(info.name)
-        if ep is not None and ep.dist is not None and (ep.dist.name, ep.dist.version) == (info.distribution, info.version):
+        if (
+            ep is not None
+            and ep.dist is not None
+            and (ep.dist.name, ep.dist.version) == (info.distribution, info.version)
+        ):
             current[kind] = plugin(info.name)
         else:  # registered in this process: its object's module is its source
             obj = registry.pm.get_plugin(info.name)
@@ -114,10 +118,14 @@ def plugin(name: str) -> dict | None:
     return _plugin(name, ep.dist.name if ep.dist else "?", ep.dist.version if ep.dist else "?", ep.module)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plugin(name: str, distribution: str, version: str, module: str) -> dict:
-    return {"plugin": name, "distribution": distribution, "version": version,
-            "source": _digest(_package_sources(module))}
+    return {
+        "plugin": name,
+        "distribution": distribution,
+        "version": version,
+        "source": _digest(_package_sources(module)),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -217,5 +225,18 @@ def _digest(sources: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["HOST_SOURCES", "NOT_RECORDED", "PARTS", "against", "changed", "describe", "forget", "host", "host_sources", "of_record",
-           "of_run", "plugin", "stale_reason"]
+__all__ = [
+    "HOST_SOURCES",
+    "NOT_RECORDED",
+    "PARTS",
+    "against",
+    "changed",
+    "describe",
+    "forget",
+    "host",
+    "host_sources",
+    "of_record",
+    "of_run",
+    "plugin",
+    "stale_reason",
+]

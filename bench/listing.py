@@ -4,7 +4,8 @@ allowed values and help, budgets, feature parameters, restorations and published
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tabulate import tabulate
 
@@ -33,18 +34,28 @@ def _value(value: Any) -> str:
 
 
 def method_json(spec) -> dict:
-    return {"contract": f"bench.{type(spec).__name__}", "task_list": list(spec.tasks),
-            "restorations": list(spec.restorations), "check_params": dict(spec.check_params),
-            "check_budget": dict(spec.check_budget),
-            "budget": dict(spec.budget), "params": params_json(spec.params),
-            "feature_params": list(spec.feature_params), "citation": spec.citation,
-            "published": [p.to_dict() for p in spec.published]}
+    return {
+        "contract": f"bench.{type(spec).__name__}",
+        "task_list": list(spec.tasks),
+        "restorations": list(spec.restorations),
+        "check_params": dict(spec.check_params),
+        "check_budget": dict(spec.check_budget),
+        "budget": dict(spec.budget),
+        "params": params_json(spec.params),
+        "feature_params": list(spec.feature_params),
+        "citation": spec.citation,
+        "published": [p.to_dict() for p in spec.published],
+    }
 
 
 def dataset_json(spec) -> dict:
-    return {"task": spec.task, "num_classes": spec.num_classes,
-            "image_shape": list(spec.image_shape) if spec.image_shape else None,
-            "splits": list(spec.splits), "citation": spec.citation}
+    return {
+        "task": spec.task,
+        "num_classes": spec.num_classes,
+        "image_shape": list(spec.image_shape) if spec.image_shape else None,
+        "splits": list(spec.splits),
+        "citation": spec.citation,
+    }
 
 
 def registry_json(reg) -> dict:
@@ -53,17 +64,28 @@ def registry_json(reg) -> dict:
     for kind, table in (("dataset", reg.datasets), ("method", reg.methods), ("executor", reg.executors)):
         for name, spec in sorted(table.items()):
             info = reg.plugin_of(kind, name)
-            row = {"kind": kind, "name": name, "plugin": info.name, "distribution": info.distribution,
-                   "version": info.version, "description": spec.description}
+            row = {
+                "kind": kind,
+                "name": name,
+                "plugin": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "description": spec.description,
+            }
             if kind == "dataset":
                 row.update(type=spec.task, tasks=spec.task, **dataset_json(spec))  # tasks: as the table shows it
             elif kind == "method":
                 row.update(type=spec.kind, tasks=", ".join(spec.tasks), **method_json(spec))
             else:
                 missing = spec.missing()
-                row.update(type="executor", tasks=f"needs: {spec.install or ', '.join(missing)}" if missing else "",
-                           options=defaults(spec.options), declared_options=params_json(spec.options),
-                           options_help=spec.options_help, installed=not missing)
+                row.update(
+                    type="executor",
+                    tasks=f"needs: {spec.install or ', '.join(missing)}" if missing else "",
+                    options=defaults(spec.options),
+                    declared_options=params_json(spec.options),
+                    options_help=spec.options_help,
+                    installed=not missing,
+                )
             rows.append(row)
     broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
     return {"plugins": rows, "broken": broken}
@@ -72,10 +94,12 @@ def registry_json(reg) -> dict:
 def plugin_page(reg, name: str) -> str | None:
     """A readable page for one plugin (all it registers) or one dataset, method or executor; None
     when nothing has that name."""
-    entries = [(kind, entry, spec) for kind, table in (("dataset", reg.datasets), ("method", reg.methods),
-                                                       ("executor", reg.executors))
-               for entry, spec in sorted(table.items())
-               if entry == name or reg.plugin_of(kind, entry).name == name]
+    entries = [
+        (kind, entry, spec)
+        for kind, table in (("dataset", reg.datasets), ("method", reg.methods), ("executor", reg.executors))
+        for entry, spec in sorted(table.items())
+        if entry == name or reg.plugin_of(kind, entry).name == name
+    ]
     if not entries:
         return None
     out = []
@@ -85,27 +109,43 @@ def plugin_page(reg, name: str) -> str | None:
         if spec.description:
             out.append(f"  {spec.description}")
         if kind == "method":
-            out.append(f"kind: {spec.kind} (bench.{type(spec).__name__}); tasks: {', '.join(spec.tasks)}"
-                       + (f"; restores: {', '.join(spec.restorations)}" if spec.restorations else ""))
-            out.append("budget (full; suites may override, budget_scale scales): "
-                       + (", ".join(f"{k}={v}" for k, v in spec.budget.items()) or "none"))
+            out.append(
+                f"kind: {spec.kind} (bench.{type(spec).__name__}); tasks: {', '.join(spec.tasks)}"
+                + (f"; restores: {', '.join(spec.restorations)}" if spec.restorations else "")
+            )
+            out.append(
+                "budget (full; suites may override, budget_scale scales): "
+                + (", ".join(f"{k}={v}" for k, v in spec.budget.items()) or "none")
+            )
             out += _params_table(spec.params)
             if spec.check_params or spec.check_budget:
-                out.append("bench check runs it at: " + ", ".join(
-                    f"{k}={v}" for k, v in {**spec.check_params, **spec.check_budget}.items()))
+                out.append(
+                    "bench check runs it at: "
+                    + ", ".join(f"{k}={v}" for k, v in {**spec.check_params, **spec.check_budget}.items())
+                )
             if spec.feature_params:
-                out.append(f"feature params (read-out only; runs differing in them share one encoder): "
-                           f"{', '.join(spec.feature_params)}")
+                out.append(
+                    f"feature params (read-out only; runs differing in them share one encoder): "
+                    f"{', '.join(spec.feature_params)}"
+                )
             if spec.published:
                 out.append("published:")
-                out.append(tabulate([[p.dataset, p.setting or "-", p.protocol or "any", p.metric, p.value, p.source]
-                                     for p in spec.published],
-                                    headers=["dataset", "setting", "protocol", "metric", "value", "source"],
-                                    tablefmt="simple"))
+                out.append(
+                    tabulate(
+                        [
+                            [p.dataset, p.setting or "-", p.protocol or "any", p.metric, p.value, p.source]
+                            for p in spec.published
+                        ],
+                        headers=["dataset", "setting", "protocol", "metric", "value", "source"],
+                        tablefmt="simple",
+                    )
+                )
         elif kind == "dataset":
             shape = "x".join(map(str, spec.image_shape)) if spec.image_shape else "own sizes"
-            out.append(f"task: {spec.task}; splits: {', '.join(spec.splits)}; images: {shape}"
-                       + (f"; classes: {spec.num_classes}" if spec.num_classes else ""))
+            out.append(
+                f"task: {spec.task}; splits: {', '.join(spec.splits)}; images: {shape}"
+                + (f"; classes: {spec.num_classes}" if spec.num_classes else "")
+            )
         else:
             out += _params_table(spec.options, "options")
         if getattr(spec, "citation", ""):
@@ -118,8 +158,16 @@ def plugin_page(reg, name: str) -> str | None:
 
 
 def protocols_json(protocols: Mapping[str, Any]) -> list[dict]:
-    return [{"name": p.name, "method_kinds": list(p.method_kinds), "dataset_tasks": list(p.dataset_tasks),
-             "description": p.description, "options": params_json(p.options)} for p in protocols.values()]
+    return [
+        {
+            "name": p.name,
+            "method_kinds": list(p.method_kinds),
+            "dataset_tasks": list(p.dataset_tasks),
+            "description": p.description,
+            "options": params_json(p.options),
+        }
+        for p in protocols.values()
+    ]
 
 
 def protocols_page(protocols: Mapping[str, Any], name: str | None = None) -> str:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import re
 import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 #: Integers must fit 64 bits: every value ends up in torch, numpy or a C library.
 INT_LIMIT = 2**63
@@ -105,8 +106,11 @@ class Param:
             return "true or false"
         if kind is int or kind is float:
             noun = "an integer" if kind is int else "a number"
-            bounds = [f"{op} {_text(v)}" for op, v in
-                      ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt)) if v is not None]
+            bounds = [
+                f"{op} {_text(v)}"
+                for op, v in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                if v is not None
+            ]
             return noun + (" " + " and ".join(bounds) if bounds else "")
         if kind is str:
             return NAME_TEXT if self.name else "text"
@@ -142,8 +146,12 @@ class Param:
                 return False
             if isinstance(value, float) and not math.isfinite(value):
                 return False
-            return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                    and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+            return (
+                (self.ge is None or value >= self.ge)
+                and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le)
+                and (self.lt is None or value < self.lt)
+            )
         if kind in (list, tuple):
             return isinstance(value, (list, tuple))
         if kind is str and self.name:
@@ -155,8 +163,9 @@ class Param:
         out = {"default": self.default, "expected": self.describe(), "help": self.help}
         if self.choices is not None:
             out["choices"] = list(self.choices)
-        out.update({k: v for k, v in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt))
-                    if v is not None})
+        out.update(
+            {k: v for k, v in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)) if v is not None}
+        )
         return out
 
 
@@ -197,9 +206,9 @@ def _text(value: Any) -> str:
 def _plural(phrase: str) -> str:
     for single, many in (("an integer", "integers"), ("a number", "numbers"), ("a mapping", "mappings")):
         if phrase.startswith(single):
-            return many + phrase[len(single):]
+            return many + phrase[len(single) :]
     if phrase.startswith("a name of"):
-        return "names of" + phrase[len("a name of"):]
+        return "names of" + phrase[len("a name of") :]
     if phrase.startswith("one of "):
         return "values, each " + phrase
     if phrase == "true or false":

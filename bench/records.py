@@ -16,10 +16,10 @@ import reprlib
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -247,6 +247,7 @@ def _kind(test: Callable[[object], bool], expected: str) -> Check:
         if not test(value):
             raise InvalidRecord(f"{where}: expected {expected}, got {_show(value)}")
         return value
+
     return check
 
 
@@ -286,6 +287,7 @@ def list_of(item: Check) -> Check:
         if not isinstance(value, list):
             raise InvalidRecord(f"{where}: expected a list, got {_show(value)}")
         return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
     return check
 
 
@@ -294,11 +296,15 @@ def map_of(item: Check) -> Check:
         if not isinstance(value, dict):
             raise InvalidRecord(f"{where or 'the record'}: expected a JSON object, got {_show(value)}")
         return {k: item(v, _at(where, k)) for k, v in value.items()}
+
     return check
 
 
-def fields(required: dict[str, Check] | None = None, optional: dict[str, Check] | None = None,
-           defaults: dict[str, object] | None = None) -> Check:
+def fields(
+    required: dict[str, Check] | None = None,
+    optional: dict[str, Check] | None = None,
+    defaults: dict[str, object] | None = None,
+) -> Check:
     """An object with these fields; an absent optional field with a default gets it (checked as
     if it were there, so nested defaults fill in too). Unknown fields are kept as they are."""
     required, optional, defaults = required or {}, optional or {}, defaults or {}
@@ -317,6 +323,7 @@ def fields(required: dict[str, Check] | None = None, optional: dict[str, Check] 
             elif defaults.get(name, _NO_DEFAULT) is not _NO_DEFAULT:
                 out[name] = item(copy.deepcopy(defaults[name]), _at(where, name))
         return out
+
     return check
 
 
@@ -327,45 +334,101 @@ def _curves(value, where):
 
 MAP = map_of(ANY)
 SPEC = fields(
-    required={"suite": NAME, "dataset": NAME, "method": NAME, "protocol": NAME, "seed": INT,
-              "params": MAP, "budget": MAP},
+    required={
+        "suite": NAME,
+        "dataset": NAME,
+        "method": NAME,
+        "protocol": NAME,
+        "seed": INT,
+        "params": MAP,
+        "budget": MAP,
+    },
     optional={"protocol_options": MAP, "budget_scale": NUMBER, "device": TEXT, "precision": TEXT},
-    defaults={"protocol_options": {}})
-METRIC_INFO = fields(optional={"higher_is_better": BOOL, "kind": TEXT, "unit": nullable(TEXT), "convention": TEXT},
-                     defaults={"higher_is_better": True, "kind": "quality", "convention": ""})
-THROUGHPUT = fields(optional={"items_per_s": nullable(NUMBER), "samples_items_per_s": list_of(NUMBER),
-                              "samples_s": list_of(NUMBER), "repeats": INT,
-                              "label": TEXT, "unit": TEXT})  # a method's own rate says what it counts
-PUBLISHED = fields(required={"metric": NAME, "value": NUMBER},
-                   optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note")},
-                   defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note")})
-IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
-DETAILS = fields(optional={"setting": TEXT, "per_image": list_of(IMAGE_SCORES), "curves": _curves,
-                           "features": fields(optional={"chosen": nullable(MAP)}, defaults={"chosen": None}),
-                           "budget_vs_full": map_of(MAP)},
-                 defaults={"setting": "", "per_image": [], "features": {}, "budget_vs_full": {}})
-RECORD = fields(
-    required={"schema_version": _kind(lambda v: type(v) is int and 1 <= v <= SCHEMA_VERSION,
-                                      f"a version this bench reads (1 to {SCHEMA_VERSION})"),
-              "key": NAME, "spec": SPEC, "status": one_of("ok", "failed")},
+    defaults={"protocol_options": {}},
+)
+METRIC_INFO = fields(
+    optional={"higher_is_better": BOOL, "kind": TEXT, "unit": nullable(TEXT), "convention": TEXT},
+    defaults={"higher_is_better": True, "kind": "quality", "convention": ""},
+)
+THROUGHPUT = fields(
     optional={
-        "metrics": map_of(NUMBER), "metric_info": map_of(METRIC_INFO), "throughput": map_of(THROUGHPUT),
+        "items_per_s": nullable(NUMBER),
+        "samples_items_per_s": list_of(NUMBER),
+        "samples_s": list_of(NUMBER),
+        "repeats": INT,
+        "label": TEXT,
+        "unit": TEXT,
+    }
+)  # a method's own rate says what it counts
+PUBLISHED = fields(
+    required={"metric": NAME, "value": NUMBER},
+    optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note")},
+    defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note")},
+)
+IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
+DETAILS = fields(
+    optional={
+        "setting": TEXT,
+        "per_image": list_of(IMAGE_SCORES),
+        "curves": _curves,
+        "features": fields(optional={"chosen": nullable(MAP)}, defaults={"chosen": None}),
+        "budget_vs_full": map_of(MAP),
+    },
+    defaults={"setting": "", "per_image": [], "features": {}, "budget_vs_full": {}},
+)
+RECORD = fields(
+    required={
+        "schema_version": _kind(
+            lambda v: type(v) is int and 1 <= v <= SCHEMA_VERSION, f"a version this bench reads (1 to {SCHEMA_VERSION})"
+        ),
+        "key": NAME,
+        "spec": SPEC,
+        "status": one_of("ok", "failed"),
+    },
+    optional={
+        "metrics": map_of(NUMBER),
+        "metric_info": map_of(METRIC_INFO),
+        "throughput": map_of(THROUGHPUT),
         "timings": fields(optional={"wall_seconds": NUMBER, "train_seconds": NUMBER}),
         "published": nullable(list_of(PUBLISHED)),  # None: written before records carried them
-        "error": fields(optional={"type": TEXT, "message": TEXT, "traceback": TEXT},
-                        defaults={"type": "error", "message": "", "traceback": ""}),
-        "environment": fields(optional={"device": fields(optional={"name": TEXT, "type": TEXT},
-                                                         defaults={"name": "?"})},
-                              defaults={"device": {}}),
+        "error": fields(
+            optional={"type": TEXT, "message": TEXT, "traceback": TEXT},
+            defaults={"type": "error", "message": "", "traceback": ""},
+        ),
+        "environment": fields(
+            optional={"device": fields(optional={"name": TEXT, "type": TEXT}, defaults={"name": "?"})},
+            defaults={"device": {}},
+        ),
         "details": DETAILS,
-        "artifacts": list_of(fields(required={"path": NAME}, optional={"kind": NAME, "caption": TEXT},
-                                    defaults={"kind": "images", "caption": ""})),
-        "started_at": nullable(TEXT), "ended_at": nullable(TEXT),
+        "artifacts": list_of(
+            fields(
+                required={"path": NAME},
+                optional={"kind": NAME, "caption": TEXT},
+                defaults={"kind": "images", "caption": ""},
+            )
+        ),
+        "started_at": nullable(TEXT),
+        "ended_at": nullable(TEXT),
         "data_files": map_of(fields(optional={"sha256": nullable(TEXT), "md5": nullable(TEXT)})),
-        "code": MAP, "plugins": MAP, "accel": MAP, "precision": TEXT,
+        "code": MAP,
+        "plugins": MAP,
+        "accel": MAP,
+        "precision": TEXT,
     },
-    defaults={"metrics": {}, "metric_info": {}, "throughput": {}, "timings": {}, "published": None, "error": {},
-              "environment": {}, "details": {}, "artifacts": [], "ended_at": "", "data_files": {}})
+    defaults={
+        "metrics": {},
+        "metric_info": {},
+        "throughput": {},
+        "timings": {},
+        "published": None,
+        "error": {},
+        "environment": {},
+        "details": {},
+        "artifacts": [],
+        "ended_at": "",
+        "data_files": {},
+    },
+)
 
 
 def check_record(data: object) -> dict:
@@ -393,14 +456,15 @@ def code_version() -> dict:
     info = {"bench": bench.__version__}
     here = Path(bench.__file__).resolve().parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if commit.returncode == 0:
             info["git_commit"] = commit.stdout.strip()
             status = subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=here, capture_output=True, text=True, timeout=5,
+                cwd=here,
+                capture_output=True,
+                text=True,
+                timeout=5,
             )
             info["git_dirty"] = bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
@@ -422,20 +486,24 @@ def environment(device) -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "libraries": {
-            "torch": torch.__version__, "torchmetrics": torchmetrics.__version__,
-            "numpy": numpy.__version__, "pluggy": pluggy.__version__,
+            "torch": torch.__version__,
+            "torchmetrics": torchmetrics.__version__,
+            "numpy": numpy.__version__,
+            "pluggy": pluggy.__version__,
         },
         "device": {"type": device.type, "name": _device_name(device)},
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        env["device"].update({
-            "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(),
-            "capability": f"{props.major}.{props.minor}",
-            "memory_gib": round(props.total_memory / 2**30, 1),
-            "driver": _nvidia_driver(),
-        })
+        env["device"].update(
+            {
+                "cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version(),
+                "capability": f"{props.major}.{props.minor}",
+                "memory_gib": round(props.total_memory / 2**30, 1),
+                "driver": _nvidia_driver(),
+            }
+        )
     return env
 
 
@@ -464,7 +532,9 @@ def _nvidia_driver() -> str | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -168,8 +169,9 @@ def _method_contract(spec: Any) -> Any:
     return spec.contract() if isinstance(spec, MethodSpec) else spec
 
 
-def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: type, infos: dict,
-             convert=lambda spec: spec) -> None:
+def _collect(
+    registry: Registry, kind: str, hook: str, table: dict, spec_type: type, infos: dict, convert=lambda spec: spec
+) -> None:
     """Call one registration hook plugin by plugin, so each entry is attributed to its plugin
     and a plugin that raises is reported without losing the others' entries. A name that two
     plugins register is withdrawn from both (neither is silently preferred) and both are reported
@@ -183,8 +185,11 @@ def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: t
             added = [convert(spec) for spec in added]
             for spec in added:
                 if not isinstance(spec, spec_type):
-                    expected = (" or ".join(f"bench.{c.__name__}" for c in CONTRACTS.values())
-                                if spec_type is Method else spec_type.__name__)
+                    expected = (
+                        " or ".join(f"bench.{c.__name__}" for c in CONTRACTS.values())
+                        if spec_type is Method
+                        else spec_type.__name__
+                    )
                     raise PluginError(f"registered {type(spec).__name__}, expected {expected}")
         except Exception as exc:
             registry.broken.append(BrokenPlugin(info.name, info.distribution, _one_line(exc)))
@@ -199,8 +204,10 @@ def _collect(registry: Registry, kind: str, hook: str, table: dict, spec_type: t
         del table[name]
         del registry.owner[(kind, name)]
         who = " and ".join(f"plugin {o.name!r} ({o.distribution} {o.version})".rstrip() for o in owners)
-        message = (f"{kind} {name!r} is registered by {who}: uninstall one of "
-                   f"{', '.join(sorted({o.distribution for o in owners}))}, or load one with BENCH_PLUGINS")
+        message = (
+            f"{kind} {name!r} is registered by {who}: uninstall one of "
+            f"{', '.join(sorted({o.distribution for o in owners}))}, or load one with BENCH_PLUGINS"
+        )
         registry.clashes[(kind, name)] = message
         for owner in owners:
             registry.broken.append(BrokenPlugin(owner.name, owner.distribution, f"conflict: {message}"))

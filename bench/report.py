@@ -12,9 +12,9 @@ import io
 import json
 import math
 import statistics
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from tabulate import tabulate
 
@@ -83,7 +83,11 @@ class Group:
         for r in self.records:
             if metric in r["metric_info"]:
                 return r["metric_info"][metric]
-        return {"higher_is_better": True, "kind": "throughput" if metric in THROUGHPUTS else "quality", "convention": ""}
+        return {
+            "higher_is_better": True,
+            "kind": "throughput" if metric in THROUGHPUTS else "quality",
+            "convention": "",
+        }
 
     @property
     def stale(self) -> list[str]:
@@ -122,8 +126,9 @@ def group_records(records: Iterable[dict]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for record in records:
         spec = record["spec"]
-        config = json.dumps({"params": spec["params"], "budget": spec["budget"],
-                             "options": spec["protocol_options"]}, sort_keys=True)
+        config = json.dumps(
+            {"params": spec["params"], "budget": spec["budget"], "options": spec["protocol_options"]}, sort_keys=True
+        )
         key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
         # A failed attempt is superseded by a later successful run of the same spec.
@@ -158,10 +163,19 @@ def leaderboard(groups: list[Group]) -> list[dict]:
     rows = []
     for g in groups:
         row = {
-            "suite": g.suite, "dataset": g.dataset, "protocol": g.protocol, "method": g.method,
-            "budget": _config_text(json.loads(g.config)), "seeds": g.seeds,
-            "runs_ok": len(g.ok), "runs_failed": len(g.records) - len(g.ok), "device": g.device,
-            "setting": _setting(g), "features": _features(g), "metrics": {}, "stale": g.stale,
+            "suite": g.suite,
+            "dataset": g.dataset,
+            "protocol": g.protocol,
+            "method": g.method,
+            "budget": _config_text(json.loads(g.config)),
+            "seeds": g.seeds,
+            "runs_ok": len(g.ok),
+            "runs_failed": len(g.records) - len(g.ok),
+            "device": g.device,
+            "setting": _setting(g),
+            "features": _features(g),
+            "metrics": {},
+            "stale": g.stale,
             "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
             "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
         }
@@ -173,12 +187,16 @@ def leaderboard(groups: list[Group]) -> list[dict]:
                 row["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values}
         train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
-            row["metrics"]["train_seconds"] = {"mean": statistics.fmean(train), "std": None, "n": len(train), "values": train}
+            row["metrics"]["train_seconds"] = {
+                "mean": statistics.fmean(train),
+                "std": None,
+                "n": len(train),
+                "values": train,
+            }
         rows.append(row)
     _label_rows(rows, groups)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"],
-                             -_primary(r)))
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], -_primary(r)))
     return rows
 
 
@@ -192,9 +210,13 @@ def _setting(g: Group) -> str:
     if task == "sr":
         text = f"sr x{options.get('scale')}"
     elif task == "denoise":
-        text = f"denoise sigma {_g(options.get('sigma', 0))}" + (" clipped" if options.get("noise_clip") == "clip" else "")
+        text = f"denoise sigma {_g(options.get('sigma', 0))}" + (
+            " clipped" if options.get("noise_clip") == "clip" else ""
+        )
     elif task == "inpaint":
-        text = "inpaint " + ("masks" if options.get("mask") == "dataset" else f"drop {_g(options.get('drop_ratio', 0))}")
+        text = "inpaint " + (
+            "masks" if options.get("mask") == "dataset" else f"drop {_g(options.get('drop_ratio', 0))}"
+        )
     else:
         text = task
     images = options.get("images")
@@ -230,8 +252,14 @@ def labels(groups: list[Group]) -> list[str]:
         tables.setdefault((g.suite, g.dataset, g.protocol, _setting(g), g.method), []).append(i)
     out = [""] * len(groups)
     for members in tables.values():
-        varying = sorted({k for i in members for k in configs[i]["params"]
-                          if len({json.dumps(configs[m]["params"].get(k), sort_keys=True) for m in members}) > 1})
+        varying = sorted(
+            {
+                k
+                for i in members
+                for k in configs[i]["params"]
+                if len({json.dumps(configs[m]["params"].get(k), sort_keys=True) for m in members}) > 1
+            }
+        )
         for i in members:
             label = groups[i].method
             if configs[i]["options"].get("weights") == "random":
@@ -246,8 +274,10 @@ def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
     """What matches a row across two record sets (``bench compare``, the report's baseline view):
     suite, dataset, protocol with its setting (``restore · sr x2``), and the row's label. Budgets
     are not part of it, so a changed budget shows up as a changed metric."""
-    return [(g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
-            for g, label in zip(groups, labels(groups))]
+    return [
+        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
+        for g, label in zip(groups, labels(groups))
+    ]
 
 
 def _primary(row: dict) -> float:
@@ -258,12 +288,18 @@ def _primary(row: dict) -> float:
 
 
 _HEADERS = {
-    "test_accuracy": "test acc %", "val_accuracy": "val acc %",
-    "train_images_per_s": "train img/s", "inference_images_per_s": "infer img/s",
+    "test_accuracy": "test acc %",
+    "val_accuracy": "val acc %",
+    "train_images_per_s": "train img/s",
+    "inference_images_per_s": "infer img/s",
     "train_seconds": "train s",
-    "pretrain_images_per_s": "pretrain img/s", "feature_images_per_s": "features img/s",
-    "psnr": "PSNR dB", "ssim": "SSIM", "input_psnr": "input PSNR dB",
-    "seconds_per_image": "s/image", "iterations_per_s": "it/s",
+    "pretrain_images_per_s": "pretrain img/s",
+    "feature_images_per_s": "features img/s",
+    "psnr": "PSNR dB",
+    "ssim": "SSIM",
+    "input_psnr": "input PSNR dB",
+    "seconds_per_image": "s/image",
+    "iterations_per_s": "it/s",
 }
 _DIGITS = {"train_seconds": 1, "ssim": 4}
 
@@ -285,8 +321,10 @@ STALE_MARK = "[stale]"
 
 def stale_note(reasons: list[str]) -> str:
     """The footnote under a table with stale rows (after the marker)."""
-    return (f"made by other code than is installed now ({'; '.join(reasons)}); "
-            f"bench run runs them again (--keep-stale keeps them)")
+    return (
+        f"made by other code than is installed now ({'; '.join(reasons)}); "
+        f"bench run runs them again (--keep-stale keeps them)"
+    )
 
 
 def render(rows: list[dict], fmt: str = "text") -> str:
@@ -299,17 +337,45 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["suite", "dataset", "protocol", "method", "setting", "features", "budget", "seeds", "runs_ok", "runs_failed", "device",
-                         *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")], "stale"])
+        writer.writerow(
+            [
+                "suite",
+                "dataset",
+                "protocol",
+                "method",
+                "setting",
+                "features",
+                "budget",
+                "seeds",
+                "runs_ok",
+                "runs_failed",
+                "device",
+                *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")],
+                "stale",
+            ]
+        )
         for row in rows:
             cells = []
             for m in ordered:
                 v = row["metrics"].get(m, {})
                 cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
-            writer.writerow([row["suite"], row["dataset"], row["protocol"], row["method"], row.get("setting", ""),
-                             row.get("features", ""), row["budget"],
-                             " ".join(map(str, row["seeds"])), row["runs_ok"], row["runs_failed"], row["device"], *cells,
-                             "; ".join(row.get("stale", []))])
+            writer.writerow(
+                [
+                    row["suite"],
+                    row["dataset"],
+                    row["protocol"],
+                    row["method"],
+                    row.get("setting", ""),
+                    row.get("features", ""),
+                    row["budget"],
+                    " ".join(map(str, row["seeds"])),
+                    row["runs_ok"],
+                    row["runs_failed"],
+                    row["device"],
+                    *cells,
+                    "; ".join(row.get("stale", [])),
+                ]
+            )
         return out.getvalue()
 
     tablefmt = {"markdown": "github", "text": "simple"}[fmt]
@@ -323,13 +389,19 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         body = []
         for r in table_rows:
             seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-            cells = [_fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), digits(m))
-                     for m in present]
+            cells = [
+                _fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), digits(m))
+                for m in present
+            ]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
-            body.append([label, *([r.get("features") or "-"] if chosen else []),
-                         r["budget"], seeds, *cells])
-        headers = ["method", *(["features (chosen)"] if chosen else []), "budget", "seeds",
-                   *[header(m, table_rows) for m in present]]
+            body.append([label, *([r.get("features") or "-"] if chosen else []), r["budget"], seeds, *cells])
+        headers = [
+            "method",
+            *(["features (chosen)"] if chosen else []),
+            "budget",
+            "seeds",
+            *[header(m, table_rows) for m in present],
+        ]
         where = f"{protocol} · {setting}" if setting else protocol
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title

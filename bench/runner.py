@@ -39,7 +39,7 @@ class RunEnv:
     precision: str
     channels_last: bool
     compile: bool
-    data: "DatasetCache"
+    data: DatasetCache
     progress: Progress
     artifacts_dir: Path
     code: dict = field(default_factory=dict)  # the run's code identity (keys cached artifacts such as encoders)
@@ -136,8 +136,9 @@ def run_specs(
     for i, spec in enumerate(todo, 1):
         eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
         label = f"[{i}/{len(todo)}] {spec.label}"
-        state, record = execute(spec, registry, store, cache, progress, label,
-                                note=f"(suite ETA {format_seconds(eta)})" if eta else "")
+        state, record = execute(
+            spec, registry, store, cache, progress, label, note=f"(suite ETA {format_seconds(eta)})" if eta else ""
+        )
         if state == "busy":
             progress.message(f"{label}: running in another process, skipped")
             outcome.busy.append(spec.label)
@@ -155,8 +156,13 @@ def run_specs(
 
 
 def execute(
-    spec: RunSpec, registry: Registry, store: ResultStore, cache: DatasetCache, progress: Progress,
-    label: str, note: str = "",
+    spec: RunSpec,
+    registry: Registry,
+    store: ResultStore,
+    cache: DatasetCache,
+    progress: Progress,
+    label: str,
+    note: str = "",
 ) -> tuple[str, dict | None]:
     """Claim one spec, run it unless it is finished, write its record and tell the plugins.
 
@@ -207,17 +213,28 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         }
         record["code_identity"] = identity.of_run(registry, spec)
         # The method's reference numbers for this dataset travel with the record (reports use them).
-        record["published"] = [p.to_dict() for p in getattr(method, "published", ())
-                               if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)]
+        record["published"] = [
+            p.to_dict()
+            for p in getattr(method, "published", ())
+            if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)
+        ]
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
-        record["accel"] = {"precision": precision, **accel.configure(device, spec.channels_last), "compile": spec.compile}
+        record["accel"] = {
+            "precision": precision,
+            **accel.configure(device, spec.channels_last),
+            "compile": spec.compile,
+        }
         seed_everything(spec.seed)
         env = RunEnv(
-            device=device, precision=precision, channels_last=record["accel"]["channels_last"],
+            device=device,
+            precision=precision,
+            channels_last=record["accel"]["channels_last"],
             compile=spec.compile,
-            data=cache, progress=progress,
-            artifacts_dir=store.path_for(spec).with_suffix(""), code=record["code_identity"],
+            data=cache,
+            progress=progress,
+            artifacts_dir=store.path_for(spec).with_suffix(""),
+            code=record["code_identity"],
         )
         result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
@@ -257,8 +274,10 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
 def _check_finite(metrics: dict) -> None:
     for name, value in metrics.items():
         if isinstance(value, float) and not math.isfinite(value):
-            raise NonFiniteMetric(f"metric {name!r} is {value}, not a finite number: the run has no valid "
-                                  f"result (did the method diverge?)")
+            raise NonFiniteMetric(
+                f"metric {name!r} is {value}, not a finite number: the run has no valid "
+                f"result (did the method diverge?)"
+            )
 
 
 def _finite_or_null(value):

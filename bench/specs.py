@@ -12,10 +12,10 @@ import importlib.util
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: this module imports nothing else from the host
     import torch
@@ -109,14 +109,28 @@ class Published:
     epoch: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epoch is not None and (isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0):
-            raise ValueError(f"published {self.dataset}/{self.metric}: epoch must be a non-negative integer or None, got {self.epoch!r}")
+        if self.epoch is not None and (
+            isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0
+        ):
+            raise ValueError(
+                f"published {self.dataset}/{self.metric}: epoch must be a non-negative integer or None, got {self.epoch!r}"
+            )
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
-            raise ValueError(f"published {self.dataset}/{self.metric}: value must be a finite number, got {self.value!r}")
+            raise ValueError(
+                f"published {self.dataset}/{self.metric}: value must be a finite number, got {self.value!r}"
+            )
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "metric": self.metric, "value": self.value, "setting": self.setting,
-                "protocol": self.protocol, "source": self.source, "note": self.note, "epoch": self.epoch}
+        return {
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "value": self.value,
+            "setting": self.setting,
+            "protocol": self.protocol,
+            "source": self.source,
+            "note": self.note,
+            "epoch": self.epoch,
+        }
 
 
 @dataclass(frozen=True)
@@ -169,8 +183,9 @@ class Method:
 
     def __post_init__(self) -> None:
         if type(self) is Method:
-            raise TypeError("register a bench.Classifier, bench.RepresentationLearner or bench.Restorer, "
-                            "not bench.Method")
+            raise TypeError(
+                "register a bench.Classifier, bench.RepresentationLearner or bench.Restorer, not bench.Method"
+            )
         _check_name("method", self.name)
         where = f"{type(self).__name__} {self.name!r}"
         for name, signature in self._callables:
@@ -192,13 +207,18 @@ class Method:
                 raise ValueError(f"{where}: field 'params': parameter names must be text, got {key!r}")
         for label, budget in (("budget", self.budget), ("check_budget", self.check_budget)):
             for key, value in budget.items():
-                if (isinstance(value, bool) or not isinstance(value, (int, float))
-                        or not 0 < value <= MAX_BUDGET):  # NaN fails this too
-                    raise ValueError(f"{where}: field {label!r}: {key!r} must be a positive number up to "
-                                     f"{MAX_BUDGET:.0e}, got {value!r}")
-        for label, keys, known in (("feature_params", self.feature_params, self.params),
-                                   ("check_params", self.check_params, self.params),
-                                   ("check_budget", self.check_budget, self.budget)):
+                if (
+                    isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_BUDGET
+                ):  # NaN fails this too
+                    raise ValueError(
+                        f"{where}: field {label!r}: {key!r} must be a positive number up to "
+                        f"{MAX_BUDGET:.0e}, got {value!r}"
+                    )
+        for label, keys, known in (
+            ("feature_params", self.feature_params, self.params),
+            ("check_params", self.check_params, self.params),
+            ("check_budget", self.check_budget, self.budget),
+        ):
             unknown = [k for k in keys if k not in known]
             if unknown:
                 owner = "budget" if label == "check_budget" else "params"
@@ -316,8 +336,10 @@ class Restorer(Method):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.restorations or any(r not in RESTORATIONS for r in self.restorations):
-            raise ValueError(f"Restorer {self.name!r}: field 'restorations' must list what it restores, some of "
-                             f"{RESTORATIONS}, got {self.restorations!r}")
+            raise ValueError(
+                f"Restorer {self.name!r}: field 'restorations' must list what it restores, some of "
+                f"{RESTORATIONS}, got {self.restorations!r}"
+            )
 
 
 #: The contract of each kind.
@@ -354,20 +376,33 @@ class MethodSpec:
     def contract(self) -> Method:
         """The same method declared with its kind's contract, with a DeprecationWarning naming it."""
         new, form = self._convert()
-        warnings.warn(f"method {self.name!r}: MethodSpec(kind={self.kind!r}, fit=...) is deprecated and will be "
-                      f"removed in bench 1.0; register {form} instead", DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            f"method {self.name!r}: MethodSpec(kind={self.kind!r}, fit=...) is deprecated and will be "
+            f"removed in bench 1.0; register {form} instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return new
 
     def _convert(self) -> tuple[Method, str]:
-        common = dict(budget=self.budget, params=self.params, description=self.description,
-                      citation=self.citation, published=self.published)
+        common = dict(
+            budget=self.budget,
+            params=self.params,
+            description=self.description,
+            citation=self.citation,
+            published=self.published,
+        )
         if self.kind == "classifier":
             return Classifier(self.name, self.fit, **common), "bench.Classifier(name, train=fit, ...)"
         if self.kind == "representation":
-            return (RepresentationLearner(self.name, self.build, self.fit, self.feature_params, **common),
-                    "bench.RepresentationLearner(name, build=build, pretrain=fit, ...)")
-        return (Restorer(self.name, self.fit, self.restorations, **common),
-                "bench.Restorer(name, restore=fit, restorations=..., ...)")
+            return (
+                RepresentationLearner(self.name, self.build, self.fit, self.feature_params, **common),
+                "bench.RepresentationLearner(name, build=build, pretrain=fit, ...)",
+            )
+        return (
+            Restorer(self.name, self.fit, self.restorations, **common),
+            "bench.Restorer(name, restore=fit, restorations=..., ...)",
+        )
 
 
 class Budget(Mapping[str, "int | float"]):
@@ -394,7 +429,7 @@ class Budget(Mapping[str, "int | float"]):
     def __repr__(self) -> str:
         return f"Budget({self._values})"
 
-    def scaled(self, factor: float) -> "Budget":
+    def scaled(self, factor: float) -> Budget:
         """Every value times ``factor``; integers stay integers, rounded up and at least 1 (so at
         budget_scale 0.1 an integer ``epochs: 1`` stays 1, and ``epochs: 15`` becomes 2)."""
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
@@ -468,7 +503,9 @@ class ExecutorSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(f"executor name {self.name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'")
+            raise ValueError(
+                f"executor name {self.name!r} is not valid: use lower-case letters, digits, '.', '_' or '-'"
+            )
         if not callable(self.make):
             raise ValueError(f"executor {self.name!r}: make must be callable (options -> Executor)")
 

@@ -23,14 +23,15 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
 from bench.executors import check_options
+from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
@@ -38,17 +39,19 @@ from bench.specs import MAX_BUDGET, Budget
 # Bounds on what a suite may ask for: a suite is a short hand-written file, and a value past these
 # is a typo or an attack (a YAML alias bomb, a 3-million-run grid), never a plan.
 MAX_FILE_BYTES = 1_000_000
-MAX_DEPTH = 50            # nesting of lists and mappings
-MAX_VALUES = 10_000       # values in the document with every YAML alias expanded
-MAX_SEEDS = 1000          # seeds of a suite or a group
-SEED_LIMIT = 2**32        # seeds fit every RNG (random, numpy's legacy seeding, torch)
-MAX_RUNS = 10_000         # runs one suite expands to
-MAX_LINE = 300            # an error line's text (values in it are cut at 200 characters)
-MAX_PROBLEMS = 100        # problems listed at once
+MAX_DEPTH = 50  # nesting of lists and mappings
+MAX_VALUES = 10_000  # values in the document with every YAML alias expanded
+MAX_SEEDS = 1000  # seeds of a suite or a group
+SEED_LIMIT = 2**32  # seeds fit every RNG (random, numpy's legacy seeding, torch)
+MAX_RUNS = 10_000  # runs one suite expands to
+MAX_LINE = 300  # an error line's text (values in it are cut at 200 characters)
+MAX_PROBLEMS = 100  # problems listed at once
 
 BUDGET_SCALE = Param(1.0, gt=0, le=100, help="multiplies every budget (smoke runs: 0.1)")
-SEEDS_TEXT = (f"a list of integers from 0 to {SEED_LIMIT - 1} (at most {MAX_SEEDS}), "
-              f"or a count n from 1 to {MAX_SEEDS} meaning 0..n-1")
+SEEDS_TEXT = (
+    f"a list of integers from 0 to {SEED_LIMIT - 1} (at most {MAX_SEEDS}), "
+    f"or a count n from 1 to {MAX_SEEDS} meaning 0..n-1"
+)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]{1,3})?")
 
 SUITE_KEYS = {
@@ -74,7 +77,9 @@ GROUP_KEYS = {
     "channels_last": "as the suite's channels_last, for this group only",
 }
 METHOD_KEYS = {
-    "name": "a method name", "params": "a mapping of hyper-parameters", "budget": "a mapping",
+    "name": "a method name",
+    "params": "a mapping of hyper-parameters",
+    "budget": "a mapping",
     "grid": "a mapping of hyper-parameters to lists of values: one run per combination",
 }
 
@@ -112,9 +117,14 @@ class RunSpec:
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
         return {
-            "suite": self.suite, "dataset": self.dataset, "method": self.method,
-            "protocol": self.protocol, "protocol_options": self.protocol_options,
-            "params": self.params, "budget": self.budget, "seed": self.seed,
+            "suite": self.suite,
+            "dataset": self.dataset,
+            "method": self.method,
+            "protocol": self.protocol,
+            "protocol_options": self.protocol_options,
+            "params": self.params,
+            "budget": self.budget,
+            "seed": self.seed,
         }
 
     @property
@@ -133,7 +143,7 @@ class RunSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
         return cls(**data)
 
 
@@ -162,7 +172,9 @@ def load_suite(
     data = read_yaml(path)
     v = _Validator(path)
     if not isinstance(data, dict):
-        raise SuiteError([f"{path}: (top level): expected a mapping with keys {', '.join(SUITE_KEYS)}, got {show(data)}"])
+        raise SuiteError(
+            [f"{path}: (top level): expected a mapping with keys {', '.join(SUITE_KEYS)}, got {show(data)}"]
+        )
     v.unknown_keys(data, SUITE_KEYS, "")
     name = v.suite_name(data.get("name", path.stem), "name" in data)
     description = v.typed(data, "description", str, "", default="")
@@ -197,8 +209,9 @@ def load_suite(
         group_seeds = v.seeds(group["seeds"], f"{where}.seeds") if "seeds" in group else suite_seeds
         if seeds is not None:
             group_seeds = seeds
-        group_scale = v.check(BUDGET_SCALE, group["budget_scale"], f"{where}.budget_scale") \
-            if "budget_scale" in group else scale
+        group_scale = (
+            v.check(BUDGET_SCALE, group["budget_scale"], f"{where}.budget_scale") if "budget_scale" in group else scale
+        )
         if budget_scale is not None:
             group_scale = budget_scale
         datasets = v.names(group.get("datasets", []), f"{where}.datasets") if "datasets" in group else []
@@ -220,8 +233,11 @@ def load_suite(
             if options.get("feature_sweep"):
                 v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
             if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
-                v.problem(mwhere, f"the suite expands to more than {MAX_RUNS} runs "
-                                  "(datasets x grid x seeds); split it into several suites")
+                v.problem(
+                    mwhere,
+                    f"the suite expands to more than {MAX_RUNS} runs "
+                    "(datasets x grid x seeds); split it into several suites",
+                )
                 break
             for params in grid:
                 for d, dataset_name in enumerate(datasets):
@@ -231,13 +247,23 @@ def load_suite(
                     if not v.compatible(protocol, spec, dataset, where, options):
                         continue
                     for seed in group_seeds:
-                        specs.append(RunSpec(
-                            suite=name, dataset=dataset.name, method=spec.name,
-                            protocol=protocol.name, protocol_options=options,
-                            params=params, budget=dict(Budget(full).scaled(group_scale)),
-                            budget_scale=group_scale, seed=seed, device=suite_device, precision=group_precision,
-                            channels_last=group_layout, compile=compile_models,
-                        ))
+                        specs.append(
+                            RunSpec(
+                                suite=name,
+                                dataset=dataset.name,
+                                method=spec.name,
+                                protocol=protocol.name,
+                                protocol_options=options,
+                                params=params,
+                                budget=dict(Budget(full).scaled(group_scale)),
+                                budget_scale=group_scale,
+                                seed=seed,
+                                device=suite_device,
+                                precision=group_precision,
+                                channels_last=group_layout,
+                                compile=compile_models,
+                            )
+                        )
     if not specs and not v.problems:
         v.problem("runs", "the suite expands to no runs")
     if v.problems:
@@ -262,8 +288,9 @@ def read_yaml(path: Path) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SuiteError([f"{path}: byte {exc.start}: not UTF-8 text (0x{raw[exc.start]:02x}); "
-                          "save the file as UTF-8"]) from None
+        raise SuiteError(
+            [f"{path}: byte {exc.start}: not UTF-8 text (0x{raw[exc.start]:02x}); save the file as UTF-8"]
+        ) from None
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
@@ -287,13 +314,15 @@ class _BoundedLoader(yaml.SafeLoader):
             event = self.peek_event()
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:
-                raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} refers to the value it is in",
-                                                  event.start_mark)
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} refers to the value it is in", event.start_mark
+                )
             return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+            )
         node = super().compose_node(parent, index)
         self._depth -= 1
         if isinstance(node, yaml.MappingNode):
@@ -302,8 +331,12 @@ class _BoundedLoader(yaml.SafeLoader):
             children = node.value if isinstance(node, yaml.SequenceNode) else []
         size = 1 + sum(self._sizes[id(child)] for child in children)
         if size > MAX_VALUES:
-            raise yaml.composer.ComposerError(None, None, f"more than {MAX_VALUES} values once its aliases are "
-                                              "expanded; a suite is a short file", node.start_mark)
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_VALUES} values once its aliases are expanded; a suite is a short file",
+                node.start_mark,
+            )
         self._sizes[id(node)] = size
         return node
 
@@ -377,7 +410,7 @@ class _Validator:
         if is_name(value):
             return value
         # The name is a folder of the results: one safe path component, never "../x" or "/x".
-        hint = "" if given else f" (the file name is not one: give the suite a name)"
+        hint = "" if given else " (the file name is not one: give the suite a name)"
         self.problem("name", f"expected {NAME_TEXT}{hint}, got {show(value)}")
         return "invalid"
 
@@ -393,8 +426,11 @@ class _Validator:
     def seeds(self, value: Any, key: str) -> list[int]:
         if _is_int(value) and 0 < value <= MAX_SEEDS:
             return list(range(value))
-        if (isinstance(value, list) and 0 < len(value) <= MAX_SEEDS
-                and all(_is_int(s) and 0 <= s < SEED_LIMIT for s in value)):
+        if (
+            isinstance(value, list)
+            and 0 < len(value) <= MAX_SEEDS
+            and all(_is_int(s) and 0 <= s < SEED_LIMIT for s in value)
+        ):
             return list(dict.fromkeys(value))
         self.problem(key, f"expected {SEEDS_TEXT}, got {show(value)}")
         return []
@@ -420,7 +456,9 @@ class _Validator:
             return None, {}
         name = value["name"]
         if name not in PROTOCOLS:
-            self.problem(_join(key, "name"), f"unknown protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}")
+            self.problem(
+                _join(key, "name"), f"unknown protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}"
+            )
             return None, {}
         protocol = PROTOCOLS[name]
         declarations = declared(protocol.options)
@@ -429,8 +467,11 @@ class _Validator:
             if opt == "name":
                 continue
             if opt not in declarations:
-                self.problem(_join(key, opt), f"unknown option of protocol {name!r}{_did_you_mean(opt, declarations)}; expected one of: "
-                                              f"{', '.join(declarations) or 'none'}")
+                self.problem(
+                    _join(key, opt),
+                    f"unknown option of protocol {name!r}{_did_you_mean(opt, declarations)}; expected one of: "
+                    f"{', '.join(declarations) or 'none'}",
+                )
             else:
                 options[opt] = self.check(declarations[opt], val, _join(key, opt))
         return protocol, options
@@ -448,8 +489,11 @@ class _Validator:
         return params
 
     def unknown_param(self, declarations: Mapping, key: Any, where: str, method: str) -> None:
-        self.problem(where, f"unknown parameter of method {method!r}{_did_you_mean(key, declarations)}; "
-                            f"expected one of: {', '.join(declarations) or 'none'}")
+        self.problem(
+            where,
+            f"unknown parameter of method {method!r}{_did_you_mean(key, declarations)}; "
+            f"expected one of: {', '.join(declarations) or 'none'}",
+        )
 
     def method_entry(self, entry: Any, where: str, registry: Registry):
         if isinstance(entry, str):
@@ -465,8 +509,14 @@ class _Validator:
             return None
         declarations = declared(spec.params)
         params = defaults(spec.params)
-        params.update(self.params(declarations, self.mapping(entry.get("params", {}), _join(where, "params")),
-                                  _join(where, "params"), spec.name))
+        params.update(
+            self.params(
+                declarations,
+                self.mapping(entry.get("params", {}), _join(where, "params")),
+                _join(where, "params"),
+                spec.name,
+            )
+        )
         budget = self.mapping(entry.get("budget", {}), _join(where, "budget"))
         grid = [params]
         axes = {}
@@ -475,8 +525,10 @@ class _Validator:
             if key not in declarations:
                 self.unknown_param(declarations, key, gwhere, spec.name)
             elif not isinstance(values, list) or not values:
-                self.problem(gwhere, f"expected a non-empty list of values, each {declarations[key].describe()}, "
-                                     f"got {show(values)}")
+                self.problem(
+                    gwhere,
+                    f"expected a non-empty list of values, each {declarations[key].describe()}, got {show(values)}",
+                )
             else:
                 wrong = [declarations[key].check(x) for x in values if declarations[key].check(x)]
                 if wrong:
@@ -497,9 +549,14 @@ class _Validator:
         for key, value in overrides.items():
             if key not in spec.budget:
                 known = ", ".join(spec.budget) or "none"
-                self.problem(_join(where, f"budget.{key}"), f"method {spec.name!r} has no budget {key!r}; expected one of: {known}")
+                self.problem(
+                    _join(where, f"budget.{key}"),
+                    f"method {spec.name!r} has no budget {key!r}; expected one of: {known}",
+                )
             else:
-                full[key] = self.check(Param(spec.budget[key], gt=0, le=MAX_BUDGET), value, _join(where, f"budget.{key}"))
+                full[key] = self.check(
+                    Param(spec.budget[key], gt=0, le=MAX_BUDGET), value, _join(where, f"budget.{key}")
+                )
         return full
 
     def executor(self, value: Any, registry: Registry) -> dict | None:
@@ -539,14 +596,22 @@ class _Validator:
         problems = []
         task = (options or {}).get("task")
         if method.kind == "restorer" and task is not None and task not in method.restorations:
-            problems.append(f"method {method.name!r} restores {', '.join(method.restorations) or 'nothing'}, "
-                            f"not {task!r} (protocol option task)")
+            problems.append(
+                f"method {method.name!r} restores {', '.join(method.restorations) or 'nothing'}, "
+                f"not {task!r} (protocol option task)"
+            )
         if method.kind not in protocol.method_kinds:
-            problems.append(f"method {method.name!r} is a {method.kind}, but protocol {protocol.name!r} evaluates {', '.join(protocol.method_kinds)} methods")
+            problems.append(
+                f"method {method.name!r} is a {method.kind}, but protocol {protocol.name!r} evaluates {', '.join(protocol.method_kinds)} methods"
+            )
         if dataset.task not in protocol.dataset_tasks:
-            problems.append(f"dataset {dataset.name!r} is a {dataset.task} set, but protocol {protocol.name!r} needs {', '.join(protocol.dataset_tasks)} data")
+            problems.append(
+                f"dataset {dataset.name!r} is a {dataset.task} set, but protocol {protocol.name!r} needs {', '.join(protocol.dataset_tasks)} data"
+            )
         if dataset.task not in method.tasks:
-            problems.append(f"method {method.name!r} supports {', '.join(method.tasks)}, not {dataset.task} (dataset {dataset.name!r})")
+            problems.append(
+                f"method {method.name!r} supports {', '.join(method.tasks)}, not {dataset.task} (dataset {dataset.name!r})"
+            )
         if problems:
             self.problem(where, "impossible combination: " + "; ".join(problems))
         return not problems

@@ -32,24 +32,73 @@ import sys
 import warnings
 import weakref
 from collections import Counter, defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-_READBACKS = {"item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__",
-              "nonzero", "argwhere", "masked_select", "unique", "unique_consecutive", "bincount"}
-_FACTORIES = {"tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn",
-              "randint", "randperm", "arange", "linspace", "logspace", "eye", "empty_strided", "scalar_tensor"}
-_COPIES_HOST_DATA = {"tensor", "as_tensor", "asarray"}   # with device=: the data travels to the device
-_IGNORED = {"__get__", "__set__", "_set_grad_enabled", "is_floating_point", "is_complex", "dim", "size", "numel",
-            "_has_compatible_shallow_copy_type", "__len__", "_parse_to", "data_ptr", "element_size", "stride"}
+_READBACKS = {
+    "item",
+    "tolist",
+    "numpy",
+    "cpu",
+    "__bool__",
+    "__float__",
+    "__int__",
+    "__index__",
+    "nonzero",
+    "argwhere",
+    "masked_select",
+    "unique",
+    "unique_consecutive",
+    "bincount",
+}
+_FACTORIES = {
+    "tensor",
+    "as_tensor",
+    "asarray",
+    "from_numpy",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "arange",
+    "linspace",
+    "logspace",
+    "eye",
+    "empty_strided",
+    "scalar_tensor",
+}
+_COPIES_HOST_DATA = {"tensor", "as_tensor", "asarray"}  # with device=: the data travels to the device
+_IGNORED = {
+    "__get__",
+    "__set__",
+    "_set_grad_enabled",
+    "is_floating_point",
+    "is_complex",
+    "dim",
+    "size",
+    "numel",
+    "_has_compatible_shallow_copy_type",
+    "__len__",
+    "_parse_to",
+    "data_ptr",
+    "element_size",
+    "stride",
+}
 
 _TORCH_DIR = torch.__file__.rsplit("/", 1)[0]
 
 #: The host calls a scope is named after: (context class path, method, whether a generator).
-HOST_CALLS = (("bench.context", "RunContext", ("step", "accuracy", "measure", "timed", "log"), ("epochs",)),
-              ("bench.restoration.context", "RestoreContext", ("step", "monitor", "log"), ("iterations",)))
+HOST_CALLS = (
+    ("bench.context", "RunContext", ("step", "accuracy", "measure", "timed", "log"), ("epochs",)),
+    ("bench.restoration.context", "RestoreContext", ("step", "monitor", "log"), ("iterations",)),
+)
 
 
 def _tensors(value) -> Iterator[torch.Tensor]:
@@ -150,11 +199,15 @@ class SyncCounter(TorchFunctionMode):
         elif name in ("__getitem__", "__setitem__", "index", "index_put_") and device_inputs:
             index = list(_tensors(args[1:]))
             if any(t.dtype == torch.bool and not self._is_host(t) for t in index):
-                self.count("readback")                                  # boolean mask: a nonzero
+                self.count("readback")  # boolean mask: a nonzero
             if any(self._is_host(t) and t.numel() > 1 for t in index):
                 self.count("h2d")
-        if name in ("to", "cuda", "type") and tensors and self._is_host(args[0]) and \
-                (name == "cuda" or self._targets_device(args, kwargs)):
+        if (
+            name in ("to", "cuda", "type")
+            and tensors
+            and self._is_host(args[0])
+            and (name == "cuda" or self._targets_device(args, kwargs))
+        ):
             self.count("h2d")
             out = func(*args, **kwargs)
             self._mark(out, False)
@@ -177,10 +230,13 @@ class SyncCounter(TorchFunctionMode):
             host = kwargs.get("device") is None and not device_inputs
         else:
             host = bool(tensors) and not device_inputs
-            if device_inputs and any(self._is_host(t) and t.numel() > 1 for t in tensors) \
-                    and name not in ("copy_", "__setitem__", "__getitem__"):
+            if (
+                device_inputs
+                and any(self._is_host(t) and t.numel() > 1 for t in tensors)
+                and name not in ("copy_", "__setitem__", "__getitem__")
+            ):
                 self.count("mixed")
-        if not name.endswith("_"):                   # in place (add_, _foreach_lerp_, __iadd__): keeps its origin
+        if not name.endswith("_"):  # in place (add_, _foreach_lerp_, __iadd__): keeps its origin
             self._mark(out, host)
         return out
 
@@ -191,10 +247,10 @@ class SyncCounter(TorchFunctionMode):
             for kind, n in self._pending.items():
                 self.counts["loop"][kind] += n
             self.loop_calls.update(self._pending_calls)
-            self.sites.update({"loop" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
+            self.sites.update({"loop" + site[len("pending") :]: n for site, n in self._pending_sites.items()})
             self._intervals += 1
         else:
-            self.sites.update({"setup" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
+            self.sites.update({"setup" + site[len("pending") :]: n for site, n in self._pending_sites.items()})
         self._pending.clear()
         self._pending_calls.clear()
         self._pending_sites.clear()
@@ -204,7 +260,7 @@ class SyncCounter(TorchFunctionMode):
         last step was after that loop, not in it."""
         for kind, n in self._pending.items():
             self.counts["after"][kind] += n
-        self.sites.update({"after" + site[len("pending"):]: n for site, n in self._pending_sites.items()})
+        self.sites.update({"after" + site[len("pending") :]: n for site, n in self._pending_sites.items()})
         self._pending.clear()
         self._pending_calls.clear()
         self._pending_sites.clear()
@@ -233,6 +289,7 @@ class SyncCounter(TorchFunctionMode):
                 counter._new_loop()
             with counter._in_host(name):
                 return fn(*args, **kwargs)
+
         return call
 
     def _host_generator(self, name: str, fn):
@@ -253,6 +310,7 @@ class SyncCounter(TorchFunctionMode):
             finally:  # a loop left early closes the host's generator (its timing) here, not at GC
                 with counter._in_host(name):
                     inner.close()
+
         return gen
 
     def _synchronize(self, fn):
@@ -260,6 +318,7 @@ class SyncCounter(TorchFunctionMode):
         def synchronize(*args, **kwargs):
             self.count("synchronize")
             return fn(*args, **kwargs)
+
         return synchronize
 
     def __enter__(self):
@@ -275,7 +334,9 @@ class SyncCounter(TorchFunctionMode):
         # The host's synchronize, wherever a module imported it by name.
         original = timing.synchronize
         counted = self._synchronize(original)
-        for module in [m for n, m in list(sys.modules.items()) if n == "bench" or n.startswith(("bench.", "bench_plugins"))]:
+        for module in [
+            m for n, m in list(sys.modules.items()) if n == "bench" or n.startswith(("bench.", "bench_plugins"))
+        ]:
             if getattr(module, "synchronize", None) is original:
                 stack.enter_context(_patched(module, "synchronize", counted))
         if self.device.type == "cuda":
@@ -289,7 +350,7 @@ class SyncCounter(TorchFunctionMode):
         if self.follow:
             super().__exit__(*exc)
         self._stack.close()
-        self._new_loop()                            # after the last step: the final output
+        self._new_loop()  # after the last step: the final output
         return False
 
     @contextlib.contextmanager
@@ -329,16 +390,22 @@ class SyncCounter(TorchFunctionMode):
         return self.loop(kind) / max(self.intervals, 1)
 
     def report(self) -> dict[str, Any]:
-        loop_sites = Counter({site[len("loop "):]: n for site, n in self.sites.items() if site.startswith("loop ")})
-        return {"steps": self.steps, "loop_per_step": round(self.per_step(), 4),
-                "counts": {scope: dict(c) for scope, c in sorted(self.counts.items()) if c},
-                "loop_sites": dict(loop_sites.most_common(5))}
+        loop_sites = Counter({site[len("loop ") :]: n for site, n in self.sites.items() if site.startswith("loop ")})
+        return {
+            "steps": self.steps,
+            "loop_per_step": round(self.per_step(), 4),
+            "counts": {scope: dict(c) for scope, c in sorted(self.counts.items()) if c},
+            "loop_sites": dict(loop_sites.most_common(5)),
+        }
 
 
 def _caller() -> str:
     frame = sys._getframe(2)
-    while frame is not None and (frame.f_code.co_filename.startswith(_TORCH_DIR) or frame.f_code.co_filename == __file__
-                                 or frame.f_code.co_filename.startswith(contextlib.__file__.rsplit("/", 1)[0])):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_TORCH_DIR)
+        or frame.f_code.co_filename == __file__
+        or frame.f_code.co_filename.startswith(contextlib.__file__.rsplit("/", 1)[0])
+    ):
         frame = frame.f_back
     if frame is None:
         return "?"

@@ -34,5 +34,4 @@ def fit_die(data, ctx):
 
 @hookimpl
 def bench_register_methods(register):
-    register(Classifier("toy-die", fit_die, budget={"epochs": 2},
-                        params={"lr": 0.5, "marker": ""}))
+    register(Classifier("toy-die", fit_die, budget={"epochs": 2}, params={"lr": 0.5, "marker": ""}))

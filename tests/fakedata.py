@@ -90,10 +90,14 @@ def write_cifar10(path: pathlib.Path, per_batch: int = 100, n_test: int = 200, s
     members = {"batches.meta": _pickle({b"num_cases_per_batch": per_batch, b"label_names": names, b"num_vis": 3072})}
     for i, (member, n) in enumerate([*((f"data_batch_{k}", per_batch) for k in range(1, 6)), ("test_batch", n_test)]):
         images, labels = class_images(n, (3, 32, 32), 10, seed * 100 + i)
-        members[member] = _pickle({
-            b"batch_label": member.encode(), b"labels": [int(x) for x in labels],
-            b"data": cifar_rows(images), b"filenames": [f"{member}_{j}.png".encode() for j in range(n)],
-        })
+        members[member] = _pickle(
+            {
+                b"batch_label": member.encode(),
+                b"labels": [int(x) for x in labels],
+                b"data": cifar_rows(images),
+                b"filenames": [f"{member}_{j}.png".encode() for j in range(n)],
+            }
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
         for member, payload in members.items():
@@ -108,11 +112,15 @@ def write_cifar100(path: pathlib.Path, n_train: int = 500, n_test: int = 200, se
     members = {"meta": _pickle({b"fine_label_names": fine, b"coarse_label_names": coarse})}
     for i, (member, n) in enumerate((("train", n_train), ("test", n_test))):
         images, labels = class_images(n, (3, 32, 32), 100, seed * 100 + i)
-        members[member] = _pickle({
-            b"filenames": [f"{j}.png".encode() for j in range(n)], b"batch_label": member.encode(),
-            b"fine_labels": [int(x) for x in labels], b"coarse_labels": [int(x) // 5 for x in labels],
-            b"data": cifar_rows(images),
-        })
+        members[member] = _pickle(
+            {
+                b"filenames": [f"{j}.png".encode() for j in range(n)],
+                b"batch_label": member.encode(),
+                b"fine_labels": [int(x) for x in labels],
+                b"coarse_labels": [int(x) // 5 for x in labels],
+                b"data": cifar_rows(images),
+            }
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
         for member, payload in members.items():

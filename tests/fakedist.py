@@ -4,8 +4,9 @@ importlib.metadata (and so the bench registry) discovers exactly like a pip-inst
 from pathlib import Path
 
 
-def install_distribution(monkeypatch, root: Path, name: str, version: str,
-                         modules: dict[str, str], entry_points: dict[str, str]) -> Path:
+def install_distribution(
+    monkeypatch, root: Path, name: str, version: str, modules: dict[str, str], entry_points: dict[str, str]
+) -> Path:
     site = root / f"site-{name}"
     site.mkdir(parents=True)
     for module, source in modules.items():

@@ -37,8 +37,14 @@ def fit_painter(data, ctx):
 
 @hookimpl
 def bench_register_methods(register):
-    register(Classifier(
-        "toy-painter", fit_painter, budget={"epochs": 3},
-        published=(Published("toy", "test_accuracy", 99.5, source="Toy et al. 2024", note="full budget"),
-                   Published("other-set", "test_accuracy", 12.0, source="elsewhere")),
-    ))
+    register(
+        Classifier(
+            "toy-painter",
+            fit_painter,
+            budget={"epochs": 3},
+            published=(
+                Published("toy", "test_accuracy", 99.5, source="Toy et al. 2024", note="full budget"),
+                Published("other-set", "test_accuracy", 12.0, source="elsewhere"),
+            ),
+        )
+    )

@@ -46,12 +46,27 @@ def fit_raw(data, ctx):
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(name="blobs", task="classification", load=load_blobs, num_classes=CLASSES,
-                         image_shape=(1, 6, 6), description="noisy class templates"))
+    register(
+        DatasetSpec(
+            name="blobs",
+            task="classification",
+            load=load_blobs,
+            num_classes=CLASSES,
+            image_shape=(1, 6, 6),
+            description="noisy class templates",
+        )
+    )
 
 
 @hookimpl
 def bench_register_methods(register):
-    register(RepresentationLearner("raw-pixels", build_raw, fit_raw,
-                        budget={"epochs": 1}, params={"unused": 1, "pixels": 36},
-                        feature_params=("pixels",)))
+    register(
+        RepresentationLearner(
+            "raw-pixels",
+            build_raw,
+            fit_raw,
+            budget={"epochs": 1},
+            params={"unused": 1, "pixels": 36},
+            feature_params=("pixels",),
+        )
+    )

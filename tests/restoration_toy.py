@@ -35,5 +35,12 @@ def load_tiny(split, store):
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(name="tiny-restore", task="restoration", load=load_tiny, splits=("test",),
-                         description="two synthetic images"))
+    register(
+        DatasetSpec(
+            name="tiny-restore",
+            task="restoration",
+            load=load_tiny,
+            splits=("test",),
+            description="two synthetic images",
+        )
+    )

@@ -11,13 +11,21 @@ from test_runner import reg, run_suite  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch._dynamo's own imports
 
-SUITE = "seeds: [0]\n{compile}runs: [{{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 1}}}}]\n"
+SUITE = (
+    "seeds: [0]\n{compile}runs: [{{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 1}}}}]\n"
+)
 
 
 def context(compile: bool) -> RunContext:
-    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params={},
-                      normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)), artifacts_dir=None,
-                      compile=compile)
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 1}),
+        params={},
+        normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)),
+        artifacts_dir=None,
+        compile=compile,
+    )
 
 
 def test_prepare_compiles_only_when_asked_and_shares_the_parameters():
@@ -31,8 +39,13 @@ def test_prepare_compiles_only_when_asked_and_shares_the_parameters():
 def test_switches_are_recorded_and_compile_follows_the_suite(tmp_path, reg):  # noqa: F811
     suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile=""))
     accel = store.read(suite.runs[0])["accel"]
-    assert accel == {"precision": "fp32", "tf32": False, "cudnn_benchmark": False, "channels_last": False,
-                     "compile": False}
+    assert accel == {
+        "precision": "fp32",
+        "tf32": False,
+        "cudnn_benchmark": False,
+        "channels_last": False,
+        "compile": False,
+    }
     suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile="compile: true\n"), results="compiled")
     assert store.read(suite.runs[0])["accel"]["compile"] is True
     assert suite.runs[0].key == load_key(tmp_path, reg)  # how a run is executed is not what it computes
@@ -64,16 +77,20 @@ def test_a_group_may_run_in_bf16_with_channels_last_on_the_cpu(tmp_path, reg):  
     plain, switched = (store.read(run)["accel"] for run in suite.runs)
     assert (plain["precision"], plain["channels_last"]) == ("fp32", False)  # auto on the CPU: both off
     assert (switched["precision"], switched["channels_last"]) == ("bf16", True)
-    suite, store, _ = run_suite(tmp_path, reg, GROUPS.format(suite="channels_last: true\n", group="channels_last: false"),
-                                results="suite-wide")
+    suite, store, _ = run_suite(
+        tmp_path, reg, GROUPS.format(suite="channels_last: true\n", group="channels_last: false"), results="suite-wide"
+    )
     assert [store.read(run)["accel"]["channels_last"] for run in suite.runs] == [True, False]
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("channels_last: yes please", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
-    ("channels_last: 1", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
-    ("precision: fp16", r"runs\[1\]\.precision: expected one of auto, fp32, bf16, got"),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("channels_last: yes please", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
+        ("channels_last: 1", r"runs\[1\]\.channels_last: expected one of auto, true, false, got"),
+        ("precision: fp16", r"runs\[1\]\.precision: expected one of auto, fp32, bf16, got"),
+    ],
+)
 def test_a_group_switch_with_a_wrong_value_is_refused_by_name(tmp_path, reg, line, expected):  # noqa: F811
     with pytest.raises(SuiteError, match=expected):
         run_suite(tmp_path, reg, GROUPS.format(suite="", group=line))
@@ -86,5 +103,8 @@ def test_the_restore_context_prepares_networks_like_the_run_context():
     conv = ctx.prepare(torch.nn.Conv2d(2, 3, 3))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert ctx.layout(torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)
-    assert not RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={}).layout(
-        torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)
+    assert (
+        not RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={})
+        .layout(torch.zeros(1, 2, 4, 4))
+        .is_contiguous(memory_format=torch.channels_last)
+    )

@@ -8,8 +8,8 @@ import torch
 from bench import LabelledImages, MethodSpec, TrainData
 from bench.context import RunContext, bookkeeping
 from bench.data.loader import Normalize
-from bench.progress import Progress
 from bench.params import defaults
+from bench.progress import Progress
 from bench.specs import Budget
 from bench_plugins.methods import airbench
 from bench_plugins.methods.airbench import PARAMS, AirbenchNet, fit_airbench94, init_whitening_
@@ -17,8 +17,14 @@ from bench_plugins.methods.airbench import PARAMS, AirbenchNet, fit_airbench94, 
 #: Small enough for a CPU: a few hundred images, tiny widths, small batches. lr is per 1024
 #: summed examples, so 4 epochs of 384 images move the weights ~1/300 as far as airbench's 476
 #: steps of 1024: a larger lr lets the synthetic task be learnt in that little.
-FAST = {"widths": (16, 32, 32), "batch_size": 64, "lr": 50.0, "whiten_samples": 200,
-        "whiten_bias_epochs": 2, "ema_start_epochs": 1}
+FAST = {
+    "widths": (16, 32, 32),
+    "batch_size": 64,
+    "lr": 50.0,
+    "whiten_samples": 200,
+    "whiten_bias_epochs": 2,
+    "ema_start_epochs": 1,
+}
 
 
 def synthetic(num_classes: int, n: int, seed: int, channels: int = 3, size: int = 32) -> LabelledImages:
@@ -36,9 +42,13 @@ def synthetic(num_classes: int, n: int, seed: int, channels: int = 3, size: int 
 
 def make_ctx(train: LabelledImages, tmp: Path, *, seed: int = 0, epochs: float = 4, **params) -> RunContext:
     return RunContext(
-        device=torch.device("cpu"), seed=seed, budget=Budget({"epochs": epochs}),
-        params={**PARAMS, **FAST, **params}, normalize=Normalize.fit(train.images),
-        artifacts_dir=tmp, progress=Progress(quiet=True),
+        device=torch.device("cpu"),
+        seed=seed,
+        budget=Budget({"epochs": epochs}),
+        params={**PARAMS, **FAST, **params},
+        normalize=Normalize.fit(train.images),
+        artifacts_dir=tmp,
+        progress=Progress(quiet=True),
     )
 
 
@@ -170,16 +180,18 @@ def test_alternating_flip_shows_every_image_both_ways_in_each_pair_of_epochs(tmp
 
     monkeypatch.setattr(airbench.AirbenchNet, "__init__", init)
     fit(train, tmp_path, epochs=2, batch_size=256, translate=0, ema=False)
-    assert len(seen) == 2                                                # one full batch per epoch
+    assert len(seen) == 2  # one full batch per epoch
     ctx = make_ctx(train, tmp_path)
     plain = ctx.normalize(train.images.float())
     key = lambda batch: sorted(tuple(v.tolist()) for v in batch.flatten(1)[:, ::97])
     as_is = {tuple(v.tolist()) for v in plain.flatten(1)[:, ::97]}
     first, second = seen
-    assert key(second) == key(first.flip(-1))                            # epoch 1 = epoch 0, all mirrored
+    assert key(second) == key(first.flip(-1))  # epoch 1 = epoch 0, all mirrored
     share = sum(tuple(v.tolist()) in as_is for v in first.flatten(1)[:, ::97]) / len(first)
-    assert 0.35 < share < 0.65                                           # epoch 0: mirrored at random
-    assert torch.equal(airbench.epoch_view(first, 2), first) and torch.equal(airbench.epoch_view(first, 3), first.flip(-1))
+    assert 0.35 < share < 0.65  # epoch 0: mirrored at random
+    assert torch.equal(airbench.epoch_view(first, 2), first) and torch.equal(
+        airbench.epoch_view(first, 3), first.flip(-1)
+    )
 
 
 def test_declared_number_is_the_mean_of_1000_runs():
@@ -234,20 +246,32 @@ def test_a_training_step_matches_the_official_airbench94_arithmetic(monkeypatch)
     ours.whiten.weight.data.copy_(theirs[0].weight)
     # Three steps of the optimiser and lookahead on the same batch, from the same weights.
     hyp = lib.hyp["opt"]
-    p = {**PARAMS, "lr": hyp["lr"], "momentum": hyp["momentum"], "weight_decay": hyp["weight_decay"],
-         "bias_scaler": hyp["bias_scaler"], "label_smoothing": hyp["label_smoothing"]}
+    p = {
+        **PARAMS,
+        "lr": hyp["lr"],
+        "momentum": hyp["momentum"],
+        "weight_decay": hyp["weight_decay"],
+        "bias_scaler": hyp["bias_scaler"],
+        "label_smoothing": hyp["label_smoothing"],
+    }
     batch = len(images)
     opt_ours = airbench.make_optimizer(ours, p, batch)
-    scale = 1024 * (1 + 1 / (1 - hyp["momentum"]))                      # the official train(): the same groups
+    scale = 1024 * (1 + 1 / (1 - hyp["momentum"]))  # the official train(): the same groups
     lr, wd = hyp["lr"] / scale, hyp["weight_decay"] * batch / scale
     norm = [q for k, q in theirs.named_parameters() if "norm" in k and q.requires_grad]
     other = [q for k, q in theirs.named_parameters() if "norm" not in k and q.requires_grad]
-    opt_theirs = torch.optim.SGD([dict(params=norm, lr=lr * hyp["bias_scaler"], weight_decay=wd / (lr * hyp["bias_scaler"])),
-                                  dict(params=other, lr=lr, weight_decay=wd / lr)], momentum=hyp["momentum"], nesterov=True)
+    opt_theirs = torch.optim.SGD(
+        [
+            dict(params=norm, lr=lr * hyp["bias_scaler"], weight_decay=wd / (lr * hyp["bias_scaler"])),
+            dict(params=other, lr=lr, weight_decay=wd / lr),
+        ],
+        momentum=hyp["momentum"],
+        nesterov=True,
+    )
     ours_loss = torch.nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"], reduction="sum")
     theirs_loss = torch.nn.CrossEntropyLoss(label_smoothing=hyp["label_smoothing"], reduction="none")
     ema_ours, ema_theirs = airbench.Lookahead(ours), utils.LookaheadState(theirs)
-    for step in range(3):
+    for _ in range(3):
         ours.train(), theirs.train()
         loss_a = ours_loss(ours(images), train.labels)
         loss_b = theirs_loss(theirs(images), train.labels).sum()

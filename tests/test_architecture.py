@@ -68,13 +68,15 @@ def test_the_contract_modules_import_nothing_else_from_the_host():
 
 def test_the_host_module_level_import_graph_has_no_cycle():
     modules = host_modules()
-    graph = {name: {m for m in imports(path, module_level_only=True) if m in modules and m != name}
-             for name, path in modules.items()}
+    graph = {
+        name: {m for m in imports(path, module_level_only=True) if m in modules and m != name}
+        for name, path in modules.items()
+    }
     done: set[str] = set()
 
     def visit(node: str, trail: list[str]) -> None:
         if node in trail:
-            raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(node):] + [node]))
+            raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(node) :] + [node]))
         if node in done:
             return
         for nxt in sorted(graph[node]):
@@ -90,4 +92,5 @@ def test_the_registry_does_not_import_the_executors_package_it_registers_from():
     modules = host_modules()
     assert "bench.executors" not in imports(modules["bench.registry"], module_level_only=True)
     assert {"bench.registry", "bench.runner", "bench.suite"}.isdisjoint(
-        imports(modules["bench.specs"], module_level_only=False))
+        imports(modules["bench.specs"], module_level_only=False)
+    )

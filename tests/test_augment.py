@@ -35,9 +35,9 @@ def test_boxes_follow_torchvisions_area_and_aspect_distributions():
     ref = torch.tensor([reference_box(rng, size, size) for _ in range(n)], dtype=torch.float64)
     quantiles = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=torch.float64)
     for ours, theirs, tol in [
-        (h * w / size**2, ref[:, 2] * ref[:, 3] / size**2, 0.02),            # area fraction
-        ((w / h).log(), (ref[:, 3] / ref[:, 2]).log(), 0.03),                 # log aspect ratio
-        ((top + h / 2) / size, (ref[:, 0] + ref[:, 2] / 2) / size, 0.02),     # vertical centre
+        (h * w / size**2, ref[:, 2] * ref[:, 3] / size**2, 0.02),  # area fraction
+        ((w / h).log(), (ref[:, 3] / ref[:, 2]).log(), 0.03),  # log aspect ratio
+        ((top + h / 2) / size, (ref[:, 0] + ref[:, 2] / 2) / size, 0.02),  # vertical centre
     ]:
         assert torch.allclose(ours.quantile(quantiles), theirs.quantile(quantiles), atol=tol)
     area = h * w / size**2
@@ -49,7 +49,7 @@ def test_boxes_follow_torchvisions_area_and_aspect_distributions():
 def test_a_box_that_never_fits_falls_back_to_the_centred_whole_image():
     # A 4x40 image: a quarter-or-more of the area at aspect <= 4/3 never fits within 4 rows.
     boxes = resized_crop_boxes(50, 4, 40, (0.5, 1.0), RATIO, torch.Generator().manual_seed(0), "cpu")
-    assert boxes.tolist() == [[0, (40 - 5) // 2, 4, 5]] * 50   # ratio clamped to 4/3: width round(4 * 4/3)
+    assert boxes.tolist() == [[0, (40 - 5) // 2, 4, 5]] * 50  # ratio clamped to 4/3: width round(4 * 4/3)
 
 
 def test_the_crop_is_pils_bicubic_resize_of_the_box():
@@ -63,7 +63,7 @@ def test_the_crop_is_pils_bicubic_resize_of_the_box():
         ref = torch.from_numpy(np.array(pil.resize((24, 20), Image.BICUBIC))).permute(2, 0, 1)
         diffs.append((ref.int() - out[len(diffs)].int()).abs())
     diffs = torch.stack(diffs)
-    assert diffs.max() <= 1 and (diffs > 0).float().mean() < 0.01   # PIL's fixed-point rounding only
+    assert diffs.max() <= 1 and (diffs > 0).float().mean() < 0.01  # PIL's fixed-point rounding only
 
 
 def test_the_whole_image_at_its_size_is_left_as_it_is():
@@ -105,9 +105,24 @@ def test_mae_pre_trains_with_the_resized_crop_and_flip(monkeypatch):
     made = []
     monkeypatch.setattr(mae, "Augment", lambda **kw: made.append(kw) or Augment(**kw))
     images = torch.randint(0, 256, (8, 1, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    params = {**mae.PARAMS, "patch_size": 4, "dim": 8, "depth": 1, "heads": 2, "decoder_dim": 8, "decoder_depth": 1,
-              "decoder_heads": 2, "batch_size": 8}
-    ctx = RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params=params,
-                     normalize=Normalize.fit(images), artifacts_dir=None)
+    params = {
+        **mae.PARAMS,
+        "patch_size": 4,
+        "dim": 8,
+        "depth": 1,
+        "heads": 2,
+        "decoder_dim": 8,
+        "decoder_depth": 1,
+        "decoder_heads": 2,
+        "batch_size": 8,
+    }
+    ctx = RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 1}),
+        params=params,
+        normalize=Normalize.fit(images),
+        artifacts_dir=None,
+    )
     mae.fit_mae(PretrainData(images), ctx)
-    assert made == [{"resized_crop": (0.2, 1.0), "crop_padding": 0, "flip": True}]   # main_pretrain.py's
+    assert made == [{"resized_crop": (0.2, 1.0), "crop_padding": 0, "flip": True}]  # main_pretrain.py's

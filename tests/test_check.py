@@ -73,8 +73,15 @@ class Bad:
         register(Classifier("too-long", train_too_long, budget={"epochs": 5}))
         register(Classifier("unseeded", train_with_state, budget={"epochs": 1}))
         register(Classifier("no-model", train_no_model, budget={"epochs": 1}))
-        register(Classifier("bad-check-param", linear, budget={"epochs": 1},
-                            params={"width": Param(4, ge=1)}, check_params={"width": 0}))
+        register(
+            Classifier(
+                "bad-check-param",
+                linear,
+                budget={"epochs": 1},
+                params={"width": Param(4, ge=1)},
+                check_params={"width": 0},
+            )
+        )
         register(RepresentationLearner("other-arch", build_wide, pretrain_other_architecture, budget={"epochs": 1}))
         register(Restorer("uint8", restore_uint8, ("sr",)))
         register(Restorer("many-steps", restore_too_many_steps, ("sr",), budget={"iterations": 100}))
@@ -91,12 +98,12 @@ def rules(report, method):
 
 
 def test_running_past_the_budget_is_reported(report):
-    (rule, detail), = rules(report, "too-long")
+    ((rule, detail),) = rules(report, "too-long")
     assert rule == "budget" and "train() ran 3 epochs" in detail and "budget of 1 epochs" in detail
 
 
 def test_results_that_differ_under_a_fixed_seed_are_reported(report):
-    (rule, detail), = rules(report, "unseeded")
+    ((rule, detail),) = rules(report, "unseeded")
     assert rule == "reproducible" and "classify: seed 0 gave" in detail
 
 
@@ -117,8 +124,9 @@ def test_a_check_param_its_declaration_refuses_is_a_registration_failure(report)
 
 def test_a_restorer_making_more_steps_than_its_budget_is_reported(report):
     found = rules(report, "many-steps")
-    assert found and all(rule == "budget" and "made 10 ctx.step calls" in detail and "at most 3" in detail
-                         for rule, detail in found), found
+    assert found and all(
+        rule == "budget" and "made 10 ctx.step calls" in detail and "at most 3" in detail for rule, detail in found
+    ), found
 
 
 def test_params_and_budget_reach_the_context_with_a_changed_value():
@@ -131,8 +139,14 @@ def test_params_and_budget_reach_the_context_with_a_changed_value():
     class Plugin:
         @hookimpl
         def bench_register_methods(self, register):
-            register(Classifier("watched", train, budget={"epochs": 3},
-                                params={"mode": Param("a", choices=("a", "b")), "width": Param(4, ge=1), "on": True}))
+            register(
+                Classifier(
+                    "watched",
+                    train,
+                    budget={"epochs": 3},
+                    params={"mode": Param("a", choices=("a", "b")), "width": Param(4, ge=1), "on": True},
+                )
+            )
 
     reg = registry.load(extra_plugins=[("watched", Plugin())])
     report = check(reg, ["watched"])
@@ -151,10 +165,12 @@ def test_params_and_budget_reach_the_context_with_a_changed_value():
 def test_the_command_exits_1_on_a_broken_rule_and_2_on_an_unknown_name(monkeypatch, tmp_path, capsys):
     from fakedist import install_distribution
 
-    source = ("import torch\nfrom bench import Classifier, hookimpl\n"
-              "def train(data, ctx):\n    return 'no model'\n"
-              "@hookimpl\ndef bench_register_methods(register):\n"
-              "    register(Classifier('lazy', train, budget={'epochs': 1}))\n")
+    source = (
+        "import torch\nfrom bench import Classifier, hookimpl\n"
+        "def train(data, ctx):\n    return 'no model'\n"
+        "@hookimpl\ndef bench_register_methods(register):\n"
+        "    register(Classifier('lazy', train, budget={'epochs': 1}))\n"
+    )
     install_distribution(monkeypatch, tmp_path, "bench-lazy", "1.0", {"bench_lazy": source}, {"lazy": "bench_lazy"})
     assert cli.main(["check", "lazy"]) == 1
     captured = capsys.readouterr()
@@ -167,8 +183,14 @@ def test_the_command_exits_1_on_a_broken_rule_and_2_on_an_unknown_name(monkeypat
 def test_a_plugin_that_does_not_load_fails_its_check(monkeypatch, tmp_path, capsys):
     from fakedist import install_distribution
 
-    install_distribution(monkeypatch, tmp_path, "bench-broken", "1.0",
-                         {"bench_broken": "raise ImportError('needs libfoo')\n"}, {"broken": "bench_broken"})
+    install_distribution(
+        monkeypatch,
+        tmp_path,
+        "bench-broken",
+        "1.0",
+        {"bench_broken": "raise ImportError('needs libfoo')\n"},
+        {"broken": "bench_broken"},
+    )
     assert cli.main(["check", "broken"]) == 1
     assert "FAILED broken: registration: the plugin did not load: ImportError: needs libfoo" in capsys.readouterr().err
 
@@ -176,12 +198,14 @@ def test_a_plugin_that_does_not_load_fails_its_check(monkeypatch, tmp_path, caps
 def test_an_old_style_spec_passes_bench_check_with_its_deprecation_warning(monkeypatch, tmp_path, capsys):
     from fakedist import install_distribution
 
-    source = ("import torch\nfrom bench import MethodSpec, hookimpl\n"
-              "def restore(problem, ctx):\n"
-              "    return torch.nn.functional.interpolate(problem.observed[None], scale_factor=problem.scale)[0]\n"
-              "@hookimpl\ndef bench_register_methods(register):\n"
-              "    register(MethodSpec(name='old-sr', kind='restorer', fit=restore, tasks=('restoration',),"
-              " restorations=('sr',)))\n")
+    source = (
+        "import torch\nfrom bench import MethodSpec, hookimpl\n"
+        "def restore(problem, ctx):\n"
+        "    return torch.nn.functional.interpolate(problem.observed[None], scale_factor=problem.scale)[0]\n"
+        "@hookimpl\ndef bench_register_methods(register):\n"
+        "    register(MethodSpec(name='old-sr', kind='restorer', fit=restore, tasks=('restoration',),"
+        " restorations=('sr',)))\n"
+    )
     install_distribution(monkeypatch, tmp_path, "bench-old", "0.1", {"bench_old": source}, {"old": "bench_old"})
     with pytest.warns(DeprecationWarning, match=r"register bench.Restorer\(name, restore=fit"):
         assert cli.main(["check", "old"]) == 0

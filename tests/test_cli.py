@@ -5,9 +5,11 @@ import sys
 
 
 def test_help_imports_no_heavy_modules():
-    code = ("import sys\nfrom bench import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'torchmetrics', 'scipy', 'numpy', 'bench_plugins') if m in sys.modules]\n"
-            "print('HEAVY', heavy)\n")
+    code = (
+        "import sys\nfrom bench import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'torchmetrics', 'scipy', 'numpy', 'bench_plugins') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "compare" in out
 

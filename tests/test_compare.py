@@ -11,8 +11,15 @@ JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
 
 def write_set(root, accs, rate=1000.0, method="cnn", epochs=3):
     for seed, acc in enumerate(accs):
-        record(root, method, seed, acc, train_rate=rate, epochs=epochs,
-               samples=[rate * j * (1 + 0.01 * seed) for j in JITTER])
+        record(
+            root,
+            method,
+            seed,
+            acc,
+            train_rate=rate,
+            epochs=epochs,
+            samples=[rate * j * (1 + 0.01 * seed) for j in JITTER],
+        )
 
 
 def verdicts(deltas):
@@ -54,8 +61,20 @@ def test_slower_throughput_is_a_regression_only_past_the_relative_tolerance(tmp_
     write_set(tmp_path / "bit", [98.0, 98.4, 98.2], rate=900)  # 10% slower: tolerated
     assert verdicts(compare(base, tmp_path / "slow", Tolerances()))["cnn", "train_images_per_s"] == "REGRESSION"
     assert verdicts(compare(base, tmp_path / "bit", Tolerances()))["cnn", "train_images_per_s"] == "ok"
-    assert cli.main(["compare", str(base), str(tmp_path / "slow"), "--tolerance", "train_images_per_s=40%",
-                     "--tolerance", "inference_images_per_s=40%"]) == 0
+    assert (
+        cli.main(
+            [
+                "compare",
+                str(base),
+                str(tmp_path / "slow"),
+                "--tolerance",
+                "train_images_per_s=40%",
+                "--tolerance",
+                "inference_images_per_s=40%",
+            ]
+        )
+        == 0
+    )
 
 
 def test_one_sample_each_falls_back_to_the_tolerance(tmp_path):
@@ -70,7 +89,8 @@ def test_significance_matches_scipy_and_direction():
 
     base, new = [98.0, 98.4, 98.2], [97.0, 97.3, 97.1]
     assert p_worse(base, new, "quality", True) == pytest.approx(
-        stats.ttest_ind(base, new, equal_var=False, alternative="greater").pvalue)
+        stats.ttest_ind(base, new, equal_var=False, alternative="greater").pvalue
+    )
     assert p_worse(new, base, "quality", True) > 0.99  # improving is never "worse"
     assert p_worse([5.0, 5.0], [5.0, 5.0], "quality", False) == 1.0
 
@@ -95,8 +115,10 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     from test_runner import run_suite
 
     reg = registry.load(extra_plugins=[("toy", toy)])
-    suite = ("name: gate\nseeds: [0, 1, 2]\nruns: [{datasets: toy, protocol: classify, budget: {epochs: 3}, "
-             "methods: {name: toy-linear, params: {lr: %s, slowdown: %s}}}]\n")
+    suite = (
+        "name: gate\nseeds: [0, 1, 2]\nruns: [{datasets: toy, protocol: classify, budget: {epochs: 3}, "
+        "methods: {name: toy-linear, params: {lr: %s, slowdown: %s}}}]\n"
+    )
     for results, lr, slowdown in [("base", 0.5, 0), ("same", 0.5, 0), ("bad", 0.0005, 0), ("slow", 0.5, 9)]:
         run_suite(tmp_path, reg, suite % (lr, slowdown), results=results)
 
@@ -116,15 +138,34 @@ def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_p
     from bench.records import write_json_atomic
 
     def restore_record(root, scale, psnr):
-        spec = {"suite": "r", "dataset": "set5", "method": "bicubic", "protocol": "restore",
-                "protocol_options": {"task": "sr", "scale": scale}, "params": {}, "budget": {},
-                "seed": 0}
-        write_json_atomic(root / f"x{scale}.json", {
-            "schema_version": 1, "key": f"x{scale}", "spec": spec, "status": "ok", "ended_at": "",
-            "metrics": {"psnr": psnr}, "metric_info": {"psnr": {"kind": "quality", "higher_is_better": True}}})
+        spec = {
+            "suite": "r",
+            "dataset": "set5",
+            "method": "bicubic",
+            "protocol": "restore",
+            "protocol_options": {"task": "sr", "scale": scale},
+            "params": {},
+            "budget": {},
+            "seed": 0,
+        }
+        write_json_atomic(
+            root / f"x{scale}.json",
+            {
+                "schema_version": 1,
+                "key": f"x{scale}",
+                "spec": spec,
+                "status": "ok",
+                "ended_at": "",
+                "metrics": {"psnr": psnr},
+                "metric_info": {"psnr": {"kind": "quality", "higher_is_better": True}},
+            },
+        )
 
     for scale, psnr in ((2, 33.7), (4, 28.4)):
         restore_record(tmp_path / "base", scale, psnr)
         restore_record(tmp_path / "new", scale, psnr - (1.0 if scale == 4 else 0.0))
     deltas = {d.name: d.verdict for d in compare(tmp_path / "base", tmp_path / "new", Tolerances())}
-    assert deltas == {"r / set5 / restore · sr x2 / bicubic": "ok", "r / set5 / restore · sr x4 / bicubic": "REGRESSION"}
+    assert deltas == {
+        "r / set5 / restore · sr x2 / bicubic": "ok",
+        "r / set5 / restore · sr x4 / bicubic": "REGRESSION",
+    }

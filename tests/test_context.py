@@ -10,24 +10,31 @@ from bench.specs import Budget
 
 def make_context() -> RunContext:
     images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
-    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params={},
-                      normalize=Normalize.fit(images), artifacts_dir=None, progress=Progress(quiet=True))
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 1}),
+        params={},
+        normalize=Normalize.fit(images),
+        artifacts_dir=None,
+        progress=Progress(quiet=True),
+    )
 
 
 def test_optimize_backpropagates_clips_steps_schedules_and_counts():
     ctx = make_context()
     w = torch.nn.Parameter(torch.zeros(3))
     optimizer = torch.optim.SGD([w], lr=1.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 ** s)
-    w.grad = torch.full((3,), 100.0)                      # stale: must be cleared, not accumulated
-    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()      # gradient (3, 4, 0), norm 5
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5**s)
+    w.grad = torch.full((3,), 100.0)  # stale: must be cleared, not accumulated
+    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()  # gradient (3, 4, 0), norm 5
     ctx.optimize(loss, optimizer, schedule, n=7, clip_grad_norm=1.0)
-    torch.testing.assert_close(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))   # clipped to norm 1
-    assert optimizer.param_groups[0]["lr"] == 0.5                              # schedule stepped
+    torch.testing.assert_close(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # clipped to norm 1
+    assert optimizer.param_groups[0]["lr"] == 0.5  # schedule stepped
     assert (ctx._step, ctx._images) == (1, 7)
 
     loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()
-    ctx.optimize(loss, optimizer, n=7)                     # no clipping, no schedule
+    ctx.optimize(loss, optimizer, n=7)  # no clipping, no schedule
     torch.testing.assert_close(w.detach(), torch.tensor([-2.1, -2.8, 0.0]))
     assert optimizer.param_groups[0]["lr"] == 0.5
     assert (ctx._step, ctx._images) == (2, 14)
@@ -38,10 +45,35 @@ def test_optimize_backpropagates_clips_steps_schedules_and_counts():
 from bench.context import MethodContext, bookkeeping  # noqa: E402
 from bench.restoration.context import RestoreContext  # noqa: E402
 
-SHARED = {"device", "seed", "generator", "params", "budget", "artifacts_dir", "progress", "precision",
-          "channels_last", "compile", "autocast", "prepare", "layout", "step", "log", "measure", "timed"}
-HOST_BOOKKEEPING = {"epoch_log", "curves", "curve", "throughputs", "iterations_done", "monitor_seconds",
-                    "loop_seconds", "train_throughput"}
+SHARED = {
+    "device",
+    "seed",
+    "generator",
+    "params",
+    "budget",
+    "artifacts_dir",
+    "progress",
+    "precision",
+    "channels_last",
+    "compile",
+    "autocast",
+    "prepare",
+    "layout",
+    "step",
+    "log",
+    "measure",
+    "timed",
+}
+HOST_BOOKKEEPING = {
+    "epoch_log",
+    "curves",
+    "curve",
+    "throughputs",
+    "iterations_done",
+    "monitor_seconds",
+    "loop_seconds",
+    "train_throughput",
+}
 
 
 def make_restore_context(**kw) -> RestoreContext:
@@ -58,8 +90,12 @@ def test_both_contexts_share_one_vocabulary_and_keep_the_host_bookkeeping_privat
     assert SHARED <= public(run) and SHARED <= public(restore)
     assert not HOST_BOOKKEEPING & public(run) and not HOST_BOOKKEEPING & public(restore)
     # The host-owned generator is seeded with the run's seed on both.
-    assert torch.equal(torch.rand(3, generator=restore.generator), torch.rand(3, generator=torch.Generator().manual_seed(3)))
-    assert torch.equal(torch.rand(3, generator=run.generator), torch.rand(3, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        torch.rand(3, generator=restore.generator), torch.rand(3, generator=torch.Generator().manual_seed(3))
+    )
+    assert torch.equal(
+        torch.rand(3, generator=run.generator), torch.rand(3, generator=torch.Generator().manual_seed(0))
+    )
 
 
 def test_step_and_log_mean_the_same_on_both_contexts():
@@ -121,7 +157,9 @@ def test_the_restore_protocol_seeds_torch_before_every_call(tmp_path):
 
     reg = registry.load(extra_plugins=[("restoration_toy", restoration_toy), ("draw", Plugin())])
     path = tmp_path / "suite.yaml"
-    path.write_text("seeds: [5]\nruns: [{datasets: tiny-restore, methods: draw, protocol: {name: restore, task: sr, scale: 2}}]\n")
+    path.write_text(
+        "seeds: [5]\nruns: [{datasets: tiny-restore, methods: draw, protocol: {name: restore, task: sr, scale: 2}}]\n"
+    )
     suite = load_suite(path, reg)
     outcome = run_specs(suite.runs, reg, ResultStore(tmp_path / "r"), DataStore(tmp_path / "d"), Progress(quiet=True))
     assert outcome.exit_code == 0

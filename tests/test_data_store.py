@@ -152,7 +152,9 @@ def test_a_mirror_is_never_modified_even_when_writable(mirror, server, tmp_path)
     assert (cache / CACHE_TAG).is_file() and not (mirror / CACHE_TAG).exists()
 
 
-def test_a_folder_of_files_without_a_tag_is_a_mirror_and_the_default_cache_takes_downloads(mirror, monkeypatch, tmp_path):
+def test_a_folder_of_files_without_a_tag_is_a_mirror_and_the_default_cache_takes_downloads(
+    mirror, monkeypatch, tmp_path
+):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "env-cache"))
     store = DataStore(mirror)
     assert store.root == mirror.resolve() and store.cache == (tmp_path / "env-cache").resolve()
@@ -239,8 +241,13 @@ def archive_for(server, tar: bytes, members: dict[str, bytes]) -> Archive:
 
 
 def test_archive_members_are_extracted_once_and_verified(server, store):
-    tar = make_tar([("set-py/a", tarfile.REGTYPE, b"A"), ("set-py/b", tarfile.REGTYPE, b"B"),
-                    ("set-py/readme", tarfile.REGTYPE, b"unused")])
+    tar = make_tar(
+        [
+            ("set-py/a", tarfile.REGTYPE, b"A"),
+            ("set-py/b", tarfile.REGTYPE, b"B"),
+            ("set-py/readme", tarfile.REGTYPE, b"unused"),
+        ]
+    )
     archive = archive_for(server, tar, {"a": b"A", "b": b"B"})
     assert store.fetch_member(archive, "a").read_bytes() == b"A"
     assert store.fetch_member(archive, "b").read_bytes() == b"B"
@@ -249,11 +256,14 @@ def test_archive_members_are_extracted_once_and_verified(server, store):
     assert "set/a" in store.used and store.used["set/a"]["url"].endswith("#a")
 
 
-@pytest.mark.parametrize("entry", [
-    ("../../escape", tarfile.REGTYPE, b"x"),
-    ("/tmp/absolute-escape", tarfile.REGTYPE, b"x"),
-    ("set-py/a", tarfile.SYMTYPE, b"/etc/passwd"),
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ("../../escape", tarfile.REGTYPE, b"x"),
+        ("/tmp/absolute-escape", tarfile.REGTYPE, b"x"),
+        ("set-py/a", tarfile.SYMTYPE, b"/etc/passwd"),
+    ],
+)
 def test_unsafe_archives_are_refused(server, store, tmp_path, entry):
     tar = make_tar([entry, ("set-py/a", tarfile.REGTYPE, b"A")])
     archive = archive_for(server, tar, {"a": b"A"})

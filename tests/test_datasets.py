@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import fakedata
-from bench import DataError, read_cifar_pickle, read_idx
+from bench import DataError, read_cifar_pickle, read_idx, registry
 from bench.data.store import DataStore
-from bench import registry
 
 
 @pytest.fixture

@@ -12,20 +12,37 @@ def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys)
     result = json.loads((out / "device-check.json").read_text())
     assert code == 0, [r["error"] for r in result["runs"] if r["status"] != "ok"]
     assert result["environment"]["device"] == "cpu" and result["environment"]["gpu"] is None
-    assert result["data"]["check-cifar"].startswith("synthetic")           # no CIFAR subset in the test's data dir
+    assert result["data"]["check-cifar"].startswith("synthetic")  # no CIFAR subset in the test's data dir
     methods = {r["method"] for r in result["runs"]}
-    assert methods == {"small-cnn", "mlp", "icn", "airbench94", "mae", "ddae", "onepfrac", "dip", "zssr",
-                       "bicubic", "degraded-input", "bm3d"}
+    assert methods == {
+        "small-cnn",
+        "mlp",
+        "icn",
+        "airbench94",
+        "mae",
+        "ddae",
+        "onepfrac",
+        "dip",
+        "zssr",
+        "bicubic",
+        "degraded-input",
+        "bm3d",
+    }
     for row in result["runs"]:
         assert row["status"] == "ok" and row["peak_memory_mib"] is None and row["syncs"] is not None
-        if row["method"] != "icn":          # ICN reads back its per-round diagnostics, not per step
+        if row["method"] != "icn":  # ICN reads back its per-round diagnostics, not per step
             assert row["syncs"]["loop_per_step"] == 0, (row["label"], row["syncs"])
     rates = {r["method"]: r["throughput"] for r in result["runs"]}
-    assert rates["dip"]["iterations_per_s"]["items_per_s"] > 0 and rates["mae"]["pretrain_images_per_s"]["items_per_s"] > 0
+    assert (
+        rates["dip"]["iterations_per_s"]["items_per_s"] > 0 and rates["mae"]["pretrain_images_per_s"]["items_per_s"] > 0
+    )
     assert rates["airbench94"]["train_images_per_s"]["items_per_s"] > 0
     assert result["quick"].startswith("skipped: no MNIST")
     table = (out / "device-check.md").read_text()
-    assert table.startswith("# Device check: CPU") and "| check-images / zssr / restore / seed 0 | no | ok | 0.0 |" in table
+    assert (
+        table.startswith("# Device check: CPU")
+        and "| check-images / zssr / restore / seed 0 | no | ok | 0.0 |" in table
+    )
     assert table in capsys.readouterr().out
 
 
@@ -42,7 +59,7 @@ def test_the_cifar_subset_is_read_in_the_official_layout(tmp_path):
     check_data = devicecheck.CheckData(tmp_path)
     train = check_data.load_cifar("train", None)
     assert check_data.subset == folder and train.images.shape == (2, 3, 32, 32)
-    assert train.labels.tolist() == [3, 7] and train.images[0, 1, 0, 0] == 1024 % 256     # channel-major rows
+    assert train.labels.tolist() == [3, 7] and train.images[0, 1, 0, 0] == 1024 % 256  # channel-major rows
 
 
 def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
@@ -51,5 +68,17 @@ def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
 
     reg = registry.load(extra_plugins=[("device-check", devicecheck.CheckData(tmp_path))])
     suite = load_suite(devicecheck.CHECK_SUITES / "device-check.yaml", reg)
-    assert {s.method for s in suite.runs} == {"small-cnn", "mlp", "icn", "airbench94", "mae", "ddae", "onepfrac", "dip",
-                                             "zssr", "bicubic", "degraded-input", "bm3d"}
+    assert {s.method for s in suite.runs} == {
+        "small-cnn",
+        "mlp",
+        "icn",
+        "airbench94",
+        "mae",
+        "ddae",
+        "onepfrac",
+        "dip",
+        "zssr",
+        "bicubic",
+        "degraded-input",
+        "bm3d",
+    }

@@ -24,21 +24,26 @@ def test_cifar10_and_cifar100_through_airbench94_from_pickle_tarballs(monkeypatc
     fakedata.use_fake_cifar(monkeypatch, data, per_batch=60, n_test=100)
     fakedata.use_fake_cifar(monkeypatch, data, which="CIFAR100", n_train=300, n_test=100)
     suite = tmp_path / "cifar.yaml"
-    suite.write_text("name: cifar-smoke\nseeds: [0]\nruns:\n  - datasets: [cifar10, cifar100]"
-                     + TINY_AIRBENCH + "    protocol: {name: classify, holdout: 0.0, eval_batch_size: 50}\n")
+    suite.write_text(
+        "name: cifar-smoke\nseeds: [0]\nruns:\n  - datasets: [cifar10, cifar100]"
+        + TINY_AIRBENCH
+        + "    protocol: {name: classify, holdout: 0.0, eval_batch_size: 50}\n"
+    )
     results = tmp_path / "results"
     assert main(["run", str(suite), "--results-dir", str(results), "--data-dir", str(data), "--quiet"]) == 0
 
     records = {r["spec"]["dataset"]: r for _, r in iter_records(results)}
     assert set(records) == {"cifar10", "cifar100"}
-    for name, record in records.items():
+    for record in records.values():
         assert record["status"] == "ok", record.get("error")
         assert record["details"]["split"] == {"train": 300, "val": 0, "test": 100, "holdout": 0.0, "split_seed": 0}
         assert 0 <= record["metrics"]["test_accuracy"] <= 100
         for figure in ("train_images_per_s", "inference_images_per_s"):
             assert record["throughput"][figure]["items_per_s"] > 0
     files = records["cifar10"]["data_files"]
-    assert set(files) == {f"cifar-10/{m}" for m in ("batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6)))}
+    assert set(files) == {
+        f"cifar-10/{m}" for m in ("batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6)))
+    }
 
     capsys.readouterr()
     assert main(["table", str(results), "--format", "markdown"]) == 0
@@ -52,8 +57,22 @@ def test_real_mnist_small_cnn_scores_like_a_cnn_and_compare_gates_on_it(shared_d
     """One epoch of the quick suite's CNN on the real MNIST; then `bench compare` catches a
     record set whose accuracy fell and passes the same set against itself."""
     results = tmp_path / "results"
-    args = ["run", "suites/quick.yaml", "--results-dir", str(results), "--data-dir", str(shared_data),
-            "--offline", "--seeds", "0", "--only", "small-cnn", "--quiet", "--budget-scale", "0.33"]
+    args = [
+        "run",
+        "suites/quick.yaml",
+        "--results-dir",
+        str(results),
+        "--data-dir",
+        str(shared_data),
+        "--offline",
+        "--seeds",
+        "0",
+        "--only",
+        "small-cnn",
+        "--quiet",
+        "--budget-scale",
+        "0.33",
+    ]
     assert main(args) == 0
     ((_, record),) = list(iter_records(results))
     assert record["spec"]["budget"] == {"epochs": 1}

@@ -16,7 +16,6 @@ import pytest
 
 from bench import cli, registry
 from bench.executors import Job, remote
-from bench.executors.board import Board
 from bench.progress import Progress
 from bench.records import ResultStore
 from bench.suite import load_suite
@@ -33,7 +32,10 @@ def toy_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy-site")
     with pytest.MonkeyPatch.context() as mp:
         site = install_distribution(
-            mp, root, "bench-toy", "1.0",
+            mp,
+            root,
+            "bench-toy",
+            "1.0",
             {"bench_toy": (HERE / "toy.py").read_text(), "bench_exec_toy": (HERE / "executor_toy.py").read_text()},
             {"toy": "bench_toy", "exec-toy": "bench_exec_toy"},
         )
@@ -117,7 +119,10 @@ def test_executor_options_are_checked_by_name_and_type(toy_env, capsys):
 
 def test_a_suite_names_its_executor_and_the_command_line_wins(toy_env, capsys):
     suite = suite_file(toy_env, "executor: {name: slurm, partition: gpu, timeout_min: 30}\n" + SUITE)
-    assert load_suite(suite, registry.load()).executor == {"name": "slurm", "options": {"partition": "gpu", "timeout_min": 30}}
+    assert load_suite(suite, registry.load()).executor == {
+        "name": "slurm",
+        "options": {"partition": "gpu", "timeout_min": 30},
+    }
     assert bench_run(suite, toy_env / "r", "--dry-run") == 0
     assert capsys.readouterr().out.strip().endswith("executor: slurm")
     assert bench_run(suite, toy_env / "r", "--dry-run", "--executor", "local") == 0
@@ -131,7 +136,10 @@ def test_slurm_without_sbatch_says_what_to_do_and_runs_nothing(toy_env, monkeypa
     pytest.importorskip("submitit")
     monkeypatch.setenv("PATH", str(toy_env))  # no sbatch on it
     assert bench_run(suite_file(toy_env), toy_env / "results", "--executor", "slurm") == 2
-    assert "sbatch not found; run on a Slurm login node, or try the suite here with -X cluster=local" in capsys.readouterr().err
+    assert (
+        "sbatch not found; run on a Slurm login node, or try the suite here with -X cluster=local"
+        in capsys.readouterr().err
+    )
     assert not list((toy_env / "results").rglob("*.json"))
 
 
@@ -158,8 +166,16 @@ def test_a_record_the_driver_cannot_see_is_written_once_and_one_it_sees_is_left_
     job, _ = job_for(toy_env)
     board, todo = remote.start(job, "test")
     spec, other = todo
-    record = {"key": spec.key, "status": "ok", "started_at": "t0", "ended_at": "t1", "timings": {"wall_seconds": 1.0},
-              "metrics": {"test_accuracy": 90.0}, "spec": spec.to_dict(), "schema_version": 1}
+    record = {
+        "key": spec.key,
+        "status": "ok",
+        "started_at": "t0",
+        "ended_at": "t1",
+        "timings": {"wall_seconds": 1.0},
+        "metrics": {"test_accuracy": 90.0},
+        "spec": spec.to_dict(),
+        "schema_version": 1,
+    }
     remote.settle(job, board, spec, {"state": "ran", "record": record})  # worker on another filesystem
     assert job.store.read(spec) == record
     mtime = job.store.path_for(spec).stat().st_mtime_ns
@@ -197,7 +213,9 @@ def test_the_board_shows_queued_running_done_and_failed_and_which(toy_env):
 def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
     marker.touch()  # toy-die trains like toy-linear once its marker exists
-    suite = suite_file(toy_env, SUITE.replace("toy-linear", f"[toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}]"))
+    suite = suite_file(
+        toy_env, SUITE.replace("toy-linear", f"[toy-linear, {{name: toy-die, params: {{marker: {marker}}}}}]")
+    )
     assert bench_run(suite, toy_env / "local") == 0
     capsys.readouterr()
     assert bench_run(suite, toy_env / "ray", "--executor", "ray", "-X", "num_cpus=2") == 0
@@ -218,8 +236,11 @@ def test_ray_runs_the_suite_with_the_same_records_as_the_local_executor(ray_clus
 @pytest.mark.slow
 def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_redoing(ray_cluster, toy_env, capsys):
     marker = toy_env / "marker"
-    suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
-                       f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n")
+    suite = suite_file(
+        toy_env,
+        "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
+        f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n",
+    )
     results = toy_env / "results"
     assert bench_run(suite, results, "--executor", "ray", "-X", "num_cpus=2") == 1
     assert marker.exists(), "toy-die should have killed its worker"
@@ -242,11 +263,26 @@ def test_ray_a_killed_worker_is_recorded_failed_and_a_rerun_completes_without_re
 
 @pytest.mark.slow
 def test_ray_killing_the_driver_midway_loses_nothing_and_a_rerun_redoes_only_unfinished_runs(ray_cluster, toy_env):
-    suite = suite_file(toy_env, "seeds: [0, 1, 2, 3, 4, 5]\n"
-                       "runs: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.05}}, protocol: classify}]\n")
+    suite = suite_file(
+        toy_env,
+        "seeds: [0, 1, 2, 3, 4, 5]\n"
+        "runs: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.05}}, protocol: classify}]\n",
+    )
     results = toy_env / "results"
-    cmd = [sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(results), "--quiet",
-           "--executor", "ray", "-X", "num_cpus=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        str(suite),
+        "--results-dir",
+        str(results),
+        "--quiet",
+        "--executor",
+        "ray",
+        "-X",
+        "num_cpus=2",
+    ]
     # The driver starts its own local Ray; in its own process group, so the kill takes Ray's helpers too.
     driver = subprocess.Popen(cmd, start_new_session=True)
     try:
@@ -293,8 +329,11 @@ def _wait_for_locks(results, specs, timeout=60.0):
 def test_slurm_local_runs_the_suite_as_subprocess_jobs_records_a_dead_job_and_resumes(toy_env, capsys):
     pytest.importorskip("submitit")
     marker = toy_env / "marker"
-    suite = suite_file(toy_env, "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
-                       f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n")
+    suite = suite_file(
+        toy_env,
+        "seeds: [0, 1]\nruns:\n  - {datasets: toy, methods: toy-linear, protocol: classify}\n"
+        f"  - {{datasets: toy, methods: {{name: toy-die, params: {{marker: {marker}}}}}, protocol: classify, seeds: [0]}}\n",
+    )
     results, slurm = toy_env / "slurm", ["--executor", "slurm", "-X", "cluster=local", "-X", "cpus_per_run=1"]
     assert bench_run(suite, results, *slurm) == 1
     err = capsys.readouterr().err

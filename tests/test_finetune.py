@@ -52,8 +52,8 @@ def test_layer_decay_scales_each_depth_as_maes_lr_decay():
     scale = {id(q): g["lr"] for g in groups for q in g["params"]}
     enc = model.encoder
     # num_layers = depth + 1 = 4: embeddings 0.5^4, block i 0.5^(3 - i), final norm and head 1.
-    assert scale[id(enc.patch_embed.weight)] == scale[id(enc.cls_token)] == 0.5 ** 4
-    assert [scale[id(b.mlp[0].weight)] for b in enc.blocks] == [0.5 ** 3, 0.5 ** 2, 0.5]
+    assert scale[id(enc.patch_embed.weight)] == scale[id(enc.cls_token)] == 0.5**4
+    assert [scale[id(b.mlp[0].weight)] for b in enc.blocks] == [0.5**3, 0.5**2, 0.5]
     assert scale[id(enc.norm.weight)] == scale[id(model.head.weight)] == 1.0
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
@@ -85,13 +85,16 @@ def test_recipes_set_their_options_and_a_non_default_option_overrides():
     assert overrides == {} and any("RandAugment" in m for m in missing)
     options, overrides, _ = resolve_recipe(defaults(recipe="mae-cifar-reimpl", overrides={"epochs": 3, "flip": True}))
     assert options["epochs"] == 3 and options["flip"] and overrides == {"epochs": 3, "flip": True}
-    with pytest.raises(ValueError, match=r"option epochs is set by recipe mae-cifar-reimpl \(to 100\); to change it "
-                                         r"under this recipe write overrides: \{epochs: 3\}"):
+    with pytest.raises(
+        ValueError,
+        match=r"option epochs is set by recipe mae-cifar-reimpl \(to 100\); to change it "
+        r"under this recipe write overrides: \{epochs: 3\}",
+    ):
         resolve_recipe(defaults(recipe="mae-cifar-reimpl", epochs=3))
     with pytest.raises(ValueError, match="overrides.nope is not an option the recipe sets"):
         resolve_recipe(defaults(recipe="mae-official", overrides={"nope": 1}))
     assert options["decay_all"] and options["holdout"] == 0.0 and options["lr"] == 5e-4 and options["head"] == "linear"
-    assert resolve_recipe(defaults())[0] == defaults()   # bench: the options as given
+    assert resolve_recipe(defaults())[0] == defaults()  # bench: the options as given
     with pytest.raises(ValueError, match="unknown recipe 'nope'; known: bench, mae-official, mae-cifar-reimpl"):
         resolve_recipe(defaults(recipe="nope"))
     for recipe in RECIPES.values():
@@ -104,7 +107,7 @@ def test_schedules():
     epoch = lr_factor("epoch", steps=100, warmup=0, steps_per_epoch=10, epochs=10, warmup_epochs=5)
     # Constant within an epoch; min((e + 1) / 5, cosine(e / 10)) as the reimplementation's LambdaLR.
     assert epoch(0) == epoch(9) == pytest.approx(0.2) and epoch(20) == pytest.approx(0.6)
-    assert epoch(40) == pytest.approx(0.5 * (math.cos(0.4 * math.pi) + 1))   # the cosine is below 1 already
+    assert epoch(40) == pytest.approx(0.5 * (math.cos(0.4 * math.pi) + 1))  # the cosine is below 1 already
     assert epoch(90) == pytest.approx(0.5 * (math.cos(0.9 * math.pi) + 1))
 
 
@@ -114,8 +117,8 @@ def test_mixup_and_cutmix_targets_sum_to_one_and_match_the_pasted_area():
     mixed, targets = mix_batch(images, labels, 4, np.random.default_rng(0), mixup=0.0, cutmix=1.0, smoothing=0.0)
     lam = targets[0, 0].item()
     assert torch.allclose(targets.sum(1), torch.ones(4))
-    assert (mixed[0] == 0).float().mean().item() == pytest.approx(lam)     # image 0 keeps lam of its area
-    assert targets[0, 3].item() == pytest.approx(1 - lam)                   # the rest is image 3 (reversed batch)
+    assert (mixed[0] == 0).float().mean().item() == pytest.approx(lam)  # image 0 keeps lam of its area
+    assert targets[0, 3].item() == pytest.approx(1 - lam)  # the rest is image 3 (reversed batch)
     mixed, targets = mix_batch(images, labels, 4, np.random.default_rng(0), mixup=0.8, cutmix=0.0, smoothing=0.1)
     lam = (targets[0, 0].item() - 0.025) / 0.9
     assert torch.allclose(mixed[0], images[0] * lam + images[3] * (1 - lam))
@@ -134,8 +137,10 @@ def test_random_erasing_fills_one_box_with_noise_at_its_rate():
 def test_a_recipe_runs_and_its_settings_are_recorded(tmp_path):
     reg = registry.load(extra_plugins=[("repr_toy", repr_toy)])
     path = tmp_path / "suite.yaml"
-    mae = ("{name: mae, params: {patch_size: 2, dim: 16, depth: 2, heads: 2, decoder_dim: 8, decoder_depth: 1, "
-           "decoder_heads: 2, batch_size: 100, pool: mean}, budget: {epochs: 1}}")
+    mae = (
+        "{name: mae, params: {patch_size: 2, dim: 16, depth: 2, heads: 2, decoder_dim: 8, decoder_depth: 1, "
+        "decoder_heads: 2, batch_size: 100, pool: mean}, budget: {epochs: 1}}"
+    )
     path.write_text(f"""
 runs:
   - datasets: blobs
@@ -157,5 +162,5 @@ runs:
     assert official["details"]["split"]["val"] > 0
     fine = reimpl["details"]["finetune"]
     assert fine["recipe"] == "mae-cifar-reimpl" and fine["head"] == "Linear" and fine["lr_schedule"] == "epoch"
-    assert reimpl["details"]["split"]["val"] == 0      # all the training images, as the reimplementation
+    assert reimpl["details"]["split"]["val"] == 0  # all the training images, as the reimplementation
     assert "mae-cifar-reimpl" in reimpl["metric_info"]["test_accuracy"]["convention"]

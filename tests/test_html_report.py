@@ -80,9 +80,12 @@ def page(site) -> str:
 def test_the_site_has_a_leaderboard_per_suite_dataset_protocol_and_setting(site):
     html = page(site)
     titles = re.findall(r"<h3>(.*?)</h3>", html)
-    assert titles == ["board · toy · classify", "restore · tiny-restore · restore · denoise sigma 25",
-                      "restore · tiny-restore · restore · sr x2"]
-    board = html[html.index("<h3>board · toy · classify</h3>"):html.index("<h3>restore")]
+    assert titles == [
+        "board · toy · classify",
+        "restore · tiny-restore · restore · denoise sigma 25",
+        "restore · tiny-restore · restore · sr x2",
+    ]
+    board = html[html.index("<h3>board · toy · classify</h3>") : html.index("<h3>restore")]
     # mean ± std over the three seeds, as bench table prints it
     linear = next(r for t in site.report.tables for r in t.rows if r.label == "toy-linear")
     acc = linear.data["metrics"]["test_accuracy"]
@@ -139,7 +142,11 @@ def test_the_baseline_view_marks_bench_compares_verdicts(results, tmp_path):
     shutil.copytree(results, baseline)
     for path in baseline.rglob("*.json"):
         record = json.loads(path.read_text())
-        if isinstance(record, dict) and record.get("spec", {}).get("method") == "toy-linear" and record["status"] == "ok":
+        if (
+            isinstance(record, dict)
+            and record.get("spec", {}).get("method") == "toy-linear"
+            and record["status"] == "ok"
+        ):
             record["metrics"]["test_accuracy"] += 5.0 + record["spec"]["seed"] * 0.1
             write_json_atomic(path, record)
     out = tmp_path / "site"
@@ -173,10 +180,20 @@ def test_an_output_folder_is_rebuilt_only_when_it_holds_a_report(results, tmp_pa
 
 
 def test_published_numbers_come_from_the_installed_plugin_for_older_records(tmp_path):
-    spec = {"suite": "old", "dataset": "set5", "method": "bicubic", "protocol": "restore",
-            "protocol_options": {"task": "sr", "scale": 3}, "params": {}, "budget": {}, "seed": 0}
-    write_json_atomic(tmp_path / "r.json", {"schema_version": 1, "key": "k", "spec": spec, "status": "ok",
-                                            "metrics": {"psnr": 30.4, "ssim": 0.868}})
+    spec = {
+        "suite": "old",
+        "dataset": "set5",
+        "method": "bicubic",
+        "protocol": "restore",
+        "protocol_options": {"task": "sr", "scale": 3},
+        "params": {},
+        "budget": {},
+        "seed": 0,
+    }
+    write_json_atomic(
+        tmp_path / "r.json",
+        {"schema_version": 1, "key": "k", "spec": spec, "status": "ok", "metrics": {"psnr": 30.4, "ssim": 0.868}},
+    )
     report = collect(tmp_path)
     row = report.tables[0].rows[0]
     assert row.published["psnr"][0]["value"] == 30.39 and row.published["psnr"][0]["origin"] == "installed plugin"
@@ -236,11 +253,62 @@ def test_the_browser_check_reports_a_missing_picture_or_plot(site, chromium, tmp
 # -- hostile records ---------------------------------------------------------------------------------
 
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> $\\x{'  # and no TeX for matplotlib
-TAGS = {"html", "head", "meta", "title", "style", "body", "script", "header", "h1", "h2", "h3", "h4", "p", "code",
-        "strong", "nav", "a", "main", "section", "table", "thead", "tbody", "tr", "th", "td", "span", "small", "div",
-        "ul", "li", "figure", "img", "figcaption", "pre", "details", "summary"}
-ATTRIBUTES = {"lang", "charset", "name", "content", "class", "id", "href", "src", "alt", "title", "loading",
-              "data-value", "data-type", "data-better", "data-row", "data-table"}
+TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "script",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "code",
+    "strong",
+    "nav",
+    "a",
+    "main",
+    "section",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "span",
+    "small",
+    "div",
+    "ul",
+    "li",
+    "figure",
+    "img",
+    "figcaption",
+    "pre",
+    "details",
+    "summary",
+}
+ATTRIBUTES = {
+    "lang",
+    "charset",
+    "name",
+    "content",
+    "class",
+    "id",
+    "href",
+    "src",
+    "alt",
+    "title",
+    "loading",
+    "data-value",
+    "data-type",
+    "data-better",
+    "data-row",
+    "data-table",
+}
 
 
 class Elements(HTMLParser):
@@ -280,23 +348,59 @@ def files_outside(tmp_path, site):
 def hostile_records(root):
     """One row of two records (ok, failed) with markup in every text field the schema allows, and
     a record whose seed is a path, which the schema refuses."""
-    spec = {"suite": HOSTILE, "dataset": HOSTILE, "method": HOSTILE, "protocol": HOSTILE, "seed": 0,
-            "params": {HOSTILE: HOSTILE}, "budget": {HOSTILE: HOSTILE}, "protocol_options": {HOSTILE: HOSTILE},
-            "device": HOSTILE, "precision": HOSTILE}
-    common = {"schema_version": 1, "started_at": HOSTILE, "ended_at": HOSTILE, "timings": {HOSTILE: 1.0, "wall_seconds": 2.0},
-              "environment": {"device": {"name": HOSTILE}, HOSTILE: HOSTILE}, "code": {HOSTILE: HOSTILE},
-              "plugins": {HOSTILE: HOSTILE}, "accel": {HOSTILE: HOSTILE}, "precision": HOSTILE,
-              "data_files": {HOSTILE: {"sha256": HOSTILE}}, HOSTILE: HOSTILE,
-              "published": [{"metric": "test_accuracy", "value": 99.0, "dataset": HOSTILE, "source": HOSTILE, "note": HOSTILE}],
-              "artifacts": [{"path": "../../../../../outside.png", "kind": HOSTILE, "caption": HOSTILE},
-                            {"path": str(root.parent / "outside.png"), "kind": HOSTILE}]}
-    ok = {**common, "key": HOSTILE + "0", "spec": spec, "status": "ok",
-          "metrics": {"test_accuracy": 90.0, HOSTILE: 1.0},
-          "metric_info": {"test_accuracy": {"convention": HOSTILE, "unit": HOSTILE}, HOSTILE: {"kind": HOSTILE}},
-          "throughput": {HOSTILE: {"items_per_s": 10.0}},
-          "details": {HOSTILE: HOSTILE, "features": {"chosen": {HOSTILE: HOSTILE}}, "curves": [{"epoch": 1, HOSTILE: 0.5}]}}
-    failed = {**common, "key": HOSTILE + "1", "spec": {**spec, "seed": 1}, "status": "failed",
-              "error": {"type": HOSTILE, "message": HOSTILE, "traceback": HOSTILE}}
+    spec = {
+        "suite": HOSTILE,
+        "dataset": HOSTILE,
+        "method": HOSTILE,
+        "protocol": HOSTILE,
+        "seed": 0,
+        "params": {HOSTILE: HOSTILE},
+        "budget": {HOSTILE: HOSTILE},
+        "protocol_options": {HOSTILE: HOSTILE},
+        "device": HOSTILE,
+        "precision": HOSTILE,
+    }
+    common = {
+        "schema_version": 1,
+        "started_at": HOSTILE,
+        "ended_at": HOSTILE,
+        "timings": {HOSTILE: 1.0, "wall_seconds": 2.0},
+        "environment": {"device": {"name": HOSTILE}, HOSTILE: HOSTILE},
+        "code": {HOSTILE: HOSTILE},
+        "plugins": {HOSTILE: HOSTILE},
+        "accel": {HOSTILE: HOSTILE},
+        "precision": HOSTILE,
+        "data_files": {HOSTILE: {"sha256": HOSTILE}},
+        HOSTILE: HOSTILE,
+        "published": [
+            {"metric": "test_accuracy", "value": 99.0, "dataset": HOSTILE, "source": HOSTILE, "note": HOSTILE}
+        ],
+        "artifacts": [
+            {"path": "../../../../../outside.png", "kind": HOSTILE, "caption": HOSTILE},
+            {"path": str(root.parent / "outside.png"), "kind": HOSTILE},
+        ],
+    }
+    ok = {
+        **common,
+        "key": HOSTILE + "0",
+        "spec": spec,
+        "status": "ok",
+        "metrics": {"test_accuracy": 90.0, HOSTILE: 1.0},
+        "metric_info": {"test_accuracy": {"convention": HOSTILE, "unit": HOSTILE}, HOSTILE: {"kind": HOSTILE}},
+        "throughput": {HOSTILE: {"items_per_s": 10.0}},
+        "details": {
+            HOSTILE: HOSTILE,
+            "features": {"chosen": {HOSTILE: HOSTILE}},
+            "curves": [{"epoch": 1, HOSTILE: 0.5}],
+        },
+    }
+    failed = {
+        **common,
+        "key": HOSTILE + "1",
+        "spec": {**spec, "seed": 1},
+        "status": "failed",
+        "error": {"type": HOSTILE, "message": HOSTILE, "traceback": HOSTILE},
+    }
     write_json_atomic(root / "ok.json", ok)
     write_json_atomic(root / "failed.json", failed)
     write_json_atomic(root / "path-seed.json", {**ok, "key": "k2", "spec": {**spec, "seed": "/../../../../x"}})

@@ -14,7 +14,7 @@ from fakedist import install_distribution
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
 
 #: A method-only plugin (the dataset comes from the toy plugin), so its upgrades change the method alone.
-LIN_SOURCE = '''
+LIN_SOURCE = """
 import torch
 
 from bench import Classifier, hookimpl
@@ -32,7 +32,7 @@ def fit(data, ctx):
 @hookimpl
 def bench_register_methods(register):
     register(Classifier(name="lin", train=fit, budget={"epochs": 1}))
-'''
+"""
 
 SUITE = "seeds: [0, 1]\nruns: [{datasets: toy, methods: lin, protocol: classify}]\n"
 
@@ -46,7 +46,9 @@ def _fresh_identities():
 
 def install_lin(monkeypatch, root: Path, version: str, source: str = LIN_SOURCE) -> Path:
     """bench-lin VERSION on sys.path (first), as pip would leave it after an upgrade."""
-    site = install_distribution(monkeypatch, root / version, "bench-lin", version, {"bench_lin": source}, {"lin": "bench_lin"})
+    site = install_distribution(
+        monkeypatch, root / version, "bench-lin", version, {"bench_lin": source}, {"lin": "bench_lin"}
+    )
     monkeypatch.delitem(sys.modules, "bench_lin", raising=False)
     identity.forget()
     return site
@@ -85,8 +87,11 @@ def test_a_record_carries_the_identity_of_the_code_that_made_it(monkeypatch, tmp
     install_lin(monkeypatch, tmp_path, "0.1.0")
     assert run(lin_suite, tmp_path / "results") == 0
     code = records(tmp_path / "results")[0]["code_identity"]
-    assert {k: code["method"][k] for k in ("plugin", "distribution", "version")} == \
-        {"plugin": "lin", "distribution": "bench-lin", "version": "0.1.0"}
+    assert {k: code["method"][k] for k in ("plugin", "distribution", "version")} == {
+        "plugin": "lin",
+        "distribution": "bench-lin",
+        "version": "0.1.0",
+    }
     assert code["dataset"]["distribution"] == "bench-toy" and code["host"]["version"] == bench.__version__
     assert all(len(code[part]["source"]) == 16 for part in identity.PARTS)
 
@@ -149,7 +154,9 @@ def test_a_builtin_hashes_its_own_modules_and_the_helpers_it_imports_not_other_b
     mae = identity._package_sources("bench_plugins.methods.mae")
     assert {"bench_plugins.methods.mae", "bench_plugins.methods.vit"} <= set(mae)
     assert "bench_plugins.methods.dip" not in mae and not any(m.startswith("bench.") for m in mae)
-    onepfrac = identity._package_sources("bench_plugins.methods.onepfrac")  # `from bench_plugins.methods import fractal`
+    onepfrac = identity._package_sources(
+        "bench_plugins.methods.onepfrac"
+    )  # `from bench_plugins.methods import fractal`
     assert "bench_plugins.methods.fractal" in onepfrac
     assert identity.plugin("mae")["distribution"] == "bench" and identity.plugin("mae") != identity.plugin("dip")
 
@@ -163,10 +170,14 @@ def test_a_builtin_whose_source_changed_is_stale(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     for name in [m for m in sys.modules if m == "bench_plugins" or m.startswith("bench_plugins.")]:
         monkeypatch.delitem(sys.modules, name)
-    before = {name: identity._digest(identity._package_sources(f"bench_plugins.methods.{name}")) for name in ("dip", "mae")}
+    before = {
+        name: identity._digest(identity._package_sources(f"bench_plugins.methods.{name}")) for name in ("dip", "mae")
+    }
     dip = copy / "methods" / "dip.py"
     dip.write_text(dip.read_text() + "\n# a fix\n")
-    after = {name: identity._digest(identity._package_sources(f"bench_plugins.methods.{name}")) for name in ("dip", "mae")}
+    after = {
+        name: identity._digest(identity._package_sources(f"bench_plugins.methods.{name}")) for name in ("dip", "mae")
+    }
     assert after["dip"] != before["dip"] and after["mae"] == before["mae"]
 
 

@@ -13,7 +13,7 @@ def test_random_crop_is_a_window_of_the_zero_padded_image():
     out = random_crop(x, 2, torch.Generator().manual_seed(1))
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(len(x)):
-        windows = [padded[i, :, dy:dy + 6, dx:dx + 5] for dy in range(5) for dx in range(5)]
+        windows = [padded[i, :, dy : dy + 6, dx : dx + 5] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(out[i], w) for w in windows)
     assert out.dtype == torch.uint8 and out.shape == x.shape
     # Offsets vary across the batch (not one shift for all).

@@ -39,8 +39,8 @@ def near(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("seed", range(5))
 def test_sampled_systems_meet_the_sigma_factor_and_are_contractions(seed):
     maps, probs, drawn = system(seed)
-    assert 3.4 <= drawn <= 3.6                                           # sigma 3.5 +- 0.1
-    s = torch.linalg.svdvals(maps[:, :, :2])                             # (2, 2), descending
+    assert 3.4 <= drawn <= 3.6  # sigma 3.5 +- 0.1
+    s = torch.linalg.svdvals(maps[:, :, :2])  # (2, 2), descending
     assert (s <= 1 + 1e-9).all() and (s >= 0).all()
     assert (s[:, 0] + 2 * s[:, 1]).sum().item() == pytest.approx(drawn, abs=1e-9)
     assert (maps[:, :, 2].abs() <= 1).all()
@@ -51,14 +51,14 @@ def test_sampled_systems_meet_the_sigma_factor_and_are_contractions(seed):
 def test_the_parallel_chaos_game_is_the_sequential_one():
     maps, probs, _ = system(3)
     copies = fractal.perturb(maps, 3, 0.1, torch.Generator().manual_seed(0))
-    points = fractal.chaos_game(copies, probs.expand(3, -1), 700, seed=5, chunk=64)   # 11 chunks, ragged end
+    points = fractal.chaos_game(copies, probs.expand(3, -1), 700, seed=5, chunk=64)  # 11 chunks, ragged end
     uniforms = fractal._map_uniforms(700, 5, torch.device("cpu"))
     cdf = probs.cumsum(0)
     for b in range(3):
         p = torch.zeros(2, dtype=torch.float64)
         expected = [p.clone()]
         for u in uniforms:
-            j = min(int((cdf < u).sum()), 1)                              # first map whose cdf reaches u
+            j = min(int((cdf < u).sum()), 1)  # first map whose cdf reaches u
             p = copies[b, j, :, :2] @ p + copies[b, j, :, 2]
             expected.append(p.clone())
         assert torch.allclose(points[b].double(), torch.stack(expected), atol=1e-5)
@@ -71,16 +71,16 @@ def test_rendered_points_stay_in_bounds_and_renders_are_deterministic_per_seed()
     points = fractal.chaos_game(copies, probs.expand(4, -1), 3000)
     x, y, valid = fractal.pixel_coordinates(points, size, pad)
     assert x.min() >= pad and y.min() >= pad and x.max() <= size - pad and y.max() <= size - pad
-    assert x[0].min() == pad and x[0].max() == size - pad                # min-max scaled: both ends reached
+    assert x[0].min() == pad and x[0].max() == size - pad  # min-max scaled: both ends reached
     # Copy 1's likelier map expands after the perturbation (singular value 1.09): its points run off
     # to infinity; they are left out and its picture is nearly empty, which the fill rate rejects.
     assert valid[0].all() and not valid[1].all()
     images = fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=7)
     assert images.dtype == torch.uint8 and images.shape == (4, 1, size, size)
     assert set(images.unique().tolist()) == {0, fractal.GRAY}
-    ink = images[:, 0] > 0                                               # patches start 1 px past the point
+    ink = images[:, 0] > 0  # patches start 1 px past the point
     assert not ink[:, :, : pad + 1].any() and not ink[:, :, size - pad + 4 :].any()
-    assert not ink[:, size - pad - 1 :, :].any() and not ink[:, : pad - 4, :].any()   # rows flipped (y up)
+    assert not ink[:, size - pad - 1 :, :].any() and not ink[:, : pad - 4, :].any()  # rows flipped (y up)
     assert torch.equal(images, fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=7))
     assert not torch.equal(images, fractal.render(copies, probs.expand(4, -1), size=size, points=3000, pad=pad, seed=8))
     with pytest.raises(ValueError, match="pad"):
@@ -89,9 +89,9 @@ def test_rendered_points_stay_in_bounds_and_renders_are_deterministic_per_seed()
 
 def test_the_last_patch_pasted_wins():
     """Two points on one pixel: the later one's 3x3 mask decides every cell (paste, not OR)."""
-    points = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])       # point 2 repeats point 0
+    points = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])  # point 2 repeats point 0
     masks = torch.tensor([[0b111111111, 0b100000000, 0b000000001]])
-    image = fractal.rasterize(points, masks, size=16, pad=4)[0, 0].flip(0)   # back to y down
+    image = fractal.rasterize(points, masks, size=16, pad=4)[0, 0].flip(0)  # back to y down
     assert image[5:8, 5:8].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, fractal.GRAY]]
     assert image[13, 13] == fractal.GRAY and image.count_nonzero() == 2  # point 1: top-left cell only
 
@@ -109,13 +109,20 @@ def test_delta_zero_copies_share_the_points_of_the_base_fractal_but_not_its_text
     same = fractal.perturb(maps, 5, 0.0, g)
     assert torch.equal(same, maps.expand(5, -1, -1, -1))
     copies = fractal.render(same, probs.expand(5, -1), **render)
-    assert torch.equal(fractal.chaos_game(same, probs.expand(5, -1), 6000), fractal.chaos_game(maps[None], probs[None], 6000).expand(5, -1, -1))
+    assert torch.equal(
+        fractal.chaos_game(same, probs.expand(5, -1), 6000),
+        fractal.chaos_game(maps[None], probs[None], 6000).expand(5, -1, -1),
+    )
     assert all(not torch.equal(copies[i], copies[j]) for i in range(5) for j in range(i))
     assert near(copies, base).min() > 0.97 and near(base.expand(5, -1, -1, -1), copies).min() > 0.97
-    lone = fractal.rasterize(torch.tensor([[[0.0, 0.0], [1.0, 1.0]]]).expand(4000, -1, -1),
-                             torch.randint(1, 512, (4000, 2), generator=g), size=16, pad=4)
-    assert abs((lone > 0).float().sum((1, 2, 3)).mean().item() - 2 * 9 * 256 / 511) < 0.1   # masks uniform in 1..511
-    assert torch.equal(copies, fractal.render(same, probs.expand(5, -1), **render))          # seeded: reproducible
+    lone = fractal.rasterize(
+        torch.tensor([[[0.0, 0.0], [1.0, 1.0]]]).expand(4000, -1, -1),
+        torch.randint(1, 512, (4000, 2), generator=g),
+        size=16,
+        pad=4,
+    )
+    assert abs((lone > 0).float().sum((1, 2, 3)).mean().item() - 2 * 9 * 256 / 511) < 0.1  # masks uniform in 1..511
+    assert torch.equal(copies, fractal.render(same, probs.expand(5, -1), **render))  # seeded: reproducible
     other = fractal.render(same, probs.expand(5, -1), **render, mask_generator=torch.Generator().manual_seed(1))
     assert not torch.equal(copies, other)
 
@@ -123,12 +130,12 @@ def test_delta_zero_copies_share_the_points_of_the_base_fractal_but_not_its_text
     ratio = small / maps
     assert ((ratio - 1).abs() <= 0.01 + 1e-12).all() and not torch.equal(small[0], small[1])
     close = fractal.render(small, probs.expand(8, -1), **render)
-    assert all(not torch.equal(image, base[0]) for image in close)      # every copy differs ...
-    assert near(close, base).min() > 0.9                                 # ... but stays where the fractal is
+    assert all(not torch.equal(image, base[0]) for image in close)  # every copy differs ...
+    assert near(close, base).min() > 0.9  # ... but stays where the fractal is
     other, other_probs, _ = system(12)
     assert near(fractal.render(other[None], other_probs[None], **render), base).item() < near(close, base).mean() - 0.2
     far = fractal.render(fractal.perturb(maps, 8, 0.2, g), probs.expand(8, -1), **render)
-    assert near(far, base).mean() < near(close, base).mean()            # larger delta, larger changes
+    assert near(far, base).mean() < near(close, base).mean()  # larger delta, larger changes
 
 
 def test_make_fractals_redraws_thin_copies_and_class_i_is_copy_i():
@@ -137,9 +144,9 @@ def test_make_fractals_redraws_thin_copies_and_class_i_is_copy_i():
     assert data["images"].shape == (12, 1, 48, 48)
     assert (fractal.fill_rate(data["images"]) >= 0.06).all()
     points = fractal.chaos_game(data["copies"], data["probs"].expand(12, -1), 3000)
-    footprint = fractal.rasterize(points, torch.full((12, 3000), 511), 48, 6) > 0     # every cell of every patch
-    inside = torch.stack([((data["images"] > 0) & ~f).flatten(1).sum(1) == 0 for f in footprint])   # (copy i, picture j)
-    assert inside.diagonal().all() and inside.float().mean() < 0.3       # picture i is drawn from copy i
+    footprint = fractal.rasterize(points, torch.full((12, 3000), 511), 48, 6) > 0  # every cell of every patch
+    inside = torch.stack([((data["images"] > 0) & ~f).flatten(1).sum(1) == 0 for f in footprint])  # (copy i, picture j)
+    assert inside.diagonal().all() and inside.float().mean() < 0.3  # picture i is drawn from copy i
     with pytest.raises(RuntimeError, match="fill"):
         onepfrac.make_fractals({**p, "fill_threshold": 0.9}, seed=0, device=torch.device("cpu"))
 
@@ -149,24 +156,48 @@ def test_make_fractals_redraws_thin_copies_and_class_i_is_copy_i():
 
 def ctx_for(tmp_path, params, shape=(1, 8, 8)):
     images = torch.randint(0, 256, (10, *shape), dtype=torch.uint8)
-    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 1}), params=params,
-                      normalize=Normalize.fit(images), artifacts_dir=tmp_path, progress=Progress(quiet=True))
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 1}),
+        params=params,
+        normalize=Normalize.fit(images),
+        artifacts_dir=tmp_path,
+        progress=Progress(quiet=True),
+    )
 
 
 def test_full_scale_crop_is_an_antialiased_resize():
     images = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
     out = onepfrac.random_resized_crop(images, (8, 8), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
     assert torch.allclose(out, torch.nn.functional.avg_pool2d(images.float(), 4), atol=1e-3)
-    flipped = onepfrac.random_resized_crop(images, (8, 8), (1.0, 1.0), (1.0, 1.0), True, True, torch.Generator().manual_seed(3))
-    assert all(torch.allclose(f, o) or torch.allclose(f, o.flip(-1)) or torch.allclose(f, o.flip(-2)) or torch.allclose(f, o.flip(-1, -2))
-               for f, o in zip(flipped, out))
+    flipped = onepfrac.random_resized_crop(
+        images, (8, 8), (1.0, 1.0), (1.0, 1.0), True, True, torch.Generator().manual_seed(3)
+    )
+    assert all(
+        torch.allclose(f, o)
+        or torch.allclose(f, o.flip(-1))
+        or torch.allclose(f, o.flip(-2))
+        or torch.allclose(f, o.flip(-1, -2))
+        for f, o in zip(flipped, out)
+    )
 
 
 def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
     """Without augmentation, input i is picture labels[i] and its target is one-hot at labels[i];
     with label smoothing and mixup the targets stay distributions over the L copies."""
-    plain = {**onepfrac.PARAMS, "crop_scale_min": 1.0, "crop_ratio_max": 1.0, "hflip": False, "vflip": False, "erase_prob": 0.0,
-             "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "label_smoothing": 0.0, "randaugment_layers": 0}
+    plain = {
+        **onepfrac.PARAMS,
+        "crop_scale_min": 1.0,
+        "crop_ratio_max": 1.0,
+        "hflip": False,
+        "vflip": False,
+        "erase_prob": 0.0,
+        "mixup_alpha": 0.0,
+        "cutmix_alpha": 0.0,
+        "label_smoothing": 0.0,
+        "randaugment_layers": 0,
+    }
     ctx = ctx_for(tmp_path, plain, shape=(3, 8, 8))
     images = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
     labels = torch.tensor([4, 0, 4, 2])
@@ -177,22 +208,32 @@ def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
     assert torch.allclose(x, expected, atol=1e-4)
     assert torch.equal(targets, torch.nn.functional.one_hot(labels, 6).float())
     loss = -(targets * torch.log_softmax(torch.zeros(4, 6), 1)).sum(1).mean()
-    assert loss.item() == pytest.approx(math.log(6))                    # chance level of L = 6 classes
+    assert loss.item() == pytest.approx(math.log(6))  # chance level of L = 6 classes
 
     recipe = {**onepfrac.PARAMS}
     x, targets = onepfrac.training_batch(images, labels, (3, 8, 8), recipe, ctx, rng)
-    assert torch.allclose(targets.sum(1), torch.ones(4)) and (targets > 0).all()   # smoothing 0.1 / 6 off-target
+    assert torch.allclose(targets.sum(1), torch.ones(4)) and (targets > 0).all()  # smoothing 0.1 / 6 off-target
     assert set(targets.argmax(1).tolist()) <= set(labels.tolist())
 
 
 # -- the optimiser and the crop sources ------------------------------------------------------------------------
 
-TINY_PARAMS = {**onepfrac.PARAMS, "copies": 8, "points": 2000, "render_size": 32, "patch_size": 4, "dim": 16, "depth": 1,
-               "heads": 2, "batch_size": 4, "warmup_epochs": 1.0}
+TINY_PARAMS = {
+    **onepfrac.PARAMS,
+    "copies": 8,
+    "points": 2000,
+    "render_size": 32,
+    "patch_size": 4,
+    "dim": 16,
+    "depth": 1,
+    "heads": 2,
+    "batch_size": 4,
+    "warmup_epochs": 1.0,
+}
 
 
 def test_pretraining_scales_the_lr_with_the_batch_and_spares_the_class_token_weight_decay(tmp_path, monkeypatch):
-    assert onepfrac.scaled_lr(1e-3, 256) == 5e-4 and onepfrac.scaled_lr(1e-3, 512) == 1e-3   # DeiT: x batch / 512
+    assert onepfrac.scaled_lr(1e-3, 256) == 5e-4 and onepfrac.scaled_lr(1e-3, 512) == 1e-3  # DeiT: x batch / 512
     made = []
 
     class Recording(torch.optim.AdamW):
@@ -208,7 +249,7 @@ def test_pretraining_scales_the_lr_with_the_batch_and_spares_the_class_token_wei
     assert all(g["initial_lr"] == pytest.approx(1e-3 * 4 / 512) for g in optimizer.param_groups)
     no_decay = {id(q) for g in optimizer.param_groups if g["weight_decay"] == 0 for q in g["params"]}
     assert id(encoder.cls_token) in no_decay
-    assert id(encoder.patch_embed.weight) not in no_decay                # matrices keep their weight decay
+    assert id(encoder.patch_embed.weight) not in no_decay  # matrices keep their weight decay
 
 
 def test_crops_come_from_renders_resampled_once_at_the_official_render_to_input_ratio():
@@ -217,8 +258,8 @@ def test_crops_come_from_renders_resampled_once_at_the_official_render_to_input_
     assert small.dtype == torch.uint8 and small.shape == (3, 1, 74, 74)  # 32 * 512 / 224 = 73.1
     expected = torch.nn.functional.interpolate(images.float(), size=(74, 74), mode="bilinear", antialias=True)
     assert (small.float() - expected).abs().max() <= 0.5
-    assert onepfrac.crop_sources(images, (224, 224)) is images           # the paper's setting: as rendered
-    assert onepfrac.crop_sources(images[..., :64, :64], (28, 28)).shape[-1] == 64   # never upsampled
+    assert onepfrac.crop_sources(images, (224, 224)) is images  # the paper's setting: as rendered
+    assert onepfrac.crop_sources(images[..., :64, :64], (28, 28)).shape[-1] == 64  # never upsampled
     # A full-picture crop from the resampled render is the antialiased resize of the render.
     full = onepfrac.random_resized_crop(small, (32, 32), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
     direct = onepfrac.random_resized_crop(images, (32, 32), (1.0, 1.0), (1.0, 1.0), False, False, torch.Generator())
@@ -227,10 +268,14 @@ def test_crops_come_from_renders_resampled_once_at_the_official_render_to_input_
 
 # -- through the host ---------------------------------------------------------------------------------------------
 
-TINY = ("{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
-        "batch_size: 4, warmup_epochs: 1.0}, grid: {delta: [0.0, 0.1]}, budget: {epochs: 2}}")
-ONE = ("{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
-       "batch_size: 4, warmup_epochs: 1.0, delta: 0.1}, budget: {epochs: 2}}")
+TINY = (
+    "{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
+    "batch_size: 4, warmup_epochs: 1.0}, grid: {delta: [0.0, 0.1]}, budget: {epochs: 2}}"
+)
+ONE = (
+    "{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
+    "batch_size: 4, warmup_epochs: 1.0, delta: 0.1}, budget: {epochs: 2}}"
+)
 
 
 def test_a_tiny_run_through_the_host_records_the_renderer_rate_and_the_picture(tmp_path, monkeypatch):
@@ -259,12 +304,18 @@ runs:
         rate = r["throughput"]["render_images_per_s"]
         assert rate["items_per_s"] > 0 and rate["resolution"] == 32 and rate["points"] == 2000
         assert r["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
-        (picture,) = [a for a in r["artifacts"] if a["kind"] == "fractal"] if r["details"]["pretrain"]["source"] == "trained" else [None]
+        (picture,) = (
+            [a for a in r["artifacts"] if a["kind"] == "fractal"]
+            if r["details"]["pretrain"]["source"] == "trained"
+            else [None]
+        )
         if picture:
-            assert (store.path_for(next(s for s in suite.runs if s.key == r["key"])).with_suffix("") / picture["path"]).is_file()
+            assert (
+                store.path_for(next(s for s in suite.runs if s.key == r["key"])).with_suffix("") / picture["path"]
+            ).is_file()
             assert f"delta {r['spec']['params']['delta']}" in picture["caption"]
     sources = sorted(r["details"]["pretrain"]["source"] for r in pretrained)
-    assert sources == ["artifact", "trained", "trained"]                 # one pre-training per delta
+    assert sources == ["artifact", "trained", "trained"]  # one pre-training per delta
     loaded = [r for r in pretrained if r["details"]["pretrain"]["source"] == "artifact"]
     assert all(r["throughput"]["render_images_per_s"]["measured_when"] == "artifact" for r in loaded)
     control = next(r for r in records if r["spec"]["protocol_options"]["weights"] == "random")
@@ -277,6 +328,6 @@ def test_the_suites_validate(name):
     methods = {s.method for s in suite.runs}
     assert methods == {"onepfrac"}
     weights = {s.protocol_options["weights"] for s in suite.runs}
-    assert weights == {"pretrained", "random"}                           # the random-weight control is there
+    assert weights == {"pretrained", "random"}  # the random-weight control is there
     assert {s.protocol for s in suite.runs} >= {"finetune", "linear-probe"}
     assert {s.params["delta"] for s in suite.runs} >= {0.0, 0.1}

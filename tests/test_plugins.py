@@ -19,8 +19,7 @@ def test_builtins_are_found_through_the_entry_point_group():
 
 
 def test_third_party_plugin_is_discovered_listed_and_runs_a_suite(monkeypatch, tmp_path, capsys):
-    install_distribution(monkeypatch, tmp_path, "bench-toy", "0.3.1",
-                         {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"})
+    install_distribution(monkeypatch, tmp_path, "bench-toy", "0.3.1", {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"})
     reg = registry.load()
     info = reg.plugin_of("method", "toy-linear")
     assert (info.name, info.distribution, info.version) == ("toy", "bench-toy", "0.3.1")
@@ -42,8 +41,14 @@ def test_third_party_plugin_is_discovered_listed_and_runs_a_suite(monkeypatch, t
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_the_others_still_load(monkeypatch, tmp_path, capsys):
-    install_distribution(monkeypatch, tmp_path, "bench-broken", "1.0",
-                         {"bench_broken": "raise ImportError('needs libfoo')\n"}, {"broken": "bench_broken"})
+    install_distribution(
+        monkeypatch,
+        tmp_path,
+        "bench-broken",
+        "1.0",
+        {"bench_broken": "raise ImportError('needs libfoo')\n"},
+        {"broken": "bench_broken"},
+    )
     reg = registry.load()
     assert [(b.name, b.distribution) for b in reg.broken] == [("broken", "bench-broken")]
     assert "needs libfoo" in reg.broken[0].error
@@ -54,8 +59,10 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_others_still_load(mon
 
 
 def test_a_plugin_whose_hook_raises_is_reported(monkeypatch, tmp_path):
-    source = ("from bench import hookimpl\n@hookimpl\ndef bench_register_methods(register):\n"
-              "    raise ValueError('bad registration')\n")
+    source = (
+        "from bench import hookimpl\n@hookimpl\ndef bench_register_methods(register):\n"
+        "    raise ValueError('bad registration')\n"
+    )
     install_distribution(monkeypatch, tmp_path, "bench-bad", "1.0", {"bench_bad": source}, {"bad": "bench_bad"})
     reg = registry.load()
     assert [b.name for b in reg.broken] == ["bad"] and "bad registration" in reg.broken[0].error
@@ -64,8 +71,9 @@ def test_a_plugin_whose_hook_raises_is_reported(monkeypatch, tmp_path):
 
 def test_two_plugins_claiming_one_name_conflict_and_every_other_plugin_stays_usable(monkeypatch, tmp_path, capsys):
     install_distribution(monkeypatch, tmp_path, "bench-toy", "1.0", {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"})
-    install_distribution(monkeypatch, tmp_path, "bench-toy-copy", "2.0", {"bench_toy_copy": TOY_SOURCE},
-                         {"toy-copy": "bench_toy_copy"})
+    install_distribution(
+        monkeypatch, tmp_path, "bench-toy-copy", "2.0", {"bench_toy_copy": TOY_SOURCE}, {"toy-copy": "bench_toy_copy"}
+    )
     reg = registry.load()
     assert "small-cnn" in reg.methods and "mnist" in reg.datasets, "the built-ins stay usable"
     assert "toy-linear" not in reg.methods, "neither plugin's copy of the name is silently preferred"
@@ -94,8 +102,9 @@ def bench_register_methods(register):
 
 
 def test_hooks_are_called_through_pluggy_so_tracing_and_wrappers_work(monkeypatch, tmp_path, capsys):
-    install_distribution(monkeypatch, tmp_path, "bench-wrap", "1.0", {"bench_wrap": HOOK_WRAPPER},
-                         {"wrap": "bench_wrap"})
+    install_distribution(
+        monkeypatch, tmp_path, "bench-wrap", "1.0", {"bench_wrap": HOOK_WRAPPER}, {"wrap": "bench_wrap"}
+    )
     monkeypatch.setenv("BENCH_TRACE_HOOKS", "1")
     reg = registry.load()
     assert "small-cnn" in reg.methods and not reg.broken
@@ -127,7 +136,11 @@ def test_what_the_host_read_from_a_spec_is_shown_per_plugin_and_as_json(capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["plugins"]}
     assert rows["dip"]["kind"] == "method" and rows["dip"]["type"] == "restorer"
     assert rows["dip"]["params"]["average"]["choices"] == ["denoise", "always", "never"]
-    assert rows["dip"]["budget"]["sr_iterations"] == 2000 and rows["dip"]["restorations"] == ["denoise", "sr", "inpaint"]
+    assert rows["dip"]["budget"]["sr_iterations"] == 2000 and rows["dip"]["restorations"] == [
+        "denoise",
+        "sr",
+        "inpaint",
+    ]
     assert "block" in rows["ddae"]["feature_params"] and rows["mnist"]["num_classes"] == 10
     assert cli.main(["plugins", "nope"]) == 2
     assert "no plugin, method, dataset or executor named 'nope'" in capsys.readouterr().err
@@ -139,7 +152,9 @@ def test_protocols_and_their_options_are_listed(capsys):
     assert "protocol restore" in text and "one of none, clip" in text and "protocol linear-probe" in text
     assert cli.main(["protocols", "knn", "--json"]) == 0
     (knn,) = json.loads(capsys.readouterr().out)["protocols"]
-    assert knn["options"]["weights"]["choices"] == ["pretrained", "random"] and knn["method_kinds"] == ["representation"]
+    assert knn["options"]["weights"]["choices"] == ["pretrained", "random"] and knn["method_kinds"] == [
+        "representation"
+    ]
     assert cli.main(["protocols", "nope"]) == 2
 
 
@@ -191,16 +206,23 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
     import bench
 
     restoration_toy = (Path(__file__).parent / "restoration_toy.py").read_text()
-    install_distribution(monkeypatch, tmp_path, "bench-legacy", "0.1",
-                         {"bench_legacy": LEGACY_SOURCE, "bench_toy": TOY_SOURCE, "bench_rtoy": restoration_toy},
-                         {"legacy": "bench_legacy", "toy": "bench_toy", "rtoy": "bench_rtoy"})
+    install_distribution(
+        monkeypatch,
+        tmp_path,
+        "bench-legacy",
+        "0.1",
+        {"bench_legacy": LEGACY_SOURCE, "bench_toy": TOY_SOURCE, "bench_rtoy": restoration_toy},
+        {"legacy": "bench_legacy", "toy": "bench_toy", "rtoy": "bench_rtoy"},
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         reg = registry.load()
     deprecations = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
     assert len(deprecations) == 3, deprecations
     assert any("'old-classifier'" in m and "bench.Classifier(name, train=fit" in m for m in deprecations)
-    assert any("'old-pixels'" in m and "bench.RepresentationLearner(name, build=build, pretrain=fit" in m for m in deprecations)
+    assert any(
+        "'old-pixels'" in m and "bench.RepresentationLearner(name, build=build, pretrain=fit" in m for m in deprecations
+    )
     assert any("'old-restorer'" in m and "bench.Restorer(name, restore=fit, restorations=" in m for m in deprecations)
     assert not reg.broken
     assert isinstance(reg.methods["old-classifier"], bench.Classifier)
@@ -209,9 +231,11 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
     assert isinstance(restorer, bench.Restorer) and restorer.tasks == ("restoration",)
 
     suite = tmp_path / "legacy.yaml"
-    suite.write_text("seeds: [0]\nruns:\n  - {datasets: toy, methods: old-classifier, protocol: classify}\n"
-                     "  - {datasets: toy, methods: old-pixels, protocol: knn}\n"
-                     "  - {datasets: tiny-restore, methods: old-restorer, protocol: {name: restore, task: denoise}}\n")
+    suite.write_text(
+        "seeds: [0]\nruns:\n  - {datasets: toy, methods: old-classifier, protocol: classify}\n"
+        "  - {datasets: toy, methods: old-pixels, protocol: knn}\n"
+        "  - {datasets: tiny-restore, methods: old-restorer, protocol: {name: restore, task: denoise}}\n"
+    )
     results = tmp_path / "results"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -15,9 +15,15 @@ def test_first_epoch_shows_steps_and_eta_from_the_training_batches():
     stream = io.StringIO()
     images = torch.zeros(100, 1, 4, 4, dtype=torch.uint8)
     data = LabelledImages(images, torch.zeros(100, dtype=torch.long), ("a",))
-    ctx = RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": 2}), params={},
-                     normalize=Normalize.fit(images), artifacts_dir=None,
-                     progress=Progress(stream, interval=0.0))
+    ctx = RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 2}),
+        params={},
+        normalize=Normalize.fit(images),
+        artifacts_dir=None,
+        progress=Progress(stream, interval=0.0),
+    )
     for _ in ctx.epochs(2):
         list(ctx.batches(data, 10, shuffle=False))  # an evaluation pass is not the epoch's steps
         for x, _ in ctx.batches(data, 30, drop_last=True):

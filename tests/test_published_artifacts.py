@@ -49,10 +49,25 @@ def test_the_record_holds_the_methods_published_numbers_for_its_dataset_and_its_
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     assert outcome.exit_code == 0
     painter, linear = (store.read(s) for s in suite.runs)
-    assert painter["published"] == [{"dataset": "toy", "metric": "test_accuracy", "value": 99.5, "setting": "",
-                                     "protocol": "", "source": "Toy et al. 2024", "note": "full budget", "epoch": None}]
+    assert painter["published"] == [
+        {
+            "dataset": "toy",
+            "metric": "test_accuracy",
+            "value": 99.5,
+            "setting": "",
+            "protocol": "",
+            "source": "Toy et al. 2024",
+            "note": "full budget",
+            "epoch": None,
+        }
+    ]
     assert linear["published"] == [] and "artifacts" not in linear
-    assert [a["caption"] for a in painter["artifacts"]] == ["the pattern", "perturbation 1", "perturbation 2", "perturbation 3"]
+    assert [a["caption"] for a in painter["artifacts"]] == [
+        "the pattern",
+        "perturbation 1",
+        "perturbation 2",
+        "perturbation 3",
+    ]
     folder = store.path_for(suite.runs[0]).with_suffix("")
     assert all((folder / a["path"]).is_file() and a["kind"] == "fractal" for a in painter["artifacts"])
     json.dumps(painter)

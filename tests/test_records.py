@@ -11,17 +11,37 @@ import pytest
 
 import toy
 from bench import cli, registry
-from bench.records import (InvalidRecord, ResultStore, Unreadable, check_record, iter_records, read_record,
-                           write_json_atomic)
+from bench.records import (
+    InvalidRecord,
+    ResultStore,
+    Unreadable,
+    check_record,
+    iter_records,
+    read_record,
+    write_json_atomic,
+)
 from test_html_report import assert_no_markup_from_records
 from test_report import record
 from test_runner import run_suite
 
 
 def valid(**changes) -> dict:
-    rec = {"schema_version": 1, "key": "k", "status": "ok", "metrics": {"test_accuracy": 90.0},
-           "spec": {"suite": "s", "dataset": "toy", "method": "cnn", "protocol": "classify", "seed": 0,
-                    "params": {}, "budget": {}, "protocol_options": {}}}
+    rec = {
+        "schema_version": 1,
+        "key": "k",
+        "status": "ok",
+        "metrics": {"test_accuracy": 90.0},
+        "spec": {
+            "suite": "s",
+            "dataset": "toy",
+            "method": "cnn",
+            "protocol": "classify",
+            "seed": 0,
+            "params": {},
+            "budget": {},
+            "protocol_options": {},
+        },
+    }
     rec.update(changes)
     return rec
 
@@ -34,14 +54,25 @@ def problem(data) -> str:
 
 def test_a_bad_record_is_one_line_naming_the_field_and_what_was_expected():
     assert problem(valid(spec={})) == "spec.suite: missing"
-    assert problem(valid(spec={**valid()["spec"], "seed": "/../../../../x"})) == \
-        "spec.seed: expected an integer, got '/../../../../x'"
-    assert problem(valid(published=[{"metric": "test_accuracy", "value": "99.5"}])) == \
-        "published[0].value: expected a finite number, got '99.5'"
-    assert problem(valid(metrics={"test_accuracy": "98"})) == "metrics.test_accuracy: expected a finite number, got '98'"
-    assert problem(valid(metrics={"test_accuracy": float("nan")})) == "metrics.test_accuracy: expected a finite number, got nan"
+    assert (
+        problem(valid(spec={**valid()["spec"], "seed": "/../../../../x"}))
+        == "spec.seed: expected an integer, got '/../../../../x'"
+    )
+    assert (
+        problem(valid(published=[{"metric": "test_accuracy", "value": "99.5"}]))
+        == "published[0].value: expected a finite number, got '99.5'"
+    )
+    assert (
+        problem(valid(metrics={"test_accuracy": "98"})) == "metrics.test_accuracy: expected a finite number, got '98'"
+    )
+    assert (
+        problem(valid(metrics={"test_accuracy": float("nan")}))
+        == "metrics.test_accuracy: expected a finite number, got nan"
+    )
     assert problem(valid(metrics=None)) == "metrics: expected a JSON object, got None"
-    assert problem(valid(metrics={"test_accuracy": 10**400})).startswith("metrics.test_accuracy: expected a finite number")
+    assert problem(valid(metrics={"test_accuracy": 10**400})).startswith(
+        "metrics.test_accuracy: expected a finite number"
+    )
     assert problem({k: v for k, v in valid().items() if k != "metrics"}) == "metrics: missing (status is ok)"
     assert problem(valid(status="done")) == "status: expected 'ok' or 'failed', got 'done'"
     assert problem(valid(schema_version=99)).startswith("schema_version: expected a version this bench reads")
@@ -53,11 +84,15 @@ def test_a_bad_record_is_one_line_naming_the_field_and_what_was_expected():
     assert problem(valid(details={"x": json.loads("[" * 100 + "]" * 100)})) == "nested deeper than 64 levels"
 
 
-@pytest.mark.parametrize("text, why", [
-    ("", "empty file"), ("[" * 100_000 + "]" * 100_000, "not valid JSON (maximum recursion depth"),
-    ('{"schema_version": 1, "x": ' + "9" * 5000 + "}", "not valid JSON (Exceeds the limit"),
-    (b"\xff\xfe{}", "cannot be read ('utf-8' codec"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("", "empty file"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON (maximum recursion depth"),
+        ('{"schema_version": 1, "x": ' + "9" * 5000 + "}", "not valid JSON (Exceeds the limit"),
+        (b"\xff\xfe{}", "cannot be read ('utf-8' codec"),
+    ],
+)
 def test_a_file_that_is_not_json_is_one_line(tmp_path, text, why):
     path = tmp_path / "r.json"
     path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
@@ -122,8 +157,10 @@ def test_table_compare_and_report_warn_once_per_bad_file_and_still_work(tmp_path
     assert cli.main(["table", str(root)]) == 0
     out, err = capsys.readouterr()
     assert "92.00 ± 1.58" in out and len(warned(err)) == len(names)
-    assert any(f"{root / 'published.json'}: published[0].value: expected a finite number, got '99'" in l
-               for l in err.splitlines())
+    assert any(
+        f"{root / 'published.json'}: published[0].value: expected a finite number, got '99'" in l
+        for l in err.splitlines()
+    )
 
     clean = tmp_path / "clean"
     for seed in range(5):
@@ -162,8 +199,12 @@ def test_bench_run_runs_a_spec_again_whose_record_is_unreadable_or_invalid(tmp_p
 
 def test_the_real_records_of_a_run_are_in_the_schema(tmp_path):
     reg = registry.load(extra_plugins=[("toy", toy)])
-    suite, store, _ = run_suite(tmp_path, reg, "seeds: [0]\nruns: [{datasets: toy, methods: [toy-linear, toy-crash], "
-                                               "protocol: classify, budget: {epochs: 1}}]\n")
+    suite, store, _ = run_suite(
+        tmp_path,
+        reg,
+        "seeds: [0]\nruns: [{datasets: toy, methods: [toy-linear, toy-crash], "
+        "protocol: classify, budget: {epochs: 1}}]\n",
+    )
     unreadable: list[Unreadable] = []
     assert len(list(iter_records(store.root, unreadable))) == 2 and unreadable == []
     assert ResultStore(store.root).read(suite.runs[1])["status"] == "failed"
@@ -171,35 +212,96 @@ def test_the_real_records_of_a_run_are_in_the_schema(tmp_path):
 
 # -- fuzzing -------------------------------------------------------------------------------------------
 
-FUZZ_VALUES = ["", "x", "../../../x", "$\\x{", '"><b>', -1, 0, 1e308, -1e308, 2**70, True, None, [], {},
-               [1, "a"], {"a": 1}, {"epoch": "x", "iteration": [1]}, 1.5, "NaN"]
+FUZZ_VALUES = [
+    "",
+    "x",
+    "../../../x",
+    "$\\x{",
+    '"><b>',
+    -1,
+    0,
+    1e308,
+    -1e308,
+    2**70,
+    True,
+    None,
+    [],
+    {},
+    [1, "a"],
+    {"a": 1},
+    {"epoch": "x", "iteration": [1]},
+    1.5,
+    "NaN",
+]
 FUZZ_KEYS = ["task", "images", "sigma", "drop_ratio", "mask", "weights", "chosen", "curves", "per_image", "extra"]
 
 
 def classify_record(seed: int) -> dict:
-    spec = {"suite": "s", "dataset": "toy", "method": "cnn", "protocol": "classify", "protocol_options": {"holdout": 0.1},
-            "params": {"lr": 0.1}, "budget": {"epochs": 3}, "budget_scale": 1.0, "seed": seed, "device": "auto"}
-    return {"schema_version": 1, "key": f"c{seed}", "spec": spec, "status": "ok", "ended_at": "2026-01-01T00:00:00",
-            "metrics": {"test_accuracy": 90.0 + seed, "val_accuracy": 89.0},
-            "metric_info": {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%", "convention": "top-1"}},
-            "throughput": {"train_images_per_s": {"items_per_s": 100.0, "samples_items_per_s": [99.0, 101.0],
-                                                  "samples_s": [0.1, 0.2], "items_per_repeat": 10, "repeats": 2}},
-            "timings": {"wall_seconds": 1.0, "train_seconds": 0.5},
-            "published": [{"metric": "test_accuracy", "value": 95.0, "dataset": "toy", "source": "p", "note": "n"}],
-            "environment": {"device": {"name": "cpu", "type": "cpu"}},
-            "details": {"curves": [{"epoch": 1, "loss": 0.5}], "features": {"chosen": {"block": 1}}},
-            "artifacts": [{"path": "images/k/a.png", "kind": "k", "caption": "c"}], "data_files": {"f": {"sha256": "ab"}}}
+    spec = {
+        "suite": "s",
+        "dataset": "toy",
+        "method": "cnn",
+        "protocol": "classify",
+        "protocol_options": {"holdout": 0.1},
+        "params": {"lr": 0.1},
+        "budget": {"epochs": 3},
+        "budget_scale": 1.0,
+        "seed": seed,
+        "device": "auto",
+    }
+    return {
+        "schema_version": 1,
+        "key": f"c{seed}",
+        "spec": spec,
+        "status": "ok",
+        "ended_at": "2026-01-01T00:00:00",
+        "metrics": {"test_accuracy": 90.0 + seed, "val_accuracy": 89.0},
+        "metric_info": {
+            "test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%", "convention": "top-1"}
+        },
+        "throughput": {
+            "train_images_per_s": {
+                "items_per_s": 100.0,
+                "samples_items_per_s": [99.0, 101.0],
+                "samples_s": [0.1, 0.2],
+                "items_per_repeat": 10,
+                "repeats": 2,
+            }
+        },
+        "timings": {"wall_seconds": 1.0, "train_seconds": 0.5},
+        "published": [{"metric": "test_accuracy", "value": 95.0, "dataset": "toy", "source": "p", "note": "n"}],
+        "environment": {"device": {"name": "cpu", "type": "cpu"}},
+        "details": {"curves": [{"epoch": 1, "loss": 0.5}], "features": {"chosen": {"block": 1}}},
+        "artifacts": [{"path": "images/k/a.png", "kind": "k", "caption": "c"}],
+        "data_files": {"f": {"sha256": "ab"}},
+    }
 
 
 def restore_record(seed: int) -> dict:
-    spec = {"suite": "s", "dataset": "set5", "method": "dip", "protocol": "restore", "params": {},
-            "protocol_options": {"task": "denoise", "sigma": 25.0, "images": ["a"], "max_images": 2},
-            "budget": {"iterations": 4}, "seed": seed}
-    return {"schema_version": 1, "key": f"r{seed}", "spec": spec, "status": "ok", "ended_at": "",
-            "metrics": {"psnr": 30.0 + seed, "ssim": 0.9, "seconds_per_image": 0.1},
-            "details": {"setting": "denoise sigma 25", "per_image": [{"image": "a", "psnr": 30.0, "ssim": 0.9}],
-                        "curves": {"a": [{"iteration": 1, "psnr": 20.0}]},
-                        "budget_vs_full": {"iterations": {"used": 4, "full": 100}}}}
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": "dip",
+        "protocol": "restore",
+        "params": {},
+        "protocol_options": {"task": "denoise", "sigma": 25.0, "images": ["a"], "max_images": 2},
+        "budget": {"iterations": 4},
+        "seed": seed,
+    }
+    return {
+        "schema_version": 1,
+        "key": f"r{seed}",
+        "spec": spec,
+        "status": "ok",
+        "ended_at": "",
+        "metrics": {"psnr": 30.0 + seed, "ssim": 0.9, "seconds_per_image": 0.1},
+        "details": {
+            "setting": "denoise sigma 25",
+            "per_image": [{"image": "a", "psnr": 30.0, "ssim": 0.9}],
+            "curves": {"a": [{"iteration": 1, "psnr": 20.0}]},
+            "budget_vs_full": {"iterations": {"used": 4, "full": 100}},
+        },
+    }
 
 
 def mutant(rng) -> dict:
@@ -271,10 +373,15 @@ def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
     assert "seed spread plot not drawn (cannot convert float infinity to integer)" in html
 
 
-@pytest.mark.parametrize("options, setting", [
-    ({"task": 1e308}, "restore · 1e+308"), ({"task": "denoise", "sigma": "x"}, "denoise sigma x"),
-    ({"task": "inpaint", "drop_ratio": [1]}, "inpaint drop [1]"), ({"task": "sr", "scale": 2, "images": 5}, "sr x2, images 5"),
-])
+@pytest.mark.parametrize(
+    "options, setting",
+    [
+        ({"task": 1e308}, "restore · 1e+308"),
+        ({"task": "denoise", "sigma": "x"}, "denoise sigma x"),
+        ({"task": "inpaint", "drop_ratio": [1]}, "inpaint drop [1]"),
+        ({"task": "sr", "scale": 2, "images": 5}, "sr x2, images 5"),
+    ],
+)
 def test_protocol_options_of_any_json_type_are_shown_as_the_setting(tmp_path, capsys, options, setting):
     rec = restore_record(0)
     rec["spec"]["protocol_options"] = options

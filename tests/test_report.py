@@ -9,17 +9,35 @@ from bench.report import leaderboard, load_groups, render
 
 def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, suite="s", key=None, samples=None):
     """A result record as the runner writes it; ``samples``: the train rate's raw timing samples."""
-    spec = {"suite": suite, "dataset": "toy", "method": method, "protocol": "classify",
-            "protocol_options": {"holdout": 0.1}, "params": {}, "budget": {"epochs": epochs},
-            "budget_scale": 1.0, "seed": seed, "device": "auto", "precision": "auto"}
-    rec = {"schema_version": 1, "key": key or f"{method}-{seed}-{epochs}", "spec": spec, "status": status,
-           "ended_at": "2026-01-01T00:00:00", "timings": {"wall_seconds": 1.0, "train_seconds": 2.0},
-           "environment": {"device": {"name": "cpu"}}}
+    spec = {
+        "suite": suite,
+        "dataset": "toy",
+        "method": method,
+        "protocol": "classify",
+        "protocol_options": {"holdout": 0.1},
+        "params": {},
+        "budget": {"epochs": epochs},
+        "budget_scale": 1.0,
+        "seed": seed,
+        "device": "auto",
+        "precision": "auto",
+    }
+    rec = {
+        "schema_version": 1,
+        "key": key or f"{method}-{seed}-{epochs}",
+        "spec": spec,
+        "status": status,
+        "ended_at": "2026-01-01T00:00:00",
+        "timings": {"wall_seconds": 1.0, "train_seconds": 2.0},
+        "environment": {"device": {"name": "cpu"}},
+    }
     if status == "ok":
         rec["metrics"] = {"test_accuracy": acc}
         rec["metric_info"] = {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%"}}
-        rec["throughput"] = {"train_images_per_s": {"items_per_s": train_rate, "samples_items_per_s": samples or [train_rate]},
-                             "inference_images_per_s": {"items_per_s": 10 * train_rate}}
+        rec["throughput"] = {
+            "train_images_per_s": {"items_per_s": train_rate, "samples_items_per_s": samples or [train_rate]},
+            "inference_images_per_s": {"items_per_s": 10 * train_rate},
+        }
     else:
         rec["error"] = {"message": "boom"}
     write_json_atomic(root / f"{rec['key']}.json", rec)
@@ -70,7 +88,9 @@ def test_a_reference_folder_is_read_only_when_named(tmp_path, base):
     reference = base / "reference"
     record(reference, "cnn", 0, 50.0, key="frozen")
     (reference / "REFERENCE.md").write_text("frozen")
-    assert [r["metrics"]["test_accuracy"]["values"] for r in leaderboard(load_groups(base)) if r["method"] == "cnn"] == [[98.0, 98.4, 98.2]]
+    assert [
+        r["metrics"]["test_accuracy"]["values"] for r in leaderboard(load_groups(base)) if r["method"] == "cnn"
+    ] == [[98.0, 98.4, 98.2]]
     assert leaderboard(load_groups(reference))[0]["metrics"]["test_accuracy"]["values"] == [50.0]
 
 
@@ -98,8 +118,11 @@ def test_a_methods_own_rate_is_shown_under_the_label_it_declared(tmp_path):
         record(root, "cnn", seed, 98.0 + seed)
         path = root / f"cnn-{seed}-3.json"
         rec = json.loads(path.read_text())
-        rec["throughput"]["sparkle_images_per_s"] = {"items_per_s": 40.0 + seed, "label": "sparkle img/s",
-                                                     "unit": "images/s"}
+        rec["throughput"]["sparkle_images_per_s"] = {
+            "items_per_s": 40.0 + seed,
+            "label": "sparkle img/s",
+            "unit": "images/s",
+        }
         path.write_text(json.dumps(rec))
     rows = leaderboard(load_groups(root))
     assert rows[0]["metrics"]["sparkle_images_per_s"]["values"] == [40.0, 41.0]

@@ -2,7 +2,6 @@
 independent computations on a raw-pixel encoder; MAE and DDAE pieces; saved encoders; controls."""
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +56,16 @@ def test_linear_probe_matches_an_independent_lbfgs_solution(tmp_path, reg):
     """Raw pixels, one (lr, weight decay) point, no holdout: the protocol's Adam fit must reach the
     test accuracy of the exact minimiser of mean cross-entropy + wd/2 ||W||^2 on standardised pixels."""
     wd = 0.01
-    _, _, _, (record,) = run_suite(tmp_path, reg, f"""
+    _, _, _, (record,) = run_suite(
+        tmp_path,
+        reg,
+        f"""
 runs:
   - datasets: blobs
     methods: raw-pixels
     protocol: {{name: linear-probe, holdout: 0.0, lrs: [0.05], weight_decays: [{wd}], epochs: 300, batch_size: 300}}
-""")
+""",
+    )
     (x, y), (xt, yt) = blobs_arrays()
     mean, std = x.mean(0), x.std(0)
     x, xt = (x - mean) / (std + 1e-6), (xt - mean) / (std + 1e-6)
@@ -70,18 +73,19 @@ runs:
     onehot = np.eye(c)[y]
 
     def objective(theta):
-        w, b = theta[: d * c].reshape(c, d), theta[d * c:]
+        w, b = theta[: d * c].reshape(c, d), theta[d * c :]
         logits = x @ w.T + b
         logits -= logits.max(1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(1, keepdims=True)
-        loss = -np.log((p * onehot).sum(1)).mean() + wd / 2 * (w ** 2).sum()
+        loss = -np.log((p * onehot).sum(1)).mean() + wd / 2 * (w**2).sum()
         g = (p - onehot) / n
         return loss, np.concatenate([(g.T @ x + wd * w).ravel(), g.sum(0)])
 
-    theta = scipy.optimize.minimize(objective, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
-                                    options={"maxiter": 2000, "gtol": 1e-10}).x
-    w, b = theta[: d * c].reshape(c, d), theta[d * c:]
+    theta = scipy.optimize.minimize(
+        objective, np.zeros(d * c + c), jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-10}
+    ).x
+    w, b = theta[: d * c].reshape(c, d), theta[d * c :]
     expected = 100.0 * ((xt @ w.T + b).argmax(1) == yt).mean()
     assert 40 < expected < 98, "the toy task should be neither trivial nor hopeless"
     assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
@@ -91,12 +95,16 @@ runs:
 
 def test_knn_matches_an_independent_numpy_vote(tmp_path, reg):
     k, temperature = 7, 0.1
-    _, _, _, (record,) = run_suite(tmp_path, reg, f"""
+    _, _, _, (record,) = run_suite(
+        tmp_path,
+        reg,
+        f"""
 runs:
   - datasets: blobs
     methods: raw-pixels
     protocol: {{name: knn, k: {k}, temperature: {temperature}}}
-""")
+""",
+    )
     (x, y), (xt, yt) = blobs_arrays()
     mean, std = x.mean(), x.std()  # the host's normalisation (one channel), then cosine similarity
     x, xt = (x - mean) / std, (xt - mean) / std
@@ -126,12 +134,16 @@ def test_knn_votes_are_weighted_by_similarity():
 
 
 def test_linear_probe_sweep_is_chosen_on_held_out_training_images(tmp_path, reg):
-    _, _, _, (record,) = run_suite(tmp_path, reg, """
+    _, _, _, (record,) = run_suite(
+        tmp_path,
+        reg,
+        """
 runs:
   - datasets: blobs
     methods: raw-pixels
     protocol: {name: linear-probe, holdout: 0.2, lrs: [0.05], weight_decays: [0.001, 50.0], epochs: 20}
-""")
+""",
+    )
     sweep = record["details"]["probe"]["sweep"]
     assert [p["weight_decay"] for p in sweep] == [0.001, 50.0]
     assert record["details"]["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
@@ -153,13 +165,21 @@ def test_feature_sweep_is_chosen_on_held_out_images_and_scored_as_a_fixed_run(tm
     """The host picks the read-out on the held-out part; the chosen one is then evaluated exactly as
     a run fixed to it, and the table says what was chosen."""
     for protocol in ("knn", "linear-probe"):
-        options = f"name: {protocol}, holdout: 0.2, lrs: [0.05], weight_decays: [0.001], epochs: 20" \
-            if protocol == "linear-probe" else f"name: {protocol}, holdout: 0.2"
-        _, _, _, (swept, fixed) = run_suite(tmp_path, reg, f"""
+        options = (
+            f"name: {protocol}, holdout: 0.2, lrs: [0.05], weight_decays: [0.001], epochs: 20"
+            if protocol == "linear-probe"
+            else f"name: {protocol}, holdout: 0.2"
+        )
+        _, _, _, (swept, fixed) = run_suite(
+            tmp_path,
+            reg,
+            f"""
 runs:
   - {{datasets: blobs, methods: raw-pixels, protocol: {{{options}, feature_sweep: {{pixels: [1, 36, 2]}}}}}}
   - {{datasets: blobs, methods: {{name: raw-pixels, params: {{pixels: 36}}}}, protocol: {{{options}}}}}
-""", results=protocol)
+""",
+            results=protocol,
+        )
         features = swept["details"]["features"]
         assert [q["pixels"] for q in features["points"]] == [1, 36, 2]
         assert features["chosen"] == {"pixels": 36}
@@ -174,9 +194,11 @@ runs:
 
 def test_a_bad_feature_sweep_is_refused_with_its_key(tmp_path, reg):
     path = tmp_path / "suite.yaml"
-    path.write_text("runs:\n"
-                    "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, feature_sweep: {pixels: [1]}}}\n"
-                    "  - {datasets: blobs, methods: raw-pixels, protocol: {name: linear-probe, feature_sweep: {unused: [1], pixels: [one]}}}\n")
+    path.write_text(
+        "runs:\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, feature_sweep: {pixels: [1]}}}\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: linear-probe, feature_sweep: {unused: [1], pixels: [one]}}}\n"
+    )
     with pytest.raises(SuiteError) as err:
         load_suite(path, reg)
     text = str(err.value)
@@ -189,18 +211,29 @@ def test_representation_specs_need_build_and_known_feature_params():
     with pytest.raises(ValueError, match="build"):
         MethodSpec(name="x", kind="representation", fit=lambda d, c: None)
     with pytest.raises(ValueError, match="feature_params"):
-        MethodSpec(name="x", kind="representation", fit=lambda d, c: None, build=lambda s, c: None,
-                   params={"a": 1}, feature_params=("b",))
+        MethodSpec(
+            name="x",
+            kind="representation",
+            fit=lambda d, c: None,
+            build=lambda s, c: None,
+            params={"a": 1},
+            feature_params=("b",),
+        )
 
 
 def test_suite_grid_expands_params_and_checks_them(tmp_path, reg):
     path = tmp_path / "suite.yaml"
-    path.write_text("runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1, 11, 21], block: [out_3, out_6]}}], "
-                    "protocol: linear-probe}]\n")
+    path.write_text(
+        "runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1, 11, 21], block: [out_3, out_6]}}], "
+        "protocol: linear-probe}]\n"
+    )
     suite = load_suite(path, reg)
     assert sorted((s.params["timestep"], s.params["block"]) for s in suite.runs) == [
-        (t, b) for t in (1, 11, 21) for b in ("out_3", "out_6")]
-    path.write_text("runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1.5], nope: [1]}}], protocol: knn}]\n")
+        (t, b) for t in (1, 11, 21) for b in ("out_3", "out_6")
+    ]
+    path.write_text(
+        "runs: [{datasets: mnist, methods: [{name: ddae, grid: {timestep: [1.5], nope: [1]}}], protocol: knn}]\n"
+    )
     with pytest.raises(SuiteError) as err:
         load_suite(path, reg)
     assert "grid.timestep" in str(err.value) and "grid.nope" in str(err.value)
@@ -210,20 +243,38 @@ def test_suite_grid_expands_params_and_checks_them(tmp_path, reg):
 
 
 def tiny_ctx(tmp_path, params, images, epochs=1.0):
-    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({"epochs": epochs}), params=params,
-                      normalize=Normalize.fit(images), artifacts_dir=tmp_path, progress=Progress(quiet=True))
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": epochs}),
+        params=params,
+        normalize=Normalize.fit(images),
+        artifacts_dir=tmp_path,
+        progress=Progress(quiet=True),
+    )
 
 
-MAE_TINY = {**mae.PARAMS, "patch_size": 4, "dim": 32, "depth": 1, "heads": 2, "decoder_dim": 16,
-            "decoder_depth": 1, "decoder_heads": 2, "batch_size": 32, "base_lr": 1e-2, "flip": False}
+MAE_TINY = {
+    **mae.PARAMS,
+    "patch_size": 4,
+    "dim": 32,
+    "depth": 1,
+    "heads": 2,
+    "decoder_dim": 16,
+    "decoder_depth": 1,
+    "decoder_heads": 2,
+    "batch_size": 32,
+    "base_lr": 1e-2,
+    "flip": False,
+}
 
 
 def test_mae_masking_keeps_a_quarter_and_restores_patch_order():
     g = torch.Generator().manual_seed(0)
     keep_index, mask, restore = mae.random_masking(3, 16, 4, "cpu", g)
     assert keep_index.shape == (3, 4) and mask.shape == (3, 16)
-    assert (mask.sum(1) == 12).all()                                    # 75% removed
-    assert (mask.gather(1, keep_index) == 0).all()                      # kept patches are 0 = keep
+    assert (mask.sum(1) == 12).all()  # 75% removed
+    assert (mask.gather(1, keep_index) == 0).all()  # kept patches are 0 = keep
     assert not torch.equal(keep_index[0].sort().values, keep_index[1].sort().values)  # per image
     order = torch.cat([keep_index, torch.ones(3, 12, dtype=torch.long) * -1], 1)
     assert (order.gather(1, restore).ne(-1) == (mask == 0)).all()
@@ -231,14 +282,14 @@ def test_mae_masking_keeps_a_quarter_and_restores_patch_order():
 
 def test_patchify_lays_out_patches_in_raster_order():
     images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
-    patches = patchify(images, 2)                                       # (2, 4, 2*2*3)
+    patches = patchify(images, 2)  # (2, 4, 2*2*3)
     assert patches.shape == (2, 4, 12)
     assert torch.equal(patches[0, 1].reshape(2, 2, 3).permute(2, 0, 1), images[0, :, 0:2, 2:4])
 
 
 def test_mae_learns_and_its_encoder_sees_every_patch(tmp_path):
-    images = repr_toy.load_blobs("train", None).images                 # (300, 1, 6, 6)
-    images = torch.nn.functional.pad(images, (1, 1, 1, 1))              # 8x8: four 4x4 patches
+    images = repr_toy.load_blobs("train", None).images  # (300, 1, 6, 6)
+    images = torch.nn.functional.pad(images, (1, 1, 1, 1))  # 8x8: four 4x4 patches
     ctx = tiny_ctx(tmp_path, MAE_TINY, images, epochs=6)
     encoder = mae.fit_mae(PretrainData(images), ctx)
     losses = [c["loss"] for c in bookkeeping(ctx).curves]
@@ -247,14 +298,23 @@ def test_mae_learns_and_its_encoder_sees_every_patch(tmp_path):
     with torch.no_grad():
         a = encoder(x)
         x2 = x.clone()
-        x2[:, :, 4:, 4:] += 1.0                                           # change one patch only
+        x2[:, :, 4:, 4:] += 1.0  # change one patch only
         assert a.shape == (2, 32) and not torch.allclose(a, encoder(x2))
 
 
 # -- DDAE -----------------------------------------------------------------------------------------
 
-DDAE_TINY = {**ddae.PARAMS, "n_channels": 32, "ch_mults": [1, 2], "attention_levels": [1], "n_blocks": 1,
-             "batch_size": 50, "lr": 1e-3, "flip": False, "block": "out_2"}
+DDAE_TINY = {
+    **ddae.PARAMS,
+    "n_channels": 32,
+    "ch_mults": [1, 2],
+    "attention_levels": [1],
+    "n_blocks": 1,
+    "batch_size": 50,
+    "lr": 1e-3,
+    "flip": False,
+    "block": "out_2",
+}
 
 
 def test_ddpm_linear_schedule():
@@ -274,7 +334,7 @@ def test_ddae_unet_blocks_and_features(tmp_path):
     x = ctx.normalize(images)
     with torch.no_grad():
         assert encoder.unet(x, torch.full((4,), 0.5)).shape == (4, 1, 8, 8)
-        assert encoder(x).shape == (4, 64)                               # out_2: the 4x4 level, 64 channels
+        assert encoder(x).shape == (4, 64)  # out_2: the 4x4 level, 64 channels
         encoder.block = "out_3"
         assert encoder(x).shape == (4, 32)
     with pytest.raises(ValueError, match="divisible"):
@@ -289,7 +349,7 @@ def test_ddae_ema_warms_up():
     ema = ddae.EMA(model, 0.9999)
     with torch.no_grad():
         model.weight.fill_(1.0)
-    ema.update(model)                                                    # decay 1 - 2^(-2/3)
+    ema.update(model)  # decay 1 - 2^(-2/3)
     assert ema.shadow[0].item() == pytest.approx(2 ** (-2 / 3), rel=1e-5)
 
 
@@ -303,10 +363,14 @@ def test_ddae_learns_to_denoise(tmp_path):
 
 # -- the whole track through the runner, on CIFAR-10 files in the true format ----------------------
 
-MAE_CIFAR = ("{name: mae, params: {patch_size: 8, dim: 32, depth: 1, heads: 2, decoder_dim: 16, decoder_depth: 1, "
-             "decoder_heads: 2, batch_size: 100, base_lr: 1.0e-2}, grid: {pool: [cls, mean]}, budget: {epochs: 1}}")
-DDAE_CIFAR = ("{name: ddae, params: {n_channels: 32, ch_mults: [1, 2], n_blocks: 1, batch_size: 100, block: out_2}, "
-              "budget: {epochs: 0.2}}")
+MAE_CIFAR = (
+    "{name: mae, params: {patch_size: 8, dim: 32, depth: 1, heads: 2, decoder_dim: 16, decoder_depth: 1, "
+    "decoder_heads: 2, batch_size: 100, base_lr: 1.0e-2}, grid: {pool: [cls, mean]}, budget: {epochs: 1}}"
+)
+DDAE_CIFAR = (
+    "{name: ddae, params: {n_channels: 32, ch_mults: [1, 2], n_blocks: 1, batch_size: 100, block: out_2}, "
+    "budget: {epochs: 0.2}}"
+)
 
 
 @pytest.mark.slow
@@ -317,7 +381,10 @@ def test_cifar10_track_saves_encoders_and_keeps_protocols_and_controls_apart(tmp
     use_fake_cifar(monkeypatch, data, per_batch=60, n_test=100)
     monkeypatch.setenv("BENCH_DATA_DIR", str(data))
     sizes = "labelled_images: 120, test_images: 60, eval_batch_size: 60"
-    suite, store, outcome, records = run_suite(tmp_path, reg, f"""
+    suite, store, outcome, records = run_suite(
+        tmp_path,
+        reg,
+        f"""
 name: track
 runs:
   - {{datasets: cifar10, methods: [{MAE_CIFAR}, {DDAE_CIFAR}], protocol: {{name: linear-probe, {sizes}, epochs: 5}}}}
@@ -325,15 +392,27 @@ runs:
   - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: knn, {sizes}, weights: random}}}}
   - {{datasets: cifar10, methods: [{MAE_CIFAR}], protocol: {{name: finetune, {sizes}, epochs: 1, batch_size: 50}}}}
   - {{datasets: cifar10, methods: [{DDAE_CIFAR}], protocol: {{name: knn, {sizes}, holdout: 0.25, feature_sweep: {{block: [out_1, out_3], timestep: [11, 101]}}}}}}
-""")
+""",
+    )
     assert len(records) == 10 and not outcome.failed  # mae x 2 read-outs x 4 groups + ddae x 2
-    by = {(r["spec"]["method"], r["spec"]["protocol"], r["spec"]["params"].get("pool"), r["spec"]["protocol_options"]["weights"]): r
-          for r in records}
+    by = {
+        (
+            r["spec"]["method"],
+            r["spec"]["protocol"],
+            r["spec"]["params"].get("pool"),
+            r["spec"]["protocol_options"]["weights"],
+        ): r
+        for r in records
+    }
     first = by["mae", "linear-probe", "cls", "pretrained"]
     # One pre-training per method: every other protocol and read-out loads the saved encoder.
     assert first["details"]["pretrain"]["source"] == "trained"
     assert first["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
-    for key in [("mae", "linear-probe", "mean", "pretrained"), ("mae", "knn", "cls", "pretrained"), ("mae", "finetune", "mean", "pretrained")]:
+    for key in [
+        ("mae", "linear-probe", "mean", "pretrained"),
+        ("mae", "knn", "cls", "pretrained"),
+        ("mae", "finetune", "mean", "pretrained"),
+    ]:
         assert by[key]["details"]["pretrain"]["source"] == "artifact"
         assert by[key]["details"]["pretrain"]["artifact"] == first["details"]["pretrain"]["artifact"]
     assert len(list((tmp_path / "results" / "track" / "cifar10").rglob("*.pt"))) == 2  # mae, ddae
@@ -348,12 +427,18 @@ runs:
         assert r["details"]["split"]["test"] == 60
 
     text = render(leaderboard(load_groups(tmp_path / "results")))
-    assert "track · cifar10 · knn" in text and "track · cifar10 · linear-probe" in text and "track · cifar10 · finetune" in text
+    assert (
+        "track · cifar10 · knn" in text
+        and "track · cifar10 · linear-probe" in text
+        and "track · cifar10 · finetune" in text
+    )
     assert "mae (random weights) pool=cls" in text and "mae pool=mean" in text and "pretrain img/s" in text
 
     # Re-running the pre-trained runs elsewhere from the saved encoder gives the same numbers.
     again = ResultStore(tmp_path / "results")
-    spec = next(s for s in suite.runs if s.protocol == "linear-probe" and s.method == "mae" and s.params["pool"] == "cls")
+    spec = next(
+        s for s in suite.runs if s.protocol == "linear-probe" and s.method == "mae" and s.params["pool"] == "cls"
+    )
     path = again.path_for(spec)
     path.unlink()
     run_specs([spec], reg, again, DataStore(data), Progress(quiet=True))
@@ -368,8 +453,9 @@ runs:
     assert len(swept["details"]["features"]["points"]) == 4
     chosen = swept["details"]["features"]["chosen"]
     spec = next(s for s in suite.runs if s.method == "ddae" and s.protocol == "knn")
-    fixed = dataclasses.replace(spec, params={**spec.params, **chosen},
-                                protocol_options={**spec.protocol_options, "feature_sweep": {}})
+    fixed = dataclasses.replace(
+        spec, params={**spec.params, **chosen}, protocol_options={**spec.protocol_options, "feature_sweep": {}}
+    )
     run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
     assert again.read(fixed)["metrics"] == swept["metrics"]
 
@@ -380,13 +466,20 @@ def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_
     from bench import cli
     from fakedist import install_distribution
 
-    install_distribution(monkeypatch, tmp_path, "bench-repr-toy", "1.0",
-                         {"bench_repr_toy": (Path(__file__).parent / "repr_toy.py").read_text()},
-                         {"repr-toy": "bench_repr_toy"})
+    install_distribution(
+        monkeypatch,
+        tmp_path,
+        "bench-repr-toy",
+        "1.0",
+        {"bench_repr_toy": (Path(__file__).parent / "repr_toy.py").read_text()},
+        {"repr-toy": "bench_repr_toy"},
+    )
     suite = tmp_path / "control.yaml"
-    suite.write_text("name: control\nseeds: [0]\nruns:\n"
-                     "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5}}\n"
-                     "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5, weights: random}}\n")
+    suite.write_text(
+        "name: control\nseeds: [0]\nruns:\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5}}\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, k: 5, weights: random}}\n"
+    )
     results = str(tmp_path / "results")
     assert cli.main(["run", str(suite), "--results-dir", results, "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -399,8 +492,11 @@ def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_
     assert cli.main(["run", str(suite), "--results-dir", results, "--quiet"]) == 0
     capsys.readouterr()
     assert cli.main(["table", results, "--suite", "control"]) == 0
-    rows = {line.split()[0] + (" control" if "random weights" in line else ""): line
-            for line in capsys.readouterr().out.splitlines() if line.startswith("raw-pixels")}
+    rows = {
+        line.split()[0] + (" control" if "random weights" in line else ""): line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("raw-pixels")
+    }
     assert "none (random weights)" in rows["raw-pixels control"] and "epochs=1" in rows["raw-pixels"]
 
 
@@ -412,7 +508,7 @@ def test_published_numbers_carry_their_protocol_setting_and_epoch():
 
     reg = registry.load()
     found = {(name, p.value): p for name in ("mae", "ddae") for p in reg.method(name).published}
-    assert set(found) == {("mae", 89.77), ("mae", 74.13), ("ddae", 90.05), ("ddae", 88.23)}   # no 95.9 (EDM/DDPM++)
+    assert set(found) == {("mae", 89.77), ("mae", 74.13), ("ddae", 90.05), ("ddae", 88.23)}  # no 95.9 (EDM/DDPM++)
     assert (found["ddae", 90.05].epoch, found["ddae", 88.23].epoch) == (800, 1999)
     assert "chosen among checkpoints on test accuracy" in found["ddae", 90.05].note
     for (name, _), p in found.items():
@@ -432,15 +528,21 @@ def test_ddae_full_budget_is_the_official_effective_four_gpu_recipe():
     spec = reg.method("ddae")
     params = {k: getattr(v, "default", v) for k, v in spec.params.items()}
     assert (params["batch_size"], params["lr"], spec.budget["epochs"]) == (512, 4e-4, 2000)
-    assert spec.budget["epochs"] * -(-50_000 // params["batch_size"]) == 196_000   # about 196k steps
+    assert spec.budget["epochs"] * -(-50_000 // params["batch_size"]) == 196_000  # about 196k steps
 
 
 # -- the per-step probe (probe: ddae-official): all heads from one pass ----------------------------
 
 
 def probe_context(images):
-    return RunContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={},
-                      normalize=Normalize.fit(images), artifacts_dir=Path("."))
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({}),
+        params={},
+        normalize=Normalize.fit(images),
+        artifacts_dir=Path("."),
+    )
 
 
 def test_heads_trained_from_one_pass_equal_separate_probes():
@@ -449,7 +551,7 @@ def test_heads_trained_from_one_pass_equal_separate_probes():
 
     data = repr_toy.load_blobs("train", None)
     projections = [torch.randn(36, d, generator=torch.Generator().manual_seed(d)) for d in (5, 12, 36)]
-    read_all = lambda x: [x.flatten(1) @ w for w in projections]     # three read-outs of widths 5, 12, 36
+    read_all = lambda x: [x.flatten(1) @ w for w in projections]  # three read-outs of widths 5, 12, 36
     fit = dict(epochs=3, batch_size=64, lr=0.01, weight_decay=1e-3, augment=Augment(flip=True, crop_padding=1))
     ctx = probe_context(data.images)
     heads = LinearHeads([5, 12, 36], repr_toy.CLASSES, generator=torch.Generator().manual_seed(0))
@@ -457,12 +559,12 @@ def test_heads_trained_from_one_pass_equal_separate_probes():
     train_heads(read_all, heads, data, ctx, **fit)
     together = head_accuracies(read_all, heads, data, ctx, 100)
     for k, head in enumerate(starts):
-        ctx = probe_context(data.images)                                # the same batches and augmentations
+        ctx = probe_context(data.images)  # the same batches and augmentations
         train_heads(lambda x, k=k: [read_all(x)[k]], head, data, ctx, **fit)
         alone = heads.select(k)
         assert torch.allclose(alone.weight, head.weight, atol=1e-5) and torch.allclose(alone.bias, head.bias, atol=1e-5)
         assert head_accuracies(lambda x, k=k: [read_all(x)[k]], head, data, ctx, 100)[0] == pytest.approx(together[k])
-    assert torch.all(heads.weight[0, 5:] == 0)                        # padding stays out of the heads
+    assert torch.all(heads.weight[0, 5:] == 0)  # padding stays out of the heads
 
 
 def test_ddae_read_outs_equal_encoders_built_for_each():
@@ -471,7 +573,11 @@ def test_ddae_read_outs_equal_encoders_built_for_each():
     torch.manual_seed(0)
     encoder = ddae.build_encoder((1, 8, 8), ctx).eval()
     x = torch.randn(4, 1, 8, 8)
-    choices = [{"block": "out_1", "timestep": 11}, {"block": "out_4", "timestep": 11}, {"block": "out_2", "timestep": 101}]
+    choices = [
+        {"block": "out_1", "timestep": 11},
+        {"block": "out_4", "timestep": 11},
+        {"block": "out_2", "timestep": 101},
+    ]
     torch.manual_seed(5)
     together = encoder.read_outs(x, choices)
     # One noise draw per timestep, in order of first appearance: t = 11 then t = 101.
@@ -479,7 +585,9 @@ def test_ddae_read_outs_equal_encoders_built_for_each():
     for timestep, blocks in [(11, ["out_1", "out_4"]), (101, ["out_2"])]:
         noise = torch.randn_like(x)
         for block in blocks:
-            alone = ddae.DDAEEncoder(encoder.unet, timestep, block, 1000, (1e-4, 0.02), ctx.normalize.mean, ctx.normalize.std)
+            alone = ddae.DDAEEncoder(
+                encoder.unet, timestep, block, 1000, (1e-4, 0.02), ctx.normalize.mean, ctx.normalize.std
+            )
             x_t = alone.noised(alone.to_unit_range(x), torch.full((4,), timestep), noise)
             ref = alone.unet(x_t, torch.full((4,), timestep / 1000), stop_at=block).mean(dim=(2, 3))
             got = together[[c["block"] for c in choices].index(block)]
@@ -487,7 +595,10 @@ def test_ddae_read_outs_equal_encoders_built_for_each():
 
 
 def test_the_per_step_probe_runs_and_says_which_it_is(tmp_path, reg):
-    _, _, _, (record, swept) = run_suite(tmp_path, reg, """
+    _, _, _, (record, swept) = run_suite(
+        tmp_path,
+        reg,
+        """
 runs:
   - datasets: blobs
     methods: raw-pixels
@@ -495,13 +606,19 @@ runs:
   - datasets: blobs
     methods: raw-pixels
     protocol: {name: linear-probe, probe: ddae-official, overrides: {epochs: 40, batch_size: 60, flip: false, crop_padding: 0}, feature_sweep: {pixels: [2, 36]}}
-""")
+""",
+    )
     probe = record["details"]["probe"]
     assert probe["setting"] == "ddae-official" and probe["lr"] == 4e-3 and probe["epochs"] == 40
     # (crop + flip would destroy these 6x6 templates: overridden.)
     assert probe["overrides"] == {"epochs": 40, "batch_size": 100, "flip": False, "crop_padding": 0}
-    assert record["details"]["split"]["train"] == 300 and record["metrics"]["test_accuracy"] > 50   # 5 classes: 20% by chance
+    assert (
+        record["details"]["split"]["train"] == 300 and record["metrics"]["test_accuracy"] > 50
+    )  # 5 classes: 20% by chance
     features = swept["details"]["features"]
     assert features["chosen"] == {"pixels": 36} and [q["pixels"] for q in features["points"]] == [2, 36]
-    assert swept["details"]["probe"]["heads"] == 2 and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
+    assert (
+        swept["details"]["probe"]["heads"] == 2
+        and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
+    )
     assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]

@@ -17,7 +17,7 @@ from bench.records import ResultStore
 from bench.report import leaderboard, load_groups, render
 from bench.restoration.degrade import Degradation, image_seed, modcrop
 from bench.restoration.images import RestorationImage, read_image, write_image
-from bench.restoration.metrics import Convention, prepare, psnr, rgb_to_y, ssim, ssim_map, to_uint8
+from bench.restoration.metrics import Convention, psnr, rgb_to_y, ssim, ssim_map, to_uint8
 from bench.restoration.resize import imresize, imresize_uint8, resize_matrix
 from bench.runner import run_specs
 from bench.suite import SuiteError, load_suite
@@ -141,7 +141,11 @@ def test_y_channel_psnr_shave_and_ssim_follow_the_convention():
     assert psnr(noisy, clean, conv) == pytest.approx(10 * math.log10(255**2 / (100 * 20 / 400)))
     assert psnr(noisy, clean, Convention(y_channel=True, shave=2)) == math.inf
     a = restoration_toy.smooth_image(3, 30, 30, 0)
-    b = (a.int() + torch.randint(-20, 21, a.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 255).to(torch.uint8)
+    b = (
+        (a.int() + torch.randint(-20, 21, a.shape, generator=torch.Generator().manual_seed(0)))
+        .clamp(0, 255)
+        .to(torch.uint8)
+    )
     assert ssim(a, a, conv) == pytest.approx(1.0)
     assert 0 < ssim(b, a, conv) < 1
 
@@ -152,8 +156,17 @@ def test_ssim_equals_torchmetrics_on_the_valid_windows():
     g = torch.Generator().manual_seed(1)
     a = restoration_toy.smooth_image(3, 40, 36, 2).double()
     b = (a + torch.randn(a.shape, generator=g, dtype=torch.float64) * 12).clamp(0, 255).round()
-    _, full = tm_ssim(b[None], a[None], gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=255.0,
-                      k1=0.01, k2=0.03, return_full_image=True)
+    _, full = tm_ssim(
+        b[None],
+        a[None],
+        gaussian_kernel=True,
+        sigma=1.5,
+        kernel_size=11,
+        data_range=255.0,
+        k1=0.01,
+        k2=0.03,
+        return_full_image=True,
+    )
     torch.testing.assert_close(ssim_map(b, a), full[0, :, 5:-5, 5:-5], rtol=0, atol=1e-9)
 
 
@@ -194,7 +207,10 @@ TINY_ZSSR = "{width: 8, depth: 3, crop_size: 16, back_projection_iters: 2, run_t
 
 
 def test_restore_protocol_end_to_end_with_tables_and_figures(tmp_path, reg, capsys):
-    suite, store, outcome = run_suite(tmp_path, reg, f"""
+    suite, store, outcome = run_suite(
+        tmp_path,
+        reg,
+        f"""
 name: tiny
 seeds: [0]
 runs:
@@ -208,7 +224,8 @@ runs:
   - datasets: tiny-restore
     methods: [degraded-input, {{name: dip, params: {TINY_DIP}, budget: {{inpaint_iterations: 2}}}}]
     protocol: {{name: restore, task: inpaint, mask: dataset, images: [rgb]}}
-""")
+""",
+    )
     assert outcome.exit_code == 0, [store.read(s).get("error") for s in suite.runs]
     records = {(s.method, s.protocol_options["task"]): store.read(s) for s in suite.runs}
     bic = records["bicubic", "sr"]
@@ -232,11 +249,15 @@ runs:
     assert [e["image"] for e in inpaint] == ["rgb"]
     art = store.path_for(suite.runs[0]).with_suffix("") / "gray"
     assert {p.name for p in art.iterdir()} >= {"clean.png", "degraded.png", "restored.png", "scores.json"}
-    dip_art = store.path_for([s for s in suite.runs if s.method == "dip" and s.protocol_options["task"] == "denoise"][0])
+    dip_art = store.path_for(
+        [s for s in suite.runs if s.method == "dip" and s.protocol_options["task"] == "denoise"][0]
+    )
     assert (dip_art.with_suffix("") / "gray" / "degraded.npy").exists()
     assert (dip_art.with_suffix("") / "gray" / "psnr_curve.png").exists()
-    np.testing.assert_array_equal(np.load(dip_art.with_suffix("") / "gray" / "degraded.npy"),
-                                  Degradation("denoise", sigma=25.0).apply(restoration_toy.load_tiny("test", None).images[0]).observed.numpy())
+    np.testing.assert_array_equal(
+        np.load(dip_art.with_suffix("") / "gray" / "degraded.npy"),
+        Degradation("denoise", sigma=25.0).apply(restoration_toy.load_tiny("test", None).images[0]).observed.numpy(),
+    )
 
     text = render(leaderboard(load_groups(tmp_path / "results")), "text")
     assert "tiny · tiny-restore · restore · sr x2" in text and "restore · denoise sigma 25" in text
@@ -253,7 +274,9 @@ runs:
 
 def test_suites_refuse_a_restorer_for_a_task_it_does_not_do(tmp_path, reg):
     path = tmp_path / "s.yaml"
-    path.write_text("runs: [{datasets: tiny-restore, methods: [bicubic, bm3d], protocol: {name: restore, task: inpaint}}]\n")
+    path.write_text(
+        "runs: [{datasets: tiny-restore, methods: [bicubic, bm3d], protocol: {name: restore, task: inpaint}}]\n"
+    )
     with pytest.raises(SuiteError) as err:
         load_suite(path, reg)
     text = str(err.value)
@@ -269,7 +292,11 @@ def test_restored_images_must_have_the_clean_shape(tmp_path, reg):
             register(Restorer(name="bad-sr", restore=lambda problem, ctx: problem.observed, restorations=("sr",)))
 
     reg2 = registry.load(extra_plugins=[("restoration_toy", restoration_toy), ("bad", Bad())])
-    suite, store, outcome = run_suite(tmp_path, reg2, "runs: [{datasets: tiny-restore, methods: bad-sr, protocol: {name: restore, task: sr, scale: 2}}]\n")
+    suite, store, outcome = run_suite(
+        tmp_path,
+        reg2,
+        "runs: [{datasets: tiny-restore, methods: bad-sr, protocol: {name: restore, task: sr, scale: 2}}]\n",
+    )
     assert outcome.exit_code == 1
     assert "expected a tensor of shape (1, 26, 22)" in store.read(suite.runs[0])["error"]["message"]
 
@@ -292,17 +319,29 @@ def test_zssr_augmentation_without_interpolation_is_an_exact_rotated_crop():
     values (rotating about the rounded centre may bring in a zero row or column, as in ZSSR)."""
     from bench_plugins.methods.zssr import augment_matrix, warp
 
-    params = {"augment_leave_as_is_probability": 0.0, "augment_no_interpolate_probability": 1.0,
-              "augment_min_scale": 0.5, "augment_scale_diff_sigma": 0.25, "augment_shear_sigma": 0.1, "crop_size": 8}
+    params = {
+        "augment_leave_as_is_probability": 0.0,
+        "augment_no_interpolate_probability": 1.0,
+        "augment_min_scale": 0.5,
+        "augment_scale_diff_sigma": 0.25,
+        "augment_shear_sigma": 0.1,
+        "crop_size": 8,
+    }
     image = 0.1 + 0.9 * torch.rand(1, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     rng = np.random.default_rng(0)
     candidates = [torch.rot90(image[0], k, (0, 1)) for k in range(4)]
-    candidates = [torch.nn.functional.pad(c, (2, 2, 2, 2)) for c in candidates + [torch.flip(c, (1,)) for c in candidates]]
+    candidates = [
+        torch.nn.functional.pad(c, (2, 2, 2, 2)) for c in candidates + [torch.flip(c, (1,)) for c in candidates]
+    ]
     for _ in range(12):
         crop = warp(image, augment_matrix(rng, 24, 24, params), 8)[0]
         assert (crop > 0).float().mean() > 0.7
-        found = any(torch.allclose(crop, c[i:i + 8, j:j + 8], atol=1e-9)
-                    for c in candidates for i in range(c.shape[0] - 7) for j in range(c.shape[1] - 7))
+        found = any(
+            torch.allclose(crop, c[i : i + 8, j : j + 8], atol=1e-9)
+            for c in candidates
+            for i in range(c.shape[0] - 7)
+            for j in range(c.shape[1] - 7)
+        )
         assert found
 
 
@@ -384,8 +423,10 @@ def _png(image: np.ndarray) -> bytes:
 
 def _small_set(rng) -> dict[str, bytes]:
     """Two PNGs in the formats the real Set14 copy holds: an RGB image and a 1-channel one."""
-    return {"baboon.png": _png(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)),
-            "bridge.png": _png(rng.integers(0, 256, (8, 8), dtype=np.uint8))}
+    return {
+        "baboon.png": _png(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)),
+        "bridge.png": _png(rng.integers(0, 256, (8, 8), dtype=np.uint8)),
+    }
 
 
 def test_set14_loads_from_its_own_image_folder_pinned_by_checksum(tmp_path, monkeypatch):
@@ -395,8 +436,16 @@ def test_set14_loads_from_its_own_image_folder_pinned_by_checksum(tmp_path, monk
     from bench_plugins.datasets.restoration import load_sr_set
 
     files = _small_set(np.random.default_rng(0))
-    monkeypatch.setitem(manifest.SETS, "Set14", ("owner/repo", "0" * 40, "CSet14", {
-        name: (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()) for name, data in files.items()}))
+    monkeypatch.setitem(
+        manifest.SETS,
+        "Set14",
+        (
+            "owner/repo",
+            "0" * 40,
+            "CSet14",
+            {name: (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()) for name, data in files.items()},
+        ),
+    )
     folder = tmp_path / "data" / "restoration" / "Set14"
     folder.mkdir(parents=True)
     for name, data in files.items():
@@ -405,8 +454,10 @@ def test_set14_loads_from_its_own_image_folder_pinned_by_checksum(tmp_path, monk
     images = load_sr_set("set14", "Set14", "test", store)
     assert [(im.name, tuple(im.image.shape)) for im in images] == [("baboon", (3, 12, 10)), ("bridge", (1, 8, 8))]
     assert sorted(store.used) == ["restoration/Set14/baboon.png", "restoration/Set14/bridge.png"]
-    assert store.used["restoration/Set14/baboon.png"]["url"] == \
-        "https://raw.githubusercontent.com/owner/repo/" + "0" * 40 + "/CSet14/baboon.png"
+    assert (
+        store.used["restoration/Set14/baboon.png"]["url"]
+        == "https://raw.githubusercontent.com/owner/repo/" + "0" * 40 + "/CSet14/baboon.png"
+    )
 
 
 def test_set14_falls_back_to_the_edsr_archive_and_says_where_both_go_when_neither_is_there(tmp_path, monkeypatch):
@@ -420,8 +471,16 @@ def test_set14_falls_back_to_the_edsr_archive_and_says_where_both_go_when_neithe
     from bench_plugins.datasets.restoration import load_sr_set
 
     files = _small_set(np.random.default_rng(1))
-    monkeypatch.setitem(manifest.SETS, "Set14", ("owner/repo", "0" * 40, "CSet14", {
-        name: (hashlib.md5(data).hexdigest(), None) for name, data in files.items()}))
+    monkeypatch.setitem(
+        manifest.SETS,
+        "Set14",
+        (
+            "owner/repo",
+            "0" * 40,
+            "CSet14",
+            {name: (hashlib.md5(data).hexdigest(), None) for name, data in files.items()},
+        ),
+    )
     data = tmp_path / "data"
     with pytest.raises(DataError) as error:
         load_sr_set("set14", "Set14", "test", DataStore(data, offline=True))
@@ -436,8 +495,15 @@ def test_set14_falls_back_to_the_edsr_archive_and_says_where_both_go_when_neithe
             tar.addfile(info, io.BytesIO(payload))
     (data / "restoration").mkdir(parents=True)
     (data / "restoration" / "edsr-benchmark.tar").write_bytes(buffer.getvalue())
-    monkeypatch.setattr(restoration, "EDSR_BENCHMARK", RemoteFile(
-        "restoration/edsr-benchmark.tar", "https://example.org/benchmark.tar", hashlib.md5(buffer.getvalue()).hexdigest()))
+    monkeypatch.setattr(
+        restoration,
+        "EDSR_BENCHMARK",
+        RemoteFile(
+            "restoration/edsr-benchmark.tar",
+            "https://example.org/benchmark.tar",
+            hashlib.md5(buffer.getvalue()).hexdigest(),
+        ),
+    )
     store = DataStore(data, offline=True)
     images = load_sr_set("set14", "Set14", "test", store)
     assert [(im.name, tuple(im.image.shape)) for im in images] == [("baboon", (3, 12, 10)), ("bridge", (1, 8, 8))]
@@ -450,7 +516,11 @@ def test_sr_sets_are_pinned_to_plain_files_and_b100_says_where_its_images_go(tmp
     from bench_plugins.datasets.restoration import load_local_or_edsr_set
 
     assert len(SETS["Set14"][3]) == 14 and len(SETS["Urban100"][3]) == 100
-    assert SETS["Set14"][:3] == ("majedelhelou/denoising_datasets", "58234876fef6f1b56306705c78dfd40cdb837b86", "CSet14")
+    assert SETS["Set14"][:3] == (
+        "majedelhelou/denoising_datasets",
+        "58234876fef6f1b56306705c78dfd40cdb837b86",
+        "CSet14",
+    )
     with pytest.raises(DataError) as error:
         load_local_or_edsr_set("b100", "B100", "test", DataStore(tmp_path / "data", offline=True))
     assert "MANIFEST.tsv" in str(error.value) and str(tmp_path / "data" / "restoration" / "B100") in str(error.value)

@@ -34,7 +34,9 @@ def run_suite(tmp_path, reg, text, results="results"):
 
 
 def test_a_run_writes_a_complete_record(tmp_path, reg):
-    suite, store, outcome = run_suite(tmp_path, reg, "seeds: [3]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n")
+    suite, store, outcome = run_suite(
+        tmp_path, reg, "seeds: [3]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
+    )
     assert outcome.exit_code == 0 and len(outcome.ran) == 1
     record = store.read(suite.runs[0])
     assert record["schema_version"] == 1 and record["status"] == "ok"
@@ -61,7 +63,9 @@ def test_same_seed_same_result(tmp_path, reg):
 
 
 def test_a_failing_plugin_fails_its_own_run_not_the_suite(tmp_path, reg):
-    suite, store, outcome = run_suite(tmp_path, reg, "runs: [{datasets: toy, methods: [toy-crash, toy-linear], protocol: classify}]\n")
+    suite, store, outcome = run_suite(
+        tmp_path, reg, "runs: [{datasets: toy, methods: [toy-crash, toy-linear], protocol: classify}]\n"
+    )
     assert outcome.exit_code == 1
     assert len(outcome.failed) == 1 and len(outcome.ran) == 1
     crash = store.read([s for s in suite.runs if s.method == "toy-crash"][0])
@@ -102,9 +106,15 @@ def test_a_spec_claimed_by_another_process_is_not_run(tmp_path, reg):
 @pytest.fixture
 def toy_env(monkeypatch, tmp_path):
     """Environment for `bench run` subprocesses that see the toy plugin as an installed distribution."""
-    site = install_distribution(monkeypatch, tmp_path, "bench-toy", "1.0", {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"})
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-               TOY_RUN_LOG=str(tmp_path / "runs.log"), BENCH_PLUGINS="toy")
+    site = install_distribution(
+        monkeypatch, tmp_path, "bench-toy", "1.0", {"bench_toy": TOY_SOURCE}, {"toy": "bench_toy"}
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        TOY_RUN_LOG=str(tmp_path / "runs.log"),
+        BENCH_PLUGINS="toy",
+    )
     return env
 
 
@@ -115,7 +125,9 @@ def bench(*args):
 @pytest.mark.slow
 def test_killing_a_suite_midway_then_rerunning_redoes_only_unfinished_runs(tmp_path, toy_env):
     suite = tmp_path / "slow.yaml"
-    suite.write_text("seeds: [0, 1, 2, 3]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.02}}, protocol: classify}]\n")
+    suite.write_text(
+        "seeds: [0, 1, 2, 3]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.02}}, protocol: classify}]\n"
+    )
     results = tmp_path / "results"
     proc = subprocess.Popen(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env)
     deadline = time.time() + 120
@@ -140,10 +152,14 @@ def test_killing_a_suite_midway_then_rerunning_redoes_only_unfinished_runs(tmp_p
 @pytest.mark.slow
 def test_two_processes_sharing_a_results_folder_never_run_a_spec_twice(tmp_path, toy_env):
     suite = tmp_path / "shared.yaml"
-    suite.write_text("seeds: [0, 1, 2, 3, 4, 5]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.005}}, protocol: classify}]\n")
+    suite.write_text(
+        "seeds: [0, 1, 2, 3, 4, 5]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.005}}, protocol: classify}]\n"
+    )
     results = tmp_path / "results"
-    procs = [subprocess.Popen(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env)
+        for _ in range(2)
+    ]
     assert [p.wait() for p in procs] == [0, 0]
     keys = [line.split()[0] for line in Path(toy_env["TOY_RUN_LOG"]).read_text().splitlines()]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 6
@@ -165,7 +181,9 @@ def test_a_non_finite_metric_fails_the_run_naming_the_metric(tmp_path, reg, monk
     import bench.protocols.classify as classify
 
     monkeypatch.setattr(classify, "accuracy", lambda *args, **kwargs: float("nan"))
-    suite, store, outcome = run_suite(tmp_path, reg, "runs: [{datasets: toy, methods: toy-linear, protocol: classify}]\n")
+    suite, store, outcome = run_suite(
+        tmp_path, reg, "runs: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
+    )
     assert outcome.exit_code == 1 and len(outcome.failed) == 1
     record = strict_json(store.path_for(suite.runs[0]))
     assert record["status"] == "failed" and record["error"]["type"] == "NonFiniteMetric"
@@ -196,8 +214,12 @@ class Escape(BaseException):
 class Rogue:
     """Methods that raise what a method should not: each must fail its own run only."""
 
-    RAISES = {"toy-exit": SystemExit(3), "toy-ctrl-c": KeyboardInterrupt(), "toy-escape": Escape("out"),
-              "toy-genexit": GeneratorExit()}
+    RAISES = {
+        "toy-exit": SystemExit(3),
+        "toy-ctrl-c": KeyboardInterrupt(),
+        "toy-escape": Escape("out"),
+        "toy-genexit": GeneratorExit(),
+    }
 
     @hookimpl
     def bench_register_methods(self, register):
@@ -209,6 +231,7 @@ class Rogue:
     def _raiser(exc):
         def fit(data, ctx):
             raise exc
+
         return fit
 
     @staticmethod
@@ -256,10 +279,16 @@ def test_a_real_ctrl_c_stops_the_suite_and_keeps_what_finished(tmp_path, reg, mo
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_stops_a_suite_cleanly_and_a_rerun_resumes(tmp_path, toy_env, sig, code):
     suite = tmp_path / "slow.yaml"
-    suite.write_text("seeds: [0, 1, 2, 3]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.02}}, protocol: classify}]\n")
+    suite.write_text(
+        "seeds: [0, 1, 2, 3]\nruns: [{datasets: toy, methods: {name: toy-linear, params: {sleep: 0.02}}, protocol: classify}]\n"
+    )
     results = tmp_path / "results"
-    proc = subprocess.Popen(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        bench("run", str(suite), "--results-dir", str(results), "--quiet"),
+        env=toy_env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not list(results.rglob("*.json")) and time.time() < deadline:
         time.sleep(0.05)
@@ -271,7 +300,9 @@ def test_sigterm_or_ctrl_c_stops_a_suite_cleanly_and_a_rerun_resumes(tmp_path, t
     finished = {p: p.stat().st_mtime_ns for p in results.rglob("*.json")}
     assert 1 <= len(finished) < 4, "the signal should land midway through the suite"
 
-    assert subprocess.run(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env).returncode == 0
+    assert (
+        subprocess.run(bench("run", str(suite), "--results-dir", str(results), "--quiet"), env=toy_env).returncode == 0
+    )
     assert len(list(results.rglob("*.json"))) == 4
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items()), "a finished run was redone"
     keys = [line.split()[0] for line in Path(toy_env["TOY_RUN_LOG"]).read_text().splitlines()]

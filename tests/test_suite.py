@@ -26,7 +26,9 @@ def problems(path, reg, **kw):
 
 
 def test_a_valid_suite_expands_datasets_methods_and_seeds(tmp_path, reg):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: demo
         seeds: 2
         budget_scale: 0.5
@@ -34,7 +36,8 @@ def test_a_valid_suite_expands_datasets_methods_and_seeds(tmp_path, reg):
           - datasets: [toy]
             methods: [toy-linear, {name: toy-flaky, params: {lr: 0.1}, budget: {epochs: 10}}]
             protocol: {name: classify, holdout: 0.2}
-    """)
+    """,
+    )
     suite = load_suite(path, reg)
     assert suite.name == "demo" and len(suite.runs) == 4
     flaky = [s for s in suite.runs if s.method == "toy-flaky"][0]
@@ -45,27 +48,39 @@ def test_a_valid_suite_expands_datasets_methods_and_seeds(tmp_path, reg):
 
 
 def test_keys_do_not_depend_on_order_in_the_suite(tmp_path, reg):
-    a = write(tmp_path, """
+    a = write(
+        tmp_path,
+        """
         seeds: [0, 1]
         runs: [{datasets: toy, methods: [toy-linear, toy-flaky], protocol: classify}]
-    """, "a.yaml")
-    b = write(tmp_path, """
+    """,
+        "a.yaml",
+    )
+    b = write(
+        tmp_path,
+        """
         seeds: [1, 0]
         runs:
           - {datasets: toy, methods: [toy-flaky], protocol: classify}
           - {datasets: toy, methods: [toy-linear], protocol: classify}
-    """, "b.yaml")
+    """,
+        "b.yaml",
+    )
     keys_a = {s.key for s in load_suite(a, reg).runs}
     keys_b = {s.key for s in load_suite(b, reg).runs}
     assert keys_a == {s.key for s in load_suite(a, reg).runs}
     # The suite name is part of the identity (a.yaml vs b.yaml): compare without it.
     strip = lambda s: {k: v for k, v in s.identity().items() if k != "suite"}  # noqa: E731
-    assert sorted(map(str, map(strip, load_suite(a, reg).runs))) == sorted(map(str, map(strip, load_suite(b, reg).runs)))
+    assert sorted(map(str, map(strip, load_suite(a, reg).runs))) == sorted(
+        map(str, map(strip, load_suite(b, reg).runs))
+    )
     assert len(keys_a) == len(keys_b) == 4
 
 
 def test_every_problem_is_reported_with_file_key_and_expectation(tmp_path, reg):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         seeds: [0, -1]
         colour: blue
         runs:
@@ -74,16 +89,21 @@ def test_every_problem_is_reported_with_file_key_and_expectation(tmp_path, reg):
               - nope
               - {name: toy-linear, params: {lr: fast, depth: 3}, budget: {epochs: 0, steps: 5}}
             protocol: {name: classify, holdout: "half"}
-    """)
+    """,
+    )
     found = "\n".join(problems(path, reg))
     assert f"{path}: seeds: expected a list of integers" in found
     assert f"{path}: colour: unknown key; expected one of: name, description, seeds" in found
     assert "runs[0].datasets[1]: unknown dataset 'imagenet'; known datasets:" in found and "toy" in found
     assert "runs[0].methods[0].name: unknown method 'nope'; known methods:" in found and "toy-linear" in found
     assert "runs[0].methods[1].params.lr: expected a number, got str 'fast'" in found
-    assert "runs[0].methods[1].params.depth: unknown parameter of method 'toy-linear'; expected one of: lr, sleep" in found
+    assert (
+        "runs[0].methods[1].params.depth: unknown parameter of method 'toy-linear'; expected one of: lr, sleep" in found
+    )
     assert "runs[0].methods[1].budget.epochs: expected an integer > 0 and <= 1000000000, got int 0" in found
-    assert "runs[0].methods[1].budget.steps: method 'toy-linear' has no budget 'steps'; expected one of: epochs" in found
+    assert (
+        "runs[0].methods[1].budget.steps: method 'toy-linear' has no budget 'steps'; expected one of: epochs" in found
+    )
     assert "runs[0].protocol.holdout: expected a number >= 0 and < 1, got str 'half'" in found
 
 
@@ -93,14 +113,23 @@ def test_impossible_combinations_are_rejected(tmp_path, reg):
     assert problem.startswith(f"{path}: runs[0]: impossible combination: method 'toy-restorer' is a restorer")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("runs: [\n", "not valid YAML"),
-    ("- just a list\n", "expected a mapping with keys"),
-    ("seeds: [0]\n", "runs: expected a list of run groups, got nothing"),
-    ("runs: [{datasets: toy, methods: toy-linear}]\n", "runs[0].protocol: missing; expected a protocol name"),
-    ("runs: [{datasets: toy, methods: toy-linear, protocol: no-such-protocol}]\n", "unknown protocol 'no-such-protocol'; known protocols: classify, finetune, knn"),
-    ("runs: [{datasets: toy, methods: toy-linear, protocol: knn}]\n", "method 'toy-linear' is a classifier, but protocol 'knn' evaluates representation methods"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("runs: [\n", "not valid YAML"),
+        ("- just a list\n", "expected a mapping with keys"),
+        ("seeds: [0]\n", "runs: expected a list of run groups, got nothing"),
+        ("runs: [{datasets: toy, methods: toy-linear}]\n", "runs[0].protocol: missing; expected a protocol name"),
+        (
+            "runs: [{datasets: toy, methods: toy-linear, protocol: no-such-protocol}]\n",
+            "unknown protocol 'no-such-protocol'; known protocols: classify, finetune, knn",
+        ),
+        (
+            "runs: [{datasets: toy, methods: toy-linear, protocol: knn}]\n",
+            "method 'toy-linear' is a classifier, but protocol 'knn' evaluates representation methods",
+        ),
+    ],
+)
 def test_malformed_files(tmp_path, reg, text, expected):
     path = write(tmp_path, text)
     assert any(expected in p for p in problems(path, reg)), problems(path, reg)
@@ -156,52 +185,113 @@ REFUSED = [
     ("description: 2024-13-45\n" + BASE, "line 1, column 14", "month must be in 1..12"),
     ("device: tpu\n" + BASE, "device", "expected auto, cpu, cuda, cuda:N or mps, got str 'tpu'"),
     ("device: cuda:x\n" + BASE, "device", "got str 'cuda:x'"),
-    ("executor: {name: slurm, setup: [1, 2]}\n" + BASE, "executor",
-     "executor 'slurm' option 'setup': expected a list of text, got int 1 in list [1, 2]"),
+    (
+        "executor: {name: slurm, setup: [1, 2]}\n" + BASE,
+        "executor",
+        "executor 'slurm' option 'setup': expected a list of text, got int 1 in list [1, 2]",
+    ),
     ("executor: {name: slurm, cluster: cloud}\n" + BASE, "executor", "expected one of slurm, local"),
-    (group(methods="{name: toy-linear, budget: {epochs: .nan}}"), "runs[0].methods[0].budget.epochs",
-     "expected an integer > 0 and <= 1000000000, got float nan"),
+    (
+        group(methods="{name: toy-linear, budget: {epochs: .nan}}"),
+        "runs[0].methods[0].budget.epochs",
+        "expected an integer > 0 and <= 1000000000, got float nan",
+    ),
     (group(methods="{name: toy-linear, budget: {epochs: .inf}}"), "runs[0].methods[0].budget.epochs", "got float inf"),
     (group(methods="{name: toy-linear, budget: {epochs: 1.0}}"), "runs[0].methods[0].budget.epochs", "got float 1.0"),
     (group(budget="{epochs: 2000000000}"), "runs[0].methods[0].budget.epochs", "got int 2000000000"),
-    (group(protocol="{name: classify, holdout: 1.5}"), "runs[0].protocol.holdout", "expected a number >= 0 and < 1, got float 1.5"),
+    (
+        group(protocol="{name: classify, holdout: 1.5}"),
+        "runs[0].protocol.holdout",
+        "expected a number >= 0 and < 1, got float 1.5",
+    ),
     (group(protocol="{name: classify, holdout: -0.5}"), "runs[0].protocol.holdout", "got float -0.5"),
     (group(protocol="{name: classify, holdout: .nan}"), "runs[0].protocol.holdout", "got float nan"),
-    (group(protocol="{name: classify, eval_batch_size: 0}"), "runs[0].protocol.eval_batch_size",
-     "expected an integer >= 1, got int 0"),
-    (group(methods="{name: small-cnn, params: {lr: -1}}"), "runs[0].methods[0].params.lr", "expected a number > 0, got int -1"),
-    (group(methods="{name: small-cnn, params: {width: 0}}"), "runs[0].methods[0].params.width", "expected an integer >= 1, got int 0"),
+    (
+        group(protocol="{name: classify, eval_batch_size: 0}"),
+        "runs[0].protocol.eval_batch_size",
+        "expected an integer >= 1, got int 0",
+    ),
+    (
+        group(methods="{name: small-cnn, params: {lr: -1}}"),
+        "runs[0].methods[0].params.lr",
+        "expected a number > 0, got int -1",
+    ),
+    (
+        group(methods="{name: small-cnn, params: {width: 0}}"),
+        "runs[0].methods[0].params.width",
+        "expected an integer >= 1, got int 0",
+    ),
     (group(methods="{name: small-cnn, grid: {width: [8, 0]}}"), "runs[0].methods[0].grid.width", "got int 0"),
-    (group(datasets="set5", methods="bicubic", protocol="{name: restore, scale: 0}"), "runs[0].protocol.scale",
-     "expected an integer >= 2 and <= 16, got int 0"),
-    (group(datasets="set5", methods="bicubic", protocol="{name: restore, images: [../../etc]}"), "runs[0].protocol.images",
-     "got str '../../etc'"),
-    (group(datasets="set5", methods="dip", protocol="{name: restore, task: denoise, noise_clip: clamp}"),
-     "runs[0].protocol.noise_clip", "expected one of none, clip, got str 'clamp'"),
-    (group(datasets="set5", methods="dip", protocol="{name: restore, task: inpaint, mask: box}"),
-     "runs[0].protocol.mask", "expected one of random, dataset, got str 'box'"),
-    (group(datasets="set5", methods="dip", protocol="{name: restore, task: deblur}"),
-     "runs[0].protocol.task", "expected one of denoise, sr, inpaint, got str 'deblur'"),
-    (group(datasets="set5", methods="{name: dip, params: {average: sometimes}}", protocol="{name: restore, task: denoise}"),
-     "runs[0].methods[0].params.average", "expected one of denoise, always, never, got str 'sometimes'"),
-    (group(datasets="mnist", methods="mae", protocol="{name: linear-probe, weights: randm}"),
-     "runs[0].protocol.weights", "expected one of pretrained, random, got str 'randm'"),
+    (
+        group(datasets="set5", methods="bicubic", protocol="{name: restore, scale: 0}"),
+        "runs[0].protocol.scale",
+        "expected an integer >= 2 and <= 16, got int 0",
+    ),
+    (
+        group(datasets="set5", methods="bicubic", protocol="{name: restore, images: [../../etc]}"),
+        "runs[0].protocol.images",
+        "got str '../../etc'",
+    ),
+    (
+        group(datasets="set5", methods="dip", protocol="{name: restore, task: denoise, noise_clip: clamp}"),
+        "runs[0].protocol.noise_clip",
+        "expected one of none, clip, got str 'clamp'",
+    ),
+    (
+        group(datasets="set5", methods="dip", protocol="{name: restore, task: inpaint, mask: box}"),
+        "runs[0].protocol.mask",
+        "expected one of random, dataset, got str 'box'",
+    ),
+    (
+        group(datasets="set5", methods="dip", protocol="{name: restore, task: deblur}"),
+        "runs[0].protocol.task",
+        "expected one of denoise, sr, inpaint, got str 'deblur'",
+    ),
+    (
+        group(
+            datasets="set5",
+            methods="{name: dip, params: {average: sometimes}}",
+            protocol="{name: restore, task: denoise}",
+        ),
+        "runs[0].methods[0].params.average",
+        "expected one of denoise, always, never, got str 'sometimes'",
+    ),
+    (
+        group(datasets="mnist", methods="mae", protocol="{name: linear-probe, weights: randm}"),
+        "runs[0].protocol.weights",
+        "expected one of pretrained, random, got str 'randm'",
+    ),
     (group(methods="[]"), "runs[0].methods", "got an empty list"),
     (group(datasets="[]"), "runs[0].datasets", "expected a name or a non-empty list of names, got list []"),
     (group(protocol="null"), "runs[0].protocol", "expected a protocol name or {name, <options>}, got nothing"),
     (group(budget_scale=".nan"), "runs[0].budget_scale", "got float nan"),
-    (group(methods="{name: small-cnn, grid: {width: [" + ", ".join(map(str, range(1, 13))) + "], "
-                   "hidden: [1], batch_size: [" + ", ".join(map(str, range(1, 13))) + "], "
-                   "crop_padding: [" + ", ".join(map(str, range(12))) + "], "
-                   "lr: [" + ", ".join(f"0.{i + 1}" for i in range(12)) + "]}}"), "runs[0].methods[0].grid",
-     "unknown parameter of method 'small-cnn'"),
-    (group(methods="{name: small-cnn, grid: {width: [" + ", ".join(map(str, range(1, 13))) + "], "
-                   "batch_size: [" + ", ".join(map(str, range(1, 13))) + "], "
-                   "crop_padding: [" + ", ".join(map(str, range(12))) + "], "
-                   "lr: [" + ", ".join(f"0.{i + 1}" for i in range(12)) + "]}}"), "runs[0].methods[0].grid",
-     "more than 10000 combinations"),
-    ("seeds: 1000\nruns: [{datasets: toy, methods: {name: toy-linear, grid: {lr: [" + ", ".join(f"0.{i + 1}" for i in range(9))
-     + ", 1.5, 2.5]}}, protocol: classify}]\n", "runs[0].methods[0]", "the suite expands to more than 10000 runs"),
+    (
+        group(
+            methods="{name: small-cnn, grid: {width: [" + ", ".join(map(str, range(1, 13))) + "], "
+            "hidden: [1], batch_size: [" + ", ".join(map(str, range(1, 13))) + "], "
+            "crop_padding: [" + ", ".join(map(str, range(12))) + "], "
+            "lr: [" + ", ".join(f"0.{i + 1}" for i in range(12)) + "]}}"
+        ),
+        "runs[0].methods[0].grid",
+        "unknown parameter of method 'small-cnn'",
+    ),
+    (
+        group(
+            methods="{name: small-cnn, grid: {width: [" + ", ".join(map(str, range(1, 13))) + "], "
+            "batch_size: [" + ", ".join(map(str, range(1, 13))) + "], "
+            "crop_padding: [" + ", ".join(map(str, range(12))) + "], "
+            "lr: [" + ", ".join(f"0.{i + 1}" for i in range(12)) + "]}}"
+        ),
+        "runs[0].methods[0].grid",
+        "more than 10000 combinations",
+    ),
+    (
+        "seeds: 1000\nruns: [{datasets: toy, methods: {name: toy-linear, grid: {lr: ["
+        + ", ".join(f"0.{i + 1}" for i in range(9))
+        + ", 1.5, 2.5]}}, protocol: classify}]\n",
+        "runs[0].methods[0]",
+        "the suite expands to more than 10000 runs",
+    ),
 ]
 
 
@@ -216,12 +306,18 @@ def test_every_invalid_value_is_refused_at_load_in_one_line_naming_the_file_and_
     assert line.startswith(f"{path}: {key}") and "\n" not in line and len(line) - len(str(path)) <= 320, line
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("runs: []\n".encode("utf-16"), "byte 0: UTF-16 or UTF-32 text (its byte-order mark); save the file as UTF-8"),
-    ("description: caf\xe9\n".encode("latin-1") + BASE.encode(), "byte 16: not UTF-8 text (0xe9); save the file as UTF-8"),
-    (b"description: x\0y\n" + BASE.encode(), "not valid YAML"),
-    (b"description: " + b"x" * 1_000_001 + b"\n", "a suite file is at most 1000000 bytes"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("runs: []\n".encode("utf-16"), "byte 0: UTF-16 or UTF-32 text (its byte-order mark); save the file as UTF-8"),
+        (
+            "description: caf\xe9\n".encode("latin-1") + BASE.encode(),
+            "byte 16: not UTF-8 text (0xe9); save the file as UTF-8",
+        ),
+        (b"description: x\0y\n" + BASE.encode(), "not valid YAML"),
+        (b"description: " + b"x" * 1_000_001 + b"\n", "a suite file is at most 1000000 bytes"),
+    ],
+)
 def test_unreadable_files_are_one_line(tmp_path, reg, content, expected):
     path = tmp_path / "s.yaml"
     path.write_bytes(content)
@@ -235,14 +331,17 @@ def test_a_long_value_is_never_echoed_in_full(tmp_path, reg):
     assert len(found) == 2 and all(len(p) - len(str(path)) < 320 for p in found), found
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--seeds", "-1"], "command line: --seeds: expected a list of integers"),
-    (["--seeds", "99999999999999999999"], "command line: --seeds:"),
-    (["--budget-scale", "inf"], "command line: --budget-scale: expected a number > 0 and <= 100, got float inf"),
-    (["--budget-scale", "nan"], "command line: --budget-scale:"),
-    (["--budget-scale", "0"], "command line: --budget-scale:"),
-    (["--device", "tpu"], "command line: --device: expected auto, cpu, cuda, cuda:N or mps, got str 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--seeds", "-1"], "command line: --seeds: expected a list of integers"),
+        (["--seeds", "99999999999999999999"], "command line: --seeds:"),
+        (["--budget-scale", "inf"], "command line: --budget-scale: expected a number > 0 and <= 100, got float inf"),
+        (["--budget-scale", "nan"], "command line: --budget-scale:"),
+        (["--budget-scale", "0"], "command line: --budget-scale:"),
+        (["--device", "tpu"], "command line: --device: expected auto, cpu, cuda, cuda:N or mps, got str 'tpu'"),
+    ],
+)
 def test_command_line_overrides_are_refused_like_the_same_value_in_a_file(tmp_path, capsys, args, expected):
     path = write(tmp_path, "runs: [{datasets: mnist, methods: small-cnn, protocol: classify}]\n")
     assert cli.main(["run", str(path), "--results-dir", str(tmp_path / "r"), "--dry-run", *args]) == 2
@@ -258,13 +357,16 @@ def test_a_suite_expanding_to_no_runs_is_an_error_not_success(tmp_path, capsys):
 
 
 def test_budgets_are_typed_like_params_and_scaled_per_group(tmp_path, reg):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         budget_scale: 0.1
         runs:
           - {datasets: toy, methods: {name: toy-linear, budget: {epochs: 1}}, protocol: classify}
           - {datasets: toy, methods: {name: toy-linear, budget: {epochs: 20}}, protocol: classify, budget_scale: 0.5}
           - {datasets: toy, methods: {name: toy-linear, budget: {epochs: 20}}, protocol: classify}
-    """)
+    """,
+    )
     runs = load_suite(path, reg).runs
     # An integer budget stays an integer, rounded up and at least 1: epochs 1 at 0.1 stays 1.
     assert [(s.budget["epochs"], s.budget_scale) for s in runs] == [(1, 0.1), (10, 0.5), (2, 0.1)]
@@ -275,8 +377,13 @@ def test_budgets_are_typed_like_params_and_scaled_per_group(tmp_path, reg):
 def test_a_declared_param_of_a_third_party_method_is_checked(tmp_path):
     import bench
 
-    spec = bench.MethodSpec(name="third", kind="classifier", fit=lambda d, c: None, budget={"epochs": 2},
-                            params={"mode": bench.Param("fast", choices=("fast", "slow")), "depth": 3})
+    spec = bench.MethodSpec(
+        name="third",
+        kind="classifier",
+        fit=lambda d, c: None,
+        budget={"epochs": 2},
+        params={"mode": bench.Param("fast", choices=("fast", "slow")), "depth": 3},
+    )
 
     class Plugin:
         @bench.hookimpl
@@ -284,9 +391,16 @@ def test_a_declared_param_of_a_third_party_method_is_checked(tmp_path):
             register(spec)
 
     reg = registry.load(extra_plugins=[("toy", toy), ("third", Plugin())])
-    good = write(tmp_path, "runs: [{datasets: toy, methods: {name: third, params: {mode: slow}}, protocol: classify}]\n", "g.yaml")
+    good = write(
+        tmp_path,
+        "runs: [{datasets: toy, methods: {name: third, params: {mode: slow}}, protocol: classify}]\n",
+        "g.yaml",
+    )
     assert load_suite(good, reg).runs[0].params == {"mode": "slow", "depth": 3}
-    bad = write(tmp_path, "runs: [{datasets: toy, methods: {name: third, params: {mode: slwo, depht: 3}}, protocol: classify}]\n")
+    bad = write(
+        tmp_path,
+        "runs: [{datasets: toy, methods: {name: third, params: {mode: slwo, depht: 3}}, protocol: classify}]\n",
+    )
     found = problems(bad, reg)
     assert f"{bad}: runs[0].methods[0].params.mode: expected one of fast, slow, got str 'slwo'" in found
     assert any("params.depht: unknown parameter of method 'third' (did you mean 'depth'?)" in p for p in found)
@@ -300,15 +414,23 @@ def test_result_paths_stay_inside_the_results_folder(tmp_path, reg):
     spec = load_suite(write(tmp_path, BASE), reg).runs[0]
     store = ResultStore(tmp_path / "results")
     assert store.path_for(spec).is_relative_to(tmp_path / "results")
-    for hostile in (replace(spec, suite="../../escaped"), replace(spec, suite="/abs"), replace(spec, method=".."),
-                    replace(spec, seed="/../../x"), replace(spec, dataset="a/b")):
+    for hostile in (
+        replace(spec, suite="../../escaped"),
+        replace(spec, suite="/abs"),
+        replace(spec, method=".."),
+        replace(spec, seed="/../../x"),
+        replace(spec, dataset="a/b"),
+    ):
         with pytest.raises(ValueError, match="safe names"):
             store.path_for(hostile)
 
 
 def test_problems_are_listed_once_and_at_most_a_hundred(tmp_path, reg):
     methods = ", ".join(f"nope{i}" for i in range(300))
-    path = write(tmp_path, f"runs: [{{datasets: [toy, imagenet], methods: [toy-linear, {{name: toy-linear, grid: {{lr: [0.1, 0.2]}}}}, {methods}], protocol: classify}}]\n")
+    path = write(
+        tmp_path,
+        f"runs: [{{datasets: [toy, imagenet], methods: [toy-linear, {{name: toy-linear, grid: {{lr: [0.1, 0.2]}}}}, {methods}], protocol: classify}}]\n",
+    )
     found = problems(path, reg)
     assert len(found) == 101 and found[-1].endswith("(top level): more problems not shown; fix these first")
     assert sum("unknown dataset 'imagenet'" in p for p in found) == 1  # not once per method and grid point

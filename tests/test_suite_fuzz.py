@@ -33,11 +33,50 @@ CASE_SECONDS = 5  # one case past this is a hang
 SUITES = sorted((Path(__file__).parents[1] / "suites").glob("*.yaml"))
 
 HOSTILE = [
-    None, True, False, 0, -1, -(2**63) - 1, 2**63, 2**64, 10**30, 9223372036854775808, 100_000_000,
-    math.nan, math.inf, -math.inf, 1e308, -0.5, 1.5, 0.0, 1e-300,
-    "", "x" * 5000, "m\0nist", "../../escaped-suite", "/tmp/abs", "..", "a/b", "randm", "clamp", "tpu", "cuda:x",
-    "ünïcödé", "\t", "*", "{", [], {}, [1, 2], [[]], {"name": None}, {1: 2}, {"": ""}, ["a", None],
-    datetime.date(2024, 1, 1), b"bytes",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    -(2**63) - 1,
+    2**63,
+    2**64,
+    10**30,
+    9223372036854775808,
+    100_000_000,
+    math.nan,
+    math.inf,
+    -math.inf,
+    1e308,
+    -0.5,
+    1.5,
+    0.0,
+    1e-300,
+    "",
+    "x" * 5000,
+    "m\0nist",
+    "../../escaped-suite",
+    "/tmp/abs",
+    "..",
+    "a/b",
+    "randm",
+    "clamp",
+    "tpu",
+    "cuda:x",
+    "ünïcödé",
+    "\t",
+    "*",
+    "{",
+    [],
+    {},
+    [1, 2],
+    [[]],
+    {"name": None},
+    {1: 2},
+    {"": ""},
+    ["a", None],
+    datetime.date(2024, 1, 1),
+    b"bytes",
 ]
 
 
@@ -75,7 +114,7 @@ def _mutate_tree(rng: random.Random, data) -> None:
     elif op == 4 and isinstance(container, dict):
         container[rng.choice(["colour", "sed", "seeds", "budget_scale", "grid", "params", "images", 1, None])] = value
     elif op == 5 and isinstance(value, (int, float)) and not isinstance(value, bool):
-        container[key] = rng.choice([-value, value * 10**rng.randrange(3, 30), float(value), str(value), value + 0.5])
+        container[key] = rng.choice([-value, value * 10 ** rng.randrange(3, 30), float(value), str(value), value + 0.5])
     elif op == 5 and isinstance(value, str):
         container[key] = rng.choice([value + "x", value.upper(), "../" + value, value + "\0", value * 300])
     elif op == 6:
@@ -94,7 +133,8 @@ def _text_mutation(rng: random.Random, text: str) -> bytes:
     op = rng.randrange(7)
     if op == 0:  # an alias bomb in a protocol option, or in the description
         bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-            f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh"))
+            f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+        )
         return (bomb + text.replace("description:", "description: *h\nx_description:", 1)).encode()
     if op == 1:
         return text.encode(rng.choice(["utf-16", "utf-16-le", "utf-32"]))
@@ -104,8 +144,11 @@ def _text_mutation(rng: random.Random, text: str) -> bytes:
         return text.encode()[: rng.randrange(len(text) + 1)]
     if op == 4:
         at = rng.randrange(len(text) + 1)
-        return (text[:at] + rng.choice(["\0", "\t", "[", "}", ": :", "&x", "*nope", "\x1b", "!!python/object:os.system"])
-                + text[at:]).encode()
+        return (
+            text[:at]
+            + rng.choice(["\0", "\t", "[", "}", ": :", "&x", "*nope", "\x1b", "!!python/object:os.system"])
+            + text[at:]
+        ).encode()
     if op == 5:
         return ("description: " + "[" * 50_000 + "]" * 50_000 + "\n" + text).encode()
     return ("x: &r [*r]\n" + text).encode()
@@ -152,8 +195,14 @@ def _check_accepted(suite, root: Path) -> list[str]:
 def _check_rejected(problems: list[str], path: Path) -> list[str]:
     bad = []
     for line in problems:
-        origin = f"{path}: " if line.startswith(f"{path}: ") else "command line: " if line.startswith("command line: --") else None
-        rest = line[len(origin):] if origin else ""
+        origin = (
+            f"{path}: "
+            if line.startswith(f"{path}: ")
+            else "command line: "
+            if line.startswith("command line: --")
+            else None
+        )
+        rest = line[len(origin) :] if origin else ""
         key, sep, text = rest.partition(": ")
         if origin is None or "\n" in line or not sep or not key or not text or len(rest) > 320:
             bad.append(line[:400])
@@ -165,7 +214,15 @@ def test_fuzzed_suites_are_accepted_or_refused_in_one_line_never_crash_or_hang(t
     texts = [p.read_text() for p in SUITES]
     trees = [yaml.safe_load(t) for t in texts]
     rng = random.Random(SEED)
-    figures = {"cases": 0, "rejected": 0, "accepted": 0, "crashed": 0, "hung": 0, "bad lines": 0, "accepted but invalid": 0}
+    figures = {
+        "cases": 0,
+        "rejected": 0,
+        "accepted": 0,
+        "crashed": 0,
+        "hung": 0,
+        "bad lines": 0,
+        "accepted but invalid": 0,
+    }
     examples: list[str] = []
     previous = signal.signal(signal.SIGALRM, _alarm)
     slowest = 0.0
@@ -209,11 +266,15 @@ def test_fuzzed_suites_are_accepted_or_refused_in_one_line_never_crash_or_hang(t
     finally:
         signal.signal(signal.SIGALRM, previous)
     with capsys.disabled():
-        print(f"\nsuite fuzzer (seed {SEED}): " + ", ".join(f"{k} {v}" for k, v in figures.items())
-              + f"; slowest case {slowest:.2f} s")
+        print(
+            f"\nsuite fuzzer (seed {SEED}): "
+            + ", ".join(f"{k} {v}" for k, v in figures.items())
+            + f"; slowest case {slowest:.2f} s"
+        )
     assert figures["cases"] == CASES and figures["rejected"] > CASES // 2 and figures["accepted"] > 0
-    assert figures["crashed"] == figures["hung"] == figures["bad lines"] == figures["accepted but invalid"] == 0, \
+    assert figures["crashed"] == figures["hung"] == figures["bad lines"] == figures["accepted but invalid"] == 0, (
         "\n".join(examples[:10])
+    )
 
 
 @pytest.mark.parametrize("name", [p.name for p in SUITES])

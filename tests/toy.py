@@ -56,8 +56,16 @@ def fit_flaky(data, ctx):
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(name="toy", task="classification", load=load_toy, num_classes=4,
-                         image_shape=(1, 8, 8), description="synthetic quadrants"))
+    register(
+        DatasetSpec(
+            name="toy",
+            task="classification",
+            load=load_toy,
+            num_classes=4,
+            image_shape=(1, 8, 8),
+            description="synthetic quadrants",
+        )
+    )
 
 
 @hookimpl

@@ -37,7 +37,7 @@ def cifar10(offline: bool = True):
     from bench.data.store import DataStore
 
     spec = registry.load().dataset("cifar10")
-    store = DataStore(None, offline=True if offline else None)          # $BENCH_DATA_DIR, files staged
+    store = DataStore(None, offline=True if offline else None)  # $BENCH_DATA_DIR, files staged
     return spec.load("train", store), spec.load("test", store)
 
 
@@ -45,8 +45,14 @@ def stage_for_airbench(train, test, work_dir: Path) -> None:
     """train.pt / test.pt as CifarLoader expects: uint8 (N, H, W, C) images, labels, classes."""
     work_dir.mkdir(parents=True, exist_ok=True)
     for name, split in (("train", train), ("test", test)):
-        torch.save({"images": split.images.permute(0, 2, 3, 1).contiguous().cpu(), "labels": split.labels.cpu(),
-                    "classes": list(split.classes)}, work_dir / f"{name}.pt")
+        torch.save(
+            {
+                "images": split.images.permute(0, 2, 3, 1).contiguous().cpu(),
+                "labels": split.labels.cpu(),
+                "classes": list(split.classes),
+            },
+            work_dir / f"{name}.pt",
+        )
 
 
 def import_airbench():
@@ -74,8 +80,13 @@ def run_official(airbench, work_dir: Path, runs: int) -> list[dict]:
     from airbench import lib_airbench94
 
     def loaders():
-        train = airbench.CifarLoader(str(work_dir), train=True, batch_size=lib_airbench94.hyp["opt"]["batch_size"],
-                                     aug=lib_airbench94.hyp["aug"], altflip=True)
+        train = airbench.CifarLoader(
+            str(work_dir),
+            train=True,
+            batch_size=lib_airbench94.hyp["opt"]["batch_size"],
+            aug=lib_airbench94.hyp["aug"],
+            altflip=True,
+        )
         return train, airbench.CifarLoader(str(work_dir), train=False, batch_size=2000)
 
     airbench.warmup94(train_loader=loaders()[0], verbose=False)
@@ -104,12 +115,20 @@ def run_ours(train, test, runs: int, device: torch.device) -> list[dict]:
     data = TrainData(train=train, val=None, num_classes=train.num_classes)
 
     def fit(seed: int):
-        ctx = RunContext(device=device, seed=seed, budget=Budget({"epochs": 9.9}), params=dict(PARAMS),
-                         normalize=Normalize.fit(train.images), artifacts_dir=Path("/tmp"), progress=Progress(quiet=True),
-                         precision="bf16", channels_last=True)
+        ctx = RunContext(
+            device=device,
+            seed=seed,
+            budget=Budget({"epochs": 9.9}),
+            params=dict(PARAMS),
+            normalize=Normalize.fit(train.images),
+            artifacts_dir=Path("/tmp"),
+            progress=Progress(quiet=True),
+            precision="bf16",
+            channels_last=True,
+        )
         return fit_airbench94(data, ctx), ctx
 
-    fit(10_000)                                                          # warm-up
+    fit(10_000)  # warm-up
     out = []
     for run in range(runs):
         torch.cuda.synchronize()
@@ -127,15 +146,26 @@ def run_ours(train, test, runs: int, device: torch.device) -> list[dict]:
 def summary(rows: list[dict]) -> dict:
     acc = [r["test_accuracy"] for r in rows]
     sec = [r["train_seconds"] for r in rows]
-    sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
-    return {"n": len(rows), "accuracy_mean": statistics.mean(acc), "accuracy_std": sd(acc),
-            "seconds_mean": statistics.mean(sec), "seconds_std": sd(sec), "runs": rows}
+
+    def sd(v: list[float]) -> float:
+        return statistics.stdev(v) if len(v) > 1 else 0.0
+
+    return {
+        "n": len(rows),
+        "accuracy_mean": statistics.mean(acc),
+        "accuracy_std": sd(acc),
+        "seconds_mean": statistics.mean(sec),
+        "seconds_std": sd(sec),
+        "runs": rows,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--work-dir", type=Path, default=Path("airbench_side_by_side"), help="where train.pt/test.pt go")
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path("airbench_side_by_side"), help="where train.pt/test.pt go"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the summary here as JSON")
     parser.add_argument("--only", choices=["official", "ours"], default=None)
     args = parser.parse_args(argv)
@@ -157,8 +187,10 @@ def main(argv=None) -> int:
     for side in ("official", "bench"):
         if side in result:
             s = result[side]
-            print(f"{side}: {s['accuracy_mean']:.2f} +- {s['accuracy_std']:.2f} % (n = {s['n']}), "
-                  f"{s['seconds_mean']:.2f} +- {s['seconds_std']:.2f} s")
+            print(
+                f"{side}: {s['accuracy_mean']:.2f} +- {s['accuracy_std']:.2f} % (n = {s['n']}), "
+                f"{s['seconds_mean']:.2f} +- {s['seconds_std']:.2f} s"
+            )
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
     return 0

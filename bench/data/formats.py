@@ -115,7 +115,9 @@ def read_svhn_mat(path: str | pathlib.Path) -> tuple[torch.Tensor, torch.Tensor]
         raise DataError(f"{path}: expected variables X and y, found {sorted(k for k in mat if not k.startswith('__'))}")
     x, y = mat["X"], np.asarray(mat["y"]).reshape(-1)
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != y.shape[0]:
-        raise DataError(f"{path}: X is {x.dtype} {x.shape} and y has {y.shape[0]} labels, expected uint8 (32, 32, 3, N)")
+        raise DataError(
+            f"{path}: X is {x.dtype} {x.shape} and y has {y.shape[0]} labels, expected uint8 (32, 32, 3, N)"
+        )
     if y.min() < 1 or y.max() > 10:
         raise DataError(f"{path}: labels range {y.min()}..{y.max()}, expected 1..10")
     images = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)))

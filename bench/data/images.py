@@ -22,13 +22,10 @@ class LabelledImages:
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(
-                f"images must be a (N, C, H, W) uint8 tensor, got {tuple(self.images.shape)} "
-                f"{self.images.dtype}"
+                f"images must be a (N, C, H, W) uint8 tensor, got {tuple(self.images.shape)} {self.images.dtype}"
             )
         if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(
-                f"labels must have shape ({self.images.shape[0]},), got {tuple(self.labels.shape)}"
-            )
+            raise ValueError(f"labels must have shape ({self.images.shape[0]},), got {tuple(self.labels.shape)}")
         self.labels = self.labels.long()
 
     def __len__(self) -> int:
@@ -38,10 +35,10 @@ class LabelledImages:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def subset(self, index: torch.Tensor) -> "LabelledImages":
+    def subset(self, index: torch.Tensor) -> LabelledImages:
         return LabelledImages(self.images[index], self.labels[index], self.classes)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "LabelledImages":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> LabelledImages:
         return LabelledImages(
             self.images.to(device, non_blocking=non_blocking),
             self.labels.to(device, non_blocking=non_blocking),

@@ -7,8 +7,8 @@ batch, and uint8 -> normalised float happens once per batch on the device.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 
@@ -49,9 +49,7 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return torch.where(flip[:, None, None, None], images.flip(3), images)
 
 
-def random_crop(
-    images: torch.Tensor, padding: int, generator: torch.Generator, mode: str = "constant"
-) -> torch.Tensor:
+def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator, mode: str = "constant") -> torch.Tensor:
     """Pad by ``padding`` and crop back to (H, W) at a random offset per image, in one gather."""
     b, c, h, w = images.shape
     if mode == "constant":
@@ -68,23 +66,31 @@ def random_crop(
 
 
 def resized_crop_boxes(
-    batch: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-    generator: torch.Generator, device, attempts: int = 10,
+    batch: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator,
+    device,
+    attempts: int = 10,
 ) -> torch.Tensor:
     """Boxes (B, 4) int64 as (top, left, box height, box width), sampled as torchvision's
     ``RandomResizedCrop.get_params``: up to ``attempts`` draws of an area fraction ~ U(scale) and a
     log-uniform aspect ratio (width / height) in ``ratio``, the first that fits the image kept,
     else a centred crop of the whole image with its ratio clamped to ``ratio``. Offsets uniform."""
     if len(scale) != 2 or len(ratio) != 2 or not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
-        raise ValueError(f"random-resized-crop: scale must be (min, max) with 0 < min <= max <= 1 and ratio (min, max) with 0 < min <= max, "
-                         f"got scale {tuple(scale)}, ratio {tuple(ratio)}")
+        raise ValueError(
+            f"random-resized-crop: scale must be (min, max) with 0 < min <= max <= 1 and ratio (min, max) with 0 < min <= max, "
+            f"got scale {tuple(scale)}, ratio {tuple(ratio)}"
+        )
     u = torch.rand(batch, attempts, 2, device=device, generator=generator)
     area = height * width * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
     aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
-    box_w, box_h = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()   # half to even, as round()
-    fits = (box_w > 0) & (box_w <= width) & (box_h > 0) & (box_h <= height)        # (B, attempts)
-    first = fits.to(torch.uint8).argmax(1, keepdim=True)                            # the first that fits
+    box_w, box_h = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()  # half to even, as round()
+    fits = (box_w > 0) & (box_w <= width) & (box_h > 0) & (box_h <= height)  # (B, attempts)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)  # the first that fits
     in_ratio = width / height
     if in_ratio < ratio[0]:
         fallback = (round(width / ratio[0]), width)
@@ -114,17 +120,21 @@ def _resize_matrices(start: torch.Tensor, size: torch.Tensor, full: int, out: in
     axis to ``out`` samples with PIL's bicubic (upscaling or same size: no antialiasing): output
     sample o is centred at (o + 0.5) * size / out in the span, its taps are truncated to the span
     and the weights renormalised, as PIL does for an image cropped first."""
-    scale = (size.double() / out)[:, None, None]                          # (B, 1, 1)
+    scale = (size.double() / out)[:, None, None]  # (B, 1, 1)
     center = (torch.arange(out, device=size.device, dtype=torch.float64)[None, :, None] + 0.5) * scale  # (B, out, 1)
-    x = torch.arange(full, device=size.device, dtype=torch.float64)[None, None, :] - start[:, None, None]  # in-span position
-    lo = torch.trunc(center - 1.5).clamp_min(0)                           # PIL: int(center - support + 0.5)
+    x = (
+        torch.arange(full, device=size.device, dtype=torch.float64)[None, None, :] - start[:, None, None]
+    )  # in-span position
+    lo = torch.trunc(center - 1.5).clamp_min(0)  # PIL: int(center - support + 0.5)
     hi = torch.minimum(torch.trunc(center + 2.5), size[:, None, None].double())
     weights = _bicubic(x - center + 0.5) * ((x >= lo) & (x < hi))
     return (weights / weights.sum(2, keepdim=True)).float()
 
 
 def random_resized_crop(
-    images: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.08, 1.0),
+    images: torch.Tensor,
+    generator: torch.Generator,
+    scale: tuple[float, float] = (0.08, 1.0),
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
 ) -> torch.Tensor:
     """torchvision's RandomResizedCrop per image, batched on the device, output at the input's size:
@@ -132,8 +142,8 @@ def random_resized_crop(
     MAE's ``interpolation=3``) as two per-image interpolation matrices. images: uint8 (B, C, H, W)."""
     b, c, h, w = images.shape
     boxes = resized_crop_boxes(b, h, w, scale, ratio, generator, images.device)
-    rows = _resize_matrices(boxes[:, 0], boxes[:, 2], h, h)                # (B, H, H)
-    cols = _resize_matrices(boxes[:, 1], boxes[:, 3], w, w)                # (B, W, W)
+    rows = _resize_matrices(boxes[:, 0], boxes[:, 2], h, h)  # (B, H, H)
+    cols = _resize_matrices(boxes[:, 1], boxes[:, 3], w, w)  # (B, W, W)
     # Columns first, rounded and clipped to uint8 in between, as PIL's two passes.
     wide = (images.float() @ cols.transpose(1, 2)[:, None]).round_().clamp_(0, 255)  # (B, C, H, W)
     return (rows[:, None] @ wide).round_().clamp_(0, 255).to(images.dtype)
@@ -158,16 +168,23 @@ def random_erase(images: torch.Tensor, prob: float, generator: torch.Generator, 
     erase = fits.any(1) & (v[:, 2] < prob)
     rows = torch.arange(h, device=device)[None, :]
     cols = torch.arange(w, device=device)[None, :]
-    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])             # (B, H)
-    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])          # (B, W)
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])  # (B, H)
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])  # (B, W)
     mask = (in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None])[:, None]  # (B, 1, H, W)
     noise = torch.randn(images.shape, device=device, generator=generator, dtype=images.dtype)
     return torch.where(mask, noise, images)
 
 
 def mix_batch(
-    images: torch.Tensor, labels: torch.Tensor, num_classes: int, rng, *, mixup: float, cutmix: float,
-    smoothing: float = 0.0, switch_prob: float = 0.5,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    rng,
+    *,
+    mixup: float,
+    cutmix: float,
+    smoothing: float = 0.0,
+    switch_prob: float = 0.5,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """timm's Mixup in "batch" mode: one draw per batch mixes every image with the batch reversed.
     With both alphas > 0, cutmix (lam ~ Beta(cutmix, cutmix), a box of side sqrt(1 - lam) pasted,
@@ -208,13 +225,13 @@ class Normalize:
         self._shift = shift[None, :, None, None]
 
     @classmethod
-    def fit(cls, images: torch.Tensor) -> "Normalize":
+    def fit(cls, images: torch.Tensor) -> Normalize:
         """Channel statistics of a uint8 image set, exact: from each channel's histogram of its 256
         values (one counting pass, no float copy of the set: the host's main cost per run)."""
         channels = images.shape[1]
         values = torch.arange(256, dtype=torch.float64, device=images.device) / 255.0
         counts = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256) for c in range(channels)])
-        counts = counts.to(torch.float64)                                 # (C, 256)
+        counts = counts.to(torch.float64)  # (C, 256)
         count = images.shape[0] * images.shape[2] * images.shape[3]
         mean = counts @ values / count
         std = (counts @ (values * values) / count - mean * mean).clamp_min(1e-12).sqrt()

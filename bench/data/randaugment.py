@@ -25,17 +25,32 @@ import torch
 from torch import nn
 
 #: timm's ``_RAND_INCREASING_TRANSFORMS``, in its order.
-OPS = ("AutoContrast", "Equalize", "Invert", "Rotate", "PosterizeIncreasing", "SolarizeIncreasing", "SolarizeAdd",
-       "ColorIncreasing", "ContrastIncreasing", "BrightnessIncreasing", "SharpnessIncreasing",
-       "ShearX", "ShearY", "TranslateXRel", "TranslateYRel")
+OPS = (
+    "AutoContrast",
+    "Equalize",
+    "Invert",
+    "Rotate",
+    "PosterizeIncreasing",
+    "SolarizeIncreasing",
+    "SolarizeAdd",
+    "ColorIncreasing",
+    "ContrastIncreasing",
+    "BrightnessIncreasing",
+    "SharpnessIncreasing",
+    "ShearX",
+    "ShearY",
+    "TranslateXRel",
+    "TranslateYRel",
+)
 GEOMETRIC = ("Rotate", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel")
 #: timm's fill for geometric ops: the ImageNet mean as pixels.
 IMAGENET_MEAN_PIXELS = (124, 116, 104)
 MAX_LEVEL = 10.0
 
 
-def draw(batch: int, layers: int, magnitude: float, magnitude_std: float, prob: float, generator: torch.Generator,
-         device) -> dict[str, torch.Tensor]:
+def draw(
+    batch: int, layers: int, magnitude: float, magnitude_std: float, prob: float, generator: torch.Generator, device
+) -> dict[str, torch.Tensor]:
     """Per image and layer (B, layers): the op index into OPS, whether it applies, its magnitude in
     [0, 10] and its sign (+-1)."""
     shape = (batch, layers)
@@ -47,23 +62,36 @@ def draw(batch: int, layers: int, magnitude: float, magnitude_std: float, prob: 
     return {"op": op, "applies": applies, "magnitude": level, "sign": sign}
 
 
-def rand_augment(images: torch.Tensor, generator: torch.Generator, *, magnitude: float = 9.0, magnitude_std: float = 0.5,
-                 layers: int = 2, prob: float = 0.5, fill: tuple[float, ...] = IMAGENET_MEAN_PIXELS) -> torch.Tensor:
+def rand_augment(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    magnitude: float = 9.0,
+    magnitude_std: float = 0.5,
+    layers: int = 2,
+    prob: float = 0.5,
+    fill: tuple[float, ...] = IMAGENET_MEAN_PIXELS,
+) -> torch.Tensor:
     """RandAugment of a batch (B, C, H, W), 0-255 scale, each image its own ops (see the module)."""
     x = images.round().clamp(0, 255)
     d = draw(len(x), layers, magnitude, magnitude_std, prob, generator, x.device)
     fill_value = fill_tensor(fill, x)
     for layer in range(layers):
         op, level, sign = d["op"][:, layer], d["magnitude"][:, layer] / MAX_LEVEL, d["sign"][:, layer]
-        op = torch.where(d["applies"][:, layer], op, -1)                      # -1: this layer leaves the image
+        op = torch.where(d["applies"][:, layer], op, -1)  # -1: this layer leaves the image
         x = apply_ops(x, op, level, sign, fill_value)
     return x
 
 
-def apply_ops(x: torch.Tensor, op: torch.Tensor, level: torch.Tensor, sign: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+def apply_ops(
+    x: torch.Tensor, op: torch.Tensor, level: torch.Tensor, sign: torch.Tensor, fill: torch.Tensor
+) -> torch.Tensor:
     """Op ``op[i]`` (index into OPS; -1: none) at ``level[i]`` in [0, 1] with ``sign[i]`` on image i."""
-    col = lambda v: v[:, None, None, None]
-    factor = 1 + 0.9 * level * sign                                          # the "Increasing" enhancers
+
+    def col(v: torch.Tensor) -> torch.Tensor:
+        return v[:, None, None, None]
+
+    factor = 1 + 0.9 * level * sign  # the "Increasing" enhancers
     pixel_ops = {
         "AutoContrast": lambda: autocontrast(x),
         "Equalize": lambda: equalize(x),
@@ -72,7 +100,9 @@ def apply_ops(x: torch.Tensor, op: torch.Tensor, level: torch.Tensor, sign: torc
         "SolarizeIncreasing": lambda: torch.where(x >= col(256 - (256 * level).floor()), 255 - x, x),
         "SolarizeAdd": lambda: torch.where(x < 128, (x + col((110 * level).floor())).clamp(max=255), x),
         "ColorIncreasing": lambda: blend(grayscale(x).expand_as(x), x, factor),
-        "ContrastIncreasing": lambda: blend(grayscale(x).mean((1, 2, 3), keepdim=True).add(0.5).floor().expand_as(x), x, factor),
+        "ContrastIncreasing": lambda: blend(
+            grayscale(x).mean((1, 2, 3), keepdim=True).add(0.5).floor().expand_as(x), x, factor
+        ),
         "BrightnessIncreasing": lambda: blend(torch.zeros_like(x), x, factor),
         "SharpnessIncreasing": lambda: blend(smooth(x), x, factor),
     }
@@ -122,8 +152,8 @@ def equalize(x: torch.Tensor) -> torch.Tensor:
     b, c, h, w = x.shape
     flat = x.reshape(b * c, h * w).long()
     hist = torch.zeros(b * c, 256, dtype=torch.long, device=x.device).scatter_add_(1, flat, torch.ones_like(flat))
-    top = hist.gather(1, flat.amax(1, keepdim=True))                     # pixels at the top value
-    step = (h * w - top) // 255                                          # (B*C, 1)
+    top = hist.gather(1, flat.amax(1, keepdim=True))  # pixels at the top value
+    step = (h * w - top) // 255  # (B*C, 1)
     below = hist.cumsum(1) - hist
     lut = ((step // 2 + below) // step.clamp_min(1)).clamp(0, 255)
     out = lut.gather(1, flat).to(x.dtype)
@@ -156,7 +186,10 @@ def pixel_affine(op: torch.Tensor, level: torch.Tensor, sign: torch.Tensor, size
     m = torch.zeros(b, 2, 3, dtype=level.dtype, device=level.device)
     m[:, 0, 0] = m[:, 1, 1] = 1
     shear, shift = 0.3 * level * sign, 0.45 * level * sign
-    is_op = lambda name: op == OPS.index(name)
+
+    def is_op(name: str) -> torch.Tensor:
+        return op == OPS.index(name)
+
     m[:, 0, 1] = torch.where(is_op("ShearX"), shear, 0.0)
     m[:, 1, 0] = torch.where(is_op("ShearY"), shear, 0.0)
     m[:, 0, 2] = torch.where(is_op("TranslateXRel"), shift * width, 0.0)
@@ -166,8 +199,10 @@ def pixel_affine(op: torch.Tensor, level: torch.Tensor, sign: torch.Tensor, size
     angle = -math.pi / 180 * 30 * level * sign
     cos, sin = angle.cos(), angle.sin()
     cx, cy = width / 2, height / 2
-    rot = torch.stack([torch.stack([cos, sin, cx - cos * cx - sin * cy], -1),
-                       torch.stack([-sin, cos, cy + sin * cx - cos * cy], -1)], -2)
+    rot = torch.stack(
+        [torch.stack([cos, sin, cx - cos * cx - sin * cy], -1), torch.stack([-sin, cos, cy + sin * cx - cos * cy], -1)],
+        -2,
+    )
     return torch.where(is_op("Rotate")[:, None, None], rot, m)
 
 
@@ -175,10 +210,13 @@ def affine(x: torch.Tensor, matrix: torch.Tensor, fill: torch.Tensor) -> torch.T
     """x resampled bilinearly at ``matrix`` (B, 2, 3) applied to each output pixel's centre;
     pixels from outside the picture take ``fill``."""
     b, _, height, width = x.shape
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=x.dtype, device=x.device) + 0.5,
-                            torch.arange(width, dtype=x.dtype, device=x.device) + 0.5, indexing="ij")
-    points = torch.stack([xs, ys, torch.ones_like(xs)], -1)                # (H, W, 3)
-    source = torch.einsum("bij,hwj->bhwi", matrix.to(x.dtype), points)     # (B, H, W, 2) input pixels
+    ys, xs = torch.meshgrid(
+        torch.arange(height, dtype=x.dtype, device=x.device) + 0.5,
+        torch.arange(width, dtype=x.dtype, device=x.device) + 0.5,
+        indexing="ij",
+    )
+    points = torch.stack([xs, ys, torch.ones_like(xs)], -1)  # (H, W, 3)
+    source = torch.einsum("bij,hwj->bhwi", matrix.to(x.dtype), points)  # (B, H, W, 2) input pixels
     grid = torch.stack([source[..., 0] * 2 / width - 1, source[..., 1] * 2 / height - 1], -1)
     out = nn.functional.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
     return out.round().clamp(0, 255)

@@ -171,18 +171,22 @@ class DataStore:
         root = self.root or os.environ.get("BENCH_DATA_DIR") or self.cache or default_cache
         self.root = pathlib.Path(root).expanduser().resolve()
         if self.root.exists() and not self.root.is_dir():
-            raise DataError(f"data directory {self.root} is a file, not a folder: "
-                            "point --data-dir / BENCH_DATA_DIR at a folder")
+            raise DataError(
+                f"data directory {self.root} is a file, not a folder: point --data-dir / BENCH_DATA_DIR at a folder"
+            )
         if self.cache is not None:
             self.cache = pathlib.Path(self.cache).expanduser().resolve()
         else:
             self.cache = self.root if (self.root == default_cache or is_cache(self.root)) else default_cache
-        mirrors = _folders(os.environ.get("BENCH_MIRRORS")) if self.mirrors is None else \
-            tuple(pathlib.Path(m).expanduser().resolve() for m in self.mirrors)
+        mirrors = (
+            _folders(os.environ.get("BENCH_MIRRORS"))
+            if self.mirrors is None
+            else tuple(pathlib.Path(m).expanduser().resolve() for m in self.mirrors)
+        )
         # Read-only folders, looked in before the cache, in this order.
-        self.mirrors = tuple(dict.fromkeys(
-            f for f in ((self.root,) if self.root != self.cache else ()) + mirrors if f != self.cache
-        ))
+        self.mirrors = tuple(
+            dict.fromkeys(f for f in ((self.root,) if self.root != self.cache else ()) + mirrors if f != self.cache)
+        )
         if self.offline is None:
             self.offline = _env_flag("BENCH_OFFLINE")
 
@@ -269,8 +273,9 @@ class DataStore:
         if self.offline:
             raise self._missing(file, path, "downloads are off (offline)")
         if not writable(path.parent):
-            raise self._missing(file, path, f"the download cache {self.cache} is read-only "
-                                            "(set BENCH_CACHE_DIR to a writable folder)")
+            raise self._missing(
+                file, path, f"the download cache {self.cache} is read-only (set BENCH_CACHE_DIR to a writable folder)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tag_cache()
         failures = []
@@ -282,7 +287,7 @@ class DataStore:
                     failures.append(f"attempt {attempt}, {url}: {error}")
                     self.log(f"data: {failures[-1]}")
             if attempt < self.retries:
-                time.sleep(min(2 ** attempt, 30))
+                time.sleep(min(2**attempt, 30))
         raise self._missing(file, path, f"{len(failures)} download attempts failed (last: {failures[-1]})")
 
     def _tag_cache(self) -> None:
@@ -337,7 +342,7 @@ class DataStore:
                     raise DataError(f"{source}: unsafe archive entry {name!r} (refusing to extract)")
                 if not entry.isfile() or not name.startswith(archive.strip):
                     continue
-                member = name[len(archive.strip):]
+                member = name[len(archive.strip) :]
                 if member not in wanted:
                     continue
                 target = self.cache / archive.member_path(member)

@@ -23,6 +23,7 @@ from bench.specs import Executor, ExecutorSpec, Job
 #: The executor ``bench run`` uses when neither the command line nor the suite names one.
 DEFAULT = "local"
 
+
 class ExecutorError(Exception):
     """A bad executor choice or option, or a missing engine: one line a person can act on."""
 
@@ -59,9 +60,7 @@ def check_engine(spec: ExecutorSpec) -> None:
     missing = spec.missing()
     if missing:
         how = spec.install or f"pip install {' '.join(missing)}"
-        raise ExecutorError(
-            f"executor {spec.name!r} needs {', '.join(missing)}, which is not installed: {how}"
-        )
+        raise ExecutorError(f"executor {spec.name!r} needs {', '.join(missing)}, which is not installed: {how}")
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -78,5 +77,14 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key.strip(), ("" if parsed is None else parsed)
 
 
-__all__ = ["DEFAULT", "Executor", "ExecutorError", "ExecutorSpec", "Job", "check_engine", "check_options",
-           "parse_option", "resolve"]
+__all__ = [
+    "DEFAULT",
+    "Executor",
+    "ExecutorError",
+    "ExecutorSpec",
+    "Job",
+    "check_engine",
+    "check_options",
+    "parse_option",
+    "resolve",
+]

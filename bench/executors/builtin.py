@@ -29,21 +29,38 @@ def _slurm(options):
 
 @hookimpl
 def bench_register_executors(register):
-    register(ExecutorSpec(
-        name="local", make=_local,
-        description="one run after another in this process (the default)",
-    ))
-    from bench.executors.ray import OPTIONS as RAY, OPTIONS_HELP as RAY_HELP
-    from bench.executors.slurm import OPTIONS as SLURM, OPTIONS_HELP as SLURM_HELP
+    register(
+        ExecutorSpec(
+            name="local",
+            make=_local,
+            description="one run after another in this process (the default)",
+        )
+    )
+    from bench.executors.ray import OPTIONS as RAY
+    from bench.executors.ray import OPTIONS_HELP as RAY_HELP
+    from bench.executors.slurm import OPTIONS as SLURM
+    from bench.executors.slurm import OPTIONS_HELP as SLURM_HELP
 
-    register(ExecutorSpec(
-        name="ray", make=_ray, options=RAY, options_help=RAY_HELP, requires=("ray",),
-        install="pip install 'bench[ray]'",
-        description="one Ray task per run (a GPU each where the cluster has GPUs); "
-                    "starts a local cluster or joins one by address",
-    ))
-    register(ExecutorSpec(
-        name="slurm", make=_slurm, options=SLURM, options_help=SLURM_HELP, requires=("submitit",),
-        install="pip install 'bench[slurm]'",
-        description="one Slurm job array per suite through submitit (cluster=local: subprocesses)",
-    ))
+    register(
+        ExecutorSpec(
+            name="ray",
+            make=_ray,
+            options=RAY,
+            options_help=RAY_HELP,
+            requires=("ray",),
+            install="pip install 'bench[ray]'",
+            description="one Ray task per run (a GPU each where the cluster has GPUs); "
+            "starts a local cluster or joins one by address",
+        )
+    )
+    register(
+        ExecutorSpec(
+            name="slurm",
+            make=_slurm,
+            options=SLURM,
+            options_help=SLURM_HELP,
+            requires=("submitit",),
+            install="pip install 'bench[slurm]'",
+            description="one Slurm job array per suite through submitit (cluster=local: subprocesses)",
+        )
+    )

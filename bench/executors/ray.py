@@ -64,8 +64,10 @@ class RayExecutor(Executor):
             resources = ray.cluster_resources()
             cpus = self.options["cpus_per_run"]
             if cpus > resources.get("CPU", 0):
-                raise ExecutorError(f"executor 'ray': cpus_per_run {cpus:g} is more than the cluster's "
-                                    f"{resources.get('CPU', 0):g} CPUs; lower it with -X cpus_per_run=N")
+                raise ExecutorError(
+                    f"executor 'ray': cpus_per_run {cpus:g} is more than the cluster's "
+                    f"{resources.get('CPU', 0):g} CPUs; lower it with -X cpus_per_run=N"
+                )
             gpus = self.options["gpus_per_run"] if resources.get("GPU", 0) >= 1 else 0
             job.progress.message(
                 f"ray: {len(todo)} runs on {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs, "
@@ -73,12 +75,17 @@ class RayExecutor(Executor):
                 + (" (a Ray instance started for this suite)" if started_here else "")
             )
             task = ray.remote(_run_on_worker)
-            common = {"num_cpus": cpus, "max_retries": self.options["max_retries"], "retry_exceptions": False,
-                      "name": f"bench:{job.suite}"}
+            common = {
+                "num_cpus": cpus,
+                "max_retries": self.options["max_retries"],
+                "retry_exceptions": False,
+                "name": f"bench:{job.suite}",
+            }
             results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
             streams = {  # a run pinned to the CPU reserves no GPU
                 task.options(num_gpus=0 if s.device == "cpu" else gpus, **common).remote(
-                    s.to_dict(), results_dir, data_dir, job.offline): s
+                    s.to_dict(), results_dir, data_dir, job.offline
+                ): s
                 for s in todo
             }
             self._follow(ray, job, board, streams)
@@ -92,8 +99,11 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return False
         env = {k: os.environ[k] for k in FORWARD_ENV if k in os.environ}
-        kwargs = {"log_to_driver": False, "logging_level": logging.WARNING,
-                  "runtime_env": {"env_vars": env} if env else None}
+        kwargs = {
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+            "runtime_env": {"env_vars": env} if env else None,
+        }
         address = self.options["address"] or None
         if address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs.update(include_dashboard=False, num_cpus=self.options["num_cpus"] or os.cpu_count())

@@ -100,6 +100,12 @@ def _write_unless_done(job: Job, spec, record: dict, notify: bool) -> dict | Non
 
 def _same_run(a: dict, b: dict) -> bool:
     def ident(r):
-        return (r.get("key"), r.get("status"), r.get("started_at"), r.get("ended_at"),
-                r.get("timings", {}).get("wall_seconds"))
+        return (
+            r.get("key"),
+            r.get("status"),
+            r.get("started_at"),
+            r.get("ended_at"),
+            r.get("timings", {}).get("wall_seconds"),
+        )
+
     return ident(a) == ident(b)

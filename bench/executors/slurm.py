@@ -57,7 +57,9 @@ POLL_S = {"slurm": 15.0, "local": 0.5}
 class SlurmExecutor(Executor):
     def __init__(self, options: dict):
         if options["cluster"] not in POLL_S:
-            raise ExecutorError(f"executor 'slurm' option 'cluster': expected slurm or local, got {options['cluster']!r}")
+            raise ExecutorError(
+                f"executor 'slurm' option 'cluster': expected slurm or local, got {options['cluster']!r}"
+            )
         self.options = options
 
     def run(self, job: Job):
@@ -67,17 +69,25 @@ class SlurmExecutor(Executor):
 
         o = self.options
         if o["cluster"] == "slurm" and shutil.which("sbatch") is None:
-            raise ExecutorError("executor 'slurm': sbatch not found; run on a Slurm login node, "
-                                "or try the suite here with -X cluster=local")
+            raise ExecutorError(
+                "executor 'slurm': sbatch not found; run on a Slurm login node, "
+                "or try the suite here with -X cluster=local"
+            )
         board, todo = remote.start(job, "slurm")
         if not todo:
             return board.outcome
         folder = Path(o["folder"] or job.store.root / ".submitit").resolve()
         executor = submitit.AutoExecutor(folder=folder / "%j", cluster=o["cluster"])
         params = {
-            "name": f"bench-{job.suite}", "timeout_min": o["timeout_min"], "gpus_per_node": o["gpus_per_run"],
-            "cpus_per_task": o["cpus_per_run"], "mem_gb": o["mem_gb"], "tasks_per_node": 1, "nodes": 1,
-            "slurm_array_parallelism": o["array_parallelism"], "slurm_setup": list(o["setup"]),
+            "name": f"bench-{job.suite}",
+            "timeout_min": o["timeout_min"],
+            "gpus_per_node": o["gpus_per_run"],
+            "cpus_per_task": o["cpus_per_run"],
+            "mem_gb": o["mem_gb"],
+            "tasks_per_node": 1,
+            "nodes": 1,
+            "slurm_array_parallelism": o["array_parallelism"],
+            "slurm_setup": list(o["setup"]),
             "local_setup": list(o["setup"]),
         }
         for key in ("partition", "account", "qos", "constraint"):
@@ -88,13 +98,21 @@ class SlurmExecutor(Executor):
         executor.update_parameters(**params)
         n = len(todo)
         results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
-        jobs = executor.map_array(run_in_job, [s.to_dict() for s in todo], [results_dir] * n,
-                                  [data_dir] * n, [job.offline] * n, [o["cpus_per_run"]] * n)
+        jobs = executor.map_array(
+            run_in_job,
+            [s.to_dict() for s in todo],
+            [results_dir] * n,
+            [data_dir] * n,
+            [job.offline] * n,
+            [o["cpus_per_run"]] * n,
+        )
         array = jobs[0].job_id.split("_")[0]
         job.progress.message(f"slurm: submitted {n} runs as job array {array} ({o['cluster']}); logs in {folder}")
         if not o["wait"]:
-            job.progress.message("slurm: not waiting (wait: false); run the same command again to see what "
-                                 "finished (finished runs are skipped, running ones are left alone)")
+            job.progress.message(
+                "slurm: not waiting (wait: false); run the same command again to see what "
+                "finished (finished runs are skipped, running ones are left alone)"
+            )
             board.outcome.busy.extend(s.label for s in todo)
             return board.outcome
         self._follow(job, board, dict(zip(jobs, todo)))
@@ -111,7 +129,9 @@ class SlurmExecutor(Executor):
                     try:
                         result = handle.result()
                     except Exception as exc:  # the job died (killed, timed out, out of memory)
-                        remote.lost(job, board, spec, exc, where=f"slurm job {handle.job_id}, log {handle.paths.stderr}")
+                        remote.lost(
+                            job, board, spec, exc, where=f"slurm job {handle.job_id}, log {handle.paths.stderr}"
+                        )
                         continue
                     remote.settle(job, board, spec, result)
                 elif handle.state.upper() in ("RUNNING", "COMPLETING"):

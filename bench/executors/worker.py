@@ -32,8 +32,9 @@ def run_spec(spec: dict, results_dir: str, data_dir: str, offline: bool, log: bo
     run = RunSpec.from_dict(spec)
     registry, cache = _registry(), _cache(data_dir, offline)
     where = f"{socket.gethostname()}:{os.getpid()}"
-    state, record = execute(run, registry, ResultStore(results_dir), cache, Progress(quiet=not log),
-                            run.label, note=f"on {where}")
+    state, record = execute(
+        run, registry, ResultStore(results_dir), cache, Progress(quiet=not log), run.label, note=f"on {where}"
+    )
     return {"key": run.key, "state": state, "record": record, "host": socket.gethostname(), "pid": os.getpid()}
 
 

@@ -122,8 +122,12 @@ def _identity(record: dict) -> tuple:
     return (record["key"], record["ended_at"], record["status"])
 
 
-def collect(results: str | Path, baseline: str | Path | None = None, tolerances: Tolerances | None = None,
-            suite: str | None = None) -> Report:
+def collect(
+    results: str | Path,
+    baseline: str | Path | None = None,
+    tolerances: Tolerances | None = None,
+    suite: str | None = None,
+) -> Report:
     """Read the records under ``results`` into tables (one per suite, dataset, protocol and
     setting); with ``baseline``, attach ``bench compare``'s verdicts to the rows."""
     results = Path(results)
@@ -141,8 +145,13 @@ def collect(results: str | Path, baseline: str | Path | None = None, tolerances:
         table = tables.get(table_key)
         if table is None:
             table = tables[table_key] = Table(*table_key, rows=[], slug=_unique(slug(*table_key), used))
-        row = Row(data, group, keys[id(group)], _unique(slug(table.slug, data.get("label", data["method"])), used),
-                  paths={_identity(r): paths.get(_identity(r)) for r in group.records if _identity(r) in paths})
+        row = Row(
+            data,
+            group,
+            keys[id(group)],
+            _unique(slug(table.slug, data.get("label", data["method"])), used),
+            paths={_identity(r): paths.get(_identity(r)) for r in group.records if _identity(r) in paths},
+        )
         table.rows.append(row)
     report = Report(results, list(tables.values()), record_count=sum(len(g.records) for g in groups))
     _attach_published(report)
@@ -188,13 +197,18 @@ def _attach_published(report: Report) -> None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
             for entry in entries:
-                if (entry["dataset"] == table.dataset and entry["protocol"] in ("", table.protocol)
-                        and entry["setting"] == base_setting):
+                if (
+                    entry["dataset"] == table.dataset
+                    and entry["protocol"] in ("", table.protocol)
+                    and entry["setting"] == base_setting
+                ):
                     item = {**entry, "origin": origin, "subset": base_setting != table.setting}
                     row.published.setdefault(entry["metric"], []).append(item)
             if origin == "installed plugin" and row.published:
-                note = ("some records carry no published numbers (written before records held them): "
-                        "those shown for them come from the installed plugins")
+                note = (
+                    "some records carry no published numbers (written before records held them): "
+                    "those shown for them come from the installed plugins"
+                )
                 if note not in report.notes:
                     report.notes.append(note)
 
@@ -213,4 +227,3 @@ def _installed_published() -> dict[str, list[dict]]:
         except InvalidRecord:
             continue
     return out
-

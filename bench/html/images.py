@@ -67,20 +67,29 @@ def _restoration(report: Report, site: Path) -> dict[str, list[Gallery]]:
             for record in row.group.ok:
                 if record["details"]["setting"] == label:
                     images += [e["image"] for e in record["details"]["per_image"]]
-        gallery = Gallery(f"Restored images: {label}",
-                          note="clean | degraded input | each method, worst to best; captions: PSNR dB / SSIM. "
-                               "A picture shows every method of this suite that restored the image.")
+        gallery = Gallery(
+            f"Restored images: {label}",
+            note="clean | degraded input | each method, worst to best; captions: PSNR dB / SSIM. "
+            "A picture shows every method of this suite that restored the image.",
+        )
         for image in dict.fromkeys(images):
             slot = slots.get((table.suite, table.dataset, label, image))
             path = figures.picture_path(target, table.suite, table.dataset, label, image)
             if slot is None or not path.exists():
                 continue
             ranked = sorted(slot["methods"].items(), key=lambda kv: kv[1][1]["psnr"], reverse=True)
-            scores = "; ".join(f"{name}: {entry['psnr']:.2f} dB / {entry['ssim']:.4f}" for name, (_, entry, _) in ranked)
+            scores = "; ".join(
+                f"{name}: {entry['psnr']:.2f} dB / {entry['ssim']:.4f}" for name, (_, entry, _) in ranked
+            )
             if slot.get("input_psnr") is not None:
                 scores += f"; degraded input: {slot['input_psnr']:.2f} dB"
-            gallery.pictures.append(Picture(path.relative_to(site).as_posix(), f"{image}: {scores}",
-                                            f"{image}: clean, degraded and restored by {len(ranked)} methods"))
+            gallery.pictures.append(
+                Picture(
+                    path.relative_to(site).as_posix(),
+                    f"{image}: {scores}",
+                    f"{image}: clean, degraded and restored by {len(ranked)} methods",
+                )
+            )
         if gallery.pictures:
             out.setdefault(table.slug, []).append(gallery)
     return out
@@ -96,13 +105,18 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
             seed = record["spec"]["seed"]
             for item in record["artifacts"]:
                 kind = item["kind"]
-                gallery = kinds.setdefault(kind, Gallery(KINDS.get(kind, f"Pictures: {kind}"),
-                                                         note=f"saved by the methods under kind {kind!r}"))
+                gallery = kinds.setdefault(
+                    kind,
+                    Gallery(KINDS.get(kind, f"Pictures: {kind}"), note=f"saved by the methods under kind {kind!r}"),
+                )
                 source = folder / item["path"]
                 name = file_name(Path(item["path"]).name)
                 # Only the record's own artifact folder is read: a listed "../../x.png" or "/x.png" is not.
-                if (not source.resolve().is_relative_to(folder.resolve()) or not source.is_file()
-                        or source.suffix.lower() != ".png"):
+                if (
+                    not source.resolve().is_relative_to(folder.resolve())
+                    or not source.is_file()
+                    or source.suffix.lower() != ".png"
+                ):
                     gallery.missing.append(f"{row.label} seed {seed}: {item['path']}")
                     continue
                 rel = f"images/artifacts/{table.slug}/{slug(row.label)}/seed{slug(seed)}/{slug(kind)}/{name}"

@@ -42,11 +42,16 @@ def join(parts, sep: str = "") -> Html:
 
 
 def document(title: str, body: Html, depth: int = 0) -> str:
-    return html("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                "<meta name=\"generator\" content=\"bench report\">\n<title>{}</title>\n"
-                "<style>{}</style>\n</head>\n<body>\n{}\n<script>{}</script>\n</body>\n</html>\n",
-                title, Html(CSS), body, Html(SORT_JS))
+    return html(
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="bench report">\n<title>{}</title>\n'
+        "<style>{}</style>\n</head>\n<body>\n{}\n<script>{}</script>\n</body>\n</html>\n",
+        title,
+        Html(CSS),
+        body,
+        Html(SORT_JS),
+    )
 
 
 def header(metric: str, rows: list[dict] = ()) -> str:
@@ -63,29 +68,53 @@ def number(value: float, metric: str) -> str:
 def index(report: Report, plots: dict[str, list[Plot]], galleries: dict[str, list[Gallery]]) -> str:
     failed = sum(len(row.failed) for t in report.tables for row in t.rows)
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    parts = [Html("<header class=\"top\">"), Html("<h1>bench report</h1>"),
-             html("<p>{} result records from <code>{}</code>{}; {} leaderboards in {} suites. Built {}.</p>",
-                  report.record_count, report.results,
-                  html(", <strong>{} failed</strong>", failed) if failed else ", none failed",
-                  len(report.tables), len(report.suites), built),
-             Html("<p>Every number is the mean ± sample standard deviation over seeds; each method links to its "
-                  "records (configuration, environment, timings). Click a column header to sort.</p>")]
+    parts = [
+        Html('<header class="top">'),
+        Html("<h1>bench report</h1>"),
+        html(
+            "<p>{} result records from <code>{}</code>{}; {} leaderboards in {} suites. Built {}.</p>",
+            report.record_count,
+            report.results,
+            html(", <strong>{} failed</strong>", failed) if failed else ", none failed",
+            len(report.tables),
+            len(report.suites),
+            built,
+        ),
+        Html(
+            "<p>Every number is the mean ± sample standard deviation over seeds; each method links to its "
+            "records (configuration, environment, timings). Click a column header to sort.</p>"
+        ),
+    ]
     if report.baseline is not None:
-        parts.append(html("<p>Compared with the baseline <code>{}</code>: {} (the verdicts of "
-                          "<code>bench compare</code>).</p>", report.baseline, report.tolerances.describe()))
+        parts.append(
+            html(
+                "<p>Compared with the baseline <code>{}</code>: {} (the verdicts of <code>bench compare</code>).</p>",
+                report.baseline,
+                report.tolerances.describe(),
+            )
+        )
     for note in report.notes:
-        parts.append(html("<p class=\"note\">Note: {}.</p>", note))
+        parts.append(html('<p class="note">Note: {}.</p>', note))
     if report.unreadable:
-        parts.append(html("<p class=\"note\">{} unreadable, left out (<code>bench run</code> runs them again): {}</p>",
-                          _count(len(report.unreadable), "file"), join(map(str, report.unreadable), "; ")))
+        parts.append(
+            html(
+                '<p class="note">{} unreadable, left out (<code>bench run</code> runs them again): {}</p>',
+                _count(len(report.unreadable), "file"),
+                join(map(str, report.unreadable), "; "),
+            )
+        )
     parts.append(Html("</header>"))
-    parts.append(html("<nav class=\"toc\">{}</nav>", join(
-        (html("<a href=\"#{}\">{} · {}</a>", t.slug, t.suite, t.title) for t in report.tables), " ")))
+    parts.append(
+        html(
+            '<nav class="toc">{}</nav>',
+            join((html('<a href="#{}">{} · {}</a>', t.slug, t.suite, t.title) for t in report.tables), " "),
+        )
+    )
     parts.append(Html("<main>"))
     if report.baseline is not None:
         parts.append(comparison(report))
     for suite in report.suites:
-        parts.append(html("<section class=\"suite\" id=\"suite-{0}\"><h2>Suite {0}</h2>", suite))
+        parts.append(html('<section class="suite" id="suite-{0}"><h2>Suite {0}</h2>', suite))
         for table in [t for t in report.tables if t.suite == suite]:
             parts.append(board(table, plots.get(table.slug, []), galleries.get(table.slug, [])))
         parts.append(Html("</section>"))
@@ -104,14 +133,30 @@ def comparison(report: Report) -> Html:
     for d in report.deltas:
         counts[d.verdict] = counts.get(d.verdict, 0) + 1
     regressions = [d for d in report.deltas if d.verdict == "REGRESSION"]
-    out = [Html("<section class=\"comparison\" id=\"comparison\"><h2>Against the baseline</h2>"),
-           html("<p class=\"summary-verdicts\">{}</p>", join(
-               html("<span><strong>{}</strong> {}</span>", n, v) for v, n in sorted(counts.items())))]
+    out = [
+        Html('<section class="comparison" id="comparison"><h2>Against the baseline</h2>'),
+        html(
+            '<p class="summary-verdicts">{}</p>',
+            join(html("<span><strong>{}</strong> {}</span>", n, v) for v, n in sorted(counts.items())),
+        ),
+    ]
     if regressions:
-        out.append(html("<p><strong>Regressed beyond the noise:</strong></p><ul>{}</ul>", join(
-            html("<li>{}: {} {}{}{}</li>", d.name, d.metric, delta_cells(d)[4],
-                 f" (p = {d.p_value:.3g})" if d.p_value is not None else "", f"; {d.note}" if d.note else "")
-            for d in regressions)))
+        out.append(
+            html(
+                "<p><strong>Regressed beyond the noise:</strong></p><ul>{}</ul>",
+                join(
+                    html(
+                        "<li>{}: {} {}{}{}</li>",
+                        d.name,
+                        d.metric,
+                        delta_cells(d)[4],
+                        f" (p = {d.p_value:.3g})" if d.p_value is not None else "",
+                        f"; {d.note}" if d.note else "",
+                    )
+                    for d in regressions
+                ),
+            )
+        )
     else:
         out.append(Html("<p>No metric regressed beyond the noise.</p>"))
     out.append(Html("<details><summary>every comparison</summary>"))
@@ -125,10 +170,16 @@ def delta_table(deltas: list[Delta]) -> Html:
     body = []
     for d in deltas:
         mark = MARKS.get(d.verdict, ("", ""))[0]
-        body.append(html("<tr>{}</tr>", join(
-            html("<td class=\"{}\">{}</td>", mark if c == "verdict" else "", v)
-            for c, v in zip(DELTA_COLUMNS, delta_cells(d)))))
-    return html("<table class=\"sortable deltas\"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, join(body))
+        body.append(
+            html(
+                "<tr>{}</tr>",
+                join(
+                    html('<td class="{}">{}</td>', mark if c == "verdict" else "", v)
+                    for c, v in zip(DELTA_COLUMNS, delta_cells(d))
+                ),
+            )
+        )
+    return html('<table class="sortable deltas"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, join(body))
 
 
 def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
@@ -139,9 +190,12 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         columns.append(("metric", m))
         if m in papers:
             columns.append(("paper", m))
-    heads = [Html("<th data-type=\"number\" class=\"num\" data-better=\"lower\">#</th>"),
-             Html("<th data-type=\"text\">method</th>"), Html("<th data-type=\"text\">budget</th>"),
-             Html("<th data-type=\"number\" class=\"num\">seeds</th>")]
+    heads = [
+        Html('<th data-type="number" class="num" data-better="lower">#</th>'),
+        Html('<th data-type="text">method</th>'),
+        Html('<th data-type="text">budget</th>'),
+        Html('<th data-type="number" class="num">seeds</th>'),
+    ]
     for kind, m in columns:
         info = table.metric_info(m)
         higher = info["higher_is_better"] and m != "train_seconds"
@@ -150,35 +204,69 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         if m == "train_seconds":
             title = "lower is better; seconds in the method's fit, mean over seeds"
         text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
-        lower = Html("" if higher else " data-better=\"lower\"")
-        heads.append(html("<th data-type=\"number\" class=\"num\"{} title=\"{}\">{}</th>", lower, title, text))
+        lower = Html("" if higher else ' data-better="lower"')
+        heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
     body = [board_row(i, row, columns, table) for i, row in enumerate(table.rows, 1)]
     primary = table.primary
     conv = table.metric_info(primary)["convention"] if primary else None
-    out = [html("<section class=\"board\" id=\"{}\">", table.slug),
-           html("<h3>{} · {}</h3>", table.suite, table.title),
-           html("<p class=\"meta\">mean ± std over seeds; device: {}{}</p>", table.device or "?",
-                f"; {header(primary)}: {conv}" if conv else ""),
-           html("<table class=\"sortable leaderboard\" data-table=\"{}\"><thead><tr>{}</tr></thead>"
-                "<tbody>{}</tbody></table>", table.slug, join(heads), join(body))]
+    out = [
+        html('<section class="board" id="{}">', table.slug),
+        html("<h3>{} · {}</h3>", table.suite, table.title),
+        html(
+            '<p class="meta">mean ± std over seeds; device: {}{}</p>',
+            table.device or "?",
+            f"; {header(primary)}: {conv}" if conv else "",
+        ),
+        html(
+            '<table class="sortable leaderboard" data-table="{}"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            table.slug,
+            join(heads),
+            join(body),
+        ),
+    ]
     failures = [(row, r) for row in table.rows for r in row.failed]
     if failures:
-        out.append(html("<div class=\"failures\"><strong>Failed runs</strong> (kept as evidence; "
-                        "<code>bench run</code> tries them again):<ul>{}</ul></div>", join(
-                            html("<li><a href=\"records/{}.html#seed{}\">{} seed {}</a>: {} {}</li>",
-                                 row.slug, r["spec"]["seed"], row.label, r["spec"]["seed"], r["error"]["type"],
-                                 r["error"]["message"] or "failed")
-                            for row, r in failures)))
+        out.append(
+            html(
+                '<div class="failures"><strong>Failed runs</strong> (kept as evidence; '
+                "<code>bench run</code> tries them again):<ul>{}</ul></div>",
+                join(
+                    html(
+                        '<li><a href="records/{}.html#seed{}">{} seed {}</a>: {} {}</li>',
+                        row.slug,
+                        r["spec"]["seed"],
+                        row.label,
+                        r["spec"]["seed"],
+                        r["error"]["type"],
+                        r["error"]["message"] or "failed",
+                    )
+                    for row, r in failures
+                ),
+            )
+        )
     if any(r.published[m][0]["subset"] for r in table.rows for m in r.published):
-        out.append(Html("<p class=\"note\">* published numbers are over the whole set; this table runs on a subset.</p>"))
+        out.append(Html('<p class="note">* published numbers are over the whole set; this table runs on a subset.</p>'))
     reasons = sorted({reason for row in table.rows for reason in row.data["stale"]})
     if reasons:
-        out.append(html("<p class=\"note\"><span class=\"badge stale\">stale</span> {}</p>", stale_note(reasons)))
+        out.append(html('<p class="note"><span class="badge stale">stale</span> {}</p>', stale_note(reasons)))
     if plots:
-        out.append(html("<div class=\"plots\">{}</div>", join(
-            html("<figure class=\"plot{}\"><img src=\"{}\" alt=\"{}\" loading=\"eager\"><figcaption>{}: {}</figcaption>"
-                 "</figure>", " wide" if "training" in p.path else "", p.path, p.alt, p.title, p.alt)
-            for p in plots)))
+        out.append(
+            html(
+                '<div class="plots">{}</div>',
+                join(
+                    html(
+                        '<figure class="plot{}"><img src="{}" alt="{}" loading="eager"><figcaption>{}: {}</figcaption>'
+                        "</figure>",
+                        " wide" if "training" in p.path else "",
+                        p.path,
+                        p.alt,
+                        p.title,
+                        p.alt,
+                    )
+                    for p in plots
+                ),
+            )
+        )
     for gallery in galleries:
         out.append(gallery_html(gallery))
     out.append(Html("</section>"))
@@ -188,39 +276,73 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
 def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table) -> Html:
     data = row.data
     ok, failed = data["runs_ok"], data["runs_failed"]
-    seeds = html("{}{}", ok, html(" <span class=\"badge failed\">{} failed</span>", failed) if failed else "")
-    method = [html("<a href=\"records/{}.html\">{}</a>", row.slug, row.label)]
+    seeds = html("{}{}", ok, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
+    method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label)]
     if not ok:
-        method.append(Html(" <span class=\"badge failed\">failed</span>"))
-    method += [html(" <span class=\"badge {}\"{}>{}</span>", mark,
-                    html(" title=\"{}\"", "; ".join(data["stale"])) if mark == "stale" else "", mark)
-               for mark in data["marks"]]
+        method.append(Html(' <span class="badge failed">failed</span>'))
+    method += [
+        html(
+            ' <span class="badge {}"{}>{}</span>',
+            mark,
+            html(' title="{}"', "; ".join(data["stale"])) if mark == "stale" else "",
+            mark,
+        )
+        for mark in data["marks"]
+    ]
     if data["features"]:
-        method.append(html(" <small title=\"read-out chosen on held-out training images (protocol option "
-                           "feature_sweep)\">{}</small>", data["features"]))
+        method.append(
+            html(
+                ' <small title="read-out chosen on held-out training images (protocol option '
+                'feature_sweep)">{}</small>',
+                data["features"],
+            )
+        )
     for name in ("status", "-"):
         d = row.verdicts.get(name)
         if d is not None:
-            method.append(html(" <span class=\"badge {}\">{}: {}</span>",
-                               "failed" if d.verdict == "REGRESSION" else "ok", d.verdict, d.note))
-    cells = [html("<td class=\"num\" data-value=\"{0}\">{0}</td>", rank), html("<td>{}</td>", join(method)),
-             html("<td>{}</td>", data["budget"] or "full"), html("<td class=\"num\" data-value=\"{}\">{}</td>", ok, seeds)]
+            method.append(
+                html(
+                    ' <span class="badge {}">{}: {}</span>',
+                    "failed" if d.verdict == "REGRESSION" else "ok",
+                    d.verdict,
+                    d.note,
+                )
+            )
+    cells = [
+        html('<td class="num" data-value="{0}">{0}</td>', rank),
+        html("<td>{}</td>", join(method)),
+        html("<td>{}</td>", data["budget"] or "full"),
+        html('<td class="num" data-value="{}">{}</td>', ok, seeds),
+    ]
     for kind, m in columns:
         if kind == "paper":
             refs = row.published.get(m, [])
             if not refs:
-                cells.append(Html("<td class=\"num paper\" data-value=\"\">-</td>"))
+                cells.append(Html('<td class="num paper" data-value="">-</td>'))
                 continue
             ref = refs[0]
-            title = "; ".join(x for x in (ref["source"], ref["note"],
-                                          "from the installed plugin, not the record" if ref["origin"] != "record" else "")
-                              if x)
-            cells.append(html("<td class=\"num paper\" data-value=\"{}\" title=\"{}\">{}{}</td>", ref["value"], title,
-                              number(ref["value"], m), "*" if ref["subset"] else ""))
+            title = "; ".join(
+                x
+                for x in (
+                    ref["source"],
+                    ref["note"],
+                    "from the installed plugin, not the record" if ref["origin"] != "record" else "",
+                )
+                if x
+            )
+            cells.append(
+                html(
+                    '<td class="num paper" data-value="{}" title="{}">{}{}</td>',
+                    ref["value"],
+                    title,
+                    number(ref["value"], m),
+                    "*" if ref["subset"] else "",
+                )
+            )
             continue
         value = data["metrics"].get(m)
         if not value:
-            cells.append(html("<td class=\"num\" data-value=\"\">{}</td>", "failed" if not ok else "-"))
+            cells.append(html('<td class="num" data-value="">{}</td>', "failed" if not ok else "-"))
             continue
         text = _fmt(value["mean"], value["std"], digits(m))
         css, verdict = "num", Html("")
@@ -230,26 +352,37 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
             css += f" {cls}"
             base = _fmt(d.base_mean, None, digits(m))
             p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
-            verdict = html("<span class=\"verdict\">{} (base {}{})</span>", word, base, p)
+            verdict = html('<span class="verdict">{} (base {}{})</span>', word, base, p)
         title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])
-        cells.append(html("<td class=\"{}\" data-value=\"{}\" title=\"{}\">{}{}</td>", css, repr(value["mean"]), title,
-                          text, verdict))
-    return html("<tr{} data-row=\"{}\">{}</tr>", Html(" class=\"failed-row\"" if not ok else ""), row.slug, join(cells))
+        cells.append(
+            html('<td class="{}" data-value="{}" title="{}">{}{}</td>', css, repr(value["mean"]), title, text, verdict)
+        )
+    return html('<tr{} data-row="{}">{}</tr>', Html(' class="failed-row"' if not ok else ""), row.slug, join(cells))
 
 
 def gallery_html(gallery: Gallery) -> Html:
     grid = all("restoration" not in p.path for p in gallery.pictures)
-    out = [html("<div class=\"gallery\"><h4>{}</h4>", gallery.title)]
+    out = [html('<div class="gallery"><h4>{}</h4>', gallery.title)]
     if gallery.note:
-        out.append(html("<p class=\"note\">{}</p>", gallery.note))
-    out.append(html("<div class=\"{}\">", "grid" if grid else "list"))
+        out.append(html('<p class="note">{}</p>', gallery.note))
+    out.append(html('<div class="{}">', "grid" if grid else "list"))
     for p in gallery.pictures:
-        out.append(html("<figure><img src=\"{}\" alt=\"{}\" loading=\"eager\"><figcaption>{}</figcaption></figure>",
-                        p.path, p.alt, p.caption))
+        out.append(
+            html(
+                '<figure><img src="{}" alt="{}" loading="eager"><figcaption>{}</figcaption></figure>',
+                p.path,
+                p.alt,
+                p.caption,
+            )
+        )
     out.append(Html("</div>"))
     if gallery.missing:
-        out.append(html("<p class=\"note\">Listed in the records but missing from the results folder: {}</p>",
-                        "; ".join(gallery.missing)))
+        out.append(
+            html(
+                '<p class="note">Listed in the records but missing from the results folder: {}</p>',
+                "; ".join(gallery.missing),
+            )
+        )
     out.append(Html("</div>"))
     return join(out, "\n")
 
@@ -260,65 +393,142 @@ def gallery_html(gallery: Gallery) -> Html:
 def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
     """One page per leaderboard row: every record behind it (ok and failed), its configuration,
     metrics, timings, environment, code version and, for a failed run, the traceback."""
-    parts = [Html("<header class=\"top\">"), html("<h1>{}</h1>", row.label),
-             html("<p>{} · {} · budget {}; {} ok, {} failed. <a href=\"../index.html#{}\">back to the leaderboard</a></p>",
-                  table.suite, table.title, row.data["budget"] or "full", row.data["runs_ok"], row.data["runs_failed"],
-                  table.slug),
-             Html("</header><main>")]
+    parts = [
+        Html('<header class="top">'),
+        html("<h1>{}</h1>", row.label),
+        html(
+            '<p>{} · {} · budget {}; {} ok, {} failed. <a href="../index.html#{}">back to the leaderboard</a></p>',
+            table.suite,
+            table.title,
+            row.data["budget"] or "full",
+            row.data["runs_ok"],
+            row.data["runs_failed"],
+            table.slug,
+        ),
+        Html("</header><main>"),
+    ]
     records = row.records()
     if records:
         spec = records[0][0]["spec"]
         parts.append(Html("<h2>Configuration</h2>"))
-        parts.append(_kv_table({"method": spec["method"], "dataset": spec["dataset"], "protocol": spec["protocol"],
-                                "params": spec["params"], "budget": spec["budget"],
-                                "protocol options": spec["protocol_options"],
-                                "budget scale": spec.get("budget_scale"), "device": spec.get("device"),
-                                "precision": spec.get("precision")}))
+        parts.append(
+            _kv_table(
+                {
+                    "method": spec["method"],
+                    "dataset": spec["dataset"],
+                    "protocol": spec["protocol"],
+                    "params": spec["params"],
+                    "budget": spec["budget"],
+                    "protocol options": spec["protocol_options"],
+                    "budget scale": spec.get("budget_scale"),
+                    "device": spec.get("device"),
+                    "precision": spec.get("precision"),
+                }
+            )
+        )
     if row.published:
-        parts.append(html("<h2>Published numbers</h2><ul>{}</ul>", join(
-            html("<li>{}: {} — {}{}{}</li>", header(m), number(ref["value"], m), ref["source"],
-                 f" ({ref['note']})" if ref["note"] else "",
-                 " [from the installed plugin]" if ref["origin"] != "record" else "")
-            for m, refs in row.published.items() for ref in refs)))
+        parts.append(
+            html(
+                "<h2>Published numbers</h2><ul>{}</ul>",
+                join(
+                    html(
+                        "<li>{}: {} — {}{}{}</li>",
+                        header(m),
+                        number(ref["value"], m),
+                        ref["source"],
+                        f" ({ref['note']})" if ref["note"] else "",
+                        " [from the installed plugin]" if ref["origin"] != "record" else "",
+                    )
+                    for m, refs in row.published.items()
+                    for ref in refs
+                ),
+            )
+        )
     metrics = list(dict.fromkeys(m for r, _ in records for m in r["metrics"]))
-    head = join(html("<th class=\"num\" data-type=\"number\">{}</th>", header(m)) for m in metrics)
+    head = join(html('<th class="num" data-type="number">{}</th>', header(m)) for m in metrics)
     body = []
     for i, (r, _) in enumerate(records):
         status, seed, wall = r["status"], r["spec"]["seed"], r["timings"].get("wall_seconds")
-        badge = html("<span class=\"badge {}\">{}</span>", "ok" if status == "ok" else "failed", status)
+        badge = html('<span class="badge {}">{}</span>', "ok" if status == "ok" else "failed", status)
         values = join(
-            html("<td class=\"num\" data-value=\"{}\">{}</td>", repr(r["metrics"][m]), number(r["metrics"][m], m))
-            if m in r["metrics"] else Html("<td class=\"num\" data-value=\"\">-</td>")
-            for m in metrics)
-        link = html("<a href=\"{}\">JSON</a>", copies[i]) if i in copies else ""
-        body.append(html("<tr><td class=\"num\" data-value=\"{0}\"><a href=\"#seed{0}\">{0}</a></td><td>{1}</td>{2}"
-                         "<td class=\"num\" data-value=\"{3}\">{4}</td><td>{5}</td></tr>",
-                         seed, badge, values, "" if wall is None else wall, "-" if wall is None else wall, link))
-    parts.append(html("<h2>Runs</h2><table class=\"sortable\"><thead><tr><th class=\"num\" data-type=\"number\">seed</th>"
-                      "<th>status</th>{}<th class=\"num\" data-type=\"number\">wall s</th><th>record</th></tr></thead>"
-                      "<tbody>{}</tbody></table>", head, join(body)))
+            html('<td class="num" data-value="{}">{}</td>', repr(r["metrics"][m]), number(r["metrics"][m], m))
+            if m in r["metrics"]
+            else Html('<td class="num" data-value="">-</td>')
+            for m in metrics
+        )
+        link = html('<a href="{}">JSON</a>', copies[i]) if i in copies else ""
+        body.append(
+            html(
+                '<tr><td class="num" data-value="{0}"><a href="#seed{0}">{0}</a></td><td>{1}</td>{2}'
+                '<td class="num" data-value="{3}">{4}</td><td>{5}</td></tr>',
+                seed,
+                badge,
+                values,
+                "" if wall is None else wall,
+                "-" if wall is None else wall,
+                link,
+            )
+        )
+    parts.append(
+        html(
+            '<h2>Runs</h2><table class="sortable"><thead><tr><th class="num" data-type="number">seed</th>'
+            '<th>status</th>{}<th class="num" data-type="number">wall s</th><th>record</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            head,
+            join(body),
+        )
+    )
     for i, (r, _) in enumerate(records):
-        parts.append(html("<section id=\"seed{0}\"><h3>Seed {0}: {1}{2}</h3>", r["spec"]["seed"], r["status"],
-                          html(" <a href=\"{}\">(record JSON)</a>", copies[i]) if i in copies else ""))
+        parts.append(
+            html(
+                '<section id="seed{0}"><h3>Seed {0}: {1}{2}</h3>',
+                r["spec"]["seed"],
+                r["status"],
+                html(' <a href="{}">(record JSON)</a>', copies[i]) if i in copies else "",
+            )
+        )
         if r["status"] != "ok":
             err = r["error"]
             parts.append(html("<p><strong>{}</strong>: {}</p>", err["type"], err["message"]))
             if err["traceback"]:
                 parts.append(html("<pre>{}</pre>", err["traceback"]))
-        parts.append(_kv_table({"key": r["key"], "started": r.get("started_at"), "ended": r["ended_at"],
-                                "timings": r["timings"], "throughput": _throughput_text(r),
-                                "code": r.get("code"), "plugins": r.get("plugins"), "precision": r.get("precision"),
-                                "accelerator switches": r.get("accel")}))
+        parts.append(
+            _kv_table(
+                {
+                    "key": r["key"],
+                    "started": r.get("started_at"),
+                    "ended": r["ended_at"],
+                    "timings": r["timings"],
+                    "throughput": _throughput_text(r),
+                    "code": r.get("code"),
+                    "plugins": r.get("plugins"),
+                    "precision": r.get("precision"),
+                    "accelerator switches": r.get("accel"),
+                }
+            )
+        )
         parts.append(html("<details><summary>environment</summary>{}</details>", _kv_table(r["environment"])))
         if r["metric_info"]:
-            parts.append(html("<details><summary>metric conventions</summary>{}</details>", _kv_table(
-                {m: info["convention"] for m, info in r["metric_info"].items()})))
+            parts.append(
+                html(
+                    "<details><summary>metric conventions</summary>{}</details>",
+                    _kv_table({m: info["convention"] for m, info in r["metric_info"].items()}),
+                )
+            )
         if r["data_files"]:
-            parts.append(html("<details><summary>data files</summary>{}</details>", _kv_table(
-                {k: v.get("sha256") or v.get("md5") for k, v in r["data_files"].items()})))
+            parts.append(
+                html(
+                    "<details><summary>data files</summary>{}</details>",
+                    _kv_table({k: v.get("sha256") or v.get("md5") for k, v in r["data_files"].items()}),
+                )
+            )
         if r["details"]:
-            parts.append(html("<details><summary>details</summary><pre>{}</pre></details>",
-                              json.dumps(r["details"], indent=1, default=str)[:200_000]))
+            parts.append(
+                html(
+                    "<details><summary>details</summary><pre>{}</pre></details>",
+                    json.dumps(r["details"], indent=1, default=str)[:200_000],
+                )
+            )
         parts.append(Html("</section>"))
     parts.append(Html("</main>"))
     return document(f"{row.label} · {table.title}", join(parts, "\n"))
@@ -329,7 +539,9 @@ def _throughput_text(record: dict) -> dict:
     for name, fig in record["throughput"].items():
         if fig.get("items_per_s"):
             rate = fig["items_per_s"]
-            out[name] = (f"{rate:,.1f}/s" if rate >= 100 else f"{rate:.3g}/s") + (f" (median of {fig['repeats']})" if fig.get("repeats") else "")
+            out[name] = (f"{rate:,.1f}/s" if rate >= 100 else f"{rate:.3g}/s") + (
+                f" (median of {fig['repeats']})" if fig.get("repeats") else ""
+            )
     return out
 
 
@@ -339,10 +551,10 @@ def _kv_table(values: dict) -> Html:
         if value is None or value in ({}, [], ""):
             continue
         if isinstance(value, dict):
-            text = ", ".join(f"{k}={json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}"
-                             for k, v in value.items())
+            text = ", ".join(
+                f"{k}={json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}" for k, v in value.items()
+            )
         else:
             text = str(value)
         rows.append(html("<tr><th>{}</th><td>{}</td></tr>", key, text))
-    return html("<table class=\"kv\"><tbody>{}</tbody></table>", join(rows))
-
+    return html('<table class="kv"><tbody>{}</tbody></table>', join(rows))

@@ -18,8 +18,14 @@ from bench.report import header
 
 #: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
 #: inverted (images per second) so that right is always faster.
-COST = ("train_images_per_s", "pretrain_images_per_s", "feature_images_per_s", "inference_images_per_s",
-        "seconds_per_image", "iterations_per_s")
+COST = (
+    "train_images_per_s",
+    "pretrain_images_per_s",
+    "feature_images_per_s",
+    "inference_images_per_s",
+    "seconds_per_image",
+    "iterations_per_s",
+)
 
 _STYLE = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, the browser's fonts
@@ -100,9 +106,17 @@ def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         for i, ((x, y), label) in enumerate(zip(points, labels)):
             on_front = i in front
-            ax.errorbar([x], [y], yerr=[yerr[i]] if yerr[i] else None, fmt="o", ms=7, capsize=3,
-                        color="#1f77b4" if on_front else "#999999",
-                        mfc="#1f77b4" if on_front else "white", zorder=3)
+            ax.errorbar(
+                [x],
+                [y],
+                yerr=[yerr[i]] if yerr[i] else None,
+                fmt="o",
+                ms=7,
+                capsize=3,
+                color="#1f77b4" if on_front else "#999999",
+                mfc="#1f77b4" if on_front else "white",
+                zorder=3,
+            )
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
         fx, fy = zip(*sorted(points[i] for i in front))
         ax.step(fx, fy, where="pre", color="#1f77b4", alpha=0.6, lw=1.2, label="Pareto front", zorder=2)
@@ -116,8 +130,11 @@ def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
         fig.tight_layout()
         rel = _save(fig, site, f"{table.slug}-pareto")
     best = ", ".join(labels[i] for i in sorted(front, key=lambda i: points[i][0]))
-    return Plot(rel, "Quality against throughput",
-                f"{_header(quality)} against {xlabel} for {len(points)} methods; on the Pareto front: {best}")
+    return Plot(
+        rel,
+        "Quality against throughput",
+        f"{_header(quality)} against {xlabel} for {len(points)} methods; on the Pareto front: {best}",
+    )
 
 
 # -- per-seed spread -------------------------------------------------------------------------------
@@ -138,13 +155,37 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
             m = row.data["metrics"][metric]
             values = m["values"]
             jitter = [0.12 * ((i % 3) - 1) for i in range(len(values))]
-            ax.scatter(values, [y + j for j in jitter], s=18, color="#1f77b4", alpha=0.8, zorder=3,
-                       label="one seed" if y == 0 else None)
-            ax.errorbar([m["mean"]], [y], xerr=[m["std"]] if m["std"] else None, fmt="|", ms=14, mew=2,
-                        color="black", capsize=4, zorder=4, label="mean ± std" if y == 0 else None)
+            ax.scatter(
+                values,
+                [y + j for j in jitter],
+                s=18,
+                color="#1f77b4",
+                alpha=0.8,
+                zorder=3,
+                label="one seed" if y == 0 else None,
+            )
+            ax.errorbar(
+                [m["mean"]],
+                [y],
+                xerr=[m["std"]] if m["std"] else None,
+                fmt="|",
+                ms=14,
+                mew=2,
+                color="black",
+                capsize=4,
+                zorder=4,
+                label="mean ± std" if y == 0 else None,
+            )
             for ref in row.published.get(metric, []):
-                ax.scatter([ref["value"]], [y], marker="D", s=36, color="#d62728", zorder=5,
-                           label=None if shown_paper else "published")
+                ax.scatter(
+                    [ref["value"]],
+                    [y],
+                    marker="D",
+                    s=36,
+                    color="#d62728",
+                    zorder=5,
+                    label=None if shown_paper else "published",
+                )
                 shown_paper = True
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([r.label for r in reversed(rows)])
@@ -174,7 +215,9 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
             entries = {e["image"]: e for e in record["details"]["per_image"]}
             for image, curve in curves.items():
                 if curve:
-                    images.setdefault(image, []).append((row.label, record["spec"]["seed"], curve, entries.get(image, {})))
+                    images.setdefault(image, []).append(
+                        (row.label, record["spec"]["seed"], curve, entries.get(image, {}))
+                    )
     plots = []
     plt = _pyplot()
     for image, series in sorted(images.items()):
@@ -199,8 +242,13 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
             ax.legend(fontsize=8, frameon=False)
             fig.tight_layout()
             rel = _save(fig, site, f"{table.slug}-curve-{image}")
-        plots.append(Plot(rel, f"PSNR by iteration: {image}",
-                          f"PSNR of the intermediate output against iterations on image {image}"))
+        plots.append(
+            Plot(
+                rel,
+                f"PSNR by iteration: {image}",
+                f"PSNR of the intermediate output against iterations on image {image}",
+            )
+        )
     return plots
 
 
@@ -229,10 +277,18 @@ def training_curves(table: Table, site: Path) -> Plot | None:
         fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.2), squeeze=False)
         for ax, key in zip(axes[0], keys):
             labelled = set()
-            for index, label, seed, pts in series[key]:
+            for index, label, _seed, pts in series[key]:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, color=f"C{index % 10}", lw=1.2, alpha=0.85, marker="o", ms=3,
-                        label=None if label in labelled else label)
+                ax.plot(
+                    xs,
+                    ys,
+                    color=f"C{index % 10}",
+                    lw=1.2,
+                    alpha=0.85,
+                    marker="o",
+                    ms=3,
+                    label=None if label in labelled else label,
+                )
                 labelled.add(label)
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -273,4 +329,3 @@ def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[
             continue
         out += drawn if isinstance(drawn, list) else [drawn] if drawn else []
     return out
-

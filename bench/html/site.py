@@ -35,8 +35,13 @@ class Site:
         return self.root / "index.html"
 
 
-def build(results: str | Path, out: str | Path, baseline: str | Path | None = None,
-          tolerances: Tolerances | None = None, suite: str | None = None) -> Site:
+def build(
+    results: str | Path,
+    out: str | Path,
+    baseline: str | Path | None = None,
+    tolerances: Tolerances | None = None,
+    suite: str | None = None,
+) -> Site:
     """Write the report of the records under ``results`` into ``out`` and return what was written.
     With ``baseline``, every metric carries ``bench compare``'s verdict against it."""
     out = Path(out)

@@ -9,8 +9,9 @@ starts.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from bench.params import Param
 
@@ -34,8 +35,11 @@ class Protocol:
 
 #: Options every representation protocol shares (see bench.protocols.representation).
 _REPRESENTATION = {
-    "weights": Param("pretrained", choices=("pretrained", "random"),
-                     help="random: the control, the same architecture with random weights"),
+    "weights": Param(
+        "pretrained",
+        choices=("pretrained", "random"),
+        help="random: the control, the same architecture with random weights",
+    ),
     "holdout": Param(0.1, ge=0, lt=1, help="labelled part of the training split held out for the probe's choices"),
     "split_seed": Param(0, **_SEED),
     "eval_batch_size": Param(500, ge=1, help="feature extraction / inference batch"),
@@ -75,12 +79,14 @@ PROTOCOLS: dict[str, Protocol] = {
                 # Any integer factor works (modcrop + MATLAB bicubic 1/scale, uint8); papers use 2, 3, 4, 8.
                 "scale": Param(4, ge=2, le=16, help="sr: the downscaling factor"),
                 "sigma": Param(25.0, gt=0, le=255, help="denoise: AWGN std on the 0-255 scale"),
-                "noise_clip": Param("none", choices=("none", "clip"),
-                                    help="denoise: none (KAIR/DnCNN) or clip to [0, 1] (DIP's code)"),
+                "noise_clip": Param(
+                    "none", choices=("none", "clip"), help="denoise: none (KAIR/DnCNN) or clip to [0, 1] (DIP's code)"
+                ),
                 "noise_seed": Param(0, **_SEED, help="seeds noise and random masks, per image (with its name)"),
                 "drop_ratio": Param(0.5, ge=0, lt=1, help="inpaint with mask random: fraction of pixels missing"),
-                "mask": Param("random", choices=("random", "dataset"),
-                              help="inpaint: random pixels, or the set's own mask images"),
+                "mask": Param(
+                    "random", choices=("random", "dataset"), help="inpaint: random pixels, or the set's own mask images"
+                ),
                 "images": Param([], item=str, name=True, help="names of the images to restore (empty: all)"),
                 "max_images": Param(0, ge=0, help="the first n images (0: all)"),
                 "monitor_every": Param(0, ge=0, help="host PSNR of intermediate outputs every n iterations (0: never)"),
@@ -107,7 +113,7 @@ PROTOCOLS: dict[str, Protocol] = {
                 # options above); overrides: {option: value} changes some of them.
                 "probe": Param("cached", choices=("cached", "ddae-official")),
                 "overrides": {},
-                "flip": False,            # per-step probes: augmentation of the images features are read from
+                "flip": False,  # per-step probes: augmentation of the images features are read from
                 "crop_padding": Param(0, ge=0),
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
@@ -119,8 +125,12 @@ PROTOCOLS: dict[str, Protocol] = {
             name="knn",
             method_kinds=("representation",),
             dataset_tasks=("classification",),
-            options={**_FROZEN, "holdout": Param(0.0, ge=0, lt=1, help="labelled part held out for choosing the read-out"),
-                     "k": Param(20, ge=1, help="neighbours voting"), "temperature": Param(0.07, gt=0)},
+            options={
+                **_FROZEN,
+                "holdout": Param(0.0, ge=0, lt=1, help="labelled part held out for choosing the read-out"),
+                "k": Param(20, ge=1, help="neighbours voting"),
+                "temperature": Param(0.07, gt=0),
+            },
             description="Frozen encoder; weighted k-NN vote (cosine similarity, weights "
             "exp(s / temperature)) over the training features; top-1 on the test split.",
             implementation="bench.protocols.knn:run",
@@ -145,19 +155,28 @@ PROTOCOLS: dict[str, Protocol] = {
                 "recipe": Param("bench", choices=("bench", "mae-official", "mae-cifar-reimpl")),
                 "overrides": {},
                 "min_lr": Param(0.0, ge=0, help="the cosine's floor"),
-                "lr_schedule": Param("step", choices=("step", "epoch"),
-                                     help="warm-up + cosine per step, or per epoch (the reimplementation's)"),
+                "lr_schedule": Param(
+                    "step",
+                    choices=("step", "epoch"),
+                    help="warm-up + cosine per step, or per epoch (the reimplementation's)",
+                ),
                 "layer_decay": Param(1.0, gt=0, le=1, help="layer-wise LR decay (needs the encoder's layer_groups())"),
                 "drop_path": Param(0.0, ge=0, lt=1, help="stochastic depth (needs the encoder's set_drop_path())"),
                 "decay_all": Param(False, help="weight decay on every parameter, 1-D ones included"),
                 "mixup": Param(0.0, ge=0, help="mixup alpha (0: off)"),
                 "cutmix": Param(0.0, ge=0, help="cutmix alpha (0: off); with both, each batch picks one"),
                 "random_erasing": Param(0.0, ge=0, le=1, help="probability per image"),
-                "resized_crop": Param([], gt=0, le=1, item=float,
-                                      help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"),
-                "head": Param("batchnorm", choices=("batchnorm", "layernorm", "linear"),
-                              help="BatchNorm1d without affine | LayerNorm (fc_norm) | plain linear"),
-                "head_init_std": Param(0.0, ge=0, help="truncated-normal std of the head's weights (0: PyTorch's default)"),
+                "resized_crop": Param(
+                    [], gt=0, le=1, item=float, help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"
+                ),
+                "head": Param(
+                    "batchnorm",
+                    choices=("batchnorm", "layernorm", "linear"),
+                    help="BatchNorm1d without affine | LayerNorm (fc_norm) | plain linear",
+                ),
+                "head_init_std": Param(
+                    0.0, ge=0, help="truncated-normal std of the head's weights (0: PyTorch's default)"
+                ),
             },
             description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
             "+ cosine); top-1 on the test split; training and inference throughput.",
@@ -184,12 +203,16 @@ def check_feature_sweep(sweep: dict, method, holdout: float) -> list[str]:
     with the file and key; ``representation.choose_features`` raises them)."""
     problems = []
     if sweep and not holdout:
-        problems.append("needs holdout > 0: the read-out is chosen on a held-out part of the training split, "
-                        "never on the test split")
+        problems.append(
+            "needs holdout > 0: the read-out is chosen on a held-out part of the training split, "
+            "never on the test split"
+        )
     for key, values in sweep.items():
         if key not in method.feature_params:
             known = ", ".join(method.feature_params) or "none"
-            problems.append(f"{key!r} is not a feature parameter of method {method.name!r} (its feature parameters: {known})")
+            problems.append(
+                f"{key!r} is not a feature parameter of method {method.name!r} (its feature parameters: {known})"
+            )
         elif not isinstance(values, list) or not values:
             problems.append(f"{key}: expected a non-empty list of values, got {values!r}")
     return problems

@@ -58,9 +58,16 @@ def run(spec, method, dataset, env) -> dict:
     load_seconds = time.perf_counter() - t_load
 
     ctx = RunContext(
-        device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
-        normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
-        precision=env.precision, channels_last=env.channels_last, compile=env.compile,
+        device=env.device,
+        seed=spec.seed,
+        budget=Budget(spec.budget),
+        params=spec.params,
+        normalize=normalize,
+        artifacts_dir=env.artifacts_dir,
+        progress=env.progress,
+        precision=env.precision,
+        channels_last=env.channels_last,
+        compile=env.compile,
     )
     t_fit = time.perf_counter()
     model = method.train(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)
@@ -87,10 +94,18 @@ def run(spec, method, dataset, env) -> dict:
     return {
         "metrics": metrics,
         "metric_info": {
-            "test_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality",
-                              "convention": f"{ACCURACY_CONVENTION}, official test split ({len(test)} images)"},
-            "val_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality",
-                             "convention": f"{ACCURACY_CONVENTION}, held-out part of the training split"},
+            "test_accuracy": {
+                "higher_is_better": True,
+                "unit": "%",
+                "kind": "quality",
+                "convention": f"{ACCURACY_CONVENTION}, official test split ({len(test)} images)",
+            },
+            "val_accuracy": {
+                "higher_is_better": True,
+                "unit": "%",
+                "kind": "quality",
+                "convention": f"{ACCURACY_CONVENTION}, held-out part of the training split",
+            },
         },
         "throughput": throughput,
         "timings": {
@@ -99,8 +114,13 @@ def run(spec, method, dataset, env) -> dict:
             "eval_seconds": round(eval_seconds, 3),
         },
         "details": {
-            "split": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test),
-                      "holdout": options["holdout"], "split_seed": options["split_seed"]},
+            "split": {
+                "train": len(train),
+                "val": len(val) if val is not None else 0,
+                "test": len(test),
+                "holdout": options["holdout"],
+                "split_seed": options["split_seed"],
+            },
             "normalization": normalize.as_dict(),
             "curves": book.curves,
         },

@@ -50,14 +50,27 @@ RECIPES: dict[str, dict] = {
     # ViTs is none: ViT-B's is the one with drop path 0.1); util/datasets.py's timm train transform.
     "mae-official": {
         "options": {
-            "epochs": 100, "batch_size": 1024, "lr": 5e-4 * 1024 / 256, "min_lr": 1e-6, "warmup_epochs": 5.0,
-            "weight_decay": 0.05, "layer_decay": 0.65, "drop_path": 0.1, "label_smoothing": 0.1,
-            "mixup": 0.8, "cutmix": 1.0, "random_erasing": 0.25,
-            "resized_crop": [0.08, 1.0], "crop_padding": 0, "flip": True,
-            "head": "layernorm", "head_init_std": 2e-5, "lr_schedule": "step",
+            "epochs": 100,
+            "batch_size": 1024,
+            "lr": 5e-4 * 1024 / 256,
+            "min_lr": 1e-6,
+            "warmup_epochs": 5.0,
+            "weight_decay": 0.05,
+            "layer_decay": 0.65,
+            "drop_path": 0.1,
+            "label_smoothing": 0.1,
+            "mixup": 0.8,
+            "cutmix": 1.0,
+            "random_erasing": 0.25,
+            "resized_crop": [0.08, 1.0],
+            "crop_padding": 0,
+            "flip": True,
+            "head": "layernorm",
+            "head_init_std": 2e-5,
+            "lr_schedule": "step",
         },
         "missing": [
-            "RandAugment rand-m9-mstd0.5-inc1 (the host has no RandAugment)",
+            "RandAugment rand-m9-mstd0.5-inc1 (bench.rand_augment exists; not yet part of this recipe)",
             "global average pooling is the encoder's read-out: give the method its mean-pool param (MAE: pool: mean); "
             "ours averages the final-LayerNorm'd tokens, the official drops that norm and averages the block outputs",
             "evaluation resize 256/224 + centre crop (images are scored at their own size)",
@@ -69,9 +82,18 @@ RECIPES: dict[str, dict] = {
     # 50,000 training images.
     "mae-cifar-reimpl": {
         "options": {
-            "epochs": 100, "batch_size": 128, "lr": 1e-3 * 128 / 256, "warmup_epochs": 5.0, "lr_schedule": "epoch",
-            "weight_decay": 0.05, "decay_all": True, "label_smoothing": 0.0, "crop_padding": 0, "flip": False,
-            "head": "linear", "holdout": 0.0,
+            "epochs": 100,
+            "batch_size": 128,
+            "lr": 1e-3 * 128 / 256,
+            "warmup_epochs": 5.0,
+            "lr_schedule": "epoch",
+            "weight_decay": 0.05,
+            "decay_all": True,
+            "label_smoothing": 0.0,
+            "crop_padding": 0,
+            "flip": False,
+            "head": "linear",
+            "holdout": 0.0,
         },
         "missing": ["the reimplementation reports the best epoch's test accuracy; ours is the last epoch's"],
     },
@@ -85,15 +107,23 @@ def resolve_recipe(options: dict) -> tuple[dict, dict, list[str]]:
 
 
 class Finetuned(torch.nn.Module):
-    def __init__(self, encoder: torch.nn.Module, feature_dim: int, num_classes: int, head: str = "batchnorm",
-                 head_init_std: float = 0.0):
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        head: str = "batchnorm",
+        head_init_std: float = 0.0,
+    ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"finetune: head must be one of {HEADS}, got {head!r}")
         self.encoder = encoder
-        self.norm = {"batchnorm": lambda: torch.nn.BatchNorm1d(feature_dim, affine=False),
-                     "layernorm": lambda: torch.nn.LayerNorm(feature_dim, eps=1e-6),
-                     "linear": torch.nn.Identity}[head]()
+        self.norm = {
+            "batchnorm": lambda: torch.nn.BatchNorm1d(feature_dim, affine=False),
+            "layernorm": lambda: torch.nn.LayerNorm(feature_dim, eps=1e-6),
+            "linear": torch.nn.Identity,
+        }[head]()
         self.head = torch.nn.Linear(feature_dim, num_classes)
         if head_init_std:
             torch.nn.init.trunc_normal_(self.head.weight, std=head_init_std)
@@ -107,8 +137,9 @@ def _unwrapped(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "_orig_mod", module)  # torch.compile wraps the module it was given
 
 
-def param_groups(model: Finetuned, lr: float, weight_decay: float, *, layer_decay: float = 1.0,
-                 decay_all: bool = False) -> list[dict]:
+def param_groups(
+    model: Finetuned, lr: float, weight_decay: float, *, layer_decay: float = 1.0, decay_all: bool = False
+) -> list[dict]:
     """AdamW groups: weight decay only on the parameters it should reach (module docstring), and
     with ``layer_decay`` < 1 the LR of each depth scaled by the encoder's ``layer_groups``."""
     encoder = _unwrapped(model.encoder)
@@ -116,8 +147,10 @@ def param_groups(model: Finetuned, lr: float, weight_decay: float, *, layer_deca
     depth, top = {}, 0
     if layer_decay != 1:
         if not hasattr(encoder, "layer_groups"):
-            raise ValueError(f"finetune: layer_decay {layer_decay} needs the encoder to expose layer_groups() "
-                             f"(parameter names by depth); {type(encoder).__name__} does not (use layer_decay: 1)")
+            raise ValueError(
+                f"finetune: layer_decay {layer_decay} needs the encoder to expose layer_groups() "
+                f"(parameter names by depth); {type(encoder).__name__} does not (use layer_decay: 1)"
+            )
         layers = encoder.layer_groups()
         depth = {name: k for k, names in enumerate(layers) for name in names}
         top = len(layers)
@@ -129,29 +162,42 @@ def param_groups(model: Finetuned, lr: float, weight_decay: float, *, layer_deca
             continue
         decayed = decay_all or (param.ndim > 1 and name not in skip)
         scale = layer_decay ** (top - k)
-        group = groups.setdefault((k, decayed), {"params": [], "weight_decay": weight_decay if decayed else 0.0,
-                                                 "lr": lr * scale, "lr_scale": scale})
+        group = groups.setdefault(
+            (k, decayed),
+            {"params": [], "weight_decay": weight_decay if decayed else 0.0, "lr": lr * scale, "lr_scale": scale},
+        )
         group["params"].append(param)
     return list(groups.values())
 
 
-def lr_factor(schedule: str, *, steps: int, warmup: int, steps_per_epoch: int, epochs: int, warmup_epochs: float,
-              min_ratio: float = 0.0):
+def lr_factor(
+    schedule: str,
+    *,
+    steps: int,
+    warmup: int,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: float,
+    min_ratio: float = 0.0,
+):
     """The LR factor per step: ``step``: linear warm-up over ``warmup`` steps, then half-cosine to
     ``min_ratio`` (MAE's lr_sched, per iteration); ``epoch``: constant within an epoch e, min((e + 1)
     / warmup_epochs, half-cosine of e / epochs) (the CIFAR reimplementation's LambdaLR per epoch)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"finetune: lr_schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule == "epoch":
+
         def factor(step: int) -> float:
             e = step // steps_per_epoch
             return min((e + 1) / (warmup_epochs + 1e-8), 0.5 * (math.cos(e / epochs * math.pi) + 1))
+
         return factor
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
     return factor
 
 
@@ -165,8 +211,10 @@ def run(spec, method, dataset, env) -> dict:
     if options["drop_path"]:
         encoder = _unwrapped(p.encoder)
         if not hasattr(encoder, "set_drop_path"):
-            raise ValueError(f"finetune: drop_path {options['drop_path']} needs the encoder to expose set_drop_path(rate); "
-                             f"{type(encoder).__name__} does not (use drop_path: 0)")
+            raise ValueError(
+                f"finetune: drop_path {options['drop_path']} needs the encoder to expose set_drop_path(rate); "
+                f"{type(encoder).__name__} does not (use drop_path: 0)"
+            )
         encoder.set_drop_path(options["drop_path"])
     model = ctx.prepare(Finetuned(p.encoder, dim, dataset.num_classes, options["head"], options["head_init_std"]))
 
@@ -175,20 +223,32 @@ def run(spec, method, dataset, env) -> dict:
     steps_per_epoch = math.ceil(len(p.train) / batch_size)
     steps = epochs * steps_per_epoch
     warmup = min(steps, round(options["warmup_epochs"] / options["epochs"] * steps))
-    groups = param_groups(_unwrapped(model), options["lr"], options["weight_decay"],
-                          layer_decay=options["layer_decay"], decay_all=options["decay_all"])
+    groups = param_groups(
+        _unwrapped(model),
+        options["lr"],
+        options["weight_decay"],
+        layer_decay=options["layer_decay"],
+        decay_all=options["decay_all"],
+    )
     optimizer = torch.optim.AdamW(groups, lr=options["lr"])
-    factor = lr_factor(options["lr_schedule"], steps=steps, warmup=warmup, steps_per_epoch=steps_per_epoch,
-                       epochs=epochs, warmup_epochs=options["warmup_epochs"] * epochs / options["epochs"],
-                       min_ratio=options["min_lr"] / options["lr"])
+    factor = lr_factor(
+        options["lr_schedule"],
+        steps=steps,
+        warmup=warmup,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        warmup_epochs=options["warmup_epochs"] * epochs / options["epochs"],
+        min_ratio=options["min_lr"] / options["lr"],
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     mixing = options["mixup"] > 0 or options["cutmix"] > 0
     smoothing = options["label_smoothing"]
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.0 if mixing else smoothing)  # mixing smooths its targets
     rng = np.random.default_rng(spec.seed)  # per-batch mixing draws, on the host as timm's
     scale = options["resized_crop"]
-    augment = Augment(resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"],
-                      flip=options["flip"])
+    augment = Augment(
+        resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"], flip=options["flip"]
+    )
     t_train = time.perf_counter()
     model.train()
     for _ in ctx.epochs(epochs):
@@ -197,8 +257,15 @@ def run(spec, method, dataset, env) -> dict:
                 images = random_erase(images, options["random_erasing"], ctx.generator)
             targets = labels
             if mixing:
-                images, targets = mix_batch(images, labels, dataset.num_classes, rng, mixup=options["mixup"],
-                                            cutmix=options["cutmix"], smoothing=smoothing)
+                images, targets = mix_batch(
+                    images,
+                    labels,
+                    dataset.num_classes,
+                    rng,
+                    mixup=options["mixup"],
+                    cutmix=options["cutmix"],
+                    smoothing=smoothing,
+                )
             with ctx.autocast():
                 loss = loss_fn(model(ctx.layout(images)).float(), targets)
             ctx.optimize(loss, optimizer, schedule, n=len(images))
@@ -222,25 +289,48 @@ def run(spec, method, dataset, env) -> dict:
     sections = common_sections(p, PROTOCOL, options)
     sections["throughput"]["inference_images_per_s"] = {
         **measure(forward, ctx.device, items=len(images), warmup=2, repeats=5),
-        "batch_size": len(images), "precision": ctx.precision}
+        "batch_size": len(images),
+        "precision": ctx.precision,
+    }
     rate = bookkeeping(ctx).train_throughput()
     if rate is not None:
         sections["throughput"]["train_images_per_s"] = rate
     sections["timings"]["train_seconds"] = round(train_seconds, 3)
     sections["details"].update(
-        feature_dim=int(dim), curves=bookkeeping(ctx).curves,
-        finetune={"recipe": options["recipe"], "overrides": overrides, "missing": missing,
-                  "epochs": epochs, "steps": steps, "warmup_steps": warmup, "batch_size": batch_size,
-                  "lr": options["lr"], "min_lr": options["min_lr"], "lr_schedule": options["lr_schedule"],
-                  "weight_decay": options["weight_decay"], "optimizer": "AdamW, warm-up + cosine",
-                  "weight_decay_on": "every parameter" if options["decay_all"] else
-                  "weight matrices only (no 1-D parameters, nor the encoder's no_weight_decay())",
-                  "layer_decay": options["layer_decay"], "drop_path": options["drop_path"],
-                  "label_smoothing": smoothing, "mixup": options["mixup"], "cutmix": options["cutmix"],
-                  "random_erasing": options["random_erasing"], "resized_crop": options["resized_crop"],
-                  "crop_padding": options["crop_padding"], "flip": options["flip"],
-                  "head": {"batchnorm": "BatchNorm1d(affine=False) + Linear", "layernorm": "LayerNorm (fc_norm) + Linear",
-                           "linear": "Linear"}[options["head"]], "head_init_std": options["head_init_std"] or "default"},
+        feature_dim=int(dim),
+        curves=bookkeeping(ctx).curves,
+        finetune={
+            "recipe": options["recipe"],
+            "overrides": overrides,
+            "missing": missing,
+            "epochs": epochs,
+            "steps": steps,
+            "warmup_steps": warmup,
+            "batch_size": batch_size,
+            "lr": options["lr"],
+            "min_lr": options["min_lr"],
+            "lr_schedule": options["lr_schedule"],
+            "weight_decay": options["weight_decay"],
+            "optimizer": "AdamW, warm-up + cosine",
+            "weight_decay_on": "every parameter"
+            if options["decay_all"]
+            else "weight matrices only (no 1-D parameters, nor the encoder's no_weight_decay())",
+            "layer_decay": options["layer_decay"],
+            "drop_path": options["drop_path"],
+            "label_smoothing": smoothing,
+            "mixup": options["mixup"],
+            "cutmix": options["cutmix"],
+            "random_erasing": options["random_erasing"],
+            "resized_crop": options["resized_crop"],
+            "crop_padding": options["crop_padding"],
+            "flip": options["flip"],
+            "head": {
+                "batchnorm": "BatchNorm1d(affine=False) + Linear",
+                "layernorm": "LayerNorm (fc_norm) + Linear",
+                "linear": "Linear",
+            }[options["head"]],
+            "head_init_std": options["head_init_std"] or "default",
+        },
     )
     what = f"whole encoder + linear head fine-tuned for {epochs} epochs, recipe {options['recipe']}"
     return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}

@@ -14,7 +14,12 @@ import time
 import torch
 
 from bench.protocols.representation import (
-    accuracy_info, choose_features, common_sections, extract, feature_throughput, prepare,
+    accuracy_info,
+    choose_features,
+    common_sections,
+    extract,
+    feature_throughput,
+    prepare,
 )
 
 PROTOCOL = "knn"
@@ -22,8 +27,14 @@ PROTOCOL = "knn"
 
 @torch.no_grad()
 def knn_predict(
-    bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, num_classes: int,
-    *, k: int, temperature: float, chunk: int = 1024,
+    bank: torch.Tensor,
+    bank_labels: torch.Tensor,
+    queries: torch.Tensor,
+    num_classes: int,
+    *,
+    k: int,
+    temperature: float,
+    chunk: int = 1024,
 ) -> torch.Tensor:
     """Predicted labels (Q,) for query features (Q, D) from bank features (N, D) and labels (N,)."""
     if k < 1 or temperature <= 0:
@@ -32,8 +43,8 @@ def knn_predict(
     k = min(k, bank.shape[0])
     out = []
     for q in queries.float().split(chunk):
-        sim = torch.nn.functional.normalize(q, dim=1) @ bank.T            # (q, N) cosine similarity
-        top, index = sim.topk(k, dim=1)                                    # (q, k)
+        sim = torch.nn.functional.normalize(q, dim=1) @ bank.T  # (q, N) cosine similarity
+        top, index = sim.topk(k, dim=1)  # (q, k)
         votes = torch.zeros(q.shape[0], num_classes, device=q.device)
         votes.scatter_add_(1, bank_labels[index], (top / temperature).exp())  # (q, C)
         out.append(votes.argmax(1))
@@ -69,7 +80,11 @@ def run(spec, method, dataset, env) -> dict:
     sections = common_sections(p, PROTOCOL, options)
     sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
     sections["timings"].update(features_seconds=round(features_seconds, 3), knn_seconds=round(knn_seconds, 3))
-    sections["details"].update(feature_dim=int(bank.shape[1]), knn={**vote, "bank": len(bank), "similarity": "cosine",
-                                                                    "weights": "exp(similarity / temperature)"})
-    what = f"weighted {options['k']}-NN vote, cosine similarity, temperature {options['temperature']:g}, frozen features"
+    sections["details"].update(
+        feature_dim=int(bank.shape[1]),
+        knn={**vote, "bank": len(bank), "similarity": "cosine", "weights": "exp(similarity / temperature)"},
+    )
+    what = (
+        f"weighted {options['k']}-NN vote, cosine similarity, temperature {options['temperature']:g}, frozen features"
+    )
     return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}

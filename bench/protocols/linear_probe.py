@@ -35,7 +35,14 @@ from bench.context import bookkeeping
 from bench.data.loader import Augment
 from bench.protocols import check_feature_sweep
 from bench.protocols.representation import (
-    _read_out, accuracy_info, apply_setting, choose_features, common_sections, extract, feature_candidates, feature_throughput,
+    _read_out,
+    accuracy_info,
+    apply_setting,
+    choose_features,
+    common_sections,
+    extract,
+    feature_candidates,
+    feature_throughput,
     prepare,
 )
 
@@ -45,8 +52,14 @@ PROTOCOL = "linear-probe"
 PROBES: dict[str, dict] = {
     "cached": {},
     # linear.py with DDPM_ddpm.yaml's linear section, on 4 GPUs: batch 128 and LR 1e-3 per GPU x 4.
-    "ddae-official": {"epochs": 15, "batch_size": 512, "lrs": [4e-3], "weight_decays": [0.0],
-                      "flip": True, "crop_padding": 4},
+    "ddae-official": {
+        "epochs": 15,
+        "batch_size": 512,
+        "lrs": [4e-3],
+        "weight_decays": [0.0],
+        "flip": True,
+        "crop_padding": 4,
+    },
 }
 
 
@@ -67,15 +80,15 @@ class LinearHeads(torch.nn.Module):
         u = torch.rand(len(dims), width + 1, num_classes, device=device, generator=generator) * 2 - 1
         rows = torch.arange(width, device=device)[None, :, None] < torch.tensor(dims, device=device)[:, None, None]
         self.dims = list(dims)
-        self.weight = torch.nn.Parameter(u[:, :width] * bound * rows)   # (K, D, C)
-        self.bias = torch.nn.Parameter(u[:, width] * bound[:, 0])        # (K, C)
+        self.weight = torch.nn.Parameter(u[:, :width] * bound * rows)  # (K, D, C)
+        self.bias = torch.nn.Parameter(u[:, width] * bound[:, 0])  # (K, C)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         width = self.weight.shape[1]
         x = torch.stack([torch.nn.functional.pad(f, (0, width - f.shape[1])) for f in features])  # (K, B, D)
-        return torch.baddbmm(self.bias[:, None], x, self.weight)                                  # (K, B, C)
+        return torch.baddbmm(self.bias[:, None], x, self.weight)  # (K, B, C)
 
-    def select(self, k: int) -> "LinearHeads":
+    def select(self, k: int) -> LinearHeads:
         """Head k alone, as a LinearHeads of one (a copy)."""
         one = LinearHeads([self.dims[k]], self.bias.shape[1], device=self.bias.device)
         with torch.no_grad():
@@ -84,14 +97,25 @@ class LinearHeads(torch.nn.Module):
         return one
 
 
-def train_heads(read, heads: LinearHeads, data, ctx, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, augment: Augment | None) -> LinearHeads:
+def train_heads(
+    read,
+    heads: LinearHeads,
+    data,
+    ctx,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    augment: Augment | None,
+) -> LinearHeads:
     """Train every head on features read afresh at each step: ``read(images) -> [features (B, D_k)]``
     (no gradient into the encoder); Adam (L2 ``weight_decay`` on the weights), the LR on a cosine
     stepped per epoch (CosineAnnealingLR(T_max=epochs)); the loss is the sum of the heads' mean
     cross-entropies, so each head gets exactly the gradient it would alone."""
-    optimizer = torch.optim.Adam([{"params": [heads.weight], "weight_decay": weight_decay},
-                                  {"params": [heads.bias], "weight_decay": 0.0}], lr=lr)
+    optimizer = torch.optim.Adam(
+        [{"params": [heads.weight], "weight_decay": weight_decay}, {"params": [heads.bias], "weight_decay": 0.0}], lr=lr
+    )
     k = len(heads.dims)
     heads.train()
     for epoch in ctx.epochs(epochs):
@@ -100,7 +124,7 @@ def train_heads(read, heads: LinearHeads, data, ctx, *, epochs: int, batch_size:
         for images, labels in ctx.batches(data, batch_size, augment=augment):
             with torch.no_grad(), ctx.autocast():
                 features = [f.float() for f in read(ctx.layout(images))]
-            logits = heads(features)                                               # (K, B, C)
+            logits = heads(features)  # (K, B, C)
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.repeat(k)) * k
             ctx.optimize(loss, optimizer, n=len(images))
     return heads.eval()
@@ -131,8 +155,10 @@ def reader(p, spec, method, env, choices: list[dict]):
 def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
     options = spec.protocol_options
     if len(options["lrs"]) != 1 or len(options["weight_decays"]) != 1:
-        raise ValueError(f"linear-probe: probe {options['probe']} trains one lr and weight decay; "
-                         f"got lrs {options['lrs']} and weight_decays {options['weight_decays']}")
+        raise ValueError(
+            f"linear-probe: probe {options['probe']} trains one lr and weight decay; "
+            f"got lrs {options['lrs']} and weight_decays {options['weight_decays']}"
+        )
     problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
@@ -145,17 +171,29 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
     augment = Augment(crop_padding=options["crop_padding"], flip=options["flip"])
     t_probe = time.perf_counter()
     heads = LinearHeads(dims, dataset.num_classes, device=ctx.device, generator=ctx.generator)
-    train_heads(read, heads, p.train, ctx, epochs=options["epochs"], batch_size=options["batch_size"],
-                lr=options["lrs"][0], weight_decay=options["weight_decays"][0], augment=augment)
+    train_heads(
+        read,
+        heads,
+        p.train,
+        ctx,
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        lr=options["lrs"][0],
+        weight_decay=options["weight_decays"][0],
+        augment=augment,
+    )
     best, metrics = 0, {}
     if p.val is not None:
         val = head_accuracies(read, heads, p.val, ctx, batch)
         best = max(range(len(val)), key=val.__getitem__)  # ties: the first listed
         metrics["val_accuracy"] = val[best]
         if choices != [{}]:
-            p.features = {"sweep": options["feature_sweep"], "chosen": choices[best],
-                          "points": [{**c, "val_accuracy": a} for c, a in zip(choices, val)],
-                          "criterion": "held-out accuracy of its head, all heads trained in the same passes"}
+            p.features = {
+                "sweep": options["feature_sweep"],
+                "chosen": choices[best],
+                "points": [{**c, "val_accuracy": a} for c, a in zip(choices, val)],
+                "criterion": "held-out accuracy of its head, all heads trained in the same passes",
+            }
     chosen = heads.select(best)
     metrics["test_accuracy"] = head_accuracies(lambda x: [read(x)[best]], chosen, p.test, ctx, batch)[0]
     probe_seconds = time.perf_counter() - t_probe
@@ -168,16 +206,25 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
     sections["timings"].update(probe_seconds=round(probe_seconds, 3))
     sections["details"].update(
         feature_dim=int(dims[best]),
-        probe={"setting": options["probe"], "overrides": overrides,
-               "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
-                           "not normalised",
-               "augmentation": {"flip": options["flip"], "crop_padding": options["crop_padding"]},
-               "optimizer": "Adam, cosine per epoch, L2 on weights", "epochs": options["epochs"],
-               "batch_size": options["batch_size"], "lr": options["lrs"][0], "weight_decay": options["weight_decays"][0],
-               "heads": len(choices), "curves": bookkeeping(ctx).curves},
+        probe={
+            "setting": options["probe"],
+            "overrides": overrides,
+            "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
+            "not normalised",
+            "augmentation": {"flip": options["flip"], "crop_padding": options["crop_padding"]},
+            "optimizer": "Adam, cosine per epoch, L2 on weights",
+            "epochs": options["epochs"],
+            "batch_size": options["batch_size"],
+            "lr": options["lrs"][0],
+            "weight_decay": options["weight_decays"][0],
+            "heads": len(choices),
+            "curves": bookkeeping(ctx).curves,
+        },
     )
-    what = (f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
-            f"trained on {len(p.train)} training images")
+    what = (
+        f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
+        f"trained on {len(p.train)} training images"
+    )
     return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
 
 
@@ -189,17 +236,27 @@ def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -
 
 
 def train_linear(
-    features: torch.Tensor, labels: torch.Tensor, num_classes: int, *, lr: float, weight_decay: float,
-    epochs: int, batch_size: int, generator: torch.Generator,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    lr: float,
+    weight_decay: float,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
 ) -> torch.nn.Linear:
     """A linear classifier on standardised features: Adam, cosine schedule over all steps."""
     head = torch.nn.Linear(features.shape[1], num_classes).to(features.device)
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
-    optimizer = torch.optim.Adam([
-        {"params": [head.weight], "weight_decay": weight_decay},
-        {"params": [head.bias], "weight_decay": 0.0},
-    ], lr=lr)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": [head.weight], "weight_decay": weight_decay},
+            {"params": [head.bias], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
     n = features.shape[0]
     steps = epochs * math.ceil(n / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
@@ -221,8 +278,13 @@ def top1(head: torch.nn.Linear, features: torch.Tensor, labels: torch.Tensor) ->
 
 
 def sweep_probe(
-    train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
-    sweep: list[tuple[float, float]], num_classes: int, **fit,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    sweep: list[tuple[float, float]],
+    num_classes: int,
+    **fit,
 ) -> list[dict]:
     """Held-out accuracy of a probe trained on the train part at each (lr, weight decay)."""
     tx, vx = standardize(train_x, val_x)
@@ -242,15 +304,18 @@ def run(spec, method, dataset, env) -> dict:
     if not sweep:
         raise ValueError("linear-probe: lrs and weight_decays must each name at least one value")
     if len(sweep) > 1 and not options["holdout"]:
-        raise ValueError("linear-probe: a sweep over several lrs/weight_decays needs holdout > 0 "
-                         "(the choice is made on a held-out part of the training split, never on the test split)")
+        raise ValueError(
+            "linear-probe: a sweep over several lrs/weight_decays needs holdout > 0 "
+            "(the choice is made on a held-out part of the training split, never on the test split)"
+        )
     num_classes = dataset.num_classes
     fit = dict(epochs=options["epochs"], batch_size=options["batch_size"])
     p = prepare(spec, method, dataset, env)
 
     def val_accuracy(train_x, val_x, ctx) -> float:
-        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes,
-                             generator=ctx.generator, **fit)
+        points = sweep_probe(
+            train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, generator=ctx.generator, **fit
+        )
         return max(q["val_accuracy"] for q in points)
 
     choose_features(p, spec, method, env, val_accuracy)
@@ -284,12 +349,17 @@ def run(spec, method, dataset, env) -> dict:
     sections["timings"].update(features_seconds=round(features_seconds, 3), probe_seconds=round(probe_seconds, 3))
     sections["details"].update(
         feature_dim=int(train_x.shape[1]),
-        probe={"setting": "cached", "overrides": overrides,
-               "features": "extracted once, standardised with the training features' mean/std (BatchNorm without affine)",
-               "optimizer": "Adam, cosine schedule, L2 on weights", "epochs": options["epochs"],
-               "batch_size": options["batch_size"], "sweep": points,
-               "chosen": {"lr": best["lr"], "weight_decay": best["weight_decay"]},
-               "final_fit": f"chosen point re-trained on the whole training split ({len(all_y)} images)"},
+        probe={
+            "setting": "cached",
+            "overrides": overrides,
+            "features": "extracted once, standardised with the training features' mean/std (BatchNorm without affine)",
+            "optimizer": "Adam, cosine schedule, L2 on weights",
+            "epochs": options["epochs"],
+            "batch_size": options["batch_size"],
+            "sweep": points,
+            "chosen": {"lr": best["lr"], "weight_decay": best["weight_decay"]},
+            "final_fit": f"chosen point re-trained on the whole training split ({len(all_y)} images)",
+        },
     )
     what = "linear classifier on frozen, standardised features; lr and weight decay chosen on held-out training images"
     return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}

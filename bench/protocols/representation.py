@@ -29,8 +29,8 @@ import hashlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 from pathlib import Path
 
 import torch
@@ -53,28 +53,27 @@ ACCURACY_CONVENTION = "top-1 accuracy in %"
 class Prepared:
     """Everything a representation protocol evaluates: splits on the device, encoder, context."""
 
-    train: LabelledImages            # the labelled part the probe is trained on
-    val: LabelledImages | None       # the held-out part of the training split (choices only)
+    train: LabelledImages  # the labelled part the probe is trained on
+    val: LabelledImages | None  # the held-out part of the training split (choices only)
     test: LabelledImages
     encoder: torch.nn.Module
-    ctx: RunContext                  # evaluation context: freshly seeded generator
+    ctx: RunContext  # evaluation context: freshly seeded generator
     normalize: Normalize
-    pretrain: dict                   # how the encoder came to be (record section "details.pretrain")
+    pretrain: dict  # how the encoder came to be (record section "details.pretrain")
     pretrain_throughput: dict | None
-    pretrain_rates: dict             # rates the method measured while pre-training (ctx.measure)
+    pretrain_rates: dict  # rates the method measured while pre-training (ctx.measure)
     load_seconds: float
     encoder_seconds: float
-    weights: dict                    # the encoder's state dict (re-read by other feature choices)
+    weights: dict  # the encoder's state dict (re-read by other feature choices)
     image_shape: tuple
-    features: dict | None = None     # the read-out choice (record section "details.features")
+    features: dict | None = None  # the read-out choice (record section "details.features")
     choice_seconds: float = 0.0
 
 
 def pretrain_identity(spec, method) -> dict:
     """What determines a pre-trained encoder (never the protocol or its options)."""
     params = {k: v for k, v in spec.params.items() if k not in method.feature_params}
-    return {"dataset": spec.dataset, "method": spec.method, "params": params,
-            "budget": spec.budget, "seed": spec.seed}
+    return {"dataset": spec.dataset, "method": spec.method, "params": params, "budget": spec.budget, "seed": spec.seed}
 
 
 def artifact_path(spec, method, env) -> Path:
@@ -86,9 +85,16 @@ def artifact_path(spec, method, env) -> Path:
 
 def make_context(spec, env, normalize: Normalize) -> RunContext:
     return RunContext(
-        device=env.device, seed=spec.seed, budget=Budget(spec.budget), params=spec.params,
-        normalize=normalize, artifacts_dir=env.artifacts_dir, progress=env.progress,
-        precision=env.precision, channels_last=env.channels_last, compile=env.compile,
+        device=env.device,
+        seed=spec.seed,
+        budget=Budget(spec.budget),
+        params=spec.params,
+        normalize=normalize,
+        artifacts_dir=env.artifacts_dir,
+        progress=env.progress,
+        precision=env.precision,
+        channels_last=env.channels_last,
+        compile=env.compile,
     )
 
 
@@ -121,9 +127,19 @@ def prepare(spec, method, dataset, env) -> Prepared:
 
     seed_everything(spec.seed)
     return Prepared(
-        train=train, val=val, test=test, encoder=encoder, ctx=make_context(spec, env, normalize),
-        normalize=normalize, pretrain=pretrain, pretrain_throughput=throughput, pretrain_rates=rates,
-        load_seconds=load_seconds, encoder_seconds=encoder_seconds, weights=weights, image_shape=image_shape,
+        train=train,
+        val=val,
+        test=test,
+        encoder=encoder,
+        ctx=make_context(spec, env, normalize),
+        normalize=normalize,
+        pretrain=pretrain,
+        pretrain_throughput=throughput,
+        pretrain_rates=rates,
+        load_seconds=load_seconds,
+        encoder_seconds=encoder_seconds,
+        weights=weights,
+        image_shape=image_shape,
     )
 
 
@@ -139,14 +155,18 @@ def apply_setting(options: dict, protocol: str, option: str, settings: dict[str,
     overrides = dict(options.get("overrides") or {})
     for key in overrides:
         if key not in declared or key in (option, "overrides"):
-            raise ValueError(f"{protocol}: overrides.{key} is not an option the {option} sets; "
-                             f"options: {', '.join(k for k in declared if k not in (option, 'overrides'))}")
+            raise ValueError(
+                f"{protocol}: overrides.{key} is not an option the {option} sets; "
+                f"options: {', '.join(k for k in declared if k not in (option, 'overrides'))}"
+            )
     resolved = dict(options)
     for key, value in settings[name].items():
         given = options[key]
         if given != getattr(declared[key], "default", declared[key]) and given != value and key not in overrides:
-            raise ValueError(f"{protocol}: option {key} is set by {option} {name} (to {value!r}); to change it "
-                             f"under this {option} write overrides: {{{key}: {given!r}}}")
+            raise ValueError(
+                f"{protocol}: option {key} is set by {option} {name} (to {value!r}); to change it "
+                f"under this {option} write overrides: {{{key}: {given!r}}}"
+            )
         resolved[key] = value
     resolved.update(overrides)
     return resolved, overrides
@@ -158,8 +178,9 @@ def feature_candidates(options: dict) -> list[dict]:
     return [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())] if sweep else []
 
 
-def choose_features(p: Prepared, spec, method, env,
-                    score: Callable[[torch.Tensor, torch.Tensor, RunContext], float]) -> None:
+def choose_features(
+    p: Prepared, spec, method, env, score: Callable[[torch.Tensor, torch.Tensor, RunContext], float]
+) -> None:
     """Choose the read-out among the ``feature_sweep`` combinations and switch ``p`` to it.
 
     Each combination rebuilds the encoder with those feature params, loads the same weights,
@@ -188,13 +209,18 @@ def choose_features(p: Prepared, spec, method, env,
             ctx, (train_x, val_x) = shared[0], shared[1][i - 1]
         points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
         text = " ".join(f"{k}={v}" for k, v in params.items())
-        env.progress.status(f"read-out {i}/{len(candidates)} {text}: held-out accuracy {points[-1]['val_accuracy']:.2f}",
-                            force=True)
+        env.progress.status(
+            f"read-out {i}/{len(candidates)} {text}: held-out accuracy {points[-1]['val_accuracy']:.2f}", force=True
+        )
     best = max(points, key=lambda q: q["val_accuracy"])
     chosen = {k: best[k] for k in candidates[0]}
     p.encoder, p.ctx = _read_out(p, spec, method, env, chosen)
-    p.features = {"sweep": options["feature_sweep"], "points": points, "chosen": chosen,
-                  "criterion": "this protocol's accuracy on the held-out part of the training split"}
+    p.features = {
+        "sweep": options["feature_sweep"],
+        "points": points,
+        "chosen": chosen,
+        "criterion": "this protocol's accuracy on the held-out part of the training split",
+    }
     p.choice_seconds = time.perf_counter() - t0
 
 
@@ -256,9 +282,15 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
         seconds = time.perf_counter() - t0
         book = bookkeeping(ctx)
         throughput = book.train_throughput()
-        info = {"weights": "pretrained", "identity": pretrain_identity(spec, method),
-                "pretrain_seconds": round(seconds, 3), "images": int(images.shape[0]),
-                "curves": book.curves, "device": str(env.device), "precision": ctx.precision}
+        info = {
+            "weights": "pretrained",
+            "identity": pretrain_identity(spec, method),
+            "pretrain_seconds": round(seconds, 3),
+            "images": int(images.shape[0]),
+            "curves": book.curves,
+            "device": str(env.device),
+            "precision": ctx.precision,
+        }
         state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         tmp = path.with_suffix(".tmp")
         torch.save({"state_dict": state, "info": info, "throughput": throughput, "rates": book.throughputs}, tmp)
@@ -268,7 +300,9 @@ def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
 
 def _check_encoder(method, encoder, where: str) -> torch.nn.Module:
     if not isinstance(encoder, torch.nn.Module):
-        raise TypeError(f"method {method.name!r}: {where}() returned {type(encoder).__name__}, expected a torch.nn.Module encoder")
+        raise TypeError(
+            f"method {method.name!r}: {where}() returned {type(encoder).__name__}, expected a torch.nn.Module encoder"
+        )
     return encoder
 
 
@@ -280,7 +314,9 @@ def extract(encoder: torch.nn.Module, images: torch.Tensor, ctx: RunContext, bat
         with ctx.autocast():
             features = encoder(ctx.layout(batch))
         if features.ndim != 2 or features.shape[0] != batch.shape[0]:
-            raise ValueError(f"the encoder returned features of shape {tuple(features.shape)}; expected (N, D) for a batch of {batch.shape[0]}")
+            raise ValueError(
+                f"the encoder returned features of shape {tuple(features.shape)}; expected (N, D) for a batch of {batch.shape[0]}"
+            )
         out.append(features.float())
     return torch.cat(out)
 
@@ -288,7 +324,7 @@ def extract(encoder: torch.nn.Module, images: torch.Tensor, ctx: RunContext, bat
 def feature_throughput(encoder: torch.nn.Module, test: LabelledImages, ctx: RunContext, batch_size: int) -> dict:
     """Warm, synchronized images/s of the encoder on a fixed batch of (at most 256) test images,
     normalisation included: one untimed call, then the median of five."""
-    images = test.images[:min(batch_size, 256)]
+    images = test.images[: min(batch_size, 256)]
 
     @torch.inference_mode()
     def forward():
@@ -303,13 +339,26 @@ def feature_throughput(encoder: torch.nn.Module, test: LabelledImages, ctx: RunC
 
 def accuracy_info(protocol: str, what: str, p: Prepared, options: dict) -> dict:
     """metric_info for test/val accuracy, naming the protocol that produced the number."""
-    test = f"a seeded subset of {len(p.test)} images of the official test split" if options["test_images"] \
+    test = (
+        f"a seeded subset of {len(p.test)} images of the official test split"
+        if options["test_images"]
         else f"the official test split ({len(p.test)} images)"
+    )
     return {
-        "test_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality", "protocol": protocol,
-                          "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on {test}"},
-        "val_accuracy": {"higher_is_better": True, "unit": "%", "kind": "quality", "protocol": protocol,
-                         "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on the held-out part of the training split"},
+        "test_accuracy": {
+            "higher_is_better": True,
+            "unit": "%",
+            "kind": "quality",
+            "protocol": protocol,
+            "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on {test}",
+        },
+        "val_accuracy": {
+            "higher_is_better": True,
+            "unit": "%",
+            "kind": "quality",
+            "protocol": protocol,
+            "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on the held-out part of the training split",
+        },
     }
 
 
@@ -323,10 +372,15 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
     details = {
         "protocol": protocol,
         "weights": options["weights"],
-        "split": {"train": len(p.train), "val": len(p.val) if p.val is not None else 0, "test": len(p.test),
-                  "holdout": options["holdout"], "split_seed": options["split_seed"],
-                  "labelled_images": options["labelled_images"] or "all",
-                  "test_images": options["test_images"] or "all"},
+        "split": {
+            "train": len(p.train),
+            "val": len(p.val) if p.val is not None else 0,
+            "test": len(p.test),
+            "holdout": options["holdout"],
+            "split_seed": options["split_seed"],
+            "labelled_images": options["labelled_images"] or "all",
+            "test_images": options["test_images"] or "all",
+        },
         "normalization": p.normalize.as_dict(),
         "pretrain": p.pretrain,
     }

@@ -39,9 +39,13 @@ WARMUP_CROP = 48  # side of the warm-up crop, in LR pixels for SR
 
 def degradation_from_options(options: dict) -> Degradation:
     return Degradation(
-        task=options["task"], sigma=float(options["sigma"]), scale=int(options["scale"]),
-        noise_clip=options["noise_clip"], noise_seed=int(options["noise_seed"]),
-        drop_ratio=float(options["drop_ratio"]), mask=options["mask"],
+        task=options["task"],
+        sigma=float(options["sigma"]),
+        scale=int(options["scale"]),
+        noise_clip=options["noise_clip"],
+        noise_seed=int(options["noise_seed"]),
+        drop_ratio=float(options["drop_ratio"]),
+        mask=options["mask"],
     )
 
 
@@ -81,9 +85,18 @@ def run(spec, method, dataset, env) -> dict:
 
     def context(label: str, budget_: Budget, monitor=None) -> RestoreContext:
         return RestoreContext(
-            device=device, seed=spec.seed, budget=budget_, params=spec.params,
-            artifacts_dir=env.artifacts_dir, progress=env.progress, precision=env.precision,
-            channels_last=env.channels_last, compile=env.compile, monitor_every=options["monitor_every"], monitor=monitor, label=label,
+            device=device,
+            seed=spec.seed,
+            budget=budget_,
+            params=spec.params,
+            artifacts_dir=env.artifacts_dir,
+            progress=env.progress,
+            precision=env.precision,
+            channels_last=env.channels_last,
+            compile=env.compile,
+            monitor_every=options["monitor_every"],
+            monitor=monitor,
+            label=label,
         )
 
     warmup_seconds = None
@@ -116,16 +129,20 @@ def run(spec, method, dataset, env) -> dict:
         elapsed = time.perf_counter() - start - book.monitor_seconds
         if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(degraded.clean.shape):
             got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-            raise ValueError(f"method {method.name!r} returned {got} for {item.name}, expected a tensor of shape "
-                             f"{tuple(degraded.clean.shape)}")
+            raise ValueError(
+                f"method {method.name!r} returned {got} for {item.name}, expected a tensor of shape "
+                f"{tuple(degraded.clean.shape)}"
+            )
         if not torch.isfinite(output).all():
             raise ValueError(f"method {method.name!r} returned non-finite values for {item.name}")
         restored = to_uint8(output.cpu())
         entry = {
-            "image": item.name, "shape": list(degraded.clean.shape),
+            "image": item.name,
+            "shape": list(degraded.clean.shape),
             "psnr": psnr(restored, degraded.clean, convention),
             "ssim": ssim(restored, degraded.clean, convention),
-            "seconds": round(elapsed, 4), "iterations": book.steps,
+            "seconds": round(elapsed, 4),
+            "iterations": book.steps,
             "loop_seconds": round(book.loop_seconds, 4),
         }
         if degradation.task in ("denoise", "inpaint"):
@@ -140,8 +157,9 @@ def run(spec, method, dataset, env) -> dict:
         if book.curves:
             curves[item.name] = book.curves
         _save_image_outputs(out_dir / _safe(item.name), degraded, restored, book.curves, method.name, entry)
-        env.progress.message(f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  "
-                             f"{elapsed:.1f} s  {book.steps} it")
+        env.progress.message(
+            f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  {elapsed:.1f} s  {book.steps} it"
+        )
 
     metrics = {
         "psnr": statistics.fmean(e["psnr"] for e in per_image),
@@ -160,20 +178,35 @@ def run(spec, method, dataset, env) -> dict:
     metric_info = {
         "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
         "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
-        "seconds_per_image": {"higher_is_better": False, "unit": "s", "kind": "throughput",
-                              "convention": "mean wall seconds of method.restore per image, synchronized, after a "
-                                            "warm-up call, host monitoring excluded"},
-        "iterations_per_s": {"higher_is_better": True, "unit": "it/s", "kind": "throughput",
-                             "convention": "iterations counted by ctx.step over the synchronized seconds of "
-                                           "the methods' ctx.iterations loops (monitoring excluded), all images"},
-        "input_psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality",
-                       "convention": f"the degraded input itself (clipped, rounded), {where}"},
+        "seconds_per_image": {
+            "higher_is_better": False,
+            "unit": "s",
+            "kind": "throughput",
+            "convention": "mean wall seconds of method.restore per image, synchronized, after a "
+            "warm-up call, host monitoring excluded",
+        },
+        "iterations_per_s": {
+            "higher_is_better": True,
+            "unit": "it/s",
+            "kind": "throughput",
+            "convention": "iterations counted by ctx.step over the synchronized seconds of "
+            "the methods' ctx.iterations loops (monitoring excluded), all images",
+        },
+        "input_psnr": {
+            "higher_is_better": True,
+            "unit": "dB",
+            "kind": "quality",
+            "convention": f"the degraded input itself (clipped, rounded), {where}",
+        },
     }
     throughput = {"restore_images_per_s": summarize(seconds, 1)}
     if total_iterations:
-        throughput["iterations_per_s"] = {"items_per_s": total_iterations / rate_seconds,
-                                          "iterations": total_iterations, "seconds": round(rate_seconds, 4),
-                                          "loop_only": all(loop_seconds)}
+        throughput["iterations_per_s"] = {
+            "items_per_s": total_iterations / rate_seconds,
+            "iterations": total_iterations,
+            "seconds": round(rate_seconds, 4),
+            "loop_only": all(loop_seconds),
+        }
     throughput.update(rates)  # rates the method measured itself (ctx.measure / ctx.timed; the last image's)
     return {
         "metrics": metrics,
@@ -204,8 +237,9 @@ def _warmup_image(item: RestorationImage, degradation: Degradation) -> Restorati
     return RestorationImage(f"{item.name}-warmup", crop, mask)
 
 
-def _save_image_outputs(folder: Path, degraded, restored: torch.Tensor, curve: list[dict], method: str,
-                        entry: dict) -> None:
+def _save_image_outputs(
+    folder: Path, degraded, restored: torch.Tensor, curve: list[dict], method: str, entry: dict
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_image(folder / "clean.png", degraded.clean)
     write_image(folder / "restored.png", restored)

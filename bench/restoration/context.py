@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -46,8 +47,17 @@ class RestoreContext(MethodContext):
         monitor: Callable[[int, torch.Tensor], dict] | None = None,
         label: str = "",
     ):
-        super().__init__(device=device, seed=seed, budget=budget, params=params, artifacts_dir=artifacts_dir,
-                         progress=progress, precision=precision, channels_last=channels_last, compile=compile)
+        super().__init__(
+            device=device,
+            seed=seed,
+            budget=budget,
+            params=params,
+            artifacts_dir=artifacts_dir,
+            progress=progress,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
+        )
         self.monitor_every = monitor_every
         self._monitor = monitor
         self._label = label
@@ -105,7 +115,11 @@ class RestoreContext(MethodContext):
         the current iteration. (The old form ``log(iteration, **scalars)`` still works, with a
         DeprecationWarning.)"""
         if iteration:
-            warnings.warn("RestoreContext.log(iteration, **scalars) is deprecated: call ctx.log(**scalars); "
-                          "the host tags the current iteration", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "RestoreContext.log(iteration, **scalars) is deprecated: call ctx.log(**scalars); "
+                "the host tags the current iteration",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         at = iteration[0] if iteration else self._iteration
         self._book.curves.append({"iteration": at, **{k: float(v) for k, v in scalars.items()}})

@@ -16,14 +16,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
 from bench.restoration.images import RestorationImage
 from bench.restoration.resize import imresize, imresize_uint8
 from bench.specs import RESTORATIONS as TASKS  # the degradations restorers declare
+
 NOISE_CLIP = ("none", "clip")
 MASKS = ("random", "dataset")
 
@@ -68,15 +69,21 @@ class Degradation:
 
     def describe(self) -> str:
         if self.task == "denoise":
-            return (f"AWGN sigma {self.sigma:g}/255, float64 noise seeded per image (seed {self.noise_seed}, "
-                    f"image name), clipping: {self.noise_clip}")
+            return (
+                f"AWGN sigma {self.sigma:g}/255, float64 noise seeded per image (seed {self.noise_seed}, "
+                f"image name), clipping: {self.noise_clip}"
+            )
         if self.task == "sr":
-            return (f"modcrop to a multiple of {self.scale}, MATLAB imresize 1/{self.scale} "
-                    "(antialiased bicubic, symmetric padding), rounded to uint8")
+            return (
+                f"modcrop to a multiple of {self.scale}, MATLAB imresize 1/{self.scale} "
+                "(antialiased bicubic, symmetric padding), rounded to uint8"
+            )
         if self.mask == "dataset":
             return "inpainting with the set's mask images (value > 127 = known)"
-        return (f"inpainting, random pixel mask: each pixel missing with probability {self.drop_ratio:g} "
-                f"(seeded per image, seed {self.noise_seed}), missing pixels set to 0")
+        return (
+            f"inpainting, random pixel mask: each pixel missing with probability {self.drop_ratio:g} "
+            f"(seeded per image, seed {self.noise_seed}), missing pixels set to 0"
+        )
 
     @property
     def label(self) -> str:
@@ -87,7 +94,7 @@ class Degradation:
             return f"denoise sigma {self.sigma:g}" + (" clipped" if self.noise_clip == "clip" else "")
         return "inpaint " + ("masks" if self.mask == "dataset" else f"drop {self.drop_ratio:g}")
 
-    def apply(self, item: RestorationImage) -> "Degraded":
+    def apply(self, item: RestorationImage) -> Degraded:
         """The degraded observation of ``item`` (on the CPU) and the clean target it is scored on."""
         clean = item.image
         if self.task == "denoise":
@@ -107,7 +114,9 @@ class Degradation:
             mask = item.mask.to(torch.uint8)
         else:
             g = torch.Generator().manual_seed(image_seed(self.noise_seed, item.name))
-            mask = (torch.rand((1, *clean.shape[1:]), generator=g, dtype=torch.float64) >= self.drop_ratio).to(torch.uint8)
+            mask = (torch.rand((1, *clean.shape[1:]), generator=g, dtype=torch.float64) >= self.drop_ratio).to(
+                torch.uint8
+            )
         observed = clean.float() / 255.0 * mask
         return Degraded(self.task, clean, observed, mask=mask)
 
@@ -166,8 +175,13 @@ class Problem:
 def make_problem(degraded: Degraded, device: torch.device, name: str = "") -> Problem:
     mask = degraded.mask.float().to(device) if degraded.mask is not None else None
     return Problem(
-        task=degraded.task, observed=degraded.observed.to(device), output_shape=tuple(degraded.clean.shape),
-        sigma=degraded.sigma, scale=degraded.scale, mask=mask, name=name,
+        task=degraded.task,
+        observed=degraded.observed.to(device),
+        output_shape=tuple(degraded.clean.shape),
+        sigma=degraded.sigma,
+        scale=degraded.scale,
+        mask=mask,
+        name=name,
     )
 
 

@@ -39,8 +39,15 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
             if not (folder / "restored.png").exists():
                 continue
             key = (spec["suite"], spec["dataset"], setting, entry["image"])
-            slot = found.setdefault(key, {"clean": folder / "clean.png", "degraded": folder / "degraded.png",
-                                          "input_psnr": entry.get("input_psnr"), "methods": {}})
+            slot = found.setdefault(
+                key,
+                {
+                    "clean": folder / "clean.png",
+                    "degraded": folder / "degraded.png",
+                    "input_psnr": entry.get("input_psnr"),
+                    "methods": {},
+                },
+            )
             label = spec["method"] + (f" ({_budget_text(spec['budget'], record)})" if spec["budget"] else "")
             slot["methods"][label] = (folder / "restored.png", entry, folder / "psnr_curve.png")
     return found
@@ -57,7 +64,9 @@ def picture_path(out: str | Path, suite: str, dataset: str, setting: str, image:
     return Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
 
 
-def side_by_side(results: str | Path, out: str | Path, curves: bool = True, unreadable: list | None = None) -> list[Path]:
+def side_by_side(
+    results: str | Path, out: str | Path, curves: bool = True, unreadable: list | None = None
+) -> list[Path]:
     """Write one picture per image (and, with ``curves``, copy the PSNR curves beside it);
     returns the paths."""
     from PIL import Image, ImageDraw
@@ -92,7 +101,10 @@ def side_by_side(results: str | Path, out: str | Path, curves: bool = True, unre
                 copy = target.with_name(f"{_safe(image)}-{_safe(label)}-psnr_curve.png")
                 copy.write_bytes(curve.read_bytes())
                 written.append(copy)
-        (target.with_suffix(".json")).write_text(json.dumps(
-            {label: {"psnr": e["psnr"], "ssim": e["ssim"], "seconds": e["seconds"]} for label, (_, e, _) in ranked},
-            indent=1))
+        (target.with_suffix(".json")).write_text(
+            json.dumps(
+                {label: {"psnr": e["psnr"], "ssim": e["ssim"], "seconds": e["seconds"]} for label, (_, e, _) in ranked},
+                indent=1,
+            )
+        )
     return written

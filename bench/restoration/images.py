@@ -62,9 +62,13 @@ class RestorationImage:
 
     def __post_init__(self) -> None:
         if self.image.dtype != torch.uint8 or self.image.ndim != 3 or self.image.shape[0] not in (1, 3):
-            raise ValueError(f"{self.name}: image must be uint8 (1|3, H, W), got {self.image.dtype} {tuple(self.image.shape)}")
+            raise ValueError(
+                f"{self.name}: image must be uint8 (1|3, H, W), got {self.image.dtype} {tuple(self.image.shape)}"
+            )
         if self.mask is not None and self.mask.shape != (1, *self.image.shape[1:]):
-            raise ValueError(f"{self.name}: mask {tuple(self.mask.shape)} does not match image {tuple(self.image.shape)}")
+            raise ValueError(
+                f"{self.name}: mask {tuple(self.mask.shape)} does not match image {tuple(self.image.shape)}"
+            )
 
     @property
     def channels(self) -> int:
@@ -84,7 +88,7 @@ class ImageSet:
     def __iter__(self):
         return iter(self.images)
 
-    def select(self, names: list[str]) -> "ImageSet":
+    def select(self, names: list[str]) -> ImageSet:
         known = {im.name: im for im in self.images}
         missing = [n for n in names if n not in known]
         if missing:

@@ -32,12 +32,14 @@ class Convention:
 
     def describe(self) -> str:
         where = "Y channel (ITU-R BT.601, MATLAB rgb2ycbcr)" if self.y_channel else "all channels"
-        return (f"uint8 images; {where}; {self.shave} border pixels shaved; PSNR peak 255 (float64); "
-                "SSIM Wang et al. (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, valid windows); "
-                "mean of per-image values")
+        return (
+            f"uint8 images; {where}; {self.shave} border pixels shaved; PSNR peak 255 (float64); "
+            "SSIM Wang et al. (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, valid windows); "
+            "mean of per-image values"
+        )
 
     @staticmethod
-    def for_task(task: str, scale: int = 1) -> "Convention":
+    def for_task(task: str, scale: int = 1) -> Convention:
         if task == "sr":
             return Convention(y_channel=True, shave=scale)
         return Convention(y_channel=False, shave=0)
@@ -72,7 +74,7 @@ def psnr(restored: torch.Tensor, clean: torch.Tensor, convention: Convention) ->
     _check_pair(restored, clean)
     a, b = prepare(restored, convention), prepare(clean, convention)
     mse = torch.mean((a - b) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(255.0 ** 2 / mse, dtype=torch.float64)).item()
+    return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(255.0**2 / mse, dtype=torch.float64)).item()
 
 
 def ssim(restored: torch.Tensor, clean: torch.Tensor, convention: Convention) -> float:
@@ -84,12 +86,19 @@ def ssim(restored: torch.Tensor, clean: torch.Tensor, convention: Convention) ->
 
 def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(x**2) / (2 * sigma**2))
     return g / g.sum()
 
 
-def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5,
-             k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+def ssim_map(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    data_range: float = 255.0,
+    size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
     """The SSIM map of two float (C, H, W) images over valid window positions: (C, H-10, W-10)."""
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     g = _gaussian(size, sigma).to(a.device)
@@ -102,10 +111,10 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0, size: 
 
     a, b = a.double(), b.double()
     mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def _check_pair(restored: torch.Tensor, clean: torch.Tensor) -> None:

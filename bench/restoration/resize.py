@@ -40,10 +40,10 @@ def _matrix(in_len: int, out_len: int, scale: float, antialias: bool) -> torch.T
     shrink = scale < 1 and antialias
     width = 4.0 / scale if shrink else 4.0
     x = torch.arange(1, out_len + 1, dtype=torch.float64)
-    u = x / scale + 0.5 * (1 - 1 / scale)                        # (out,) input coordinate, 1-based
+    u = x / scale + 0.5 * (1 - 1 / scale)  # (out,) input coordinate, 1-based
     left = torch.floor(u - width / 2)
     taps = math.ceil(width) + 2
-    idx = left[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]   # (out, taps), 1-based
+    idx = left[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]  # (out, taps), 1-based
     dist = u[:, None] - idx
     weights = scale * cubic(scale * dist) if shrink else cubic(dist)
     weights = weights / weights.sum(dim=1, keepdim=True)
@@ -57,8 +57,15 @@ def _matrix(in_len: int, out_len: int, scale: float, antialias: bool) -> torch.T
     return matrix
 
 
-def resize_matrix(in_len: int, out_len: int, scale: float, *, antialias: bool = True,
-                  dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+def resize_matrix(
+    in_len: int,
+    out_len: int,
+    scale: float,
+    *,
+    antialias: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """The (out_len, in_len) matrix that resamples one axis by ``scale`` as MATLAB does.
 
     ``scale`` and ``out_len`` are separate on purpose: MATLAB (and ZSSR) resize by a scale into a
@@ -70,8 +77,9 @@ def resize_matrix(in_len: int, out_len: int, scale: float, *, antialias: bool = 
 
 
 @lru_cache(maxsize=512)
-def _matrix_on(in_len: int, out_len: int, scale: float, antialias: bool, dtype: torch.dtype,
-               device: torch.device) -> torch.Tensor:
+def _matrix_on(
+    in_len: int, out_len: int, scale: float, antialias: bool, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     """The matrix in ``dtype`` on ``device``, cached: training loops resize every iteration."""
     return _matrix(in_len, out_len, scale, antialias).to(device=device, dtype=dtype)
 
@@ -82,8 +90,13 @@ def output_size(size: tuple[int, int], scale: float | tuple[float, float]) -> tu
     return math.ceil(size[0] * sh - 1e-9), math.ceil(size[1] * sw - 1e-9)
 
 
-def imresize(image: torch.Tensor, scale: float | tuple[float, float], output_size_hw: tuple[int, int] | None = None,
-             *, antialias: bool = True) -> torch.Tensor:
+def imresize(
+    image: torch.Tensor,
+    scale: float | tuple[float, float],
+    output_size_hw: tuple[int, int] | None = None,
+    *,
+    antialias: bool = True,
+) -> torch.Tensor:
     """Bicubic resize of ``image`` (..., H, W) by ``scale`` like MATLAB ``imresize``.
 
     ``scale``: one factor or (vertical, horizontal); < 1 shrinks (antialiased). ``output_size_hw``
@@ -98,7 +111,7 @@ def imresize(image: torch.Tensor, scale: float | tuple[float, float], output_siz
     oh, ow = output_size_hw if output_size_hw is not None else output_size((h, w), (sh, sw))
     rows = resize_matrix(h, oh, sh, antialias=antialias, dtype=image.dtype, device=image.device)  # (oh, h)
     cols = resize_matrix(w, ow, sw, antialias=antialias, dtype=image.dtype, device=image.device)  # (ow, w)
-    out = torch.matmul(rows, image)                 # (..., oh, w)
+    out = torch.matmul(rows, image)  # (..., oh, w)
     return torch.matmul(out, cols.transpose(0, 1))  # (..., oh, ow)
 
 

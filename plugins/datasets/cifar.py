@@ -66,21 +66,25 @@ def load_cifar100(split: str, store) -> LabelledImages:
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(
-        name="cifar10",
-        task="classification",
-        load=load_cifar10,
-        num_classes=10,
-        image_shape=(3, 32, 32),
-        description="32x32 natural images, 10 classes, 50k train / 10k test",
-        citation="Krizhevsky, Learning multiple layers of features from tiny images, 2009",
-    ))
-    register(DatasetSpec(
-        name="cifar100",
-        task="classification",
-        load=load_cifar100,
-        num_classes=100,
-        image_shape=(3, 32, 32),
-        description="32x32 natural images, 100 fine classes, 50k train / 10k test",
-        citation="Krizhevsky, Learning multiple layers of features from tiny images, 2009",
-    ))
+    register(
+        DatasetSpec(
+            name="cifar10",
+            task="classification",
+            load=load_cifar10,
+            num_classes=10,
+            image_shape=(3, 32, 32),
+            description="32x32 natural images, 10 classes, 50k train / 10k test",
+            citation="Krizhevsky, Learning multiple layers of features from tiny images, 2009",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="cifar100",
+            task="classification",
+            load=load_cifar100,
+            num_classes=100,
+            image_shape=(3, 32, 32),
+            description="32x32 natural images, 100 fine classes, 50k train / 10k test",
+            citation="Krizhevsky, Learning multiple layers of features from tiny images, 2009",
+        )
+    )

@@ -6,16 +6,27 @@ from bench import DatasetSpec, LabelledImages, RemoteFile, hookimpl, read_idx
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
+
 
 def idx_files(folder: str, urls: tuple[str, ...], md5s: dict[tuple[str, str], str]) -> dict:
     """{(split, "images"|"labels"): RemoteFile} for the four gzip'd IDX files of a dataset."""
     files = {}
     for (split, kind), md5 in md5s.items():
         name = f"{'train' if split == 'train' else 't10k'}-{kind}-idx{3 if kind == 'images' else 1}-ubyte.gz"
-        files[split, kind] = RemoteFile(f"{folder}/{name}", urls[0] + name, md5, mirrors=tuple(u + name for u in urls[1:]))
+        files[split, kind] = RemoteFile(
+            f"{folder}/{name}", urls[0] + name, md5, mirrors=tuple(u + name for u in urls[1:])
+        )
     return files
 
 
@@ -56,21 +67,25 @@ def load_idx_pair(files: dict, classes: tuple[str, ...], split: str, store) -> L
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(
-        name="mnist",
-        task="classification",
-        load=lambda split, store: load_idx_pair(MNIST_FILES, MNIST_CLASSES, split, store),
-        num_classes=10,
-        image_shape=(1, 28, 28),
-        description="handwritten digits, 60k train / 10k test",
-        citation="LeCun et al., Gradient-based learning applied to document recognition, 1998",
-    ))
-    register(DatasetSpec(
-        name="fashion-mnist",
-        task="classification",
-        load=lambda split, store: load_idx_pair(FASHION_FILES, FASHION_CLASSES, split, store),
-        num_classes=10,
-        image_shape=(1, 28, 28),
-        description="Zalando clothing images, 60k train / 10k test",
-        citation="Xiao et al., Fashion-MNIST, arXiv:1708.07747, 2017",
-    ))
+    register(
+        DatasetSpec(
+            name="mnist",
+            task="classification",
+            load=lambda split, store: load_idx_pair(MNIST_FILES, MNIST_CLASSES, split, store),
+            num_classes=10,
+            image_shape=(1, 28, 28),
+            description="handwritten digits, 60k train / 10k test",
+            citation="LeCun et al., Gradient-based learning applied to document recognition, 1998",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="fashion-mnist",
+            task="classification",
+            load=lambda split, store: load_idx_pair(FASHION_FILES, FASHION_CLASSES, split, store),
+            num_classes=10,
+            image_shape=(1, 28, 28),
+            description="Zalando clothing images, 60k train / 10k test",
+            citation="Xiao et al., Fashion-MNIST, arXiv:1708.07747, 2017",
+        )
+    )

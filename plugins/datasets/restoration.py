@@ -20,9 +20,7 @@ import io
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from bench import (DataError, DatasetSpec, ImageSet, RemoteFile, RestorationImage, hookimpl, mask_from_image,
-                   read_image)
-
+from bench import DataError, DatasetSpec, ImageSet, RemoteFile, RestorationImage, hookimpl, mask_from_image, read_image
 from bench_plugins.datasets._restoration_manifest import SETS
 
 RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
@@ -38,7 +36,8 @@ def manifest_files(folder: str, names: list[str] | None = None) -> dict[str, Rem
         out[name] = RemoteFile(
             path=f"restoration/{folder}/{name}",
             url=RAW.format(repo=repo, commit=commit, path=f"{source}/{name}"),
-            md5=md5, sha256=sha256,
+            md5=md5,
+            sha256=sha256,
         )
     return out
 
@@ -118,8 +117,10 @@ def load_sr_set(name: str, folder: str, split: str, store) -> ImageSet:
         try:
             return load_edsr_set(name, folder, split, store)
         except DataError:
-            raise DataError(f"{plain} (or put the EDSR benchmark archive {EDSR_BENCHMARK.url}, md5 "
-                            f"{EDSR_BENCHMARK.md5}, at {Path(store.root) / EDSR_BENCHMARK.path})") from None
+            raise DataError(
+                f"{plain} (or put the EDSR benchmark archive {EDSR_BENCHMARK.url}, md5 "
+                f"{EDSR_BENCHMARK.md5}, at {Path(store.root) / EDSR_BENCHMARK.path})"
+            ) from None
 
 
 def load_local_or_edsr_set(name: str, folder: str, split: str, store) -> ImageSet:
@@ -129,8 +130,10 @@ def load_local_or_edsr_set(name: str, folder: str, split: str, store) -> ImageSe
     try:
         return load_edsr_set(name, folder, split, store)
     except DataError as error:
-        raise DataError(f"{error} (or put the images and a MANIFEST.tsv (columns filename, md5) in "
-                        f"{Path(store.root) / 'restoration' / folder})") from None
+        raise DataError(
+            f"{error} (or put the images and a MANIFEST.tsv (columns filename, md5) in "
+            f"{Path(store.root) / 'restoration' / folder})"
+        ) from None
 
 
 # -- sets without pinned checksums ---------------------------------------------------------------
@@ -155,49 +158,109 @@ def load_local_manifest_set(name: str, folder: str, split: str, store) -> ImageS
     images = []
     with open(manifest, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
-            file = RemoteFile(path=f"restoration/{folder}/{row['filename']}",
-                              url=f"{UNPINNED_SOURCES[folder].split()[0]}{row['filename']}", md5=row["md5"])
+            file = RemoteFile(
+                path=f"restoration/{folder}/{row['filename']}",
+                url=f"{UNPINNED_SOURCES[folder].split()[0]}{row['filename']}",
+                md5=row["md5"],
+            )
             images.append(RestorationImage(PurePosixPath(row["filename"]).stem, read_image(store.fetch(file))))
     return ImageSet(name, images)
 
 
 def _spec(name: str, load, description: str, citation: str) -> DatasetSpec:
-    return DatasetSpec(name=name, task="restoration", load=load, description=description, citation=citation,
-                       splits=("test",))
+    return DatasetSpec(
+        name=name, task="restoration", load=load, description=description, citation=citation, splits=("test",)
+    )
 
 
 @hookimpl
 def bench_register_datasets(register):
-    register(_spec("set5", lambda split, store: load_manifest_set("set5", "Set5", split, store),
-                   "SR: 5 RGB HR images (BMP), 228x344 to 512x512",
-                   "Bevilacqua et al., BMVC 2012"))
-    register(_spec("set12", lambda split, store: load_manifest_set("set12", "Set12", split, store),
-                   "denoising: 12 gray images, 256x256 and 512x512",
-                   "Zhang et al., DnCNN, TIP 2017"))
-    register(_spec("bsd68", lambda split, store: load_manifest_set("bsd68", "BSD68", split, store),
-                   "denoising: 68 gray BSD images, 481x321",
-                   "Roth and Black, Fields of Experts, 2009; Martin et al., ICCV 2001"))
-    register(_spec("cbsd68", lambda split, store: load_manifest_set("cbsd68", "CBSD68", split, store),
-                   "colour denoising: 68 RGB BSD images, 481x321",
-                   "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018"))
-    register(_spec("set14", lambda split, store: load_sr_set("set14", "Set14", split, store),
-                   "SR: 14 HR images (PNG; bridge 1-channel), else the EDSR benchmark archive",
-                   "Zeyde et al., Curves and Surfaces 2010"))
-    register(_spec("b100", lambda split, store: load_local_or_edsr_set("b100", "B100", split, store),
-                   "SR: 100 BSD HR images (local copy with MANIFEST.tsv, else the EDSR benchmark archive)",
-                   "Martin et al., ICCV 2001"))
-    register(_spec("urban100", lambda split, store: load_sr_set("urban100", "Urban100", split, store),
-                   "SR: 100 urban HR images (RGB PNG), else the EDSR benchmark archive", "Huang et al., CVPR 2015"))
-    register(_spec("kodak24", lambda split, store: load_local_manifest_set("kodak24", "Kodak24", split, store),
-                   "colour denoising: 24 Kodak PhotoCD images as r0k.us serves them, 768x512 or 512x768 "
-                   "(not the 500x500 crops some repositories ship; no checksums pinned: a local copy with MANIFEST.tsv)",
-                   "Franzen, Kodak Lossless True Color Image Suite"))
-    register(_spec("mcmaster", lambda split, store: load_local_manifest_set("mcmaster", "McMaster", split, store),
-                   "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
-                   "Zhang et al., J. Electronic Imaging 2011"))
-    register(_spec("dip-inpainting", load_dip_inpainting,
-                   "Deep Image Prior inpainting images kate, library, vase with their masks",
-                   "Ulyanov et al., Deep Image Prior, CVPR 2018"))
-    register(_spec("dip-denoising", load_dip_denoising,
-                   "Deep Image Prior denoising image F16 (512x512 RGB)",
-                   "Ulyanov et al., Deep Image Prior, CVPR 2018"))
+    register(
+        _spec(
+            "set5",
+            lambda split, store: load_manifest_set("set5", "Set5", split, store),
+            "SR: 5 RGB HR images (BMP), 228x344 to 512x512",
+            "Bevilacqua et al., BMVC 2012",
+        )
+    )
+    register(
+        _spec(
+            "set12",
+            lambda split, store: load_manifest_set("set12", "Set12", split, store),
+            "denoising: 12 gray images, 256x256 and 512x512",
+            "Zhang et al., DnCNN, TIP 2017",
+        )
+    )
+    register(
+        _spec(
+            "bsd68",
+            lambda split, store: load_manifest_set("bsd68", "BSD68", split, store),
+            "denoising: 68 gray BSD images, 481x321",
+            "Roth and Black, Fields of Experts, 2009; Martin et al., ICCV 2001",
+        )
+    )
+    register(
+        _spec(
+            "cbsd68",
+            lambda split, store: load_manifest_set("cbsd68", "CBSD68", split, store),
+            "colour denoising: 68 RGB BSD images, 481x321",
+            "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018",
+        )
+    )
+    register(
+        _spec(
+            "set14",
+            lambda split, store: load_sr_set("set14", "Set14", split, store),
+            "SR: 14 HR images (PNG; bridge 1-channel), else the EDSR benchmark archive",
+            "Zeyde et al., Curves and Surfaces 2010",
+        )
+    )
+    register(
+        _spec(
+            "b100",
+            lambda split, store: load_local_or_edsr_set("b100", "B100", split, store),
+            "SR: 100 BSD HR images (local copy with MANIFEST.tsv, else the EDSR benchmark archive)",
+            "Martin et al., ICCV 2001",
+        )
+    )
+    register(
+        _spec(
+            "urban100",
+            lambda split, store: load_sr_set("urban100", "Urban100", split, store),
+            "SR: 100 urban HR images (RGB PNG), else the EDSR benchmark archive",
+            "Huang et al., CVPR 2015",
+        )
+    )
+    register(
+        _spec(
+            "kodak24",
+            lambda split, store: load_local_manifest_set("kodak24", "Kodak24", split, store),
+            "colour denoising: 24 Kodak PhotoCD images as r0k.us serves them, 768x512 or 512x768 "
+            "(not the 500x500 crops some repositories ship; no checksums pinned: a local copy with MANIFEST.tsv)",
+            "Franzen, Kodak Lossless True Color Image Suite",
+        )
+    )
+    register(
+        _spec(
+            "mcmaster",
+            lambda split, store: load_local_manifest_set("mcmaster", "McMaster", split, store),
+            "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
+            "Zhang et al., J. Electronic Imaging 2011",
+        )
+    )
+    register(
+        _spec(
+            "dip-inpainting",
+            load_dip_inpainting,
+            "Deep Image Prior inpainting images kate, library, vase with their masks",
+            "Ulyanov et al., Deep Image Prior, CVPR 2018",
+        )
+    )
+    register(
+        _spec(
+            "dip-denoising",
+            load_dip_denoising,
+            "Deep Image Prior denoising image F16 (512x512 RGB)",
+            "Ulyanov et al., Deep Image Prior, CVPR 2018",
+        )
+    )

@@ -28,12 +28,14 @@ def load_svhn(split: str, store) -> LabelledImages:
 
 @hookimpl
 def bench_register_datasets(register):
-    register(DatasetSpec(
-        name="svhn",
-        task="classification",
-        load=load_svhn,
-        num_classes=10,
-        image_shape=(3, 32, 32),
-        description="Street View House Numbers (cropped digits), 73k train / 26k test",
-        citation="Netzer et al., Reading digits in natural images with unsupervised feature learning, 2011",
-    ))
+    register(
+        DatasetSpec(
+            name="svhn",
+            task="classification",
+            load=load_svhn,
+            num_classes=10,
+            image_shape=(3, 32, 32),
+            description="Street View House Numbers (cropped digits), 73k train / 26k test",
+            citation="Netzer et al., Reading digits in natural images with unsupervised feature learning, 2011",
+        )
+    )

@@ -146,8 +146,8 @@ class AirbenchNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.activ(self.whiten(x))  # (B, 2*C*k*k, H-k+1, W-k+1): 31x31 for 32x32 inputs
-        x = self.groups(x)              # (B, widths[2], 3, 3) for 32x32 inputs
-        x = x.amax(dim=(2, 3))          # (B, widths[2]); = MaxPool2d(3) on the 3x3 map
+        x = self.groups(x)  # (B, widths[2], 3, 3) for 32x32 inputs
+        x = x.amax(dim=(2, 3))  # (B, widths[2]); = MaxPool2d(3) on the 3x3 map
         return self.head(x) * self.scaling_factor  # (B, num_classes)
 
 
@@ -171,7 +171,7 @@ def init_whitening_(conv: nn.Conv2d, batches, eps: float) -> None:
         raise ValueError("airbench94: no images to initialise the whitening layer from")
     # eigh in float64 on the CPU: tiny (12x12 for RGB), exact and deterministic on every device.
     eigenvalues, eigenvectors = torch.linalg.eigh(cov.double().cpu() / count)  # ascending
-    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)      # descending
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)  # descending
     filters = (eigenvectors.T / (eigenvalues.clamp_min(0) + eps).sqrt()[:, None]).reshape(dim, c, kh, kw)
     conv.weight.copy_(torch.cat([filters, -filters]).to(conv.weight))  # (2*dim, C, kh, kw)
 
@@ -185,9 +185,7 @@ class TTAClassifier(nn.Module):
     left out: level 1 is the image alone, level 2 averages the three translations.
     """
 
-    def __init__(
-        self, net: nn.Module, tta_level: int = 2, *, mirror: bool = True, channels_last: bool = False
-    ):
+    def __init__(self, net: nn.Module, tta_level: int = 2, *, mirror: bool = True, channels_last: bool = False):
         super().__init__()
         self.net = net
         self.tta_level = tta_level
@@ -277,15 +275,13 @@ def _check(p: dict, height: int, width: int) -> tuple[int, int, int]:
     if k < 1:
         raise ValueError(f"airbench94: params.whiten_kernel_size must be >= 1, got {k}")
     if min(height, width) - k + 1 < 8:  # three 2x poolings must leave at least one pixel
-        raise ValueError(
-            f"airbench94 expects 32x32 images (any size from {7 + k}x{7 + k} works), got {height}x{width}"
-        )
+        raise ValueError(f"airbench94 expects 32x32 images (any size from {7 + k}x{7 + k} works), got {height}x{width}")
     if p["lr"] <= 0 or p["batch_size"] < 1 or not 0 <= p["momentum"] < 1:
         raise ValueError("airbench94: params need lr > 0, batch_size >= 1 and 0 <= momentum < 1")
     return widths
 
 
-def make_optimizer(net: "AirbenchNet", p: dict, batch_size: int) -> torch.optim.SGD:
+def make_optimizer(net: AirbenchNet, p: dict, batch_size: int) -> torch.optim.SGD:
     """Nesterov SGD with airbench's decoupled hyper-parameters: with momentum m, steps are
     ~(1 + 1/(1-m)) gradients long, so lr and wd (per 1024 summed examples) are divided by that.
     SGD's decay per step is lr_t * (wd / lr) = wd * schedule factor: independent of lr. BatchNorm
@@ -298,9 +294,12 @@ def make_optimizer(net: "AirbenchNet", p: dict, batch_size: int) -> torch.optim.
     shift_ids = {id(t) for t in bn_shifts}
     others = [t for t in net.parameters() if t.requires_grad and id(t) not in shift_ids]
     return torch.optim.SGD(
-        [dict(params=bn_shifts, lr=lr_bias, weight_decay=wd / lr_bias),
-         dict(params=others, lr=lr, weight_decay=wd / lr)],
-        momentum=p["momentum"], nesterov=True,
+        [
+            dict(params=bn_shifts, lr=lr_bias, weight_decay=wd / lr_bias),
+            dict(params=others, lr=lr, weight_decay=wd / lr),
+        ],
+        momentum=p["momentum"],
+        nesterov=True,
     )
 
 
@@ -315,9 +314,13 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.seed)
         net = AirbenchNet(
-            channels, data.num_classes, widths,
-            whiten_kernel_size=p["whiten_kernel_size"], bn_momentum=p["batchnorm_momentum"],
-            bn_eps=p["batchnorm_eps"], scaling_factor=p["scaling_factor"],
+            channels,
+            data.num_classes,
+            widths,
+            whiten_kernel_size=p["whiten_kernel_size"],
+            bn_momentum=p["batchnorm_momentum"],
+            bn_eps=p["batchnorm_eps"],
+            scaling_factor=p["scaling_factor"],
         )
     net = net.to(device)
     if channels_last:
@@ -378,12 +381,12 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
 #: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
 DECLARED_PARAMS = {
     "batch_size": Param(1024, ge=1),
-    "lr": Param(11.5, gt=0),    # per 1024 examples, decoupled (see fit_airbench94)
+    "lr": Param(11.5, gt=0),  # per 1024 examples, decoupled (see fit_airbench94)
     "momentum": Param(0.85, ge=0, lt=1),  # Nesterov
     "weight_decay": Param(0.0153, ge=0),  # per 1024 examples, decoupled from lr
-    "bias_scaler": Param(64.0, gt=0),     # lr multiplier (not wd) for BatchNorm shifts
+    "bias_scaler": Param(64.0, gt=0),  # lr multiplier (not wd) for BatchNorm shifts
     "label_smoothing": Param(0.2, ge=0, lt=1),
-    "lr_start": Param(0.2, ge=0),         # triangular schedule: x0.2 -> x1 at 23% of the steps -> x0.07
+    "lr_start": Param(0.2, ge=0),  # triangular schedule: x0.2 -> x1 at 23% of the steps -> x0.07
     "lr_peak_at": Param(0.23, ge=0, le=1),
     "lr_end": Param(0.07, ge=0),
     "widths": Param((64, 256, 256), ge=1),
@@ -391,10 +394,10 @@ DECLARED_PARAMS = {
     "batchnorm_eps": Param(1e-12, gt=0),
     "scaling_factor": Param(1 / 9, gt=0),  # logits multiplier
     "whiten_kernel_size": Param(2, ge=1),
-    "whiten_samples": Param(5000, ge=1),   # training images whose patches set the whitening filters
+    "whiten_samples": Param(5000, ge=1),  # training images whose patches set the whitening filters
     "whiten_eps": Param(5e-4, ge=0),
     "whiten_bias_epochs": Param(3, ge=0),  # the whitening bias trains for this many epochs, then freezes
-    "ema": True,                # Lookahead-EMA of the weights
+    "ema": True,  # Lookahead-EMA of the weights
     "ema_start_epochs": Param(0, ge=0),  # the current airbench94 (an earlier version started at epoch 3)
     "ema_decay_base": Param(0.95, ge=0, le=1),  # per step; applied every n steps as 0.95^n * (step/total)^3
     "ema_decay_pow": Param(3.0, ge=0),
@@ -404,27 +407,34 @@ DECLARED_PARAMS = {
     "flip": True,
     "drop_last": True,
     "tta_level": Param(2, choices=(0, 1, 2)),  # 0 none, 1 mirror, 2 mirror + one-pixel translations (6 views)
-    "compile": False,           # torch.compile the network (airbench94_compiled.py)
+    "compile": False,  # torch.compile the network (airbench94_compiled.py)
 }
 PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 @hookimpl
 def bench_register_methods(register):
-    register(Classifier(
-        name="airbench94",
-        train=fit_airbench94,
-        check_params={"batch_size": 16, "widths": [8, 8, 8], "whiten_samples": 64, "tta_level": 0},
-        budget={"epochs": 9.9},
-        params=DECLARED_PARAMS,
-        description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "
-        "Nesterov SGD with label smoothing, Lookahead-EMA and flip/translate TTA; 94.01% on "
-        "CIFAR-10 in 3.29 s on an A100.",
-        citation="Keller Jordan. 94% on CIFAR-10 in 3.29 Seconds on a Single GPU. arXiv:2404.00498, "
-        "2024. https://github.com/KellerJordan/cifar10-airbench",
-        published=(Published("cifar10", "test_accuracy", 94.01,
-                             source="KellerJordan/cifar10-airbench legacy/airbench94.py and README (arXiv:2404.00498): "
-                             "mean of n = 1000 runs",
-                             note="A100, fp16, 9.9 epochs on all 50k training images, TTA level 2; "
-                             "3.83 s (3.09 s compiled)"),),
-    ))
+    register(
+        Classifier(
+            name="airbench94",
+            train=fit_airbench94,
+            check_params={"batch_size": 16, "widths": [8, 8, 8], "whiten_samples": 64, "tta_level": 0},
+            budget={"epochs": 9.9},
+            params=DECLARED_PARAMS,
+            description="airbench94: whitened 2x2 conv + three conv-pool-BN-GELU groups (64/256/256), "
+            "Nesterov SGD with label smoothing, Lookahead-EMA and flip/translate TTA; 94.01% on "
+            "CIFAR-10 in 3.29 s on an A100.",
+            citation="Keller Jordan. 94% on CIFAR-10 in 3.29 Seconds on a Single GPU. arXiv:2404.00498, "
+            "2024. https://github.com/KellerJordan/cifar10-airbench",
+            published=(
+                Published(
+                    "cifar10",
+                    "test_accuracy",
+                    94.01,
+                    source="KellerJordan/cifar10-airbench legacy/airbench94.py and README (arXiv:2404.00498): "
+                    "mean of n = 1000 runs",
+                    note="A100, fp16, 9.9 epochs on all 50k training images, TTA level 2; 3.83 s (3.09 s compiled)",
+                ),
+            ),
+        )
+    )

@@ -34,7 +34,7 @@ def restore_bm3d(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
     if problem.task != "denoise":
         raise ValueError(f"bm3d denoises only, not {problem.task!r}")
-    noisy = problem.observed.detach().cpu().double().numpy()        # (C, H, W), 0..1 scale
+    noisy = problem.observed.detach().cpu().double().numpy()  # (C, H, W), 0..1 scale
     sigma = problem.sigma / 255.0
     stages = bm3d.BM3DStages.ALL_STAGES if ctx.params["stages"] == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
     if noisy.shape[0] == 1:
@@ -65,18 +65,34 @@ BICUBIC_PUBLISHED = tuple(
 
 @hookimpl
 def bench_register_methods(register):
-    register(Restorer(
-        name="bicubic", restore=restore_bicubic, restorations=("sr",),
-        description="MATLAB bicubic upscaling of the LR image: the SR floor.",
-        published=BICUBIC_PUBLISHED,
-    ))
-    register(Restorer(
-        name="degraded-input", restore=restore_identity, restorations=("denoise", "inpaint"),
-        description="The degraded image itself (noisy, or masked with zeros): the floor.",
-    ))
-    register(Restorer(
-        name="bm3d", restore=restore_bm3d, restorations=("denoise",),
-        params={"stages": Param("all", choices=("all", "hard"), help="hard: the hard-thresholding stage only (gray only)")},
-        description="BM3D / CBM3D (bm3d package) with the true sigma; stages: all | hard (gray only)",
-        citation="Dabov et al., Image denoising by sparse 3-D transform-domain collaborative filtering, TIP 2007",
-    ))
+    register(
+        Restorer(
+            name="bicubic",
+            restore=restore_bicubic,
+            restorations=("sr",),
+            description="MATLAB bicubic upscaling of the LR image: the SR floor.",
+            published=BICUBIC_PUBLISHED,
+        )
+    )
+    register(
+        Restorer(
+            name="degraded-input",
+            restore=restore_identity,
+            restorations=("denoise", "inpaint"),
+            description="The degraded image itself (noisy, or masked with zeros): the floor.",
+        )
+    )
+    register(
+        Restorer(
+            name="bm3d",
+            restore=restore_bm3d,
+            restorations=("denoise",),
+            params={
+                "stages": Param(
+                    "all", choices=("all", "hard"), help="hard: the hard-thresholding stage only (gray only)"
+                )
+            },
+            description="BM3D / CBM3D (bm3d package) with the true sigma; stages: all | hard (gray only)",
+            citation="Dabov et al., Image denoising by sparse 3-D transform-domain collaborative filtering, TIP 2007",
+        )
+    )

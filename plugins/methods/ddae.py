@@ -49,7 +49,7 @@ class TimeEmbedding(nn.Module):
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.channels // 8
         freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / (half - 1))
-        angles = t.float()[:, None] * freqs[None]                        # (B, half)
+        angles = t.float()[:, None] * freqs[None]  # (B, half)
         return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=1))  # (B, channels)
 
 
@@ -82,9 +82,9 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        seq = self.norm(x).flatten(2).transpose(1, 2)                          # (B, HW, C)
-        q, k, v = self.qkv(seq)[:, None].chunk(3, dim=-1)                      # 3 x (B, 1, HW, C)
-        out = nn.functional.scaled_dot_product_attention(q, k, v)[:, 0]        # (B, HW, C)
+        seq = self.norm(x).flatten(2).transpose(1, 2)  # (B, HW, C)
+        q, k, v = self.qkv(seq)[:, None].chunk(3, dim=-1)  # 3 x (B, 1, HW, C)
+        out = nn.functional.scaled_dot_product_attention(q, k, v)[:, 0]  # (B, HW, C)
         return x + self.out(out).transpose(1, 2).reshape(b, c, h, w)
 
 
@@ -102,10 +102,14 @@ class UNet(nn.Module):
         channels, height, width = image_shape
         factor = 2 ** (len(ch_mults) - 1)
         if height % factor or width % factor:
-            raise ValueError(f"DDAE UNet: image size {height}x{width} must be divisible by {factor} "
-                             f"for {len(ch_mults)} levels (ch_mults {list(ch_mults)}); use fewer levels")
+            raise ValueError(
+                f"DDAE UNet: image size {height}x{width} must be divisible by {factor} "
+                f"for {len(ch_mults)} levels (ch_mults {list(ch_mults)}); use fewer levels"
+            )
         if n_channels % 32:
-            raise ValueError(f"DDAE UNet: n_channels must be a multiple of 32 (GroupNorm with 32 groups), got {n_channels}")
+            raise ValueError(
+                f"DDAE UNet: n_channels must be a multiple of 32 (GroupNorm with 32 groups), got {n_channels}"
+            )
         tc = 4 * n_channels
         self.time = TimeEmbedding(tc)
         self.image_proj = nn.Conv2d(channels, n_channels, 3, padding=1)
@@ -130,7 +134,9 @@ class UNet(nn.Module):
                 self.block_names.append(f"out_{len(self.block_names) + 1}")
                 cin = cout
             if i > 0:
-                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cout, cout, 3, padding=1)))
+                self.up.append(
+                    nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cout, cout, 3, padding=1))
+                )
         self.final = nn.Sequential(nn.GroupNorm(8, cin), nn.SiLU(), nn.Conv2d(cin, channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, stop_at: str | None = None) -> torch.Tensor:
@@ -223,10 +229,17 @@ class DDAEEncoder(nn.Module):
 
 def build_encoder(image_shape, ctx: RunContext) -> DDAEEncoder:
     p = ctx.params
-    unet = UNet(tuple(image_shape), p["n_channels"], tuple(p["ch_mults"]), tuple(p["attention_levels"]),
-                p["n_blocks"], p["dropout"])
-    encoder = DDAEEncoder(unet, p["timestep"], p["block"], p["T"], (p["beta_1"], p["beta_T"]),
-                          ctx.normalize.mean, ctx.normalize.std)
+    unet = UNet(
+        tuple(image_shape),
+        p["n_channels"],
+        tuple(p["ch_mults"]),
+        tuple(p["attention_levels"]),
+        p["n_blocks"],
+        p["dropout"],
+    )
+    encoder = DDAEEncoder(
+        unet, p["timestep"], p["block"], p["T"], (p["beta_1"], p["beta_T"]), ctx.normalize.mean, ctx.normalize.std
+    )
     return encoder.to(ctx.device)
 
 
@@ -284,48 +297,80 @@ def fit_ddae(data: PretrainData, ctx: RunContext) -> DDAEEncoder:
 
 #: Every hyper-parameter with its default and the values it allows (checked when a suite loads).
 DECLARED_PARAMS = {
-    "n_channels": Param(128, ge=1), "ch_mults": Param([1, 2, 2, 2], ge=1), "attention_levels": Param([1], ge=0),
-    "n_blocks": Param(2, ge=1), "dropout": Param(0.1, ge=0, lt=1),
-    "T": Param(1000, ge=1), "beta_1": Param(1e-4, gt=0, lt=1), "beta_T": Param(0.02, gt=0, lt=1),
+    "n_channels": Param(128, ge=1),
+    "ch_mults": Param([1, 2, 2, 2], ge=1),
+    "attention_levels": Param([1], ge=0),
+    "n_blocks": Param(2, ge=1),
+    "dropout": Param(0.1, ge=0, lt=1),
+    "T": Param(1000, ge=1),
+    "beta_1": Param(1e-4, gt=0, lt=1),
+    "beta_T": Param(0.02, gt=0, lt=1),
     # the official run's effective batch and LR (128 and 1e-4 per GPU x 4 GPUs)
-    "batch_size": Param(512, ge=1), "lr": Param(4e-4, gt=0),
+    "batch_size": Param(512, ge=1),
+    "lr": Param(4e-4, gt=0),
     "warmup_fraction": Param(0.0065, ge=0, le=1),  # 13 of 2000 epochs
-    "ema": Param(0.9999, ge=0, le=1), "flip": True,
-    "timestep": Param(11, ge=0), "block": "out_6",  # the official best for DDPM on CIFAR-10
+    "ema": Param(0.9999, ge=0, le=1),
+    "flip": True,
+    "timestep": Param(11, ge=0),
+    "block": "out_6",  # the official best for DDPM on CIFAR-10
 }
 PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
 
 
 #: The official repository's DDPM_ddpm.yaml row (35.7M UNet, this architecture). The paper's 95.9%
 #: is the EDM / DDPM++ (56.5M) setup with data augmentation, not this UNet: it is not declared here.
-_OFFICIAL = ("FutureXiang/ddae README, DDPM_ddpm.yaml: pre-trained on 4 GPUs (effective batch 512, LR 4e-4, EMA 0.9999, "
-             "flip); linear.py: t = 11, block out_6, features re-extracted at every step with fresh noise, flip + "
-             "RandomCrop(32, pad 4), Adam LR 4e-3 at effective batch 512, 15 epochs, per-epoch cosine, no feature "
-             "normalisation, all 50,000 training images")
+_OFFICIAL = (
+    "FutureXiang/ddae README, DDPM_ddpm.yaml: pre-trained on 4 GPUs (effective batch 512, LR 4e-4, EMA 0.9999, "
+    "flip); linear.py: t = 11, block out_6, features re-extracted at every step with fresh noise, flip + "
+    "RandomCrop(32, pad 4), Adam LR 4e-3 at effective batch 512, 15 epochs, per-epoch cosine, no feature "
+    "normalisation, all 50,000 training images"
+)
 PUBLISHED = (
-    Published("cifar10", "test_accuracy", 90.05, protocol="linear-probe", setting="probe ddae-official", epoch=800,
-              source="DDAE official repository, DDPM UNet 35.7M, best linear-probe checkpoint (docs/METHODS.md#ddae)",
-              note="the epoch-800 checkpoint, chosen among checkpoints on test accuracy; " + _OFFICIAL),
-    Published("cifar10", "test_accuracy", 88.23, protocol="linear-probe", setting="probe ddae-official", epoch=1999,
-              source="DDAE official repository, DDPM UNet 35.7M, the last checkpoint (docs/METHODS.md#ddae)",
-              note="the last checkpoint (epoch index 1999, counted from 0: after all 2000 epochs); " + _OFFICIAL),
+    Published(
+        "cifar10",
+        "test_accuracy",
+        90.05,
+        protocol="linear-probe",
+        setting="probe ddae-official",
+        epoch=800,
+        source="DDAE official repository, DDPM UNet 35.7M, best linear-probe checkpoint (docs/METHODS.md#ddae)",
+        note="the epoch-800 checkpoint, chosen among checkpoints on test accuracy; " + _OFFICIAL,
+    ),
+    Published(
+        "cifar10",
+        "test_accuracy",
+        88.23,
+        protocol="linear-probe",
+        setting="probe ddae-official",
+        epoch=1999,
+        source="DDAE official repository, DDPM UNet 35.7M, the last checkpoint (docs/METHODS.md#ddae)",
+        note="the last checkpoint (epoch index 1999, counted from 0: after all 2000 epochs); " + _OFFICIAL,
+    ),
 )
 
 
 @hookimpl
 def bench_register_methods(register):
-    register(RepresentationLearner(
-        name="ddae",
-        pretrain=fit_ddae,
-        check_params={"n_channels": 32, "ch_mults": [1, 2], "attention_levels": [1], "n_blocks": 1, "batch_size": 32,
-                      "block": "out_2"},
-        build=build_encoder,
-        budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
-        params=DECLARED_PARAMS,
-        feature_params=("timestep", "block"),
-        description="Denoising diffusion autoencoder: a DDPM UNet trained to predict noise "
-        "(T = 1000, linear betas); features are spatially pooled activations of one decoder block "
-        "at a small noise level.",
-        citation="Xiang et al., Denoising Diffusion Autoencoders are Unified Self-supervised Learners, ICCV 2023",
-        published=PUBLISHED,
-    ))
+    register(
+        RepresentationLearner(
+            name="ddae",
+            pretrain=fit_ddae,
+            check_params={
+                "n_channels": 32,
+                "ch_mults": [1, 2],
+                "attention_levels": [1],
+                "n_blocks": 1,
+                "batch_size": 32,
+                "block": "out_2",
+            },
+            build=build_encoder,
+            budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
+            params=DECLARED_PARAMS,
+            feature_params=("timestep", "block"),
+            description="Denoising diffusion autoencoder: a DDPM UNet trained to predict noise "
+            "(T = 1000, linear betas); features are spatially pooled activations of one decoder block "
+            "at a small noise level.",
+            citation="Xiang et al., Denoising Diffusion Autoencoders are Unified Self-supervised Learners, ICCV 2023",
+            published=PUBLISHED,
+        )
+    )

@@ -74,25 +74,34 @@ class SkipLevel(nn.Module):
         self.merge_bn = nn.BatchNorm2d(s + k)
         self.after = nn.Sequential(conv(s + k, u, 3), *bn_act(u), conv(u, u, 1), *bn_act(u))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:               # (B, cin, H, W)
-        deep = self.deeper(x)                                            # (B, k, H/2, W/2)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, cin, H, W)
+        deep = self.deeper(x)  # (B, k, H/2, W/2)
         mode = self.upsample
-        deep = F.interpolate(deep, scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+        deep = F.interpolate(
+            deep, scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {})
+        )
         if self.skip is not None:
-            deep = torch.cat([self.skip(x), deep], dim=1)               # (B, s + k, H, W)
-        return self.after(self.merge_bn(deep))                           # (B, u, H, W)
+            deep = torch.cat([self.skip(x), deep], dim=1)  # (B, s + k, H, W)
+        return self.after(self.merge_bn(deep))  # (B, u, H, W)
 
 
 class Skip(nn.Module):
     """The DIP ``skip`` network: (B, input_depth, H, W) -> (B, out, H, W) in (0, 1); H, W
     multiples of 2 ** scales."""
 
-    def __init__(self, input_depth: int, out_channels: int, channels: int = 128, skip: int = 4, scales: int = 5,
-                 upsample: str = "bilinear"):
+    def __init__(
+        self,
+        input_depth: int,
+        out_channels: int,
+        channels: int = 128,
+        skip: int = 4,
+        scales: int = 5,
+        upsample: str = "bilinear",
+    ):
         super().__init__()
         self.levels = SkipLevel(input_depth, [channels] * scales, [channels] * scales, [skip] * scales, upsample)
         self.head = conv(channels, out_channels, 1)
-        self.divisor = 2 ** scales
+        self.divisor = 2**scales
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(self.levels(z)))
@@ -119,9 +128,9 @@ class Backtracking:
     def __init__(self, net: nn.Module, optimizer: torch.optim.Optimizer):
         self.optimizer = optimizer
         self.live = list(net.state_dict().values())
-        self.good = [t.detach().clone() for t in self.live]              # the last good iteration
+        self.good = [t.detach().clone() for t in self.live]  # the last good iteration
         self.fit = torch.full((), -math.inf, device=self.live[0].device)
-        self.state: list[torch.Tensor] = []                               # optimizer state before the step
+        self.state: list[torch.Tensor] = []  # optimizer state before the step
         self.state_before: list[torch.Tensor] = []
 
     def check(self, loss: torch.Tensor) -> torch.Tensor:
@@ -131,10 +140,14 @@ class Backtracking:
         collapsed = fit - self.fit < -5
         self._keep = keep = collapsed.to(self.fit.dtype)
         self.fit = torch.where(collapsed, self.fit, fit)
-        _blend(self.good, self.live, 1 - keep)                            # good := live unless collapsed
-        state = [v for s in self.optimizer.state.values() for v in s.values()
-                 if isinstance(v, torch.Tensor) and v.device == self.fit.device]  # (MPS: the step count stays on the CPU)
-        if len(state) != len(self.state):                                 # the first step creates it
+        _blend(self.good, self.live, 1 - keep)  # good := live unless collapsed
+        state = [
+            v
+            for s in self.optimizer.state.values()
+            for v in s.values()
+            if isinstance(v, torch.Tensor) and v.device == self.fit.device
+        ]  # (MPS: the step count stays on the CPU)
+        if len(state) != len(self.state):  # the first step creates it
             self.state, self.state_before = state, [v.clone() for v in state]
         elif state:
             torch._foreach_copy_(self.state_before, self.state)
@@ -155,7 +168,7 @@ def _blend(into: list[torch.Tensor], source: list[torch.Tensor], weight: torch.T
     if floats:
         torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], [weight] * len(floats))
     for a, b in zip(into, source):
-        if not a.is_floating_point():                                    # BatchNorm's batch counters
+        if not a.is_floating_point():  # BatchNorm's batch counters
             a.copy_(torch.where(weight.bool(), b, a))
 
 
@@ -167,16 +180,21 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     if p["reg_noise_std"] >= 0:
         reg_noise = p["reg_noise_std"]
     inpaint = problem.task == "inpaint"
-    net = Skip(p["input_depth"], channels, channels=p["channels"],
-               skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
-               scales=p["scales"], upsample="nearest" if inpaint else "bilinear")
+    net = Skip(
+        p["input_depth"],
+        channels,
+        channels=p["channels"],
+        skip=p["inpaint_skip_channels"] if inpaint else p["skip_channels"],
+        scales=p["scales"],
+        upsample="nearest" if inpaint else "bilinear",
+    )
     model = ctx.prepare(net)
     # The canvas: sides rounded up to multiples of 2 ** scales; the image is its centre crop.
     div = net.divisor
     ch, cw = math.ceil(height / div) * div, math.ceil(width / div) * div
     top, left = (ch - height) // 2, (cw - width) // 2
     z = ctx.layout(torch.rand((1, p["input_depth"], ch, cw), generator=ctx.generator, device=device) * p["input_scale"])
-    target = problem.observed[None]                                     # (1, C, h, w)
+    target = problem.observed[None]  # (1, C, h, w)
     # capturable: Adam's step counter on the device, so backtracking can restore it without a sync.
     optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"], capturable=device.type == "cuda")
     average = p["average"] == "always" or (p["average"] == "denoise" and problem.task == "denoise")
@@ -185,14 +203,14 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     out_avg = None
 
     def crop(x: torch.Tensor) -> torch.Tensor:
-        return x[..., top:top + height, left:left + width]
+        return x[..., top : top + height, left : left + width]
 
     net.train()
     for i in ctx.iterations(iterations):
         optimizer.zero_grad(set_to_none=True)
         noise = torch.randn(z.shape, generator=ctx.generator, device=device) * reg_noise if reg_noise > 0 else 0
         with ctx.autocast():
-            out = crop(model(ctx.layout(z + noise)))                     # (1, C, H, W)
+            out = crop(model(ctx.layout(z + noise)))  # (1, C, H, W)
         out = out.float()
         loss = F.mse_loss(problem.forward(out), target)
         loss.backward()
@@ -217,21 +235,38 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
 @hookimpl
 def bench_register_methods(register):
-    register(Restorer(
-        name="dip", restore=restore_dip, restorations=("denoise", "sr", "inpaint"),
-        check_params={"channels": 8, "scales": 2, "input_depth": 4, "skip_channels": 2, "inpaint_skip_channels": 4},
-        budget={"denoise_iterations": 3000, "sr_iterations": 2000, "sr8_iterations": 4000,
-                "inpaint_iterations": 6001},
-        params={"lr": Param(0.01, gt=0), "input_depth": Param(32, ge=1), "input_scale": Param(0.1, ge=0),
-                "channels": Param(128, ge=1), "scales": Param(5, ge=1),
-                "skip_channels": Param(4, ge=0), "inpaint_skip_channels": Param(128, ge=0),
-                "reg_noise_std": -1.0,     # < 0: the notebooks' value for the task (table above)
-                "average": Param("denoise", choices=("denoise", "always", "never"),
-                                 help="exponential output averaging: for denoising only, always or never"),
+    register(
+        Restorer(
+            name="dip",
+            restore=restore_dip,
+            restorations=("denoise", "sr", "inpaint"),
+            check_params={"channels": 8, "scales": 2, "input_depth": 4, "skip_channels": 2, "inpaint_skip_channels": 4},
+            budget={
+                "denoise_iterations": 3000,
+                "sr_iterations": 2000,
+                "sr8_iterations": 4000,
+                "inpaint_iterations": 6001,
+            },
+            params={
+                "lr": Param(0.01, gt=0),
+                "input_depth": Param(32, ge=1),
+                "input_scale": Param(0.1, ge=0),
+                "channels": Param(128, ge=1),
+                "scales": Param(5, ge=1),
+                "skip_channels": Param(4, ge=0),
+                "inpaint_skip_channels": Param(128, ge=0),
+                "reg_noise_std": -1.0,  # < 0: the notebooks' value for the task (table above)
+                "average": Param(
+                    "denoise",
+                    choices=("denoise", "always", "never"),
+                    help="exponential output averaging: for denoising only, always or never",
+                ),
                 "ema": Param(-1.0, lt=1),  # < 0: 1 - 30 / iterations (0.99 at the full budget)
-                "backtrack": True},
-        description="Deep Image Prior: the official 'skip' encoder-decoder fitted to the single "
-        "degraded image through the host's operator (Adam 0.01, input-noise regularisation, "
-        "output averaging for denoising). Budget: iterations per task (paper: 3000 / 2000 / 4000 / 6001).",
-        citation="Ulyanov, Vedaldi, Lempitsky, Deep Image Prior, CVPR 2018",
-    ))
+                "backtrack": True,
+            },
+            description="Deep Image Prior: the official 'skip' encoder-decoder fitted to the single "
+            "degraded image through the host's operator (Adam 0.01, input-noise regularisation, "
+            "output averaging for denoising). Budget: iterations per task (paper: 3000 / 2000 / 4000 / 6001).",
+            citation="Ulyanov, Vedaldi, Lempitsky, Deep Image Prior, CVPR 2018",
+        )
+    )

@@ -19,19 +19,26 @@ def small_cnn(in_channels: int, num_classes: int, width: int, size: tuple[int, i
     """
     h, w = size[0] // 4, size[1] // 4
     return nn.Sequential(
-        nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
-        nn.ReLU(inplace=True), nn.MaxPool2d(2),                                   # (B, w, H/2, W/2)
-        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width),
-        nn.ReLU(inplace=True), nn.MaxPool2d(2),                                   # (B, 2w, H/4, W/4)
-        nn.Flatten(), nn.Linear(2 * width * h * w, num_classes),
+        nn.Conv2d(in_channels, width, 5, padding=2, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),  # (B, w, H/2, W/2)
+        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),  # (B, 2w, H/4, W/4)
+        nn.Flatten(),
+        nn.Linear(2 * width * h * w, num_classes),
     )
 
 
 def mlp(in_features: int, num_classes: int, hidden: int) -> nn.Module:
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
-        nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+        nn.Linear(in_features, hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(inplace=True),
         nn.Linear(hidden, num_classes),
     )
 
@@ -68,24 +75,32 @@ def fit_mlp(data: TrainData, ctx: RunContext) -> nn.Module:
     return train_supervised(mlp(features, data.num_classes, ctx.params["hidden"]), data, ctx)
 
 
-_COMMON = {"batch_size": Param(128, ge=1), "lr": Param(2e-3, gt=0), "weight_decay": Param(5e-4, ge=0),
-           "label_smoothing": Param(0.1, ge=0, lt=1)}
+_COMMON = {
+    "batch_size": Param(128, ge=1),
+    "lr": Param(2e-3, gt=0),
+    "weight_decay": Param(5e-4, ge=0),
+    "label_smoothing": Param(0.1, ge=0, lt=1),
+}
 
 
 @hookimpl
 def bench_register_methods(register):
-    register(Classifier(
-        name="small-cnn",
-        train=fit_small_cnn,
-        budget={"epochs": 10},
-        params={**_COMMON, "width": Param(16, ge=1), "crop_padding": Param(2, ge=0), "flip": False},
-        description="Supervised small CNN (two conv-BN-ReLU-pool stages and a linear head); "
-        "the baseline for MNIST-like data.",
-    ))
-    register(Classifier(
-        name="mlp",
-        train=fit_mlp,
-        budget={"epochs": 10},
-        params={**_COMMON, "hidden": Param(512, ge=1), "crop_padding": Param(0, ge=0), "flip": False},
-        description="Supervised 3-layer MLP on raw pixels: the floor any image model must beat.",
-    ))
+    register(
+        Classifier(
+            name="small-cnn",
+            train=fit_small_cnn,
+            budget={"epochs": 10},
+            params={**_COMMON, "width": Param(16, ge=1), "crop_padding": Param(2, ge=0), "flip": False},
+            description="Supervised small CNN (two conv-BN-ReLU-pool stages and a linear head); "
+            "the baseline for MNIST-like data.",
+        )
+    )
+    register(
+        Classifier(
+            name="mlp",
+            train=fit_mlp,
+            budget={"epochs": 10},
+            params={**_COMMON, "hidden": Param(512, ge=1), "crop_padding": Param(0, ge=0), "flip": False},
+            description="Supervised 3-layer MLP on raw pixels: the floor any image model must beat.",
+        )
+    )

@@ -25,7 +25,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # 3 x (B, h, N, d/h)
-        out = nn.functional.scaled_dot_product_attention(q, k, v)                                 # (B, h, N, d/h)
+        out = nn.functional.scaled_dot_product_attention(q, k, v)  # (B, h, N, d/h)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -59,7 +59,9 @@ def sincos_2d(dim: int, grid_h: int, grid_w: int) -> torch.Tensor:
     if dim % 4:
         raise ValueError(f"ViT: dim {dim} must be divisible by 4 for 2-D sine-cosine position embeddings")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
-    rows, cols = torch.meshgrid(torch.arange(grid_h, dtype=torch.float64), torch.arange(grid_w, dtype=torch.float64), indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(grid_h, dtype=torch.float64), torch.arange(grid_w, dtype=torch.float64), indexing="ij"
+    )
 
     def encode(pos: torch.Tensor) -> torch.Tensor:
         angles = pos.reshape(-1)[:, None] * omega[None, :]  # (L, dim/4)
@@ -83,8 +85,16 @@ class ViTEncoder(nn.Module):
     """Images (B, C, H, W) -> features (B, dim): the class token (``pool="cls"``) or the mean of the
     patch tokens (``pool="mean"``) after the final LayerNorm. ``tokens`` exposes the sequence."""
 
-    def __init__(self, image_shape: tuple[int, int, int], patch_size: int, dim: int, depth: int, heads: int,
-                 pool: str = "cls", mlp_ratio: float = 4.0):
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        patch_size: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        pool: str = "cls",
+        mlp_ratio: float = 4.0,
+    ):
         super().__init__()
         channels, height, width = image_shape
         if height % patch_size or width % patch_size:

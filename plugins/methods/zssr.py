@@ -49,7 +49,7 @@ class ZSSRNet(nn.Module):
         h = x
         for conv in self.convs[:-1]:
             h = F.relu(conv(h))
-        return x + self.convs[-1](h).to(x.dtype)   # the residual added at the input's precision
+        return x + self.convs[-1](h).to(x.dtype)  # the residual added at the input's precision
 
 
 def augment_matrix(rng: np.random.Generator, height: int, width: int, p: dict) -> np.ndarray:
@@ -78,10 +78,17 @@ def augment_matrix(rng: np.random.Generator, height: int, width: int, p: dict) -
     shift = np.array([[1, 0, -shift_x], [0, 1, -shift_y], [0, 0, 1]])
     if mode != "affine":
         shift = np.round(shift)
-    theta = rng.random() * 2 * math.pi if mode == "affine" else (rng.integers(4) * math.pi / 2 if mode == "no_interp" else 0.0)
+    theta = (
+        rng.random() * 2 * math.pi
+        if mode == "affine"
+        else (rng.integers(4) * math.pi / 2 if mode == "no_interp" else 0.0)
+    )
     rotation = np.array([[math.cos(theta), math.sin(theta), 0], [-math.sin(theta), math.cos(theta), 0], [0, 0, 1]])
     if mode == "affine":
-        shear_x, shear_y = rng.standard_normal() * p["augment_shear_sigma"], rng.standard_normal() * p["augment_shear_sigma"]
+        shear_x, shear_y = (
+            rng.standard_normal() * p["augment_shear_sigma"],
+            rng.standard_normal() * p["augment_shear_sigma"],
+        )
     else:
         shear_x = shear_y = 0.0
     shear = np.array([[1, shear_x, 0], [shear_y, 1, 0], [0, 0, 1]])
@@ -96,17 +103,18 @@ def warp(image: torch.Tensor, matrix: np.ndarray, size: int) -> torch.Tensor:
     _, h, w = image.shape
     (a, b, c), (d, e, f), (g, k, m) = np.linalg.inv(matrix).tolist()
     coords = torch.arange(size, dtype=torch.float64, device=image.device)
-    xs, ys = coords[None, :], coords[:, None]                                   # (1, size), (size, 1)
+    xs, ys = coords[None, :], coords[:, None]  # (1, size), (size, 1)
     depth = g * xs + k * ys + m
-    sx, sy = (a * xs + b * ys + c) / depth, (d * xs + e * ys + f) / depth          # (size, size)
+    sx, sy = (a * xs + b * ys + c) / depth, (d * xs + e * ys + f) / depth  # (size, size)
     grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
     grid = grid.to(image.dtype)[None]
     out = F.grid_sample(image[None], grid, mode="bicubic", padding_mode="zeros", align_corners=True)
     return out[0].clamp(0, 1)
 
 
-def upscale_and_refine(net: nn.Module, image: torch.Tensor, sf: float, shape: tuple[int, int],
-                       ctx: RestoreContext) -> torch.Tensor:
+def upscale_and_refine(
+    net: nn.Module, image: torch.Tensor, sf: float, shape: tuple[int, int], ctx: RestoreContext
+) -> torch.Tensor:
     """The network's output on the bicubic upscaling of ``image`` (C, h, w) to ``shape``. The
     base and the residual sum stay in float32 outside autocast (only the residual runs at the
     run's precision: a bf16 base would add a quarter of a grey level of rounding noise)."""
@@ -127,10 +135,10 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         raise ValueError(f"zssr restores SR only, not {problem.task!r}")
     p = ctx.params
     sf = float(problem.scale)
-    lr_image = problem.observed                                          # (C, h, w) in [0, 1]
+    lr_image = problem.observed  # (C, h, w) in [0, 1]
     channels, h, w = lr_image.shape
     net = ZSSRNet(channels, p["width"], p["depth"], p["init_variance"])
-    model = ctx.prepare(net)                 # compiled / channels-last as the suite asks; ``net`` is trained
+    model = ctx.prepare(net)  # compiled / channels-last as the suite asks; ``net`` is trained
     rate = p["learning_rate"]
     optimizer = torch.optim.Adam(net.parameters(), lr=rate)
     rng = np.random.default_rng(ctx.seed)
@@ -145,7 +153,7 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
     points = p["learning_rate_slope_range"] // p["run_test_every"]
     net.train()
     for i in ctx.iterations(ctx.budget.iterations):
-        father = warp(lr_image, augment_matrix(rng, h, w, p), p["crop_size"])   # (C, 128, 128)
+        father = warp(lr_image, augment_matrix(rng, h, w, p), p["crop_size"])  # (C, 128, 128)
         son = son_of(father)
         interpolated = imresize(son, sf, tuple(father.shape[-2:]))[None]
         with ctx.autocast():
@@ -158,13 +166,16 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         if i % p["run_test_every"] == 0:
             with torch.no_grad():
                 rebuilt = forward(son_of(lr_image), (h, w))
-                reconstruction_errors.append(torch.mean((lr_image - rebuilt) ** 2))   # read back when the policy looks
+                reconstruction_errors.append(torch.mean((lr_image - rebuilt) ** 2))  # read back when the policy looks
                 error_steps.append(i)
             if ctx.should_monitor(i):
                 with torch.no_grad():
                     ctx.monitor(i, forward(lr_image, problem.output_shape[1:]))
-        if (1 + i) % p["learning_rate_policy_check_every"] == 0 and i - last_change > p["min_iters"] \
-                and len(reconstruction_errors) >= max(points, 3):
+        if (
+            (1 + i) % p["learning_rate_policy_check_every"] == 0
+            and i - last_change > p["min_iters"]
+            and len(reconstruction_errors) >= max(points, 3)
+        ):
             recent = torch.stack(reconstruction_errors[-points:]).tolist()
             (slope, _), cov = np.polyfit(error_steps[-points:], recent, 1, cov=True)
             if -p["learning_rate_change_ratio"] * slope < math.sqrt(cov[0, 0]):
@@ -199,9 +210,14 @@ def restore_zssr(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
 
 #: Set5, bicubic kernel, full budget (3000 iterations, ensemble, back-projection), PSNR dB / SSIM.
 PUBLISHED = tuple(
-    Published("set5", metric, value, setting=f"sr x{scale}",
-              source="Shocher et al., CVPR 2018 (Set5, bicubic kernel; secondary source)",
-              note="full budget: 3000 iterations, 8-way ensemble, back-projection")
+    Published(
+        "set5",
+        metric,
+        value,
+        setting=f"sr x{scale}",
+        source="Shocher et al., CVPR 2018 (Set5, bicubic kernel; secondary source)",
+        note="full budget: 3000 iterations, 8-way ensemble, back-projection",
+    )
     for scale, values in {2: (37.37, 0.9570), 3: (33.42, 0.9188), 4: (31.13, 0.8796)}.items()
     for metric, value in zip(("psnr", "ssim"), values)
 )
@@ -209,25 +225,37 @@ PUBLISHED = tuple(
 
 @hookimpl
 def bench_register_methods(register):
-    register(Restorer(
-        name="zssr", restore=restore_zssr, restorations=("sr",),
-        check_params={"width": 8, "depth": 3, "crop_size": 16, "back_projection_iters": 2, "run_test_every": 2},
-        published=PUBLISHED,
-        budget={"iterations": 3000},
-        params={
-            "width": Param(64, ge=1), "depth": Param(8, ge=2), "init_variance": Param(0.1, gt=0),
-            "crop_size": Param(128, ge=1),
-            "learning_rate": Param(1e-3, gt=0), "min_learning_rate": Param(9e-6, gt=0), "min_iters": Param(256, ge=0),
-            "learning_rate_change_ratio": Param(1.5, gt=0), "learning_rate_policy_check_every": Param(60, ge=1),
-            "learning_rate_slope_range": Param(256, ge=1), "run_test_every": Param(50, ge=1),
-            "augment_leave_as_is_probability": Param(0.05, ge=0, le=1),
-            "augment_no_interpolate_probability": Param(0.45, ge=0, le=1),
-            "augment_min_scale": Param(0.5, gt=0, le=1), "augment_scale_diff_sigma": Param(0.25, ge=0),
-            "augment_shear_sigma": Param(0.1, ge=0),
-            "back_projection_iters": Param(10, ge=0), "output_flip": True,
-        },
-        description="ZSSR: image-specific 8-layer 64-channel residual CNN trained on (downscaled crop -> "
-        "crop) pairs of the LR image with ZSSR's augmentations and learning-rate policy; geometric "
-        "self-ensemble and back-projection. Budget: iterations (paper: up to 3000).",
-        citation="Shocher, Cohen, Irani, Zero-Shot Super-Resolution using Deep Internal Learning, CVPR 2018",
-    ))
+    register(
+        Restorer(
+            name="zssr",
+            restore=restore_zssr,
+            restorations=("sr",),
+            check_params={"width": 8, "depth": 3, "crop_size": 16, "back_projection_iters": 2, "run_test_every": 2},
+            published=PUBLISHED,
+            budget={"iterations": 3000},
+            params={
+                "width": Param(64, ge=1),
+                "depth": Param(8, ge=2),
+                "init_variance": Param(0.1, gt=0),
+                "crop_size": Param(128, ge=1),
+                "learning_rate": Param(1e-3, gt=0),
+                "min_learning_rate": Param(9e-6, gt=0),
+                "min_iters": Param(256, ge=0),
+                "learning_rate_change_ratio": Param(1.5, gt=0),
+                "learning_rate_policy_check_every": Param(60, ge=1),
+                "learning_rate_slope_range": Param(256, ge=1),
+                "run_test_every": Param(50, ge=1),
+                "augment_leave_as_is_probability": Param(0.05, ge=0, le=1),
+                "augment_no_interpolate_probability": Param(0.45, ge=0, le=1),
+                "augment_min_scale": Param(0.5, gt=0, le=1),
+                "augment_scale_diff_sigma": Param(0.25, ge=0),
+                "augment_shear_sigma": Param(0.1, ge=0),
+                "back_projection_iters": Param(10, ge=0),
+                "output_flip": True,
+            },
+            description="ZSSR: image-specific 8-layer 64-channel residual CNN trained on (downscaled crop -> "
+            "crop) pairs of the LR image with ZSSR's augmentations and learning-rate policy; geometric "
+            "self-ensemble and back-projection. Budget: iterations (paper: up to 3000).",
+            citation="Shocher, Cohen, Irani, Zero-Shot Super-Resolution using Deep Internal Learning, CVPR 2018",
+        )
+    )

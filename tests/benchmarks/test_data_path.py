@@ -1,6 +1,8 @@
 """The data path: device-resident uint8 CIFAR-shaped images, batches by index, batched augmentation
 and normalisation. It must deliver batches at least 10x faster than airbench94 trains on them."""
 
+from collections import deque
+
 import torch
 
 from bench import LabelledImages
@@ -18,8 +20,10 @@ def cifar_shaped(n: int = 10 * BATCH) -> LabelledImages:
 
 
 def one_epoch(data, normalize, generator, augment):
-    for images, labels in iterate_batches(data, BATCH, normalize, generator, augment=augment, drop_last=True):
-        pass
+    # Consume the epoch, keeping only the last batch (what the benchmark returns).
+    ((images, _labels),) = deque(
+        iterate_batches(data, BATCH, normalize, generator, augment=augment, drop_last=True), maxlen=1
+    )
     return images
 
 
@@ -28,8 +32,7 @@ def test_data_path_epoch(run):
     normalize = Normalize.fit(data.images)
     generator = torch.Generator(device=DEVICE).manual_seed(0)
     augment = Augment(crop_padding=2, flip=True, pad_mode="reflect")
-    run(lambda: one_epoch(data, normalize, generator, augment), rounds=5,
-        images_per_round=len(data), batch_size=BATCH)
+    run(lambda: one_epoch(data, normalize, generator, augment), rounds=5, images_per_round=len(data), batch_size=BATCH)
 
 
 def test_data_path_is_ten_times_faster_than_the_cifar_baseline_consumes(run):
@@ -54,8 +57,12 @@ def test_data_path_is_ten_times_faster_than_the_cifar_baseline_consumes(run):
         optimizer.step()
 
     step = measure(train_step, DEVICE, items=len(images), warmup=1, repeats=3)
-    loader = measure(lambda: one_epoch(data, normalize, generator, augment), DEVICE, items=len(data), warmup=1, repeats=5)
+    loader = measure(
+        lambda: one_epoch(data, normalize, generator, augment), DEVICE, items=len(data), warmup=1, repeats=5
+    )
     run(train_step, rounds=3, batch_size=len(images))
     ratio = loader["items_per_s"] / step["items_per_s"]
-    print(f"\ndata path {loader['items_per_s']:,.0f} img/s, airbench94 training {step['items_per_s']:,.0f} img/s: {ratio:,.0f}x")
+    print(
+        f"\ndata path {loader['items_per_s']:,.0f} img/s, airbench94 training {step['items_per_s']:,.0f} img/s: {ratio:,.0f}x"
+    )
     assert ratio >= 10, f"the data path is only {ratio:.1f}x faster than training consumes"

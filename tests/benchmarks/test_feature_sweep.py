@@ -10,7 +10,7 @@ import torch
 from conftest import DEVICE
 
 BLOCKS, TIMESTEPS = ["out_1", "out_2", "out_3", "out_4"], [1, 11, 21]
-CHOICES = [{"block": b, "timestep": t} for t in TIMESTEPS for b in BLOCKS]   # 12 read-outs
+CHOICES = [{"block": b, "timestep": t} for t in TIMESTEPS for b in BLOCKS]  # 12 read-outs
 
 
 def context():
@@ -21,8 +21,14 @@ def context():
 
     images = torch.randint(0, 256, (512, 3, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     params = {**ddae.PARAMS, "n_channels": 32, "ch_mults": [1, 2], "n_blocks": 1, "dropout": 0.0, "block": "out_4"}
-    ctx = RunContext(device=DEVICE, seed=0, budget=Budget({}), params=params,
-                     normalize=Normalize.fit(images.to(DEVICE)), artifacts_dir=Path("."))
+    ctx = RunContext(
+        device=DEVICE,
+        seed=0,
+        budget=Budget({}),
+        params=params,
+        normalize=Normalize.fit(images.to(DEVICE)),
+        artifacts_dir=Path("."),
+    )
     torch.manual_seed(0)
     encoder = ddae.build_encoder((3, 16, 16), ctx).eval()
     return ctx, encoder, images.to(DEVICE)
@@ -32,8 +38,12 @@ def one_encoder_per_read_out(encoder, ctx):
     """What the sweep did before: an encoder (same weights) per read-out, each its own pass."""
     from bench_plugins.methods.ddae import DDAEEncoder
 
-    return [DDAEEncoder(encoder.unet, c["timestep"], c["block"], 1000, (1e-4, 0.02), ctx.normalize.mean,
-                        ctx.normalize.std).eval() for c in CHOICES]
+    return [
+        DDAEEncoder(
+            encoder.unet, c["timestep"], c["block"], 1000, (1e-4, 0.02), ctx.normalize.mean, ctx.normalize.std
+        ).eval()
+        for c in CHOICES
+    ]
 
 
 @pytest.mark.parametrize("how", ["per-read-out", "one-pass-per-timestep"])

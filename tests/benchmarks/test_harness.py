@@ -27,8 +27,9 @@ RUNS = 8
 SHARED_DATA = Path(os.environ.get("BENCH_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
-def suite_cost(run, benchmark, suite_file, tmp_path, *, runs: int, extra_plugins=(), data_dir=None, adapt=None,
-               rounds=3):
+def suite_cost(
+    run, benchmark, suite_file, tmp_path, *, runs: int, extra_plugins=(), data_dir=None, adapt=None, rounds=3
+):
     """Benchmark discovery + validation + every run + the table; record the host's ms per run."""
     rounds_done = iter(range(1000))
     method_seconds = []
@@ -47,13 +48,17 @@ def suite_cost(run, benchmark, suite_file, tmp_path, *, runs: int, extra_plugins
 
     run(whole_suite, rounds=rounds, runs_per_round=runs)
     median_s = benchmark.stats.stats.median
-    benchmark.extra_info["host_ms_per_run"] = round(1000 * (median_s - sorted(method_seconds)[len(method_seconds) // 2]) / runs, 2)
+    benchmark.extra_info["host_ms_per_run"] = round(
+        1000 * (median_s - sorted(method_seconds)[len(method_seconds) // 2]) / runs, 2
+    )
 
 
 def toy_suite(tmp_path, seeds: int):
     path = tmp_path / f"trivial{seeds}.yaml"
-    path.write_text(f"name: trivial\nseeds: {seeds}\nruns: [{{datasets: toy, methods: toy-linear, "
-                    "protocol: {name: classify, eval_batch_size: 200}, budget: {epochs: 1}}]\n")
+    path.write_text(
+        f"name: trivial\nseeds: {seeds}\nruns: [{{datasets: toy, methods: toy-linear, "
+        "protocol: {name: classify, eval_batch_size: 200}, budget: {epochs: 1}}]\n"
+    )
     return path
 
 

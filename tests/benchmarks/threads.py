@@ -46,10 +46,11 @@ def spin():
 def measure(threads: int, policy: str, steps: int) -> dict:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     env.pop("OMP_NUM_THREADS", None)
-    if policy == "unset":                      # libgomp's own default: spin a while, then sleep
+    if policy == "unset":  # libgomp's own default: spin a while, then sleep
         env.pop("OMP_WAIT_POLICY")
-    out = subprocess.run([sys.executable, "-c", JOB, str(threads), str(steps)], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", JOB, str(threads), str(steps)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -60,14 +61,19 @@ def main() -> None:
     args = parser.parse_args()
     settings = [(t, p) for t in (1, 2) for p in ("unset", "passive", "active")]
     for state in ("as is", f"+{args.load} busy"):
-        spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.load if state != "as is" else 0)]
+        spinners = [
+            multiprocessing.Process(target=spin, daemon=True) for _ in range(args.load if state != "as is" else 0)
+        ]
         for s in spinners:
             s.start()
         time.sleep(0.5)
         for threads, policy in settings:
             r = measure(threads, policy, args.steps)
-            print(f"{state:8s} threads {threads} OMP_WAIT_POLICY={policy:7s}  {r['step_ms']:7.1f} ms/step  "
-                  f"cpu/wall {r['cpu_per_wall']:.2f}", flush=True)
+            print(
+                f"{state:8s} threads {threads} OMP_WAIT_POLICY={policy:7s}  {r['step_ms']:7.1f} ms/step  "
+                f"cpu/wall {r['cpu_per_wall']:.2f}",
+                flush=True,
+            )
         for s in spinners:
             s.terminate()
             s.join()
