@@ -408,6 +408,23 @@ def _declared(label: str, unit: str) -> dict:
     return {k: v for k, v in (("label", label), ("unit", unit)) if v}
 
 
+def run_context(spec, env, normalize: Normalize) -> RunContext:
+    """The context a protocol gives a method for one run: the spec's seed, budget and params, the
+    runner's device, switches, progress and artifact folder (``bench.runner.RunEnv``)."""
+    return RunContext(
+        device=env.device,
+        seed=spec.seed,
+        budget=Budget(spec.budget),
+        params=spec.params,
+        normalize=normalize,
+        artifacts_dir=env.artifacts_dir,
+        progress=env.progress,
+        precision=env.precision,
+        channels_last=env.channels_last,
+        compile=env.compile,
+    )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     import random

@@ -15,10 +15,9 @@ import time
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from bench.context import RunContext, TrainData, bookkeeping
+from bench.context import RunContext, TrainData, bookkeeping, run_context
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
-from bench.specs import Budget
 from bench.timing import measure, synchronize
 
 ACCURACY_CONVENTION = "top-1 accuracy in %, torchmetrics MulticlassAccuracy(average='micro')"
@@ -57,18 +56,7 @@ def run(spec, method, dataset, env) -> dict:
     synchronize(env.device)
     load_seconds = time.perf_counter() - t_load
 
-    ctx = RunContext(
-        device=env.device,
-        seed=spec.seed,
-        budget=Budget(spec.budget),
-        params=spec.params,
-        normalize=normalize,
-        artifacts_dir=env.artifacts_dir,
-        progress=env.progress,
-        precision=env.precision,
-        channels_last=env.channels_last,
-        compile=env.compile,
-    )
+    ctx = run_context(spec, env, normalize)
     t_fit = time.perf_counter()
     model = method.train(TrainData(train=train, val=val, num_classes=dataset.num_classes), ctx)
     synchronize(env.device)

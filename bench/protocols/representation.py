@@ -36,12 +36,11 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 
-from bench.context import PretrainData, RunContext, bookkeeping, seed_everything
+from bench.context import PretrainData, RunContext, bookkeeping, run_context, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
-from bench.specs import Budget
 from bench.timing import measure, synchronize
 
 #: The ``weights`` option's values (the options themselves are declared in ``bench.protocols``).
@@ -83,21 +82,6 @@ def artifact_path(spec, method, env) -> Path:
     return Path(env.artifacts_dir).parent / "encoders" / f"seed{spec.seed}-{key}.pt"
 
 
-def make_context(spec, env, normalize: Normalize) -> RunContext:
-    return RunContext(
-        device=env.device,
-        seed=spec.seed,
-        budget=Budget(spec.budget),
-        params=spec.params,
-        normalize=normalize,
-        artifacts_dir=env.artifacts_dir,
-        progress=env.progress,
-        precision=env.precision,
-        channels_last=env.channels_last,
-        compile=env.compile,
-    )
-
-
 def prepare(spec, method, dataset, env) -> Prepared:
     options = spec.protocol_options
     if options["weights"] not in WEIGHTS:
@@ -113,7 +97,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
 
     t_encoder = time.perf_counter()
     image_shape = tuple(full_train.images.shape[1:])
-    ctx = make_context(spec, env, normalize)
+    ctx = run_context(spec, env, normalize)
     throughput, rates = None, {}
     if options["weights"] == "random":
         encoder = _check_encoder(method, method.build(image_shape, ctx), "build")
@@ -131,7 +115,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
         val=val,
         test=test,
         encoder=encoder,
-        ctx=make_context(spec, env, normalize),
+        ctx=run_context(spec, env, normalize),
         normalize=normalize,
         pretrain=pretrain,
         pretrain_throughput=throughput,
@@ -247,12 +231,12 @@ def _read_all(p: Prepared, spec, method, env, candidates: list[dict], batch_size
 def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:
     """The encoder with the same weights read out with ``params``, and a freshly seeded context."""
     run = replace(spec, params={**spec.params, **params})
-    ctx = make_context(run, env, p.normalize)
+    ctx = run_context(run, env, p.normalize)
     encoder = _check_encoder(method, method.build(p.image_shape, ctx), "build")
     encoder.load_state_dict(p.weights)
     encoder = ctx.prepare(encoder).eval()
     seed_everything(spec.seed)
-    return encoder, make_context(run, env, p.normalize)
+    return encoder, run_context(run, env, p.normalize)
 
 
 def _subset(data: LabelledImages, n: int, seed: int) -> LabelledImages:
