@@ -1,6 +1,7 @@
 """1p-frac: IFS sampling, the batched chaos-game renderer, local perturbations, LPCE batches, and a
 tiny run through the host (fine-tune and linear probe) that records the renderer's rate and the picture."""
 
+import json
 import math
 from pathlib import Path
 
@@ -218,18 +219,7 @@ def test_lpce_batches_label_each_picture_with_its_copy(tmp_path):
 
 # -- the optimiser and the crop sources ------------------------------------------------------------------------
 
-TINY_PARAMS = {
-    **onepfrac.PARAMS,
-    "copies": 8,
-    "points": 2000,
-    "render_size": 32,
-    "patch_size": 4,
-    "dim": 16,
-    "depth": 1,
-    "heads": 2,
-    "batch_size": 4,
-    "warmup_epochs": 1.0,
-}
+TINY_PARAMS = {**onepfrac.PARAMS, **onepfrac.CHECK_PARAMS}  # the tiny model bench check runs
 
 
 def test_pretraining_scales_the_lr_with_the_batch_and_spares_the_class_token_weight_decay(tmp_path, monkeypatch):
@@ -268,14 +258,8 @@ def test_crops_come_from_renders_resampled_once_at_the_official_render_to_input_
 
 # -- through the host ---------------------------------------------------------------------------------------------
 
-TINY = (
-    "{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
-    "batch_size: 4, warmup_epochs: 1.0}, grid: {delta: [0.0, 0.1]}, budget: {epochs: 2}}"
-)
-ONE = (
-    "{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, heads: 2, "
-    "batch_size: 4, warmup_epochs: 1.0, delta: 0.1}, budget: {epochs: 2}}"
-)
+TINY = f"{{name: onepfrac, params: {json.dumps(onepfrac.CHECK_PARAMS)}, grid: {{delta: [0.0, 0.1]}}, budget: {{epochs: 2}}}}"
+ONE = f"{{name: onepfrac, params: {json.dumps({**onepfrac.CHECK_PARAMS, 'delta': 0.1})}, budget: {{epochs: 2}}}}"
 
 
 def test_a_tiny_run_through_the_host_records_the_renderer_rate_and_the_picture(tmp_path, monkeypatch):

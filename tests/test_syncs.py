@@ -162,18 +162,7 @@ DDAE_TINY = {
     "batch_size": 16,
     "block": "out_2",
 }
-ONEPFRAC_TINY = {
-    **onepfrac.PARAMS,
-    "copies": 8,
-    "points": 2000,
-    "render_size": 32,
-    "patch_size": 4,
-    "dim": 16,
-    "depth": 1,
-    "heads": 2,
-    "batch_size": 4,
-    "warmup_epochs": 1.0,
-}
+ONEPFRAC_TINY = {**onepfrac.PARAMS, **onepfrac.CHECK_PARAMS}
 
 
 @pytest.mark.parametrize(

@@ -382,6 +382,18 @@ DECLARED_PARAMS = {
     "randaugment_std": Param(0.5, ge=0),
 }
 PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds unless a suite says otherwise
+# The tiny model `bench check` runs (and the tests: {**PARAMS, **CHECK_PARAMS}).
+CHECK_PARAMS = {
+    "copies": 8,
+    "points": 2000,
+    "render_size": 32,
+    "patch_size": 4,
+    "dim": 16,
+    "depth": 1,
+    "heads": 2,
+    "batch_size": 4,
+    "warmup_epochs": 1.0,
+}
 
 
 @hookimpl
@@ -390,17 +402,7 @@ def bench_register_methods(register):
         RepresentationLearner(
             name="onepfrac",
             pretrain=fit_onepfrac,
-            check_params={
-                "copies": 8,
-                "points": 2000,
-                "render_size": 32,
-                "patch_size": 4,
-                "dim": 16,
-                "depth": 1,
-                "heads": 2,
-                "batch_size": 4,
-                "warmup_epochs": 1.0,
-            },
+            check_params=CHECK_PARAMS,
             build=build_encoder,
             budget={"epochs": 80_000.0},  # a float: fractional epochs are allowed
             params=DECLARED_PARAMS,
