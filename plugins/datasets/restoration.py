@@ -16,6 +16,7 @@ else from the archive. Which files a run read is in its record (``data_files``).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -173,81 +174,79 @@ def _spec(name: str, load, description: str, citation: str) -> DatasetSpec:
     )
 
 
+# name, loader(name, folder, split, store), folder, description, citation: one registration each
+_SETS = (
+    (
+        "set5",
+        load_manifest_set,
+        "Set5",
+        "SR: 5 RGB HR images (BMP), 228x344 to 512x512",
+        "Bevilacqua et al., BMVC 2012",
+    ),
+    (
+        "set12",
+        load_manifest_set,
+        "Set12",
+        "denoising: 12 gray images, 256x256 and 512x512",
+        "Zhang et al., DnCNN, TIP 2017",
+    ),
+    (
+        "bsd68",
+        load_manifest_set,
+        "BSD68",
+        "denoising: 68 gray BSD images, 481x321",
+        "Roth and Black, Fields of Experts, 2009; Martin et al., ICCV 2001",
+    ),
+    (
+        "cbsd68",
+        load_manifest_set,
+        "CBSD68",
+        "colour denoising: 68 RGB BSD images, 481x321",
+        "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018",
+    ),
+    (
+        "set14",
+        load_sr_set,
+        "Set14",
+        "SR: 14 HR images (PNG; bridge 1-channel), else the EDSR benchmark archive",
+        "Zeyde et al., Curves and Surfaces 2010",
+    ),
+    (
+        "b100",
+        load_local_or_edsr_set,
+        "B100",
+        "SR: 100 BSD HR images (local copy with MANIFEST.tsv, else the EDSR benchmark archive)",
+        "Martin et al., ICCV 2001",
+    ),
+    (
+        "urban100",
+        load_sr_set,
+        "Urban100",
+        "SR: 100 urban HR images (RGB PNG), else the EDSR benchmark archive",
+        "Huang et al., CVPR 2015",
+    ),
+    (
+        "kodak24",
+        load_local_manifest_set,
+        "Kodak24",
+        "colour denoising: 24 Kodak PhotoCD images as r0k.us serves them, 768x512 or 512x768 "
+        "(not the 500x500 crops some repositories ship; no checksums pinned: a local copy with MANIFEST.tsv)",
+        "Franzen, Kodak Lossless True Color Image Suite",
+    ),
+    (
+        "mcmaster",
+        load_local_manifest_set,
+        "McMaster",
+        "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
+        "Zhang et al., J. Electronic Imaging 2011",
+    ),
+)
+
+
 @hookimpl
 def bench_register_datasets(register):
-    register(
-        _spec(
-            "set5",
-            lambda split, store: load_manifest_set("set5", "Set5", split, store),
-            "SR: 5 RGB HR images (BMP), 228x344 to 512x512",
-            "Bevilacqua et al., BMVC 2012",
-        )
-    )
-    register(
-        _spec(
-            "set12",
-            lambda split, store: load_manifest_set("set12", "Set12", split, store),
-            "denoising: 12 gray images, 256x256 and 512x512",
-            "Zhang et al., DnCNN, TIP 2017",
-        )
-    )
-    register(
-        _spec(
-            "bsd68",
-            lambda split, store: load_manifest_set("bsd68", "BSD68", split, store),
-            "denoising: 68 gray BSD images, 481x321",
-            "Roth and Black, Fields of Experts, 2009; Martin et al., ICCV 2001",
-        )
-    )
-    register(
-        _spec(
-            "cbsd68",
-            lambda split, store: load_manifest_set("cbsd68", "CBSD68", split, store),
-            "colour denoising: 68 RGB BSD images, 481x321",
-            "Martin et al., ICCV 2001; Zhang et al., FFDNet, TIP 2018",
-        )
-    )
-    register(
-        _spec(
-            "set14",
-            lambda split, store: load_sr_set("set14", "Set14", split, store),
-            "SR: 14 HR images (PNG; bridge 1-channel), else the EDSR benchmark archive",
-            "Zeyde et al., Curves and Surfaces 2010",
-        )
-    )
-    register(
-        _spec(
-            "b100",
-            lambda split, store: load_local_or_edsr_set("b100", "B100", split, store),
-            "SR: 100 BSD HR images (local copy with MANIFEST.tsv, else the EDSR benchmark archive)",
-            "Martin et al., ICCV 2001",
-        )
-    )
-    register(
-        _spec(
-            "urban100",
-            lambda split, store: load_sr_set("urban100", "Urban100", split, store),
-            "SR: 100 urban HR images (RGB PNG), else the EDSR benchmark archive",
-            "Huang et al., CVPR 2015",
-        )
-    )
-    register(
-        _spec(
-            "kodak24",
-            lambda split, store: load_local_manifest_set("kodak24", "Kodak24", split, store),
-            "colour denoising: 24 Kodak PhotoCD images as r0k.us serves them, 768x512 or 512x768 "
-            "(not the 500x500 crops some repositories ship; no checksums pinned: a local copy with MANIFEST.tsv)",
-            "Franzen, Kodak Lossless True Color Image Suite",
-        )
-    )
-    register(
-        _spec(
-            "mcmaster",
-            lambda split, store: load_local_manifest_set("mcmaster", "McMaster", split, store),
-            "colour denoising: 18 images, 500x500 (local copy with MANIFEST.tsv)",
-            "Zhang et al., J. Electronic Imaging 2011",
-        )
-    )
+    for name, load, folder, description, citation in _SETS:
+        register(_spec(name, functools.partial(load, name, folder), description, citation))
     register(
         _spec(
             "dip-inpainting",
