@@ -122,7 +122,10 @@ class Backtracking:
     """The notebook's backtracking, on the device: when the fit to the noisy image drops by more
     than 5 dB since the last good iteration, the network returns to that iteration's weights
     (and BatchNorm statistics) and the iteration's update is skipped (the optimizer's state
-    too). Decided without a host sync: the optimizer always steps and :meth:`undo_if_collapsed` blends
+    too). A declared deviation, kept as the evident intent: denoising.ipynb restores the
+    parameters only (not BatchNorm's buffers), then still lets Adam step with the collapsed
+    iteration's gradient (its closure returns ``total_loss * 0`` after ``backward``), and the
+    collapsed output has already entered its average; here neither the step nor the output counts. Decided without a host sync: the optimizer always steps and :meth:`undo_if_collapsed` blends
     the kept copies back in with weight 1 (collapsed) or 0 (not), which is exact either way."""
 
     def __init__(self, net: nn.Module, optimizer: torch.optim.Optimizer):
@@ -228,7 +231,9 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
                 ctx.monitor(i, out_avg[0], tag="avg")
     if average and out_avg is not None:
         return out_avg[0].clamp(0, 1)
-    # The notebooks' final output: one more forward pass on the fixed input, no added noise.
+    # One more forward pass on the fixed input, no added noise. A declared deviation: the SR and
+    # inpainting notebooks take net(net_input) after the loop, net_input being the last
+    # iteration's perturbed input (super-resolution.ipynb's closure reassigns the global).
     with torch.no_grad(), ctx.autocast():
         return crop(model(z))[0].float().clamp(0, 1)
 
