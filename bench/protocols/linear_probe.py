@@ -40,7 +40,7 @@ from bench.protocols.representation import (
     apply_setting,
     choose_features,
     common_sections,
-    extract,
+    extract_splits,
     feature_candidates,
     feature_throughput,
     prepare,
@@ -322,11 +322,7 @@ def run(spec, method, dataset, env) -> dict:
     choose_features(p, spec, method, env, val_accuracy)
     ctx, batch = p.ctx, options["eval_batch_size"]
 
-    t_features = time.perf_counter()
-    train_x = extract(p.encoder, p.train.images, ctx, batch)
-    val_x = extract(p.encoder, p.val.images, ctx, batch) if p.val is not None else None
-    test_x = extract(p.encoder, p.test.images, ctx, batch)
-    features_seconds = time.perf_counter() - t_features
+    train_x, val_x, test_x, features_seconds = extract_splits(p, batch)
 
     t_probe = time.perf_counter()
     seeded = dict(fit, generator=ctx.generator)
