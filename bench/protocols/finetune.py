@@ -206,17 +206,18 @@ def run(spec, method, dataset, env) -> dict:
     spec = replace(spec, protocol_options=options)
     p = prepare(spec, method, dataset, env)
     ctx = p.ctx
+    # The module itself, not prepare's compiled wrapper: the whole model is prepared (compiled) once below.
+    encoder = _unwrapped(p.encoder)
     with torch.no_grad():
-        dim = p.encoder(ctx.normalize(p.train.images[:2])).shape[1]
+        dim = encoder(ctx.layout(ctx.normalize(p.train.images[:2]))).shape[1]
     if options["drop_path"]:
-        encoder = _unwrapped(p.encoder)
         if not hasattr(encoder, "set_drop_path"):
             raise ValueError(
                 f"finetune: drop_path {options['drop_path']} needs the encoder to expose set_drop_path(rate); "
                 f"{type(encoder).__name__} does not (use drop_path: 0)"
             )
         encoder.set_drop_path(options["drop_path"])
-    model = ctx.prepare(Finetuned(p.encoder, dim, dataset.num_classes, options["head"], options["head_init_std"]))
+    model = ctx.prepare(Finetuned(encoder, dim, dataset.num_classes, options["head"], options["head_init_std"]))
 
     epochs = max(1, math.ceil(options["epochs"] * spec.budget_scale))
     batch_size = options["batch_size"]

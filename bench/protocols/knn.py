@@ -17,7 +17,7 @@ from bench.protocols.representation import (
     accuracy_info,
     choose_features,
     common_sections,
-    extract,
+    extract_splits,
     feature_throughput,
     prepare,
 )
@@ -64,11 +64,7 @@ def run(spec, method, dataset, env) -> dict:
     choose_features(p, spec, method, env, val_accuracy)
     ctx, batch = p.ctx, options["eval_batch_size"]
 
-    t_features = time.perf_counter()
-    bank = extract(p.encoder, p.train.images, ctx, batch)
-    val_x = extract(p.encoder, p.val.images, ctx, batch) if p.val is not None else None
-    test_x = extract(p.encoder, p.test.images, ctx, batch)
-    features_seconds = time.perf_counter() - t_features
+    bank, val_x, test_x, features_seconds = extract_splits(p, batch)
 
     t_knn = time.perf_counter()
     pred = knn_predict(bank, p.train.labels, test_x, n_classes, **vote)

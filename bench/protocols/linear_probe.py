@@ -40,7 +40,7 @@ from bench.protocols.representation import (
     apply_setting,
     choose_features,
     common_sections,
-    extract,
+    extract_splits,
     feature_candidates,
     feature_throughput,
     prepare,
@@ -142,14 +142,15 @@ def head_accuracies(read, heads: LinearHeads, data, ctx, batch_size: int) -> lis
 
 
 def reader(p, spec, method, env, choices: list[dict]):
-    """``read(images) -> [features]`` for every read-out in ``choices``: one call of the encoder's
-    ``read_outs`` when it has one, else one encoder per read-out (rebuilt with those params)."""
+    """``read(images, ks=None) -> [features]`` for the read-outs ``ks`` (indices into ``choices``;
+    None: all of them): one call of the encoder's ``read_outs`` when it has one, else one encoder
+    per read-out (rebuilt with those params once, here)."""
     if hasattr(p.encoder, "read_outs"):
-        return lambda images: p.encoder.read_outs(images, choices)
+        return lambda images, ks=None: p.encoder.read_outs(images, choices if ks is None else [choices[k] for k in ks])
     if choices == [{}]:
-        return lambda images: [p.encoder(images)]
+        return lambda images, ks=None: [p.encoder(images)]
     encoders = [_read_out(p, spec, method, env, c)[0] for c in choices]
-    return lambda images: [encoder(images) for encoder in encoders]
+    return lambda images, ks=None: [encoders[k](images) for k in (range(len(encoders)) if ks is None else ks)]
 
 
 def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
@@ -195,7 +196,7 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
                 "criterion": "held-out accuracy of its head, all heads trained in the same passes",
             }
     chosen = heads.select(best)
-    metrics["test_accuracy"] = head_accuracies(lambda x: [read(x)[best]], chosen, p.test, ctx, batch)[0]
+    metrics["test_accuracy"] = head_accuracies(lambda x: read(x, [best]), chosen, p.test, ctx, batch)[0]  # one read-out
     probe_seconds = time.perf_counter() - t_probe
 
     sections = common_sections(p, PROTOCOL, options)
@@ -321,11 +322,7 @@ def run(spec, method, dataset, env) -> dict:
     choose_features(p, spec, method, env, val_accuracy)
     ctx, batch = p.ctx, options["eval_batch_size"]
 
-    t_features = time.perf_counter()
-    train_x = extract(p.encoder, p.train.images, ctx, batch)
-    val_x = extract(p.encoder, p.val.images, ctx, batch) if p.val is not None else None
-    test_x = extract(p.encoder, p.test.images, ctx, batch)
-    features_seconds = time.perf_counter() - t_features
+    train_x, val_x, test_x, features_seconds = extract_splits(p, batch)
 
     t_probe = time.perf_counter()
     seeded = dict(fit, generator=ctx.generator)

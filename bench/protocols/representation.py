@@ -290,6 +290,16 @@ def _check_encoder(method, encoder, where: str) -> torch.nn.Module:
     return encoder
 
 
+def extract_splits(p: Prepared, batch_size: int):
+    """Features of the train part, the held-out part (None without one) and the test split by the
+    chosen encoder, and the seconds they took."""
+    t0 = time.perf_counter()
+    train_x = extract(p.encoder, p.train.images, p.ctx, batch_size)
+    val_x = extract(p.encoder, p.val.images, p.ctx, batch_size) if p.val is not None else None
+    test_x = extract(p.encoder, p.test.images, p.ctx, batch_size)
+    return train_x, val_x, test_x, time.perf_counter() - t0
+
+
 @torch.inference_mode()
 def extract(encoder: torch.nn.Module, images: torch.Tensor, ctx: RunContext, batch_size: int) -> torch.Tensor:
     """Features (N, D) float32 of uint8 images (N, C, H, W), in order, with the encoder in eval mode."""

@@ -17,7 +17,9 @@ Full-budget defaults: the official run's effective recipe. DDPM_ddpm.yaml says b
 per GPU: train.py multiplies the LR by the world size and the published models trained on 4 GPUs,
 so the run was batch 512, LR 4e-4, 2000 epochs of 98 steps (about 196k steps, EMA 0.9999 updated
 every step). 128 channels, multipliers (1, 2, 2, 2), attention at the 16x16 level, 2 blocks per
-level, dropout 0.1; 13 of 2000 epochs of warm-up.
+level, dropout 0.1; 13 of 2000 epochs of warm-up. Deviation: the warm-up rises linearly per step
+over ``warmup_fraction`` of all steps; train.py sets the LR once per epoch, lr x min((epoch + 1) / 13, 1),
+a staircase that a run shorter than an epoch (the small-compute budgets) could not follow.
 
 Published (``PUBLISHED``): 90.05% is the epoch-800 checkpoint, which the official README chose
 among checkpoints on test accuracy; after all 2000 epochs it is 88.23%. The paper's 95.9% comes from
