@@ -230,7 +230,6 @@ class RunContext(MethodContext):
         self._step = 0
         self._steps_per_epoch: int | None = None
         self._steps_hint: int | None = None
-        self._images = 0
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
 
@@ -308,14 +307,14 @@ class RunContext(MethodContext):
         for epoch in range(n):
             self._epoch, self._step = epoch, 0
             self._loss_sum, self._loss_count = None, 0
-            images_before = self._images
+            images_before = self._book.images
             start = mark(self.device)
             yield epoch
             curve = {"epoch": epoch + 1, "loss": None, "seconds": None}
             self._book.curves.append(curve)
             self._book.epochs += 1
             self._pending.append(
-                (curve, start, mark(self.device), self._images - images_before, self._loss_sum, self._loss_count)
+                (curve, start, mark(self.device), self._book.images - images_before, self._loss_sum, self._loss_count)
             )
             if self._steps_per_epoch is None:
                 self._steps_per_epoch = self._step
@@ -342,7 +341,6 @@ class RunContext(MethodContext):
         self._step += 1
         self._book.steps += 1
         self._book.images += n
-        self._images += n
         if loss is not None:
             loss = loss.detach().float()
             self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss

@@ -305,7 +305,7 @@ def table(result: dict) -> str:
             if v.get("items_per_s") is not None
         )
         syncs = row["syncs"]["loop_per_step"] if row["syncs"] else ""
-        status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row['error']}"
+        status = row["status"] if row["status"] == "ok" else f"{row['status']}: {_cell(row['error'])}"
         lines.append(
             f"| {row['label']} | {'yes' if row['compile'] else 'no'} | {status} | {syncs} | "
             f"{row['peak_memory_mib'] if row['peak_memory_mib'] is not None else ''} | {rates} |"
@@ -313,6 +313,11 @@ def table(result: dict) -> str:
     if isinstance(result["quick"], str):
         lines += ["", f"quick suite: {result['quick']}"]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text) -> str:
+    """A record's text as one Markdown table cell: its pipes escaped, its lines joined."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def main(args) -> int:

@@ -97,7 +97,7 @@ _TORCH_DIR = torch.__file__.rsplit("/", 1)[0]
 #: The host calls a scope is named after: (context class path, method, whether a generator).
 HOST_CALLS = (
     ("bench.context", "RunContext", ("step", "accuracy", "measure", "timed", "log"), ("epochs",)),
-    ("bench.restoration.context", "RestoreContext", ("step", "monitor", "log"), ("iterations",)),
+    ("bench.restoration.context", "RestoreContext", ("step", "monitor", "measure", "timed", "log"), ("iterations",)),
 )
 
 

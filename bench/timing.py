@@ -22,7 +22,7 @@ def mark(device: torch.device):
     the host's clock (after a synchronize on MPS, which has no timing events here)."""
     if device.type == "cuda":
         event = torch.cuda.Event(enable_timing=True)
-        event.record()
+        event.record(torch.cuda.current_stream(device))  # the run's device, not whichever is current
         return event
     if device.type == "mps":
         synchronize(device)

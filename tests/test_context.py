@@ -31,13 +31,13 @@ def test_optimize_backpropagates_clips_steps_schedules_and_counts():
     ctx.optimize(loss, optimizer, schedule, n=7, clip_grad_norm=1.0)
     torch.testing.assert_close(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # clipped to norm 1
     assert optimizer.param_groups[0]["lr"] == 0.5  # schedule stepped
-    assert (ctx._step, ctx._images) == (1, 7)
+    assert (ctx._step, ctx._book.images) == (1, 7)
 
     loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()
     ctx.optimize(loss, optimizer, n=7)  # no clipping, no schedule
     torch.testing.assert_close(w.detach(), torch.tensor([-2.1, -2.8, 0.0]))
     assert optimizer.param_groups[0]["lr"] == 0.5
-    assert (ctx._step, ctx._images) == (2, 14)
+    assert (ctx._step, ctx._book.images) == (2, 14)
 
 
 # -- one vocabulary for every kind's context ------------------------------------------------------

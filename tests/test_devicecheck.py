@@ -2,6 +2,7 @@
 the host's runner, with its syncs per step counted, and the JSON and the table are written."""
 
 import json
+import re
 
 from bench import cli, devicecheck
 
@@ -82,3 +83,22 @@ def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
         "degraded-input",
         "bm3d",
     }
+
+
+def test_a_runs_error_stays_inside_its_table_cell():
+    from bench.devicecheck import table
+
+    env = {"gpu": "G", "torch": "t", "cuda": "c", "cudnn": "d", "driver": "v"}
+    row = {
+        "label": "m/d",
+        "compile": False,
+        "status": "error",
+        "error": "bad | value\nsecond line",
+        "syncs": None,
+        "peak_memory_mib": None,
+        "throughput": {},
+    }
+    text = table({"environment": env, "data": {"check-cifar": "x"}, "seconds": 1, "runs": [row], "quick": "skipped"})
+    line = next(x for x in text.splitlines() if x.startswith("| m/d"))
+    assert "error: bad \\| value second line" in line
+    assert len(re.findall(r"(?<!\\)\|", line)) == 7  # six cells, no more

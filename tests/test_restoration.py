@@ -524,3 +524,12 @@ def test_sr_sets_are_pinned_to_plain_files_and_b100_says_where_its_images_go(tmp
     with pytest.raises(DataError) as error:
         load_local_or_edsr_set("b100", "B100", "test", DataStore(tmp_path / "data", offline=True))
     assert "MANIFEST.tsv" in str(error.value) and str(tmp_path / "data" / "restoration" / "B100") in str(error.value)
+
+
+def test_an_image_name_becomes_the_folder_figures_look_in_never_one_above():
+    from bench.protocols import restore
+    from bench.restoration import figures
+
+    for name in ("..", ".", "a b!", "kodim01"):
+        assert restore._safe(name) == figures._safe(name)
+        assert restore._safe(name) not in ("..", ".", "")

@@ -372,3 +372,16 @@ def test_bench_sets_a_passive_openmp_wait_unless_told_and_run_takes_threads(monk
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert cli.main(["run", "suites/quick.yaml", "--threads", "0", "--dry-run"]) == 2  # refused, one line
     assert __import__("os").environ["OMP_WAIT_POLICY"] == "ACTIVE" and threads == [1]
+
+
+def test_a_restorers_own_timing_is_the_hosts_not_its_loops():
+    def restore(_, ctx):
+        x = torch.zeros(4)
+        for _ in ctx.iterations(5):
+            x = ctx.timed("work_per_s", lambda x=x: x + 1, items=1)  # synchronizes: the host's, not the loop's
+            ctx.step()
+        return x
+
+    syncs = counted(restore, None, restore_ctx({}, {"iterations": 5}))
+    assert syncs.per_step() == 0, syncs.report()
+    assert syncs.counts["timed"]["synchronize"] == 10

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 from bench.context import bookkeeping, seed_everything
 from bench.restoration.context import RestoreContext
 from bench.restoration.degrade import Degradation, make_problem
+from bench.restoration.figures import _safe  # the folder name figures look the image up by
 from bench.restoration.images import ImageSet, RestorationImage, write_image
 from bench.restoration.metrics import Convention, psnr, ssim, to_uint8
 from bench.specs import Budget
@@ -65,10 +65,6 @@ def select_images(images: ImageSet, options: dict) -> ImageSet:
     if not len(images):
         raise ValueError(f"{images.name}: no images to restore")
     return images
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def run(spec, method, dataset, env) -> dict:
