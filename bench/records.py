@@ -362,8 +362,8 @@ THROUGHPUT = fields(
 )  # a method's own rate says what it counts
 PUBLISHED = fields(
     required={"metric": NAME, "value": NUMBER},
-    optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note")},
-    defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note")},
+    optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note", "weights")},
+    defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note", "weights")},
 )
 IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
 DETAILS = fields(

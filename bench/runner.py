@@ -216,7 +216,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["published"] = [
             p.to_dict()
             for p in getattr(method, "published", ())
-            if p.dataset == spec.dataset and p.protocol in ("", spec.protocol)
+            if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
         precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")

@@ -95,8 +95,10 @@ class Published:
     what differs from our runs (hardware, architecture, budget). For the representation
     protocols ``setting`` names the recipe or probe setting the number belongs to (``"recipe
     mae-cifar-reimpl"``), and ``epoch`` the pre-training epoch of the checkpoint it was measured on
-    (None: the end of the budget or unstated). The runner copies a method's numbers for the run's
-    dataset into each record, so reports need only the records.
+    (None: the end of the budget or unstated). ``weights`` says which of a representation
+    protocol's rows it belongs beside: ``"pretrained"``, ``"random"`` (a from-scratch or
+    random-weight number, beside the control) or ``""`` (any). The runner copies the numbers that
+    :meth:`applies_to` a run into its record, so reports need only the records.
     """
 
     dataset: str
@@ -107,8 +109,14 @@ class Published:
     source: str = ""
     note: str = ""
     epoch: int | None = None
+    weights: str = ""
 
     def __post_init__(self) -> None:
+        if self.weights not in ("", "pretrained", "random"):
+            raise ValueError(
+                f"published {self.dataset}/{self.metric}: weights must be '', 'pretrained' or 'random', "
+                f"got {self.weights!r}"
+            )
         if self.epoch is not None and (
             isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0
         ):
@@ -130,7 +138,18 @@ class Published:
             "source": self.source,
             "note": self.note,
             "epoch": self.epoch,
+            "weights": self.weights,
         }
+
+    def applies_to(self, dataset: str, protocol: str, options: Mapping[str, Any]) -> bool:
+        """Whether this number sits beside a run of ``protocol`` with ``options`` on ``dataset``:
+        same dataset, the protocol (or any) and, when it says, the same weights (pre-trained or
+        the random-weight control). The setting is matched by the reports, per table."""
+        return (
+            self.dataset == dataset
+            and self.protocol in ("", protocol)
+            and self.weights in ("", options.get("weights", "pretrained"))
+        )
 
 
 @dataclass(frozen=True)

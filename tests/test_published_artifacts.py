@@ -59,6 +59,7 @@ def test_the_record_holds_the_methods_published_numbers_for_its_dataset_and_its_
             "source": "Toy et al. 2024",
             "note": "full budget",
             "epoch": None,
+            "weights": "",
         }
     ]
     assert linear["published"] == [] and "artifacts" not in linear

@@ -622,3 +622,19 @@ runs:
         and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
     )
     assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]
+
+
+def test_a_published_number_sits_only_beside_runs_of_its_weights():
+    """MAE's from-scratch 74.13 belongs beside the random-weight control, its 89.77 beside the
+    pre-trained run; neither beside the other (the runner copies only what applies to a run)."""
+    reg = registry.load()
+    found = {p.value: p for p in reg.method("mae").published}
+    pretrained, control = {"recipe": "mae-cifar-reimpl"}, {"recipe": "mae-cifar-reimpl", "weights": "random"}
+    assert found[89.77].applies_to("cifar10", "finetune", pretrained)
+    assert not found[89.77].applies_to("cifar10", "finetune", control)
+    assert found[74.13].applies_to("cifar10", "finetune", control)
+    assert not found[74.13].applies_to("cifar10", "finetune", pretrained)
+    assert not found[89.77].applies_to("mnist", "finetune", pretrained)
+    assert all(p.weights == "pretrained" for p in reg.method("ddae").published)
+    with pytest.raises(ValueError, match="weights must be"):
+        dataclasses.replace(found[74.13], weights="randm")

@@ -7,6 +7,7 @@ and sample std over seeds), the verdicts :func:`bench.compare.compare`'s.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,10 +198,12 @@ def _attach_published(report: Report) -> None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
             for entry in entries:
+                weights = json.loads(row.group.config)["options"].get("weights", "pretrained")
                 if (
                     entry["dataset"] == table.dataset
                     and entry["protocol"] in ("", table.protocol)
                     and entry["setting"] == base_setting
+                    and entry["weights"] in ("", weights)
                 ):
                     item = {**entry, "origin": origin, "subset": base_setting != table.setting}
                     row.published.setdefault(entry["metric"], []).append(item)
