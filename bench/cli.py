@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -249,13 +250,25 @@ def _tolerance_options(p: argparse.ArgumentParser) -> None:
 def _tolerances(args):
     from bench.compare import Tolerances
 
+    def allowed(option: str, value: float, given: object) -> float:
+        # NaN would pass every comparison unseen, a negative one flag every metric: both are typos
+        if not 0 <= value < math.inf:
+            raise BenchError(f"{option}: expected a finite number >= 0, got {given}")
+        return value
+
     per_metric = {}
     for item in args.tolerance:
-        metric, _, value = item.partition("=")
+        metric, sep, value = item.partition("=")
         try:
-            per_metric[metric] = ("rel", float(value[:-1]) / 100) if value.endswith("%") else ("abs", float(value))
+            number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
         except ValueError:
-            raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item!r}") from None
+            number = None
+        if not sep or not metric or number is None:
+            raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item[:200]!r}")
+        allowed("--tolerance", number, repr(item[:200]))
+        per_metric[metric] = ("rel" if value.endswith("%") else "abs", number)
+    allowed("--quality-tolerance", args.quality_tolerance, args.quality_tolerance)
+    allowed("--throughput-tolerance", args.throughput_tolerance, args.throughput_tolerance)
     if not 0 < args.alpha < 1:
         raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
     return Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)

@@ -21,6 +21,7 @@ from typing import Any
 import pluggy
 
 from bench import hookspecs
+from bench.params import declared
 from bench.specs import CONTRACTS, DatasetSpec, ExecutorSpec, Method, MethodSpec
 
 GROUP = "bench"
@@ -191,6 +192,7 @@ def _collect(
                         else spec_type.__name__
                     )
                     raise PluginError(f"registered {type(spec).__name__}, expected {expected}")
+                _check_declarations(kind, spec)
         except Exception as exc:
             registry.broken.append(BrokenPlugin(info.name, info.distribution, _one_line(exc)))
             continue
@@ -211,6 +213,16 @@ def _collect(
         registry.clashes[(kind, name)] = message
         for owner in owners:
             registry.broken.append(BrokenPlugin(owner.name, owner.distribution, f"conflict: {message}"))
+
+
+def _check_declarations(kind: str, spec: Any) -> None:
+    """Every param or option read as a :class:`bench.Param` now: a plain default its own type
+    refuses (NaN, 2**70) is this plugin's error, not a crash of each suite that names it."""
+    for field_name in ("params", "options"):
+        try:
+            declared(getattr(spec, field_name, {}))
+        except ValueError as exc:
+            raise PluginError(f"{kind} {spec.name!r}: field {field_name!r}: {exc}") from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -530,9 +530,8 @@ class _Validator:
                     f"expected a non-empty list of values, each {declarations[key].describe()}, got {show(values)}",
                 )
             else:
-                wrong = [declarations[key].check(x) for x in values if declarations[key].check(x)]
-                if wrong:
-                    self.problem(gwhere, wrong[0])
+                if problem := _first_problem(declarations[key], values):
+                    self.problem(gwhere, problem)
                 else:
                     axes[key] = values
         if math.prod(len(values) for values in axes.values()) > MAX_RUNS:
@@ -581,9 +580,8 @@ class _Validator:
         declarations = declared(method.params)
         for name, values in options["feature_sweep"].items():
             if name in declarations and isinstance(values, list):
-                wrong = [declarations[name].check(x) for x in values if declarations[name].check(x)]
-                if wrong:
-                    self.problem(_join(key, name), wrong[0])
+                if problem := _first_problem(declarations[name], values):
+                    self.problem(_join(key, name), problem)
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:
@@ -625,6 +623,11 @@ def _join(where: str, key: Any) -> str:
 def _did_you_mean(key: Any, known) -> str:
     close = difflib.get_close_matches(key, list(known), n=1) if isinstance(key, str) and len(key) < 100 else []
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _first_problem(param: Param, values: list) -> str | None:
+    """The problem with the first of ``values`` that ``param`` refuses (a grid axis, a sweep)."""
+    return next(filter(None, map(param.check, values)), None)
 
 
 def _is_int(value: Any) -> bool:

@@ -291,3 +291,18 @@ def test_bench_plugins_shows_a_restorer_as_a_restorer(capsys):
     page = capsys.readouterr().out
     assert "kind: restorer (bench.Restorer); tasks: restoration; restores: sr" in page
     assert "bench check runs it at: width=8, depth=3" in page
+
+
+def test_a_plain_default_its_own_type_refuses_breaks_the_plugin_not_the_suites(tmp_path):
+    # NaN as a plain default used to register, then crash every suite naming the method.
+    import bench
+
+    class Plugin:
+        @bench_hookimpl
+        def bench_register_methods(register):
+            register(bench.Classifier("nan-default", lambda data, ctx: None, params={"lr": float("nan")}))
+
+    reg = registry.load(extra_plugins=[("nan-plugin", Plugin)])
+    (broken,) = [b for b in reg.broken if b.name == "nan-plugin"]
+    assert "method 'nan-default': field 'params': Param default nan" in broken.error
+    assert "nan-default" not in reg.methods
