@@ -78,9 +78,14 @@ class ResultStore:
             return None
         return raw
 
-    def is_done(self, spec) -> bool:
+    def finished(self, spec) -> dict | None:
+        """The spec's record when it is finished ("ok" and not stale), else None."""
         record = self.read(spec)
-        return record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
+        ok = record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
+        return record if ok else None
+
+    def is_done(self, spec) -> bool:
+        return self.finished(spec) is not None
 
     def write(self, spec, record: dict) -> Path:
         path = self.path_for(spec)

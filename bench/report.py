@@ -319,6 +319,11 @@ def header(metric: str, rows: list[dict] = ()) -> str:
 STALE_MARK = "[stale]"
 
 
+def stale_reasons(rows: Iterable[dict]) -> list[str]:
+    """Why any of these leaderboard rows are stale, each reason once (what a table's footnote names)."""
+    return sorted({reason for row in rows for reason in row.get("stale", [])})
+
+
 def stale_note(reasons: list[str]) -> str:
     """The footnote under a table with stale rows (after the marker)."""
     return (
@@ -406,7 +411,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title
         block = heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
-        reasons = sorted({reason for r in table_rows for reason in r.get("stale", [])})
+        reasons = stale_reasons(table_rows)
         if reasons:
             block += f"\n\n{STALE_MARK} {stale_note(reasons)}"
         blocks.append(block)

@@ -174,9 +174,12 @@ def execute(
     if lock is None:
         return "busy", None
     try:
-        # Under the lock: finished since the caller looked (by another process), by this code.
-        done = store.read(spec) if store.is_done(spec) else None
-        if done is not None and identity.stale_reason(done, identity.of_run(registry, spec)) is None:
+        # Under the lock: finished since the caller looked (by another process), by this code. A
+        # store with its own ``stale`` has judged that already (read once, identity once).
+        done = store.finished(spec)
+        if done is not None and (
+            store.stale is not None or identity.stale_reason(done, identity.of_run(registry, spec)) is None
+        ):
             return "skipped", done
         progress.run_started(label, note)
         record = run_one(spec, registry, cache, store, progress)

@@ -328,3 +328,22 @@ def test_orphan_temporary_files_of_a_killed_write_are_removed_at_the_next_run(tm
         assert cli.main(["run", str(suite), "--results-dir", str(tmp_path / "results")]) == 0
     assert not orphan.exists() and writing.exists()
     assert "removed 1 unfinished record writes (*.tmp) left by a killed run" in capsys.readouterr().err
+
+
+def test_execute_under_the_lock_runs_a_stale_record_again_unless_the_store_judged_it(tmp_path, reg):
+    """A plain store (an executor's worker): a record of other code runs again. A store with its
+    own ``stale`` (bench run's) has the last word and the record is read once."""
+    from bench.runner import DatasetCache, execute
+
+    suite, store, _ = run_suite(
+        tmp_path, reg, "seeds: [0]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
+    )
+    spec = suite.runs[0]
+    record = store.read(spec)
+    store.write(spec, {k: v for k, v in record.items() if k != "code_identity"})  # made before identity
+    cache, progress = DatasetCache(DataStore(tmp_path / "data")), Progress(quiet=True)
+    reads = []
+    judging = ResultStore(store.root, stale=lambda s, r: reads.append(r["key"]))  # says: not stale
+    assert execute(spec, reg, judging, cache, progress, "x")[0] == "skipped" and len(reads) == 1
+    assert execute(spec, reg, store, cache, progress, "x")[0] == "ran"
+    assert "code_identity" in store.read(spec)

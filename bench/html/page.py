@@ -16,7 +16,7 @@ from bench.html.assets import CSS, SORT_JS
 from bench.html.collect import Report, Row, Table
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import _fmt, digits, stale_note
+from bench.report import _fmt, digits, stale_note, stale_reasons
 from bench.report import header as _report_header
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
@@ -246,7 +246,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         )
     if any(r.published[m][0]["subset"] for r in table.rows for m in r.published):
         out.append(Html('<p class="note">* published numbers are over the whole set; this table runs on a subset.</p>'))
-    reasons = sorted({reason for row in table.rows for reason in row.data["stale"]})
+    reasons = stale_reasons(row.data for row in table.rows)
     if reasons:
         out.append(html('<p class="note"><span class="badge stale">stale</span> {}</p>', stale_note(reasons)))
     if plots:

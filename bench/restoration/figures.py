@@ -103,7 +103,10 @@ def side_by_side(
                 written.append(copy)
         (target.with_suffix(".json")).write_text(
             json.dumps(
-                {label: {"psnr": e["psnr"], "ssim": e["ssim"], "seconds": e["seconds"]} for label, (_, e, _) in ranked},
+                {
+                    label: {"psnr": e["psnr"], "ssim": e["ssim"], "seconds": e.get("seconds")}
+                    for label, (_, e, _) in ranked
+                },
                 indent=1,
             )
         )
