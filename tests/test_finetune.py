@@ -82,7 +82,8 @@ def test_recipes_set_their_options_and_a_non_default_option_overrides():
     options, overrides, missing = resolve_recipe(defaults(recipe="mae-official"))
     assert options["layer_decay"] == 0.65 and options["drop_path"] == 0.1 and options["mixup"] == 0.8
     assert options["lr"] == pytest.approx(2e-3) and options["head"] == "layernorm" and options["head_init_std"] == 2e-5
-    assert overrides == {} and any("RandAugment" in m for m in missing)
+    assert options["rand_augment"] == "rand-m9-mstd0.5-inc1" and options["resized_crop"] == [0.08, 1.0]
+    assert overrides == {} and not any("RandAugment" in m for m in missing)
     options, overrides, _ = resolve_recipe(defaults(recipe="mae-cifar-reimpl", overrides={"epochs": 3, "flip": True}))
     assert options["epochs"] == 3 and options["flip"] and overrides == {"epochs": 3, "flip": True}
     with pytest.raises(

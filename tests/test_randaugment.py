@@ -88,3 +88,34 @@ def test_the_transform_leaves_about_a_quarter_of_images_untouched_and_is_seeded(
     gray = ra.rand_augment(x[:, :1], torch.Generator().manual_seed(0))  # one channel: the fill's mean
     assert gray.shape == (4000, 1, 8, 8)
     assert ra.fill_tensor(ra.IMAGENET_MEAN_PIXELS, gray).item() == pytest.approx(344 / 3)
+
+
+def test_timm_config_strings_parse_to_the_transform_arguments():
+    assert ra.parse_config("rand-m9-mstd0.5-inc1") == {"magnitude": 9.0, "magnitude_std": 0.5}
+    assert ra.parse_config("rand-m7-n3-p0.8-mstd1-inc1") == {
+        "magnitude": 7.0,
+        "layers": 3,
+        "prob": 0.8,
+        "magnitude_std": 1.0,
+    }
+    with pytest.raises(ValueError, match="only the increasing op set"):
+        ra.parse_config("rand-m9-mstd0.5")
+    with pytest.raises(ValueError, match=r"cannot read section 'q3'"):
+        ra.parse_config("rand-m9-q3-inc1")
+    with pytest.raises(ValueError, match="expected timm's form"):
+        ra.parse_config("augmix-m5")
+
+
+def test_the_hosts_augment_applies_randaugment_after_crop_and_flip_as_uint8():
+    from bench.data.loader import Augment
+
+    x = images(n=2000, c=1, size=12).to(torch.uint8)
+    y = Augment(rand_augment="rand-m9-mstd0.5-inc1")(x, torch.Generator().manual_seed(0))
+    assert y.dtype == torch.uint8 and y.shape == x.shape
+    # Two layers, each applied with probability 1/2: a quarter of the images keep every pixel (a few
+    # more: an op can leave an image as it was, e.g. AutoContrast of a full-range image).
+    untouched = (y == x).flatten(1).all(1).float().mean().item()
+    assert 0.22 < untouched < 0.35
+    assert torch.equal(Augment()(x, torch.Generator().manual_seed(0)), x)  # off by default
+    with pytest.raises(ValueError, match="only the increasing op set"):
+        Augment(rand_augment="rand-m9")

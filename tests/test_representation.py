@@ -545,7 +545,10 @@ def probe_context(images):
     )
 
 
-def test_heads_trained_from_one_pass_equal_separate_probes():
+@pytest.mark.parametrize("setting", ["ddae-official", "mae-official"])
+def test_heads_trained_from_one_pass_equal_separate_probes(setting):
+    """Each head of a sweep trains as it would alone: the same gradients (Adam), its own BatchNorm
+    statistics and LARS norms (mae-official)."""
     from bench.data.loader import Augment
     from bench.protocols.linear_probe import LinearHeads, head_accuracies, train_heads
 
@@ -553,8 +556,13 @@ def test_heads_trained_from_one_pass_equal_separate_probes():
     projections = [torch.randn(36, d, generator=torch.Generator().manual_seed(d)) for d in (5, 12, 36)]
     read_all = lambda x: [x.flatten(1) @ w for w in projections]  # three read-outs of widths 5, 12, 36
     fit = dict(epochs=3, batch_size=64, lr=0.01, weight_decay=1e-3, augment=Augment(flip=True, crop_padding=1))
+    head_options = {}
+    if setting == "mae-official":
+        fit.update(lr=0.5, weight_decay=0.0, optimizer="lars", lr_schedule="step", warmup_epochs=1.0)
+        fit["augment"] = Augment(resized_crop=(0.5, 1.0), flip=True)
+        head_options = dict(norm=True, init_std=0.01)
     ctx = probe_context(data.images)
-    heads = LinearHeads([5, 12, 36], repr_toy.CLASSES, generator=torch.Generator().manual_seed(0))
+    heads = LinearHeads([5, 12, 36], repr_toy.CLASSES, generator=torch.Generator().manual_seed(0), **head_options)
     starts = [heads.select(k) for k in range(3)]
     train_heads(read_all, heads, data, ctx, **fit)
     together = head_accuracies(read_all, heads, data, ctx, 100)
@@ -565,6 +573,54 @@ def test_heads_trained_from_one_pass_equal_separate_probes():
         assert torch.allclose(alone.weight, head.weight, atol=1e-5) and torch.allclose(alone.bias, head.bias, atol=1e-5)
         assert head_accuracies(lambda x, k=k: [read_all(x)[k]], head, data, ctx, 100)[0] == pytest.approx(together[k])
     assert torch.all(heads.weight[0, 5:] == 0)  # padding stays out of the heads
+    if setting == "mae-official":  # BatchNorm's running statistics moved, each head's its own
+        assert not torch.allclose(heads.select(0).norm.running_var, torch.ones(5))
+        assert torch.allclose(heads.select(1).norm.running_mean, starts[1].norm.running_mean)
+
+
+def test_lars_is_maes_arithmetic_on_a_linear_head():
+    """Our LARS on a one-head LinearHeads against facebookresearch/mae util/lars.py's update
+    (written out here for a plain (C, D) Linear): the same weights after steps with weight decay."""
+    from bench.protocols.linear_probe import Lars, LinearHeads
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 7, generator=g), torch.randint(0, 3, (64,), generator=g)
+    heads = LinearHeads([7], 3, generator=g, init_std=0.01)
+    ref_w = heads.weight[0].detach().t().clone().requires_grad_()  # (C, D) as torch.nn.Linear's
+    ref_b = heads.bias[0].detach().clone().requires_grad_()
+    ours = Lars([{"params": [heads.weight], "weight_decay": 0.1}, {"params": [heads.bias], "trust": False}], lr=2.0)
+    mu = {}
+    for _ in range(5):
+        ours.zero_grad()
+        torch.nn.functional.cross_entropy(heads([x])[0], y).backward()
+        ours.step()
+        loss = torch.nn.functional.cross_entropy(x @ ref_w.t() + ref_b, y)
+        grads = torch.autograd.grad(loss, [ref_w, ref_b])
+        with torch.no_grad():
+            for name, p, dp in (("w", ref_w, grads[0]), ("b", ref_b, grads[1])):
+                if p.ndim > 1:  # util/lars.py: weight decay and trust ratio for >1-D parameters only
+                    dp = dp.add(p, alpha=0.1)
+                    q = torch.where(p.norm() > 0, torch.where(dp.norm() > 0, 0.001 * p.norm() / dp.norm(), 1.0), 1.0)
+                    dp = dp.mul(q)
+                mu[name] = mu.get(name, torch.zeros_like(p)).mul(0.9).add(dp)
+                p.add_(mu[name], alpha=-2.0)
+    assert torch.allclose(heads.weight[0].t(), ref_w, atol=1e-6) and torch.allclose(heads.bias[0], ref_b, atol=1e-6)
+    assert not torch.allclose(ref_b, heads.bias.new_zeros(3))  # the bias moved (plain momentum SGD)
+
+
+def test_truncated_normal_init_and_the_probe_settings_declared():
+    from bench.protocols.linear_probe import PROBES, LinearHeads
+
+    heads = LinearHeads([400, 3], 10, generator=torch.Generator().manual_seed(0), init_std=0.01)
+    assert heads.weight[0].std().item() == pytest.approx(0.01, rel=0.05) and torch.all(heads.bias == 0)
+    assert torch.all(heads.weight[1, 3:] == 0)
+    mae = PROBES["mae-official"]  # main_linprobe.py + FINETUNE.md's command (4 nodes x 8 GPUs x 512)
+    assert mae["batch_size"] == 16384 and mae["lrs"] == [6.4] and mae["epochs"] == 90 and mae["warmup_epochs"] == 10
+    assert mae["optimizer"] == "lars" and mae["head_norm"] == "batchnorm" and mae["resized_crop"] == [0.08, 1.0]
+    from bench.protocols import PROTOCOLS
+
+    for probe in PROBES.values():
+        assert set(probe) <= set(PROTOCOLS["linear-probe"].options)
 
 
 def test_ddae_read_outs_equal_encoders_built_for_each():
@@ -622,6 +678,25 @@ runs:
         and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
     )
     assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]
+
+
+def test_the_mae_official_probe_runs_with_lars_and_batchnorm_and_says_so(tmp_path, reg):
+    (record,) = run_suite(
+        tmp_path,
+        reg,
+        """
+runs:
+  - datasets: blobs
+    methods: raw-pixels
+    protocol: {name: linear-probe, probe: mae-official, overrides: {epochs: 60, batch_size: 100, flip: false, resized_crop: []}}
+""",
+    )[3]
+    probe = record["details"]["probe"]
+    assert probe["setting"] == "mae-official" and probe["optimizer"].startswith("LARS")
+    assert "BatchNorm1d without affine" in probe["features"] and probe["head_init_std"] == 0.01
+    assert probe["lr_schedule"] == "10.0 warm-up epochs + cosine, per step" and probe["missing"]
+    assert record["metrics"]["test_accuracy"] > 50  # 5 classes: 20% by chance
+    assert "probe mae-official" in record["metric_info"]["test_accuracy"]["convention"]
 
 
 def test_a_published_number_sits_only_beside_runs_of_its_weights():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.data.images import LabelledImages
+from bench.data.randaugment import parse_config, rand_augment
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,21 @@ class Augment:
     crop_padding: pad by this many pixels, then take a random crop of the original size
         (the translate augmentation of CIFAR trainers); 0 disables it.
     flip: random horizontal flip with probability 0.5.
+    rand_augment: timm's RandAugment config (``rand-m9-mstd0.5-inc1``, ``bench.rand_augment``),
+        after crop and flip as in timm's train transform; "" disables it.
     pad_mode: "constant" pads with zeros (black), "reflect" mirrors the border.
     """
 
     resized_crop: tuple[float, float] | None = None
     crop_padding: int = 0
     flip: bool = False
+    rand_augment: str = ""
     pad_mode: str = "constant"
     resized_crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+
+    def __post_init__(self) -> None:
+        if self.rand_augment:
+            parse_config(self.rand_augment)  # a bad config fails before the first batch
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.resized_crop is not None:
@@ -40,6 +48,8 @@ class Augment:
             images = random_crop(images, self.crop_padding, generator, self.pad_mode)
         if self.flip:
             images = random_flip(images, generator)
+        if self.rand_augment:  # integers in 0..255 either way: back to the batch's dtype is exact
+            images = rand_augment(images.float(), generator, **parse_config(self.rand_augment)).to(images.dtype)
         return images
 
 

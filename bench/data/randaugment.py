@@ -62,6 +62,34 @@ def draw(
     return {"op": op, "applies": applies, "magnitude": level, "sign": sign}
 
 
+def parse_config(config: str) -> dict:
+    """timm's config string (``rand_augment_transform``: ``rand-m9-mstd0.5-inc1``; sections ``m``
+    magnitude, ``mstd`` its std, ``n`` layers, ``p`` probability, ``inc1`` the increasing op set)
+    as keyword arguments of :func:`rand_augment`. Only the increasing op set is implemented."""
+    sections = config.split("-")
+    if sections[0] != "rand":
+        raise ValueError(f"RandAugment config {config!r}: expected timm's form rand-m9-mstd0.5-inc1")
+    names = {"mstd": "magnitude_std", "m": "magnitude", "n": "layers", "p": "prob"}
+    kwargs: dict = {}
+    increasing = False
+    for section in sections[1:]:
+        key = next((k for k in names if section.startswith(k)), None)  # "mstd" before "m"
+        try:
+            if section.startswith("inc"):
+                increasing = bool(int(section[3:]))
+            elif key is not None:
+                kwargs[names[key]] = (int if key == "n" else float)(section[len(key) :])
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"RandAugment config {config!r}: cannot read section {section!r} (known: m, mstd, n, p, inc)"
+            ) from None
+    if not increasing:
+        raise ValueError(f"RandAugment config {config!r}: only the increasing op set is implemented (add -inc1)")
+    return kwargs
+
+
 def rand_augment(
     images: torch.Tensor,
     generator: torch.Generator,

@@ -109,12 +109,29 @@ PROTOCOLS: dict[str, Protocol] = {
                 "lrs": Param([1e-3, 1e-2], gt=0, help="learning rates tried"),
                 "weight_decays": Param([0.0, 1e-4], ge=0, help="weight decays tried"),
                 # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
-                # once) | ddae-official (re-extracted every step, augmented, fresh noise; sets the
-                # options above); overrides: {option: value} changes some of them.
-                "probe": Param("cached", choices=("cached", "ddae-official")),
+                # once) | ddae-official | mae-official (re-extracted every step from augmented images;
+                # they set the options above and below); overrides: {option: value} changes some of them.
+                "probe": Param("cached", choices=("cached", "ddae-official", "mae-official")),
                 "overrides": {},
-                "flip": False,  # per-step probes: augmentation of the images features are read from
+                # The per-step probes only: augmentation of the images features are read from, the head, its training.
+                "flip": False,
                 "crop_padding": Param(0, ge=0),
+                "resized_crop": Param(
+                    [], gt=0, le=1, item=float, help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"
+                ),
+                "optimizer": Param("adam", choices=("adam", "lars"), help="Adam (L2 on weights) | LARS (MAE's)"),
+                "head_norm": Param(
+                    "none", choices=("none", "batchnorm"), help="batchnorm: BatchNorm1d without affine before the head"
+                ),
+                "head_init_std": Param(
+                    0.0, ge=0, help="truncated-normal std of the head's weights, bias 0 (0: PyTorch's default)"
+                ),
+                "lr_schedule": Param(
+                    "epoch",
+                    choices=("epoch", "step"),
+                    help="cosine stepped per epoch | warm-up + cosine per step",
+                ),
+                "warmup_epochs": Param(0.0, ge=0, help="lr_schedule step: linear warm-up"),
             },
             description="Frozen encoder, features extracted once and standardised; a linear "
             "classifier (Adam, cosine) with lr x weight decay (and optionally the read-out) chosen on "
@@ -168,6 +185,9 @@ PROTOCOLS: dict[str, Protocol] = {
                 "random_erasing": Param(0.0, ge=0, le=1, help="probability per image"),
                 "resized_crop": Param(
                     [], gt=0, le=1, item=float, help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"
+                ),
+                "rand_augment": Param(
+                    "", help="timm's RandAugment config, e.g. rand-m9-mstd0.5-inc1 (after crop and flip); '': none"
                 ),
                 "head": Param(
                     "batchnorm",

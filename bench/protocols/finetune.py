@@ -65,12 +65,12 @@ RECIPES: dict[str, dict] = {
             "resized_crop": [0.08, 1.0],
             "crop_padding": 0,
             "flip": True,
+            "rand_augment": "rand-m9-mstd0.5-inc1",  # --aa; timm drops colour jitter when it is set
             "head": "layernorm",
             "head_init_std": 2e-5,
             "lr_schedule": "step",
         },
         "missing": [
-            "RandAugment rand-m9-mstd0.5-inc1 (bench.rand_augment exists; not yet part of this recipe)",
             "global average pooling is the encoder's read-out: give the method its mean-pool param (MAE: pool: mean); "
             "ours averages the final-LayerNorm'd tokens, the official drops that norm and averages the block outputs",
             "evaluation resize 256/224 + centre crop (images are scored at their own size)",
@@ -248,7 +248,10 @@ def run(spec, method, dataset, env) -> dict:
     rng = np.random.default_rng(spec.seed)  # per-batch mixing draws, on the host as timm's
     scale = options["resized_crop"]
     augment = Augment(
-        resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"], flip=options["flip"]
+        resized_crop=tuple(scale) if scale else None,
+        crop_padding=options["crop_padding"],
+        flip=options["flip"],
+        rand_augment=options["rand_augment"],
     )
     t_train = time.perf_counter()
     model.train()
@@ -325,6 +328,7 @@ def run(spec, method, dataset, env) -> dict:
             "resized_crop": options["resized_crop"],
             "crop_padding": options["crop_padding"],
             "flip": options["flip"],
+            "rand_augment": options["rand_augment"] or None,
             "head": {
                 "batchnorm": "BatchNorm1d(affine=False) + Linear",
                 "layernorm": "LayerNorm (fc_norm) + Linear",

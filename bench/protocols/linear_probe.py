@@ -1,14 +1,26 @@
 """Linear probe: a linear classifier on frozen features; ``probe`` names the setting.
 
-``probe: cached`` (the default, fast): features extracted once, as below. ``probe: ddae-official``
-(FutureXiang/ddae linear.py, ``per_step_probe``): features re-extracted at every step from
-augmented images (flip + RandomCrop(32, pad 4)) with the encoder's own randomness (DDAE: fresh
-diffusion noise), no feature normalisation, a Linear head (PyTorch's init) trained by Adam at LR
-4e-3 with batch 512 for 15 epochs, cosine per epoch; with a ``feature_sweep`` the heads of every
-read-out are trained together from one encoder pass per step (an encoder with ``read_outs``
-gives them all from one call; DDAE: one UNet pass per timestep), the best on the held-out part is
-scored on the test split. The official probe trains on all 50,000 images: give ``holdout: 0``
-(without a feature sweep) to match it.
+``probe: cached`` (the default, fast): features extracted once, as below. The per-step probes
+(``per_step_probe``) re-extract features at every step from augmented images with the encoder's own
+randomness (DDAE: fresh diffusion noise); the encoder stays frozen and in eval mode:
+
+- ``ddae-official`` (FutureXiang/ddae linear.py): flip + RandomCrop(32, pad 4), no feature
+  normalisation, a Linear head (PyTorch's init) trained by Adam at LR 4e-3 with batch 512 for 15
+  epochs, cosine stepped per epoch.
+- ``mae-official`` (facebookresearch/mae main_linprobe.py with FINETUNE.md's "Linear Probing"
+  command): RandomResizedCrop (area 0.08-1) + flip, BatchNorm1d without affine (eps 1e-6, batch
+  statistics in training, running ones at test) before a Linear head initialised trunc-normal
+  (std 0.01, MoCo v3's), LARS (util/lars.py: momentum 0.9, trust coefficient 0.001, no weight
+  decay) at LR 0.1 x 16384 / 256 = 6.4 with batch 16384, 90 epochs, 10 of linear warm-up then a
+  half-cosine to 0, per step (util/lr_sched.py). Not done: the official crop draws once and clamps
+  the box to the image (util/crop.py), ours re-draws as torchvision's; evaluation resize 256 +
+  centre crop 224 (images are scored at their own size).
+
+With a ``feature_sweep`` the heads of every read-out are trained together from one encoder pass per
+step (an encoder with ``read_outs`` gives them all from one call; DDAE: one UNet pass per
+timestep), each exactly as it would be alone (its own BatchNorm statistics and LARS norms), and the
+best on the held-out part is scored on the test split. The official probes train on all the
+training images: give ``holdout: 0`` (without a feature sweep) to match them.
 
 The cached probe:
 
@@ -34,6 +46,7 @@ import torch
 from bench.context import bookkeeping
 from bench.data.loader import Augment
 from bench.protocols import check_feature_sweep
+from bench.protocols.finetune import lr_factor
 from bench.protocols.representation import (
     _read_out,
     accuracy_info,
@@ -60,6 +73,29 @@ PROBES: dict[str, dict] = {
         "flip": True,
         "crop_padding": 4,
     },
+    # main_linprobe.py defaults + the README's command: batch 512 on 4 nodes x 8 GPUs, --blr 0.1.
+    "mae-official": {
+        "epochs": 90,
+        "batch_size": 16384,
+        "lrs": [0.1 * 16384 / 256],
+        "weight_decays": [0.0],
+        "flip": True,
+        "crop_padding": 0,
+        "resized_crop": [0.08, 1.0],
+        "optimizer": "lars",
+        "head_norm": "batchnorm",
+        "head_init_std": 0.01,
+        "lr_schedule": "step",
+        "warmup_epochs": 10.0,
+    },
+}
+#: What of the official per-step probes the host does not do.
+PROBE_MISSING = {
+    "ddae-official": [],
+    "mae-official": [
+        "the official crop draws once and clamps the box to the image (util/crop.py); ours re-draws as torchvision's",
+        "evaluation resize 256 + centre crop 224 (images are scored at their own size)",
+    ],
 }
 
 
@@ -71,30 +107,86 @@ def resolve_probe(options: dict) -> tuple[dict, dict]:
 class LinearHeads(torch.nn.Module):
     """K linear classifiers trained as one: weights (K, D, C) over features zero-padded to the widest
     D (padded rows start at zero and get no gradient, so each head is exactly a Linear on its own
-    features); initialised as torch.nn.Linear (uniform in +-1/sqrt(its width))."""
+    features); initialised as torch.nn.Linear (uniform in +-1/sqrt(its width)), or with
+    ``init_std`` > 0 truncated-normal weights of that std and zero biases. With ``norm`` each head's
+    features first pass a BatchNorm1d without affine (eps 1e-6, MAE's linear probe): one BatchNorm
+    over the K x D padded columns, so every head has its own statistics (a padded column stays 0)."""
 
-    def __init__(self, dims: list[int], num_classes: int, device=None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        dims: list[int],
+        num_classes: int,
+        device=None,
+        generator: torch.Generator | None = None,
+        *,
+        norm: bool = False,
+        init_std: float = 0.0,
+    ):
         super().__init__()
         width = max(dims)
         bound = torch.tensor([1 / math.sqrt(d) for d in dims], device=device)[:, None, None]
-        u = torch.rand(len(dims), width + 1, num_classes, device=device, generator=generator) * 2 - 1
         rows = torch.arange(width, device=device)[None, :, None] < torch.tensor(dims, device=device)[:, None, None]
+        if init_std:
+            w = torch.randn(len(dims), width, num_classes, device=device, generator=generator) * init_std
+            weight, bias = w.clamp(-2, 2) * rows, torch.zeros(len(dims), num_classes, device=device)  # timm's bounds
+        else:
+            u = torch.rand(len(dims), width + 1, num_classes, device=device, generator=generator) * 2 - 1
+            weight, bias = u[:, :width] * bound * rows, u[:, width] * bound[:, 0]
         self.dims = list(dims)
-        self.weight = torch.nn.Parameter(u[:, :width] * bound * rows)  # (K, D, C)
-        self.bias = torch.nn.Parameter(u[:, width] * bound[:, 0])  # (K, C)
+        self.weight = torch.nn.Parameter(weight)  # (K, D, C)
+        self.bias = torch.nn.Parameter(bias)  # (K, C)
+        self.norm = torch.nn.BatchNorm1d(len(dims) * width, affine=False, eps=1e-6, device=device) if norm else None
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        width = self.weight.shape[1]
+        k, width = self.weight.shape[:2]
         x = torch.stack([torch.nn.functional.pad(f, (0, width - f.shape[1])) for f in features])  # (K, B, D)
+        if self.norm is not None:
+            b = x.shape[1]
+            x = self.norm(x.transpose(0, 1).reshape(b, k * width)).reshape(b, k, width).transpose(0, 1)
         return torch.baddbmm(self.bias[:, None], x, self.weight)  # (K, B, C)
 
     def select(self, k: int) -> LinearHeads:
-        """Head k alone, as a LinearHeads of one (a copy)."""
-        one = LinearHeads([self.dims[k]], self.bias.shape[1], device=self.bias.device)
+        """Head k alone, as a LinearHeads of one (a copy, in this one's mode)."""
+        d, width = self.dims[k], self.weight.shape[1]
+        one = LinearHeads([d], self.bias.shape[1], device=self.bias.device, norm=self.norm is not None)
         with torch.no_grad():
-            one.weight.copy_(self.weight[k : k + 1, : self.dims[k]])
+            one.weight.copy_(self.weight[k : k + 1, :d])
             one.bias.copy_(self.bias[k : k + 1])
-        return one
+            if self.norm is not None:
+                for name in ("running_mean", "running_var"):
+                    getattr(one.norm, name).copy_(getattr(self.norm, name)[k * width : k * width + d])
+                one.norm.num_batches_tracked.copy_(self.norm.num_batches_tracked)
+        return one.train(self.training)
+
+
+class Lars(torch.optim.Optimizer):
+    """LARS as facebookresearch/mae util/lars.py: momentum SGD whose update of a weight is first
+    given weight decay and then scaled by ``trust_coefficient * ||w|| / ||update||``; parameters of
+    a group with ``trust: False`` (biases) get neither. Norms are taken per slice of dimension 0
+    (one per stacked head), so each of LinearHeads' heads moves exactly as it would alone."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9, trust_coefficient=0.001):
+        super().__init__(
+            params,
+            dict(lr=lr, weight_decay=weight_decay, momentum=momentum, trust_coefficient=trust_coefficient, trust=True),
+        )
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                update = p.grad
+                if group["trust"]:
+                    update = update.add(p, alpha=group["weight_decay"])
+                    dims = tuple(range(1, p.ndim))
+                    p_norm, u_norm = p.norm(dim=dims, keepdim=True), update.norm(dim=dims, keepdim=True)
+                    trust = torch.where((p_norm > 0) & (u_norm > 0), group["trust_coefficient"] * p_norm / u_norm, 1.0)
+                    update = update * trust
+                mu = self.state[p].setdefault("mu", torch.zeros_like(p))
+                mu.mul_(group["momentum"]).add_(update)
+                p.add_(mu, alpha=-group["lr"])
 
 
 def train_heads(
@@ -108,25 +200,48 @@ def train_heads(
     lr: float,
     weight_decay: float,
     augment: Augment | None,
+    optimizer: str = "adam",
+    lr_schedule: str = "epoch",
+    warmup_epochs: float = 0.0,
 ) -> LinearHeads:
     """Train every head on features read afresh at each step: ``read(images) -> [features (B, D_k)]``
-    (no gradient into the encoder); Adam (L2 ``weight_decay`` on the weights), the LR on a cosine
-    stepped per epoch (CosineAnnealingLR(T_max=epochs)); the loss is the sum of the heads' mean
-    cross-entropies, so each head gets exactly the gradient it would alone."""
-    optimizer = torch.optim.Adam(
-        [{"params": [heads.weight], "weight_decay": weight_decay}, {"params": [heads.bias], "weight_decay": 0.0}], lr=lr
-    )
+    (no gradient into the encoder). ``optimizer``: Adam (L2 ``weight_decay`` on the weights) or
+    :class:`Lars`; ``lr_schedule``: ``epoch``, a cosine stepped per epoch (CosineAnnealingLR(T_max=
+    epochs), DDAE's), or ``step``, linear warm-up over ``warmup_epochs`` then a half-cosine to 0 per
+    step (MAE's lr_sched). The loss is the sum of the heads' mean cross-entropies, so each head gets
+    exactly the gradient it would alone."""
+    groups = [{"params": [heads.weight], "weight_decay": weight_decay}, {"params": [heads.bias], "weight_decay": 0.0}]
+    if optimizer == "lars":
+        groups[1]["trust"] = False
+        opt = Lars(groups, lr=lr)
+    else:
+        opt = torch.optim.Adam(groups, lr=lr)
+    steps_per_epoch = math.ceil(len(data) / batch_size)
+    steps = epochs * steps_per_epoch
+    if lr_schedule == "step":
+        factor = lr_factor(
+            "step",
+            steps=steps,
+            warmup=round(warmup_epochs * steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            warmup_epochs=warmup_epochs,
+        )
+    else:
+
+        def factor(step: int) -> float:
+            return 0.5 * (1 + math.cos(math.pi * (step // steps_per_epoch) / epochs))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     k = len(heads.dims)
     heads.train()
-    for epoch in ctx.epochs(epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+    for _ in ctx.epochs(epochs):
         for images, labels in ctx.batches(data, batch_size, augment=augment):
             with torch.no_grad(), ctx.autocast():
                 features = [f.float() for f in read(ctx.layout(images))]
             logits = heads(features)  # (K, B, C)
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.repeat(k)) * k
-            ctx.optimize(loss, optimizer, n=len(images))
+            ctx.optimize(loss, opt, schedule, n=len(images))
     return heads.eval()
 
 
@@ -169,9 +284,19 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
     read = reader(p, spec, method, env, choices)
     with torch.no_grad(), ctx.autocast():
         dims = [f.shape[1] for f in read(ctx.layout(ctx.normalize(p.train.images[:2])))]
-    augment = Augment(crop_padding=options["crop_padding"], flip=options["flip"])
+    scale = options["resized_crop"]
+    augment = Augment(
+        resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"], flip=options["flip"]
+    )
     t_probe = time.perf_counter()
-    heads = LinearHeads(dims, dataset.num_classes, device=ctx.device, generator=ctx.generator)
+    heads = LinearHeads(
+        dims,
+        dataset.num_classes,
+        device=ctx.device,
+        generator=ctx.generator,
+        norm=options["head_norm"] == "batchnorm",
+        init_std=options["head_init_std"],
+    )
     train_heads(
         read,
         heads,
@@ -182,6 +307,9 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
         lr=options["lrs"][0],
         weight_decay=options["weight_decays"][0],
         augment=augment,
+        optimizer=options["optimizer"],
+        lr_schedule=options["lr_schedule"],
+        warmup_epochs=options["warmup_epochs"],
     )
     best, metrics = 0, {}
     if p.val is not None:
@@ -210,10 +338,25 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
         probe={
             "setting": options["probe"],
             "overrides": overrides,
+            "missing": PROBE_MISSING.get(options["probe"], []),
             "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
-            "not normalised",
-            "augmentation": {"flip": options["flip"], "crop_padding": options["crop_padding"]},
-            "optimizer": "Adam, cosine per epoch, L2 on weights",
+            + (
+                "BatchNorm1d without affine before the head"
+                if options["head_norm"] == "batchnorm"
+                else "not normalised"
+            ),
+            "augmentation": {
+                "resized_crop": options["resized_crop"] or None,
+                "flip": options["flip"],
+                "crop_padding": options["crop_padding"],
+            },
+            "optimizer": {"adam": "Adam, L2 on weights", "lars": "LARS (momentum 0.9, trust 0.001)"}[
+                options["optimizer"]
+            ],
+            "lr_schedule": "cosine per epoch"
+            if options["lr_schedule"] == "epoch"
+            else f"{options['warmup_epochs']} warm-up epochs + cosine, per step",
+            "head_init_std": options["head_init_std"] or "PyTorch's Linear init",
             "epochs": options["epochs"],
             "batch_size": options["batch_size"],
             "lr": options["lrs"][0],
