@@ -135,9 +135,12 @@ class RunSpec:
     @property
     def label(self) -> str:
         """How progress lines, ``--dry-run`` and ``--only`` name the run; a representation
-        protocol's random-weight control says so (same method, nothing pre-trained)."""
+        protocol's random-weight control says so (same method, nothing pre-trained), and a run of
+        some of a set's images names them (``--only butterfly``)."""
         control = " (random weights)" if self.protocol_options.get("weights") == "random" else ""
-        return f"{self.dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
+        images = self.protocol_options.get("images")
+        dataset = f"{self.dataset} [{', '.join(images)}]" if images else self.dataset
+        return f"{dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -153,6 +153,17 @@ def test_shipped_suites_are_valid():
         assert load_suite(path, reg).runs, path
 
 
+def test_the_dip_set5_suite_is_one_run_per_image_and_labels_name_the_image():
+    from pathlib import Path
+
+    suite = load_suite(Path(__file__).parents[1] / "suites" / "dip-sr-set5.yaml", registry.load())
+    dip = [s for s in suite.runs if s.method == "dip"]
+    assert sorted(s.protocol_options["images"][0] for s in dip) == ["baby", "bird", "butterfly", "head", "woman"]
+    assert all(s.budget["sr_iterations"] == 2000 for s in dip)  # the paper's budget, not a preset
+    assert len({s.key for s in dip}) == 5 and "set5 [baby] / dip / restore / seed 0" in {s.label for s in dip}
+    assert next(s for s in suite.runs if s.method == "bicubic").label == "set5 / bicubic / restore / seed 0"
+
+
 # -- validation with no way around it (issue 16 section 2) ---------------------------------------
 
 BASE = "runs: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
