@@ -12,8 +12,8 @@ notebook's iteration count:
 
 | configuration | net ``skip``: down/up channels, skip ch, filters down/up, up mode   | input z          | Adam lr | iterations | input noise |
 |---------------|---------------------------------------------------------------------|------------------|---------|------------|-------------|
-| denoise       | 5 x 128, 4, 3/3, bilinear                                           | 32-ch noise      | 0.01    | 3000       | 1/30 (1/20 at sigma 50) |
-| sr            | same                                                                | 32-ch noise      | 0.01    | 2000 (x8: 4000) | 0.03 (x8: 0.05) |
+| denoise       | 5 x 128, 4, 3/3, bilinear (denoising.ipynb:8, F16)                  | 32-ch noise      | 0.01    | 3000       | 1/30 (1/20 at sigma 50) |
+| sr            | same (super-resolution.ipynb:7-8)                                   | 32-ch noise      | 0.01    | 2000 (x8: 4000) | 0.03 (x8: 0.05) |
 | random-pixel  | same (restoration.ipynb:7, ``get_net(..., skip_n11=4, upsample_mode='bilinear')``) | 32-ch noise | 0.001 | 11000 | 0.03 |
 | kate          | 5 x 128, 128, 3/3, nearest (inpainting.ipynb:14)                    | 32-ch noise      | 0.01    | 6001       | 0.03        |
 | vase          | 5 x 128, 0, 3/3, nearest (inpainting.ipynb:14)                      | 2-ch meshgrid    | 0.01    | 5001       | 0.03        |
@@ -35,8 +35,10 @@ pass (``param_noise: 0.02``); ``param_noise: 0`` runs what the notebook's code d
 
 Denoising averages the outputs (exponential moving average, 0.99). Denoising and random-pixel
 inpainting fall back to the previous weights when the fit to the observed image drops by more
-than 5 dB (the notebooks' backtracking, checked every 100 / 50 iterations: denoising.ipynb,
-restoration.ipynb:9; :class:`Backtracking`); inpainting.ipynb has none.
+than 5 dB (:class:`Backtracking`), checked where the notebooks check: denoising.ipynb:10 at
+every iteration but each 100th (``if i % show_every:``), restoration.ipynb:9 at each 50th
+(``if PLOT and i % show_every == 0:``; on a fall-back its counter does not advance, so it checks
+again next iteration: ours advances). inpainting.ipynb and the SR notebook have none.
 
 Budget scaling: the average's window (1 / (1 - 0.99) = 100 iterations, a thirtieth of the 3000)
 stays the same fraction of the run, ``ema = 1 - 30 / iterations`` (0.99 at the full budget, 0.9 at
@@ -108,9 +110,7 @@ class SkipLevel(nn.Module):
         self.skip = nn.Sequential(conv(cin, s, 1), *bn_act(s)) if s else None
         deeper = [conv(cin, d, filter_down, stride=2), *bn_act(d), conv(d, d, filter_down), *bn_act(d)]
         if len(down) > 1:
-            deeper.append(
-                SkipLevel(d, down[1:], up[1:], skip[1:], upsample, filter_down, filter_up, need1x1_up)
-            )
+            deeper.append(SkipLevel(d, down[1:], up[1:], skip[1:], upsample, filter_down, filter_up, need1x1_up))
             k = up[1]
         else:
             k = d
@@ -214,31 +214,51 @@ class Configuration:
 
 
 _DENOISE = Configuration(
-    "denoise", "denoising.ipynb:8 (F16), cell 10", "denoise_iterations",
-    reg_noise=1 / 30, average=True, backtrack=_except_every_100th,
-)  # fmt: skip
+    "denoise",
+    "denoising.ipynb:8,10 (F16)",
+    "denoise_iterations",
+    reg_noise=1 / 30,
+    average=True,
+    backtrack=_except_every_100th,
+)
 CONFIGURATIONS = {
     "denoise": _DENOISE,
     "denoise-sigma50": replace(_DENOISE, name="denoise-sigma50", reg_noise=1 / 20),  # "1./20. for sigma=50"
-    "sr": Configuration("sr", "super-resolution.ipynb (x4)", "sr_iterations"),
-    "sr-x8": Configuration("sr-x8", "super-resolution.ipynb (x8)", "sr8_iterations", reg_noise=0.05),
+    "sr": Configuration("sr", "super-resolution.ipynb:7,8 (x4)", "sr_iterations"),
+    "sr-x8": Configuration("sr-x8", "super-resolution.ipynb:7,8 (x8)", "sr8_iterations", reg_noise=0.05),
     "random-pixel": Configuration(
-        "random-pixel", "restoration.ipynb:5,7,9 (barbara, 50% random pixels)", "inpaint_iterations",
-        lr=0.001, backtrack=_every_50th,
+        "random-pixel",
+        "restoration.ipynb:5,7,9 (barbara, 50% random pixels)",
+        "inpaint_iterations",
+        lr=0.001,
+        backtrack=_every_50th,
     ),
     "kate": Configuration(
         "kate", "inpainting.ipynb:14 (kate, peppers)", "inpaint_kate_iterations", skip=128, upsample="nearest"
     ),
     "vase": Configuration(
-        "vase", "inpainting.ipynb:14 (vase)", "inpaint_vase_iterations",
-        input="meshgrid", input_depth=2, skip=0, upsample="nearest",
+        "vase",
+        "inpainting.ipynb:14 (vase)",
+        "inpaint_vase_iterations",
+        input="meshgrid",
+        input_depth=2,
+        skip=0,
+        upsample="nearest",
     ),
     "library": Configuration(
-        "library", "inpainting.ipynb:5,14,17 (library, NET_TYPE skip_depth6)", "inpaint_library_iterations",
-        input_depth=1, channels=(16, 32, 64, 128, 128, 128), skip=0, upsample="nearest", filter_down=5,
-        need1x1_up=False, reg_noise=0.0, param_noise=1 / 50,
+        "library",
+        "inpainting.ipynb:5,14,17 (library, NET_TYPE skip_depth6)",
+        "inpaint_library_iterations",
+        input_depth=1,
+        channels=(16, 32, 64, 128, 128, 128),
+        skip=0,
+        upsample="nearest",
+        filter_down=5,
+        need1x1_up=False,
+        reg_noise=0.0,
+        param_noise=1 / 50,
     ),
-}  # fmt: skip
+}
 INPAINT_SETTINGS = ("auto", "random-pixel", "kate", "vase", "library")
 
 
