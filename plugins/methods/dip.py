@@ -51,7 +51,8 @@ notebooks crop them to multiples of 32 or 64); the network generates a reflectio
 0..1 and extends linearly over the margin). SR uses the host's bicubic operator instead of the
 notebook's Lanczos2 downsampler, so every method sees the same degradation.
 
-Published numbers (the CVPR 2018 text, section 3; arXiv 1711.10925): SR x4 at 2000 iterations
+Published numbers (the CVPR 2018 text, section 3; arXiv 1711.10925; read here in a public
+bilingual transcription that quotes the English text): SR x4 at 2000 iterations
 Set5 29.90, Set14 27.00 dB (bicubic 28.43 / 26.05), "using center crops of the generated
 images" (super-resolution_eval_script.py: Y channel inside the 32-divisible output minus 4
 pixels a side; ours: the whole modcropped image, Y, 4 pixels shaved), declared in
