@@ -222,7 +222,7 @@ runs:
     methods: [degraded-input, {{name: dip, params: {TINY_DIP}, budget: {{denoise_iterations: 3}}}}]
     protocol: {{name: restore, task: denoise, sigma: 25.0, monitor_every: 1}}
   - datasets: tiny-restore
-    methods: [degraded-input, {{name: dip, params: {TINY_DIP}, budget: {{inpaint_iterations: 2}}}}]
+    methods: [degraded-input, {{name: dip, params: {TINY_DIP}, budget: {{inpaint_kate_iterations: 2}}}}]
     protocol: {{name: restore, task: inpaint, mask: dataset, images: [rgb]}}
 """,
     )

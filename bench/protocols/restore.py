@@ -145,6 +145,8 @@ def run(spec, method, dataset, env) -> dict:
             observed = to_uint8(degraded.observed)
             entry["input_psnr"] = psnr(observed, degraded.clean, convention)
             entry["input_ssim"] = ssim(observed, degraded.clean, convention)
+        if problem.info:  # what the method says it chose for this image
+            entry["method_info"] = dict(problem.info)
         per_image.append(entry)
         seconds.append(elapsed)
         iterations.append(book.steps)

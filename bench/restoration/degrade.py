@@ -118,7 +118,7 @@ class Degradation:
                 torch.uint8
             )
         observed = clean.float() / 255.0 * mask
-        return Degraded(self.task, clean, observed, mask=mask)
+        return Degraded(self.task, clean, observed, mask=mask, mask_kind=self.mask)
 
 
 @dataclass
@@ -132,6 +132,7 @@ class Degraded:
     sigma: float | None = None
     scale: int | None = None
     mask: torch.Tensor | None = None
+    mask_kind: str | None = None  # inpainting: "random" or "dataset"
 
 
 @dataclass
@@ -141,12 +142,16 @@ class Problem:
     - ``observed``: float32 (C, h, w) on ``ctx.device``, 0..1 scale: the noisy image (may leave
       [0, 1] unless the protocol clips), the uint8-rounded LR image / 255, or the masked image.
     - ``task``: ``"denoise"``, ``"sr"`` or ``"inpaint"``; ``sigma`` (0-255 scale) for denoising;
-      ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting.
+      ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting, and
+      ``mask_kind`` how it was made: ``"random"`` (pixels dropped at random) or ``"dataset"``
+      (the set's mask image).
     - ``output_shape``: (C, H, W) the restored image must have.
     - ``forward(x)``: the host's degradation operator A on a float batch (N, C, H, W):
       identity, MATLAB bicubic downscaling (differentiable, no rounding) or ``x * mask``; a
       method fits ``A(x)`` to ``observed``.
     - ``upscale(x, scale, size)``: the same bicubic resize upwards (or to any scale/size).
+    - ``info``: empty; what the method puts in it (text, numbers: e.g. which of its settings ran)
+      is recorded with the image's scores (``details.per_image[i].method_info``).
 
     Return the restored image as float (C, H, W) in [0, 1] (the host clips and rounds to uint8).
     """
@@ -159,6 +164,7 @@ class Problem:
     mask: torch.Tensor | None = None
     name: str = ""
     info: dict = field(default_factory=dict)
+    mask_kind: str | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task == "sr":
@@ -182,6 +188,7 @@ def make_problem(degraded: Degraded, device: torch.device, name: str = "") -> Pr
         scale=degraded.scale,
         mask=mask,
         name=name,
+        mask_kind=degraded.mask_kind,
     )
 
 
