@@ -200,7 +200,7 @@ def test_the_timm_schedule_is_timms_cosine_stepped_per_epoch():
 
 def test_the_onepfrac_recipe_is_the_official_fine_tune():
     options, overrides, missing = resolve_recipe(defaults(recipe="onepfrac-official"))
-    assert options["input_size"] == 224 and options["holdout"] == 0.0
+    assert options["input_size"] == 224 and options["crop_pct"] == 0.875 and options["holdout"] == 0.0
     assert options["optimizer"] == "sgd" and options["lr"] == pytest.approx(0.015) and options["weight_decay"] == 1e-4
     assert options["epochs"] == 1000 and options["batch_size"] == 768 and options["lr_schedule"] == "timm"
     assert options["warmup_epochs"] == 10 and options["warmup_lr"] == pytest.approx(1.5e-6)
@@ -208,7 +208,7 @@ def test_the_onepfrac_recipe_is_the_official_fine_tune():
     assert (options["mixup"], options["cutmix"], options["label_smoothing"]) == (0.8, 1.0, 0.1)
     assert options["random_erasing"] == 0.25 and options["rand_augment"] == "rand-m9-mstd0.5-inc1"
     assert options["head"] == "linear" and options["head_init_std"] == 0.02
-    assert overrides == {} and any("best epoch" in m for m in missing) and any("crop 224" in m for m in missing)
+    assert overrides == {} and any("best epoch" in m for m in missing)
     assert named_setting("finetune", options) == "recipe onepfrac-official"
 
 
@@ -267,6 +267,7 @@ runs:
         assert r["details"]["input"] == {
             "image_shape": [1, 10, 10],
             "resize": "bicubic from 6x6 on the device, after augmentation",
+            "crop_pct": 1.0,
         }
     # One pre-training at 10 x 10, shared by the fine-tune and the probe; training (augmented) and
     # evaluation batches all reached the encoder at 10 x 10, though the images are 6 x 6.
@@ -278,38 +279,52 @@ runs:
     SEEN.clear()
     run_specs(suite.runs[3:], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     plain = store.read(suite.runs[3])
-    assert plain["status"] == "ok" and plain["details"]["input"] == {"image_shape": [1, 6, 6], "resize": "none"}
+    assert plain["status"] == "ok" and plain["details"]["input"] == {
+        "image_shape": [1, 6, 6],
+        "resize": "none",
+        "crop_pct": 1.0,
+    }
     assert PRETRAINED == [(1, 10, 10), (1, 6, 6)] and set(SEEN) == {(1, 6, 6)}
     assert "input_size" not in plain["details"]["pretrain"]["identity"]
 
 
+def pil_resize(images: torch.Tensor, side: int) -> torch.Tensor:
+    """What timm's bicubic resize gives: PIL's, per channel of uint8 images (N, C, H, W)."""
+    resized = [[np.array(Image.fromarray(c.numpy()).resize((side, side), Image.BICUBIC)) for c in i] for i in images]
+    return torch.from_numpy(np.array(resized))
+
+
 def test_the_resize_is_pils_bicubic_as_timms_transforms():
-    """uint8 images resized as PIL's bicubic (timm's), and the encoder's inputs as their normalised
-    values (to within the one level PIL's uint8 rounding makes), saturated where PIL saturates."""
+    """uint8 images resized as PIL's bicubic (timm's) to within one level, and the encoder's inputs
+    as their normalised values (to within the 1.5 levels PIL's rounding after each pass makes),
+    saturated where PIL saturates;
+    with crop_pct, in eval mode, the centre of a larger resize (timm's eval transform)."""
     images = torch.randint(0, 256, (2, 3, 8, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    pil = torch.stack(
-        [
-            torch.stack(
-                [torch.from_numpy(np.array(Image.fromarray(c.numpy()).resize((20, 20), Image.BICUBIC))) for c in i]
-            )
-            for i in images
-        ]
-    )
-    stored = resize_images(images, 20)
+    stored, pil = resize_images(images, 20), pil_resize(images, 20)
     assert stored.dtype == torch.uint8 and stored.shape == (2, 3, 20, 20)
     assert (stored.int() - pil.int()).abs().max() <= 1 and (stored != pil).float().mean() < 0.01
     assert resize_images(images, 0) is images
 
     normalize = Normalize([0.5, 0.4, 0.3], [0.25, 0.2, 0.1], torch.device("cpu"))
+    level = 1.5 / 255 / torch.tensor(normalize.std)[None, :, None, None]
+
+    def near(x, uint8):  # within 1.5 levels of the normalised uint8 picture
+        return x.shape == uint8.shape and ((x - normalize(uint8)).abs() <= level).all()
+
     seen = []
     encoder = resize_inputs(torch.nn.Identity(), 20, normalize)
     encoder.register_forward_hook(lambda m, args, out: seen.append(args[0]))
     x = encoder(normalize(images))
-    step = 1 / 255 / torch.tensor(normalize.std)[None, :, None, None]
-    assert x.shape == (2, 3, 20, 20) and ((x - normalize(pil)).abs() <= step + 1e-5).all()
+    assert near(x, pil)
     assert torch.allclose(x.amax((0, 2, 3)), normalize(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten())
     assert torch.equal(encoder(seen[0]), seen[0])  # already at the size: untouched
     assert resize_inputs(encoder, 0, normalize) is encoder
+
+    cropping = resize_inputs(torch.nn.Identity(), 14, normalize, crop_pct=0.875).eval()  # 16, its centre 14
+    assert near(cropping(normalize(images)), pil_resize(images, 16)[..., 1:15, 1:15])
+    assert near(cropping.train()(normalize(images)), pil_resize(images, 14))  # training batches: the whole image
+    with pytest.raises(ValueError, match="crop_pct 0.875 needs input_size"):
+        resize_inputs(torch.nn.Identity(), 0, normalize, crop_pct=0.875)
 
 
 def test_sgd_is_timms_nesterov_sgd_and_a_recipe_runs_at_224_style_upscale(tmp_path, monkeypatch):

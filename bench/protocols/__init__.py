@@ -54,6 +54,13 @@ _REPRESENTATION = {
         help="side images are resized to (bicubic, on the device) before the encoder, which is built and "
         "pre-trained for it; 0: their own size",
     ),
+    "crop_pct": Param(
+        1.0,
+        gt=0,
+        le=1,
+        help="with input_size: images read in eval mode are resized to input_size / crop_pct and "
+        "centre-cropped (timm's eval transform: 0.875); 1: the whole image",
+    ),
 }
 #: Frozen-feature protocols may choose the read-out: {feature param: [values]} (e.g. DDAE's block
 #: and timestep), every combination scored on the held-out part; {}: the run's params as they are.

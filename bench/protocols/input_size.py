@@ -11,9 +11,13 @@ image to the network's input size. With ``input_size`` S > 0 the host does the s
   decay, layer groups) stay its own.
 
 Bicubic as PIL's, which timm's ``interpolation: bicubic`` is (``resize``). 0: the images' own size.
+``crop_pct`` < 1 (timm's eval transform, 0.875 by default there) reads evaluation batches from a
+larger resize's centre instead of the whole image.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.nn import functional as F
@@ -50,10 +54,14 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     return out
 
 
-def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize) -> torch.nn.Module:
+def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize, crop_pct: float = 1.0) -> torch.nn.Module:
     """``encoder``, its inputs (float batches normalised by ``normalize``) resized to size x size
-    from now on when they are not already; ``encoder`` as it is when ``size`` is 0."""
+    from now on when they are not already; ``encoder`` as it is when ``size`` is 0. With
+    ``crop_pct`` < 1 an encoder in eval mode reads them as timm's eval transform does: resized to
+    floor(size / crop_pct), then the centre size x size (224 of 256 at timm's 0.875)."""
     if not size:
+        if crop_pct != 1:
+            raise ValueError(f"protocol option crop_pct {crop_pct} needs input_size (the side it crops to)")
         return encoder
     if hasattr(encoder, "read_outs"):
         # read_outs bypasses forward, and with it the hook: refuse rather than read unresized images.
@@ -66,16 +74,21 @@ def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize) -> 
         torch.tensor([(v - m) / s for m, s in zip(normalize.mean, normalize.std)])[None, :, None, None]
         for v in (0.0, 1.0)
     )
-
     on_device = {}  # the bounds moved to a device once, not every call
+    evaluated = math.floor(size / crop_pct)
+    top = round((evaluated - size) / 2)  # torchvision's CenterCrop
 
     def hook(module, args):
         x = args[0]
-        if tuple(x.shape[-2:]) == (size, size):
+        crop = not module.training and evaluated != size
+        side = evaluated if crop else size
+        if tuple(x.shape[-2:]) == (side, side) and not crop:
             return None
         if x.device not in on_device:
             on_device[x.device] = (low.to(x.device), high.to(x.device))
-        return (resize(x, size, *on_device[x.device]), *args[1:])
+        if tuple(x.shape[-2:]) != (side, side):
+            x = resize(x, side, *on_device[x.device])
+        return (x[..., top : top + size, top : top + size] if crop else x, *args[1:])
 
     encoder.register_forward_pre_hook(hook)
     return encoder

@@ -17,7 +17,8 @@
    saved with the encoder and written into every record that uses it, beside the pre-training rate.
 5. With the ``input_size`` option S > 0 the encoder is built and pre-trained for (C, S, S) and
    every image is resized to S x S before it (``bench.protocols.input_size``: bicubic, on the
-   device, after the host's augmentation); S is part of the pre-training's key. 0: the images' size.
+   device, after the host's augmentation; ``crop_pct`` < 1: evaluation reads the centre of a larger
+   resize, as timm's eval transform); S is part of the pre-training's key. 0: the images' size.
 6. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
    level) the host chooses how features are read out: every combination re-reads the same weights
    (all from one pass when the encoder has ``read_outs``), is scored by the protocol on the held-out
@@ -120,7 +121,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
     else:
         encoder, pretrain, throughput, rates = _pretrained(spec, method, env, ctx, full_train.images, image_shape)
     weights = encoder.state_dict()
-    encoder = ctx.prepare(resize_inputs(encoder, options["input_size"], normalize)).eval()
+    encoder = ctx.prepare(resize_inputs(encoder, options["input_size"], normalize, options["crop_pct"])).eval()
     synchronize(env.device)
     encoder_seconds = time.perf_counter() - t_encoder
 
@@ -250,7 +251,9 @@ def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Mo
     ctx = run_context(run, env, p.normalize)
     encoder = _check_encoder(method, method.build(p.image_shape, ctx), "build")
     encoder.load_state_dict(p.weights)
-    encoder = ctx.prepare(resize_inputs(encoder, spec.protocol_options["input_size"], p.normalize)).eval()
+    options = spec.protocol_options
+    encoder = resize_inputs(encoder, options["input_size"], p.normalize, options["crop_pct"])
+    encoder = ctx.prepare(encoder).eval()
     seed_everything(spec.seed)
     return encoder, run_context(run, env, p.normalize)
 
@@ -397,9 +400,10 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
         "normalization": p.normalize.as_dict(),
         "input": {
             "image_shape": list(p.image_shape),
-            "resize": "none"
-            if p.image_shape == p.native_shape
-            else f"bicubic from {p.native_shape[1]}x{p.native_shape[2]} on the device, after augmentation",
+            "resize": f"bicubic from {p.native_shape[1]}x{p.native_shape[2]} on the device, after augmentation"
+            if options["input_size"]
+            else "none",
+            "crop_pct": options["crop_pct"],
         },
         "pretrain": p.pretrain,
     }
