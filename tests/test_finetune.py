@@ -326,6 +326,13 @@ def test_the_resize_is_pils_bicubic_as_timms_transforms():
     with pytest.raises(ValueError, match="crop_pct 0.875 needs input_size"):
         resize_inputs(torch.nn.Identity(), 0, normalize, crop_pct=0.875)
 
+    class ManyReadOuts(torch.nn.Identity):  # read_outs bypasses forward (DDAE's one pass for many)
+        def read_outs(self, images, choices):
+            return [images for _ in choices]
+
+    outs = resize_inputs(ManyReadOuts(), 20, normalize).read_outs(normalize(images), [{}, {}])
+    assert len(outs) == 2 and near(outs[0], pil)
+
 
 def test_sgd_is_timms_nesterov_sgd_and_a_recipe_runs_at_224_style_upscale(tmp_path, monkeypatch):
     """The official recipe end to end on 1p-frac's tiny ViT, its inputs upscaled 6 -> 16 px."""

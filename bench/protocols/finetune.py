@@ -3,9 +3,9 @@
 The model is encoder -> head (by the ``head`` option: BatchNorm1d without affine parameters +
 Linear, LayerNorm + Linear as MAE's fc_norm, or a plain Linear). AdamW (or SGD with Nesterov
 momentum 0.9, timm's ``sgd``), linear warm-up then cosine decay, label smoothing, batched
-augmentation. ``epochs`` is the protocol's budget; like every
-budget it is multiplied by the suite's ``budget_scale`` (smoke runs). Trained on the training split
-without its held-out part; the held-out part is scored each epoch (curves) and at the end.
+augmentation. ``epochs`` is the protocol's budget; like every budget it is multiplied by the suite's
+``budget_scale`` (smoke runs). Trained on the training split without its held-out part; the
+held-out part is scored each epoch (curves) and at the end.
 
 Weight decay never applies to 1-D parameters (biases, norms) nor to those the encoder names in an
 optional ``no_weight_decay()`` (timm's convention: class tokens, position embeddings), unless
@@ -14,9 +14,10 @@ optional ``no_weight_decay()`` (timm's convention: class tokens, position embedd
 ``recipe`` names a whole training setting (``RECIPES``): ``bench`` (the options as given),
 ``mae-official`` (facebookresearch/mae main_finetune.py with FINETUNE.md's ViT-B command),
 ``mae-cifar-reimpl`` (IcarusWizard/MAE train_classifier.py, behind the 89.77 / 74.13 pair) or
-``onepfrac-official`` (SUPER-TADORY/1p-frac train/finetuning.sh: SGD at 224 px, behind its 84.2). A named
-recipe sets every option it lists; the ``overrides`` option ({option: value}) changes some of them
-(``representation.apply_setting``); the record lists the recipe, its overrides and what it lacks.
+``onepfrac-official`` (SUPER-TADORY/1p-frac train/finetuning.sh: SGD on images upscaled to 224 px,
+behind its 84.2). A named recipe sets every option it lists; the ``overrides`` option ({option:
+value}) changes some of them (``representation.apply_setting``); the record lists the recipe, its
+overrides and what it lacks.
 
 Optional encoder interface (checked only when a recipe asks for it):
 - ``layer_groups() -> list[list[str]]``: parameter names from the input upwards, one list per depth

@@ -55,20 +55,15 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize, crop_pct: float = 1.0) -> torch.nn.Module:
-    """``encoder``, its inputs (float batches normalised by ``normalize``) resized to size x size
-    from now on when they are not already; ``encoder`` as it is when ``size`` is 0. With
-    ``crop_pct`` < 1 an encoder in eval mode reads them as timm's eval transform does: resized to
-    floor(size / crop_pct), then the centre size x size (224 of 256 at timm's 0.875)."""
+    """``encoder``, its inputs (float batches normalised by ``normalize``, to ``forward`` and to an
+    optional ``read_outs``) resized to size x size from now on when they are not already;
+    ``encoder`` as it is when ``size`` is 0. With ``crop_pct`` < 1 an encoder in eval mode reads
+    them as timm's eval transform does: resized to floor(size / crop_pct), then the centre size x
+    size (224 of 256 at timm's 0.875)."""
     if not size:
         if crop_pct != 1:
             raise ValueError(f"protocol option crop_pct {crop_pct} needs input_size (the side it crops to)")
         return encoder
-    if hasattr(encoder, "read_outs"):
-        # read_outs bypasses forward, and with it the hook: refuse rather than read unresized images.
-        raise ValueError(
-            f"protocol option input_size: the encoder {type(encoder).__name__} is read through read_outs(), "
-            "which the host's resize does not reach (use input_size: 0)"
-        )
     # What 0 and 255 normalise to, per channel (1, C, 1, 1).
     low, high = (
         torch.tensor([(v - m) / s for m, s in zip(normalize.mean, normalize.std)])[None, :, None, None]
@@ -78,17 +73,17 @@ def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize, cro
     evaluated = math.floor(size / crop_pct)
     top = round((evaluated - size) / 2)  # torchvision's CenterCrop
 
-    def hook(module, args):
-        x = args[0]
-        crop = not module.training and evaluated != size
+    def inputs(x: torch.Tensor) -> torch.Tensor:
+        crop = not encoder.training and evaluated != size
         side = evaluated if crop else size
-        if tuple(x.shape[-2:]) == (side, side) and not crop:
-            return None
-        if x.device not in on_device:
-            on_device[x.device] = (low.to(x.device), high.to(x.device))
         if tuple(x.shape[-2:]) != (side, side):
+            if x.device not in on_device:
+                on_device[x.device] = (low.to(x.device), high.to(x.device))
             x = resize(x, side, *on_device[x.device])
-        return (x[..., top : top + size, top : top + size] if crop else x, *args[1:])
+        return x[..., top : top + size, top : top + size] if crop else x
 
-    encoder.register_forward_pre_hook(hook)
+    encoder.register_forward_pre_hook(lambda module, args: (inputs(args[0]), *args[1:]))
+    if hasattr(encoder, "read_outs"):  # many read-outs from one call (DDAE): it bypasses forward
+        read_outs = encoder.read_outs
+        encoder.read_outs = lambda images, *rest: read_outs(inputs(images), *rest)
     return encoder
