@@ -252,25 +252,27 @@ def test_input_size_builds_pretrains_and_feeds_the_encoder_at_that_size(tmp_path
     path = tmp_path / "suite.yaml"
     path.write_text("""
 runs:
-  - {datasets: blobs, methods: sized, protocol: {name: finetune, input_size: 10, epochs: 2, resized_crop: [0.5, 1.0]}}
+  - datasets: blobs
+    methods: sized
+    protocol: {name: finetune, input_size: 10, crop_pct: 0.8, epochs: 2, resized_crop: [0.5, 1.0]}
   - {datasets: blobs, methods: sized, protocol: {name: linear-probe, input_size: 10, epochs: 2}}
   - {datasets: blobs, methods: sized, protocol: {name: finetune, input_size: 10, epochs: 1, weights: random}}
   - {datasets: blobs, methods: sized, protocol: {name: finetune, epochs: 1}}
 """)
     suite = load_suite(path, reg)
-    SEEN.clear(), PRETRAINED.clear()
+    SEEN.clear()
+    PRETRAINED.clear()
     store = ResultStore(tmp_path / "results")
     run_specs(suite.runs[:3], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     records = [store.read(spec) for spec in suite.runs[:3]]
     for r in records:
         assert r["status"] == "ok", r.get("error", {}).get("traceback")
-        assert r["details"]["input"] == {
-            "image_shape": [1, 10, 10],
-            "resize": "bicubic from 6x6 on the device, after augmentation",
-            "crop_pct": 1.0,
-        }
+        assert r["details"]["input"]["image_shape"] == [1, 10, 10]
+        assert r["details"]["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
+    assert [r["details"]["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
     # One pre-training at 10 x 10, shared by the fine-tune and the probe; training (augmented) and
-    # evaluation batches all reached the encoder at 10 x 10, though the images are 6 x 6.
+    # evaluation batches (the fine-tune's: the centre 10 of 12) all reached the encoder at 10 x 10,
+    # though the images are 6 x 6.
     assert PRETRAINED == [(1, 10, 10)]
     assert SEEN and set(SEEN) == {(1, 10, 10)}
     assert records[0]["details"]["pretrain"]["identity"]["input_size"] == 10
