@@ -1,19 +1,26 @@
 """Fine-tune: which parameters are decayed, layer-wise LR decay, drop path, the named recipes
-(resolved, recorded, overridden), mixing and erasing, on a small ViT and MNIST-shaped blobs."""
+(resolved, recorded, overridden), mixing and erasing, SGD, the input_size resize, on a small ViT
+and MNIST-shaped blobs."""
 
+import json
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import repr_toy
-from bench import registry
-from bench.data.loader import mix_batch, random_erase
+from bench import RepresentationLearner, hookimpl, registry
+from bench.data.loader import Normalize, mix_batch, random_erase
 from bench.data.store import DataStore
 from bench.progress import Progress
-from bench.protocols import PROTOCOLS
+from bench.protocols import PROTOCOLS, named_setting
 from bench.protocols.finetune import RECIPES, Finetuned, lr_factor, param_groups, resolve_recipe
+from bench.protocols.input_size import resize_images, resize_inputs
+from bench.protocols.representation import pretrain_identity
 from bench.records import ResultStore
 from bench.runner import run_specs
 from bench.suite import load_suite
@@ -165,3 +172,225 @@ runs:
     assert fine["recipe"] == "mae-cifar-reimpl" and fine["head"] == "Linear" and fine["lr_schedule"] == "epoch"
     assert reimpl["details"]["split"]["val"] == 0  # all the training images, as the reimplementation
     assert "mae-cifar-reimpl" in reimpl["metric_info"]["test_accuracy"]["convention"]
+
+
+def test_the_timm_schedule_is_timms_cosine_stepped_per_epoch():
+    """1p-frac's main.py: CosineLRScheduler(t_initial=epochs, warmup_t, warmup_lr_init, lr_min), stepped per epoch."""
+    lr, warmup_lr, min_lr = 0.015, 1.5e-6, 1.5e-5
+    factor = lr_factor(
+        "timm",
+        steps=100,
+        warmup=0,
+        steps_per_epoch=10,
+        epochs=10,
+        warmup_epochs=2,
+        min_ratio=min_lr / lr,
+        warmup_ratio=warmup_lr / lr,
+    )
+
+    def timm(t):  # timm 0.4.12 cosine_lr.py _get_lr, one cycle, warmup_prefix False
+        if t < 2:
+            return warmup_lr + t * (lr - warmup_lr) / 2
+        return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * t / 10))
+
+    for step in range(100):
+        assert lr * factor(step) == pytest.approx(timm(step // 10))
+    assert lr * factor(0) == pytest.approx(warmup_lr) and lr * factor(99) > min_lr
+
+
+def test_the_onepfrac_recipe_is_the_official_fine_tune():
+    options, overrides, missing = resolve_recipe(defaults(recipe="onepfrac-official"))
+    assert options["input_size"] == 224 and options["crop_pct"] == 0.875 and options["holdout"] == 0.0
+    assert options["optimizer"] == "sgd" and options["lr"] == pytest.approx(0.015) and options["weight_decay"] == 1e-4
+    assert options["epochs"] == 1000 and options["batch_size"] == 768 and options["lr_schedule"] == "timm"
+    assert options["warmup_epochs"] == 10 and options["warmup_lr"] == pytest.approx(1.5e-6)
+    assert options["min_lr"] == pytest.approx(1.5e-5) and options["drop_path"] == 0.1
+    assert (options["mixup"], options["cutmix"], options["label_smoothing"]) == (0.8, 1.0, 0.1)
+    assert options["random_erasing"] == 0.25 and options["rand_augment"] == "rand-m9-mstd0.5-inc1"
+    assert options["head"] == "linear" and options["head_init_std"] == 0.02
+    assert overrides == {} and any("best epoch" in m for m in missing)
+    assert named_setting("finetune", options) == "recipe onepfrac-official"
+
+
+# -- input_size: the encoder built, pre-trained and fed at another size ------------------------------
+
+SEEN: list[tuple] = []  # the input shapes the toy encoder below was fed
+PRETRAINED: list[tuple] = []  # the image shapes its pre-training got
+
+
+class SizedEncoder(torch.nn.Module):
+    """A linear map of the flattened image: it takes only the shape it was built for."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.proj = torch.nn.Linear(math.prod(shape), 8)
+
+    def forward(self, x):
+        SEEN.append(tuple(x.shape[1:]))
+        return self.proj(x.flatten(1))
+
+
+def build_sized(image_shape, ctx):
+    return SizedEncoder(image_shape)
+
+
+def pretrain_sized(data, ctx):
+    PRETRAINED.append(tuple(data.images.shape[1:]))
+    for _ in ctx.epochs(1):
+        ctx.step(n=len(data))
+    return build_sized(data.image_shape, ctx)
+
+
+class SizedPlugin:
+    @hookimpl
+    def bench_register_methods(self, register):
+        register(RepresentationLearner("sized", build_sized, pretrain_sized, budget={"epochs": 1}))
+
+
+def test_input_size_builds_pretrains_and_feeds_the_encoder_at_that_size(tmp_path):
+    reg = registry.load(extra_plugins=[("repr_toy", repr_toy), ("sized", SizedPlugin())])
+    path = tmp_path / "suite.yaml"
+    path.write_text("""
+runs:
+  - datasets: blobs
+    methods: sized
+    protocol: {name: finetune, input_size: 10, crop_pct: 0.8, epochs: 2, resized_crop: [0.5, 1.0]}
+  - {datasets: blobs, methods: sized, protocol: {name: linear-probe, input_size: 10, epochs: 2}}
+  - {datasets: blobs, methods: sized, protocol: {name: finetune, input_size: 10, epochs: 1, weights: random}}
+  - {datasets: blobs, methods: sized, protocol: {name: finetune, epochs: 1}}
+""")
+    suite = load_suite(path, reg)
+    SEEN.clear()
+    PRETRAINED.clear()
+    store = ResultStore(tmp_path / "results")
+    run_specs(suite.runs[:3], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    records = [store.read(spec) for spec in suite.runs[:3]]
+    for r in records:
+        assert r["status"] == "ok", r.get("error", {}).get("traceback")
+        assert r["details"]["input"]["image_shape"] == [1, 10, 10]
+        assert r["details"]["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
+    assert [r["details"]["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
+    # One pre-training at 10 x 10, shared by the fine-tune and the probe; training (augmented) and
+    # evaluation batches (the fine-tune's: the centre 10 of 12) all reached the encoder at 10 x 10,
+    # though the images are 6 x 6.
+    assert PRETRAINED == [(1, 10, 10)]
+    assert SEEN and set(SEEN) == {(1, 10, 10)}
+    assert records[0]["details"]["pretrain"]["identity"]["input_size"] == 10
+    assert "resized to 10 px" in records[0]["metric_info"]["test_accuracy"]["convention"]
+    # Without the option: the images' own size, and the pre-training keyed as before the option.
+    SEEN.clear()
+    run_specs(suite.runs[3:], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    plain = store.read(suite.runs[3])
+    assert plain["status"] == "ok" and plain["details"]["input"] == {
+        "image_shape": [1, 6, 6],
+        "resize": "none",
+        "crop_pct": 1.0,
+    }
+    assert PRETRAINED == [(1, 10, 10), (1, 6, 6)] and set(SEEN) == {(1, 6, 6)}
+    assert "input_size" not in plain["details"]["pretrain"]["identity"]
+
+
+def pil_resize(images: torch.Tensor, side: int) -> torch.Tensor:
+    """What timm's bicubic resize gives: PIL's, per channel of uint8 images (N, C, H, W)."""
+    resized = [[np.array(Image.fromarray(c.numpy()).resize((side, side), Image.BICUBIC)) for c in i] for i in images]
+    return torch.from_numpy(np.array(resized))
+
+
+def test_the_resize_is_pils_bicubic_as_timms_transforms():
+    """uint8 images resized as PIL's bicubic (timm's) to within one level, and the encoder's inputs
+    as their normalised values (to within the 1.5 levels PIL's rounding after each pass makes),
+    saturated where PIL saturates;
+    with crop_pct, in eval mode, the centre of a larger resize (timm's eval transform)."""
+    images = torch.randint(0, 256, (2, 3, 8, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    stored, pil = resize_images(images, 20), pil_resize(images, 20)
+    assert stored.dtype == torch.uint8 and stored.shape == (2, 3, 20, 20)
+    assert (stored.int() - pil.int()).abs().max() <= 1 and (stored != pil).float().mean() < 0.01
+    assert resize_images(images, 0) is images
+
+    normalize = Normalize([0.5, 0.4, 0.3], [0.25, 0.2, 0.1], torch.device("cpu"))
+    level = 1.5 / 255 / torch.tensor(normalize.std)[None, :, None, None]
+
+    def near(x, uint8):  # within 1.5 levels of the normalised uint8 picture
+        return x.shape == uint8.shape and ((x - normalize(uint8)).abs() <= level).all()
+
+    seen = []
+    encoder = resize_inputs(torch.nn.Identity(), 20, normalize)
+    encoder.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    x = encoder(normalize(images))
+    assert near(x, pil)
+    assert torch.allclose(x.amax((0, 2, 3)), normalize(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten())
+    assert torch.equal(encoder(seen[0]), seen[0])  # already at the size: untouched
+    assert resize_inputs(encoder, 0, normalize) is encoder
+
+    cropping = resize_inputs(torch.nn.Identity(), 14, normalize, crop_pct=0.875).eval()  # 16, its centre 14
+    assert near(cropping(normalize(images)), pil_resize(images, 16)[..., 1:15, 1:15])
+    assert near(cropping.train()(normalize(images)), pil_resize(images, 14))  # training batches: the whole image
+    with pytest.raises(ValueError, match="crop_pct 0.875 needs input_size"):
+        resize_inputs(torch.nn.Identity(), 0, normalize, crop_pct=0.875)
+
+    class ManyReadOuts(torch.nn.Identity):  # read_outs bypasses forward (DDAE's one pass for many)
+        def read_outs(self, images, choices):
+            return [images for _ in choices]
+
+    outs = resize_inputs(ManyReadOuts(), 20, normalize).read_outs(normalize(images), [{}, {}])
+    assert len(outs) == 2 and near(outs[0], pil)
+
+
+def test_sgd_is_timms_nesterov_sgd_and_a_recipe_runs_at_224_style_upscale(tmp_path, monkeypatch):
+    """The official recipe end to end on 1p-frac's tiny ViT, its inputs upscaled 6 -> 16 px."""
+    made = []
+
+    class SGD(torch.optim.SGD):
+        def __init__(self, params, **kwargs):
+            made.append(kwargs)
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", SGD)
+    reg = registry.load(extra_plugins=[("repr_toy", repr_toy)])
+    path = tmp_path / "suite.yaml"
+    frac = (
+        "{name: onepfrac, params: {copies: 8, points: 2000, render_size: 32, patch_size: 4, dim: 16, depth: 1, "
+        "heads: 2, batch_size: 4, warmup_epochs: 1.0}, budget: {epochs: 1}}"
+    )
+    path.write_text(f"""
+runs:
+  - datasets: blobs
+    methods: [{frac}]
+    protocol: {{name: finetune, recipe: onepfrac-official, overrides: {{epochs: 3, batch_size: 100, input_size: 16}}}}
+""")
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "results")
+    run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    record = store.read(suite.runs[0])
+    assert record["status"] == "ok", record.get("error", {}).get("traceback")
+    assert made == [{"lr": pytest.approx(0.015), "momentum": 0.9, "nesterov": True}]
+    fine = record["details"]["finetune"]
+    assert fine["optimizer"] == "SGD, Nesterov momentum 0.9" and fine["lr_schedule"] == "timm"
+    assert fine["recipe"] == "onepfrac-official" and fine["overrides"]["input_size"] == 16
+    assert record["details"]["input"]["image_shape"] == [1, 16, 16] and record["details"]["split"]["val"] == 0
+    assert 0 <= record["metrics"]["test_accuracy"] <= 100
+
+
+def test_the_onepfrac_cifar_suites_run_the_papers_setting_beside_its_number():
+    """The suites that carry the published 84.2 fine-tune by the official recipe at 224 px, on
+    ViT-Tiny/16, and probe the same pre-trainings; 84.2 sits beside those rows only."""
+    reg = registry.load()
+    published = reg.methods["onepfrac"].published[0]
+    assert published.value == 84.2 and published.setting == "recipe onepfrac-official"
+    for name in ("onepfrac-cifar10", "onepfrac-cifar100"):
+        runs = load_suite(Path(__file__).parents[1] / "suites" / f"{name}.yaml", reg).runs
+        tuned = [s for s in runs if s.protocol == "finetune"]
+        assert tuned and all(resolve_recipe(s.protocol_options)[0]["input_size"] == 224 for s in tuned)
+        assert all(named_setting("finetune", s.protocol_options) == published.setting for s in tuned)
+        for s in runs:
+            assert s.protocol_options["input_size"] == 224 or s.protocol == "finetune"
+            assert (s.params["patch_size"], s.params["dim"], s.params["depth"], s.params["heads"]) == (16, 192, 12, 3)
+
+        def key(spec, method=reg.methods["onepfrac"]):  # the pre-training a run uses (fine-tune: its recipe's)
+            options = resolve_recipe(spec.protocol_options)[0] if spec.protocol == "finetune" else spec.protocol_options
+            return json.dumps(pretrain_identity(replace(spec, protocol_options=options), method), sort_keys=True)
+
+        pretrained = [s for s in runs if s.protocol_options["weights"] == "pretrained"]
+        assert {key(s) for s in pretrained if s.protocol == "finetune"} == {
+            key(s) for s in pretrained if s.protocol != "finetune"
+        }  # one pre-training per delta, shared by the fine-tune and the probe

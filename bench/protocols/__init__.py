@@ -47,6 +47,20 @@ _REPRESENTATION = {
     # (pre-training always sees every training image, unlabelled), and of the test split; 0: all.
     "labelled_images": Param(0, ge=0, help="a seeded subset of the labelled training split (0: all)"),
     "test_images": Param(0, ge=0, help="a seeded subset of the test split (0: all)"),
+    # Papers that fine-tune CIFAR at 224 px upscale its images (bench.protocols.input_size).
+    "input_size": Param(
+        0,
+        ge=0,
+        help="side images are resized to (bicubic, on the device) before the encoder, which is built and "
+        "pre-trained for it; 0: their own size",
+    ),
+    "crop_pct": Param(
+        1.0,
+        gt=0,
+        le=1,
+        help="with input_size: images read in eval mode are resized to input_size / crop_pct and "
+        "centre-cropped (timm's eval transform: 0.875); 1: the whole image",
+    ),
 }
 #: Frozen-feature protocols may choose the read-out: {feature param: [values]} (e.g. DDAE's block
 #: and timestep), every combination scored on the held-out part; {}: the run's params as they are.
@@ -167,16 +181,20 @@ PROTOCOLS: dict[str, Protocol] = {
                 "label_smoothing": Param(0.1, ge=0, lt=1),
                 "crop_padding": Param(4, ge=0),
                 "flip": Param(True),
-                # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl.
-                # It sets the options it lists; overrides: {option: value} changes some of them.
-                "recipe": Param("bench", choices=("bench", "mae-official", "mae-cifar-reimpl")),
+                # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl
+                # | onepfrac-official. It sets the options it lists; overrides: {option: value} changes some.
+                "recipe": Param("bench", choices=("bench", "mae-official", "mae-cifar-reimpl", "onepfrac-official")),
                 "overrides": {},
+                "optimizer": Param(
+                    "adamw", choices=("adamw", "sgd"), help="AdamW | SGD with Nesterov momentum 0.9 (timm's sgd)"
+                ),
                 "min_lr": Param(0.0, ge=0, help="the cosine's floor"),
                 "lr_schedule": Param(
                     "step",
-                    choices=("step", "epoch"),
-                    help="warm-up + cosine per step, or per epoch (the reimplementation's)",
+                    choices=("step", "epoch", "timm"),
+                    help="warm-up + cosine per step | per epoch (the reimplementation's) | timm's cosine per epoch",
                 ),
+                "warmup_lr": Param(0.0, ge=0, help="lr_schedule timm: the LR the warm-up starts from"),
                 "layer_decay": Param(1.0, gt=0, le=1, help="layer-wise LR decay (needs the encoder's layer_groups())"),
                 "drop_path": Param(0.0, ge=0, lt=1, help="stochastic depth (needs the encoder's set_drop_path())"),
                 "decay_all": Param(False, help="weight decay on every parameter, 1-D ones included"),
@@ -198,7 +216,7 @@ PROTOCOLS: dict[str, Protocol] = {
                     0.0, ge=0, help="truncated-normal std of the head's weights (0: PyTorch's default)"
                 ),
             },
-            description="The whole encoder plus a linear head trained end to end (AdamW, warm-up "
+            description="The whole encoder plus a linear head trained end to end (AdamW or SGD, warm-up "
             "+ cosine); top-1 on the test split; training and inference throughput.",
             implementation="bench.protocols.finetune:run",
         ),

@@ -15,7 +15,11 @@
    whether the encoder was just trained or loaded.
 4. Rates the method measured during pre-training (``ctx.measure``, e.g. a renderer's images/s) are
    saved with the encoder and written into every record that uses it, beside the pre-training rate.
-5. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
+5. With the ``input_size`` option S > 0 the encoder is built and pre-trained for (C, S, S) and
+   every image is resized to S x S before it (``bench.protocols.input_size``: bicubic, on the
+   device, after the host's augmentation; ``crop_pct`` < 1: evaluation reads the centre of a larger
+   resize, as timm's eval transform); S is part of the pre-training's key. 0: the images' size.
+6. With the ``feature_sweep`` option (``{feature param: [values]}``, e.g. DDAE's block and noise
    level) the host chooses how features are read out: every combination re-reads the same weights
    (all from one pass when the encoder has ``read_outs``), is scored by the protocol on the held-out
    part of the training split, and the best one is then
@@ -41,6 +45,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
+from bench.protocols.input_size import input_shape, resize_images, resize_inputs
 from bench.timing import measure, synchronize
 
 #: The ``weights`` option's values (the options themselves are declared in ``bench.protocols``).
@@ -64,15 +69,25 @@ class Prepared:
     load_seconds: float
     encoder_seconds: float
     weights: dict  # the encoder's state dict (re-read by other feature choices)
-    image_shape: tuple
+    image_shape: tuple  # what the encoder is built for (input_size x input_size when set)
+    native_shape: tuple  # the dataset's own (C, H, W)
     features: dict | None = None  # the read-out choice (record section "details.features")
     choice_seconds: float = 0.0
 
 
 def pretrain_identity(spec, method) -> dict:
-    """What determines a pre-trained encoder (never the protocol or its options)."""
+    """What determines a pre-trained encoder: never the protocol or its options, but the input size
+    it is trained for when one is set."""
     params = {k: v for k, v in spec.params.items() if k not in method.feature_params}
-    return {"dataset": spec.dataset, "method": spec.method, "params": params, "budget": spec.budget, "seed": spec.seed}
+    identity = {
+        "dataset": spec.dataset,
+        "method": spec.method,
+        "params": params,
+        "budget": spec.budget,
+        "seed": spec.seed,
+    }
+    size = spec.protocol_options.get("input_size", 0)
+    return {**identity, "input_size": size} if size else identity  # unset: the keys encoders had before it
 
 
 def artifact_path(spec, method, env) -> Path:
@@ -96,16 +111,17 @@ def prepare(spec, method, dataset, env) -> Prepared:
     load_seconds = time.perf_counter() - t_load
 
     t_encoder = time.perf_counter()
-    image_shape = tuple(full_train.images.shape[1:])
+    native_shape = tuple(full_train.images.shape[1:])
+    image_shape = input_shape(native_shape, options["input_size"])
     ctx = run_context(spec, env, normalize)
     throughput, rates = None, {}
     if options["weights"] == "random":
         encoder = _check_encoder(method, method.build(image_shape, ctx), "build")
         pretrain = {"weights": "random", "source": "build"}
     else:
-        encoder, pretrain, throughput, rates = _pretrained(spec, method, env, ctx, full_train.images)
+        encoder, pretrain, throughput, rates = _pretrained(spec, method, env, ctx, full_train.images, image_shape)
     weights = encoder.state_dict()
-    encoder = ctx.prepare(encoder).eval()
+    encoder = ctx.prepare(resize_inputs(encoder, options["input_size"], normalize, options["crop_pct"])).eval()
     synchronize(env.device)
     encoder_seconds = time.perf_counter() - t_encoder
 
@@ -124,6 +140,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
         encoder_seconds=encoder_seconds,
         weights=weights,
         image_shape=image_shape,
+        native_shape=native_shape,
     )
 
 
@@ -234,6 +251,8 @@ def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Mo
     ctx = run_context(run, env, p.normalize)
     encoder = _check_encoder(method, method.build(p.image_shape, ctx), "build")
     encoder.load_state_dict(p.weights)
+    options = spec.protocol_options
+    encoder = resize_inputs(encoder, options["input_size"], p.normalize, options["crop_pct"])
     encoder = ctx.prepare(encoder).eval()
     seed_everything(spec.seed)
     return encoder, run_context(run, env, p.normalize)
@@ -249,19 +268,22 @@ def _subset(data: LabelledImages, n: int, seed: int) -> LabelledImages:
     return data.subset(order[:n].sort().values.to(data.images.device))
 
 
-def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor):
+def _pretrained(spec, method, env, ctx: RunContext, images: torch.Tensor, image_shape: tuple):
+    """The pre-trained encoder for ``image_shape``: loaded when its artifact exists, else trained
+    on ``images`` resized to that shape (all of them: pre-training sees no labels) and saved."""
     path = artifact_path(spec, method, env)
     path.parent.mkdir(parents=True, exist_ok=True)
     # One pre-training per configuration even when several processes share the results folder.
     with FileLock(str(path.with_suffix(".lock"))):
         if path.exists():
             saved = torch.load(path, map_location=env.device, weights_only=True)
-            encoder = _check_encoder(method, method.build(tuple(images.shape[1:]), ctx), "build")
+            encoder = _check_encoder(method, method.build(image_shape, ctx), "build")
             encoder.load_state_dict(saved["state_dict"])
             info = {**saved["info"], "source": "artifact", "artifact": str(path)}
             return encoder, info, saved["throughput"], saved.get("rates", {})
         t0 = time.perf_counter()
-        encoder = _check_encoder(method, method.pretrain(PretrainData(images), ctx), "pretrain")
+        data = PretrainData(resize_images(images, spec.protocol_options["input_size"]))
+        encoder = _check_encoder(method, method.pretrain(data, ctx), "pretrain")
         synchronize(env.device)
         seconds = time.perf_counter() - t0
         book = bookkeeping(ctx)
@@ -376,6 +398,13 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
             "test_images": options["test_images"] or "all",
         },
         "normalization": p.normalize.as_dict(),
+        "input": {
+            "image_shape": list(p.image_shape),
+            "resize": f"bicubic from {p.native_shape[1]}x{p.native_shape[2]} on the device, after augmentation"
+            if options["input_size"]
+            else "none",
+            "crop_pct": options["crop_pct"],
+        },
         "pretrain": p.pretrain,
     }
     timings = {"load_seconds": round(p.load_seconds, 3), "encoder_seconds": round(p.encoder_seconds, 3)}
