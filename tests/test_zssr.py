@@ -105,12 +105,12 @@ def test_each_gradual_stage_trains_on_the_pool_of_earlier_outputs_and_ends_with_
     monkeypatch.setattr(zssr, "warp", warp)
     problem = sr_problem(4)
     p = params(augment_leave_as_is_probability=0.0)  # every crop draws its scale
-    ctx = restore_ctx(p, 30)
+    ctx = restore_ctx(p, 6 * 30)  # the budget counts all stages: 30 each
     out = zssr.restore_zssr(problem, ctx)
 
     stages = [(1.0, 2.5), (2.5, 1.0), (2.5, 2.5), (2.5, 4.0), (4.0, 2.5), (4.0, 4.0)]
     assert [f[1] for f in finals] == stages and [f[2] for f in finals] == OFFICIAL_X2_BACK_PROJECTION
-    assert bookkeeping(ctx).steps == 6 * 30  # iterations are per stage
+    assert bookkeeping(ctx).steps == 6 * 30
     for k, (shapes, scales) in enumerate(calls[::30]):
         # stage k's pool: the LR image and the outputs of stages 0..k-1, each at its smaller axis' scale
         assert len(shapes) == k + 1 and scales == [1.0] + [min(s) for s in stages[:k]]
@@ -152,7 +152,7 @@ name: tiny
 seeds: [0]
 runs:
   - datasets: tiny-restore
-    methods: [{{name: zssr, params: {{{tiny}}}, budget: {{iterations: 3}}}},
+    methods: [{{name: zssr, params: {{{tiny}}}, budget: {{iterations: 18}}}},
               {{name: zssr, params: {{{tiny}, schedule: one-jump}}, budget: {{iterations: 3}}}}]
     protocol: {{name: restore, task: sr, scale: 2, images: [rgb]}}
 """
@@ -163,11 +163,11 @@ runs:
     assert outcome.exit_code == 0, [store.read(s).get("error") for s in suite.runs]
     gradual, jump = (store.read(s) for s in suite.runs)
     assert gradual["spec"]["params"]["schedule"] == "gradual" and jump["spec"]["params"]["schedule"] == "one-jump"
-    assert gradual["details"]["per_image"][0]["iterations"] == 6 * 3
+    assert gradual["details"]["per_image"][0]["iterations"] == 18  # 3 per stage
     assert jump["details"]["per_image"][0]["iterations"] == 3
     stages = [(c["scale_h"], c["scale_w"]) for c in gradual["details"]["curves"]["rgb"] if "scale_h" in c]
     assert stages == [tuple(s) for s in OFFICIAL_X2_SCALES]
-    assert jump["details"]["budget_vs_full"]["iterations"] == {"used": 3, "full": 3000}
+    assert jump["details"]["budget_vs_full"]["iterations"] == {"used": 3, "full": 6 * 3000}
 
 
 def test_the_gradual_stages_read_back_only_when_the_learning_rate_policy_looks():
@@ -175,9 +175,23 @@ def test_the_gradual_stages_read_back_only_when_the_learning_rate_policy_looks()
 
     p = params(run_test_every=5, learning_rate_policy_check_every=6, min_iters=0, learning_rate_slope_range=15)
     p.update(output_flip=False, gradual_back_projection_iters=[1] * 6)
-    problem, ctx = sr_problem(2, (1, 24, 24)), restore_ctx(p, 40)
+    problem, ctx = sr_problem(2, (1, 24, 24)), restore_ctx(p, 6 * 40)
     with SyncCounter(torch.device("cpu"), warmup=10) as syncs:  # warm-up: resize matrices per size
         zssr.restore_zssr(problem, ctx)
     assert syncs.intervals > 100
     assert syncs.loop("h2d") == syncs.loop("mixed") == 0, syncs.report()
     assert 0 < syncs.loop("readback") <= 6 * (40 // 6), syncs.report()  # at most one per check, per stage
+
+
+def test_the_budget_is_shared_evenly_by_the_stages_each_at_most_max_iters(monkeypatch):
+    shares = []
+    real = zssr.train_stage
+    monkeypatch.setattr(zssr, "train_stage", lambda *a: shares.append(a[8]) or real(*a))
+    zssr.restore_zssr(sr_problem(2), restore_ctx(params(), 8))
+    assert shares == [1, 1, 2, 1, 1, 2]  # 8 over 6 stages: never more than the budget in all
+    shares.clear()
+    zssr.restore_zssr(sr_problem(2), restore_ctx(params(max_iters=2), 60))
+    assert shares == [2] * 6  # configs.py's max_iters caps every stage
+    shares.clear()
+    zssr.restore_zssr(sr_problem(2), restore_ctx(params(schedule="one-jump", max_iters=5), 60))
+    assert shares == [5]
