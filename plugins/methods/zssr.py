@@ -329,8 +329,10 @@ PUBLISHED = tuple(
         metric,
         value,
         setting=f"sr x{scale}",
-        source="Shocher et al., CVPR 2018 (Set5, bicubic kernel; secondary source)",
-        note="full budget: 3000 iterations, 8-way ensemble, back-projection",
+        source="Shocher et al., CVPR 2018, Table 1 (Set5, bicubic kernel; secondary source: no copy of the "
+        "paper's table could be read here)",
+        note="the paper ran gradual SR (6 increments, official README.md:11) with the ensemble and "
+        "back-projection; up to 3000 iterations per stage",
     )
     for scale, values in {2: (37.37, 0.9570), 3: (33.42, 0.9188), 4: (31.13, 0.8796)}.items()
     for metric, value in zip(("psnr", "ssim"), values)
