@@ -195,3 +195,20 @@ def test_the_budget_is_shared_evenly_by_the_stages_each_at_most_max_iters(monkey
     shares.clear()
     zssr.restore_zssr(sr_problem(2), restore_ctx(params(schedule="one-jump", max_iters=5), 60))
     assert shares == [5]
+
+
+def test_progress_counts_the_stages_together():
+    import io
+    import re
+
+    stream = io.StringIO()
+    ctx = RestoreContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"iterations": 12}),
+        params=params(),
+        progress=Progress(stream, interval=0),
+    )
+    zssr.restore_zssr(sr_problem(2), ctx)
+    shown = [(int(a), int(b)) for a, b in re.findall(r"iter (\d+)/(\d+)", stream.getvalue())]
+    assert shown and all(a <= b <= 12 for a, b in shown) and shown[-1] == (12, 12), shown
