@@ -65,8 +65,10 @@ class RestoreContext(MethodContext):
         self._iteration = 0
 
     def iterations(self, n: int) -> Iterator[int]:
-        """Yield 0..n-1 (the method may stop early, e.g. on its own learning-rate schedule)."""
-        self._n = n
+        """Yield 0..n-1 (the method may stop early, e.g. on its own learning-rate schedule).
+        A method may run several loops (ZSSR's stages): progress counts the image's steps so far
+        against those plus this loop's ``n``."""
+        self._n = self._book.steps + n
         book = self._book
         synchronize(self.device)
         start, monitored = time.perf_counter(), book.monitor_seconds
