@@ -148,9 +148,14 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def _fmt(mean: float | None, std: float | None, digits: int) -> str:
+def _fmt(mean: float | None, std: float | None, digits: int | None) -> str:
+    """``digits`` decimals; None (throughputs): whole numbers from 100 up, else 3 significant
+    digits, so a ZSSR's 0.02 images/s does not print as 0."""
     if mean is None:
         return "-"
+    if digits is None:
+        size = abs(mean)
+        digits = 0 if size >= 100 or size == 0 else min(6, 2 - math.floor(math.log10(size)))
     text = f"{mean:,.{digits}f}"
     return f"{text} ± {std:,.{digits}f}" if std is not None else text
 
@@ -300,12 +305,13 @@ _HEADERS = {
     "input_psnr": "input PSNR dB",
     "seconds_per_image": "s/image",
     "iterations_per_s": "it/s",
+    "restore_images_per_s": "restore img/s",
 }
 _DIGITS = {"train_seconds": 1, "ssim": 4}
 
 
-def digits(metric: str) -> int:
-    return 0 if is_throughput(metric) else _DIGITS.get(metric, 2)
+def digits(metric: str) -> int | None:
+    return None if is_throughput(metric) else _DIGITS.get(metric, 2)
 
 
 def header(metric: str, rows: list[dict] = ()) -> str:
