@@ -42,7 +42,7 @@ def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys)
     table = (out / "device-check.md").read_text()
     assert (
         table.startswith("# Device check: CPU")
-        and "| check-images / zssr / restore / seed 0 | no | ok | 0.0 |" in table
+        and "| check-images [rgb-64] / zssr / restore / seed 0 | no | ok | 0.0 |" in table
     )
     assert table in capsys.readouterr().out
 
