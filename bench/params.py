@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Integers must fit 64 bits: every value ends up in torch, numpy or a C library.
@@ -58,7 +58,9 @@ class Param:
 
     For a list or tuple default, ``choices`` and the range apply to each element, whose type is
     taken from the default's first element or from ``item`` (needed when the default is empty).
-    ``name=True`` requires text (or each element) to be one safe path component.
+    ``name=True`` requires text (or each element) to be one safe path component. ``parse``, for
+    values with a grammar of their own (a config string), is called on a value of the right type
+    and raises ValueError, with the reason, when it rejects it.
     """
 
     default: Any
@@ -70,6 +72,7 @@ class Param:
     help: str = ""
     item: type | None = None
     name: bool = False
+    parse: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.choices is not None:
@@ -129,6 +132,11 @@ class Param:
             return None
         if not self._allowed(value):
             return f"expected {self.describe()}, got {show(value)}"
+        if self.parse is not None:
+            try:
+                self.parse(value)
+            except ValueError as exc:
+                return str(exc)
         return None
 
     def _allowed(self, value: Any) -> bool:

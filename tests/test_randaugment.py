@@ -119,3 +119,15 @@ def test_the_hosts_augment_applies_randaugment_after_crop_and_flip_as_uint8():
     assert torch.equal(Augment()(x, torch.Generator().manual_seed(0)), x)  # off by default
     with pytest.raises(ValueError, match="only the increasing op set"):
         Augment(rand_augment="rand-m9")
+
+
+def test_a_bad_randaugment_config_in_a_suite_is_refused_when_it_loads(tmp_path):
+    from bench import registry
+    from bench.suite import SuiteError, load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text("runs: [{datasets: mnist, methods: mae, protocol: {name: finetune, rand_augment: rand-m9}}]\n")
+    with pytest.raises(SuiteError, match=r"rand_augment.*only the increasing op set is implemented"):
+        load_suite(path, registry.load())
+    path.write_text("runs: [{datasets: mnist, methods: mae, protocol: {name: finetune, rand_augment: rand-m9-inc1}}]\n")
+    assert load_suite(path, registry.load()).runs

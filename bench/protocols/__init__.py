@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.data.randaugment import parse_config
 from bench.params import Param
 
 #: Seeds of the host's splits and noise (as a run's seeds: they fit every RNG).
@@ -51,6 +52,7 @@ _REPRESENTATION = {
     "input_size": Param(
         0,
         ge=0,
+        le=2048,  # a resized copy of the training split is kept: a typo of 22400 would exhaust memory
         help="side images are resized to (bicubic, on the device) before the encoder, which is built and "
         "pre-trained for it; 0: their own size",
     ),
@@ -205,7 +207,9 @@ PROTOCOLS: dict[str, Protocol] = {
                     [], gt=0, le=1, item=float, help="random-resized-crop area range, e.g. [0.08, 1.0]; []: none"
                 ),
                 "rand_augment": Param(
-                    "", help="timm's RandAugment config, e.g. rand-m9-mstd0.5-inc1 (after crop and flip); '': none"
+                    "",
+                    parse=lambda config: parse_config(config) if config else None,  # refused when the suite loads
+                    help="timm's RandAugment config, e.g. rand-m9-mstd0.5-inc1 (after crop and flip); '': none",
                 ),
                 "head": Param(
                     "batchnorm",
