@@ -3,6 +3,12 @@
 Records are grouped by configuration (suite, dataset, protocol, method, params, budget); a
 group's value of a metric is the mean over its seeds, with the sample standard deviation as
 spread. Throughput figures are the records' warm, synchronized medians.
+
+A restoration set split into runs of some of its images each (protocol option ``images``, so a
+CPU can do a long method image by image and resume) is one configuration: its runs are shards of
+one row, each seed's figures weighted by the images its shards restored. The row names the images
+it covers unless they are the images of a run of the whole set beside it (then it joins that
+run's table).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Group:
     method: str
     config: str  # params + budget, as text
     records: list[dict] = field(default_factory=list)  # in the schema of bench.records (checked, filled in)
+    images: tuple[str, ...] = ()  # the images a sharded row covers, named in its setting; (): the whole set
 
     @property
     def ok(self) -> list[dict]:
@@ -48,13 +55,23 @@ class Group:
         return sorted({r["spec"]["seed"] for r in self.ok})
 
     def values(self, metric: str) -> list[float]:
-        """One value per successful seed: a quality metric or a throughput median."""
-        out = []
+        """One value per successful seed: a quality metric or a throughput median. A seed run in
+        shards gives one value: its shards' weighted by their images (a rate: images over the
+        time they took, so a big image's slow run counts for its time)."""
+        by_seed: dict[int, list[tuple[int, float]]] = {}
         for r in self.ok:
-            if metric in r["metrics"]:
-                out.append(r["metrics"][metric])
-            elif r["throughput"].get(metric, {}).get("items_per_s"):
-                out.append(r["throughput"][metric]["items_per_s"])
+            value = _figure(r, metric)
+            if value is not None:
+                by_seed.setdefault(r["spec"]["seed"], []).append((max(len(r["details"]["per_image"]), 1), value))
+        out = []
+        for figures in by_seed.values():
+            total = sum(n for n, _ in figures)
+            if len(figures) == 1:
+                out.append(figures[0][1])
+            elif is_throughput(metric):
+                out.append(total / sum(n / v for n, v in figures) if all(v > 0 for _, v in figures) else 0.0)
+            else:
+                out.append(sum(n * v for n, v in figures) / total)
         return out
 
     def metric_names(self) -> list[str]:
@@ -103,6 +120,12 @@ class Group:
         return ", ".join(names)
 
 
+def _figure(record: dict, metric: str) -> float | None:
+    if metric in record["metrics"]:
+        return record["metrics"][metric]
+    return record["throughput"].get(metric, {}).get("items_per_s") or None
+
+
 #: What a row can be marked with, shown after its label in ``bench table`` and in the report:
 #: name -> whether a group's records earn the mark. A new mark is one entry here.
 ROW_MARKS: dict[str, Callable[[Group], bool]] = {
@@ -122,13 +145,22 @@ def load_groups(path: str | Path, unreadable: list[Unreadable] | None = None) ->
     return group_records(record for _, record in iter_records(path, unreadable))
 
 
+def _shard(spec: dict) -> list[str] | None:
+    """The images a restoration run was restricted to (option ``images``); None: the whole set."""
+    images = spec["protocol_options"].get("images") if spec["protocol"] == "restore" else None
+    if not images:
+        return None
+    return [str(i) for i in (images if isinstance(images, list) else [images])]
+
+
 def group_records(records: Iterable[dict]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for record in records:
         spec = record["spec"]
-        config = json.dumps(
-            {"params": spec["params"], "budget": spec["budget"], "options": spec["protocol_options"]}, sort_keys=True
-        )
+        options = spec["protocol_options"]
+        if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
+            options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
+        config = json.dumps({"params": spec["params"], "budget": spec["budget"], "options": options}, sort_keys=True)
         key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
         # A failed attempt is superseded by a later successful run of the same spec.
@@ -139,7 +171,23 @@ def group_records(records: Iterable[dict]) -> list[Group]:
             if r["key"] not in by_key or by_key[r["key"]]["status"] != "ok":
                 by_key[r["key"]] = r
         group.records = list(by_key.values())
+    _name_shard_images(list(groups.values()))
     return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config))
+
+
+def _name_shard_images(groups: list[Group]) -> None:
+    """A sharded row names the images it covers, unless they are the images a whole-set row of
+    the same table restored (then the two are one table: the split was only how it ran)."""
+    whole: dict[tuple, list[set[str]]] = {}
+    for g in groups:
+        if not json.loads(g.config)["options"].get("sharded"):
+            restored = {e["image"] for r in g.ok for e in r["details"]["per_image"]}
+            whole.setdefault((g.suite, g.dataset, g.protocol, _setting(g)), []).append(restored)
+    for g in groups:
+        if json.loads(g.config)["options"].get("sharded"):
+            covered = {name for r in g.ok for name in _shard(r["spec"]) or ()}
+            if covered not in whole.get((g.suite, g.dataset, g.protocol, _setting(g)), []):
+                g.images = tuple(sorted(covered))
 
 
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -224,9 +272,9 @@ def _setting(g: Group) -> str:
         )
     else:
         text = task
-    images = options.get("images")
+    images = options.get("images") or g.images  # a run of some images, or the images a sharded row covers
     if images:
-        text += f", images {' '.join(map(str, images if isinstance(images, list) else [images]))}"
+        text += f", images {' '.join(map(str, images if isinstance(images, list | tuple) else [images]))}"
     if options.get("max_images"):
         text += f", first {options['max_images']} images"
     return text
@@ -399,7 +447,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
         body = []
         for r in table_rows:
-            seeds = f"{r['runs_ok']}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
+            seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [
                 _fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), digits(m))
                 for m in present

@@ -130,3 +130,78 @@ def test_a_methods_own_rate_is_shown_under_the_label_it_declared(tmp_path):
     assert "sparkle img/s" in text and "40" in text
     assert any(d.metric == "sparkle_images_per_s" for d in compare(root, root, Tolerances()))
     assert "sparkle img/s" in build(root, tmp_path / "site").index.read_text()
+
+
+def restore_run(root, method, images, seed=0, shard=True, psnr=None, seconds=None):
+    """A restoration record of ``images`` (name -> PSNR); ``shard``: run with ``images:``."""
+    options = {"task": "sr", "scale": 4} | ({"images": list(images)} if shard else {})
+    per_image = [{"image": name, "psnr": p, "ssim": 0.9} for name, p in images.items()]
+    seconds = seconds or [10.0] * len(images)
+    key = f"{method}-{seed}-{'-'.join(images)}"
+    write_json_atomic(
+        root / f"{key}.json",
+        {
+            "schema_version": 1,
+            "key": key,
+            "spec": {
+                "suite": "s",
+                "dataset": "set5",
+                "method": method,
+                "protocol": "restore",
+                "protocol_options": options,
+                "params": {},
+                "budget": {},
+                "seed": seed,
+            },
+            "status": "ok",
+            "ended_at": "",
+            "metrics": {
+                "psnr": psnr if psnr is not None else sum(images.values()) / len(images),
+                "ssim": 0.9,
+                "seconds_per_image": sum(seconds) / len(seconds),
+                "iterations_per_s": 100 * len(images) / sum(seconds),
+            },
+            "metric_info": {"psnr": {"kind": "quality", "higher_is_better": True}},
+            "throughput": {"restore_images_per_s": {"items_per_s": len(images) / sum(seconds)}},
+            "details": {"per_image": per_image},
+            "environment": {"device": {"name": "cpu"}},
+        },
+    )
+
+
+SET5 = {"baby": 31.8, "bird": 30.2, "butterfly": 22.1, "head": 31.6, "woman": 26.5}
+
+
+def test_a_set_run_image_by_image_is_one_row_beside_the_whole_set_run(tmp_path):
+    """dip-sr-set5's shape: bicubic on the set, DIP one run per image (each its own time)."""
+    restore_run(tmp_path, "bicubic", SET5, shard=False)
+    dip = {name: p + 2 for name, p in SET5.items()}
+    for (name, p), s in zip(dip.items(), (100.0, 30.0, 25.0, 30.0, 35.0)):
+        restore_run(tmp_path, "dip", {name: p}, seconds=[s])
+    rows = {r["method"]: r for r in leaderboard(load_groups(tmp_path))}
+    assert rows["dip"]["setting"] == rows["bicubic"]["setting"] == "sr x4"
+    assert rows["dip"]["seeds"] == [0] and rows["dip"]["runs_ok"] == 5
+    figures = rows["dip"]["metrics"]
+    assert figures["psnr"]["values"] == [pytest.approx(sum(dip.values()) / 5)]  # one value: the seed's
+    assert figures["seconds_per_image"]["mean"] == pytest.approx(44.0)
+    assert figures["restore_images_per_s"]["mean"] == pytest.approx(5 / 220)  # images over their time
+    assert figures["iterations_per_s"]["mean"] == pytest.approx(500 / 220)
+    table = render(leaderboard(load_groups(tmp_path)), "markdown")
+    assert table.count("### ") == 1 and "### s · set5 · restore · sr x4 " in table
+    dip_cells = next(line for line in table.splitlines() if line.startswith("| dip")).split("|")
+    assert dip_cells[3].strip() == "1"  # seeds, not shards
+
+
+def test_shards_short_of_the_set_are_named_and_kept_apart_and_seeds_weigh_by_images(tmp_path):
+    restore_run(tmp_path, "bicubic", SET5, shard=False)
+    for seed, offset in ((0, 0.0), (1, 1.0)):
+        restore_run(tmp_path, "dip", {"bird": 32.0 + offset}, seed=seed)
+        restore_run(tmp_path, "dip", {"baby": 30.0 + offset, "head": 27.0 + offset}, seed=seed)
+    rows = {r["method"]: r for r in leaderboard(load_groups(tmp_path))}
+    assert rows["dip"]["setting"] == "sr x4, images baby bird head"  # 3 of 5: not the bicubic table's
+    assert rows["dip"]["metrics"]["psnr"]["values"] == [
+        pytest.approx(89 / 3),
+        pytest.approx(92 / 3),
+    ]  # (32 + 30 + 27) / 3: by image, not by run
+    assert rows["dip"]["metrics"]["psnr"]["std"] == pytest.approx(0.5**0.5)
+    assert "restore · sr x4, images baby bird head" in render(leaderboard(load_groups(tmp_path)))
