@@ -50,6 +50,7 @@ NOT_RUNNABLE = {
 STAND_INS = {
     "restoration-quick": "restore",
     "restoration-cpu": "restore",
+    "dip-sr-set5": "restore",
     "representation-mnist-cpu": "represent",
     "onepfrac-mnist-cpu": "represent",
     "icn-mnist-cpu": "classify",
