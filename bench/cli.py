@@ -1,4 +1,4 @@
-"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare.
+"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -25,6 +25,7 @@ EPILOG = """examples:
   bench report results/ -o report/               static HTML site: leaderboards, plots, pictures
   bench report results/ -o report/ --baseline results/reference   mark regressions
   bench compare results/reference/quick results --quality-tolerance 0.5 --throughput-tolerance 0.2
+  bench diff results/reference/quick results/quick --row small-cnn   what changed between two rows
 """
 
 
@@ -224,6 +225,18 @@ def _parser() -> argparse.ArgumentParser:
     _tolerance_options(p)
     p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
     p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser(
+        "diff",
+        formatter_class=fmt,
+        help="what differs between two records, or between the rows two results folders share",
+        description="Code (parts and modules), commit, installed packages, machine, device, spec, "
+        "data checksums and load, then the metrics with their deltas (bench/diff.py).",
+    )
+    p.add_argument("a", help="a record (JSON file) or a results folder")
+    p.add_argument("b", help="a record or a results folder (the same kind as A)")
+    p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
+    p.set_defaults(handler=cmd_diff)
     return parser
 
 
@@ -587,6 +600,34 @@ def cmd_compare(args) -> int:
     sys.stdout.write(render_deltas(deltas, tolerances))
     failing = {"REGRESSION"} | (set() if args.allow_missing else {"missing"})
     return 1 if any(d.verdict in failing for d in deltas) else 0
+
+
+def cmd_diff(args) -> int:
+    from bench.diff import diff_groups, diff_records
+    from bench.records import InvalidRecord, read_record
+    from bench.report import load_groups, row_keys
+
+    paths = [Path(args.a), Path(args.b)]
+    for path in paths:
+        if not path.exists():
+            raise BenchError(f"{path}: no such record or results folder")
+    if all(path.is_file() for path in paths):
+        try:
+            a, b = (read_record(path) for path in paths)
+        except InvalidRecord as exc:
+            raise BenchError(f"not a record: {exc}") from None
+        sys.stdout.write(diff_records(a, b).render())
+        return 0
+    if not all(path.is_dir() for path in paths):
+        raise BenchError("bench diff: expected two records or two results folders")
+    rows = [dict(zip(row_keys(groups), groups)) for groups in (load_groups(p) for p in paths)]
+    shared = [key for key in rows[0] if key in rows[1] and all(t in " / ".join(key) for t in args.row)]
+    if not shared:
+        raise BenchError(f"no row of {paths[0]} is in {paths[1]}" + (f" matching {args.row}" if args.row else ""))
+    for key in shared:
+        print(f"== {' / '.join(key)}")
+        sys.stdout.write(diff_groups(rows[0][key], rows[1][key]).render())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -144,6 +144,7 @@ def compare(
                 deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
                 continue
             deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note))
+        mark_what_changed(deltas[first:], b, n)
         for d in deltas[first:]:
             d.code = code
     for key in sorted(set(new) - set(base)):
@@ -172,6 +173,17 @@ def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
         delta.p_value = p
         delta.verdict = "better" if p is None or p < tolerances.alpha else "ok"
     return delta
+
+
+def mark_what_changed(deltas: list[Delta], base: Group, new: Group) -> None:
+    """Beside each regression, the one-line summary of ``bench diff`` between the two rows."""
+    if any(d.verdict == "REGRESSION" for d in deltas):
+        from bench.diff import diff_groups
+
+        what = diff_groups(base, new).summary()
+        for d in deltas:
+            if d.verdict == "REGRESSION":
+                d.note = _join(d.note, f"what changed: {what}")
 
 
 def _join(a: str, b: str) -> str:

@@ -60,7 +60,10 @@ class Param:
     taken from the default's first element or from ``item`` (needed when the default is empty).
     ``name=True`` requires text (or each element) to be one safe path component. ``parse``, for
     values with a grammar of their own (a config string), is called on a value of the right type
-    and raises ValueError, with the reason, when it rejects it.
+    and raises ValueError, with the reason, when it rejects it. ``since``, for a param added to a
+    method that already has records (the plugin's version that added it, e.g. ``"0.3"``): a run
+    that leaves it at its default keeps the key it had before, so its records are still found
+    (the default must reproduce what the method did without it).
     """
 
     default: Any
@@ -73,6 +76,7 @@ class Param:
     item: type | None = None
     name: bool = False
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
+    since: str = ""
 
     def __post_init__(self) -> None:
         if self.choices is not None:
@@ -196,6 +200,11 @@ def as_param(value: Any) -> Param:
 def declared(mapping: Mapping[str, Any]) -> dict[str, Param]:
     """Every entry of a params/options mapping as a :class:`Param`."""
     return {key: as_param(value) for key, value in mapping.items()}
+
+
+def late_defaults(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults of the entries declared with ``since`` (added after runs had keys)."""
+    return {key: value.default for key, value in mapping.items() if isinstance(value, Param) and value.since}
 
 
 def defaults(mapping: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from bench import accel, identity
 from bench.artifacts import list_images
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment
+from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment, load_average
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -198,6 +198,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
     from bench.context import pick_device, seed_everything
 
     started = dt.datetime.now(dt.timezone.utc)
+    load_at_start = load_average()
     t0 = time.perf_counter()
     record: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -262,6 +263,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["ended_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         record["code"] = code_version()
         record["environment"] = environment(device or torch.device("cpu"))
+        record["environment"]["load_average"] = {"start": load_at_start, "end": load_average()}  # 1 min
         record["data_files"] = cache.files(spec.dataset)
         pictures = list_images(store.path_for(spec).with_suffix(""))
         if pictures:

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from bench.executors import check_options
-from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
+from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
@@ -96,6 +96,46 @@ class SuiteError(Exception):
         super().__init__("\n".join(problems))
 
 
+#: Each protocol's options when run keys stopped hashing defaults (record schema 2). A key hashes
+#: these as the spec holds them, defaults included (the keys existing records have), and an option
+#: declared later only when its value differs from its default: adding an option whose default
+#: reproduces the old behaviour leaves every existing key as it was. Never add to these sets (that
+#: moves the keys of every run that leaves the option at its default). Method params are hashed as
+#: the suite writes them (defaults are not filled in), so a new param never moves a key.
+KEYED_OPTIONS: dict[str, frozenset[str]] = {
+    "classify": frozenset({"eval_batch_size", "holdout", "split_seed"}),
+    "restore": frozenset(
+        {"drop_ratio", "images", "mask", "max_images", "monitor_every", "noise_clip", "noise_seed", "scale"}
+        | {"sigma", "task", "warmup"}
+    ),
+    "linear-probe": frozenset(
+        {"batch_size", "crop_padding", "crop_pct", "epochs", "eval_batch_size", "feature_sweep", "flip"}
+        | {"head_init_std", "head_norm", "holdout", "input_size", "labelled_images", "lr_schedule", "lrs"}
+        | {"optimizer", "overrides", "probe", "resized_crop", "split_seed", "test_images", "warmup_epochs"}
+        | {"weight_decays", "weights"}
+    ),
+    "knn": frozenset(
+        {"crop_pct", "eval_batch_size", "feature_sweep", "holdout", "input_size", "k", "labelled_images"}
+        | {"split_seed", "temperature", "test_images", "weights"}
+    ),
+    "finetune": frozenset(
+        {"batch_size", "crop_padding", "crop_pct", "cutmix", "decay_all", "drop_path", "epochs"}
+        | {"eval_batch_size", "flip", "head", "head_init_std", "holdout", "input_size", "label_smoothing"}
+        | {"labelled_images", "layer_decay", "lr", "lr_schedule", "min_lr", "mixup", "optimizer", "overrides"}
+        | {"rand_augment", "random_erasing", "recipe", "resized_crop", "split_seed", "test_images"}
+        | {"warmup_epochs", "warmup_lr", "weight_decay", "weights"}
+    ),
+}
+
+
+def keyed_options(protocol: str, options: dict) -> dict:
+    """The protocol options a run's key hashes (see :data:`KEYED_OPTIONS`)."""
+    declared_options = PROTOCOLS[protocol].options if protocol in PROTOCOLS else {}
+    default = defaults(declared_options)
+    keyed = KEYED_OPTIONS.get(protocol, frozenset())
+    return {k: v for k, v in options.items() if k in keyed or k not in default or v != default[k]}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run: plain, JSON-serialisable data, so any executor can ship it elsewhere."""
@@ -113,6 +153,8 @@ class RunSpec:
     precision: str = "auto"
     channels_last: str | bool = "auto"
     compile: bool = False  # how to run, not what is computed: outside the key, like device
+    #: Params declared with ``since`` and their defaults: at its default such a param is left out of the key.
+    late_params: dict = field(default_factory=dict)
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
@@ -121,8 +163,8 @@ class RunSpec:
             "dataset": self.dataset,
             "method": self.method,
             "protocol": self.protocol,
-            "protocol_options": self.protocol_options,
-            "params": self.params,
+            "protocol_options": keyed_options(self.protocol, self.protocol_options),
+            "params": {k: v for k, v in self.params.items() if k not in self.late_params or v != self.late_params[k]},
             "budget": self.budget,
             "seed": self.seed,
         }
@@ -265,6 +307,7 @@ def load_suite(
                                 precision=group_precision,
                                 channels_last=group_layout,
                                 compile=compile_models,
+                                late_params=late_defaults(spec.params),
                             )
                         )
     if not specs and not v.problems:
