@@ -1,4 +1,4 @@
-"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff.
+"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff | history.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -26,6 +26,7 @@ EPILOG = """examples:
   bench report results/ -o report/ --baseline results/reference   mark regressions
   bench compare results/reference/quick results --quality-tolerance 0.5 --throughput-tolerance 0.2
   bench diff results/reference/quick results/quick --row small-cnn   what changed between two rows
+  bench history results/                         each row across code versions, with its steps
 """
 
 
@@ -237,6 +238,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("b", help="a record or a results folder (the same kind as A)")
     p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
     p.set_defaults(handler=cmd_diff)
+
+    p = sub.add_parser(
+        "history",
+        formatter_class=fmt,
+        help="each row's metrics across the code versions that made them, with the steps",
+        description="Reads a results folder with the records re-runs replaced (superseded/); per row, one "
+        "line per code version (its git commit, when it ended, mean ± std over seeds of each metric and "
+        "throughput), oldest first, and the versions where a value stepped beyond its noise (an L1 Potts "
+        "fit, as asv's step detection; bench/history.py).",
+    )
+    p.add_argument("results", nargs="?", default="results", help="results folder")
+    p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
+    p.set_defaults(handler=cmd_history)
     return parser
 
 
@@ -627,6 +641,18 @@ def cmd_diff(args) -> int:
     for key in shared:
         print(f"== {' / '.join(key)}")
         sys.stdout.write(diff_groups(rows[0][key], rows[1][key]).render())
+    return 0
+
+
+def cmd_history(args) -> int:
+    from bench.history import history, render
+
+    if not Path(args.results).exists():
+        raise BenchError(f"{args.results}: no such results folder")
+    rows = [row for row in history(args.results) if all(text in row.name for text in args.row)]
+    if not rows:
+        raise BenchError(f"no result records under {args.results}" + (f" matching {args.row}" if args.row else ""))
+    sys.stdout.write(render(rows))
     return 0
 
 
