@@ -1,4 +1,4 @@
-"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff | history.
+"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff | history | ab.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -27,6 +27,7 @@ EPILOG = """examples:
   bench compare results/reference/quick results --quality-tolerance 0.5 --throughput-tolerance 0.2
   bench diff results/reference/quick results/quick --row small-cnn   what changed between two rows
   bench history results/                         each row across code versions, with its steps
+  bench ab suites/quick.yaml --base-python ../base/.venv/bin/python   A/B gate on one machine
 """
 
 
@@ -251,6 +252,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="?", default="results", help="results folder")
     p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
     p.set_defaults(handler=cmd_history)
+
+    p = sub.add_parser(
+        "ab",
+        formatter_class=fmt,
+        help="A/B on one machine: a suite on two code versions, interleaved by seed, gated on the pairs",
+        description="Run SUITE seed by seed with the bench of --base-python (e.g. a pull request's base "
+        "installed in a second virtual environment) and of --new-python (default: this one), alternating "
+        "which goes first (A B B A ...), into RESULTS_DIR/base and RESULTS_DIR/new; judge each metric on "
+        "the per-seed pairs (paired one-sided t-test, and the tolerance); re-run flagged rows with "
+        "--more-seeds further seeds and judge again: only a flag that survives fails (exit 1). "
+        "See docs/ci.md (bench/ab.py).",
+    )
+    p.add_argument("suite", help="suite file")
+    p.add_argument("--base-python", required=True, metavar="PY", help="python of the environment with BASE's bench")
+    p.add_argument("--new-python", default=None, metavar="PY", help="python of NEW's (default: this one)")
+    p.add_argument("--results-dir", default="results-ab", help="where base/ and new/ records go")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds each side runs")
+    p.add_argument("--more-seeds", type=int, default=3, help="further seeds for a flagged row (0: none)")
+    p.add_argument("--only", action="append", default=[], metavar="TEXT", help="as bench run --only")
+    p.add_argument("--budget-scale", type=float, default=None, help="as bench run --budget-scale")
+    p.add_argument("--data-dir", default=None, help="as bench run --data-dir")
+    p.add_argument("--offline", action="store_true", help="as bench run --offline")
+    _tolerance_options(p)
+    p.set_defaults(handler=cmd_ab)
     return parser
 
 
@@ -642,6 +667,31 @@ def cmd_diff(args) -> int:
         print(f"== {' / '.join(key)}")
         sys.stdout.write(diff_groups(rows[0][key], rows[1][key]).render())
     return 0
+
+
+def cmd_ab(args) -> int:
+    from bench import ab
+    from bench.compare import render_deltas
+
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if args.more_seeds < 0:
+        raise BenchError(f"--more-seeds: expected 0 or more, got {args.more_seeds}")
+    for python in filter(None, (args.base_python, args.new_python)):
+        if not Path(python).is_file():
+            raise BenchError(f"{python}: no such interpreter (give the python of the environment to run)")
+    if not Path(args.suite).is_file():
+        raise BenchError(f"{args.suite}: no such suite file")
+    tolerances = _tolerances(args)
+    deltas, rerun = ab.main(args, tolerances, say=lambda text: print(f"bench ab: {text}", file=sys.stderr))
+    if not deltas:
+        raise BenchError(f"no runs finished under {args.results_dir}: see the records' errors")
+    sys.stdout.write(render_deltas(deltas, tolerances))
+    if rerun:
+        print(f"re-run with more seeds: {', '.join(rerun)}")
+    return 1 if any(d.verdict in ("REGRESSION", "missing") for d in deltas) else 0
 
 
 def cmd_history(args) -> int:

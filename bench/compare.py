@@ -61,7 +61,7 @@ class Delta:
     metric: str
     base: list[float] = field(default_factory=list)
     new: list[float] = field(default_factory=list)
-    verdict: str = "ok"  # ok, better, noise, REGRESSION, missing, new
+    verdict: str = "ok"  # ok, better, noise, unreliable (a loaded machine's rate), REGRESSION, missing, new
     p_value: float | None = None
     note: str = ""
     code: str = ""  # which code differs between BASE's and NEW's records ("method and host"); "?" unknown
@@ -136,6 +136,7 @@ def compare(
         if code not in ("", "?"):
             config_note = _join(config_note, f"code differs: {code}")
         first = len(deltas)
+        busy = loaded(b, n)
         for metric in [*b.metric_names(), *b.throughput_names()]:
             bv, nv = samples(b, metric), samples(n, metric)
             if not bv:
@@ -144,6 +145,13 @@ def compare(
                 deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
                 continue
             deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note))
+            if (
+                busy
+                and deltas[-1].verdict in ("REGRESSION", "better")
+                and b.metric_info(metric)["kind"] == "throughput"
+            ):
+                deltas[-1].verdict = "unreliable"
+                deltas[-1].note = _join(deltas[-1].note, busy)
         mark_what_changed(deltas[first:], b, n)
         for d in deltas[first:]:
             d.code = code
@@ -173,6 +181,25 @@ def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
         delta.p_value = p
         delta.verdict = "better" if p is None or p < tolerances.alpha else "ok"
     return delta
+
+
+def loaded(*groups: Group) -> str:
+    """Why the rows' throughputs cannot be compared, or "": a run whose machine had more runnable
+    processes than CPUs (load average over the last minute, at its start or end) did not have its
+    cores, and its rates measure the other processes as much as the code (``bench ab`` pairs runs
+    made under the same load instead)."""
+    worst = None
+    for group in groups:
+        for record in group.ok:
+            env = record["environment"]
+            load = env.get("load_average")
+            cpus = env.get("cpu_count")
+            if not isinstance(load, dict) or not isinstance(cpus, int) or cpus < 1:
+                continue
+            values = [v for v in load.values() if isinstance(v, (int, float))]
+            if values and max(values) > cpus and (worst is None or max(values) / cpus > worst[0] / worst[1]):
+                worst = (max(values), cpus)
+    return f"loaded machine (load {worst[0]:g} on {worst[1]} CPUs): throughput unreliable" if worst else ""
 
 
 def mark_what_changed(deltas: list[Delta], base: Group, new: Group) -> None:
