@@ -106,3 +106,20 @@ def test_throughput_measured_on_a_loaded_machine_is_reported_unreliable_not_as_a
     loaded_side(tmp_path / "quiet2", 0.5, 1000.0)
     slow = {d.metric: d.verdict for d in compare(tmp_path / "quiet", tmp_path / "quiet2", Tolerances())}
     assert slow["train_images_per_s"] == "REGRESSION"  # both quiet: a 4x slowdown is one
+
+
+def test_the_documented_ab_job_installs_both_sides_and_runs_bench_ab():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ci.md").read_text()
+    (workflow,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if "jobs:" in b]
+    runs = [s["run"] for s in yaml.safe_load(workflow)["jobs"]["ab-gate"]["steps"] if "run" in s]
+    assert runs[0] == "make install" and runs[2] == "make -C ../base install"
+    assert runs[1].startswith("git worktree add ../base ")
+    words = runs[3].split()
+    assert words[0] == ".venv/bin/bench"
+    args = cli._parser().parse_args(words[1:])
+    assert args.handler is cli.cmd_ab and args.base_python == "../base/.venv/bin/python"
