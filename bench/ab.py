@@ -11,7 +11,8 @@ minutes apart under about the same load. A quality metric's drop is the mean of 
 differences; a throughput's is one minus the geometric mean of the per-pair ratios NEW / BASE.
 A drop is a regression when it is past the tolerance AND a one-sided paired t-test (on the
 differences, on the log ratios for throughput) gives p < alpha; with one pair the tolerance alone
-decides. A row flagged so is run again with ``--more-seeds`` further seeds on both sides
+decides. A tolerance left to the noise is three standard errors of the mean drop over the pairs
+(for a throughput at least 5%). A row flagged so is run again with ``--more-seeds`` further seeds on both sides
 (interleaved the same way) and judged again on all its pairs: only a flag that survives fails.
 """
 
@@ -85,11 +86,11 @@ def judge_pairs(name: str, metric: str, pairs: list[tuple[float, float]], info: 
             return delta
         drops = [-sign * math.log(n / b) for b, n in pairs]  # > 0: NEW worse
         size = 1 - math.exp(-statistics.fmean(drops))
-        allowed = tol.allowed(metric, "throughput", 1.0)
+        allowed = tol.allowed(metric, "throughput", 1.0, _se(drops))  # log ratios: relative, as the tolerance
     else:
         drops = [sign * (b - n) for b, n in pairs]
         size = statistics.fmean(drops)
-        allowed = tol.allowed(metric, "quality", statistics.fmean(b for b, _ in pairs))
+        allowed = tol.allowed(metric, "quality", statistics.fmean(b for b, _ in pairs), _se(drops))
     delta.p_value = _p_positive(drops)
     delta.note = f"{len(pairs)} pairs"
     if size > allowed:
@@ -102,6 +103,11 @@ def judge_pairs(name: str, metric: str, pairs: list[tuple[float, float]], info: 
     elif -size > allowed and (p := _p_positive([-d for d in drops])) is not None and p < tol.alpha:
         delta.verdict = "better"
     return delta
+
+
+def _se(values: list[float]) -> float | None:
+    """The standard error of the mean of the per-pair drops (the noise a tolerance of None is set from)."""
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
 
 
 def _p_positive(values: list[float]) -> float | None:

@@ -226,6 +226,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("new", help="new results folder")
     _tolerance_options(p)
     p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=[],
+        metavar="AA_DIR",
+        help="records of repeated runs of one code (an A/A pass): their spread joins the seeds' when a "
+        "tolerance is set from the noise (repeatable)",
+    )
     p.set_defaults(handler=cmd_compare)
 
     p = sub.add_parser(
@@ -283,11 +291,16 @@ def _tolerance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quality-tolerance",
         type=float,
-        default=0.3,
-        help="allowed absolute drop of quality metrics (accuracy points, dB)",
+        default=None,
+        help="allowed absolute drop of quality metrics (accuracy points, dB); default: 3 standard errors "
+        "of the difference, from the seeds' spread (0.3 with one seed a side)",
     )
     p.add_argument(
-        "--throughput-tolerance", type=float, default=0.2, help="allowed relative drop of throughput (0.2 = 20%%)"
+        "--throughput-tolerance",
+        type=float,
+        default=None,
+        help="allowed relative drop of throughput (0.2 = 20%%); default: 3 standard errors of the "
+        "difference of the runs' rates, at least 5%% (20%% with one run a side)",
     )
     p.add_argument(
         "--tolerance",
@@ -319,8 +332,12 @@ def _tolerances(args):
             raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item[:200]!r}")
         allowed("--tolerance", number, repr(item[:200]))
         per_metric[metric] = ("rel" if value.endswith("%") else "abs", number)
-    allowed("--quality-tolerance", args.quality_tolerance, args.quality_tolerance)
-    allowed("--throughput-tolerance", args.throughput_tolerance, args.throughput_tolerance)
+    for option, value in (
+        ("--quality-tolerance", args.quality_tolerance),
+        ("--throughput-tolerance", args.throughput_tolerance),
+    ):
+        if value is not None:
+            allowed(option, value, value)
     if not 0 < args.alpha < 1:
         raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
     return Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)
@@ -633,7 +650,10 @@ def cmd_compare(args) -> int:
         if not Path(path).exists():
             raise BenchError(f"{path}: no such results folder")
     tolerances = _tolerances(args)
-    deltas = compare(args.base, args.new, tolerances)
+    for path in args.noise:
+        if not Path(path).is_dir():
+            raise BenchError(f"--noise {path}: no such results folder")
+    deltas = compare(args.base, args.new, tolerances, noise=args.noise)
     if not deltas:
         raise BenchError(f"no result records to compare under {args.base}")
     sys.stdout.write(render_deltas(deltas, tolerances))

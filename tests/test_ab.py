@@ -100,12 +100,15 @@ def test_throughput_measured_on_a_loaded_machine_is_reported_unreliable_not_as_a
     loaded_side(tmp_path / "busy", 9.0, 1000.0)  # the same code on a busier machine: 4x "slower"
     deltas = {d.metric: d for d in compare(tmp_path / "quiet", tmp_path / "busy", Tolerances())}
     assert deltas["train_images_per_s"].verdict == "unreliable"
-    assert "loaded machine (load 9 on 2 CPUs)" in deltas["train_images_per_s"].note
+    assert "loaded machine (4.5x its CPUs)" in deltas["train_images_per_s"].note
     assert cli.main(["compare", str(tmp_path / "busy"), str(tmp_path / "quiet")]) == 0  # nor 4x faster
     assert "unreliable" in capsys.readouterr().out
     loaded_side(tmp_path / "quiet2", 0.5, 1000.0)
     slow = {d.metric: d.verdict for d in compare(tmp_path / "quiet", tmp_path / "quiet2", Tolerances())}
     assert slow["train_images_per_s"] == "REGRESSION"  # both quiet: a 4x slowdown is one
+    loaded_side(tmp_path / "crawl", 9.0, 400.0)
+    crawl = {d.metric: d.verdict for d in compare(tmp_path / "quiet", tmp_path / "crawl", Tolerances())}
+    assert crawl["train_images_per_s"] == "REGRESSION"  # 10x: more than a load of 4.5x the CPUs explains
 
 
 def test_the_documented_ab_job_installs_both_sides_and_runs_bench_ab():
@@ -123,3 +126,25 @@ def test_the_documented_ab_job_installs_both_sides_and_runs_bench_ab():
     assert words[0] == ".venv/bin/bench"
     args = cli._parser().parse_args(words[1:])
     assert args.handler is cli.cmd_ab and args.base_python == "../base/.venv/bin/python"
+
+
+def test_with_no_tolerance_given_it_is_set_from_the_seeds_spread_and_an_aa_pass(tmp_path):
+    from test_compare import write_set
+
+    noise = Tolerances(quality=None, throughput=None)
+    write_set(tmp_path / "base", [98.0, 98.1, 98.2])  # seeds' spread 0.1: a standard error of 0.08
+    write_set(tmp_path / "new", [97.5, 97.6, 97.7])  # 0.5 lower: past 3 standard errors
+    assert verdicts_of(compare(tmp_path / "base", tmp_path / "new", noise))["test_accuracy"] == "REGRESSION"
+    assert verdicts_of(compare(tmp_path / "base", tmp_path / "new", Tolerances()))["test_accuracy"] == "REGRESSION"
+    write_set(tmp_path / "aa", [96.0, 98.0, 100.0])  # an A/A pass that shows a seed moving it by 2 points
+    widened = compare(tmp_path / "base", tmp_path / "new", noise, noise=[tmp_path / "aa"])
+    assert verdicts_of(widened)["test_accuracy"] == "ok"
+    write_set(tmp_path / "one", [98.0])  # one seed a side: no spread, the fixed default (0.3)
+    write_set(tmp_path / "one-low", [97.8])
+    assert verdicts_of(compare(tmp_path / "one", tmp_path / "one-low", noise))["test_accuracy"] == "ok"
+    assert noise.allowed("train_images_per_s", "throughput", 1000.0, 1.0) == 50.0  # at least 5%
+    assert noise.allowed("train_images_per_s", "throughput", 1000.0, 40.0) == 120.0
+
+
+def verdicts_of(deltas):
+    return {d.metric: d.verdict for d in deltas}
