@@ -26,7 +26,7 @@ from bench import accel, identity
 from bench.artifacts import list_images
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment
+from bench.records import MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -255,7 +255,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["error"] = {
             "type": type(exc).__name__,
             "message": text or type(exc).__name__,
-            "traceback": traceback.format_exc(),
+            "traceback": _bounded(traceback.format_exc(), MAX_TRACEBACK),
         }
     finally:
         record.setdefault("timings", {})["wall_seconds"] = round(time.perf_counter() - t0, 3)
@@ -272,6 +272,14 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             gc.collect()
             torch.cuda.empty_cache()
     return _finite_or_null(record)
+
+
+def _bounded(text: str, limit: int) -> str:
+    """``text``, or its head and tail when longer than ``limit`` (what a record may hold)."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 80) // 2  # 80: room for the line that says what was cut
+    return f"{text[:keep]}\n... {len(text) - 2 * keep} characters left out ...\n{text[-keep:]}"
 
 
 def _check_finite(metrics: dict) -> None:

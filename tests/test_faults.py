@@ -1,0 +1,339 @@
+"""Faults and hostile input: symbolic links planted in a results folder or the download cache,
+full and read-only disks, interrupted and concurrent reports, huge or tampered records, and
+methods that try to take the suite down with them."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import cli, registry
+from bench.records import ResultStore, write_json_atomic
+from bench.suite import load_suite
+from fakedist import install_distribution
+
+HERE = Path(__file__).parent
+SUITE = "seeds: [0]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify, budget: {epochs: 1}}]\n"
+
+
+@pytest.fixture
+def plugins(monkeypatch, tmp_path):
+    """`bench` commands run in this process (and its children) see the toy and fault plugins."""
+    sources = {"bench_toy": (HERE / "toy.py").read_text(), "bench_fault_toy": (HERE / "fault_toy.py").read_text()}
+    site = install_distribution(
+        monkeypatch, tmp_path, "bench-toy", "1.0", sources, {"toy": "bench_toy", "fault-toy": "bench_fault_toy"}
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
+    monkeypatch.setenv("BENCH_PLUGINS", "toy,fault-toy")
+    return tmp_path
+
+
+def suite_file(folder: Path, text: str = SUITE) -> Path:
+    path = folder / "suite.yaml"
+    path.write_text(text)
+    return path
+
+
+def run(folder: Path, text: str = SUITE, *args: str) -> int:
+    return cli.main(["run", str(suite_file(folder, text)), "--results-dir", str(folder / "results"), "--quiet", *args])
+
+
+def spec_of(folder: Path, text: str = SUITE):
+    return load_suite(suite_file(folder, text), registry.load()).runs[0]
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# -- 5. symbolic links planted in a results folder or the cache --------------------------------------
+
+
+@pytest.mark.parametrize("planted", ["method folder", "lock", "artifact folder"])
+def test_run_refuses_a_planted_link_and_writes_nothing_through_it(plugins, capsys, planted):
+    spec = spec_of(plugins)
+    path = ResultStore(plugins / "results").path_for(spec)
+    outside = plugins / "outside"
+    outside.mkdir()
+    path.parent.mkdir(parents=True)
+    link = {"method folder": path.parent, "lock": path.with_suffix(".lock"), "artifact folder": path.with_suffix("")}
+    if planted == "method folder":
+        path.parent.rmdir()
+    os.symlink(outside if planted != "lock" else outside / "x.lock", link[planted])
+    assert run(plugins) == 2
+    err = capsys.readouterr().err
+    assert f"error: {link[planted]} is a symbolic link" in err and "Traceback" not in err
+    assert files_under(outside) == [] and not path.exists()
+
+
+def test_a_record_file_or_artifact_folder_linked_outside_is_not_read_by_report(plugins, capsys, tmp_path):
+    from test_report import record
+
+    results, outside = tmp_path / "results", tmp_path / "outside"
+    record(results, "cnn", 0, 90.0)
+    (outside / "images" / "fractal").mkdir(parents=True)
+    (outside / "images" / "fractal" / "secret.png").write_bytes(b"secret")
+    rec = json.loads((results / "cnn-0-3.json").read_text())
+    rec["artifacts"] = [{"path": "images/fractal/secret.png", "kind": "fractal"}]
+    write_json_atomic(results / "cnn-0-3.json", rec)
+    os.symlink(outside, results / "cnn-0-3")  # the record's artifact folder
+    record(outside, "mlp", 0, 80.0)
+    os.symlink(outside / "mlp-0-3.json", results / "mlp-0-3.json")  # a record that lives elsewhere
+    assert cli.main(["report", str(results), "-o", str(tmp_path / "site")]) == 0
+    err = capsys.readouterr().err
+    assert "mlp-0-3.json: reached through the symbolic link" in err
+    assert "artifact listed in a record but missing: cnn seed 0: images/fractal/secret.png" in err
+    assert not [p for p in (tmp_path / "site").rglob("*") if p.is_file() and p.read_bytes() == b"secret"]
+    assert not list((tmp_path / "site" / "records").glob("*mlp*"))  # no row for the linked record
+
+
+def test_extraction_refuses_a_folder_linked_outside_the_cache(tmp_path):
+    import tarfile
+
+    from bench.data.store import DataError, DataStore
+    from test_data_store import make_tar
+
+    tar = make_tar([("set-py/a", tarfile.REGTYPE, b"A")])
+    archive = __import__("test_data_store").Archive(
+        __import__("test_data_store").RemoteFile("set/set.tar.gz", "https://example.org/set.tar.gz", md5(tar)),
+        members={"a": md5(b"A")},
+        strip="set-py/",
+    )
+    mirror, cache, outside = tmp_path / "mirror", tmp_path / "cache", tmp_path / "outside"
+    (mirror / "set").mkdir(parents=True)
+    (mirror / "set" / "set.tar.gz").write_bytes(tar)
+    outside.mkdir()
+    cache.mkdir()
+    os.symlink(outside, cache / "set")
+    store = DataStore(mirror, offline=True, cache=cache, log=lambda text: None)
+    with pytest.raises(DataError, match=r"cache/set is a symbolic link"):
+        store.fetch_member(archive, "a")
+    assert files_under(outside) == []
+
+
+def md5(data: bytes) -> str:
+    return __import__("hashlib").md5(data).hexdigest()
+
+
+# -- 3. faults of the disk: one line with the path and what to do -------------------------------------
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_full_disk_while_writing_a_record_is_one_line_and_a_rerun_resumes(plugins, capsys, monkeypatch):
+    import errno
+
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as write() fails: no file named
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert run(plugins) == 2
+    line = one_error_line(capsys.readouterr().err)
+    path = ResultStore(plugins / "results").path_for(spec_of(plugins))
+    assert line.startswith(f"error: cannot write {path}: the disk is full: free space there"), line
+    assert not list((plugins / "results").rglob("*.json")) and not list((plugins / "results").rglob("*.tmp"))
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert run(plugins) == 0 and path.is_file()
+
+
+def test_a_read_only_results_folder_is_one_line_naming_it(plugins, capsys, monkeypatch):
+    import errno
+    import tempfile
+
+    results = plugins / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    if os.access(results, os.W_OK):  # root writes anyway: the OS's refusal, injected as it would come
+        real = tempfile.mkstemp
+
+        def refuse(*args, dir=None, **kwargs):
+            if Path(dir).is_relative_to(results):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dir))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    try:
+        assert run(plugins) == 2
+    finally:
+        results.chmod(0o755)
+    line = one_error_line(capsys.readouterr().err)
+    assert (
+        line.startswith(f"error: cannot write {results}/") and "permission denied: give a folder you may write" in line
+    )
+
+
+def test_a_report_past_the_file_size_limit_is_one_line_and_the_earlier_report_stays(tmp_path):
+    import resource
+    import subprocess
+
+    from test_report import record
+
+    results, site = tmp_path / "results", tmp_path / "site"
+    for seed in range(3):
+        record(results, "cnn", seed, 90.0 + seed)
+    assert cli.main(["report", str(results), "-o", str(site)]) == 0
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    record(results, "mlp", 0, 80.0)
+
+    def small_files():  # a disk that takes no file over 2 KB: Python ignores SIGXFSZ, so writes fail EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "report", str(results), "-o", str(site)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert line.startswith(f"error: cannot write {site}: a file grew past the size limit"), line
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "site"]  # no half-built folder left
+
+
+# -- 4. the report is built beside its target and swapped in --------------------------------------------
+
+
+@pytest.fixture
+def reported(tmp_path):
+    """A results folder and an earlier report of it in ``site``."""
+    from test_report import record
+
+    results = tmp_path / "results"
+    for seed in range(2):
+        record(results, "cnn", seed, 90.0 + seed)
+    assert cli.main(["report", str(results), "-o", str(tmp_path / "site")]) == 0
+    record(results, "mlp", 0, 80.0)
+    return results, tmp_path / "site"
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_mid_build_leaves_the_earlier_report_whole(reported, monkeypatch, capsys, sig):
+    import signal
+
+    from bench.html import page
+
+    results, site = reported
+    (site / "notes.txt").write_text("mine")
+    before = snapshot(site)
+    real_index = page.index
+
+    def interrupted(*args, **kwargs):  # the pages are written, the index not yet
+        os.kill(os.getpid(), getattr(signal, sig))
+        return real_index(*args, **kwargs)
+
+    monkeypatch.setattr(page, "index", interrupted)
+    code = cli.main(["report", str(results), "-o", str(site)])
+    err = capsys.readouterr().err
+    assert code == 128 + getattr(signal, sig)
+    assert f"interrupted by {sig}: no new report was swapped in" in err and "finished runs" not in err
+    assert snapshot(site) == before and sorted(p.name for p in site.parent.iterdir()) == ["results", "site"]
+    monkeypatch.setattr(page, "index", real_index)
+    capsys.readouterr()
+    assert cli.main(["report", str(results), "-o", str(site)]) == 0  # the same command, not refused
+    assert "mlp" in (site / "index.html").read_text() and (site / "notes.txt").read_text() == "mine"
+
+
+def test_two_reports_into_one_folder_at_once_both_succeed_and_leave_one_whole_site(reported):
+    import subprocess
+
+    results, site = reported
+    command = [sys.executable, "-m", "bench", "report", str(results), "-o", str(site)]
+    procs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    assert "mlp" in (site / "index.html").read_text() and (site / ".bench-report").is_file()
+    assert sorted(p.name for p in site.parent.iterdir()) == ["results", "site"]
+
+
+# -- 1. bounds on what a record may hold; file names from bounded parts; thinned curves ---------------
+
+
+def record_file(root: Path, key: str, **changes) -> Path:
+    """A valid record (``test_report.record``) under ``root`` with ``changes`` applied to it
+    (``spec__params={...}`` sets ``spec.params``)."""
+    from test_report import record
+
+    record(root, "cnn", 0, 90.0, key=key)
+    path = root / f"{key}.json"
+    data = json.loads(path.read_text())
+    for name, value in changes.items():
+        *parents, last = name.split("__")
+        target = data
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[last] = value
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_50_mb_record_is_refused_unread_and_table_report_compare_stay_small(tmp_path):
+    import resource
+    import subprocess
+
+    from test_report import record
+
+    results = tmp_path / "results"
+    for seed in range(3):
+        record(results, "cnn", seed, 90.0 + seed)
+    record_file(results, "huge", spec__params={"x": "A" * 50_000_000})
+
+    def one_gib():  # 21.6 GB before the bounds; the interpreter, torch's and matplotlib's code fit
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    for command in (
+        ["table", str(results)],
+        ["report", str(results), "-o", str(tmp_path / "site")],
+        ["compare", str(results), str(results)],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", *command], capture_output=True, text=True, preexec_fn=one_gib, timeout=300
+        )
+        assert proc.returncode == 0, (command, proc.stderr[-2000:])
+        assert f"unreadable record {results / 'huge.json'}: 48 MiB, more than a record may hold" in proc.stderr
+        assert len(proc.stdout) < 10_000
+
+
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        ({"spec__params": {"x": "A" * 20_000}}, "spec.params.x: 20000 characters, more than 10000"),
+        ({"spec__method": "m" * 300}, "spec.method: 300 characters, more than a name may have (100)"),
+        ({"spec__seed": 10**300}, "spec.seed: beyond a 64-bit integer"),
+        ({"details__curves": [{"epoch": i, "loss": 1.0} for i in range(100_001)]}, "details.curves: 100001 entries"),
+    ],
+)
+def test_a_record_past_a_bound_is_unreadable_naming_the_field(tmp_path, changes, why):
+    from bench.records import InvalidRecord, read_record
+
+    path = record_file(tmp_path, "r", **changes)
+    with pytest.raises(InvalidRecord, match=why.replace("(", r"\(").replace(")", r"\)")):
+        read_record(path)
+
+
+def test_long_values_a_suite_accepts_give_file_names_the_os_takes_and_thinned_curves(tmp_path, capsys):
+    from bench.html.plots import MAX_PLOT_POINTS
+
+    results = tmp_path / "results"
+    curve = [{"epoch": i, "loss": 1.0 / (1 + i)} for i in range(5_000)]
+    for seed, value in enumerate(["a" * 5000, "b" * 5000]):  # a long DDAE grid: two rows, one name each
+        record_file(results, f"k{seed}", spec__params={"blocks": value}, details__curves=curve)
+    name = "n" * 100  # the longest name a suite takes, in every part a file name is made of
+    record_file(results, "long", spec__suite=name, spec__method=name, spec__dataset=name, spec__protocol=name)
+    assert cli.main(["report", str(results), "-o", str(tmp_path / "site")]) == 0, capsys.readouterr().err
+    files = [p for p in (tmp_path / "site").rglob("*")]
+    assert max(len(p.name) for p in files) <= 100 and len(list((tmp_path / "site" / "records").glob("*.html"))) == 3
+    svg = next((tmp_path / "site" / "plots").glob("*training.svg"))
+    assert svg.stat().st_size < 2_000_000 and MAX_PLOT_POINTS <= 1000
