@@ -8,6 +8,7 @@ the run is done; a "failed" record is kept as evidence and the run is tried agai
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -56,6 +57,35 @@ def write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
+# -- a record's key is the hash of its spec ----------------------------------------------------------
+
+#: The spec fields a run's key hashes (:meth:`bench.suite.RunSpec.identity`): what determines the
+#: result. How it ran (device, precision, budget_scale already applied) is not among them.
+IDENTITY_FIELDS = ("suite", "dataset", "method", "protocol", "protocol_options", "params", "budget", "seed")
+
+
+def run_key(identity: dict) -> str:
+    """The key of a run whose identity is ``identity``: it names the record's file."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def key_of(spec: dict) -> str:
+    """The key of the run a record's ``spec`` describes."""
+    return run_key({name: spec.get(name) for name in IDENTITY_FIELDS})
+
+
+def check_key(record: dict) -> None:
+    """InvalidRecord unless the record's key is the hash of its spec: a spec edited under its key
+    (epochs, seed, lr changed by hand) is no longer evidence of the run the key names."""
+    expected = key_of(record["spec"])
+    if record["key"] != expected:
+        raise InvalidRecord(
+            f"its key {_show(record['key'])} is not the hash of its spec ({expected}): "
+            "the spec was changed after the run; not trusted"
+        )
+
+
 class ResultStore:
     """``stale(spec, record)`` says why a finished record no longer counts as done (made by other
     code, see ``bench.identity``) or returns None; without it every "ok" record is done."""
@@ -63,6 +93,7 @@ class ResultStore:
     def __init__(self, root: str | Path, stale: Callable[[object, dict], str | None] | None = None):
         self.root = absolute(root)  # once: a method's os.chdir cannot move later records
         self.stale = stale
+        self._warned: set[Path] = set()  # records whose key is not their spec's, said once
 
     def path_for(self, spec) -> Path:
         # Defence in depth (suites are checked when they load): each part is one path component.
@@ -79,8 +110,11 @@ class ResultStore:
         path = self.path_for(spec)
         try:
             raw = _load_json(path)
-            check_record(raw)
-        except InvalidRecord:
+            check_key(check_record(raw))
+        except InvalidRecord as exc:
+            if path.is_file() and "not trusted" in str(exc) and path not in self._warned:
+                self._warned.add(path)
+                print(f"warning: {path}: {exc}: it runs again", file=sys.stderr)
             return None
         return raw
 
@@ -161,6 +195,7 @@ def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -
             if first_link(root, path) is not None:  # its target may be anywhere: not the results'
                 raise InvalidRecord(f"reached through the symbolic link {first_link(root, path)}: not read")
             record = read_record(path)
+            check_key(record)
         except InvalidRecord as exc:
             bad = Unreadable(path, str(exc))
             if unreadable is None:

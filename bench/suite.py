@@ -19,8 +19,6 @@ file, the key and what was expected.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ import yaml
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
 from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.records import IDENTITY_FIELDS, run_key
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
 
@@ -116,21 +115,11 @@ class RunSpec:
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
-        return {
-            "suite": self.suite,
-            "dataset": self.dataset,
-            "method": self.method,
-            "protocol": self.protocol,
-            "protocol_options": self.protocol_options,
-            "params": self.params,
-            "budget": self.budget,
-            "seed": self.seed,
-        }
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
 
     @property
     def key(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return run_key(self.identity())
 
     @property
     def label(self) -> str:

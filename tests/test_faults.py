@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import cli, registry
-from bench.records import ResultStore, write_json_atomic
+from bench.records import ResultStore, key_of, write_json_atomic
 from bench.suite import load_suite
 from fakedist import install_distribution
 
@@ -275,6 +275,7 @@ def record_file(root: Path, key: str, **changes) -> Path:
         for parent in parents:
             target = target.setdefault(parent, {})
         target[last] = value
+    data["key"] = key_of(data["spec"])
     path.write_text(json.dumps(data))
     return path
 
@@ -293,17 +294,13 @@ def test_a_50_mb_record_is_refused_unread_and_table_report_compare_stay_small(tm
     def one_gib():  # 21.6 GB before the bounds; the interpreter, torch's and matplotlib's code fit
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
-    for command in (
-        ["table", str(results)],
-        ["report", str(results), "-o", str(tmp_path / "site")],
-        ["compare", str(results), str(results)],
-    ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench", *command], capture_output=True, text=True, preexec_fn=one_gib, timeout=300
-        )
-        assert proc.returncode == 0, (command, proc.stderr[-2000:])
-        assert f"unreadable record {results / 'huge.json'}: 48 MiB, more than a record may hold" in proc.stderr
-        assert len(proc.stdout) < 10_000
+    commands = [["table", str(results)], ["report", str(results), "-o", str(tmp_path / "site")]]
+    commands.append(["compare", str(results), str(results)])
+    code = f"from bench import cli\nprint('CODES', [cli.main(c) for c in {commands!r}])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=one_gib, timeout=300)
+    assert "CODES [0, 0, 0]" in proc.stdout, proc.stderr[-2000:]
+    warning = f"unreadable record {results / 'huge.json'}: 48 MiB, more than a record may hold"
+    assert proc.stderr.count(warning) >= 3 and len(proc.stdout) < 10_000
 
 
 @pytest.mark.parametrize(
@@ -324,7 +321,6 @@ def test_a_record_past_a_bound_is_unreadable_naming_the_field(tmp_path, changes,
 
 
 def test_long_values_a_suite_accepts_give_file_names_the_os_takes_and_thinned_curves(tmp_path, capsys):
-    from bench.html.plots import MAX_PLOT_POINTS
 
     results = tmp_path / "results"
     curve = [{"epoch": i, "loss": 1.0 / (1 + i)} for i in range(5_000)]
@@ -336,4 +332,39 @@ def test_long_values_a_suite_accepts_give_file_names_the_os_takes_and_thinned_cu
     files = [p for p in (tmp_path / "site").rglob("*")]
     assert max(len(p.name) for p in files) <= 100 and len(list((tmp_path / "site" / "records").glob("*.html"))) == 3
     svg = next((tmp_path / "site" / "plots").glob("*training.svg"))
-    assert svg.stat().st_size < 2_000_000 and MAX_PLOT_POINTS <= 1000
+    assert svg.stat().st_size < 500_000  # 1.5 MB with every one of the 2 x 5000 points drawn
+
+
+# -- 6. a record's key is the hash of its spec --------------------------------------------------------
+
+
+def test_a_spec_edited_under_its_key_is_run_again_with_a_warning_naming_the_file(plugins, capsys):
+    assert run(plugins) == 0
+    (path,) = (plugins / "results").rglob("*.json")
+    data = json.loads(path.read_text())
+    data["spec"]["budget"]["epochs"] = 50  # "it ran 50 epochs", under the key of the 1-epoch run
+    write_json_atomic(path, data)
+    capsys.readouterr()
+    assert run(plugins, SUITE, "--dry-run") == 0
+    out, err = capsys.readouterr()
+    assert "[to run]" in out and f"warning: {path}: its key" in err and "not trusted: it runs again" in err
+    assert run(plugins) == 0
+    assert json.loads(path.read_text())["spec"]["budget"]["epochs"] == 1  # the run itself, again
+
+
+def test_compare_trusts_no_edited_spec_and_counts_a_spec_once(tmp_path, capsys):
+    from test_report import record
+
+    base, new = tmp_path / "base", tmp_path / "new"
+    for seed in range(3):
+        record(base, "cnn", seed, 90.0)
+        record(new, "cnn", seed, 90.0)
+    copy = json.loads((new / "cnn-0-3.json").read_text())
+    write_json_atomic(new / "copy-of-seed0.json", copy)  # the same run twice: one sample
+    edited = {**copy, "spec": {**copy["spec"], "seed": 7}}  # a fourth seed, made up under seed 0's key
+    write_json_atomic(new / "made-up.json", {**edited, "metrics": {"test_accuracy": 99.0}})
+    assert cli.main(["compare", str(base), str(new)]) == 0
+    out, err = capsys.readouterr()
+    assert f"unreadable record {new / 'made-up.json'}: its key" in err and "not trusted" in err
+    accuracy = next(line for line in out.splitlines() if "test_accuracy" in line)
+    assert accuracy.count("90.00 ± 0.00 (n=3)") == 2, out  # neither the copy nor the made-up seed counts
