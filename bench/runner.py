@@ -79,6 +79,21 @@ def stop_on_signals():
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def signals_restored():
+    """The SIGINT and SIGTERM handlers as they were before the block, whatever it set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: set outside Python, cannot be put back from here
+                signal.signal(sig, handler)
+
+
 class NonFiniteMetric(ValueError):
     """A protocol measured a NaN or infinite metric: the run has no result."""
 
@@ -99,6 +114,10 @@ class DatasetCache:
             new = {p: v for p, v in self.store.used.items() if p not in before}
             self._files.setdefault(dataset.name, {}).update(new)
         return self._splits[key]
+
+    def loaded(self) -> set[tuple[str, str]]:
+        """(dataset name, split) of every split loaded so far."""
+        return set(self._splits)
 
     def files(self, dataset_name: str) -> dict:
         return dict(self._files.get(dataset_name, {}))
@@ -122,8 +141,14 @@ def run_specs(
     store: ResultStore,
     data_store,
     progress: Progress | None = None,
+    isolate: bool = False,
 ) -> SuiteOutcome:
+    """Run the specs not finished yet, one after another; ``isolate``: each in a child process
+    (:mod:`bench.isolation`), so a method that ends the interpreter fails only its own run."""
+    from bench.isolation import available, execute_isolated
+
     progress = progress or Progress()
+    run = execute_isolated if isolate and available() else execute
     outcome = SuiteOutcome()
     cache = DatasetCache(data_store)
     durations: list[float] = []
@@ -136,7 +161,7 @@ def run_specs(
     for i, spec in enumerate(todo, 1):
         eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
         label = f"[{i}/{len(todo)}] {spec.label}"
-        state, record = execute(
+        state, record = run(
             spec, registry, store, cache, progress, label, note=f"(suite ETA {format_seconds(eta)})" if eta else ""
         )
         if state == "busy":
@@ -239,7 +264,8 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             artifacts_dir=store.path_for(spec).with_suffix(""),
             code=record["code_identity"],
         )
-        result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
+        with signals_restored():  # a method that ignores Ctrl-C leaves it ignored for itself only
+            result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
         record["precision"] = precision
         _check_finite(record.get("metrics", {}))

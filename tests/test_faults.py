@@ -368,3 +368,57 @@ def test_compare_trusts_no_edited_spec_and_counts_a_spec_once(tmp_path, capsys):
     assert f"unreadable record {new / 'made-up.json'}: its key" in err and "not trusted" in err
     accuracy = next(line for line in out.splitlines() if "test_accuracy" in line)
     assert accuracy.count("90.00 ± 0.00 (n=3)") == 2, out  # neither the copy nor the made-up seed counts
+
+
+# -- 2. a method cannot break the suite it runs in ------------------------------------------------------
+
+
+def records_by_method(results: Path) -> dict:
+    return {r["spec"]["method"]: r for r in (json.loads(p.read_text()) for p in results.rglob("*.json"))}
+
+
+def test_a_method_that_exits_the_interpreter_fails_only_its_own_run_with_its_exit_code(plugins, capsys):
+    text = "runs: [{datasets: toy, methods: [toy-exit, toy-linear], protocol: classify, budget: {epochs: 1}}]\n"
+    assert run(plugins, text) == 1  # not 7: the suite went on and says a run failed
+    records = records_by_method(plugins / "results")
+    assert records["toy-linear"]["status"] == "ok"
+    died = records["toy-exit"]
+    assert died["status"] == "failed" and died["exit_code"] == 7 and died["error"]["type"] == "ProcessDied"
+    assert "ended with exit code 7 before it wrote a record" in died["error"]["message"]
+
+
+def test_a_method_that_ignores_signals_leaves_them_to_the_suite(plugins, monkeypatch):
+    import signal
+
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.runner import run_specs, stop_on_signals
+
+    reg = registry.load()
+    text = "runs: [{datasets: toy, methods: [toy-ignore-signals], protocol: classify, budget: {epochs: 1}}]\n"
+    suite = load_suite(suite_file(plugins, text), reg)
+    store = ResultStore(plugins / "results")
+    for isolate in (False, True):
+        with stop_on_signals():
+            handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+            run_specs(suite.runs, reg, store, DataStore(plugins / "data"), Progress(quiet=True), isolate=isolate)
+            assert {sig: signal.getsignal(sig) for sig in handlers} == handlers, f"isolate={isolate}"
+        for path in (plugins / "results").rglob("*.json"):
+            path.unlink()
+
+
+def test_a_method_that_changes_the_working_directory_moves_no_record(plugins, monkeypatch):
+    elsewhere = plugins / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("TOY_CHDIR", str(elsewhere))
+    monkeypatch.chdir(plugins)
+    text = "seeds: [0, 1]\nruns: [{datasets: toy, methods: [toy-chdir, toy-linear], protocol: classify, budget: {epochs: 1}}]\n"
+    suite = suite_file(plugins, text)
+    for isolate in ("false", "true"):  # in this process, the relative folder was made absolute at start
+        os.chdir(plugins)
+        assert (
+            cli.main(["run", suite.name, "--results-dir", f"results-{isolate}", "--quiet", "-X", f"isolate={isolate}"])
+            == 0
+        )
+        assert len(list((plugins / f"results-{isolate}").rglob("*.json"))) == 4
+    assert files_under(elsewhere) == []
