@@ -501,6 +501,8 @@ def _run(args) -> int:
     )
     for label in outcome.failed:
         progress.message(f"  failed: {label} (traceback in its record; run again to retry)")
+    for label in outcome.busy:
+        progress.message(f"  left to another process, not finished yet: {label} (its exit code says how it ends)")
     if not args.quiet:
         from bench.report import leaderboard, load_groups, render
 

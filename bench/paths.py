@@ -58,3 +58,17 @@ def bounded_name(name: str, limit: int = 100) -> str:
     suffix = f".{extension}" if dot and stem and len(extension) <= 8 else ""
     digest = hashlib.sha256(name.encode()).hexdigest()[:12]
     return f"{name[: limit - len(digest) - len(suffix) - 1]}-{digest}{suffix}"
+
+
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def as_if_created(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the mode ``open``/``mkdir`` would have (0666 or 0777 less the umask), not the
+    0600/0700 of a temporary file or folder it was made as: a results folder or report shared on a
+    cluster is read by the group."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask())

@@ -25,7 +25,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from bench.params import is_name
-from bench.paths import absolute, first_link, refuse_links
+from bench.paths import absolute, as_if_created, first_link, refuse_links
 
 #: Version 1 is the layout every record so far has; :data:`RECORD` below states it. Records of
 #: any version up to this one are read; a newer one is refused (written by a newer bench).
@@ -44,6 +44,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        as_if_created(tmp)
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=False, default=str, allow_nan=False)
             f.write("\n")

@@ -158,6 +158,7 @@ def run_specs(
             outcome.skipped.append(spec.label)
     if outcome.skipped:
         progress.message(f"{len(outcome.skipped)} of {len(specs)} runs already finished: skipped")
+    left: list[RunSpec] = []  # claimed by another process when their turn came
     for i, spec in enumerate(todo, 1):
         eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
         label = f"[{i}/{len(todo)}] {spec.label}"
@@ -165,19 +166,31 @@ def run_specs(
             spec, registry, store, cache, progress, label, note=f"(suite ETA {format_seconds(eta)})" if eta else ""
         )
         if state == "busy":
-            progress.message(f"{label}: running in another process, skipped")
-            outcome.busy.append(spec.label)
-        elif state == "skipped":  # finished by another process since we looked
-            outcome.skipped.append(spec.label)
-        elif record["status"] == "ok":
-            durations.append(record["timings"]["wall_seconds"])
-            outcome.ran.append(spec.label)
-            progress.run_finished(label, summary(record))
+            progress.message(f"{label}: running in another process, skipped for now")
+            left.append(spec)
         else:
-            durations.append(record["timings"]["wall_seconds"])
-            outcome.failed.append(spec.label)
-            progress.run_finished(label, f"FAILED: {record['error']['message']}")
+            _tally(outcome, durations, progress, spec, label, state, record)
+    # A process that was killed left its runs unfinished and their locks free: run them here.
+    for spec in left:
+        label = f"[left by another process] {spec.label}"
+        state, record = run(spec, registry, store, cache, progress, label)
+        _tally(outcome, durations, progress, spec, label, state, record)
     return outcome
+
+
+def _tally(outcome: SuiteOutcome, durations: list, progress: Progress, spec, label: str, state: str, record) -> None:
+    """Count one run's outcome and say it."""
+    if state == "busy":
+        progress.message(f"{label}: still running in another process")
+        outcome.busy.append(spec.label)
+    elif state == "skipped":  # finished by another process since we looked
+        outcome.skipped.append(spec.label)
+    else:
+        durations.append(record["timings"].get("wall_seconds", 0.0))
+        (outcome.ran if record["status"] == "ok" else outcome.failed).append(spec.label)
+        progress.run_finished(
+            label, summary(record) if record["status"] == "ok" else f"FAILED: {record['error']['message']}"
+        )
 
 
 def execute(

@@ -422,3 +422,41 @@ def test_a_method_that_changes_the_working_directory_moves_no_record(plugins, mo
         )
         assert len(list((plugins / f"results-{isolate}").rglob("*.json"))) == 4
     assert files_under(elsewhere) == []
+
+
+# -- 8. file modes; runs left to a process that was killed ---------------------------------------------
+
+
+def test_records_and_the_report_honour_the_umask(tmp_path):
+    from test_report import record
+
+    previous = os.umask(0o022)
+    try:
+        record(tmp_path / "results", "cnn", 0, 90.0)
+        assert cli.main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "site")]) == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "results" / "cnn-0-3.json").stat().st_mode & 0o777 == 0o644  # was 0600: the group could not read
+    assert (tmp_path / "site").stat().st_mode & 0o777 == 0o755  # was 0700 (a temporary folder's)
+    assert (tmp_path / "site" / "index.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_runs_a_killed_process_left_are_run_by_the_survivor(plugins):
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.runner import run_specs
+
+    reg = registry.load()
+    text = "seeds: [0, 1]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify, budget: {epochs: 1}}]\n"
+    suite = load_suite(suite_file(plugins, text), reg)
+    store = ResultStore(plugins / "results")
+    held = store.claim(suite.runs[0])  # another process runs seed 0 ...
+
+    class Dies(Progress):
+        def run_finished(self, label, text):  # ... and is killed while this one runs seed 1
+            held.release()
+            super().run_finished(label, text)
+
+    outcome = run_specs(suite.runs, reg, store, DataStore(plugins / "data"), Dies(quiet=True))
+    assert sorted(outcome.ran) == sorted(s.label for s in suite.runs) and not outcome.busy
+    assert all(store.is_done(s) for s in suite.runs)

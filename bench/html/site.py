@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.compare import Tolerances
 from bench.html import images, page, plots
 from bench.html.collect import Report, collect, inside, slug
-from bench.paths import absolute
+from bench.paths import absolute, as_if_created
 
 #: Written into every site; a folder holding it may be rebuilt (its old contents removed).
 MARKER = ".bench-report"
@@ -59,6 +59,7 @@ def build(
     _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=_STAGING, dir=out.parent))
+    as_if_created(staging, directory=True)
     try:
         site = _write(results, staging, baseline, tolerances, suite)
         if site.report.tables:
