@@ -435,8 +435,9 @@ def _run(args) -> int:
     try:
         for device in sorted({spec.device for spec in suite.runs}):
             pick_device(device)
-    except RuntimeError as exc:
-        raise BenchError(f"{exc}; use --device cpu, or leave the device on auto") from None
+    except RuntimeError as exc:  # named where it was asked for: the command line or the suite's key
+        where = "--device" if args.device is not None else f"{args.suite}: device"
+        raise BenchError(f"{where}: {exc}; use cpu, or leave the device on auto") from None
     specs = suite.runs
     if args.only:
         specs = [s for s in specs if any(text in s.label for text in args.only)]

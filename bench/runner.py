@@ -282,6 +282,8 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record.update(result)
         record["precision"] = precision
         _check_finite(record.get("metrics", {}))
+        if diverged := _diverged(record.get("details", {})):
+            record["diverged"] = diverged  # its metrics are finite, but they are not a trained model's
         record["status"] = "ok"
     except Interrupted:
         raise
@@ -319,6 +321,20 @@ def _bounded(text: str, limit: int) -> str:
         return text
     keep = (limit - 80) // 2  # 80: room for the line that says what was cut
     return f"{text[:keep]}\n... {len(text) - 2 * keep} characters left out ...\n{text[-keep:]}"
+
+
+def _diverged(details: dict) -> str | None:
+    """Where a logged loss (``details.curves``, a pre-training's ``details.<part>.curves``) first
+    became NaN or infinite, in words; None when it never did."""
+    parts = [("", details.get("curves"))] + [
+        (f"{k} ", v.get("curves")) for k, v in details.items() if isinstance(v, dict)
+    ]
+    for prefix, curve in parts:
+        for point in curve if isinstance(curve, list) else ():
+            for key, value in point.items() if isinstance(point, dict) else ():
+                if "loss" in key and isinstance(value, float) and not math.isfinite(value):
+                    return f"{prefix}{key} is {value} at epoch {point.get('epoch', '?')}"
+    return None
 
 
 def _check_finite(metrics: dict) -> None:

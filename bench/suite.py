@@ -224,6 +224,7 @@ def load_suite(
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
             if options.get("feature_sweep"):
                 v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
+            v.method_rules(spec, grid, options.get("feature_sweep") or {}, mwhere)
             if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
                 v.problem(
                     mwhere,
@@ -291,6 +292,11 @@ def read_yaml(path: Path) -> Any:
         raise SuiteError([f"{path}: (top level): not valid YAML: nested too deep"]) from None
 
 
+#: YAML 1.1 reads ``1e-3`` (no dot) as text, so ``lr: 1e-3`` reached a method as the string '1e-3';
+#: suites read every number in exponent form as a float, as YAML 1.2 and people do.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses documents nested deeper than :data:`MAX_DEPTH` or holding
     more than :data:`MAX_VALUES` values once aliases are expanded (sized per node while composing,
@@ -337,6 +343,9 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except (ValueError, OverflowError) as exc:  # a value its constructor refuses: 2024-13-45
             raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
+
+
+_BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -574,6 +583,20 @@ class _Validator:
             if name in declarations and isinstance(values, list):
                 if problem := _first_problem(declarations[name], values):
                     self.problem(_join(key, name), problem)
+
+    def method_rules(self, spec, grid: list[dict], sweep: dict, where: str) -> None:
+        """The method's own rules across params (``validate_params``) for every run's params: each
+        grid combination, and each with every feature-sweep value (a DDAE block its UNet has)."""
+        if spec.validate_params is None:
+            return
+        said = set()
+        for params in grid:
+            sweeps = [{**params, k: x} for k, values in sweep.items() if isinstance(values, list) for x in values]
+            for candidate in [params, *sweeps]:
+                problem = spec.validate_params(candidate)
+                if problem and problem not in said:
+                    said.add(problem)
+                    self.problem(where, f"method {spec.name!r}: {problem}")
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:

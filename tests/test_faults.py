@@ -460,3 +460,72 @@ def test_runs_a_killed_process_left_are_run_by_the_survivor(plugins):
     outcome = run_specs(suite.runs, reg, store, DataStore(plugins / "data"), Dies(quiet=True))
     assert sorted(outcome.ran) == sorted(s.label for s in suite.runs) and not outcome.busy
     assert all(store.is_done(s) for s in suite.runs)
+
+
+# -- 7. refused when the suite loads, not when the run starts -------------------------------------------
+
+
+def test_ddae_blocks_and_timesteps_its_unet_lacks_are_refused_at_load_in_params_grids_and_sweeps(tmp_path):
+    from bench.suite import SuiteError
+
+    text = """
+runs:
+  - datasets: cifar10
+    methods:
+      - {name: ddae, params: {block: out_99}}
+      - {name: ddae, grid: {block: [out_2, out_98]}}
+      - {name: ddae, params: {timestep: 5000}}
+    protocol: linear-probe
+  - datasets: cifar10
+    methods: ddae
+    protocol: {name: linear-probe, holdout: 0.1, feature_sweep: {block: [out_6, out_97]}}
+"""
+    with pytest.raises(SuiteError) as refused:
+        load_suite(suite_file(tmp_path, text), registry.load())
+    problems = "\n".join(refused.value.problems)
+    for where, what in (
+        ("runs[0].methods[0]", "block 'out_99' is not a block of this UNet; expected out_1 .. out_12"),
+        ("runs[0].methods[1]", "block 'out_98'"),
+        ("runs[0].methods[2]", "timestep 5000 is past the diffusion's T = 1000"),
+        ("runs[1].methods[0]", "block 'out_97'"),
+    ):
+        assert any(where in line and what in line and "suite.yaml" in line for line in refused.value.problems), problems
+
+
+def test_an_empty_list_of_probe_learning_rates_is_refused_at_load(tmp_path):
+    from bench.suite import SuiteError
+
+    text = "runs: [{datasets: cifar10, methods: ddae, protocol: {name: linear-probe, lrs: []}}]\n"
+    with pytest.raises(SuiteError, match=r"protocol.lrs: expected a list of at least 1 numbers > 0, got list \[\]"):
+        load_suite(suite_file(tmp_path, text), registry.load())
+
+
+def test_a_number_in_exponent_form_is_a_number(plugins):
+    text = "runs: [{datasets: toy, methods: {name: toy-linear, params: {lr: 1e-3}}, protocol: classify}]\n"
+    assert spec_of(plugins, text).params["lr"] == 0.001  # YAML 1.1 alone reads the text '1e-3'
+
+
+@pytest.mark.parametrize("given", ["suite", "command line"])
+def test_a_cuda_device_this_machine_lacks_names_where_it_was_asked_for(plugins, capsys, monkeypatch, given):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with one GPU (mocked)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    text = ("device: cuda:99\n" if given == "suite" else "") + SUITE
+    extra = ["--device", "cuda:99"] if given == "command line" else []
+    assert run(plugins, text, *extra) == 2
+    where = f"{plugins / 'suite.yaml'}: device" if given == "suite" else "--device"
+    err = one_error_line(capsys.readouterr().err)
+    assert err.startswith(f"error: {where}: device 'cuda:99' was asked for but this machine has 1 CUDA device(s)"), err
+
+
+def test_a_loss_that_became_nan_is_recorded_and_shown_as_diverged(plugins, capsys):
+    text = "runs: [{datasets: toy, methods: [toy-nan, toy-linear], protocol: classify, budget: {epochs: 1}}]\n"
+    assert run(plugins, text) == 0
+    records = records_by_method(plugins / "results")
+    assert records["toy-nan"]["diverged"] == "loss is nan at epoch 1" and records["toy-nan"]["status"] == "ok"
+    assert "diverged" not in records["toy-linear"]
+    capsys.readouterr()
+    assert cli.main(["table", str(plugins / "results")]) == 0
+    table = capsys.readouterr().out
+    assert "toy-nan [diverged]" in table and "toy-linear [diverged]" not in table
