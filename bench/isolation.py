@@ -57,7 +57,10 @@ def execute_isolated(spec, registry, store, cache, progress, label: str, note: s
         _stop(process)
         receive.close()
     for dataset, split in loaded:  # so that the next children start with them
-        cache.load(registry.dataset(dataset), split)
+        try:
+            cache.load(registry.dataset(dataset), split)
+        except Exception:  # noqa: BLE001 - the child loaded it; the next child will try again itself
+            break
     return state, record
 
 

@@ -170,6 +170,7 @@ def test_a_read_only_results_folder_is_one_line_naming_it(plugins, capsys, monke
     )
 
 
+@pytest.mark.slow  # real processes: a few seconds each
 def test_a_report_past_the_file_size_limit_is_one_line_and_the_earlier_report_stays(tmp_path):
     import resource
     import subprocess
@@ -246,6 +247,7 @@ def test_a_signal_mid_build_leaves_the_earlier_report_whole(reported, monkeypatc
     assert "mlp" in (site / "index.html").read_text() and (site / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # real processes: a few seconds each
 def test_two_reports_into_one_folder_at_once_both_succeed_and_leave_one_whole_site(reported):
     import subprocess
 
@@ -280,6 +282,7 @@ def record_file(root: Path, key: str, **changes) -> Path:
     return path
 
 
+@pytest.mark.slow  # real processes: a few seconds each
 def test_a_50_mb_record_is_refused_unread_and_table_report_compare_stay_small(tmp_path):
     import resource
     import subprocess
