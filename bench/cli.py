@@ -1,17 +1,22 @@
 """The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff | history | ab.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
-arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+arguments, unknown plugin, missing records, a symbolic link planted in a results folder) or a
+folder that cannot be written (full disk, read-only: one line names the path); 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
 import sys
 from pathlib import Path
+
+from bench.paths import LinkRefused
 
 EPILOG = """examples:
   bench plugins                                  what is installed
@@ -44,11 +49,38 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt as exc:  # bench.runner.Interrupted names the signal (SIGINT, SIGTERM)
         how = f" by {exc}" if hasattr(exc, "exit_code") else ""
-        print(f"\ninterrupted{how}: finished runs are saved; run the same command again to resume", file=sys.stderr)
+        print(f"\ninterrupted{how}: {args.interrupted}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (LinkRefused, OSError) as exc:
+        message = str(exc) if isinstance(exc, LinkRefused) else disk_fault(exc)
+        if message is None:
+            raise  # not the disk's doing: a bug, with its traceback
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+#: What a person can do about a folder that refused a write, by errno.
+_DISK_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space there or give another folder, then run the same command again",
+    errno.EDQUOT: "the disk quota is used up: free space there or give another folder, then run the command again",
+    errno.EFBIG: "a file grew past the size limit of this process or disk: raise the limit or give another folder",
+    errno.EROFS: "the file system is read-only: give a writable folder",
+    errno.EACCES: "permission denied: give a folder you may write, or change its permissions",
+    errno.EPERM: "operation not permitted: give a folder you may write, or change its permissions",
+}
+
+
+def disk_fault(exc: OSError) -> str | None:
+    """One line for an OSError the disk caused (full, read-only, not ours), naming the path and
+    what to do; None for any other OSError. Finished runs are records on disk, so none is lost."""
+    advice = _DISK_ADVICE.get(exc.errno)
+    if advice is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return f"cannot write {where}: {advice} (finished runs and an earlier report are kept)"
 
 
 class BenchError(Exception):
@@ -65,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     from bench import __version__
 
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.set_defaults(interrupted="finished runs are saved; run the same command again to resume")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
@@ -210,7 +243,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--suite", default=None, help="only this suite")
     _tolerance_options(p)
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(
+        handler=cmd_report, interrupted="no new report was swapped in; an earlier one in that folder is whole"
+    )
 
     p = sub.add_parser(
         "compare",
@@ -469,8 +504,9 @@ def _run(args) -> int:
     try:
         for device in sorted({spec.device for spec in suite.runs}):
             pick_device(device)
-    except RuntimeError as exc:
-        raise BenchError(f"{exc}; use --device cpu, or leave the device on auto") from None
+    except RuntimeError as exc:  # named where it was asked for: the command line or the suite's key
+        where = "--device" if args.device is not None else f"{args.suite}: device"
+        raise BenchError(f"{where}: {exc}; use cpu, or leave the device on auto") from None
     specs = suite.runs
     if args.only:
         specs = [s for s in specs if any(text in s.label for text in args.only)]
@@ -535,6 +571,8 @@ def _run(args) -> int:
     )
     for label in outcome.failed:
         progress.message(f"  failed: {label} (traceback in its record; run again to retry)")
+    for label in outcome.busy:
+        progress.message(f"  left to another process, not finished yet: {label} (its exit code says how it ends)")
     if not args.quiet:
         from bench.report import leaderboard, load_groups, render
 
@@ -610,6 +648,13 @@ def cmd_table(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from bench.runner import stop_on_signals
+
+    with stop_on_signals():  # the site is swapped in whole or not at all (bench.html.site.build)
+        return _report(args)
+
+
+def _report(args) -> int:
     from bench.html import SiteError, build
 
     for path in (args.results, args.baseline):

@@ -440,6 +440,10 @@ def pick_device(requested: str = "auto") -> torch.device:
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available")
+        if device.type == "cuda" and (device.index or 0) >= (count := torch.cuda.device_count()):
+            raise RuntimeError(
+                f"device {requested!r} was asked for but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}"
+            )
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but MPS is not available")
         return device

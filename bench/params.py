@@ -58,7 +58,8 @@ class Param:
 
     For a list or tuple default, ``choices`` and the range apply to each element, whose type is
     taken from the default's first element or from ``item`` (needed when the default is empty).
-    ``name=True`` requires text (or each element) to be one safe path component. ``parse``, for
+    ``min_items``: the fewest elements a list may have. ``name=True`` requires text (or each
+    element) to be one safe path component. ``parse``, for
     values with a grammar of their own (a config string), is called on a value of the right type
     and raises ValueError, with the reason, when it rejects it. ``since``, for a param added to a
     method that already has records (the plugin's version that added it, e.g. ``"0.3"``): a run
@@ -77,6 +78,8 @@ class Param:
     name: bool = False
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
     since: str = ""
+    #: For a list: the fewest elements it may have (a sweep needs at least one value to try).
+    min_items: int = 0
 
     def __post_init__(self) -> None:
         if self.choices is not None:
@@ -102,7 +105,8 @@ class Param:
         """What a value must be, as a phrase: "an integer >= 1", "one of pretrained, random"."""
         one = self._describe_one()
         if self.is_list:
-            return f"a list of {_plural(one)}" if one else "a list"
+            least = f"at least {self.min_items} " if self.min_items else ""
+            return f"a list of {least}{_plural(one) if one else 'values'}" if one or least else "a list"
         return one or "any value"
 
     def _describe_one(self) -> str:
@@ -129,6 +133,8 @@ class Param:
         """None if ``value`` is allowed, else one line: "expected an integer >= 1, got int 0"."""
         if self.is_list:
             if not isinstance(value, (list, tuple)):
+                return f"expected {self.describe()}, got {show(value)}"
+            if len(value) < self.min_items:
                 return f"expected {self.describe()}, got {show(value)}"
             wrong = next((x for x in value if not self._allowed(x)), _OK)
             if wrong is not _OK:

@@ -130,6 +130,7 @@ def _figure(record: dict, metric: str) -> float | None:
 #: name -> whether a group's records earn the mark. A new mark is one entry here.
 ROW_MARKS: dict[str, Callable[[Group], bool]] = {
     "stale": lambda group: bool(group.stale),  # made by other code than is installed (bench.identity)
+    "diverged": lambda group: any(r.get("diverged") for r in group.ok),  # a loss became NaN or infinite
 }
 
 

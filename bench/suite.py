@@ -19,8 +19,6 @@ file, the key and what was expected.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ import yaml
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
 from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.records import identity_of, run_key
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
 
@@ -128,12 +127,11 @@ KEYED_OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
-def keyed_options(protocol: str, options: dict) -> dict:
-    """The protocol options a run's key hashes (see :data:`KEYED_OPTIONS`)."""
+def late_options(protocol: str) -> dict:
+    """The options of ``protocol`` declared after :data:`KEYED_OPTIONS`, with their defaults."""
     declared_options = PROTOCOLS[protocol].options if protocol in PROTOCOLS else {}
-    default = defaults(declared_options)
     keyed = KEYED_OPTIONS.get(protocol, frozenset())
-    return {k: v for k, v in options.items() if k in keyed or k not in default or v != default[k]}
+    return {k: v for k, v in defaults(declared_options).items() if k not in keyed}
 
 
 @dataclass(frozen=True)
@@ -155,24 +153,23 @@ class RunSpec:
     compile: bool = False  # how to run, not what is computed: outside the key, like device
     #: Params declared with ``since`` and their defaults: at its default such a param is left out of the key.
     late_params: dict = field(default_factory=dict)
+    #: The protocol's options declared after keys stopped hashing defaults, with their defaults
+    #: (see :data:`KEYED_OPTIONS`): at its default such an option is left out of the key. Filled in
+    #: from the protocol's declaration, and kept in the record's spec so that a reader can check a
+    #: record's key from its spec alone (:func:`bench.records.identity_of`).
+    late_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.late_options:
+            object.__setattr__(self, "late_options", late_options(self.protocol))
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
-        return {
-            "suite": self.suite,
-            "dataset": self.dataset,
-            "method": self.method,
-            "protocol": self.protocol,
-            "protocol_options": keyed_options(self.protocol, self.protocol_options),
-            "params": {k: v for k, v in self.params.items() if k not in self.late_params or v != self.late_params[k]},
-            "budget": self.budget,
-            "seed": self.seed,
-        }
+        return identity_of(asdict(self))
 
     @property
     def key(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return run_key(self.identity())
 
     @property
     def label(self) -> str:
@@ -277,6 +274,7 @@ def load_suite(
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
             if options.get("feature_sweep"):
                 v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
+            v.method_rules(spec, grid, options.get("feature_sweep") or {}, mwhere)
             if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
                 v.problem(
                     mwhere,
@@ -345,6 +343,11 @@ def read_yaml(path: Path) -> Any:
         raise SuiteError([f"{path}: (top level): not valid YAML: nested too deep"]) from None
 
 
+#: YAML 1.1 reads ``1e-3`` (no dot) as text, so ``lr: 1e-3`` reached a method as the string '1e-3';
+#: suites read every number in exponent form as a float, as YAML 1.2 and people do.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses documents nested deeper than :data:`MAX_DEPTH` or holding
     more than :data:`MAX_VALUES` values once aliases are expanded (sized per node while composing,
@@ -391,6 +394,9 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except (ValueError, OverflowError) as exc:  # a value its constructor refuses: 2024-13-45
             raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
+
+
+_BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -628,6 +634,20 @@ class _Validator:
             if name in declarations and isinstance(values, list):
                 if problem := _first_problem(declarations[name], values):
                     self.problem(_join(key, name), problem)
+
+    def method_rules(self, spec, grid: list[dict], sweep: dict, where: str) -> None:
+        """The method's own rules across params (``validate_params``) for every run's params: each
+        grid combination, and each with every feature-sweep value (a DDAE block its UNet has)."""
+        if spec.validate_params is None:
+            return
+        said = set()
+        for params in grid:
+            sweeps = [{**params, k: x} for k, values in sweep.items() if isinstance(values, list) for x in values]
+            for candidate in [params, *sweeps]:
+                problem = spec.validate_params(candidate)
+                if problem and problem not in said:
+                    said.add(problem)
+                    self.problem(where, f"method {spec.name!r}: {problem}")
 
     def dataset(self, name: str, registry: Registry, where: str):
         try:

@@ -33,6 +33,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from bench.paths import LinkRefused, refuse_links
+
 CHUNK = 1 << 20
 DEFAULT_ROOT = pathlib.Path("~/.cache/bench/data")
 #: Marks a folder as bench's download cache (https://bford.info/cachedir/: backup tools skip it).
@@ -45,6 +47,14 @@ _CACHE_TAG_TEXT = (
 
 class DataError(RuntimeError):
     """A dataset file is missing, corrupt or cannot be fetched; the message says what to do."""
+
+
+def _unlinked(cache: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
+    """``path`` in the cache, refused (DataError) when a link planted there would send a write outside."""
+    try:
+        return refuse_links(cache, path)
+    except LinkRefused as exc:
+        raise DataError(str(exc)) from None
 
 
 def _check_relative(kind: str, path: str) -> None:
@@ -221,7 +231,7 @@ class DataStore:
         located = self._locate(file.path, file.md5, file.sha256)
         if located is not None:
             return located
-        path = self.cache / file.path
+        path = _unlinked(self.cache, self.cache / file.path)
         return path, self._download(file, path)
 
     # -- verification ------------------------------------------------------------------------
@@ -345,7 +355,7 @@ class DataStore:
                 member = name[len(archive.strip) :]
                 if member not in wanted:
                     continue
-                target = self.cache / archive.member_path(member)
+                target = _unlinked(self.cache, self.cache / archive.member_path(member))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
                 try:

@@ -228,7 +228,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
                 for key, style in (("psnr", "-"), ("psnr_avg", "--")):
                     pts = [(p["iteration"], p[key]) for p in curve if _numbers(p.get("iteration"), p.get(key))]
                     if pts:
-                        xs, ys = zip(*pts)
+                        xs, ys = zip(*thin(pts))
                         name = label + ("" if key == "psnr" else " (averaged output)")
                         if len({s for _, s, _, _ in series}) > 1:
                             name += f" seed {seed}"
@@ -278,7 +278,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
         for ax, key in zip(axes[0], keys):
             labelled = set()
             for index, label, _seed, pts in series[key]:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*thin(pts))
                 ax.plot(
                     xs,
                     ys,
@@ -308,6 +308,18 @@ def _epoch_curves(details: dict):
     for name, value in details.items():
         if isinstance(value, dict) and isinstance(value.get("curves"), list):
             yield f"{name} ", value["curves"]
+
+
+#: Points of one line in a plot: more do not show on a 6-inch figure, and each costs the SVG bytes.
+MAX_PLOT_POINTS = 1000
+
+
+def thin(points: list, limit: int = MAX_PLOT_POINTS) -> list:
+    """At most ``limit`` of ``points``, evenly spaced, the first and the last kept."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
 
 
 def _numbers(*values) -> bool:
