@@ -152,6 +152,12 @@ def run_specs(
             durations.append(record["timings"]["wall_seconds"])
             outcome.failed.append(spec.label)
             progress.run_finished(label, f"FAILED: {record['error']['message']}")
+            if record.get("device_unusable"):
+                progress.message(
+                    f"the device is unusable ({record['device_unusable']}): stopping the suite; "
+                    f"{len(todo) - i} runs not started (run the suite again in a new process)"
+                )
+                break
     return outcome
 
 
@@ -222,7 +228,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
-        precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+        precision = spec.precision if spec.precision != "auto" else accel.default_precision(device)
         record["accel"] = {
             "precision": precision,
             **accel.configure(device, spec.channels_last),
@@ -267,11 +273,28 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         if pictures:
             record["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
-            # Free the run's device memory for the next one. A full collection costs ~1 s with
-            # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.
-            gc.collect()
-            torch.cuda.empty_cache()
+            _free_device_memory(record)
     return _finite_or_null(record)
+
+
+def _free_device_memory(record: dict) -> None:
+    """Free the run's device memory for the next run. A full collection costs ~1 s with torch
+    loaded, which would be most of the host's cost per run on a CPU: GPU only. After a device-side
+    assert the CUDA context is unusable and this raises: the run fails with that said, its record
+    is still written, and the suite stops (every later run on this process would fail too)."""
+    import torch
+
+    try:
+        gc.collect()
+        torch.cuda.empty_cache()
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        record["status"] = "failed"
+        record["device_unusable"] = f"freeing device memory after the run raised {type(exc).__name__}: {text}"
+        record.setdefault(
+            "error",
+            {"type": type(exc).__name__, "message": record["device_unusable"], "traceback": traceback.format_exc()},
+        )
 
 
 def _check_finite(metrics: dict) -> None:
