@@ -1,15 +1,17 @@
 """``bench gpu-check``: one prepared, offline check of a machine's accelerator (or its CPU).
 
-It prints the device, driver, CUDA and cuDNN; runs the quick suite at a smoke budget and the
-device-check suite (every built-in method, at the papers' image sizes where speed is measured:
-``suites/device-check/device-check.yaml``, or ``device-check-tiny.yaml`` with ``--tiny``; a
-folder of their own: they name the check's datasets, which only the check registers) through the
-host's own runner, with the suites' switches (bf16 autocast, channels-last and TF32 on CUDA);
-counts the syncs each run's step loop makes (:class:`bench.syncs.SyncCounter`: on CUDA
-``torch.cuda.set_sync_debug_mode("warn")``, elsewhere the simulated device), records each run's
-peak device memory and throughputs (the records' own figures: warm, synchronized, medians, CUDA
-events on CUDA), runs the suite again compiled (unless ``--no-compile``), and writes
-``device-check.json`` and ``device-check.md`` under the output folder.
+It prints the device, driver, CUDA and cuDNN; runs the device-check suite (every built-in method,
+at the papers' image sizes where speed is measured: ``suites/device-check/device-check.yaml``, or
+``device-check-tiny.yaml`` with ``--tiny``; a folder of their own: they name the check's
+datasets, which only the check registers) and the quick suite at a smoke budget through the
+host's own runner, with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0,
+channels-last, TF32 off); counts the syncs each run's step loop makes
+(:class:`bench.syncs.SyncCounter`: on CUDA ``torch.cuda.set_sync_debug_mode("warn")``, elsewhere
+the simulated device), records each run's peak device memory and throughputs (the records' own
+figures: warm, synchronized, medians, CUDA events on CUDA), and with ``--compile`` runs the suite
+again compiled, counting graphs, graph breaks and compile seconds. ``device-check.json`` and
+``device-check.md`` under the output folder are rewritten after every run, each run's error is
+its row's, and no record is reused: the check measures this machine, now.
 
 Data: the check's own two sets, registered here (no network): ``check-cifar`` is the real
 CIFAR-10 subset (4,000 / 1,000 images) when ``<data dir>/cifar-10-subset`` exists, else
