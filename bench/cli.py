@@ -193,15 +193,20 @@ def _parser() -> argparse.ArgumentParser:
         help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
         description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
         "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
-        "memory and the papers'-size speeds, eager and compiled; write device-check.json and .md "
-        "under --out (bench/devicecheck.py).",
+        "memory and the papers'-size speeds (eager; --compile adds a compiled pass); write "
+        "device-check.json and .md under --out after every run (bench/devicecheck.py).",
     )
     p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or mps")
     p.add_argument("--out", default="device-check", help="folder for the JSON, the table and the runs' records")
     p.add_argument(
         "--tiny", action="store_true", help="tiny models and budgets (suites/device-check/device-check-tiny.yaml; CI)"
     )
-    p.add_argument("--no-compile", action="store_true", help="skip the compiled pass (torch.compile)")
+    p.add_argument(
+        "--compile", action="store_true", help="also run the suite compiled (torch.compile; minutes on a cold cache)"
+    )
+    p.add_argument(
+        "--only", action="append", metavar="TEXT", help="check only runs whose label contains TEXT (repeatable)"
+    )
     p.add_argument("--budget-scale", type=float, default=None, help="multiply the check's budgets")
     p.add_argument("--data-dir", default=None, help="data folder (default: $BENCH_DATA_DIR); never downloads")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -585,10 +590,13 @@ def _run(args) -> int:
 def _state(store, reg, spec, keep_stale: bool) -> str:
     """A run's state for the listing: done, to run, or stale (finished by other code) and why."""
     from bench import identity
+    from bench.accel import mismatch
 
     record = store.read(spec)
     if not record or record.get("status") != "ok":
         return "to run"
+    if elsewhere := mismatch(spec, record):
+        return f"to run: the record was {elsewhere}"
     reason = identity.stale_reason(record, identity.of_run(reg, spec))
     if reason is None:
         return "done"

@@ -434,16 +434,28 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds CUDA and MPS too
 
 
+def _select_cuda(device: torch.device, requested: str) -> None:
+    """Make ``cuda:N`` the current device (code that says "cuda", or allocates without a device,
+    then uses it too), once N is known to exist."""
+    if device.index is None:
+        return
+    count = torch.cuda.device_count()
+    if device.index >= count:
+        raise RuntimeError(
+            f"device {requested!r} was asked for but this machine shows {count} CUDA device"
+            f"{'' if count == 1 else 's'} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})"
+        )
+    torch.cuda.set_device(device)
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """CUDA, then MPS, then CPU, unless ``requested`` names one ("cpu", "cuda", "cuda:1", "mps")."""
     if requested != "auto":
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available")
-        if device.type == "cuda" and (device.index or 0) >= (count := torch.cuda.device_count()):
-            raise RuntimeError(
-                f"device {requested!r} was asked for but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}"
-            )
+        if device.type == "cuda":
+            _select_cuda(device, requested)
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but MPS is not available")
         return device

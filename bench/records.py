@@ -132,10 +132,13 @@ class ResultStore:
         return raw
 
     def finished(self, spec) -> dict | None:
-        """The spec's record when it is finished ("ok" and not stale), else None."""
+        """The spec's record when it is finished ("ok", not stale, and run on the device kind and
+        with the switches the spec asks for here: ``bench.accel.mismatch``), else None."""
+        from bench.accel import mismatch
+
         record = self.read(spec)
         ok = record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
-        return record if ok else None
+        return record if ok and mismatch(spec, record) is None else None
 
     def is_done(self, spec) -> bool:
         return self.finished(spec) is not None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench import accel
 from bench.protocols import named_setting
 from bench.records import Unreadable, iter_records
 
@@ -161,7 +162,10 @@ def group_records(records: Iterable[dict]) -> list[Group]:
         options = spec["protocol_options"]
         if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
             options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
-        config = json.dumps({"params": spec["params"], "budget": spec["budget"], "options": options}, sort_keys=True)
+        config = json.dumps(
+            {"params": spec["params"], "budget": spec["budget"], "options": options, "run_as": accel.run_as(record)},
+            sort_keys=True,
+        )
         key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
         # A failed attempt is superseded by a later successful run of the same spec.
@@ -320,6 +324,8 @@ def labels(groups: list[Group]) -> list[str]:
                 label += " (random weights)"
             if varying:
                 label += " " + " ".join(f"{k}={configs[i]['params'].get(k)}" for k in varying)
+            if len({configs[m].get("run_as") for m in members}) > 1:  # one spec run on two kinds of device
+                label += f" [{configs[i].get('run_as')}]"
             out[i] = label
     return out
 

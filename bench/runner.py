@@ -148,7 +148,9 @@ def run_specs(
     from bench.isolation import available, execute_isolated
 
     progress = progress or Progress()
-    run = execute_isolated if isolate and available() else execute
+    def run(spec, *args, **kwargs):
+        return (execute_isolated if isolate and available(spec) else execute)(spec, *args, **kwargs)
+
     outcome = SuiteOutcome()
     cache = DatasetCache(data_store)
     durations: list[float] = []
@@ -170,6 +172,12 @@ def run_specs(
             left.append(spec)
         else:
             _tally(outcome, durations, progress, spec, label, state, record)
+            if record is not None and record.get("device_unusable"):
+                progress.message(
+                    f"the device is unusable ({record['device_unusable']}): stopping the suite; "
+                    f"{len(todo) - i} runs not started (run the suite again in a new process)"
+                )
+                return outcome
     # A process that was killed left its runs unfinished and their locks free: run them here.
     for spec in left:
         label = f"[left by another process] {spec.label}"
@@ -261,7 +269,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
-        precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+        precision = spec.precision if spec.precision != "auto" else accel.default_precision(device)
         record["accel"] = {
             "precision": precision,
             **accel.configure(device, spec.channels_last),
@@ -310,10 +318,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         if pictures:
             record["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
-            # Free the run's device memory for the next one. A full collection costs ~1 s with
-            # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.
-            gc.collect()
-            torch.cuda.empty_cache()
+            _free_device_memory(record)
     return _finite_or_null(record)
 
 
@@ -337,6 +342,26 @@ def _diverged(details: dict) -> str | None:
                 if "loss" in key and isinstance(value, float) and not math.isfinite(value):
                     return f"{prefix}{key} is {value} at epoch {point.get('epoch', '?')}"
     return None
+
+
+def _free_device_memory(record: dict) -> None:
+    """Free the run's device memory for the next run. A full collection costs ~1 s with torch
+    loaded, which would be most of the host's cost per run on a CPU: GPU only. After a device-side
+    assert the CUDA context is unusable and this raises: the run fails with that said, its record
+    is still written, and the suite stops (every later run on this process would fail too)."""
+    import torch
+
+    try:
+        gc.collect()
+        torch.cuda.empty_cache()
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        record["status"] = "failed"
+        record["device_unusable"] = f"freeing device memory after the run raised {type(exc).__name__}: {text}"
+        record.setdefault(
+            "error",
+            {"type": type(exc).__name__, "message": record["device_unusable"], "traceback": traceback.format_exc()},
+        )
 
 
 def _check_finite(metrics: dict) -> None:
