@@ -40,6 +40,7 @@ _LAZY = {
     "Augment": "bench.data.loader",
     "rand_augment": "bench.data.randaugment",
     "RemoteFile": "bench.data.store",
+    "PackagedFile": "bench.data.store",
     "Archive": "bench.data.store",
     "DataStore": "bench.data.store",
     "DataError": "bench.data.store",
@@ -96,7 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment
     from bench.data.randaugment import rand_augment
-    from bench.data.store import Archive, DataError, DataStore, RemoteFile
+    from bench.data.store import Archive, DataError, DataStore, PackagedFile, RemoteFile
     from bench.executors import Executor, ExecutorSpec, Job
     from bench.restoration.context import RestoreContext
     from bench.restoration.degrade import Problem

@@ -4,6 +4,7 @@ against the hidden clean image, for curves only)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +19,30 @@ from bench.specs import Budget
 from bench.timing import synchronize
 
 
+@contextlib.contextmanager
+def preserved_random_state(device: torch.device, generator: torch.Generator):
+    """Run the block and put every random state back as it was: torch's global RNG (and the
+    device's), ``generator``, Python's ``random`` and NumPy's legacy RNG."""
+    import random
+
+    import numpy as np
+
+    cpu, own, py, legacy = torch.get_rng_state(), generator.get_state(), random.getstate(), np.random.get_state()
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    mps = torch.mps.get_rng_state() if device.type == "mps" else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        generator.set_state(own)
+        random.setstate(py)
+        np.random.set_state(legacy)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
+
+
 class RestoreContext(MethodContext):
     """Passed to a restorer with each :class:`bench.Problem` (the shared vocabulary:
     :class:`bench.context.MethodContext`: ``device``, ``seed``, ``generator``, ``params``,
@@ -29,6 +54,10 @@ class RestoreContext(MethodContext):
     ctx.monitor(i, output)`` lets the host score an intermediate output against the clean image
     (the method never sees the value); its time is not counted in the method's seconds.
     ``ctx.log(**scalars)`` adds scalars to the image's curve at the current iteration.
+    When making the monitored output is work of its own (a forward pass on a perturbed input, an
+    average), pass that work as a function, ``ctx.monitor(i, lambda: net(z + noise))``: the host
+    runs it with the random state saved and restored around it and outside the method's seconds,
+    so ``monitor_every`` changes neither the result nor the time.
     """
 
     def __init__(
@@ -97,15 +126,21 @@ class RestoreContext(MethodContext):
     def should_monitor(self, iteration: int) -> bool:
         return bool(self._monitor) and self.monitor_every > 0 and iteration % self.monitor_every == 0
 
-    def monitor(self, iteration: int, output: torch.Tensor, tag: str = "") -> None:
-        """Let the host score ``output`` (float (C, H, W) in [0, 1]) at ``iteration``; excluded
-        from the method's timing. ``tag`` names a second series (e.g. ``"avg"`` for an averaged
-        output: key ``psnr_avg``). A no-op when the protocol does not monitor."""
+    def monitor(self, iteration: int, output: torch.Tensor | Callable[[], torch.Tensor], tag: str = "") -> None:
+        """Let the host score ``output`` (float (C, H, W) in [0, 1]) at ``iteration``. ``output``
+        is the image, or a function of no arguments that makes it: the host calls the function
+        with every random state (torch's, the device's, ``ctx.generator``, Python's, NumPy's) saved
+        and restored around it, and excludes its time and the scoring's from the method's timing,
+        so monitoring cannot change the method's result or seconds. ``tag`` names a second series
+        (e.g. ``"avg"`` for an averaged output: key ``psnr_avg``). A no-op when the protocol does
+        not monitor."""
         if not self._monitor:
             return
         synchronize(self.device)
         start = time.perf_counter()
-        values = self._monitor(iteration, output.detach())
+        with preserved_random_state(self.device, self.generator):
+            image = output() if callable(output) else output
+            values = self._monitor(iteration, image.detach())
         if tag:
             values = {f"{k}_{tag}": v for k, v in values.items()}
         self._book.curves.append({"iteration": iteration, **values})
