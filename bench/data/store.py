@@ -239,6 +239,31 @@ class DataStore:
         self._record(file.path, found, file.url)
         return path
 
+    @property
+    def folders(self) -> tuple[pathlib.Path, ...]:
+        """Where files are looked for, in order: the mirrors (read-only), then the cache."""
+        return (*self.mirrors, self.cache)
+
+    def find(self, file: RemoteFile) -> pathlib.Path | None:
+        """A copy of ``file`` matching its checksum in the mirrors or the cache, recorded; None
+        when there is none (nothing is downloaded, logged or removed: a copy that differs may be
+        another encoding of the same image, see :func:`bench.restoration.images.fetch_image`)."""
+        for folder in self.folders:
+            path = folder / file.path
+            if not path.is_file():
+                continue
+            found = digest(path)
+            if found.md5 == file.md5.lower() and (file.sha256 is None or found.sha256 == file.sha256.lower()):
+                self._record(file.path, found, file.url)
+                return path
+        return None
+
+    def record(self, rel: str, path: pathlib.Path, url: str, **extra) -> None:
+        """Record a file a loader verified itself (by what it holds, e.g. its decoded pixels):
+        its checksums, size, where it came from and ``extra`` go into every result that read it."""
+        self._record(rel, digest(path), url)
+        self.used[rel].update(extra)
+
     def _packaged(self, file: PackagedFile) -> pathlib.Path:
         path = file.locate()
         found = digest(path)
