@@ -8,6 +8,7 @@ through :func:`bookkeeping`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -440,6 +441,30 @@ def run_context(spec, env, normalize: Normalize) -> RunContext:
         channels_last=env.channels_last,
         compile=env.compile,
     )
+
+
+@contextlib.contextmanager
+def preserved_random_state(device: torch.device, generator: torch.Generator):
+    """Run the block and put every random state back as it was: torch's global RNG (and the
+    device's), ``generator``, Python's ``random`` and NumPy's legacy RNG."""
+    import random
+
+    import numpy as np
+
+    cpu, own, py, legacy = torch.get_rng_state(), generator.get_state(), random.getstate(), np.random.get_state()
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    mps = torch.mps.get_rng_state() if device.type == "mps" else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        generator.set_state(own)
+        random.setstate(py)
+        np.random.set_state(legacy)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
 
 
 def seed_everything(seed: int) -> None:

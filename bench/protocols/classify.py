@@ -15,7 +15,7 @@ import time
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from bench.context import RunContext, TrainData, bookkeeping, run_context
+from bench.context import RunContext, TrainData, bookkeeping, preserved_random_state, run_context
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.timing import measure, synchronize
@@ -49,7 +49,7 @@ def check_logits(model, data: LabelledImages, ctx: RunContext, method: str, data
     """The model's output on one test batch is (B, num_classes) logits, or a ValueError naming the
     method and both shapes (before the metric library fails on it without naming either)."""
     images, _ = next(ctx.batches(data, batch_size, shuffle=False))
-    with ctx.autocast():
+    with ctx.autocast(), preserved_random_state(ctx.device, ctx.generator):  # the scores that follow unchanged
         logits = model(images)
     expected = (len(images), dataset.num_classes)
     shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__

@@ -4,7 +4,6 @@ against the hidden clean image, for curves only)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -13,34 +12,10 @@ from typing import Any
 
 import torch
 
-from bench.context import MethodContext
+from bench.context import MethodContext, preserved_random_state
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
 from bench.timing import synchronize
-
-
-@contextlib.contextmanager
-def preserved_random_state(device: torch.device, generator: torch.Generator):
-    """Run the block and put every random state back as it was: torch's global RNG (and the
-    device's), ``generator``, Python's ``random`` and NumPy's legacy RNG."""
-    import random
-
-    import numpy as np
-
-    cpu, own, py, legacy = torch.get_rng_state(), generator.get_state(), random.getstate(), np.random.get_state()
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    mps = torch.mps.get_rng_state() if device.type == "mps" else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu)
-        generator.set_state(own)
-        random.setstate(py)
-        np.random.set_state(legacy)
-        if cuda is not None:
-            torch.cuda.set_rng_state(cuda, device)
-        if mps is not None:
-            torch.mps.set_rng_state(mps)
 
 
 class RestoreContext(MethodContext):
