@@ -40,6 +40,7 @@ when any rule is broken.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import tempfile
@@ -201,8 +202,6 @@ def _check_dataset(dataset: DatasetSpec, data_store) -> tuple[list[Failure], int
 
 def _fingerprint(data) -> str:
     """A digest of a loaded split: images, labels and names (or image names, pixels and masks)."""
-    import hashlib
-
     digest = hashlib.sha256()
     if isinstance(data, LabelledImages):
         parts = [data.images, data.labels, repr(data.classes)]

@@ -106,7 +106,7 @@ class Registry:
         """The plugins ``name`` designates: a plugin's entry-point name, or a distribution's name
         (``bench-logreg``, spelt with '-', '_' or '.') for every plugin it installs."""
         known = {*self.owner.values(), *(PluginInfo(b.name, b.distribution, "") for b in self.broken)}
-        return {i.name for i in known if name in (i.name,) or _normal(i.distribution) == _normal(name)}
+        return {i.name for i in known if i.name == name or _normal(i.distribution) == _normal(name)}
 
     def call_run_finished(self, record: dict) -> list[str]:
         """Tell every plugin a run finished; return warnings for hooks that raised."""
@@ -200,7 +200,8 @@ def _collect(
     """Call one registration hook plugin by plugin, so each entry is attributed to its plugin
     and a plugin that raises is reported without losing the others' entries. A name that two
     plugins register is withdrawn from both (neither is silently preferred) and both are reported
-    as conflicting; every other entry stays usable."""
+    as conflicting, unless one is a built-in: it keeps the name, the others' entries are refused
+    and reported; every other entry stays usable."""
     claims: dict[str, list[tuple[PluginInfo, Any]]] = {}
     for plugin_name in _implementers(registry.pm, hook):
         info = infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
