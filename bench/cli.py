@@ -398,9 +398,13 @@ def cmd_protocols(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import warnings
+
     from bench.runner import stop_on_signals
 
-    with stop_on_signals():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+    with stop_on_signals(), warnings.catch_warnings():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+        # A run shows the deprecated forms its methods use (Python hides them by default).
+        warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
         return _run(args)
 
 
