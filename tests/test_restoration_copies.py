@@ -16,9 +16,7 @@ from bench.restoration.images import decode_pixels, pixel_checksum, read_image
 from bench.suite import load_suite
 from bench_plugins.datasets import _restoration_manifest as manifest
 from bench_plugins.datasets.restoration import load_manifest_set
-from conftest import SHARED_DATA
 
-RESTORATION = SHARED_DATA / "restoration"
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 
 
@@ -116,13 +114,14 @@ def test_the_manifest_is_package_data_with_pixel_checksums_of_the_sets_at_hand()
 
 
 @pytest.fixture
-def set5_as_png(tmp_path):
+def set5_as_png(shared_data, tmp_path):
     """Set5 as its PNG copies in the EDSR benchmark layout (woman as a TIFF in an HR folder)."""
-    if not (RESTORATION / "Set5").is_dir():
-        pytest.skip(f"restoration image sets not found at {RESTORATION}")
+    restoration = shared_data / "restoration"
+    if not (restoration / "Set5").is_dir():
+        pytest.skip(f"restoration image sets not found at {restoration}")
     data = tmp_path / "data"
     for stem in SET5:
-        image = read_image(RESTORATION / "Set5" / f"{stem}.bmp")
+        image = read_image(restoration / "Set5" / f"{stem}.bmp")
         if stem == "woman":
             save(image, data / "restoration" / "set5" / "HR" / f"{stem}.tif")
         else:
@@ -150,10 +149,10 @@ def test_set5_from_other_lossless_copies_gives_the_published_bicubic_x2_through_
 
 
 @pytest.mark.real_data
-def test_set12_as_bmp_loads_the_same_pixels_as_its_pinned_pngs(tmp_path):
-    if not (RESTORATION / "Set12").is_dir():
-        pytest.skip(f"restoration image sets not found at {RESTORATION}")
-    pinned = load_manifest_set("set12", "Set12", "test", DataStore(SHARED_DATA, offline=True))
+def test_set12_as_bmp_loads_the_same_pixels_as_its_pinned_pngs(shared_data, tmp_path):
+    if not (shared_data / "restoration" / "Set12").is_dir():
+        pytest.skip(f"restoration image sets not found at {shared_data / 'restoration'}")
+    pinned = load_manifest_set("set12", "Set12", "test", DataStore(shared_data, offline=True))
     data = tmp_path / "data"
     for item in pinned:
         save(item.image, data / "testsets" / "Set12" / f"{item.name}.bmp")
