@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
 arguments, unknown plugin, missing records, a symbolic link planted in a results folder) or a
 folder that cannot be written (full disk, read-only: one line names the path); 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM).
+(Ctrl-C), 143 terminated (SIGTERM); 141 the reader of the output went away
+(``bench plugins NAME | head``), as a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader gone (`| head`) shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except KeyboardInterrupt as exc:  # bench.runner.Interrupted names the signal (SIGINT, SIGTERM)
         how = f" by {exc}" if hasattr(exc, "exit_code") else ""
         print(f"\ninterrupted{how}: {args.interrupted}", file=sys.stderr)
@@ -81,6 +87,13 @@ def disk_fault(exc: OSError) -> str | None:
         return None
     where = exc.filename if exc.filename is not None else "a file"
     return f"cannot write {where}: {advice} (finished runs and an earlier report are kept)"
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the reader left, and the exit's flush must not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class BenchError(Exception):
@@ -122,8 +135,17 @@ def _parser() -> argparse.ArgumentParser:
         help="contract tests of plugins' methods: registration, params, tiny runs, reproducibility, budget",
         formatter_class=fmt,
     )
-    p.add_argument("names", nargs="*", metavar="PLUGIN", help="plugins or methods to check (default: every method)")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="PLUGIN",
+        help="plugins, distributions, methods or datasets to check (default: every method; datasets only when named)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
+    p.add_argument(
+        "--data-dir", default=None, help="where named datasets load from (default: $BENCH_DATA_DIR, else the cache)"
+    )
+    p.add_argument("--offline", action="store_true", help="never download a named dataset's files")
     p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
@@ -407,9 +429,13 @@ def cmd_plugins(args) -> int:
         page = plugin_page(reg, args.name)
         if page is None:
             known = sorted({r["plugin"] for r in listing["plugins"]} | {r["name"] for r in listing["plugins"]})
-            raise BenchError(f"no plugin, method, dataset or executor named {args.name!r}; known: {', '.join(known)}")
+            raise BenchError(
+                f"no plugin, method, dataset or executor named {args.name!r} (nor a distribution installing "
+                f"one); known: {', '.join(known)}"
+            )
         if args.json:
-            rows = [r for r in listing["plugins"] if args.name in (r["name"], r["plugin"])]
+            plugins = reg.plugins_named(args.name)
+            rows = [r for r in listing["plugins"] if args.name == r["name"] or r["plugin"] in plugins]
             print(json.dumps({"plugins": rows}, indent=2, default=str))
         else:
             print(page)
@@ -428,7 +454,7 @@ def cmd_plugins(args) -> int:
         if broken:
             print(file=sys.stderr)
         for b in broken:
-            print(f"plugin {b['plugin']!r} ({b['distribution']}) failed to load: {b['error']}", file=sys.stderr)
+            print(f"plugin {b['plugin']!r} ({b['distribution']}) {b['what']}", file=sys.stderr)
     return 1 if broken else 0
 
 
@@ -436,20 +462,34 @@ def cmd_check(args) -> int:
     import warnings
 
     from bench.check import check
+    from bench.data.store import DataError, DataStore
     from bench.registry import PluginError
 
+    reg = _registry()
+    try:
+        data = DataStore(args.data_dir, offline=True if args.offline else None)
+    except DataError as exc:
+        raise BenchError(str(exc)) from None
     with warnings.catch_warnings():
         # An author checking a plugin must see its deprecated forms (Python hides them by default).
-        warnings.filterwarnings("default", category=DeprecationWarning, module="bench.registry")
         warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
         try:
-            report = check(_registry(), args.names, device=args.device, say=print)
+            report = check(reg, args.names, device=args.device, say=print, data_store=data)
         except PluginError as exc:
             raise BenchError(str(exc)) from None
+    _say_deprecations(reg, {reg.plugin_of("method", name).name for name in report.checked})
     for failure in report.failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    print(f"{len(report.checked)} methods checked, {len(report.failures)} rules broken")
+    datasets = f"{len(report.datasets)} datasets checked, " if report.datasets else ""
+    print(f"{len(report.checked)} methods checked, {datasets}{len(report.failures)} rules broken")
     return 0 if report.ok else 1
+
+
+def _say_deprecations(reg, plugins: set[str]) -> None:
+    """The deprecation warnings of these plugins' registrations (old-style specs), one line each."""
+    for name in sorted(plugins & set(reg.deprecations)):
+        for message in reg.deprecations[name]:
+            print(f"warning: plugin {name!r}: DeprecationWarning: {message}", file=sys.stderr)
 
 
 def cmd_protocols(args) -> int:
@@ -467,9 +507,13 @@ def cmd_protocols(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import warnings
+
     from bench.runner import stop_on_signals
 
-    with stop_on_signals():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+    with stop_on_signals(), warnings.catch_warnings():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+        # A run shows the deprecated forms its methods use (Python hides them by default).
+        warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
         return _run(args)
 
 
@@ -522,7 +566,8 @@ def _run(args) -> int:
                 f"{len(suite.runs)} runs (labelled like: {examples})"
             )
     for problem in reg.broken:
-        print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
+        print(f"warning: plugin {problem.name!r} {problem.what}", file=sys.stderr)
+    _say_deprecations(reg, {reg.plugin_of("method", spec.method).name for spec in specs})
     executor_name, executor = _executor(args, suite, reg)
 
     from bench import identity

@@ -84,9 +84,9 @@ class Param:
     def __post_init__(self) -> None:
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
-        problem = self.check(self.default)
-        if problem:
-            raise ValueError(f"Param default {self.default!r} does not satisfy its own declaration: {problem}")
+        # Checked where the declaration gets its name (:func:`declared`), so the error can say
+        # which param of which method refuses its own default.
+        object.__setattr__(self, "_default_problem", self.check(self.default))
 
     # -- what is allowed ---------------------------------------------------------------------
 
@@ -204,8 +204,16 @@ def as_param(value: Any) -> Param:
 
 
 def declared(mapping: Mapping[str, Any]) -> dict[str, Param]:
-    """Every entry of a params/options mapping as a :class:`Param`."""
-    return {key: as_param(value) for key, value in mapping.items()}
+    """Every entry of a params/options mapping as a :class:`Param`; ValueError naming the key when
+    a declaration refuses its own default (``Param(0, ge=1)``, a plain NaN)."""
+    out = {}
+    for key, value in mapping.items():
+        param = out[key] = as_param(value)
+        if param._default_problem:
+            raise ValueError(
+                f"{key!r}: the default {param.default!r} does not satisfy its own declaration: {param._default_problem}"
+            )
+    return out
 
 
 def late_defaults(mapping: Mapping[str, Any]) -> dict[str, Any]:

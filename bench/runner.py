@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import accel, identity
 from bench.artifacts import list_images
+from bench.data.validate import check_split
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
 from bench.records import MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
@@ -110,7 +111,9 @@ class DatasetCache:
         key = (dataset.name, split)
         if key not in self._splits:
             before = set(self.store.used)
-            self._splits[key] = dataset.load(split, self.store)
+            data = dataset.load(split, self.store)
+            check_split(dataset, split, data)  # a split unlike its declaration fails here, named
+            self._splits[key] = data
             new = {p: v for p, v in self.store.used.items() if p not in before}
             self._files.setdefault(dataset.name, {}).update(new)
         return self._splits[key]

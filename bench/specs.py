@@ -332,9 +332,9 @@ class Restorer(Method):
 
     - ``problem`` (:class:`bench.Problem`): ``problem.task``; ``problem.observed`` the degraded
       image, float32 (C, h, w) on ``ctx.device`` (values in [0, 1], noisy ones outside it);
-      ``problem.sigma`` (denoise, in [0, 1] units), ``problem.scale`` (sr; the output is ``scale``
-      times larger), ``problem.mask`` (inpaint: float (1, H, W), 1 where known). The clean image is
-      never given.
+      ``problem.sigma`` (denoise: the noise level, in the unit :class:`bench.Problem` states),
+      ``problem.scale`` (sr; the output is ``scale`` times larger), ``problem.mask`` (inpaint:
+      float (1, H, W), 1 where known). The clean image is never given.
     - ``ctx`` (:class:`bench.RestoreContext`): ``for i in ctx.iterations(ctx.budget.iterations)``
       (the host times this loop; the method may stop early), ``ctx.step(loss)`` once per
       iteration, ``if ctx.should_monitor(i): ctx.monitor(i, output)`` lets the host score an

@@ -419,17 +419,31 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _declared_integer(spec, key: str, value: Any) -> str:
+    """Why a fractional value is refused: the integer is the plugin's declaration, not the suite's
+    mistake, and how the plugin allows fractions."""
+    declared = spec.budget[key]
+    if not isinstance(declared, int) or isinstance(value, bool) or not isinstance(value, float) or value <= 0:
+        return ""
+    return (
+        f"; method {spec.name!r} declares {key} an integer (budget={{{key!r}: {declared}}}): write an integer, "
+        f"or its plugin declares {{{key!r}: {float(declared)}}} to allow fractions"
+    )
+
+
 class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
         self._seen: set[str] = set()
 
-    def problem(self, key: str, text: str) -> None:
+    def problem(self, key: str, text: str, whole: bool = False) -> None:
+        """Note a problem; ``whole``: the host's own text, bounded where it quotes the suite (a
+        registry look-up: the plugins that failed to load are all listed), never cut."""
         # A command-line override is not the file's fault: name the option instead.
         origin = "command line" if key.startswith("--") else str(self.path)
         key = _cut(key or "(top level)", 120)
-        line = f"{origin}: {key}: {_cut(text, MAX_LINE - len(key) - 2)}"
+        line = f"{origin}: {key}: {text if whole else _cut(text, MAX_LINE - len(key) - 2)}"
         if line in self._seen:  # e.g. an unknown dataset once per grid point
             return
         self._seen.add(line)
@@ -557,7 +571,7 @@ class _Validator:
         try:
             spec = registry.method(entry["name"])
         except PluginError as exc:
-            self.problem(_join(where, "name"), str(exc))
+            self.problem(_join(where, "name"), str(exc), whole=True)
             return None
         declarations = declared(spec.params)
         params = defaults(spec.params)
@@ -605,9 +619,11 @@ class _Validator:
                     f"method {spec.name!r} has no budget {key!r}; expected one of: {known}",
                 )
             else:
-                full[key] = self.check(
-                    Param(spec.budget[key], gt=0, le=MAX_BUDGET), value, _join(where, f"budget.{key}")
-                )
+                problem = Param(spec.budget[key], gt=0, le=MAX_BUDGET).check(value)
+                if problem:
+                    self.problem(_join(where, f"budget.{key}"), problem + _declared_integer(spec, key, value))
+                else:
+                    full[key] = value
         return full
 
     def executor(self, value: Any, registry: Registry) -> dict | None:
@@ -620,7 +636,7 @@ class _Validator:
         try:
             spec = registry.executor(value["name"])
         except PluginError as exc:
-            self.problem("executor.name", str(exc))
+            self.problem("executor.name", str(exc), whole=True)
             return None
         for problem in check_options(spec, options):
             self.problem("executor", problem)
@@ -653,7 +669,7 @@ class _Validator:
         try:
             return registry.dataset(name)
         except PluginError as exc:
-            self.problem(where, str(exc))
+            self.problem(where, str(exc), whole=True)
             return None
 
     def compatible(self, protocol, method, dataset, where: str, options: dict | None = None) -> bool:
