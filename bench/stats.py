@@ -169,7 +169,7 @@ def average_ranks(scores: list[list[float]], higher_is_better: bool = True) -> l
     for row in scores:
         ranks = stats.rankdata([-s if higher_is_better else s for s in row])
         totals = [t + r for t, r in zip(totals, ranks)]
-    return [t / len(scores) for t in totals]
+    return [float(t) / len(scores) for t in totals]
 
 
 def critical_difference(k: int, n_datasets: int, alpha: float = ALPHA) -> float:

@@ -607,10 +607,10 @@ def suite_ranks_html(ranks, plot: Plot) -> Html:
     friedman = "" if ranks.friedman_p is None else f"; Friedman test p = {ranks.friedman_p:.3g}"
     rows = join(
         html(
-            '<tr><td>{}</td><td class="num" data-value="{}">{:.2f}</td><td>{}</td></tr>',
+            '<tr><td>{}</td><td class="num" data-value="{}">{}</td><td>{}</td></tr>',
             label,
             repr(rank),
-            rank,
+            f"{rank:.2f}",
             "yes" if rank - ranks.average[0] < ranks.cd else "no",
         )
         for label, rank in zip(ranks.labels, ranks.average)

@@ -25,6 +25,7 @@ COST = (
     "inference_images_per_s",
     "seconds_per_image",
     "iterations_per_s",
+    "restore_images_per_s",
 )
 
 _STYLE = {
@@ -92,17 +93,17 @@ AXES = {
 
 
 def _plain_ticks(ax) -> None:
-    """Tick labels as plain numbers (6,000; 0.05): matplotlib's log axis writes mathtext
-    (``$\\mathdefault{10^{3}}$``), which prints raw once TeX parsing is off (it is: see _STYLE)."""
-    from matplotlib.ticker import FuncFormatter
+    """Tick labels of a log axis as plain numbers (6,000; 0.05), minor ticks labelled where
+    matplotlib would (a range under a decade or two): its own labels are mathtext
+    (``$\\mathdefault{6\\times10^{3}}$``), printed raw once TeX parsing is off (see _STYLE)."""
+    from matplotlib.ticker import LogFormatter
 
-    def plain(x, _pos=None) -> str:
-        if x >= 1:
-            return f"{x:,.0f}"
-        return f"{x:.3g}"
+    class Plain(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:,.0f}" if x >= 1 else f"{x:.3g}"
 
-    ax.xaxis.set_major_formatter(FuncFormatter(plain))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, pos=None: ""))
+    ax.xaxis.set_major_formatter(Plain(labelOnlyBase=False))
+    ax.xaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
