@@ -408,6 +408,8 @@ def _rank(rows: list[dict], groups: list[Group]) -> None:
     ranked = [i for i, r in enumerate(rows) if metric in r["metrics"]]
     if not ranked:
         return
+    from bench import perimage
+
     best = ranked[0]
     by_image = _rank_by_image(rows, groups, ranked, metric)
     tests = [
@@ -421,7 +423,8 @@ def _rank(rows: list[dict], groups: list[Group]) -> None:
     for i, test in zip(ranked[1:], tests):
         p = None if test.p is None else next(adjusted)
         tied.append(None if p is None else p >= stats.ALPHA)
-        rows[i]["rank_test"] = {"metric": metric, "test": test.name, "p": test.p, "p_holm": p}
+        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else len(rows[i]["seeds"])
+        rows[i]["rank_test"] = {"metric": metric, "test": test.name, "p": test.p, "p_holm": p, "n": n}
     rows[best]["rank_test"] = {"metric": metric, "test": "best", "p": None, "p_holm": None}
     for i, label in zip(ranked, stats.rank_labels(tied)):
         rows[i]["rank"] = label
@@ -461,6 +464,9 @@ def rank_note(rows: list[dict]) -> str:
     )
     if untested:
         text += f"; {untested} row(s) not tested (one seed): ranked by mean alone"
+    few = min((t["n"] for t in tested if t["test"] == stats.WILCOXON), default=None)
+    if few is not None and 2 / 2**few * len(tested) >= stats.ALPHA:
+        text += f"; with {few} images the signed-rank test cannot reach alpha after the correction: ties are certain"
     return text
 
 

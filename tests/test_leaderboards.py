@@ -186,6 +186,18 @@ def test_one_seed_restoration_rows_are_ranked_by_image(tmp_path):
     assert "Wilcoxon signed-rank test by image; two-sided, Holm-corrected" in render(rows, "text")
 
 
+def test_a_set_too_small_for_the_signed_rank_test_says_its_ties_are_certain(tmp_path):
+    restore_record(tmp_path, "bm3d", BEST)
+    restore_record(tmp_path, "noisy", [p - 2.0 for p in BEST])  # worse on all six images
+    rows = leaderboard(load_groups(tmp_path))
+    assert rows[1]["rank"] == "2" and rows[1]["rank_test"]["n"] == 6  # smallest p: 2 / 2^6 = 0.031
+    assert "cannot reach alpha" not in render(rows, "text")
+    restore_record(tmp_path, "other", [p - 3.0 for p in BEST])  # two comparisons: 0.031 x 2 > 0.05
+    rows = leaderboard(load_groups(tmp_path))
+    assert [r["rank"] for r in rows] == ["1", "1=", "1="]
+    assert "with 6 images the signed-rank test cannot reach alpha after the correction" in render(rows, "text")
+
+
 def test_per_image_without_restoration_records_is_an_error(tmp_path, capsys):
     classify_record(tmp_path, "a", 0, 90.0)
     assert cli.main(["table", str(tmp_path), "--per-image"]) == 2
