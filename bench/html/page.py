@@ -539,6 +539,7 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
                     "ended": r["ended_at"],
                     "timings": r["timings"],
                     "throughput": _throughput_text(r),
+                    "peak memory": r.get("memory"),
                     "code": r.get("code"),
                     "plugins": r.get("plugins"),
                     "precision": r.get("precision"),
