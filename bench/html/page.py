@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from html import escape
 
-from bench import stats
+from bench import costs, stats
 from bench.compare import DELTA_COLUMNS, Delta, delta_cells
 from bench.html.assets import CSS, SCRIPT
 from bench.html.collect import Report, Row, Table, slug
@@ -213,6 +213,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         title = f"{better}; {info['convention']}".strip("; ")
         if m == "train_seconds":
             title = "lower is better; seconds in the method's fit, mean over seeds"
+        title = costs.NOTES.get(m, title)
         text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
         lower = Html("" if higher else ' data-better="lower"')
         heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
