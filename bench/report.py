@@ -213,11 +213,12 @@ def _fmt(mean: float | None, std: float | None, digits: int | None) -> str:
     return f"{text} ± {std:,.{digits}f}" if std is not None else text
 
 
-def cell(metric: str, value: dict | None) -> str:
+def cell(metric: str, value: dict | None, say_n: bool = True) -> str:
     """A table cell of a mean over seeds: ``mean ± std`` and, for a quality metric, its confidence
-    interval ``[lo, hi]``, or ``(n=1)`` where one seed leaves no spread. Rates and seconds keep
-    ``mean ± std`` (their interval is in ``--format json``/``csv``: a t interval of 3 timings is
-    mostly below zero, which says nothing about a rate)."""
+    interval ``[lo, hi]``, or ``(n=1)`` where one seed leaves no spread (``say_n=False``: the
+    table's title says so for all its rows). Rates and seconds keep ``mean ± std`` (their
+    interval is in ``--format json``/``csv``: a t interval of 3 timings is mostly below zero,
+    which says nothing about a rate)."""
     if not value:
         return "-"
     places = digits(metric)
@@ -227,7 +228,17 @@ def cell(metric: str, value: dict | None) -> str:
     if value.get("ci"):
         lo, hi = value["ci"]
         return f"{text} [{lo:,.{places}f}, {hi:,.{places}f}]"
-    return f"{text} (n=1)" if value["n"] == 1 else text
+    return f"{text} (n=1)" if value["n"] == 1 and say_n else text
+
+
+def one_seed(rows: list[dict]) -> bool:
+    """Whether every row of a table has one seed: its title says so once, instead of each cell."""
+    return all(len(r["seeds"]) <= 1 for r in rows)
+
+
+def table_note(rows: list[dict]) -> str:
+    """What a table's cells are, for its title."""
+    return ONE_SEED_NOTE if one_seed(rows) else TABLE_NOTE
 
 
 # -- leaderboards -------------------------------------------------------------------------------
@@ -493,7 +504,15 @@ _HEADERS = {
 _DIGITS = {"train_seconds": 1, "ssim": 4, "time_to_90_s": 1, "time_to_99_s": 1, "run_seconds": 1}
 _DIGITS |= {"peak_gpu_mib": 0, "peak_rss_mib": 0}
 #: Figures of what a row cost (seconds, memory; :mod:`bench.costs`): mean ± std, lower is better.
-COSTS = ("train_seconds", "time_to_90_s", "time_to_99_s", "run_seconds", "peak_gpu_mib", "peak_rss_mib")
+COSTS = (
+    "train_seconds",
+    "seconds_per_image",
+    "time_to_90_s",
+    "time_to_99_s",
+    "run_seconds",
+    "peak_gpu_mib",
+    "peak_rss_mib",
+)
 
 
 def digits(metric: str) -> int | None:
@@ -509,6 +528,7 @@ def header(metric: str, rows: list[dict] = ()) -> str:
 
 #: What a table's cells are, in its title.
 TABLE_NOTE = f"mean ± std over seeds, [{stats.LEVEL:.0%} t-interval of the mean]"
+ONE_SEED_NOTE = "one seed per row (n=1): no spread, no interval"
 
 #: After a row's label in tables: some of its records were made by other code than installed now.
 STALE_MARK = "[stale]"
@@ -592,7 +612,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
         body = []
         for r in table_rows:
             seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-            cells = [cell(m, r["metrics"].get(m)) for m in present]
+            cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(table_rows)) for m in present]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
             body.append(
                 [r.get("rank", "-"), label, *([r.get("features") or "-"] if chosen else []), r["budget"], seeds, *cells]
@@ -606,7 +626,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             *[header(m, table_rows) for m in present],
         ]
         where = f"{protocol} · {setting}" if setting else protocol
-        title = f"{suite} · {dataset} · {where}  ({TABLE_NOTE}; device: {table_rows[0]['device']})"
+        title = f"{suite} · {dataset} · {where}  ({table_note(table_rows)}; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title
         block = heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
         ranks = rank_note(table_rows)

@@ -103,8 +103,11 @@ def test_one_seed_says_n_1_instead_of_an_interval(tmp_path):
     rows = leaderboard(load_groups(tmp_path))
     assert rows[0]["metrics"]["test_accuracy"]["ci"] is None
     text = render(rows, "markdown")
-    assert "90.00 (n=1)" in text and "± 0" not in text
+    assert "one seed per row (n=1): no spread, no interval" in text and "± 0" not in text
     assert [r["rank"] for r in rows] == ["1", "2"] and "1 row(s) not tested (one seed)" in text
+    classify_record(tmp_path, "b", 1, 81.0)  # a table that mixes: the one-seed cell says so itself
+    text = render(leaderboard(load_groups(tmp_path)), "markdown")
+    assert "90.00 (n=1)" in text and "80.50 ± 0.71 [" in text
 
 
 # -- restoration, image by image -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from bench.html.collect import Report, Row, Table, slug
 from bench.html.gallery import DIFF_GAIN
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import COSTS, TABLE_NOTE, _fmt, cell, digits, rank_note, stale_note, stale_reasons
+from bench.report import COSTS, _fmt, cell, digits, one_seed, rank_note, stale_note, stale_reasons, table_note
 from bench.report import header as _report_header
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
@@ -225,7 +225,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         html("<h3>{} · {}</h3>", table.suite, table.title),
         html(
             '<p class="meta">{}; device: {}{}</p>',
-            TABLE_NOTE,
+            table_note([row.data for row in table.rows]),
             table.device or "?",
             f"; {header(primary)}: {conv}" if conv else "",
         ),
@@ -384,7 +384,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
         if not value:
             cells.append(html('<td class="num" data-value="">{}</td>', "failed" if not ok else "-"))
             continue
-        text = cell(m, value)
+        text = cell(m, value, say_n=not one_seed([r.data for r in table.rows]))
         css, verdict = "num", Html("")
         d = row.verdicts.get(m)
         if d is not None and d.verdict in MARKS:
