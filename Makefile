@@ -43,8 +43,10 @@ lint: install
 docs-check: install
 	$(BIN)/python -m pytest tests/test_docs.py tests/test_readme.py
 
+# The run's progress (stderr) shows; its closing text table (stdout) does not, so the table is
+# printed once, in markdown.
 quick: install
-	$(BIN)/bench run suites/quick.yaml --results-dir results
+	$(BIN)/bench run suites/quick.yaml --results-dir results > /dev/null
 	$(BIN)/bench table results --suite quick --format markdown
 
 # Re-make the committed quick reference on this machine (records only) when its code changed:

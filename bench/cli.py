@@ -245,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="?", default="results", help="results folder (or one record)")
     p.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
     p.add_argument("--suite", default=None, help="only this suite")
+    p.add_argument(
+        "--per-image",
+        action="store_true",
+        help="restoration: each image's PSNR / SSIM per method, and each method against the best paired "
+        "by image (wins/ties/losses, Wilcoxon signed-rank)",
+    )
     p.set_defaults(handler=cmd_table)
 
     p = sub.add_parser(
@@ -696,7 +702,19 @@ def cmd_table(args) -> int:
         raise BenchError(
             f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else "")
         )
+    if args.per_image:
+        return _per_image_table(groups, args)
     sys.stdout.write(render(leaderboard(groups), args.format))
+    return 0
+
+
+def _per_image_table(groups, args) -> int:
+    from bench import perimage
+
+    found = perimage.from_groups(groups)
+    if not found:
+        raise BenchError(f"no restoration records with per-image scores under {args.results}")
+    sys.stdout.write(perimage.render(found, args.format))
     return 0
 
 

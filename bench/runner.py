@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import accel, identity
+from bench import accel, identity, peakmem
 from bench.artifacts import list_images
 from bench.data.validate import check_split
 from bench.progress import Progress, format_seconds
@@ -289,9 +289,11 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             artifacts_dir=store.path_for(spec).with_suffix(""),
             code=record["code_identity"],
         )
-        with signals_restored():  # a method that ignores Ctrl-C leaves it ignored for itself only
+        # signals_restored: a method that ignores Ctrl-C leaves it ignored for itself only.
+        with signals_restored(), peakmem.measure(device) as memory:
             result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
+        record["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
         record["precision"] = precision
         _check_finite(record.get("metrics", {}))
         if diverged := _diverged(record.get("details", {})):

@@ -22,7 +22,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,9 @@ class RunSpec:
     #: from the protocol's declaration, and kept in the record's spec so that a reader can check a
     #: record's key from its spec alone (:func:`bench.records.identity_of`).
     late_options: dict = field(default_factory=dict)
+    #: What tells this run apart from the suite's others of the same method, dataset and protocol
+    #: (``monitor_every=10``, a grid's ``lr=0.1``): shown in the label, outside the key.
+    variant: str = ""
 
     def __post_init__(self) -> None:
         if not self.late_options:
@@ -179,7 +182,8 @@ class RunSpec:
         control = " (random weights)" if self.protocol_options.get("weights") == "random" else ""
         images = self.protocol_options.get("images")
         dataset = f"{self.dataset} [{', '.join(images)}]" if images else self.dataset
-        return f"{dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
+        variant = f" {self.variant}" if self.variant else ""
+        return f"{dataset} / {self.method}{control}{variant} / {self.protocol} / seed {self.seed}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -313,7 +317,30 @@ def load_suite(
     if v.problems:
         raise SuiteError(v.problems)
     unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
-    return Suite(name=name, description=description, path=path, runs=list(unique.values()), executor=executor)
+    runs = name_variants(list(unique.values()))
+    return Suite(name=name, description=description, path=path, runs=runs, executor=executor)
+
+
+def name_variants(specs: list[RunSpec]) -> list[RunSpec]:
+    """Runs that would share a label (a grid's points, one method under two protocol options or
+    budgets) get a ``variant`` naming what differs, so progress, ``--dry-run`` and ``--only`` tell
+    them apart."""
+    by_label: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        by_label.setdefault(spec.label, []).append(spec)
+    named: dict[str, str] = {}
+    for members in by_label.values():
+        if len(members) < 2:
+            continue
+        sections = [
+            (section, key)
+            for section in ("params", "protocol_options", "budget")
+            for key in sorted({k for s in members for k in getattr(s, section)})
+            if len({json.dumps(getattr(s, section).get(key), sort_keys=True, default=str) for s in members}) > 1
+        ]
+        for s in members:
+            named[s.key] = " ".join(f"{key}={getattr(s, section).get(key)}" for section, key in sections)
+    return [replace(s, variant=named[s.key]) if named.get(s.key) else s for s in specs]
 
 
 def read_yaml(path: Path) -> Any:

@@ -134,6 +134,15 @@ class Degraded:
     mask: torch.Tensor | None = None
     mask_kind: str | None = None  # inpainting: "random" or "dataset"
 
+    def checksum(self) -> str:
+        """sha256 of the method's input exactly (shape, float32 values, mask): two records with
+        the same checksum for an image restored the same noise realisation, LR image or mask."""
+        digest = hashlib.sha256(repr(tuple(self.observed.shape)).encode())
+        digest.update(self.observed.to(torch.float32).contiguous().numpy().tobytes())
+        if self.mask is not None:
+            digest.update(self.mask.to(torch.uint8).contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
 
 @dataclass
 class Problem:
