@@ -32,7 +32,7 @@ import yaml
 
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
-from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.protocols import PROTOCOLS, check_feature_sweep, keyed_options
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
 
@@ -477,7 +477,7 @@ class _Validator:
                 )
             else:
                 options[opt] = self.check(declarations[opt], val, _join(key, opt))
-        return protocol, options
+        return protocol, keyed_options(options, declarations)
 
     def params(self, declarations: dict[str, Param], given: dict, where: str, method: str) -> dict:
         """The ``given`` params that their declarations allow (the others are problems)."""
