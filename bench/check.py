@@ -16,7 +16,10 @@ smallest budget (``check_budget``):
   clean image's shape);
 - reproducible: the same seed twice gives the same quality metrics;
 - budget: a classifier or representation learner runs at most ``ceil(budget.epochs)`` epochs, a
-  restorer at most the largest of its (integer) budget values in ``ctx.step`` calls per image.
+  restorer at most the largest of its (integer) budget values in ``ctx.step`` calls per image;
+- label budget: a classifier also runs under the ``labels`` option (:data:`LABEL_BUDGET`) and
+  must receive exactly the budgeted labels (train and validation together) and an unlabelled pool
+  of uint8 images that carries no labels.
 
 Each failure names the method, the rule broken and what was seen; the exit code is 1 when any
 rule is broken.
@@ -49,6 +52,8 @@ from bench.specs import DatasetSpec, Method
 CHECK_IMAGES = "bench-check-images"
 CHECK_RESTORE = "bench-check-restore"
 SEED = 0
+#: A classifier's second run: 8 labels of each of the 4 classes (6 train, 2 validate).
+LABEL_BUDGET = {"labels": 8, "holdout": 0.25}
 #: How each kind is run: (protocol, dataset, options) per run.
 _RESTORE_OPTIONS = {"sr": {"scale": 2}, "denoise": {"sigma": 25.0}, "inpaint": {"mask": "random"}}
 
@@ -162,7 +167,25 @@ def _check_method(registry: Registry, method: Method, device: str) -> list[Failu
         if again.quality.get(label) != metrics:
             fail("reproducible", f"{label}: seed {SEED} gave {metrics}, then {again.quality.get(label)}")
     _check_budget_used(method, budget, first.calls, fail)
+    if method.kind == "classifier":
+        _check_labels_held(_run(registry, method, _budgeted_run(), params, budget, device), fail)
     return failures
+
+
+def _budgeted_run() -> list[tuple[str, str, dict]]:
+    return [("classify", CHECK_IMAGES, {"eval_batch_size": 64, **LABEL_BUDGET})]
+
+
+def _check_labels_held(budgeted: _Outcome, fail) -> None:
+    """A classify run under the label budget handed over the budgeted labels and nothing else."""
+    for error in budgeted.errors:
+        fail("label budget", error)
+    expected = LABEL_BUDGET["labels"] * 4
+    for call in budgeted.calls:
+        if call.labels != expected:
+            fail("label budget", f"train() could reach {call.labels} labels under labels: 8 x 4 classes ({expected})")
+        if call.pool:
+            fail("label budget", f"the unlabelled pool {call.pool}")
 
 
 def _check_params_declared(method: Method, fail) -> dict | None:
@@ -261,6 +284,8 @@ class _Call:
     epochs: int
     images: int = 0
     data: int = 0
+    labels: int = 0  # labels a classifier's train() could reach through its data
+    pool: str = ""  # what is wrong with its unlabelled pool ("" when nothing)
 
 
 @dataclass
@@ -336,7 +361,16 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
             result = fn(data, ctx)
             book = bookkeeping(ctx)
             outcome.calls.append(
-                _Call(name, dict(ctx.params), dict(ctx.budget), book.steps, book.epochs, book.images, _size(data))
+                _Call(
+                    name,
+                    dict(ctx.params),
+                    dict(ctx.budget),
+                    book.steps,
+                    book.epochs,
+                    book.images,
+                    _size(data),
+                    *_labels_reached(data),
+                )
             )
             problem = _result_problem(method, name, data, ctx, result)
             if problem:
@@ -347,6 +381,17 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
 
     fields = {"classifier": ("train",), "representation": ("build", "pretrain"), "restorer": ("restore",)}[method.kind]
     return dataclasses.replace(method, **{f: wrap(f, getattr(method, f)) for f in fields})
+
+
+def _labels_reached(data) -> tuple[int, str]:
+    """(labels reachable through a classifier's TrainData, a problem with its pool or "")."""
+    if not hasattr(data, "unlabelled"):
+        return 0, ""
+    labels = len(data.train.labels) + (len(data.val.labels) if data.val is not None else 0)
+    pool = data.unlabelled
+    if not isinstance(pool, torch.Tensor) or pool.dtype != torch.uint8:
+        return labels, f"is {type(pool).__name__} {getattr(pool, 'dtype', '')}, expected a uint8 image tensor"
+    return labels, ""
 
 
 def _size(data) -> int:

@@ -60,7 +60,9 @@ class Param:
     taken from the default's first element or from ``item`` (needed when the default is empty).
     ``name=True`` requires text (or each element) to be one safe path component. ``parse``, for
     values with a grammar of their own (a config string), is called on a value of the right type
-    and raises ValueError, with the reason, when it rejects it.
+    and raises ValueError, with the reason, when it rejects it. ``expected`` says in words what a
+    value must be when it may take several types (a label budget: 4 or 0.01 or "all"): ``parse``
+    alone then decides, whatever the default's type.
     """
 
     default: Any
@@ -73,6 +75,7 @@ class Param:
     item: type | None = None
     name: bool = False
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
+    expected: str = ""
 
     def __post_init__(self) -> None:
         if self.choices is not None:
@@ -96,6 +99,8 @@ class Param:
 
     def describe(self) -> str:
         """What a value must be, as a phrase: "an integer >= 1", "one of pretrained, random"."""
+        if self.expected:
+            return self.expected
         one = self._describe_one()
         if self.is_list:
             return f"a list of {_plural(one)}" if one else "a list"
@@ -140,6 +145,8 @@ class Param:
         return None
 
     def _allowed(self, value: Any) -> bool:
+        if self.expected and self.parse is not None:  # several types: parse decides
+            return True
         if self.choices is not None:
             return any(type(value) is type(c) and value == c for c in self.choices)  # True is not 1
         kind = self.element_type

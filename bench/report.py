@@ -160,6 +160,7 @@ def group_records(records: Iterable[dict]) -> list[Group]:
         options = spec["protocol_options"]
         if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
             options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
+        options = _folds_merged(options)
         config = json.dumps({"params": spec["params"], "budget": spec["budget"], "options": options}, sort_keys=True)
         key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
@@ -190,6 +191,23 @@ def _name_shard_images(groups: list[Group]) -> None:
                 g.images = tuple(sorted(covered))
 
 
+def _folds_merged(options: dict) -> dict:
+    """Under a label budget the split seeds are the field's folds: one row per budget, its spread
+    over the folds (as over seeds), so the split seed leaves the row's identity."""
+    return {k: v for k, v in options.items() if k != "split_seed"} if "labels" in options else options
+
+
+def label_budget(options: dict) -> tuple[str, float]:
+    """A row's label budget as a table shows it ("4/class", "1%", "all") and a number that sorts it
+    (labels per class; a fraction after every count, all labels last)."""
+    value = options.get("labels")
+    if value is None or value == "all":
+        return "all", math.inf
+    if isinstance(value, int):
+        return f"{value}/class", float(value)
+    return f"{100 * value:g}%", 1e9 + value
+
+
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
@@ -214,7 +232,9 @@ def _fmt(mean: float | None, std: float | None, digits: int | None) -> str:
 def leaderboard(groups: list[Group]) -> list[dict]:
     """One row per configuration: identity, seeds, each metric's mean/std/values, throughput."""
     rows = []
+    by_labels: dict[int, float] = {}  # row id -> its label budget's order
     for g in groups:
+        budget_text, budget_order = label_budget(json.loads(g.config)["options"])
         row = {
             "suite": g.suite,
             "dataset": g.dataset,
@@ -226,6 +246,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "runs_failed": len(g.records) - len(g.ok),
             "device": g.device,
             "setting": _setting(g),
+            "labels": budget_text,
             "features": _features(g),
             "metrics": {},
             "stale": g.stale,
@@ -247,9 +268,10 @@ def leaderboard(groups: list[Group]) -> list[dict]:
                 "values": train,
             }
         rows.append(row)
+        by_labels[id(row)] = budget_order
     _label_rows(rows, groups)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], -_primary(r)))
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], -_primary(r)))
     return rows
 
 
@@ -326,11 +348,17 @@ def labels(groups: list[Group]) -> list[str]:
 def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
     """What matches a row across two record sets (``bench compare``, the report's baseline view):
     suite, dataset, protocol with its setting (``restore · sr x2``), and the row's label. Budgets
-    are not part of it, so a changed budget shows up as a changed metric."""
+    are not part of it, so a changed budget shows up as a changed metric; a label budget is (one
+    row per budget)."""
     return [
-        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
+        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label + _budget_tag(g))
         for g, label in zip(groups, labels(groups))
     ]
+
+
+def _budget_tag(g: Group) -> str:
+    text = label_budget(json.loads(g.config)["options"])[0]
+    return "" if text == "all" else f" [labels {text}]"
 
 
 def _primary(row: dict) -> float:
@@ -404,6 +432,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                 "method",
                 "setting",
                 "features",
+                "labels",
                 "budget",
                 "seeds",
                 "runs_ok",
@@ -426,6 +455,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                     row["method"],
                     row.get("setting", ""),
                     row.get("features", ""),
+                    row.get("labels", "all"),
                     row["budget"],
                     " ".join(map(str, row["seeds"])),
                     row["runs_ok"],
@@ -445,6 +475,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     for (suite, dataset, protocol, setting), table_rows in tables.items():
         present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
         chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
+        budgeted = any(r.get("labels", "all") != "all" for r in table_rows)  # a column only with budgets
         body = []
         for r in table_rows:
             seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
@@ -453,10 +484,20 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                 for m in present
             ]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
-            body.append([label, *([r.get("features") or "-"] if chosen else []), r["budget"], seeds, *cells])
+            body.append(
+                [
+                    label,
+                    *([r.get("features") or "-"] if chosen else []),
+                    *([r.get("labels", "all")] if budgeted else []),
+                    r["budget"],
+                    seeds,
+                    *cells,
+                ]
+            )
         headers = [
             "method",
             *(["features (chosen)"] if chosen else []),
+            *(["labels"] if budgeted else []),
             "budget",
             "seeds",
             *[header(m, table_rows) for m in present],

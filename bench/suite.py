@@ -140,7 +140,12 @@ class RunSpec:
         control = " (random weights)" if self.protocol_options.get("weights") == "random" else ""
         images = self.protocol_options.get("images")
         dataset = f"{self.dataset} [{', '.join(images)}]" if images else self.dataset
-        return f"{dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
+        return f"{dataset} / {self.method}{control} / {self.protocol}{self._budget_label()} / seed {self.seed}"
+
+    def _budget_label(self) -> str:
+        """A label budget and its fold (split seed), so runs that differ only in them read apart."""
+        labels = self.protocol_options.get("labels")
+        return "" if labels is None else f" labels {labels} fold {self.protocol_options.get('split_seed', 0)}"
 
     def to_dict(self) -> dict:
         return asdict(self)

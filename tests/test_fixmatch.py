@@ -74,7 +74,7 @@ def test_schedule_optimizer_and_network_are_the_official_ones():
     assert fm.cosine_factor(100, 100) == pytest.approx(math.cos(7 * math.pi / 16))
     assert fm.cosine_factor(500, 100) == fm.cosine_factor(100, 100)  # clipped at K
 
-    params = {"scales": 0, "filters": 32, "repeat": 4}
+    params = {"scales": 0, "filters": 32, "repeat": 4, "bn_momentum": 0.001}
     net = fm.build_network((3, 32, 32), 10, params)
     assert len(net.blocks) == 12 and net.fc.in_features == 128  # 3 stages of 4 blocks: 32, 64, 128
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -36,7 +36,9 @@ class Protocol:
 
 
 #: The host's label budget (bench.labels), on every protocol that hands out labels.
-_LABELS = Param(None, parse=parse_budget, help=f"the label budget: {FORMS}; the split_seed draws it")
+_LABELS = Param(
+    "all", parse=parse_budget, expected=FORMS, help="the label budget, class-balanced; the split_seed draws it"
+)
 
 #: Options added after runs were recorded whose default reproduces the old behaviour: left out of a
 #: run's options (and so of its key) unless the suite gives another value, so that no existing

@@ -21,7 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from bench.context import RunContext, TrainData, bookkeeping, run_context
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
-from bench.labels import OPTION, apply_budget
+from bench.labels import OPTION, apply_budget, parse_budget
 from bench.timing import measure, synchronize
 
 ACCURACY_CONVENTION = "top-1 accuracy in %, torchmetrics MulticlassAccuracy(average='micro')"
@@ -41,7 +41,7 @@ def split_holdout(data: LabelledImages, fraction: float, seed: int) -> tuple[Lab
 def _splits(full_train: LabelledImages, options: dict):
     """(train, val or None, the unlabelled pool, the record's labels section or None): the holdout
     split of every label, or under the ``labels`` budget the budgeted labels (``bench.labels``)."""
-    if options.get(OPTION) is None:  # all labels: the split every record before budgets used
+    if parse_budget(options.get(OPTION)) is None:  # all labels: the split every record before budgets used
         train, val = split_holdout(full_train, options["holdout"], options["split_seed"])
         return train, val, train.images, None
     part = apply_budget(full_train, options[OPTION], options["holdout"], options["split_seed"])

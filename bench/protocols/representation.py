@@ -43,7 +43,7 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, bookkeeping, run_context, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
-from bench.labels import OPTION, apply_budget
+from bench.labels import OPTION, apply_budget, parse_budget
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
 from bench.protocols.input_size import input_shape, resize_images, resize_inputs
@@ -150,7 +150,7 @@ def _labelled_splits(full_train: LabelledImages, options: dict):
     """(train, val or None, the record's labels section or None): the probe's labelled images, by
     the ``labelled_images`` compute preset or by the host's label budget (``labels``,
     ``bench.labels``: class-balanced, validation carved from the budget). Not both."""
-    if options.get(OPTION) is None:
+    if parse_budget(options.get(OPTION)) is None:
         labelled = _subset(full_train, options["labelled_images"], options["split_seed"])
         return (*split_holdout(labelled, options["holdout"], options["split_seed"]), None)
     if options["labelled_images"]:

@@ -56,13 +56,13 @@ from bench import Augment, Classifier, Param, RunContext, TrainData, hookimpl
 class _Block(nn.Module):
     """Pre-activation residual block: BN-lrelu-conv(stride)-BN-lrelu-conv, plus the shortcut."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, activate_before_residual: bool, slope: float):
+    def __init__(self, c_in: int, c_out: int, stride: int, activate_before_residual: bool, slope: float, bn: float):
         super().__init__()
         self.slope = slope
         self.activate_before_residual = activate_before_residual
-        self.bn1 = _bn(c_in)
+        self.bn1 = _bn(c_in, bn)
         self.conv1 = _conv(c_in, c_out, 3, stride)
-        self.bn2 = _bn(c_out)
+        self.bn2 = _bn(c_out, bn)
         self.conv2 = _conv(c_out, c_out, 3, 1)
         self.shortcut = _conv(c_in, c_out, 1, stride) if c_in != c_out else None
 
@@ -82,25 +82,34 @@ def _conv(c_in: int, c_out: int, k: int, stride: int) -> nn.Conv2d:
     return conv
 
 
-def _bn(c: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(c, eps=1e-3, momentum=0.001)  # TF decay 0.999
+def _bn(c: int, momentum: float) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=1e-3, momentum=momentum)  # TF's epsilon; momentum 0.001 is TF's decay 0.999
 
 
 class WideResNet(nn.Module):
     """FixMatch's WRN-(6 repeat + 4)-(filters / 16): (B, C, H, W) -> logits (B, num_classes)."""
 
-    def __init__(self, in_channels: int, num_classes: int, scales: int, filters: int, repeat: int, slope: float = 0.1):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        scales: int,
+        filters: int,
+        repeat: int,
+        slope: float = 0.1,
+        bn_momentum: float = 0.001,
+    ):
         super().__init__()
         self.slope = slope
         self.stem = _conv(in_channels, 16, 3, 1)
         blocks, c = [], 16
         for scale in range(scales):
             width = filters << scale
-            blocks.append(_Block(c, width, 2 if scale else 1, scale == 0, slope))
-            blocks += [_Block(width, width, 1, False, slope) for _ in range(repeat - 1)]
+            blocks.append(_Block(c, width, 2 if scale else 1, scale == 0, slope, bn_momentum))
+            blocks += [_Block(width, width, 1, False, slope, bn_momentum) for _ in range(repeat - 1)]
             c = width
         self.blocks = nn.Sequential(*blocks)
-        self.bn = _bn(c)
+        self.bn = _bn(c, bn_momentum)
         self.fc = nn.Linear(c, num_classes)
         nn.init.xavier_normal_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
@@ -114,7 +123,7 @@ class WideResNet(nn.Module):
 def build_network(image_shape: tuple[int, int, int], num_classes: int, params) -> WideResNet:
     c, h, w = image_shape
     scales = params["scales"] or max(1, int(math.log2(min(h, w))) - 2)  # libml: ilog2(width) - 2
-    return WideResNet(c, num_classes, scales, params["filters"], params["repeat"])
+    return WideResNet(c, num_classes, scales, params["filters"], params["repeat"], bn_momentum=params["bn_momentum"])
 
 
 # -- the arithmetic (fixmatch.py FixMatch.model) --------------------------------------------------
@@ -246,6 +255,9 @@ _PARAMS = {
     "filters": Param(32, ge=1, help="channels of the first stage (32: WRN-28-2, 128: WRN-28-8)"),
     "repeat": Param(4, ge=1, help="residual blocks per stage (4: depth 28)"),
     "scales": Param(0, ge=0, help="stages (0: log2(side) - 2, libml's)"),
+    "bn_momentum": Param(
+        0.001, gt=0, le=1, help="batch-norm statistics' momentum, PyTorch's convention (0.001: libml's decay 0.999)"
+    ),
     "shift": Param(4, ge=0, help="weak view: random shift up to this many px, reflect padding"),
     "flip": Param(True, help="weak view: horizontal flip (CIFAR yes, SVHN and digits no)"),
     "rand_augment": Param("rand-m10-n2-mstd0.5-inc1", help="strong view: the host's RandAugment config"),
