@@ -189,3 +189,38 @@ def test_cutout_fills_the_clipped_square_around_a_uniform_centre():
     filled = (out == 127).sum((1, 2, 3))
     assert filled.max() == 16 and filled.min() >= 4  # 4x4 inside, clipped at a border (centre at 0: 2x2 .. )
     assert set(out.unique().tolist()) == {0, 127}
+
+
+# -- an outsider's semi-supervised plugin, written from docs/plugins.md ------------------------------
+
+
+def test_a_pseudo_labelling_plugin_from_the_docs_passes_check_and_runs_under_a_budget(monkeypatch, tmp_path, capsys):
+    import re
+    from pathlib import Path
+
+    from bench import cli
+    from fakedist import install_distribution
+
+    page = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    (source,) = [b for b in re.findall(r"```python\n(.*?)```", page, flags=re.S) if b.startswith("# bench_pseudo.py")]
+    toy_source = (Path(__file__).parent / "toy.py").read_text()
+    install_distribution(
+        monkeypatch,
+        tmp_path,
+        "bench-pseudo",
+        "0.1.0",
+        {"bench_pseudo": source, "bench_toy": toy_source},
+        {"pseudo": "bench_pseudo", "toy": "bench_toy"},
+    )
+    monkeypatch.setenv("BENCH_PLUGINS", "pseudo,toy")
+    assert cli.main(["check", "pseudo"]) == 0  # includes the label-budget rule
+    assert "1 methods checked, 0 rules broken" in capsys.readouterr().out
+    suite = tmp_path / "semi.yaml"
+    suite.write_text(
+        "name: semi\nseeds: [0]\nruns:\n"
+        "  - {datasets: toy, methods: pseudo, protocol: {name: classify, labels: 5, holdout: 0.0}}\n"
+    )
+    assert cli.main(["run", str(suite), "--results-dir", str(tmp_path / "results"), "--quiet"]) == 0
+    (record,) = [__import__("json").loads(p.read_text()) for p in (tmp_path / "results").rglob("seed*.json")]
+    assert record["status"] == "ok" and record["details"]["labels"]["counts"] == [5, 5, 5, 5]
+    assert record["metrics"]["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
