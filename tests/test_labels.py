@@ -224,3 +224,25 @@ def test_a_pseudo_labelling_plugin_from_the_docs_passes_check_and_runs_under_a_b
     (record,) = [__import__("json").loads(p.read_text()) for p in (tmp_path / "results").rglob("seed*.json")]
     assert record["status"] == "ok" and record["details"]["labels"]["counts"] == [5, 5, 5, 5]
     assert record["metrics"]["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
+
+
+def test_the_representation_protocols_probe_only_the_budgeted_labels(tmp_path):
+    import repr_toy
+
+    reg = registry.load(extra_plugins=[("repr_toy", repr_toy)])
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "runs:\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, labels: 5}}\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: linear-probe, labels: 5, holdout: 0.2, epochs: 2}}\n"
+        "  - {datasets: blobs, methods: raw-pixels, protocol: {name: knn, labels: 5, labelled_images: 50}}\n"
+    )
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "results")
+    run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    knn, probe, both = (store.read(spec) for spec in suite.runs)
+    classes = repr_toy.CLASSES
+    assert knn["details"]["knn"]["bank"] == 5 * classes  # the vote's bank: the budgeted images only
+    assert probe["details"]["split"]["train"] == 4 * classes and probe["details"]["split"]["val"] == classes
+    assert knn["details"]["labels"]["indices_sha256"] == probe["details"]["labels"]["indices_sha256"]
+    assert both["status"] == "failed" and "labels and labelled_images exclude each other" in both["error"]["message"]
