@@ -246,3 +246,16 @@ def test_the_representation_protocols_probe_only_the_budgeted_labels(tmp_path):
     assert probe["details"]["split"]["train"] == 4 * classes and probe["details"]["split"]["val"] == classes
     assert knn["details"]["labels"]["indices_sha256"] == probe["details"]["labels"]["indices_sha256"]
     assert both["status"] == "failed" and "labels and labelled_images exclude each other" in both["error"]["message"]
+
+
+def test_plugins_and_protocols_show_the_budget_and_its_forms(capsys):
+    from bench import cli
+    from bench.labels import FORMS
+
+    assert cli.main(["plugins", "fixmatch"]) == 0
+    page = capsys.readouterr().out
+    assert f"label budget (the host's; protocol option labels of classify): {FORMS}" in page
+    for protocol in ("classify", "knn", "linear-probe", "finetune"):
+        assert cli.main(["protocols", protocol]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("labels "))
+        assert "'all'" in line and "labels per class" in line and "fraction" in line
