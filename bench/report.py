@@ -55,14 +55,15 @@ class Group:
         return sorted({r["spec"]["seed"] for r in self.ok})
 
     def values(self, metric: str) -> list[float]:
-        """One value per successful seed: a quality metric or a throughput median. A seed run in
+        """One value per successful seed (and fold, under a label budget): a quality metric or a
+        throughput median. A seed run in
         shards gives one value: its shards' weighted by their images (a rate: images over the
         time they took, so a big image's slow run counts for its time)."""
-        by_seed: dict[int, list[tuple[int, float]]] = {}
+        by_seed: dict[tuple, list[tuple[int, float]]] = {}
         for r in self.ok:
             value = _figure(r, metric)
             if value is not None:
-                by_seed.setdefault(r["spec"]["seed"], []).append((max(len(r["details"]["per_image"]), 1), value))
+                by_seed.setdefault(_seed_and_fold(r), []).append((max(len(r["details"]["per_image"]), 1), value))
         out = []
         for figures in by_seed.values():
             total = sum(n for n, _ in figures)
@@ -189,6 +190,12 @@ def _name_shard_images(groups: list[Group]) -> None:
             covered = {name for r in g.ok for name in _shard(r["spec"]) or ()}
             if covered not in whole.get((g.suite, g.dataset, g.protocol, _setting(g)), []):
                 g.images = tuple(sorted(covered))
+
+
+def _seed_and_fold(record: dict) -> tuple:
+    """What one value of a row stands for: a seed, and under a label budget its fold (split seed)."""
+    options = record["spec"]["protocol_options"]
+    return record["spec"]["seed"], options.get("split_seed") if "labels" in options else None
 
 
 def _folds_merged(options: dict) -> dict:

@@ -22,9 +22,9 @@ name: labels
 seeds: [0]
 runs:
   - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 10, holdout: 0.0}, budget: {epochs: 2}}
-  - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 10, holdout: 0.0, split_seed: 1}, budget: {epochs: 2}, seeds: [1]}
+  - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 10, holdout: 0.0, split_seed: 1}, budget: {epochs: 2}}
   - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 2, holdout: 0.0}, budget: {epochs: 2}}
-  - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 2, holdout: 0.0, split_seed: 1}, budget: {epochs: 2}, seeds: [1]}
+  - {datasets: toy, methods: toy-linear, protocol: {name: classify, labels: 2, holdout: 0.0, split_seed: 1}, budget: {epochs: 2}}
   - {datasets: toy, methods: toy-linear, protocol: {name: classify, holdout: 0.0}, budget: {epochs: 2}}
 """
 
