@@ -56,9 +56,9 @@ class Group:
 
     def values(self, metric: str) -> list[float]:
         """One value per successful seed (and fold, under a label budget): a quality metric or a
-        throughput median. A seed run in
-        shards gives one value: its shards' weighted by their images (a rate: images over the
-        time they took, so a big image's slow run counts for its time)."""
+        throughput median. A seed run in shards gives one value: its shards' weighted by their
+        images (a rate: images over the time they took, so a big image's slow run counts for its
+        time)."""
         by_seed: dict[tuple, list[tuple[int, float]]] = {}
         for r in self.ok:
             value = _figure(r, metric)
