@@ -64,3 +64,19 @@ def test_each_usb_suite_runs_two_steps_on_tiny_fake_files(name, monkeypatch, tmp
     classes = 100 if dataset == "cifar100" else 10
     assert labels["counts"] == [4] * classes and labels["train"] == 4 * classes
     assert record["details"]["curves"][0]["loss"] is not None
+
+
+def test_the_representation_curve_pretrains_each_method_once_for_every_budget_and_fold():
+    from bench.protocols.representation import pretrain_identity
+
+    reg = registry.load()
+    suite = load_suite(SUITES / "label-efficiency-mnist-cpu.yaml", reg)
+    cells = {
+        (s.method, s.protocol_options.get("weights"), s.protocol_options["labels"], s.protocol_options["split_seed"])
+        for s in suite.runs
+    }
+    assert len(cells) == len(suite.runs) == 3 * 2 * 4 * 3
+    for method in ("mae", "ddae", "onepfrac"):
+        runs = [s for s in suite.runs if s.method == method]
+        identities = {repr(pretrain_identity(s, reg.methods[method])) for s in runs}
+        assert len(identities) == 1, method
