@@ -22,6 +22,9 @@ smallest budget (``check_budget``):
   restorer at most the largest of its (integer) budget values in ``ctx.step`` calls per image;
 - fractional budget: a method declaring a float budget runs again at budget_scale 0.5 (a budget of
   1.0 becomes 0.5: part of an epoch), within that budget.
+- label budget: a classifier also runs under the ``labels`` option (:data:`LABEL_BUDGET`) and
+  must receive exactly the budgeted labels (train and validation together) and an unlabelled pool
+  of uint8 images that carries no labels.
 
 For every dataset named (or registered by a plugin named), through the user's data folder:
 
@@ -69,6 +72,8 @@ SEED = 0
 FRACTIONAL_SCALE = 0.5
 #: The second monitor interval restorers run at (the first is 1): the results must not differ.
 SPARSE_MONITOR = 2
+#: A classifier's second run: 8 labels of each of the 4 classes (6 train, 2 validate).
+LABEL_BUDGET = {"labels": 8, "holdout": 0.25}
 #: How each kind is run: (protocol, dataset, options) per run.
 _RESTORE_OPTIONS = {"sr": {"scale": 2}, "denoise": {"sigma": 25.0}, "inpaint": {"mask": "random"}}
 
@@ -274,6 +279,8 @@ def _check_method(registry: Registry, method: Method, device: str) -> list[Failu
             fail("reproducible", f"{label}: seed {SEED} gave {first.quality[label]}, then {third.quality.get(label)}")
     _check_budget_used(method, budget, first.calls, fail)
     _check_fractional(registry, method, runs, params, budget, device, fail)
+    if method.kind == "classifier":
+        _check_labels_held(_run(registry, method, _budgeted_run(), params, budget, device), fail)
     return failures
 
 
@@ -289,6 +296,24 @@ def _check_fractional(registry: Registry, method: Method, runs, params: dict, bu
     for problem in half.problems:
         fail(*problem)
     _check_budget_used(method, scaled, half.calls, fail)
+
+
+
+
+def _budgeted_run() -> list[tuple[str, str, dict]]:
+    return [("classify", CHECK_IMAGES, {"eval_batch_size": 64, **LABEL_BUDGET})]
+
+
+def _check_labels_held(budgeted: _Outcome, fail) -> None:
+    """A classify run under the label budget handed over the budgeted labels and nothing else."""
+    for error in budgeted.errors:
+        fail("label budget", error)
+    expected = LABEL_BUDGET["labels"] * 4
+    for call in budgeted.calls:
+        if call.labels != expected:
+            fail("label budget", f"train() could reach {call.labels} labels under labels: 8 x 4 classes ({expected})")
+        if call.pool:
+            fail("label budget", f"the unlabelled pool {call.pool}")
 
 
 def _check_params_declared(method: Method, fail) -> dict | None:
@@ -387,6 +412,8 @@ class _Call:
     epochs: int
     images: int = 0
     data: int = 0
+    labels: int = 0  # labels a classifier's train() could reach through its data
+    pool: str = ""  # what is wrong with its unlabelled pool ("" when nothing)
 
 
 @dataclass
@@ -470,7 +497,16 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
             result = fn(data, ctx)
             book = bookkeeping(ctx)
             outcome.calls.append(
-                _Call(name, dict(ctx.params), dict(ctx.budget), book.steps, book.epochs, book.images, _size(data))
+                _Call(
+                    name,
+                    dict(ctx.params),
+                    dict(ctx.budget),
+                    book.steps,
+                    book.epochs,
+                    book.images,
+                    _size(data),
+                    *_labels_reached(data),
+                )
             )
             problem = _result_problem(method, name, data, ctx, result)
             if problem:
@@ -481,6 +517,17 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
 
     fields = {"classifier": ("train",), "representation": ("build", "pretrain"), "restorer": ("restore",)}[method.kind]
     return dataclasses.replace(method, **{f: wrap(f, getattr(method, f)) for f in fields})
+
+
+def _labels_reached(data) -> tuple[int, str]:
+    """(labels reachable through a classifier's TrainData, a problem with its pool or "")."""
+    if not hasattr(data, "unlabelled"):
+        return 0, ""
+    labels = len(data.train.labels) + (len(data.val.labels) if data.val is not None else 0)
+    pool = data.unlabelled
+    if not isinstance(pool, torch.Tensor) or pool.dtype != torch.uint8:
+        return labels, f"is {type(pool).__name__} {getattr(pool, 'dtype', '')}, expected a uint8 image tensor"
+    return labels, ""
 
 
 def _size(data) -> int:

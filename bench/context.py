@@ -12,7 +12,7 @@ import contextlib
 import math
 import statistics
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +29,28 @@ from bench.timing import mark, measure, seconds_between, summarize, synchronize
 
 @dataclass
 class TrainData:
-    """What a classifier's ``train`` gets: the training split and the validation split carved from
-    the official training set by the host (``val`` is None when the protocol holds none out).
-    Both are already on ``ctx.device``. The test split is never given to a method."""
+    """What a classifier's ``train`` gets, all on ``ctx.device``; the test split is never given.
+
+    - ``train``: the labelled training images (:class:`bench.LabelledImages`). Under the
+      protocol's label budget (``labels``) only the budgeted ones: a method never holds a label
+      outside the budget.
+    - ``val``: the validation part (None when the protocol holds none out). Under a budget it is
+      carved from the budgeted labels (``holdout`` of each class's, rounded down), never extra ones.
+    - ``unlabelled``: the unlabelled pool, uint8 images (N, C, H, W) and nothing else: every
+      training image but the validation part, the labelled ones included (as FixMatch and USB
+      do). Without a budget it is ``train.images``. A semi-supervised method draws from it
+      (``ctx.view_batches``); a supervised one ignores it.
+    - ``num_classes``.
+    """
 
     train: LabelledImages
     val: LabelledImages | None
     num_classes: int
+    unlabelled: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.unlabelled is None:  # built without a pool (a test, an old caller): the labelled images
+            self.unlabelled = self.train.images
 
 
 @dataclass
@@ -270,6 +285,53 @@ class RunContext(MethodContext):
     ) -> Iterator[torch.Tensor]:
         """Normalised float batches (B, C, H, W) of a uint8 image tensor (unlabelled data), shuffled
         with the run's seeded generator."""
+        for batch in self._uint8_batches(images, batch_size, shuffle, drop_last):
+            if augment is not None:
+                batch = augment(batch, self.generator)
+            yield self.normalize(batch)
+
+    def view_batches(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        views: Sequence[Augment | None],
+        *,
+        shuffle: bool = True,
+        drop_last: bool = True,
+    ) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Several views of each batch of a uint8 image tensor (the unlabelled pool): per batch a
+        tuple with one normalised float (B, C, H, W) per entry of ``views``, each the same images
+        through its own augmentation (None: as they are), e.g. FixMatch's (weak, strong) or a
+        contrastive method's two crops. Shuffled, and every view drawn, from the run's seeded
+        generator, on the device, one whole batch at a time (:meth:`views`)."""
+        for batch in self._uint8_batches(images, batch_size, shuffle, drop_last):
+            yield self.views(batch, views)
+
+    def views(self, images: torch.Tensor, views: Sequence[Augment | None]) -> tuple[torch.Tensor, ...]:
+        """The views of one uint8 batch (B, C, H, W): normalised floats, one per augmentation."""
+        return tuple(self.normalize(images if a is None else a(images, self.generator)) for a in views)
+
+    def endless_batches(
+        self, data: LabelledImages, batch_size: int, *, augment: Augment | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(normalised images (B, C, H, W), labels (B,)) batches of exactly ``batch_size``, without
+        end: successive seeded permutations of ``data`` laid end to end (each image once per pass),
+        as a repeated, shuffled stream is batched. For a labelled set smaller than, or not a
+        multiple of, the batch a semi-supervised method draws beside its unlabelled batches."""
+        if batch_size <= 0 or len(data) == 0:
+            raise ValueError(f"endless_batches needs a positive batch_size and data, got {batch_size}, {len(data)}")
+        device = data.images.device
+        pending = torch.empty(0, dtype=torch.long, device=device)
+        while True:
+            while len(pending) < batch_size:
+                pending = torch.cat([pending, torch.randperm(len(data), device=device, generator=self.generator)])
+            index, pending = pending[:batch_size], pending[batch_size:]
+            images = data.images[index]
+            if augment is not None:
+                images = augment(images, self.generator)
+            yield self.normalize(images), data.labels[index]
+
+    def _uint8_batches(self, images: torch.Tensor, batch_size: int, shuffle: bool, drop_last: bool):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         n = images.shape[0]
@@ -277,10 +339,7 @@ class RunContext(MethodContext):
         order = torch.randperm(n, device=images.device, generator=self.generator) if shuffle else None
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
-            batch = images[start : start + batch_size] if order is None else images[order[start : start + batch_size]]
-            if augment is not None:
-                batch = augment(batch, self.generator)
-            yield self.normalize(batch)
+            yield images[start : start + batch_size] if order is None else images[order[start : start + batch_size]]
 
     def _hint_steps(self, n: int, batch_size: int, shuffle: bool, drop_last: bool) -> None:
         """Steps per epoch for the first epoch's progress line, from the training batches (shuffled);

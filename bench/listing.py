@@ -9,6 +9,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench.labels import FORMS
 from bench.params import declared, defaults
 
 
@@ -122,6 +123,7 @@ def plugin_page(reg, name: str) -> str | None:
                 + (", ".join(f"{k}={v}" for k, v in spec.budget.items()) or "none")
             )
             out += _params_table(spec.params)
+            out += _label_budget_line(spec.kind)
             if spec.check_params or spec.check_budget:
                 out.append(
                     "bench check runs it at: "
@@ -156,6 +158,14 @@ def plugin_page(reg, name: str) -> str | None:
             out.append(f"cite: {spec.citation}")
         out.append("")
     return "\n".join(out)
+
+
+def _label_budget_line(kind: str) -> list[str]:
+    """How many labels a method of this kind gets is the host's (protocol option ``labels``)."""
+    protocols = {"classifier": "classify", "representation": "linear-probe, knn, finetune"}.get(kind)
+    if protocols is None:
+        return []
+    return [f"label budget (the host's; protocol option labels of {protocols}): {FORMS}"]
 
 
 # -- protocols -----------------------------------------------------------------------------------

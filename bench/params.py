@@ -64,7 +64,9 @@ class Param:
     and raises ValueError, with the reason, when it rejects it. ``since``, for a param added to a
     method that already has records (the plugin's version that added it, e.g. ``"0.3"``): a run
     that leaves it at its default keeps the key it had before, so its records are still found
-    (the default must reproduce what the method did without it).
+    (the default must reproduce what the method did without it). ``expected`` says in words what
+    a value must be when it may take several types (a label budget: 4 or 0.01 or "all"): ``parse``
+    alone then decides, whatever the default's type.
     """
 
     default: Any
@@ -80,6 +82,7 @@ class Param:
     since: str = ""
     #: For a list: the fewest elements it may have (a sweep needs at least one value to try).
     min_items: int = 0
+    expected: str = ""
 
     def __post_init__(self) -> None:
         if self.choices is not None:
@@ -103,6 +106,8 @@ class Param:
 
     def describe(self) -> str:
         """What a value must be, as a phrase: "an integer >= 1", "one of pretrained, random"."""
+        if self.expected:
+            return self.expected
         one = self._describe_one()
         if self.is_list:
             least = f"at least {self.min_items} " if self.min_items else ""
@@ -150,6 +155,8 @@ class Param:
         return None
 
     def _allowed(self, value: Any) -> bool:
+        if self.expected and self.parse is not None:  # several types: parse decides
+            return True
         if self.choices is not None:
             return any(type(value) is type(c) and value == c for c in self.choices)  # True is not 1
         kind = self.element_type

@@ -30,7 +30,7 @@ import yaml
 
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
-from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.protocols import PROTOCOLS, check_feature_sweep, keyed_options
 from bench.records import identity_of, run_key
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
@@ -183,7 +183,12 @@ class RunSpec:
         images = self.protocol_options.get("images")
         dataset = f"{self.dataset} [{', '.join(images)}]" if images else self.dataset
         variant = f" {self.variant}" if self.variant else ""
-        return f"{dataset} / {self.method}{control}{variant} / {self.protocol} / seed {self.seed}"
+        return f"{dataset} / {self.method}{control}{variant} / {self.protocol}{self._budget_label()} / seed {self.seed}"
+
+    def _budget_label(self) -> str:
+        """A label budget and its fold (split seed), so runs that differ only in them read apart."""
+        labels = self.protocol_options.get("labels")
+        return "" if labels is None else f" labels {labels} fold {self.protocol_options.get('split_seed', 0)}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -567,7 +572,7 @@ class _Validator:
                 )
             else:
                 options[opt] = self.check(declarations[opt], val, _join(key, opt))
-        return protocol, options
+        return protocol, keyed_options(options, declarations)
 
     def params(self, declarations: dict[str, Param], given: dict, where: str, method: str) -> dict:
         """The ``given`` params that their declarations allow (the others are problems)."""
