@@ -298,8 +298,6 @@ def _check_fractional(registry: Registry, method: Method, runs, params: dict, bu
     _check_budget_used(method, scaled, half.calls, fail)
 
 
-
-
 def _budgeted_run() -> list[tuple[str, str, dict]]:
     return [("classify", CHECK_IMAGES, {"eval_batch_size": 64, **LABEL_BUDGET})]
 

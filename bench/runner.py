@@ -151,6 +151,7 @@ def run_specs(
     from bench.isolation import available, execute_isolated
 
     progress = progress or Progress()
+
     def run(spec, *args, **kwargs):
         return (execute_isolated if isolate and available(spec) else execute)(spec, *args, **kwargs)
 

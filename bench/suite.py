@@ -19,6 +19,7 @@ file, the key and what was expected.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections.abc import Mapping
