@@ -172,7 +172,8 @@ def compare(
             config_note = _join(config_note, f"code differs: {code}")
         first = len(deltas)
         busy = contention(b, n)
-        for metric in [*b.metric_names(), *b.throughput_names()]:
+        # A restorer's iterations_per_s is both a metric and a measured rate: compared once.
+        for metric in dict.fromkeys([*b.metric_names(), *b.throughput_names()]):
             bv, nv = samples(b, metric), samples(n, metric)
             if not bv:
                 continue

@@ -6,6 +6,7 @@ import pytest
 
 from bench import cli
 from bench.compare import Tolerances, compare, p_worse
+from bench.records import key_of
 from test_report import record
 
 JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
@@ -159,7 +160,7 @@ def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_p
             root / f"x{scale}.json",
             {
                 "schema_version": 1,
-                "key": f"x{scale}",
+                "key": key_of(spec),
                 "spec": spec,
                 "status": "ok",
                 "ended_at": "",
