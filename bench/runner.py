@@ -26,7 +26,7 @@ from bench import accel, identity
 from bench.artifacts import list_images
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment
+from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -148,7 +148,10 @@ def run_specs(
     from bench.isolation import available, execute_isolated
 
     progress = progress or Progress()
-    run = execute_isolated if isolate and available() else execute
+
+    def run(spec, *args, **kwargs):
+        return (execute_isolated if isolate and available(spec) else execute)(spec, *args, **kwargs)
+
     outcome = SuiteOutcome()
     cache = DatasetCache(data_store)
     durations: list[float] = []
@@ -295,7 +298,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             text = f"the run raised {type(exc).__name__}({text!r}), which cannot end the suite"
         record["error"] = {
             "type": type(exc).__name__,
-            "message": text or type(exc).__name__,
+            "message": _bounded(text, MAX_TEXT) or type(exc).__name__,
             "traceback": _bounded(traceback.format_exc(), MAX_TRACEBACK),
         }
     finally:
