@@ -5,8 +5,8 @@ its own run down: the suite records the run as failed, with the exit code, and g
 The child is forked: it starts with everything the suite has loaded (modules, plugins, the
 datasets already in memory), so a run costs about what it costs in the process itself plus the
 fork. The datasets a child loads are loaded once more by the parent afterwards, so the next
-children find them in memory. Where ``fork`` is not available, and for runs on CUDA, the run stays
-in the process.
+children find them in memory. Where ``fork`` is not available, and for runs that may use CUDA
+(see :func:`available`), the run stays in the process.
 """
 
 from __future__ import annotations
@@ -20,19 +20,17 @@ import time
 STOP_GRACE_S = 5.0
 
 
-def available(spec) -> bool:
-    """Whether ``spec`` can run in a forked child: ``fork`` exists and the run is not on CUDA (a
-    child forked after the parent has touched the CUDA driver, as ``torch.cuda.is_available()``
-    does, cannot use it; such runs stay in the process. Untested on a GPU here)."""
+def available(spec=None) -> bool:
+    """Whether ``spec`` can run in a forked child here. Not on a GPU: a CUDA context does not
+    survive ``fork`` ("Cannot re-initialize CUDA in forked subprocess"), so a run that may use
+    CUDA, or any run once this process has initialised CUDA, stays in the process."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
-    if spec.device.startswith("cuda"):
-        return False
-    if spec.device == "auto":
-        import torch
+    import torch
 
-        return not torch.cuda.is_available()
-    return True
+    if torch.cuda.is_initialized():
+        return False
+    return spec is None or spec.device == "cpu" or not torch.cuda.is_available()
 
 
 def execute_isolated(spec, registry, store, cache, progress, label: str, note: str = "") -> tuple[str, dict | None]:

@@ -27,9 +27,10 @@ from filelock import FileLock, Timeout
 from bench.params import is_name
 from bench.paths import absolute, as_if_created, first_link, refuse_links
 
-#: Version 1 is the layout every record so far has; :data:`RECORD` below states it. Records of
-#: any version up to this one are read; a newer one is refused (written by a newer bench).
-SCHEMA_VERSION = 1
+#: :data:`RECORD` below states the layout. Records of any version up to this one are read and
+#: brought up to it by :func:`upgrade`; a newer one is refused (written by a newer bench).
+#: 2: ``code_identity`` names the modules of each part, hashed after parsing (``bench.identity``).
+SCHEMA_VERSION = 2
 #: write_json_atomic's temporary files end so; one left behind was being written when its
 #: process was killed.
 TMP_SUFFIX = ".tmp"
@@ -71,9 +72,20 @@ def run_key(identity: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def identity_of(spec: dict) -> dict:
+    """What a run's key hashes, from its spec: the identity fields, less the late-declared options
+    and params (``late_options``, ``late_params``: name -> default) left at their defaults, so that
+    declaring a new option or param whose default reproduces the old behaviour moves no key."""
+    identity = {name: spec.get(name) for name in IDENTITY_FIELDS}
+    for name, late in (("protocol_options", spec.get("late_options")), ("params", spec.get("late_params"))):
+        if isinstance(late, dict) and isinstance(identity[name], dict):
+            identity[name] = {k: v for k, v in identity[name].items() if k not in late or v != late[k]}
+    return identity
+
+
 def key_of(spec: dict) -> str:
     """The key of the run a record's ``spec`` describes."""
-    return run_key({name: spec.get(name) for name in IDENTITY_FIELDS})
+    return run_key(identity_of(spec))
 
 
 def check_key(record: dict) -> None:
@@ -120,16 +132,20 @@ class ResultStore:
         return raw
 
     def finished(self, spec) -> dict | None:
-        """The spec's record when it is finished ("ok" and not stale), else None."""
+        """The spec's record when it is finished ("ok", not stale, and run on the device kind and
+        with the switches the spec asks for here: ``bench.accel.mismatch``), else None."""
+        from bench.accel import mismatch
+
         record = self.read(spec)
         ok = record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
-        return record if ok else None
+        return record if ok and mismatch(spec, record) is None else None
 
     def is_done(self, spec) -> bool:
         return self.finished(spec) is not None
 
     def write(self, spec, record: dict) -> Path:
         path = self.path_for(spec)
+        supersede(path)
         write_json_atomic(path, record)
         return path
 
@@ -162,6 +178,33 @@ class ResultStore:
         return removed
 
 
+#: The folder beside a run's record where the finished records it replaced are kept (its history).
+SUPERSEDED = "superseded"
+
+
+def supersede(path: Path) -> Path | None:
+    """Keep the finished record at ``path`` (about to be replaced by a re-run: it was stale) as
+    ``superseded/<name>@<when it ended>.json`` beside it, with its code identity and numbers, for
+    ``bench history``; a failed or unreadable record is not history and is replaced. Returns where
+    it went, or None."""
+    try:
+        old = read_record(path)
+    except InvalidRecord:
+        return None
+    if old["status"] != "ok":
+        return None
+    when = "".join(c for c in str(old.get("ended_at") or old.get("started_at") or "") if c.isalnum()) or "unknown"
+    kept = path.parent / SUPERSEDED / f"{path.stem}@{when[:15]}.json"
+    kept.parent.mkdir(exist_ok=True)
+    os.replace(path, kept)
+    return kept
+
+
+def is_superseded(path: Path) -> bool:
+    """Whether ``path`` is a record kept in a run's history (:func:`supersede`), not a current one."""
+    return path.parent.name == SUPERSEDED and "@" in path.stem
+
+
 #: A folder holding this file is a frozen reference set (e.g. ``results/reference/``): its records
 #: are read when the folder itself is named, never as part of the results folder around it.
 REFERENCE_MARKER = "REFERENCE.md"
@@ -178,9 +221,12 @@ class Unreadable:
         return f"{self.path}: {self.why}"
 
 
-def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -> Iterator[tuple[Path, dict]]:
+def iter_records(
+    root: str | Path, unreadable: list[Unreadable] | None = None, history: bool = False
+) -> Iterator[tuple[Path, dict]]:
     """Every record under ``root`` (a results folder or a single JSON file), checked against the
-    schema and with its optional sections filled in (see :func:`check_record`).
+    schema and with its optional sections filled in (see :func:`check_record`); with ``history``,
+    the superseded records too (:func:`supersede`).
 
     A file that is not a valid record (truncated, empty, a list, a wrong type) is never skipped
     silently: it is added to ``unreadable`` or, when no list is given, warned about on stderr, one
@@ -191,6 +237,8 @@ def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -
     frozen = [m.parent for m in root.rglob(REFERENCE_MARKER) if m.parent != root] if root.is_dir() else []
     for path in paths:
         if any(folder in path.parents for folder in frozen) or _in_artifacts(path, root):
+            continue
+        if is_superseded(path) and not history and path != root:
             continue
         try:
             if first_link(root, path) is not None:  # its target may be anywhere: not the results'
@@ -548,6 +596,31 @@ def check_record(data: object) -> dict:
     record = RECORD(data, "")
     if record["status"] == "ok" and "metrics" not in data:
         raise InvalidRecord("metrics: missing (status is ok)")
+    return upgrade(record)
+
+
+def upgrade(record: dict) -> dict:
+    """``record`` (checked, of any version this bench reads) in the current schema: each version's
+    changes applied in turn, as asv's ``update_to_N`` do, so readers see one layout. Nothing is
+    dropped; what the new layout cannot say is kept beside it.
+
+    1 -> 2: a part of ``code_identity`` was one hash over the raw bytes of its files (``source``);
+    it is kept as ``source_v1``, which ``bench.identity`` compares with the installed files hashed
+    the same way (the same bytes: current), since per-module hashes cannot be made from it.
+    """
+    if record["schema_version"] < 2:
+        code = record.get("code_identity")
+        if isinstance(code, dict):
+            record["code_identity"] = {
+                part: {
+                    **{k: v for k, v in value.items() if k != "source"},
+                    "source_v1": value.get("source"),
+                }
+                if isinstance(value, dict) and "modules" not in value
+                else value
+                for part, value in code.items()
+            }
+        record["schema_version"] = 2
     return record
 
 
@@ -598,6 +671,7 @@ def environment(device) -> dict:
             "pluggy": pluggy.__version__,
         },
         "device": {"type": device.type, "name": _device_name(device)},
+        "lock": environment_lock(),
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
@@ -611,6 +685,31 @@ def environment(device) -> dict:
             }
         )
     return env
+
+
+@lru_cache(maxsize=1)
+def environment_lock() -> dict:
+    """Every installed distribution and its version (what ``pip freeze`` lists), and one hash of
+    them: two records with the same hash ran with the same packages; ``bench diff`` names the rest."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(name.lower().replace("_", "-"), dist.version)  # the first on sys.path wins
+    packages = dict(sorted(found.items()))
+    text = "\n".join(f"{name}=={version}" for name, version in packages.items())
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "packages": packages}
+
+
+def load_average() -> float | None:
+    """The machine's load over the last minute (runnable processes), or None where the OS has none:
+    recorded at the start and end of a run, so a throughput measured on a busy machine says so."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _device_name(device) -> str:

@@ -22,11 +22,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import accel, identity
+from bench import accel, identity, peakmem
 from bench.artifacts import list_images
+from bench.data.validate import check_split
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment
+from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -110,7 +111,9 @@ class DatasetCache:
         key = (dataset.name, split)
         if key not in self._splits:
             before = set(self.store.used)
-            self._splits[key] = dataset.load(split, self.store)
+            data = dataset.load(split, self.store)
+            check_split(dataset, split, data)  # a split unlike its declaration fails here, named
+            self._splits[key] = data
             new = {p: v for p, v in self.store.used.items() if p not in before}
             self._files.setdefault(dataset.name, {}).update(new)
         return self._splits[key]
@@ -173,6 +176,12 @@ def run_specs(
             left.append(spec)
         else:
             _tally(outcome, durations, progress, spec, label, state, record)
+            if record is not None and record.get("device_unusable"):
+                progress.message(
+                    f"the device is unusable ({record['device_unusable']}): stopping the suite; "
+                    f"{len(todo) - i} runs not started (run the suite again in a new process)"
+                )
+                return outcome
     # A process that was killed left its runs unfinished and their locks free: run them here.
     for spec in left:
         label = f"[left by another process] {spec.label}"
@@ -239,6 +248,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
     from bench.context import pick_device, seed_everything
 
     started = dt.datetime.now(dt.timezone.utc)
+    load_at_start = load_average()
     t0 = time.perf_counter()
     record: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -263,7 +273,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
-        precision = spec.precision if spec.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+        precision = spec.precision if spec.precision != "auto" else accel.default_precision(device)
         record["accel"] = {
             "precision": precision,
             **accel.configure(device, spec.channels_last),
@@ -280,9 +290,11 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             artifacts_dir=store.path_for(spec).with_suffix(""),
             code=record["code_identity"],
         )
-        with signals_restored():  # a method that ignores Ctrl-C leaves it ignored for itself only
+        # signals_restored: a method that ignores Ctrl-C leaves it ignored for itself only.
+        with signals_restored(), peakmem.measure(device) as memory:
             result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
+        record["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
         record["precision"] = precision
         _check_finite(record.get("metrics", {}))
         if diverged := _diverged(record.get("details", {})):
@@ -306,15 +318,13 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["ended_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         record["code"] = code_version()
         record["environment"] = environment(device or torch.device("cpu"))
+        record["environment"]["load_average"] = {"start": load_at_start, "end": load_average()}  # 1 min
         record["data_files"] = cache.files(spec.dataset)
         pictures = list_images(store.path_for(spec).with_suffix(""))
         if pictures:
             record["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
-            # Free the run's device memory for the next one. A full collection costs ~1 s with
-            # torch loaded, which would be most of the host's cost per run on a CPU: GPU only.
-            gc.collect()
-            torch.cuda.empty_cache()
+            _free_device_memory(record)
     return _finite_or_null(record)
 
 
@@ -338,6 +348,26 @@ def _diverged(details: dict) -> str | None:
                 if "loss" in key and isinstance(value, float) and not math.isfinite(value):
                     return f"{prefix}{key} is {value} at epoch {point.get('epoch', '?')}"
     return None
+
+
+def _free_device_memory(record: dict) -> None:
+    """Free the run's device memory for the next run. A full collection costs ~1 s with torch
+    loaded, which would be most of the host's cost per run on a CPU: GPU only. After a device-side
+    assert the CUDA context is unusable and this raises: the run fails with that said, its record
+    is still written, and the suite stops (every later run on this process would fail too)."""
+    import torch
+
+    try:
+        gc.collect()
+        torch.cuda.empty_cache()
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        record["status"] = "failed"
+        record["device_unusable"] = f"freeing device memory after the run raised {type(exc).__name__}: {text}"
+        record.setdefault(
+            "error",
+            {"type": type(exc).__name__, "message": record["device_unusable"], "traceback": traceback.format_exc()},
+        )
 
 
 def _check_finite(metrics: dict) -> None:

@@ -259,10 +259,15 @@ class Classifier(Method):
 
     - ``data`` (:class:`bench.TrainData`): ``data.train`` and ``data.val`` (None when the protocol
       holds out nothing) are :class:`bench.LabelledImages` on ``ctx.device``: ``images`` uint8
-      (N, C, H, W), ``labels`` int64 (N,); ``data.num_classes``. Choices may use ``val``; the test
-      split is never given.
+      (N, C, H, W), ``labels`` int64 (N,); ``data.num_classes``; ``data.unlabelled`` the
+      unlabelled pool, uint8 images (N, C, H, W) only. Under the protocol's label budget
+      (``labels``) ``train`` and ``val`` hold the budgeted labels only: the method never handles a
+      budget itself. Choices may use ``val``; the test split is never given.
     - ``ctx`` (:class:`bench.RunContext`): ``ctx.batches(data.train, batch_size, augment=...)``
       yields (normalised float32 (B, C, H, W), labels (B,)) in the seeded order;
+      ``ctx.view_batches(data.unlabelled, batch_size, (weak, strong))`` several augmented views of
+      each unlabelled batch, ``ctx.endless_batches(data.train, batch_size)`` labelled batches
+      without end (semi-supervised methods);
       ``for epoch in ctx.epochs(n)`` times each epoch and shows progress (``n`` from
       ``ctx.budget``; a fractional epoch budget is the method's to round or to stop part-way);
       ``ctx.step(loss, n=batch)`` (or ``ctx.optimize(loss, optimizer)``) counts each step and its
@@ -332,9 +337,9 @@ class Restorer(Method):
 
     - ``problem`` (:class:`bench.Problem`): ``problem.task``; ``problem.observed`` the degraded
       image, float32 (C, h, w) on ``ctx.device`` (values in [0, 1], noisy ones outside it);
-      ``problem.sigma`` (denoise, in [0, 1] units), ``problem.scale`` (sr; the output is ``scale``
-      times larger), ``problem.mask`` (inpaint: float (1, H, W), 1 where known). The clean image is
-      never given.
+      ``problem.sigma`` (denoise: the noise level, in the unit :class:`bench.Problem` states),
+      ``problem.scale`` (sr; the output is ``scale`` times larger), ``problem.mask`` (inpaint:
+      float (1, H, W), 1 where known). The clean image is never given.
     - ``ctx`` (:class:`bench.RestoreContext`): ``for i in ctx.iterations(ctx.budget.iterations)``
       (the host times this loop; the method may stop early), ``ctx.step(loss)`` once per
       iteration, ``if ctx.should_monitor(i): ctx.monitor(i, output)`` lets the host score an

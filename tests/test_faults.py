@@ -519,7 +519,9 @@ def test_a_cuda_device_this_machine_lacks_names_where_it_was_asked_for(plugins, 
     assert run(plugins, text, *extra) == 2
     where = f"{plugins / 'suite.yaml'}: device" if given == "suite" else "--device"
     err = one_error_line(capsys.readouterr().err)
-    assert err.startswith(f"error: {where}: device 'cuda:99' was asked for but this machine has 1 CUDA device(s)"), err
+    assert err.startswith(
+        f"error: {where}: device 'cuda:99' was asked for but this machine shows 1 CUDA device (cuda:0)"
+    ), err
 
 
 def test_a_loss_that_became_nan_is_recorded_and_shown_as_diverged(plugins, capsys):

@@ -18,7 +18,7 @@ from bench import cli, registry
 from bench.compare import Tolerances, compare
 from bench.data.store import DataStore
 from bench.html import SiteError, build
-from bench.html.assets import SORT_JS
+from bench.html.assets import SCRIPT
 from bench.html.collect import collect
 from bench.html.plots import pareto_front
 from bench.progress import Progress
@@ -296,6 +296,9 @@ TAGS = {
     "pre",
     "details",
     "summary",
+    "label",
+    "select",
+    "option",
 }
 ATTRIBUTES = {
     "lang",
@@ -314,6 +317,11 @@ ATTRIBUTES = {
     "data-better",
     "data-row",
     "data-table",
+    "data-choice",
+    "data-choice-img",
+    "data-choice-caption",
+    "data-alt",
+    "value",
 }
 
 
@@ -341,7 +349,7 @@ def assert_no_markup_from_records(text: str) -> Elements:
     tags = {tag for tag, _ in parsed.elements}
     names = {name for _, attrs in parsed.elements for name, _ in attrs}
     assert tags <= TAGS and names <= ATTRIBUTES, (tags - TAGS, names - ATTRIBUTES)
-    assert parsed.scripts == [SORT_JS]  # the page's own script, and nothing else runs
+    assert parsed.scripts == [SCRIPT]  # the page's own script, and nothing else runs
     links = [value for _, attrs in parsed.elements for name, value in attrs if name in ("href", "src")]
     assert not [link for link in links if ":" in link.split("#")[0] or link.startswith("/")], links
     return parsed

@@ -15,10 +15,7 @@ from pathlib import Path
 from bench.compare import Delta, Tolerances, compare
 from bench.paths import bounded_name
 from bench.records import PUBLISHED, InvalidRecord, Unreadable, iter_records, list_of
-from bench.report import _HEADERS, Group, group_records, leaderboard, row_keys
-
-#: The metric a table ranks by and plots on the quality axis, first present wins.
-PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
+from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
 
 
 def slug(*parts: object) -> str:
@@ -75,6 +72,7 @@ class Table:
     setting: str
     rows: list[Row]
     slug: str
+    gallery: str = ""  # the page of its images (bench.html.gallery), relative to the site's root
 
     @property
     def title(self) -> str:

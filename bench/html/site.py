@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.compare import Tolerances
-from bench.html import images, page, plots
+from bench.html import cdplot, gallery, images, page, plots
 from bench.html.collect import Report, collect, inside, slug
 from bench.paths import absolute, as_if_created
 
 #: Written into every site; a folder holding it may be rebuilt (its old contents removed).
 MARKER = ".bench-report"
-_OURS = ("index.html", "records", "plots", "images", MARKER)
+_OURS = ("index.html", "records", "plots", "images", "gallery", MARKER)
 
 
 class SiteError(Exception):
@@ -84,9 +84,16 @@ def _write(results, root: Path, baseline, tolerances, suite) -> Site:
     site = Site(root, report)
     figures = {t.slug: plots.plots_for(t, root, report.notes) for t in report.tables}
     pictures = images.galleries(report, root)
-    site.plots = sum(map(len, figures.values()))
+    across = _across(report, root)
+    site.plots = sum(map(len, figures.values())) + len(across)
     site.pictures = sum(len(g.pictures) for gs in pictures.values() for g in gs)
     site.missing = [m for gs in pictures.values() for g in gs for m in g.missing]
+    for gallery_page in gallery.build(report, root):
+        path = inside(root, gallery_page.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page.gallery_page(gallery_page), encoding="utf-8")
+        site.pages.append(path)
+        site.pictures += gallery_page.pictures
     for table in report.tables:
         for row in table.rows:
             copies = _copy_records(row, root)
@@ -94,10 +101,21 @@ def _write(results, root: Path, baseline, tolerances, suite) -> Site:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(page.record_page(table, row, copies), encoding="utf-8")
             site.pages.append(path)
-    site.index.write_text(page.index(report, figures, pictures), encoding="utf-8")
+    site.index.write_text(page.index(report, figures, pictures, across), encoding="utf-8")
     site.pages.insert(0, site.index)
     (root / MARKER).write_text("written by `bench report`; this folder is replaced whole by the next report\n")
     return site
+
+
+def _across(report, out: Path) -> dict:
+    """Suite -> (its average ranks over its leaderboards, their critical-difference plot), for
+    suites where at least two leaderboards share at least two methods."""
+    found = {}
+    for suite in report.suites:
+        ranks = cdplot.suite_ranks(suite, report.tables)
+        if ranks is not None:
+            found[suite] = (ranks, cdplot.plot(ranks, out))
+    return found
 
 
 def _check_target(out: Path) -> None:
