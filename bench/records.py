@@ -76,7 +76,8 @@ def identity_of(spec: dict) -> dict:
     """What a run's key hashes, from its spec: the identity fields, less the late-declared options
     and params (``late_options``, ``late_params``: name -> default) left at their defaults, so that
     declaring a new option or param whose default reproduces the old behaviour moves no key."""
-    identity = {name: spec.get(name) for name in IDENTITY_FIELDS}
+    # protocol_options is optional in a record (the schema fills in {}): absent is {}, as it is read
+    identity = {name: spec.get(name, {} if name == "protocol_options" else None) for name in IDENTITY_FIELDS}
     for name, late in (("protocol_options", spec.get("late_options")), ("params", spec.get("late_params"))):
         if isinstance(late, dict) and isinstance(identity[name], dict):
             identity[name] = {k: v for k, v in identity[name].items() if k not in late or v != late[k]}

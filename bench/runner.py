@@ -27,7 +27,7 @@ from bench.artifacts import list_images
 from bench.data.validate import check_split
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
+from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -310,7 +310,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             text = f"the run raised {type(exc).__name__}({text!r}), which cannot end the suite"
         record["error"] = {
             "type": type(exc).__name__,
-            "message": text or type(exc).__name__,
+            "message": _bounded(text, MAX_TEXT) or type(exc).__name__,
             "traceback": _bounded(traceback.format_exc(), MAX_TRACEBACK),
         }
     finally:

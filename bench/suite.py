@@ -690,10 +690,19 @@ class _Validator:
         if spec.validate_params is None:
             return
         said = set()
+        declarations = declared(spec.params)
+        allowed = {  # sweep values their declarations refuse have been named already
+            k: [x for x in values if k in declarations and declarations[k].check(x) is None]
+            for k, values in sweep.items()
+            if isinstance(values, list)
+        }
         for params in grid:
-            sweeps = [{**params, k: x} for k, values in sweep.items() if isinstance(values, list) for x in values]
+            sweeps = [{**params, k: x} for k, values in allowed.items() for x in values]
             for candidate in [params, *sweeps]:
-                problem = spec.validate_params(candidate)
+                try:
+                    problem = spec.validate_params(candidate)
+                except Exception as exc:  # noqa: BLE001 - a plugin's bug is named, not a traceback
+                    problem = f"its validate_params raised {type(exc).__name__}: {exc}"
                 if problem and problem not in said:
                     said.add(problem)
                     self.problem(where, f"method {spec.name!r}: {problem}")

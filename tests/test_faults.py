@@ -534,3 +534,14 @@ def test_a_loss_that_became_nan_is_recorded_and_shown_as_diverged(plugins, capsy
     assert cli.main(["table", str(plugins / "results")]) == 0
     table = capsys.readouterr().out
     assert "toy-nan [diverged]" in table and "toy-linear [diverged]" not in table
+
+
+def test_runs_on_cuda_stay_in_the_process(plugins, monkeypatch):
+    import torch
+
+    from bench.isolation import available
+
+    spec = spec_of(plugins)
+    assert available(spec)  # a CPU run is forked
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # mocked: fork after CUDA is unsafe
+    assert not available(spec) and not available(type(spec)(**{**spec.to_dict(), "device": "cuda:0"}))
