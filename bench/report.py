@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import costs, stats
+from bench import accel, costs, stats
 from bench.protocols import named_setting
 from bench.records import Unreadable, iter_records
 
@@ -56,18 +56,19 @@ class Group:
         return sorted({r["spec"]["seed"] for r in self.ok})
 
     def values(self, metric: str) -> list[float]:
-        """One value per successful seed: a quality metric or a throughput median."""
+        """One value per successful seed (and fold, under a label budget): a quality metric or a
+        throughput median."""
         return list(self.by_seed(metric).values())
 
-    def by_seed(self, metric: str) -> dict[int, float]:
-        """Seed -> its value of ``metric``. A seed run in shards gives one value: its shards'
-        weighted by their images (a rate: images over the time they took, so a big image's slow
-        run counts for its time)."""
-        by_seed: dict[int, list[tuple[int, float]]] = {}
+    def by_seed(self, metric: str) -> dict[tuple, float]:
+        """(seed, fold) -> its value of ``metric`` (the fold is a label budget's split seed). A seed
+        run in shards gives one value: its shards' weighted by their images (a rate: images over
+        the time they took, so a big image's slow run counts for its time)."""
+        by_seed: dict[tuple, list[tuple[int, float]]] = {}
         for r in self.ok:
             value = _figure(r, metric)
             if value is not None:
-                by_seed.setdefault(r["spec"]["seed"], []).append((max(len(r["details"]["per_image"]), 1), value))
+                by_seed.setdefault(_seed_and_fold(r), []).append((max(len(r["details"]["per_image"]), 1), value))
         out = {}
         for seed, figures in by_seed.items():
             total = sum(n for n, _ in figures)
@@ -135,6 +136,7 @@ def _figure(record: dict, metric: str) -> float | None:
 #: name -> whether a group's records earn the mark. A new mark is one entry here.
 ROW_MARKS: dict[str, Callable[[Group], bool]] = {
     "stale": lambda group: bool(group.stale),  # made by other code than is installed (bench.identity)
+    "diverged": lambda group: any(r.get("diverged") for r in group.ok),  # a loss became NaN or infinite
 }
 
 
@@ -165,7 +167,11 @@ def group_records(records: Iterable[dict]) -> list[Group]:
         options = spec["protocol_options"]
         if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
             options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
-        config = json.dumps({"params": spec["params"], "budget": spec["budget"], "options": options}, sort_keys=True)
+        options = _folds_merged(options)
+        config = json.dumps(
+            {"params": spec["params"], "budget": spec["budget"], "options": options, "run_as": accel.run_as(record)},
+            sort_keys=True,
+        )
         key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
         # A failed attempt is superseded by a later successful run of the same spec.
@@ -193,6 +199,29 @@ def _name_shard_images(groups: list[Group]) -> None:
             covered = {name for r in g.ok for name in _shard(r["spec"]) or ()}
             if covered not in whole.get((g.suite, g.dataset, g.protocol, _setting(g)), []):
                 g.images = tuple(sorted(covered))
+
+
+def _seed_and_fold(record: dict) -> tuple:
+    """What one value of a row stands for: a seed, and under a label budget its fold (split seed)."""
+    options = record["spec"]["protocol_options"]
+    return record["spec"]["seed"], options.get("split_seed") if "labels" in options else None
+
+
+def _folds_merged(options: dict) -> dict:
+    """Under a label budget the split seeds are the field's folds: one row per budget, its spread
+    over the folds (as over seeds), so the split seed leaves the row's identity."""
+    return {k: v for k, v in options.items() if k != "split_seed"} if "labels" in options else options
+
+
+def label_budget(options: dict) -> tuple[str, float]:
+    """A row's label budget as a table shows it ("4/class", "1%", "all") and a number that sorts it
+    (labels per class; a fraction after every count, all labels last)."""
+    value = options.get("labels")
+    if value is None or value == "all":
+        return "all", math.inf
+    if isinstance(value, int):
+        return f"{value}/class", float(value)
+    return f"{100 * value:g}%", 1e9 + value
 
 
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -247,7 +276,9 @@ def table_note(rows: list[dict]) -> str:
 def leaderboard(groups: list[Group]) -> list[dict]:
     """One row per configuration: identity, seeds, each metric's mean/std/values, throughput."""
     rows = []
+    by_labels: dict[int, float] = {}  # row id -> its label budget's order
     for g in groups:
+        budget_text, budget_order = label_budget(json.loads(g.config)["options"])
         row = {
             "suite": g.suite,
             "dataset": g.dataset,
@@ -259,6 +290,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "runs_failed": len(g.records) - len(g.ok),
             "device": g.device,
             "setting": _setting(g),
+            "labels": budget_text,
             "features": _features(g),
             "metrics": {},
             "stale": g.stale,
@@ -276,10 +308,11 @@ def leaderboard(groups: list[Group]) -> list[dict]:
         for name, values in costs.per_seed(g).items():
             row["metrics"][name] = summarize(values)
         rows.append(row)
+        by_labels[id(row)] = budget_order
     unsorted = list(rows)
     _label_rows(rows, groups)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], -_primary(r)))
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], -_primary(r)))
     _rank_tables(rows, {id(row): g for row, g in zip(unsorted, groups)})
     return rows
 
@@ -358,6 +391,8 @@ def labels(groups: list[Group]) -> list[str]:
                 label += " (random weights)"
             if varying:
                 label += " " + " ".join(f"{k}={configs[i][section].get(k)}" for section, k in varying)
+            if len({configs[m].get("run_as") for m in members}) > 1:  # one spec run on two kinds of device
+                label += f" [{configs[i].get('run_as')}]"
             out[i] = label
     return out
 
@@ -375,11 +410,17 @@ def _varying(configs: list[dict]) -> list[tuple[str, str]]:
 def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
     """What matches a row across two record sets (``bench compare``, the report's baseline view):
     suite, dataset, protocol with its setting (``restore · sr x2``), and the row's label. Budgets
-    are not part of it, so a changed budget shows up as a changed metric."""
+    are not part of it, so a changed budget shows up as a changed metric; a label budget is (one
+    row per budget)."""
     return [
-        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
+        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label + _budget_tag(g))
         for g, label in zip(groups, labels(groups))
     ]
+
+
+def _budget_tag(g: Group) -> str:
+    text = label_budget(json.loads(g.config)["options"])[0]
+    return "" if text == "all" else f" [labels {text}]"
 
 
 def _primary(row: dict) -> float:
@@ -403,8 +444,8 @@ def _rank_tables(rows: list[dict], group_of: dict[int, Group]) -> None:
     """Give every row its rank within its table (``row["rank"]``: "1", "1=", "3"; "-" without the
     ranking metric) and the test behind it (``row["rank_test"]``)."""
     tables: dict[tuple, list[dict]] = {}
-    for row in rows:
-        tables.setdefault(_table_key(row), []).append(row)
+    for row in rows:  # rows under different label budgets are not rivals: ranked per budget
+        tables.setdefault((*_table_key(row), row.get("labels")), []).append(row)
     for members in tables.values():
         _rank(members, [group_of[id(r)] for r in members])
 
@@ -565,6 +606,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                 "method",
                 "setting",
                 "features",
+                "labels",
                 "budget",
                 "seeds",
                 "runs_ok",
@@ -589,6 +631,7 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                     row["method"],
                     row.get("setting", ""),
                     row.get("features", ""),
+                    row.get("labels", "all"),
                     row["budget"],
                     " ".join(map(str, row["seeds"])),
                     row["runs_ok"],
@@ -609,18 +652,28 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     for (suite, dataset, protocol, setting), table_rows in tables.items():
         present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
         chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
+        budgeted = any(r.get("labels", "all") != "all" for r in table_rows)  # a column only with budgets
         body = []
         for r in table_rows:
             seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
             cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(table_rows)) for m in present]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
             body.append(
-                [r.get("rank", "-"), label, *([r.get("features") or "-"] if chosen else []), r["budget"], seeds, *cells]
+                [
+                    r.get("rank", "-"),
+                    label,
+                    *([r.get("features") or "-"] if chosen else []),
+                    *([r.get("labels", "all")] if budgeted else []),
+                    r["budget"],
+                    seeds,
+                    *cells,
+                ]
             )
         headers = [
             "rank",
             "method",
             *(["features (chosen)"] if chosen else []),
+            *(["labels"] if budgeted else []),
             "budget",
             "seeds",
             *[header(m, table_rows) for m in present],

@@ -22,7 +22,7 @@ from bench.html.assets import SCRIPT
 from bench.html.collect import collect
 from bench.html.plots import pareto_front
 from bench.progress import Progress
-from bench.records import ResultStore, write_json_atomic
+from bench.records import ResultStore, key_of, write_json_atomic
 from bench.runner import run_specs
 from bench.suite import load_suite
 
@@ -192,7 +192,13 @@ def test_published_numbers_come_from_the_installed_plugin_for_older_records(tmp_
     }
     write_json_atomic(
         tmp_path / "r.json",
-        {"schema_version": 1, "key": "k", "spec": spec, "status": "ok", "metrics": {"psnr": 30.4, "ssim": 0.868}},
+        {
+            "schema_version": 1,
+            "key": key_of(spec),
+            "spec": spec,
+            "status": "ok",
+            "metrics": {"psnr": 30.4, "ssim": 0.868},
+        },
     )
     report = collect(tmp_path)
     row = report.tables[0].rows[0]
@@ -390,7 +396,7 @@ def hostile_records(root):
     }
     ok = {
         **common,
-        "key": HOSTILE + "0",
+        "key": key_of(spec),
         "spec": spec,
         "status": "ok",
         "metrics": {"test_accuracy": 90.0, HOSTILE: 1.0},
@@ -404,7 +410,7 @@ def hostile_records(root):
     }
     failed = {
         **common,
-        "key": HOSTILE + "1",
+        "key": key_of({**spec, "seed": 1}),
         "spec": {**spec, "seed": 1},
         "status": "failed",
         "error": {"type": HOSTILE, "message": HOSTILE, "traceback": HOSTILE},

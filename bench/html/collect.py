@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.compare import Delta, Tolerances, compare
+from bench.paths import bounded_name
 from bench.records import PUBLISHED, InvalidRecord, Unreadable, iter_records, list_of
 from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
 
@@ -20,14 +21,14 @@ from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, r
 def slug(*parts: object) -> str:
     """A safe file name (letters, digits and dashes only) from any text, a record's included."""
     text = "-".join(str(p) for p in parts if p != "" and p is not None)
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+    return bounded_name(re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x", 80)
 
 
 def file_name(text: object) -> str:
     """A safe file name that keeps case and dots (``perturbed-2.png``) but is never ``.``, ``..``,
     empty or more than one path component."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
-    return name if name.strip(".") else "x"
+    return bounded_name(name) if name.strip(".") else "x"
 
 
 def inside(root: Path, rel: str | Path) -> Path:

@@ -212,7 +212,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         better = "higher is better" if higher else "lower is better"
         title = f"{better}; {info['convention']}".strip("; ")
         if m == "train_seconds":
-            title = "lower is better; seconds in the method's fit, mean over seeds"
+            title = "lower is better; seconds in the method's training, mean over seeds"
         title = costs.NOTES.get(m, title)
         text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
         lower = Html("" if higher else ' data-better="lower"')

@@ -277,7 +277,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
                 for key, style in (("psnr", "-"), ("psnr_avg", "--")):
                     pts = [(p["iteration"], p[key]) for p in curve if _numbers(p.get("iteration"), p.get(key))]
                     if pts:
-                        xs, ys = zip(*pts)
+                        xs, ys = zip(*thin(pts))
                         name = label + ("" if key == "psnr" else " (averaged output)")
                         if len({s for _, s, _, _ in series}) > 1:
                             name += f" seed {seed}"
@@ -328,7 +328,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
         for ax, key in zip(axes[0], keys):
             labelled = set()
             for index, label, _seed, pts in series[key]:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*thin(pts))
                 ax.plot(
                     xs,
                     ys,
@@ -367,16 +367,85 @@ def _epoch_curves(details: dict):
             yield f"{name} ", value["curves"]
 
 
+#: Points of one line in a plot: more do not show on a 6-inch figure, and each costs the SVG bytes.
+MAX_PLOT_POINTS = 1000
+
+
+def thin(points: list, limit: int = MAX_PLOT_POINTS) -> list:
+    """At most ``limit`` of ``points``, evenly spaced, the first and the last kept."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
 def _numbers(*values) -> bool:
     """Whether every value is a finite number: a curve's points are the method's own dicts."""
     return all(map(is_number, values))
+
+
+def label_efficiency(table: Table, site: Path) -> Plot | None:
+    """Accuracy against labels per class (log x), one line per method (the rows of one label,
+    e.g. FixMatch and its supervised-only control) with the spread over folds/seeds as error bars;
+    the all-labels row, when there is one, as a dashed level. Drawn for tables with at least two
+    label budgets."""
+    metric = table.primary
+    points: dict[str, list[tuple[float, float, float]]] = {}  # label -> (per class, mean, std)
+    full: dict[str, float] = {}
+    for row in table.rows:
+        m = row.data["metrics"].get(metric) if metric else None
+        if not m:
+            continue
+        per_class = _labels_per_class(row)
+        if per_class is None:
+            full[row.label] = m["mean"]
+        else:
+            points.setdefault(row.label, []).append((per_class, m["mean"], m["std"] or 0.0))
+    if len({x for line in points.values() for x, _, _ in line}) < 2:
+        return None
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        for i, (label, line) in enumerate(sorted(points.items())):
+            line.sort()
+            color = f"C{i % 10}"
+            ax.errorbar(
+                [p[0] for p in line],
+                [p[1] for p in line],
+                yerr=[p[2] for p in line],
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=color,
+                label=label,
+            )
+            if label in full:
+                ax.axhline(full[label], color=color, ls="--", lw=1, label=f"{label}, all labels")
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled images per class (log scale)")
+        ax.set_ylabel(_header(metric))
+        ax.set_title(f"{table.title}: label efficiency (mean ± std over folds)", fontsize=10)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        fig.tight_layout()
+        rel = _save(fig, site, f"{table.slug}-labels")
+    n = sum(len(line) for line in points.values())
+    return Plot(rel, "label efficiency", f"{_header(metric)} against labels per class: {n} points, {len(points)} lines")
+
+
+def _labels_per_class(row) -> float | None:
+    """Labelled images per class of a row under a label budget (from its records), None for all."""
+    for record in row.group.ok:
+        counts = (record.get("details") or {}).get("labels", {}).get("counts")
+        if isinstance(counts, list) and counts and _numbers(*counts):
+            return sum(counts) / len(counts)
+    return None
 
 
 def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[Plot]:
     """The table's plots; one matplotlib cannot draw (values near the float range's end overflow
     its axes) is left out, and ``notes`` says which and why."""
     out: list[Plot] = []
-    for draw in (quality_vs_costs, seed_spread, training_curves, iteration_curves):
+    for draw in (quality_vs_costs, seed_spread, label_efficiency, training_curves, iteration_curves):
         try:
             drawn = draw(table, site)
         except (ValueError, OverflowError) as exc:

@@ -150,8 +150,9 @@ class Problem:
 
     - ``observed``: float32 (C, h, w) on ``ctx.device``, 0..1 scale: the noisy image (may leave
       [0, 1] unless the protocol clips), the uint8-rounded LR image / 255, or the masked image.
-    - ``task``: ``"denoise"``, ``"sr"`` or ``"inpaint"``; ``sigma`` (0-255 scale) for denoising;
-      ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting, and
+    - ``task``: ``"denoise"``, ``"sr"`` or ``"inpaint"``; ``sigma`` for denoising: the noise's
+      standard deviation on the 0-255 pixel scale (25.0 for "sigma 25"); ``observed`` is on the
+      0..1 scale, so the noise in it has standard deviation ``sigma / 255``; ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting, and
       ``mask_kind`` how it was made: ``"random"`` (pixels dropped at random) or ``"dataset"``
       (the set's mask image).
     - ``output_shape``: (C, H, W) the restored image must have.
