@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from bench import cli, costs, perimage
-from bench.records import write_json_atomic
+from bench.records import key_of, write_json_atomic
 from bench.report import leaderboard, load_groups, render
 
 
@@ -26,7 +26,7 @@ def classify_record(root, method, seed, acc, suite="s", curves=None, memory=None
     }
     record = {
         "schema_version": 1,
-        "key": f"{method}-{seed}",
+        "key": key_of(spec),  # a record's key is its spec's hash, or it is not trusted
         "spec": spec,
         "status": "ok",
         "ended_at": "2026-01-01T00:00:00",
@@ -134,7 +134,7 @@ def restore_record(root, method, psnrs, seed=0, checksums=None, suite="r"):
         root / f"{method}-{seed}.json",
         {
             "schema_version": 1,
-            "key": f"{method}-{seed}",
+            "key": key_of(spec),
             "spec": spec,
             "status": "ok",
             "ended_at": "2026-01-01T00:00:00",

@@ -20,7 +20,7 @@ from bench.html.cdplot import choose
 from bench.html.collect import collect
 from bench.html.plots import _in_percent, quality_vs_cost, training_curves
 from bench.progress import Progress
-from bench.records import ResultStore, write_json_atomic
+from bench.records import ResultStore, key_of, write_json_atomic
 from bench.runner import run_specs
 from bench.suite import load_suite
 from test_html_report import assert_no_markup_from_records
@@ -68,7 +68,7 @@ def planted_restoration(root, images=12):
                 root / f"{key}.json",
                 {
                     "schema_version": 1,
-                    "key": key,
+                    "key": key_of(spec),
                     "spec": spec,
                     "status": "ok",
                     "ended_at": "2026-01-01T00:00:00",
@@ -186,20 +186,22 @@ def test_the_quality_cost_plot_offers_throughput_seconds_and_memory_with_plain_t
 def test_log_axis_ticks_are_plain_numbers_over_a_narrow_range(tmp_path):
     """Rates 5,000-7,000: matplotlib labels minor log ticks as $\\mathdefault{6\\times10^{3}}$."""
     for i, rate in enumerate([5000.0, 6100.0, 7000.0]):
+        spec = {
+            "suite": "s",
+            "dataset": "toy",
+            "method": f"m{i}",
+            "protocol": "classify",
+            "protocol_options": {},
+            "seed": 0,
+            "params": {},
+            "budget": {},
+        }
         write_json_atomic(
             tmp_path / "r" / f"{i}.json",
             {
                 "schema_version": 1,
-                "key": f"k{i}",
-                "spec": {
-                    "suite": "s",
-                    "dataset": "toy",
-                    "method": f"m{i}",
-                    "protocol": "classify",
-                    "seed": 0,
-                    "params": {},
-                    "budget": {},
-                },
+                "key": key_of(spec),
+                "spec": spec,
                 "status": "ok",
                 "metrics": {"test_accuracy": 90.0 + i},
                 "throughput": {"train_images_per_s": {"items_per_s": rate}},
@@ -321,22 +323,23 @@ def test_variants_differing_only_in_an_option_are_named_so_only_can_pick_one(tmp
 def test_compare_lists_a_restorers_iterations_per_s_once(tmp_path):
     from bench.compare import Tolerances, compare
 
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": "zssr",
+        "protocol": "restore",
+        "seed": 0,
+        "params": {},
+        "budget": {},
+        "protocol_options": {"task": "sr", "scale": 2},
+    }
     for side in ("base", "new"):
         write_json_atomic(
             tmp_path / side / "r.json",
             {
                 "schema_version": 1,
-                "key": "k",
-                "spec": {
-                    "suite": "s",
-                    "dataset": "set5",
-                    "method": "zssr",
-                    "protocol": "restore",
-                    "seed": 0,
-                    "params": {},
-                    "budget": {},
-                    "protocol_options": {"task": "sr", "scale": 2},
-                },
+                "key": key_of(spec),
+                "spec": spec,
                 "status": "ok",
                 "metrics": {"psnr": 30.0, "iterations_per_s": 5.0},
                 "throughput": {"iterations_per_s": {"items_per_s": 5.0}},
