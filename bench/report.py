@@ -305,7 +305,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
         train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
             row["metrics"]["train_seconds"] = {**summarize(train), "std": None}
-        for name, values in costs.per_seed(g).items():
+        for name, values in costs.per_seed(g, _seed_and_fold).items():
             row["metrics"][name] = summarize(values)
         rows.append(row)
         by_labels[id(row)] = budget_order
