@@ -85,12 +85,13 @@ def time_to_quality(record: dict, fraction: float) -> float | None:
     return None
 
 
-def per_seed(group) -> dict[str, list[float]]:
-    """Cost name -> one value per seed of the group's successful records (names without any
-    value are left out)."""
-    seeds: dict[int, list[dict]] = {}
+def per_seed(group, key=lambda record: record["spec"]["seed"]) -> dict[str, list[float]]:
+    """Cost name -> one value per seed (``key``: what one value stands for, e.g. a seed and a
+    label budget's fold) of the group's successful records; records of one key are its shards.
+    Names without any value are left out."""
+    seeds: dict[object, list[dict]] = {}
     for record in group.ok:
-        seeds.setdefault(record["spec"]["seed"], []).append(record)
+        seeds.setdefault(key(record), []).append(record)
     out: dict[str, list[float]] = {}
     for records in seeds.values():
         memory = [r.get("memory") for r in records if isinstance(r.get("memory"), dict)]

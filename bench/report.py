@@ -305,7 +305,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
         train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
             row["metrics"]["train_seconds"] = {**summarize(train), "std": None}
-        for name, values in costs.per_seed(g).items():
+        for name, values in costs.per_seed(g, _seed_and_fold).items():
             row["metrics"][name] = summarize(values)
         rows.append(row)
         by_labels[id(row)] = budget_order
@@ -397,12 +397,17 @@ def labels(groups: list[Group]) -> list[str]:
     return out
 
 
+#: Options a row shows elsewhere, never in its label: the random-weight control, the images of a
+#: shard, the label budget (its own column) and the budget's folds (merged into one row).
+SHOWN_ELSEWHERE = {"weights", "images", "sharded", "labels", "split_seed"}
+
+
 def _varying(configs: list[dict]) -> list[tuple[str, str]]:
     """(section, key) of the params, then the protocol options, whose values differ between these
     configurations: what a label must show to tell them apart (``monitor_every=10``)."""
     out = []
     for section in ("params", "options"):
-        keys = sorted({k for c in configs for k in c[section]} - {"weights", "images", "sharded"})
+        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE)
         out += [(section, k) for k in keys if len({json.dumps(c[section].get(k), sort_keys=True) for c in configs}) > 1]
     return out
 

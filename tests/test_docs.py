@@ -51,6 +51,7 @@ STAND_INS = {
     "restoration-quick": "restore",
     "restoration-cpu": "restore",
     "dip-sr-set5": "restore",
+    "set12-ranks-cpu": "restore",
     "representation-mnist-cpu": "represent",
     "onepfrac-mnist-cpu": "represent",
     "icn-mnist-cpu": "classify",

@@ -57,9 +57,9 @@ def test_one_row_per_budget_its_folds_merged_fewest_labels_first(results):
         ("all", 1),
     ]
     text = render(rows)
-    header = next(line for line in text.splitlines() if line.startswith("method"))
-    assert header.split()[:3] == ["method", "labels", "budget"]
-    assert [line.split()[1] for line in text.splitlines() if line.startswith("toy-linear")] == [
+    header = next(line for line in text.splitlines() if line.startswith("rank"))  # the rank column first
+    assert header.split()[:4] == ["rank", "method", "labels", "budget"]
+    assert [line.split()[2] for line in text.splitlines() if line.split()[1:2] == ["toy-linear"]] == [
         "2/class",
         "10/class",
         "all",
@@ -73,6 +73,7 @@ def test_the_report_draws_accuracy_against_labels_per_class(site):
     (plot,) = [s for s in re.findall(r'<img src="([^"]+)"', html) if s.endswith("-labels.svg")]
     svg = (site.root / plot).read_text()
     assert "labelled images per class (log scale)" in svg and "toy-linear, all labels" in svg
+    assert "$" not in svg  # plain tick labels, no raw mathtext (bench.html.plots._plain_ticks)
 
 
 @pytest.mark.slow

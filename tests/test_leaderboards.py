@@ -26,7 +26,7 @@ def classify_record(root, method, seed, acc, suite="s", curves=None, memory=None
     }
     record = {
         "schema_version": 1,
-        "key": key_of(spec),  # not trusted otherwise (bench.records.check_key)
+        "key": key_of(spec),  # a record's key is its spec's hash, or it is not trusted
         "spec": spec,
         "status": "ok",
         "ended_at": "2026-01-01T00:00:00",
@@ -134,7 +134,7 @@ def restore_record(root, method, psnrs, seed=0, checksums=None, suite="r"):
         root / f"{method}-{seed}.json",
         {
             "schema_version": 1,
-            "key": key_of(spec),  # not trusted otherwise (bench.records.check_key)
+            "key": key_of(spec),
             "spec": spec,
             "status": "ok",
             "ended_at": "2026-01-01T00:00:00",
@@ -267,3 +267,33 @@ def test_peak_memory_is_a_column_named_by_how_it_was_measured(tmp_path):
     assert row["metrics"]["peak_rss_mib"]["values"] == [300.0, 301.0, 302.0]
     assert "peak_gpu_mib" not in row["metrics"]
     assert "peak RSS+ MiB" in render([row], "text") and "301 ± 1" in render([row], "text")
+
+
+def test_costs_count_a_label_budgets_folds_apart_not_as_shards(tmp_path):
+    for fold in (0, 1):
+        spec = {
+            "suite": "s",
+            "dataset": "toy",
+            "method": "a",
+            "protocol": "classify",
+            "protocol_options": {"labels": 4, "split_seed": fold},
+            "params": {},
+            "budget": {"epochs": 3},
+            "seed": 0,
+        }
+        write_json_atomic(
+            tmp_path / f"a-{fold}.json",
+            {
+                "schema_version": 1,
+                "key": key_of(spec),
+                "spec": spec,
+                "status": "ok",
+                "ended_at": "2026-01-01T00:00:00",
+                "metrics": {"test_accuracy": 90.0 + fold},
+                "timings": {"wall_seconds": 10.0 + fold},
+                "details": {"curves": CURVE},
+            },
+        )
+    row = leaderboard(load_groups(tmp_path))[0]
+    assert row["metrics"]["run_seconds"]["values"] == [10.0, 11.0]  # two folds, not one seed of 21 s
+    assert row["metrics"]["time_to_90_s"]["values"] == [5.0, 5.0]

@@ -186,8 +186,16 @@ def test_the_quality_cost_plot_offers_throughput_seconds_and_memory_with_plain_t
 def test_log_axis_ticks_are_plain_numbers_over_a_narrow_range(tmp_path):
     """Rates 5,000-7,000: matplotlib labels minor log ticks as $\\mathdefault{6\\times10^{3}}$."""
     for i, rate in enumerate([5000.0, 6100.0, 7000.0]):
-        spec = {"suite": "s", "dataset": "toy", "method": f"m{i}", "protocol": "classify", "seed": 0}
-        spec |= {"params": {}, "budget": {}}
+        spec = {
+            "suite": "s",
+            "dataset": "toy",
+            "method": f"m{i}",
+            "protocol": "classify",
+            "protocol_options": {},
+            "seed": 0,
+            "params": {},
+            "budget": {},
+        }
         write_json_atomic(
             tmp_path / "r" / f"{i}.json",
             {
@@ -315,9 +323,17 @@ def test_variants_differing_only_in_an_option_are_named_so_only_can_pick_one(tmp
 def test_compare_lists_a_restorers_iterations_per_s_once(tmp_path):
     from bench.compare import Tolerances, compare
 
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": "zssr",
+        "protocol": "restore",
+        "seed": 0,
+        "params": {},
+        "budget": {},
+        "protocol_options": {"task": "sr", "scale": 2},
+    }
     for side in ("base", "new"):
-        spec = {"suite": "s", "dataset": "set5", "method": "zssr", "protocol": "restore", "seed": 0}
-        spec |= {"params": {}, "budget": {}, "protocol_options": {"task": "sr", "scale": 2}}
         write_json_atomic(
             tmp_path / side / "r.json",
             {

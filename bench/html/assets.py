@@ -56,7 +56,7 @@ details summary { cursor: pointer; color: var(--accent); margin: 4px 0; }
 .summary-verdicts span { margin-right: 12px; }
 label.choice { display: block; font-size: 12px; color: var(--muted); margin-bottom: 3px; }
 p.rank-note { font-style: italic; }
-.gallery-link { font-size: 12px; margin-left: 6px; }
+.gallery-link { font-size: 12px; margin-left: 6px; white-space: nowrap; }
 section.image .panels { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 section.image figure { max-width: 260px; }
 section.image figure img { display: block; max-width: 256px; margin-bottom: 4px; border: 1px solid var(--line);

@@ -422,6 +422,7 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
             if label in full:
                 ax.axhline(full[label], color=color, ls="--", lw=1, label=f"{label}, all labels")
         ax.set_xscale("log")
+        _plain_ticks(ax)
         ax.set_xlabel("labelled images per class (log scale)")
         ax.set_ylabel(_header(metric))
         ax.set_title(f"{table.title}: label efficiency (mean ± std over folds)", fontsize=10)
