@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test test-fast lint docs-check quick benchmark benchmark-save clean gpu-check
+.PHONY: install test test-fast lint docs-check quick reference-quick benchmark benchmark-save clean gpu-check gpu-first-run
 
 # Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
 # when a benchmark's median is more than BENCHMARK_FAIL slower.
@@ -43,9 +43,21 @@ lint: install
 docs-check: install
 	$(BIN)/python -m pytest tests/test_docs.py tests/test_readme.py
 
+# The run's progress (stderr) shows; its closing text table (stdout) does not, so the table is
+# printed once, in markdown.
 quick: install
-	$(BIN)/bench run suites/quick.yaml --results-dir results
+	$(BIN)/bench run suites/quick.yaml --results-dir results > /dev/null
 	$(BIN)/bench table results --suite quick --format markdown
+
+# Re-make the committed quick reference on this machine (records only) when its code changed:
+# tests/test_identity.py fails on stale reference records. Say so in the commit and REFERENCE.md.
+reference-quick: install
+	rm -rf results/reference-quick-new
+	$(BIN)/bench run suites/quick.yaml --results-dir results/reference-quick-new
+	rm -rf results/reference/quick
+	cd results/reference-quick-new && find quick -name 'seed*.json' -not -path '*/superseded/*' \
+		-exec cp --parents {} ../reference/ \;
+	$(BIN)/bench table results/reference/quick --format markdown
 
 benchmark: install
 	$(BENCHMARK) --benchmark-compare=$(BENCHMARK_BASELINE) --benchmark-compare-fail=$(BENCHMARK_FAIL)
@@ -57,8 +69,23 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # One offline check of a machine (bench/devicecheck.py): make gpu-check DEVICE=cuda OUT=device-check
-# (DEVICE=cpu works too; GPU_CHECK_FLAGS=--no-compile skips the compiled pass).
-DEVICE ?= cuda
-OUT    ?= device-check
-gpu-check: install
-	$(BIN)/bench gpu-check --device $(DEVICE) --out $(OUT) $(GPU_CHECK_FLAGS)
+# (DEVICE=cpu works too; GPU_CHECK_FLAGS=--compile adds the compiled pass). No venv, no network,
+# nothing installed: CHECK_PYTHON (.venv's Python when there is one, else python3, e.g. a GPU
+# machine's own CUDA torch) runs bench from this tree through build/offline (tools/offline_setup.py;
+# WHEELS=DIR installs missing libraries from a folder of wheels).
+DEVICE       ?= cuda
+OUT          ?= device-check
+CHECK_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+OFFLINE       = $(CURDIR)/build/offline
+gpu-check:
+	$(CHECK_PYTHON) tools/offline_setup.py --into $(OFFLINE) $(if $(WHEELS),--wheels $(WHEELS))
+	PYTHONPATH=$(OFFLINE) $(CHECK_PYTHON) -m bench gpu-check --device $(DEVICE) --out $(OUT) $(GPU_CHECK_FLAGS)
+
+# The first thing to run on a lent GPU (tools/gpu_first_run.py; docs/ci.md, "The first GPU
+# minutes"): environment, sync-counter control, timing control, DIP at 512 in four variants, the
+# eager device check; writes OUT/first-run.json after each step. Stopped (SIGTERM, then the JSON
+# of what finished) after FIRST_RUN_LIMIT_S seconds.
+FIRST_RUN_LIMIT_S ?= 470
+gpu-first-run:
+	$(CHECK_PYTHON) tools/offline_setup.py --into $(OFFLINE) $(if $(WHEELS),--wheels $(WHEELS))
+	PYTHONPATH=$(OFFLINE) timeout --signal=TERM $(FIRST_RUN_LIMIT_S) $(CHECK_PYTHON) tools/gpu_first_run.py --device $(DEVICE) --out $(OUT) $(FIRST_RUN_FLAGS)

@@ -8,6 +8,8 @@ through :func:`bookkeeping`.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import statistics
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,7 +55,7 @@ class TrainData:
 
 @dataclass
 class PretrainData:
-    """What a representation method's ``fit`` gets: the official training split's images only,
+    """What a representation learner's ``pretrain`` gets: the official training split's images only,
     uint8 (N, C, H, W) on ``ctx.device``. Labels are never given to a representation method."""
 
     images: torch.Tensor
@@ -375,8 +377,8 @@ class RunContext(MethodContext):
             self._pending.append(
                 (curve, start, mark(self.device), self._book.images - images_before, self._loss_sum, self._loss_count)
             )
-            if self._steps_per_epoch is None:
-                self._steps_per_epoch = self._step
+            if self._steps_per_epoch is None and not 0 < self._planned_epochs() - epoch < 1:
+                self._steps_per_epoch = self._step  # a whole epoch's steps (not a fraction's)
             if self.progress.due() or epoch == n - 1:
                 self._resolve()
                 self.progress.status(self._status_text(curve["loss"]), force=True)
@@ -437,7 +439,7 @@ class RunContext(MethodContext):
 
     def _status_text(self, loss: float | None) -> str:
         parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]
-        steps = self._steps_per_epoch or self._steps_hint
+        steps = self._steps_this_epoch()
         if steps:
             parts.append(f"step {self._step}/{steps}")
         if loss is not None:
@@ -445,15 +447,33 @@ class RunContext(MethodContext):
         parts.append(f"ETA {format_seconds(self._eta())}")
         return "  ".join(parts)
 
+    def _planned_epochs(self) -> float:
+        """The epochs the run will do: a fractional budget (``epochs: 0.1``) looped as
+        ``ctx.epochs(ceil(epochs))`` stops part-way through its last epoch."""
+        budget = self.budget.get("epochs")
+        if isinstance(budget, float) and self._n_epochs == math.ceil(budget):
+            return budget
+        return self._n_epochs
+
+    def _steps_this_epoch(self) -> int | None:
+        """Steps of the current epoch: a whole epoch's, or the budget's fraction of it in a
+        fractional last epoch (0.1 epochs of 468 steps: 47)."""
+        steps = self._steps_per_epoch or self._steps_hint
+        part = self._planned_epochs() - self._epoch
+        if steps and 0 < part < 1:
+            return math.ceil(steps * part)
+        return steps
+
     def _eta(self) -> float | None:
         if not self._n_epochs:
             return None
         steps = self._steps_per_epoch or self._steps_hint
-        done = self._epoch + (min(self._step / steps, 1.0) if steps else 0)
+        done = self._epoch + (self._step / steps if steps else 0)
+        done = min(done, self._epoch + 1, self._planned_epochs())
         if not done:
             return None
         elapsed = time.perf_counter() - self._started
-        return elapsed * (self._n_epochs - done) / done
+        return elapsed * (self._planned_epochs() - done) / done
 
 
 def _check_rate_name(name: str) -> None:
@@ -482,6 +502,30 @@ def run_context(spec, env, normalize: Normalize) -> RunContext:
     )
 
 
+@contextlib.contextmanager
+def preserved_random_state(device: torch.device, generator: torch.Generator):
+    """Run the block and put every random state back as it was: torch's global RNG (and the
+    device's), ``generator``, Python's ``random`` and NumPy's legacy RNG."""
+    import random
+
+    import numpy as np
+
+    cpu, own, py, legacy = torch.get_rng_state(), generator.get_state(), random.getstate(), np.random.get_state()
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    mps = torch.mps.get_rng_state() if device.type == "mps" else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        generator.set_state(own)
+        random.setstate(py)
+        np.random.set_state(legacy)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     import random
@@ -493,12 +537,28 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds CUDA and MPS too
 
 
+def _select_cuda(device: torch.device, requested: str) -> None:
+    """Make ``cuda:N`` the current device (code that says "cuda", or allocates without a device,
+    then uses it too), once N is known to exist."""
+    if device.index is None:
+        return
+    count = torch.cuda.device_count()
+    if device.index >= count:
+        raise RuntimeError(
+            f"device {requested!r} was asked for but this machine shows {count} CUDA device"
+            f"{'' if count == 1 else 's'} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})"
+        )
+    torch.cuda.set_device(device)
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """CUDA, then MPS, then CPU, unless ``requested`` names one ("cpu", "cuda", "cuda:1", "mps")."""
     if requested != "auto":
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available")
+        if device.type == "cuda":
+            _select_cuda(device, requested)
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but MPS is not available")
         return device

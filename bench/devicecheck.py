@@ -1,15 +1,17 @@
 """``bench gpu-check``: one prepared, offline check of a machine's accelerator (or its CPU).
 
-It prints the device, driver, CUDA and cuDNN; runs the quick suite at a smoke budget and the
-device-check suite (every built-in method, at the papers' image sizes where speed is measured:
-``suites/device-check/device-check.yaml``, or ``device-check-tiny.yaml`` with ``--tiny``; a
-folder of their own: they name the check's datasets, which only the check registers) through the
-host's own runner, with the suites' switches (bf16 autocast, channels-last and TF32 on CUDA);
-counts the syncs each run's step loop makes (:class:`bench.syncs.SyncCounter`: on CUDA
-``torch.cuda.set_sync_debug_mode("warn")``, elsewhere the simulated device), records each run's
-peak device memory and throughputs (the records' own figures: warm, synchronized, medians, CUDA
-events on CUDA), runs the suite again compiled (unless ``--no-compile``), and writes
-``device-check.json`` and ``device-check.md`` under the output folder.
+It prints the device, driver, CUDA and cuDNN; runs the device-check suite (every built-in method,
+at the papers' image sizes where speed is measured: ``suites/device-check/device-check.yaml``, or
+``device-check-tiny.yaml`` with ``--tiny``; a folder of their own: they name the check's
+datasets, which only the check registers) and the quick suite at a smoke budget through the
+host's own runner, with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0,
+channels-last, TF32 off); counts the syncs each run's step loop makes
+(:class:`bench.syncs.SyncCounter`: on CUDA ``torch.cuda.set_sync_debug_mode("warn")``, elsewhere
+the simulated device), records each run's peak device memory and throughputs (the records' own
+figures: warm, synchronized, medians, CUDA events on CUDA), and with ``--compile`` runs the suite
+again compiled, counting graphs, graph breaks and compile seconds. ``device-check.json`` and
+``device-check.md`` under the output folder are rewritten after every run, each run's error is
+its row's, and no record is reused: the check measures this machine, now.
 
 Data: the check's own two sets, registered here (no network): ``check-cifar`` is the real
 CIFAR-10 subset (4,000 / 1,000 images) when ``<data dir>/cifar-10-subset`` exists, else
@@ -19,7 +21,7 @@ synthetic smooth RGB images at the sizes the restoration methods are timed at.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import pickle
 import platform
@@ -167,50 +169,158 @@ def _driver_version() -> str | None:
 
 # -- running -------------------------------------------------------------------------------------------
 
+#: Where each pass keeps its records under the output folder (one level: the output must stay
+#: shallow enough to come back from a remote machine whole).
+PASSES = {"eager": "eager", "counted": "counted", "compiled": "compiled", "quick": "quick"}
 
-def run_counted(specs, reg, store, cache, device: torch.device, progress, *, count: bool) -> list[dict]:
-    """Run each spec through the host's ``execute``; per run its status, wall time, peak device
-    memory, throughputs and (``count``) the syncs per step of its loop."""
-    from bench.runner import execute
+
+class Output:
+    """``device-check.json`` and ``.md``, rewritten (atomically) after every row: a check killed
+    halfway, or a machine that stops answering, leaves the figures of every row it finished."""
+
+    def __init__(self, out: Path, result: dict):
+        self.out = out
+        self.result = result
+
+    def save(self) -> None:
+        from bench.records import write_json_atomic
+        from bench.runner import _finite_or_null
+
+        write_json_atomic(self.out / "device-check.json", _finite_or_null(self.result))
+        _write_text_atomic(self.out / "device-check.md", table(self.result))
+
+    def add(self, rows: list, row: dict) -> None:
+        rows.append(row)
+        self.save()
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def run_row(spec, reg, store, cache, device: torch.device, progress, label: str, *, count: bool) -> dict:
+    """Run one spec through the host's ``execute`` and describe it as a row: status, wall time,
+    peak device memory, throughputs and (``count``) the syncs per step of its loop. An error
+    outside the run (a sticky CUDA error at a synchronize, a lock held elsewhere) is the row's
+    status, not the end of the check; a method whose optional library is missing is skipped."""
+    from bench.runner import Interrupted, execute
     from bench.syncs import SyncCounter
 
-    rows = []
-    for i, spec in enumerate(specs, 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
+    counter = None
+    try:
+        _reset_peak_memory(device)
+        if spec.compile:
+            _reset_compile_stats()
         counter = SyncCounter(device) if count else None
-        label = f"[{i}/{len(specs)}] {spec.label}"
-        if counter is not None:
-            with counter:
-                _, record = execute(spec, reg, store, cache, progress, label)
-        else:
-            _, record = execute(spec, reg, store, cache, progress, label)
-        rows.append(
-            {
-                "label": spec.label,
-                "suite": spec.suite,
-                "method": spec.method,
-                "dataset": spec.dataset,
-                "protocol": spec.protocol,
-                "compile": spec.compile,
-                "status": record["status"],
-                "error": record.get("error", {}).get("message"),
-                "wall_seconds": record["timings"]["wall_seconds"],
-                "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-                if device.type == "cuda"
-                else None,
-                "metrics": record.get("metrics", {}),
-                "throughput": {
-                    name: {k: v.get(k) for k in ("items_per_s", "warm", "batch_size", "resolution") if k in v}
-                    for name, v in record.get("throughput", {}).items()
-                    if isinstance(v, dict)
-                },
-                "syncs": counter.report() if counter is not None else None,
-                "accel": record.get("accel"),
-            }
-        )
-    return rows
+        with counter if counter is not None else contextlib.nullcontext():
+            state, record = execute(spec, reg, store, cache, progress, label)
+    except (Interrupted, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        return _row(spec, "error", error=_one_line(exc), compiling=compile_stats() if spec.compile else None)
+    if record is None:
+        return _row(spec, state, error="another process holds this run's lock")
+    status, error = record["status"], record.get("error", {}).get("message")
+    if status != "ok" and _missing_optional_library(record.get("error", {})):
+        status, error = "skipped", f"optional library missing: {error}"
+    return _row(
+        spec,
+        status,
+        error=error,
+        wall_seconds=record["timings"].get("wall_seconds"),
+        peak_memory_mib=_peak_memory_mib(device),
+        metrics=record.get("metrics", {}),
+        throughput={
+            name: {k: v.get(k) for k in ("items_per_s", "warm", "batch_size", "resolution") if k in v}
+            for name, v in record.get("throughput", {}).items()
+            if isinstance(v, dict)
+        },
+        syncs=counter.report() if counter is not None else None,
+        accel=record.get("accel"),
+        ran_on=record.get("environment", {}).get("device"),
+        compiling=compile_stats() if spec.compile else None,
+    )
+
+
+def _reset_compile_stats() -> None:
+    from torch._dynamo import utils
+
+    utils.counters.clear()
+    utils.compilation_time_metrics.clear()
+
+
+def compile_stats() -> dict:
+    """What ``torch.compile`` did during a run (torch._dynamo's own counters, private API): graphs
+    compiled, graph breaks (each one a return to Python; the first reasons, cut short) and the
+    seconds spent compiling, which a compiled row's timings include."""
+    from torch._dynamo import utils
+
+    breaks = utils.counters["graph_break"]
+    return {
+        "graphs": utils.counters["stats"].get("unique_graphs", 0),
+        "graph_breaks": sum(breaks.values()),
+        "break_reasons": [reason.splitlines()[0][:160] for reason in list(breaks)[:3]],
+        "compile_seconds": round(sum(utils.compilation_time_metrics.get("_compile.compile_inner", [])), 2),
+    }
+
+
+#: Libraries a method needs that bench itself does not (a machine without them skips that method).
+OPTIONAL_LIBRARIES = ("bm3d",)
+
+
+def _missing_optional_library(error: dict) -> bool:
+    return error.get("type") in ("ModuleNotFoundError", "ImportError") and any(
+        f"'{name}'" in error.get("message", "") for name in OPTIONAL_LIBRARIES
+    )
+
+
+def _row(spec, status: str, **figures) -> dict:
+    row = {
+        "label": spec.label,
+        "suite": spec.suite,
+        "method": spec.method,
+        "dataset": spec.dataset,
+        "protocol": spec.protocol,
+        "compile": spec.compile,
+        "status": status,
+        "error": None,
+        "wall_seconds": None,
+        "peak_memory_mib": None,
+        "metrics": {},
+        "throughput": {},
+        "syncs": None,
+        "accel": None,
+        "compiling": None,
+    }
+    row.update(figures)
+    return row
+
+
+def _one_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory_mib(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    try:
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    except RuntimeError:  # the context is broken: the row says so through its status
+        return None
+
+
+def afresh(spec, record) -> str:
+    """The check's stores count no record as done: the check measures this machine, now."""
+    return "the device check measures afresh"
 
 
 def check(
@@ -218,17 +328,22 @@ def check(
     out: Path,
     *,
     tiny: bool = False,
-    compile: bool = True,
+    compile: bool = False,
     data_dir: str | None = None,
     budget_scale: float | None = None,
     quiet: bool = False,
+    only: list[str] | None = None,
+    suite: Path | None = None,
 ) -> dict:
+    """Run the check on ``device_name`` into ``out``; ``only``: the runs whose label contains one
+    of these texts (a row to measure again); ``suite``: another suite on the check's data (then
+    without the quick suite), such as ``tools/gpu_first_run.py``'s DIP variants."""
     from bench import registry
     from bench.context import pick_device
     from bench.data.store import DataStore
     from bench.progress import Progress
     from bench.records import ResultStore
-    from bench.runner import DatasetCache
+    from bench.runner import DatasetCache, stop_on_signals
     from bench.suite import load_suite
 
     device = pick_device(device_name)
@@ -243,42 +358,56 @@ def check(
     progress.message("device check: " + ", ".join(f"{k} {v}" for k, v in env.items() if v is not None))
     result = {
         "environment": env,
+        "suite": str(suite) if suite else None,
         "tiny": tiny,
         "compile": compile,
+        "complete": False,  # true once every pass has run; a check stopped early says false
         "data": {
             "check-cifar": str(data.subset) if data.subset else "synthetic (no cifar-10-subset found)",
             "check-images": {n: list(s) for n, s in CHECK_IMAGES.items()},
         },
         "runs": [],
+        "quick": "not run yet",
+        "seconds": 0.0,
     }
+    output = Output(out, result)
+    cache = DatasetCache(data_store)
 
-    def run(suite_file: Path, results: str, scale: float | None, seeds=None, compile_models=False, count=True):
+    def run(rows: list, suite_file: Path, folder: str, scale, seeds=None, compile_models=False, count=True):
         suite = load_suite(
             suite_file, reg, budget_scale=scale, seeds=seeds, device=str(device), compile_models=compile_models
         )
-        store = ResultStore(out / results)
-        return run_counted(suite.runs, reg, store, DatasetCache(data_store), device, progress, count=count)
+        store = ResultStore(out / PASSES[folder], stale=afresh)
+        specs = [s for s in suite.runs if not only or any(text in s.label for text in only)]
+        for i, spec in enumerate(specs, 1):
+            label = f"[{folder} {i}/{len(specs)}] {spec.label}"
+            output.add(rows, run_row(spec, reg, store, cache, device, progress, label, count=count))
+            result["seconds"] = round(time.perf_counter() - started, 1)
+        return rows
 
     # On the CPU the sync detector follows every op (slow): the timed pass runs without it and a
     # second, cheaper pass counts. On CUDA the debug mode costs nothing, so one pass does both.
     # --tiny (CI) runs one counted pass: its timings are the code path's, not the machine's.
-    check_suite = CHECK_SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
-    result["runs"] = run(check_suite, "results/eager", budget_scale, count=device.type == "cuda" or tiny)
-    if device.type != "cuda" and not tiny:
-        counted = run(check_suite, "results/counted", budget_scale, count=True)
-        for row, counted_row in zip(result["runs"], counted):
-            row["syncs"] = counted_row["syncs"]
-    if compile:
-        compiled = run(check_suite, "results/compiled", budget_scale, compile_models=True, count=False)
-        result["runs"] += compiled
-    if (Path(data_store.root) / "mnist").is_dir():
-        quick = run(SUITES / "quick.yaml", "results/quick", 0.01 if tiny else 0.1, seeds=[0] if tiny else None)
-        result["quick"] = quick
-    else:
-        result["quick"] = f"skipped: no MNIST under {data_store.root} (set BENCH_DATA_DIR or --data-dir)"
+    check_suite = suite or CHECK_SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
+    output.save()
+    with stop_on_signals():
+        run(result["runs"], check_suite, "eager", budget_scale, count=device.type == "cuda" or tiny)
+        if device.type != "cuda" and not tiny:
+            counted = run([], check_suite, "counted", budget_scale, count=True)
+            for row, counted_row in zip(result["runs"], counted):
+                row["syncs"] = counted_row["syncs"]
+        if compile:
+            run(result["runs"], check_suite, "compiled", budget_scale, compile_models=True, count=False)
+        if suite is not None:
+            result["quick"] = f"skipped: the check ran {suite}"
+        elif (Path(data_store.root) / "mnist").is_dir():
+            result["quick"] = []
+            run(result["quick"], SUITES / "quick.yaml", "quick", 0.01 if tiny else 0.1, seeds=[0] if tiny else None)
+        else:
+            result["quick"] = f"skipped: no MNIST under {data_store.root} (set BENCH_DATA_DIR or --data-dir)"
+        result["complete"] = True
     result["seconds"] = round(time.perf_counter() - started, 1)
-    (out / "device-check.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "device-check.md").write_text(table(result))
+    output.save()
     return result
 
 
@@ -292,7 +421,8 @@ def table(result: dict) -> str:
         f"# Device check: {where}",
         "",
         f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, driver {env['driver']}; "
-        f"check-cifar: {result['data']['check-cifar']}; {result['seconds']} s in all.",
+        f"check-cifar: {result['data']['check-cifar']}; {result['seconds']} s in all"
+        + ("." if result.get("complete", True) else " (stopped early: the rows it finished)."),
         "",
         "| run | compiled | status | syncs/step | peak MiB | throughput |",
         "|---|---|---|---|---|---|",
@@ -307,12 +437,21 @@ def table(result: dict) -> str:
         syncs = row["syncs"]["loop_per_step"] if row["syncs"] else ""
         status = row["status"] if row["status"] == "ok" else f"{row['status']}: {_cell(row['error'])}"
         lines.append(
-            f"| {row['label']} | {'yes' if row['compile'] else 'no'} | {status} | {syncs} | "
+            f"| {row['label']} | {_compiled_cell(row)} | {status} | {syncs} | "
             f"{row['peak_memory_mib'] if row['peak_memory_mib'] is not None else ''} | {rates} |"
         )
     if isinstance(result["quick"], str):
         lines += ["", f"quick suite: {result['quick']}"]
     return "\n".join(lines) + "\n"
+
+
+def _compiled_cell(row: dict) -> str:
+    stats = row.get("compiling")
+    if not row["compile"]:
+        return "no"
+    if not stats:
+        return "yes"
+    return f"yes: {stats['graphs']} graphs, {stats['graph_breaks']} breaks, {stats['compile_seconds']} s compiling"
 
 
 def _cell(text) -> str:
@@ -325,11 +464,12 @@ def main(args) -> int:
         args.device,
         Path(args.out),
         tiny=args.tiny,
-        compile=not args.no_compile,
+        compile=args.compile,
         data_dir=args.data_dir,
         budget_scale=args.budget_scale,
         quiet=args.quiet,
+        only=args.only,
     )
     print(table(result))
     rows = result["runs"] + (result["quick"] if isinstance(result["quick"], list) else [])
-    return 1 if any(r["status"] != "ok" for r in rows) else 0
+    return 1 if any(r["status"] not in ("ok", "skipped") for r in rows) else 0

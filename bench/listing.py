@@ -88,18 +88,22 @@ def registry_json(reg) -> dict:
                     installed=not missing,
                 )
             rows.append(row)
-    broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
+    broken = [
+        {"plugin": b.name, "distribution": b.distribution, "error": b.error, "loaded": b.loaded, "what": b.what}
+        for b in reg.broken
+    ]
     return {"plugins": rows, "broken": broken}
 
 
 def plugin_page(reg, name: str) -> str | None:
-    """A readable page for one plugin (all it registers) or one dataset, method or executor; None
-    when nothing has that name."""
+    """A readable page for one plugin or distribution (all it registers) or one dataset, method or
+    executor; None when nothing has that name."""
+    plugins = reg.plugins_named(name)
     entries = [
         (kind, entry, spec)
         for kind, table in (("dataset", reg.datasets), ("method", reg.methods), ("executor", reg.executors))
         for entry, spec in sorted(table.items())
-        if entry == name or reg.plugin_of(kind, entry).name == name
+        if entry == name or reg.plugin_of(kind, entry).name in plugins
     ]
     if not entries:
         return None

@@ -178,7 +178,7 @@ def test_the_command_exits_1_on_a_broken_rule_and_2_on_an_unknown_name(monkeypat
     assert "FAILED lazy: returns: train() returned str, expected a torch.nn.Module" in captured.err
     assert "1 methods checked" in captured.out
     assert cli.main(["check", "nope"]) == 2
-    assert "no plugin or method named 'nope'" in capsys.readouterr().err
+    assert "no plugin, distribution, method or dataset named 'nope'" in capsys.readouterr().err
 
 
 def test_a_plugin_that_does_not_load_fails_its_check(monkeypatch, tmp_path, capsys):

@@ -4,12 +4,14 @@ the host's runner, with its syncs per step counted, and the JSON and the table a
 import json
 import re
 
+import pytest
+
 from bench import cli, devicecheck
 
 
 def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "check"
-    code = cli.main(["gpu-check", "--device", "cpu", "--out", str(out), "--tiny", "--no-compile", "--quiet"])
+    code = cli.main(["gpu-check", "--device", "cpu", "--out", str(out), "--tiny", "--quiet"])
     result = json.loads((out / "device-check.json").read_text())
     assert code == 0, [r["error"] for r in result["runs"] if r["status"] != "ok"]
     assert result["environment"]["device"] == "cpu" and result["environment"]["gpu"] is None
@@ -102,3 +104,94 @@ def test_a_runs_error_stays_inside_its_table_cell():
     line = next(x for x in text.splitlines() if x.startswith("| m/d"))
     assert "error: bad \\| value second line" in line
     assert len(re.findall(r"(?<!\\)\|", line)) == 7  # six cells, no more
+
+
+# -- writing as it goes (a check stopped halfway keeps what it measured) -----------------------------
+
+ONE_ROW_SUITES = {
+    "device-check-tiny.yaml": "name: device-check-tiny\nseeds: [0]\nruns:\n"
+    "  - {datasets: [check-images], methods: [degraded-input], protocol: {name: restore, task: denoise, "
+    "sigma: 25.0, images: [rgb-64]}}\n"
+    "  - {datasets: [check-images], methods: [bicubic], protocol: {name: restore, task: sr, scale: 2, images: [rgb-64]}}\n"
+}
+
+
+@pytest.fixture
+def small_check(tmp_path, monkeypatch):
+    """The check with its suites replaced by two runs that take no training (the floor, bicubic)."""
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    for name, text in ONE_ROW_SUITES.items():
+        (folder / name).write_text(text)
+    monkeypatch.setattr(devicecheck, "CHECK_SUITES", folder)
+    return tmp_path / "check"
+
+
+def fake_execute(outcomes):
+    """bench.runner.execute replaced: each call takes the next outcome (a record, an exception to
+    raise, or None for a lock held elsewhere)."""
+    calls = iter(outcomes)
+
+    def execute(spec, registry, store, cache, progress, label, note=""):
+        outcome = next(calls)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome is None:
+            return "busy", None
+        return "ran", {"timings": {"wall_seconds": 0.5}, "metrics": {"psnr": 30.0}, **outcome}
+
+    return execute
+
+
+def test_a_check_stopped_halfway_leaves_a_valid_json_of_the_rows_it_finished(small_check, monkeypatch):
+    import signal
+
+    from bench import runner
+
+    monkeypatch.setattr(runner, "execute", fake_execute([{"status": "ok"}, runner.Interrupted(signal.SIGTERM)]))
+    with pytest.raises(runner.Interrupted):
+        devicecheck.check("cpu", small_check, tiny=True, quiet=True)
+    result = json.loads((small_check / "device-check.json").read_text())
+    assert result["complete"] is False and [r["status"] for r in result["runs"]] == ["ok"]
+    assert result["runs"][0]["metrics"] == {"psnr": 30.0}
+    assert "stopped early" in (small_check / "device-check.md").read_text()
+
+
+def test_a_rows_error_is_its_status_and_the_check_goes_on(small_check, monkeypatch, tmp_path):
+    from bench import runner
+
+    (small_check.parent / "suites" / "device-check-tiny.yaml").write_text(
+        ONE_ROW_SUITES["device-check-tiny.yaml"].replace("[degraded-input]", "[degraded-input, bm3d, dip]")
+    )
+    missing = {"status": "failed", "error": {"type": "ModuleNotFoundError", "message": "No module named 'bm3d'"}}
+    outcomes = [
+        RuntimeError("CUDA error: an illegal memory access was encountered\nmore"),
+        None,
+        missing,
+        {"status": "ok"},
+    ]
+    monkeypatch.setattr(runner, "execute", fake_execute(outcomes))
+    result = devicecheck.check("cpu", small_check, tiny=True, quiet=True)
+    rows = json.loads((small_check / "device-check.json").read_text())["runs"]
+    assert rows == result["runs"] and result["complete"] is True
+    assert [(r["method"], r["status"]) for r in rows] == [
+        ("degraded-input", "error"),
+        ("bm3d", "busy"),
+        ("dip", "skipped"),
+        ("bicubic", "ok"),
+    ]
+    assert rows[0]["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert rows[2]["error"] == "optional library missing: No module named 'bm3d'"
+
+
+def test_a_check_into_a_folder_that_holds_one_measures_afresh_and_stays_shallow(small_check, monkeypatch):
+    from bench import runner
+
+    ran = []
+    run_one = runner.run_one
+    monkeypatch.setattr(runner, "run_one", lambda spec, *a: ran.append(spec.method) or run_one(spec, *a))
+    devicecheck.check("cpu", small_check, tiny=True, quiet=True)
+    devicecheck.check("cpu", small_check, tiny=True, quiet=True)
+    assert ran == ["degraded-input", "bicubic"] * 2  # the second check ran both again
+    depth = max(len(p.relative_to(small_check).parts) for p in small_check.rglob("*") if p.is_file())
+    assert depth <= 7, sorted(small_check.rglob("*"))  # <pass>/<suite>/<dataset>/<method>/<run>/<picture>

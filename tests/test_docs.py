@@ -41,7 +41,7 @@ NOT_RUNNABLE = {
     "pip install --no-deps airbench==0.1.8": "installs a package (tests/test_airbench.py skips without it)",
     "BENCH_DATA_DIR=/data python tools/airbench_side_by_side.py --runs 5 --out side_by_side.json": "needs a GPU, "
     "the PyPI airbench and CIFAR-10; tests/test_airbench.py checks one step against the package on the CPU",
-    "bench gpu-check --device cpu --out device-check --tiny --no-compile": "every built-in method, a minute or "
+    "bench gpu-check --device cpu --out device-check --tiny": "every built-in method, a minute or "
     "more; tests/test_devicecheck.py runs the same command end to end",
 }
 

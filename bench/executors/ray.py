@@ -62,13 +62,7 @@ class RayExecutor(Executor):
         started_here = self._connect(ray)
         try:
             resources = ray.cluster_resources()
-            cpus = self.options["cpus_per_run"]
-            if cpus > resources.get("CPU", 0):
-                raise ExecutorError(
-                    f"executor 'ray': cpus_per_run {cpus:g} is more than the cluster's "
-                    f"{resources.get('CPU', 0):g} CPUs; lower it with -X cpus_per_run=N"
-                )
-            gpus = self.options["gpus_per_run"] if resources.get("GPU", 0) >= 1 else 0
+            cpus, gpus = self._per_run(ray, resources, todo)
             job.progress.message(
                 f"ray: {len(todo)} runs on {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs, "
                 f"{cpus:g} CPUs and {gpus:g} GPUs per run"
@@ -82,8 +76,8 @@ class RayExecutor(Executor):
                 "name": f"bench:{job.suite}",
             }
             results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
-            streams = {  # a run pinned to the CPU reserves no GPU
-                task.options(num_gpus=0 if s.device == "cpu" else gpus, **common).remote(
+            streams = {
+                task.options(**common, **_gpu_options(0 if s.device == "cpu" else gpus)).remote(
                     s.to_dict(), results_dir, data_dir, job.offline
                 ): s
                 for s in todo
@@ -93,6 +87,30 @@ class RayExecutor(Executor):
             if started_here:
                 ray.shutdown()
         return board.outcome
+
+    def _per_run(self, ray, resources: dict, todo: list) -> tuple[float, float]:
+        """The CPUs and GPUs each run reserves, checked against the largest node: a task asking
+        for more than any node has would stay pending for ever."""
+        cpus = self.options["cpus_per_run"]
+        if cpus > _largest_node(ray, resources, "CPU"):
+            raise ExecutorError(
+                f"executor 'ray': cpus_per_run {cpus:g} is more than the cluster's "
+                f"{_largest_node(ray, resources, 'CPU'):g} CPUs (on its largest node); lower it with -X cpus_per_run=N"
+            )
+        node_gpus = _largest_node(ray, resources, "GPU")
+        gpus = self.options["gpus_per_run"] if resources.get("GPU", 0) >= 1 else 0
+        if gpus > node_gpus:
+            raise ExecutorError(
+                f"executor 'ray': gpus_per_run {gpus:g} is more than the {node_gpus:g} GPUs of the cluster's "
+                f"largest node; lower it with -X gpus_per_run=N"
+            )
+        cuda = sorted({s.device for s in todo if s.device.startswith("cuda")})
+        if cuda and not gpus:
+            raise ExecutorError(
+                f"executor 'ray': runs ask for device {', '.join(cuda)} but "
+                + ("the cluster has no GPUs" if not resources.get("GPU") else "gpus_per_run is 0")
+            )
+        return cpus, gpus
 
     def _connect(self, ray) -> bool:
         """Join or start a cluster unless this process already has one; whether it started one."""
@@ -143,3 +161,17 @@ def _cause(exc: BaseException) -> BaseException:
     """The user's exception inside a RayTaskError (the run's own error), else the Ray error."""
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, BaseException) else exc
+
+
+def _gpu_options(gpus: float) -> dict:
+    """A task's GPU request. A worker that held a GPU is not reused (``max_calls=1``): Ray turns
+    reuse off only for GPU tasks declared so in ``ray.remote``, not through ``.options`` (ray
+    #47767), and a reused process keeps its CUDA context, and any sticky CUDA error, for the next
+    run while ``CUDA_VISIBLE_DEVICES`` changes under it."""
+    return {"num_gpus": gpus, "max_calls": 1} if gpus else {"num_gpus": 0}
+
+
+def _largest_node(ray, resources: dict, name: str) -> float:
+    """The most of a resource one live node has (the cluster's total when Ray lists no nodes)."""
+    nodes = [n.get("Resources", {}).get(name, 0) for n in ray.nodes() if n.get("Alive", True)]
+    return max(nodes) if nodes else resources.get(name, 0)

@@ -13,6 +13,8 @@ filesystem) must exist on the nodes; ``setup`` lines run first (``module load cu
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -90,8 +92,8 @@ class SlurmExecutor(Executor):
         for key in ("partition", "account", "qos", "constraint"):
             if o[key]:
                 params[f"slurm_{key}"] = o[key]
-        if o["cluster"] == "local":  # no GPUs to hand out on a laptop: let the runs pick the device
-            params["gpus_per_node"] = 0
+        if o["cluster"] == "local":
+            params["local_setup"] = local_gpu_setup(o["gpus_per_run"]) + params["local_setup"]
         executor.update_parameters(**params)
         n = len(todo)
         results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
@@ -136,6 +138,17 @@ class SlurmExecutor(Executor):
             board.heartbeat()
             if pending:
                 time.sleep(POLL_S[self.options["cluster"]])
+
+
+def local_gpu_setup(gpus_per_run: int) -> list[str]:
+    """Shell lines that give a local job the GPUs this process sees. Submitit's local executor sets
+    ``CUDA_VISIBLE_DEVICES`` to its ``gpus_per_node`` first GPUs, so "" for none: ``device: auto``
+    would run on the CPU without a word and ``device: cuda`` would fail. ``gpus_per_run: 0`` hides
+    them, as on a cluster."""
+    if gpus_per_run == 0:
+        return ["export CUDA_VISIBLE_DEVICES=''"]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return ["unset CUDA_VISIBLE_DEVICES" if visible is None else f"export CUDA_VISIBLE_DEVICES={shlex.quote(visible)}"]
 
 
 def run_in_job(spec: dict, results_dir: str, data_dir: str, offline: bool, threads: int) -> dict:

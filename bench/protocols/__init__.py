@@ -156,8 +156,8 @@ PROTOCOLS: dict[str, Protocol] = {
                 "epochs": Param(30, ge=1),
                 "batch_size": Param(256, ge=1),
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
-                "lrs": Param([1e-3, 1e-2], gt=0, help="learning rates tried"),
-                "weight_decays": Param([0.0, 1e-4], ge=0, help="weight decays tried"),
+                "lrs": Param([1e-3, 1e-2], gt=0, min_items=1, help="learning rates tried"),
+                "weight_decays": Param([0.0, 1e-4], ge=0, min_items=1, help="weight decays tried"),
                 # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
                 # once) | ddae-official | mae-official (re-extracted every step from augmented images;
                 # they set the options above and below); overrides: {option: value} changes some of them.

@@ -18,7 +18,7 @@ import time
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from bench.context import RunContext, TrainData, bookkeeping, run_context
+from bench.context import RunContext, TrainData, bookkeeping, preserved_random_state, run_context
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.labels import OPTION, apply_budget, parse_budget
@@ -58,6 +58,22 @@ def accuracy(model: torch.nn.Module, data: LabelledImages, ctx: RunContext, batc
     return 100.0 * metric.compute().item()
 
 
+@torch.inference_mode()
+def check_logits(model, data: LabelledImages, ctx: RunContext, method: str, dataset, batch_size: int) -> None:
+    """The model's output on one test batch is (B, num_classes) logits, or a ValueError naming the
+    method and both shapes (before the metric library fails on it without naming either)."""
+    images, _ = next(ctx.batches(data, batch_size, shuffle=False))
+    with ctx.autocast(), preserved_random_state(ctx.device, ctx.generator):  # the scores that follow unchanged
+        logits = model(images)
+    expected = (len(images), dataset.num_classes)
+    shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+    if shape != expected:
+        raise ValueError(
+            f"method {method!r}: the model train() returned maps a batch of shape {tuple(images.shape)} to "
+            f"{shape}, expected logits of shape {expected} ({dataset.num_classes} classes of {dataset.name!r})"
+        )
+
+
 def run(spec, method, dataset, env) -> dict:
     options = spec.protocol_options
     t_load = time.perf_counter()
@@ -79,9 +95,10 @@ def run(spec, method, dataset, env) -> dict:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"method {method.name!r}: train() returned {type(model).__name__}, expected a torch.nn.Module")
     model.eval()
+    batch_size = options["eval_batch_size"]
+    check_logits(model, test, ctx, method.name, dataset, batch_size)
 
     t_eval = time.perf_counter()
-    batch_size = options["eval_batch_size"]
     metrics = {"test_accuracy": accuracy(model, test, ctx, batch_size)}
     if val is not None:
         metrics["val_accuracy"] = accuracy(model, val, ctx, batch_size)

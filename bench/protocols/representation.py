@@ -43,6 +43,7 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, bookkeeping, run_context, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
+from bench.identity import pretraining
 from bench.labels import OPTION, apply_budget, parse_budget
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
@@ -93,8 +94,9 @@ def pretrain_identity(spec, method) -> dict:
 
 
 def artifact_path(spec, method, env) -> Path:
-    # The code that made the encoder is part of its key: a changed method never reuses an old one.
-    identity = {**pretrain_identity(spec, method), "code": env.code}
+    # The code that made the encoder is part of its key: a changed method never reuses an old one;
+    # the host's part is pre-training's, so the protocols that read one encoder share it.
+    identity = {**pretrain_identity(spec, method), "code": pretraining(env.code)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(env.artifacts_dir).parent / "encoders" / f"seed{spec.seed}-{key}.pt"
 

@@ -6,8 +6,9 @@
    image or mask for every method and run (seeded by the protocol's ``noise_seed`` and the
    image's name, never by the run's seed).
 3. ``method.restore(problem, ctx)`` restores one image; the clean image is never given to it. The
-   host times each call (synchronized) after one untimed warm-up call on a small crop at the
-   smallest budget, and subtracts the time spent in ``ctx.monitor`` (the host's curve).
+   host times each call (synchronized) after one untimed warm-up call at the smallest budget, on
+   a small crop (on the whole first image when the run compiles or runs on CUDA, so the timed
+   call neither recompiles nor autotunes), and subtracts the time spent in ``ctx.monitor``.
 4. The restored image is clipped to [0, 1] and rounded to uint8 (as saved), then scored with the
    task's convention (:mod:`bench.restoration.metrics`); a set's value is the mean over images.
 5. Saved for people: the clean target, the degraded input (exact: ``.npy`` for noisy floats,
@@ -97,7 +98,7 @@ def run(spec, method, dataset, env) -> dict:
 
     warmup_seconds = None
     if options["warmup"]:
-        crop = _warmup_image(images.images[0], degradation)
+        crop = _warmup_image(images.images[0], degradation, whole=env.compile or device.type == "cuda")
         problem = make_problem(degradation.apply(crop), device, name="warmup")
         seed_everything(spec.seed)
         synchronize(device)
@@ -135,6 +136,7 @@ def run(spec, method, dataset, env) -> dict:
         entry = {
             "image": item.name,
             "shape": list(degraded.clean.shape),
+            "input_sha256": degraded.checksum(),  # every method restored this very input
             "psnr": psnr(restored, degraded.clean, convention),
             "ssim": ssim(restored, degraded.clean, convention),
             "seconds": round(elapsed, 4),
@@ -227,7 +229,12 @@ def run(spec, method, dataset, env) -> dict:
     }
 
 
-def _warmup_image(item: RestorationImage, degradation: Degradation) -> RestorationImage:
+def _warmup_image(item: RestorationImage, degradation: Degradation, whole: bool = False) -> RestorationImage:
+    """The warm-up's image: a small crop of the first image, or (``whole``: a compiled run, or on
+    CUDA, where cuDNN autotunes each new shape) the whole first image, so that its timed call
+    neither recompiles nor autotunes."""
+    if whole:
+        return RestorationImage(f"{item.name}-warmup", item.image, item.mask)
     side = WARMUP_CROP * (degradation.scale if degradation.task == "sr" else 1)
     h, w = item.image.shape[1:]
     crop = item.image[:, : min(h, side), : min(w, side)].contiguous()

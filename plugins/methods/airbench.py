@@ -41,7 +41,7 @@ The procedure, in our own code:
 
 Differences from the original:
 
-- No ``torch.compile`` by default (param ``compile``).
+- No ``torch.compile`` by default (param ``compile``, or the suite's ``compile: true``).
 - Precision: the original converts the network and the data to fp16 (``net.half()``, no autocast,
   no loss scaling: fp16 weights, activations and updates). Here the weights stay fp32 and the
   forward pass runs under the host's autocast, bf16 on CUDA, fp32 on CPU: every method in the
@@ -327,7 +327,9 @@ def fit_airbench94(data: TrainData, ctx: RunContext) -> nn.Module:
         net = net.to(memory_format=torch.channels_last)
     whiten_set = data.train.subset(torch.arange(min(p["whiten_samples"], len(data.train)), device=device))
     init_whitening_(net.whiten, ctx.batches(whiten_set, 1000, shuffle=False), p["whiten_eps"])
-    forward = torch.compile(net) if p["compile"] else net
+    # Compiled when its param or the suite asks (``compile: true``, ``bench gpu-check --compile``):
+    # the record's switches must say what ran.
+    forward = torch.compile(net) if p["compile"] or ctx.compile else net
     model = TTAClassifier(forward, p["tta_level"], mirror=p["flip"], channels_last=channels_last)
 
     # Steps: the incomplete last batch is dropped (when there is a full one); fractional epochs

@@ -28,10 +28,14 @@ def random_masking(batch: int, length: int, keep: int, device, generator: torch.
     """Per-image random subsets of patches. Returns (keep_index (B, keep), mask (B, L),
     restore (B, L)): the indices of the kept patches, the mask with 0 = keep and 1 = remove (in
     patch order), and the permutation that puts [kept, removed] tokens back in patch order."""
-    noise = torch.rand(batch, length, device=device, generator=generator)
+    return masking(torch.rand(batch, length, device=device, generator=generator), keep)
+
+
+def masking(noise: torch.Tensor, keep: int):
+    """:func:`random_masking` from its noise (B, L): the ``keep`` patches of lowest noise are kept."""
     shuffle = noise.argsort(dim=1)  # ascending noise: the first `keep` are kept
     restore = shuffle.argsort(dim=1)
-    mask = torch.ones(batch, length, device=device)
+    mask = torch.ones_like(noise)
     mask[:, :keep] = 0
     return shuffle[:, :keep], torch.gather(mask, 1, restore), restore
 
@@ -62,13 +66,14 @@ class MAE(nn.Module):
             module.apply(init_weights)
         nn.init.normal_(self.mask_token, std=0.02)
 
-    def forward(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Mean loss over removed patches of a normalised batch (B, C, H, W)."""
+    def forward(self, images: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Mean loss over removed patches of a normalised batch (B, C, H, W), masking by ``noise``
+        (B, L) uniform: drawn outside, so a compiled forward holds no generator (a graph break)."""
         enc = self.encoder
         x = enc.embed(images)  # (B, L, D)
         b, length, dim = x.shape
         keep = max(1, int(length * (1 - self.mask_ratio)))
-        keep_index, mask, restore = random_masking(b, length, keep, x.device, generator)
+        keep_index, mask, restore = masking(noise, keep)
         x = torch.gather(x, 1, keep_index[..., None].expand(-1, -1, dim))  # (B, keep, D)
         x = self.decoder_embed(enc.tokens(x))  # (B, 1 + keep, Dd)
         masked = self.mask_token.expand(b, length - keep, -1)
@@ -116,13 +121,15 @@ def fit_mae(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
     augment = Augment(resized_crop=tuple(p["resized_crop"]) or None, crop_padding=p["crop_padding"], flip=p["flip"])
     model.train()
+    patches = math.prod(model.encoder.grid)
     step = 0
     for _ in ctx.epochs(math.ceil(total / steps_per_epoch)):
         for images in ctx.image_batches(data.images, batch_size, augment=augment, drop_last=True):
             if step == total:
                 break
+            noise = torch.rand(len(images), patches, device=images.device, generator=ctx.generator)
             with ctx.autocast():
-                loss = forward(images, ctx.generator)
+                loss = forward(images, noise)
             ctx.optimize(loss, optimizer, schedule, n=len(images))
             step += 1
     return model.encoder.eval()
