@@ -407,9 +407,16 @@ def _varying(configs: list[dict]) -> list[tuple[str, str]]:
     configurations: what a label must show to tell them apart (``monitor_every=10``)."""
     out = []
     for section in ("params", "options"):
-        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE)
-        out += [(section, k) for k in keys if len({json.dumps(c[section].get(k), sort_keys=True) for c in configs}) > 1]
+        # The label budget has its own column; a budget row's folds (split seeds) are its spread.
+        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE - {"labels"})
+        out += [(section, k) for k in keys if len(_values_of(configs, section, k)) > 1]
     return out
+
+
+def _values_of(configs: list[dict], section: str, key: str) -> set[str]:
+    """The distinct values of one key; a split seed only where it is set (a budget row has none)."""
+    given = [c for c in configs if key in c[section]] if key == "split_seed" else configs
+    return {json.dumps(c[section].get(key), sort_keys=True) for c in given}
 
 
 def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:

@@ -220,7 +220,10 @@ def test_a_pseudo_labelling_plugin_from_the_docs_passes_check_and_runs_under_a_b
         "name: semi\nseeds: [0]\nruns:\n"
         "  - {datasets: toy, methods: pseudo, protocol: {name: classify, labels: 5, holdout: 0.0}}\n"
     )
-    assert cli.main(["run", str(suite), "--results-dir", str(tmp_path / "results"), "--quiet"]) == 0
+    # In this process: a forked child of a pytest process that has trained with torch's thread pool
+    # can hang in it (the check above has); the suite's own isolation is tested elsewhere.
+    run = ["run", str(suite), "--results-dir", str(tmp_path / "results"), "--quiet", "-X", "isolate=false"]
+    assert cli.main(run) == 0
     (record,) = [__import__("json").loads(p.read_text()) for p in (tmp_path / "results").rglob("seed*.json")]
     assert record["status"] == "ok" and record["details"]["labels"]["counts"] == [5, 5, 5, 5]
     assert record["metrics"]["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
