@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test test-fast lint docs-check quick benchmark benchmark-save clean gpu-check gpu-first-run wheelhouse
+.PHONY: install test test-fast lint docs-check quick reference-quick benchmark benchmark-save clean gpu-check gpu-first-run wheelhouse
 
 # Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
 # when a benchmark's median is more than BENCHMARK_FAIL slower.
@@ -43,9 +43,21 @@ lint: install
 docs-check: install
 	$(BIN)/python -m pytest tests/test_docs.py tests/test_readme.py
 
+# The run's progress (stderr) shows; its closing text table (stdout) does not, so the table is
+# printed once, in markdown.
 quick: install
-	$(BIN)/bench run suites/quick.yaml --results-dir results
+	$(BIN)/bench run suites/quick.yaml --results-dir results > /dev/null
 	$(BIN)/bench table results --suite quick --format markdown
+
+# Re-make the committed quick reference on this machine (records only) when its code changed:
+# tests/test_identity.py fails on stale reference records. Say so in the commit and REFERENCE.md.
+reference-quick: install
+	rm -rf results/reference-quick-new
+	$(BIN)/bench run suites/quick.yaml --results-dir results/reference-quick-new
+	rm -rf results/reference/quick
+	cd results/reference-quick-new && find quick -name 'seed*.json' -not -path '*/superseded/*' \
+		-exec cp --parents {} ../reference/ \;
+	$(BIN)/bench table results/reference/quick --format markdown
 
 benchmark: install
 	$(BENCHMARK) --benchmark-compare=$(BENCHMARK_BASELINE) --benchmark-compare-fail=$(BENCHMARK_FAIL)

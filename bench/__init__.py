@@ -40,6 +40,7 @@ _LAZY = {
     "Augment": "bench.data.loader",
     "rand_augment": "bench.data.randaugment",
     "RemoteFile": "bench.data.store",
+    "PackagedFile": "bench.data.store",
     "Archive": "bench.data.store",
     "DataStore": "bench.data.store",
     "DataError": "bench.data.store",
@@ -51,6 +52,9 @@ _LAZY = {
     "RestorationImage": "bench.restoration.images",
     "read_image": "bench.restoration.images",
     "mask_from_image": "bench.restoration.images",
+    "PinnedImage": "bench.restoration.images",
+    "fetch_image": "bench.restoration.images",
+    "pixel_checksum": "bench.restoration.images",
     "Problem": "bench.restoration.degrade",
     "RestoreContext": "bench.restoration.context",
     "imresize": "bench.restoration.resize",
@@ -96,9 +100,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.data.images import LabelledImages
     from bench.data.loader import Augment
     from bench.data.randaugment import rand_augment
-    from bench.data.store import Archive, DataError, DataStore, RemoteFile
+    from bench.data.store import Archive, DataError, DataStore, PackagedFile, RemoteFile
     from bench.executors import Executor, ExecutorSpec, Job
     from bench.restoration.context import RestoreContext
     from bench.restoration.degrade import Problem
-    from bench.restoration.images import ImageSet, RestorationImage, mask_from_image, read_image
+    from bench.restoration.images import (
+        ImageSet,
+        PinnedImage,
+        RestorationImage,
+        fetch_image,
+        mask_from_image,
+        pixel_checksum,
+        read_image,
+    )
     from bench.restoration.resize import imresize

@@ -15,16 +15,35 @@ smallest budget (``check_budget``):
   (a module; a pre-trained encoder that ``build``'s architecture can load; a float image of the
   clean image's shape);
 - reproducible: the same seed twice gives the same quality metrics;
+- monitoring: a restorer's second run monitors every 2nd iteration instead of every one, and must
+  give the same quality (a difference that a third run at every iteration repeats is the
+  monitoring's);
 - budget: a classifier or representation learner runs at most ``ceil(budget.epochs)`` epochs, a
-  restorer at most the largest of its (integer) budget values in ``ctx.step`` calls per image.
+  restorer at most the largest of its (integer) budget values in ``ctx.step`` calls per image;
+- fractional budget: a method declaring a float budget runs again at budget_scale 0.5 (a budget of
+  1.0 becomes 0.5: part of an epoch), within that budget.
+- label budget: a classifier also runs under the ``labels`` option (:data:`LABEL_BUDGET`) and
+  must receive exactly the budgeted labels (train and validation together) and an unlabelled pool
+  of uint8 images that carries no labels.
 
-Each failure names the method, the rule broken and what was seen; the exit code is 1 when any
-rule is broken.
+For every dataset named (or registered by a plugin named), through the user's data folder:
+
+- splits: it declares the splits its task's protocols load (``train`` and ``test``; ``test``);
+- loads: every declared split loads;
+- declaration: what ``load`` returns is what the spec declares (``bench.data.validate``: images of
+  ``image_shape``, uint8, labels in ``0..num_classes-1``, as many class names; an ``ImageSet`` of
+  uint8 images), the same check every run makes when it loads a split;
+- reproducible: each split loads twice to the same data; the files fetched through the store
+  (verified and recorded by checksum) are counted on the line.
+
+Each failure names the method (or dataset), the rule broken and what was seen; the exit code is 1
+when any rule is broken.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import tempfile
@@ -41,14 +60,20 @@ from bench.context import bookkeeping
 from bench.data.images import LabelledImages
 from bench.params import declared, defaults
 from bench.progress import Progress
-from bench.registry import PluginError, PluginInfo, Registry
+from bench.registry import PluginError, PluginInfo, Registry, one_line
 from bench.restoration.images import ImageSet, RestorationImage
-from bench.specs import DatasetSpec, Method
+from bench.specs import Budget, DatasetSpec, Method
 
 #: The synthetic datasets the checks run on (registered for the check only).
 CHECK_IMAGES = "bench-check-images"
 CHECK_RESTORE = "bench-check-restore"
 SEED = 0
+#: The budget_scale of the fractional-budget run (a float budget of 1.0 becomes 0.5).
+FRACTIONAL_SCALE = 0.5
+#: The second monitor interval restorers run at (the first is 1): the results must not differ.
+SPARSE_MONITOR = 2
+#: A classifier's second run: 8 labels of each of the 4 classes (6 train, 2 validate).
+LABEL_BUDGET = {"labels": 8, "holdout": 0.25}
 #: How each kind is run: (protocol, dataset, options) per run.
 _RESTORE_OPTIONS = {"sr": {"scale": 2}, "denoise": {"sigma": 25.0}, "inpaint": {"mask": "random"}}
 
@@ -67,6 +92,7 @@ class Failure:
 class Report:
     checked: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,35 +105,62 @@ class _Stop(Exception):
 
 
 def select(registry: Registry, names: list[str]) -> tuple[list[Method], list[Failure]]:
-    """The methods of the plugins (or the methods) named, and failures for named plugins that did
-    not load; every method when no name is given."""
+    """The methods of the plugins (or distributions, or the methods) named, and failures for named
+    plugins that did not load; every method when no name is given."""
+    plugins = {name: registry.plugins_named(name) for name in names}
     failures = [
-        Failure(b.name, "registration", f"the plugin did not load: {b.error}")
+        Failure(b.name, "registration", f"the plugin did not load: {b.error}" if not b.loaded else b.error)
         for b in registry.broken
-        if not names or b.name in names
+        if not names or any(b.name in named for named in plugins.values())
     ]
     if not names:
         return [registry.methods[m] for m in sorted(registry.methods)], failures
     methods = []
     for name in names:
-        matched = sorted(m for m in registry.methods if m == name or registry.plugin_of("method", m).name == name)
-        known_plugin = any(info.name == name for info in registry.owner.values())
-        broken = any(b.name == name for b in registry.broken)
-        if not matched and not known_plugin and not broken:
+        matched = sorted(
+            m for m in registry.methods if m == name or registry.plugin_of("method", m).name in plugins[name]
+        )
+        if not matched and not plugins[name] and name not in registry.datasets:
             raise PluginError(
-                f"no plugin or method named {name!r}; plugins: "
+                f"no plugin, distribution, method or dataset named {name!r}; plugins: "
                 f"{', '.join(sorted({i.name for i in registry.owner.values()}))}"
             )
         methods += [registry.methods[m] for m in matched if registry.methods[m] not in methods]
     return methods, failures
 
 
+def select_datasets(registry: Registry, names: list[str]) -> list[DatasetSpec]:
+    """The datasets named, or registered by the plugins (or distributions) named; none when no
+    name is given (checking a dataset loads its files: name the ones to check)."""
+    plugins = set().union(*(registry.plugins_named(name) for name in names)) if names else set()
+    return [
+        spec
+        for name, spec in sorted(registry.datasets.items())
+        if name in names or registry.plugin_of("dataset", name).name in plugins
+    ]
+
+
 def check(
-    registry: Registry, names: list[str] = (), *, device: str = "cpu", say: Callable[[str], None] = lambda line: None
+    registry: Registry,
+    names: list[str] = (),
+    *,
+    device: str = "cpu",
+    say: Callable[[str], None] = lambda line: None,
+    data_store=None,
 ) -> Report:
-    """Run the contract checks; ``say`` gets one line per method as it finishes."""
+    """Run the contract checks; ``say`` gets one line per method (and dataset) as it finishes.
+    Datasets load through ``data_store`` (default: ``bench.DataStore()``, the user's data folder)."""
     methods, failures = select(registry, list(names))
     report = Report(failures=failures)
+    for dataset in select_datasets(registry, list(names)):
+        start = time.perf_counter()
+        found, files = _check_dataset(dataset, data_store)
+        report.datasets.append(dataset.name)
+        report.failures += found
+        seconds = time.perf_counter() - start
+        verdict = "ok" if not found else f"FAILED ({len(found)})"
+        verified = f"{files} files verified by checksum" if files else "no file fetched through the store"
+        say(f"{verdict:<10} {dataset.name} (dataset, {len(dataset.splits)} splits, {verified}, {seconds:.1f} s)")
     for method in methods:
         start = time.perf_counter()
         found = _check_method(registry, method, device)
@@ -117,6 +170,56 @@ def check(
         verdict = "ok" if not found else f"FAILED ({len(found)})"
         say(f"{verdict:<10} {method.name} ({method.kind}, {report.seconds[method.name]:.1f} s)")
     return report
+
+
+# -- one dataset ---------------------------------------------------------------------------------
+
+
+def _check_dataset(dataset: DatasetSpec, data_store) -> tuple[list[Failure], int]:
+    """Each declared split loads, holds what the declaration says (shapes, dtype, label range,
+    classes), loads the same twice; (failures, files fetched and verified by checksum)."""
+    from bench.data.store import DataStore
+    from bench.data.validate import split_problems
+
+    store = data_store or DataStore()
+    failures = []
+
+    def fail(rule: str, detail: str) -> None:
+        failures.append(Failure(dataset.name, rule, detail))
+
+    needed = ("train", "test") if dataset.task == "classification" else ("test",)
+    missing = [s for s in needed if s not in dataset.splits]
+    if missing:
+        fail("splits", f"declares splits {dataset.splits}; the {dataset.task} protocols load {needed}")
+    for split in dataset.splits:
+        try:
+            first = dataset.load(split, store)
+            again = dataset.load(split, store)
+        except Exception as exc:
+            fail("loads", f"load({split!r}) raised {one_line(exc)}")
+            continue
+        for problem in split_problems(dataset, split, first):
+            fail("declaration", f"split {split!r}: {problem}")
+        if _fingerprint(first) != _fingerprint(again):
+            fail("reproducible", f"load({split!r}) twice gave different data")
+    return failures, len(store.used)
+
+
+def _fingerprint(data) -> str:
+    """A digest of a loaded split: images, labels and names (or image names, pixels and masks)."""
+    digest = hashlib.sha256()
+    if isinstance(data, LabelledImages):
+        parts = [data.images, data.labels, repr(data.classes)]
+    elif isinstance(data, ImageSet):
+        parts = [part for item in data for part in (item.name, item.image, item.mask)]
+    else:
+        parts = [repr(data)]
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            digest.update(repr((part.dtype, tuple(part.shape))).encode())
+            part = part.contiguous().cpu().numpy().tobytes()
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+    return digest.hexdigest()
 
 
 # -- one method ----------------------------------------------------------------------------------
@@ -157,12 +260,58 @@ def _check_method(registry: Registry, method: Method, device: str) -> list[Failu
         fail(*problem)
     if first.errors:
         return failures
-    again = _run(registry, method, runs, params, budget, device)
-    for label, metrics in first.quality.items():
-        if again.quality.get(label) != metrics:
-            fail("reproducible", f"{label}: seed {SEED} gave {metrics}, then {again.quality.get(label)}")
+    # A restorer's second run monitors every SPARSE_MONITOR iterations instead of every one: the
+    # same seed must give the same result whatever the monitor interval.
+    sparse = method.kind == "restorer"
+    again_runs = [(p, d, {**o, "monitor_every": SPARSE_MONITOR}) for p, d, o in runs] if sparse else runs
+    again = _run(registry, method, again_runs, params, budget, device)
+    differ = [label for label, metrics in first.quality.items() if again.quality.get(label) != metrics]
+    third = _run(registry, method, runs, params, budget, device) if differ and sparse else again
+    for label in differ:
+        if third.quality.get(label) == first.quality[label]:  # the same interval repeats: monitoring differs
+            fail(
+                "monitoring",
+                f"{label}: monitor_every 1 gave {first.quality[label]}, monitor_every {SPARSE_MONITOR} gave "
+                f"{again.quality.get(label)}: make the monitored output inside ctx.monitor(i, lambda: ...) so the "
+                "host restores the random state around it",
+            )
+        else:
+            fail("reproducible", f"{label}: seed {SEED} gave {first.quality[label]}, then {third.quality.get(label)}")
     _check_budget_used(method, budget, first.calls, fail)
+    _check_fractional(registry, method, runs, params, budget, device, fail)
+    if method.kind == "classifier":
+        _check_labels_held(_run(registry, method, _budgeted_run(), params, budget, device), fail)
     return failures
+
+
+def _check_fractional(registry: Registry, method: Method, runs, params: dict, budget: dict, device: str, fail) -> None:
+    """A method declaring a float budget takes fractions (smoke runs scale it, ``epochs: 2.5``):
+    its first run again at budget_scale 0.5, through the host's scaling."""
+    if not any(isinstance(v, float) for v in budget.values()):
+        return  # integer budgets stay integers under any budget_scale
+    scaled = dict(Budget(budget).scaled(FRACTIONAL_SCALE))
+    half = _run(registry, method, runs[:1], params, budget, device, budget_scale=FRACTIONAL_SCALE)
+    for error in half.errors:
+        fail("fractional budget", f"at budget_scale {FRACTIONAL_SCALE} (budget {scaled}): {error}")
+    for problem in half.problems:
+        fail(*problem)
+    _check_budget_used(method, scaled, half.calls, fail)
+
+
+def _budgeted_run() -> list[tuple[str, str, dict]]:
+    return [("classify", CHECK_IMAGES, {"eval_batch_size": 64, **LABEL_BUDGET})]
+
+
+def _check_labels_held(budgeted: _Outcome, fail) -> None:
+    """A classify run under the label budget handed over the budgeted labels and nothing else."""
+    for error in budgeted.errors:
+        fail("label budget", error)
+    expected = LABEL_BUDGET["labels"] * 4
+    for call in budgeted.calls:
+        if call.labels != expected:
+            fail("label budget", f"train() could reach {call.labels} labels under labels: 8 x 4 classes ({expected})")
+        if call.pool:
+            fail("label budget", f"the unlabelled pool {call.pool}")
 
 
 def _check_params_declared(method: Method, fail) -> dict | None:
@@ -261,6 +410,8 @@ class _Call:
     epochs: int
     images: int = 0
     data: int = 0
+    labels: int = 0  # labels a classifier's train() could reach through its data
+    pool: str = ""  # what is wrong with its unlabelled pool ("" when nothing)
 
 
 @dataclass
@@ -272,7 +423,14 @@ class _Outcome:
 
 
 def _run(
-    registry: Registry, method: Method, runs, params: dict, budget: dict, device: str, stop: bool = False
+    registry: Registry,
+    method: Method,
+    runs,
+    params: dict,
+    budget: dict,
+    device: str,
+    stop: bool = False,
+    budget_scale: float = 1.0,
 ) -> _Outcome:
     from bench.data.store import DataStore
     from bench.records import ResultStore
@@ -289,6 +447,7 @@ def _run(
             "name": "check",
             "seeds": [SEED],
             "device": device,
+            "budget_scale": budget_scale,
             "runs": [
                 {
                     "datasets": dataset,
@@ -336,7 +495,16 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
             result = fn(data, ctx)
             book = bookkeeping(ctx)
             outcome.calls.append(
-                _Call(name, dict(ctx.params), dict(ctx.budget), book.steps, book.epochs, book.images, _size(data))
+                _Call(
+                    name,
+                    dict(ctx.params),
+                    dict(ctx.budget),
+                    book.steps,
+                    book.epochs,
+                    book.images,
+                    _size(data),
+                    *_labels_reached(data),
+                )
             )
             problem = _result_problem(method, name, data, ctx, result)
             if problem:
@@ -347,6 +515,17 @@ def _spy(method: Method, outcome: _Outcome, stop: bool) -> Method:
 
     fields = {"classifier": ("train",), "representation": ("build", "pretrain"), "restorer": ("restore",)}[method.kind]
     return dataclasses.replace(method, **{f: wrap(f, getattr(method, f)) for f in fields})
+
+
+def _labels_reached(data) -> tuple[int, str]:
+    """(labels reachable through a classifier's TrainData, a problem with its pool or "")."""
+    if not hasattr(data, "unlabelled"):
+        return 0, ""
+    labels = len(data.train.labels) + (len(data.val.labels) if data.val is not None else 0)
+    pool = data.unlabelled
+    if not isinstance(pool, torch.Tensor) or pool.dtype != torch.uint8:
+        return labels, f"is {type(pool).__name__} {getattr(pool, 'dtype', '')}, expected a uint8 image tensor"
+    return labels, ""
 
 
 def _size(data) -> int:

@@ -1,17 +1,23 @@
-"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare.
+"""The ``bench`` command: plugins | protocols | check | run | table | figures | report | compare | diff | history | ab.
 
 Exit codes: 0 success; 1 a run failed or a comparison found a regression; 2 bad input (suite,
-arguments, unknown plugin, missing records); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+arguments, unknown plugin, missing records, a symbolic link planted in a results folder) or a
+folder that cannot be written (full disk, read-only: one line names the path); 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM); 141 the reader of the output went away
+(``bench plugins NAME | head``), as a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
 import sys
 from pathlib import Path
+
+from bench.paths import LinkRefused
 
 EPILOG = """examples:
   bench plugins                                  what is installed
@@ -25,6 +31,9 @@ EPILOG = """examples:
   bench report results/ -o report/               static HTML site: leaderboards, plots, pictures
   bench report results/ -o report/ --baseline results/reference   mark regressions
   bench compare results/reference/quick results --quality-tolerance 0.5 --throughput-tolerance 0.2
+  bench diff results/reference/quick results/quick --row small-cnn   what changed between two rows
+  bench history results/                         each row across code versions, with its steps
+  bench ab suites/quick.yaml --base-python ../base/.venv/bin/python   A/B gate on one machine
 """
 
 
@@ -38,14 +47,53 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader gone (`| head`) shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except KeyboardInterrupt as exc:  # bench.runner.Interrupted names the signal (SIGINT, SIGTERM)
         how = f" by {exc}" if hasattr(exc, "exit_code") else ""
-        print(f"\ninterrupted{how}: finished runs are saved; run the same command again to resume", file=sys.stderr)
+        print(f"\ninterrupted{how}: {args.interrupted}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (LinkRefused, OSError) as exc:
+        message = str(exc) if isinstance(exc, LinkRefused) else disk_fault(exc)
+        if message is None:
+            raise  # not the disk's doing: a bug, with its traceback
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+#: What a person can do about a folder that refused a write, by errno.
+_DISK_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space there or give another folder, then run the same command again",
+    errno.EDQUOT: "the disk quota is used up: free space there or give another folder, then run the command again",
+    errno.EFBIG: "a file grew past the size limit of this process or disk: raise the limit or give another folder",
+    errno.EROFS: "the file system is read-only: give a writable folder",
+    errno.EACCES: "permission denied: give a folder you may write, or change its permissions",
+    errno.EPERM: "operation not permitted: give a folder you may write, or change its permissions",
+}
+
+
+def disk_fault(exc: OSError) -> str | None:
+    """One line for an OSError the disk caused (full, read-only, not ours), naming the path and
+    what to do; None for any other OSError. Finished runs are records on disk, so none is lost."""
+    advice = _DISK_ADVICE.get(exc.errno)
+    if advice is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return f"cannot write {where}: {advice} (finished runs and an earlier report are kept)"
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the reader left, and the exit's flush must not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class BenchError(Exception):
@@ -62,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     from bench import __version__
 
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.set_defaults(interrupted="finished runs are saved; run the same command again to resume")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
@@ -86,8 +135,17 @@ def _parser() -> argparse.ArgumentParser:
         help="contract tests of plugins' methods: registration, params, tiny runs, reproducibility, budget",
         formatter_class=fmt,
     )
-    p.add_argument("names", nargs="*", metavar="PLUGIN", help="plugins or methods to check (default: every method)")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="PLUGIN",
+        help="plugins, distributions, methods or datasets to check (default: every method; datasets only when named)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
+    p.add_argument(
+        "--data-dir", default=None, help="where named datasets load from (default: $BENCH_DATA_DIR, else the cache)"
+    )
+    p.add_argument("--offline", action="store_true", help="never download a named dataset's files")
     p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
@@ -187,6 +245,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="?", default="results", help="results folder (or one record)")
     p.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
     p.add_argument("--suite", default=None, help="only this suite")
+    p.add_argument(
+        "--per-image",
+        action="store_true",
+        help="restoration: each image's PSNR / SSIM per method, and each method against the best paired "
+        "by image (wins/ties/losses, Wilcoxon signed-rank)",
+    )
     p.set_defaults(handler=cmd_table)
 
     p = sub.add_parser(
@@ -212,7 +276,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--suite", default=None, help="only this suite")
     _tolerance_options(p)
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(
+        handler=cmd_report, interrupted="no new report was swapped in; an earlier one in that folder is whole"
+    )
 
     p = sub.add_parser(
         "compare",
@@ -228,7 +294,64 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("new", help="new results folder")
     _tolerance_options(p)
     p.add_argument("--allow-missing", action="store_true", help="runs missing from NEW are not a failure")
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=[],
+        metavar="AA_DIR",
+        help="records of repeated runs of one code (an A/A pass): their spread joins the seeds' when a "
+        "tolerance is set from the noise (repeatable)",
+    )
     p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser(
+        "diff",
+        formatter_class=fmt,
+        help="what differs between two records, or between the rows two results folders share",
+        description="Code (parts and modules), commit, installed packages, machine, device, spec, "
+        "data checksums and load, then the metrics with their deltas (bench/diff.py).",
+    )
+    p.add_argument("a", help="a record (JSON file) or a results folder")
+    p.add_argument("b", help="a record or a results folder (the same kind as A)")
+    p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
+    p.set_defaults(handler=cmd_diff)
+
+    p = sub.add_parser(
+        "history",
+        formatter_class=fmt,
+        help="each row's metrics across the code versions that made them, with the steps",
+        description="Reads a results folder with the records re-runs replaced (superseded/); per row, one "
+        "line per code version (its git commit, when it ended, mean ± std over seeds of each metric and "
+        "throughput), oldest first, and the versions where a value stepped beyond its noise (an L1 Potts "
+        "fit, as asv's step detection; bench/history.py).",
+    )
+    p.add_argument("results", nargs="?", default="results", help="results folder")
+    p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
+    p.set_defaults(handler=cmd_history)
+
+    p = sub.add_parser(
+        "ab",
+        formatter_class=fmt,
+        help="A/B on one machine: a suite on two code versions, interleaved by seed, gated on the pairs",
+        description="Run SUITE seed by seed with the bench of --base-python (e.g. a pull request's base "
+        "installed in a second virtual environment) and of --new-python (default: this one), alternating "
+        "which goes first (A B B A ...), into RESULTS_DIR/base and RESULTS_DIR/new; judge each metric on "
+        "the per-seed pairs (paired one-sided t-test, and the tolerance); re-run flagged rows with "
+        "--more-seeds further seeds and judge again: only a flag that survives fails (exit 1). "
+        "See docs/ci.md (bench/ab.py).",
+    )
+    p.add_argument("suite", help="suite file")
+    p.add_argument("--base-python", required=True, metavar="PY", help="python of the environment with BASE's bench")
+    p.add_argument("--new-python", default=None, metavar="PY", help="python of NEW's (default: this one)")
+    p.add_argument("--results-dir", default="results-ab", help="where base/ and new/ records go")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds each side runs")
+    p.add_argument("--more-seeds", type=int, default=3, help="further seeds for a flagged row (0: none)")
+    p.add_argument("--only", action="append", default=[], metavar="TEXT", help="as bench run --only")
+    p.add_argument("--budget-scale", type=float, default=None, help="as bench run --budget-scale")
+    p.add_argument("--data-dir", default=None, help="as bench run --data-dir")
+    p.add_argument("--offline", action="store_true", help="as bench run --offline")
+    _tolerance_options(p)
+    p.set_defaults(handler=cmd_ab)
     return parser
 
 
@@ -236,11 +359,16 @@ def _tolerance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quality-tolerance",
         type=float,
-        default=0.3,
-        help="allowed absolute drop of quality metrics (accuracy points, dB)",
+        default=None,
+        help="allowed absolute drop of quality metrics (accuracy points, dB); default: 3 standard errors "
+        "of the difference, from the seeds' spread (0.3 with one seed a side)",
     )
     p.add_argument(
-        "--throughput-tolerance", type=float, default=0.2, help="allowed relative drop of throughput (0.2 = 20%%)"
+        "--throughput-tolerance",
+        type=float,
+        default=None,
+        help="allowed relative drop of throughput (0.2 = 20%%); default: 3 standard errors of the "
+        "difference of the runs' rates, at least 5%% (20%% with one run a side)",
     )
     p.add_argument(
         "--tolerance",
@@ -272,8 +400,12 @@ def _tolerances(args):
             raise BenchError(f"--tolerance: expected METRIC=NUMBER or METRIC=NUMBER%, got {item[:200]!r}")
         allowed("--tolerance", number, repr(item[:200]))
         per_metric[metric] = ("rel" if value.endswith("%") else "abs", number)
-    allowed("--quality-tolerance", args.quality_tolerance, args.quality_tolerance)
-    allowed("--throughput-tolerance", args.throughput_tolerance, args.throughput_tolerance)
+    for option, value in (
+        ("--quality-tolerance", args.quality_tolerance),
+        ("--throughput-tolerance", args.throughput_tolerance),
+    ):
+        if value is not None:
+            allowed(option, value, value)
     if not 0 < args.alpha < 1:
         raise BenchError(f"--alpha: expected a level between 0 and 1, got {args.alpha}")
     return Tolerances(args.quality_tolerance, args.throughput_tolerance, per_metric, args.alpha)
@@ -303,9 +435,13 @@ def cmd_plugins(args) -> int:
         page = plugin_page(reg, args.name)
         if page is None:
             known = sorted({r["plugin"] for r in listing["plugins"]} | {r["name"] for r in listing["plugins"]})
-            raise BenchError(f"no plugin, method, dataset or executor named {args.name!r}; known: {', '.join(known)}")
+            raise BenchError(
+                f"no plugin, method, dataset or executor named {args.name!r} (nor a distribution installing "
+                f"one); known: {', '.join(known)}"
+            )
         if args.json:
-            rows = [r for r in listing["plugins"] if args.name in (r["name"], r["plugin"])]
+            plugins = reg.plugins_named(args.name)
+            rows = [r for r in listing["plugins"] if args.name == r["name"] or r["plugin"] in plugins]
             print(json.dumps({"plugins": rows}, indent=2, default=str))
         else:
             print(page)
@@ -324,7 +460,7 @@ def cmd_plugins(args) -> int:
         if broken:
             print(file=sys.stderr)
         for b in broken:
-            print(f"plugin {b['plugin']!r} ({b['distribution']}) failed to load: {b['error']}", file=sys.stderr)
+            print(f"plugin {b['plugin']!r} ({b['distribution']}) {b['what']}", file=sys.stderr)
     return 1 if broken else 0
 
 
@@ -332,20 +468,34 @@ def cmd_check(args) -> int:
     import warnings
 
     from bench.check import check
+    from bench.data.store import DataError, DataStore
     from bench.registry import PluginError
 
+    reg = _registry()
+    try:
+        data = DataStore(args.data_dir, offline=True if args.offline else None)
+    except DataError as exc:
+        raise BenchError(str(exc)) from None
     with warnings.catch_warnings():
         # An author checking a plugin must see its deprecated forms (Python hides them by default).
-        warnings.filterwarnings("default", category=DeprecationWarning, module="bench.registry")
         warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
         try:
-            report = check(_registry(), args.names, device=args.device, say=print)
+            report = check(reg, args.names, device=args.device, say=print, data_store=data)
         except PluginError as exc:
             raise BenchError(str(exc)) from None
+    _say_deprecations(reg, {reg.plugin_of("method", name).name for name in report.checked})
     for failure in report.failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    print(f"{len(report.checked)} methods checked, {len(report.failures)} rules broken")
+    datasets = f"{len(report.datasets)} datasets checked, " if report.datasets else ""
+    print(f"{len(report.checked)} methods checked, {datasets}{len(report.failures)} rules broken")
     return 0 if report.ok else 1
+
+
+def _say_deprecations(reg, plugins: set[str]) -> None:
+    """The deprecation warnings of these plugins' registrations (old-style specs), one line each."""
+    for name in sorted(plugins & set(reg.deprecations)):
+        for message in reg.deprecations[name]:
+            print(f"warning: plugin {name!r}: DeprecationWarning: {message}", file=sys.stderr)
 
 
 def cmd_protocols(args) -> int:
@@ -363,9 +513,13 @@ def cmd_protocols(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import warnings
+
     from bench.runner import stop_on_signals
 
-    with stop_on_signals():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+    with stop_on_signals(), warnings.catch_warnings():  # SIGTERM (Slurm, Kubernetes, CI) stops as Ctrl-C does
+        # A run shows the deprecated forms its methods use (Python hides them by default).
+        warnings.filterwarnings("default", message="RestoreContext.log", category=DeprecationWarning)
         return _run(args)
 
 
@@ -405,8 +559,9 @@ def _run(args) -> int:
     try:
         for device in sorted({spec.device for spec in suite.runs}):
             pick_device(device)
-    except RuntimeError as exc:
-        raise BenchError(f"{exc}; use --device cpu, or leave the device on auto") from None
+    except RuntimeError as exc:  # named where it was asked for: the command line or the suite's key
+        where = "--device" if args.device is not None else f"{args.suite}: device"
+        raise BenchError(f"{where}: {exc}; use cpu, or leave the device on auto") from None
     specs = suite.runs
     if args.only:
         specs = [s for s in specs if any(text in s.label for text in args.only)]
@@ -417,7 +572,8 @@ def _run(args) -> int:
                 f"{len(suite.runs)} runs (labelled like: {examples})"
             )
     for problem in reg.broken:
-        print(f"warning: plugin {problem.name!r} failed to load: {problem.error}", file=sys.stderr)
+        print(f"warning: plugin {problem.name!r} {problem.what}", file=sys.stderr)
+    _say_deprecations(reg, {reg.plugin_of("method", spec.method).name for spec in specs})
     executor_name, executor = _executor(args, suite, reg)
 
     from bench import identity
@@ -471,6 +627,8 @@ def _run(args) -> int:
     )
     for label in outcome.failed:
         progress.message(f"  failed: {label} (traceback in its record; run again to retry)")
+    for label in outcome.busy:
+        progress.message(f"  left to another process, not finished yet: {label} (its exit code says how it ends)")
     if not args.quiet:
         from bench.report import leaderboard, load_groups, render
 
@@ -544,11 +702,30 @@ def cmd_table(args) -> int:
         raise BenchError(
             f"no result records under {args.results}" + (f" for suite {args.suite!r}" if args.suite else "")
         )
+    if args.per_image:
+        return _per_image_table(groups, args)
     sys.stdout.write(render(leaderboard(groups), args.format))
     return 0
 
 
+def _per_image_table(groups, args) -> int:
+    from bench import perimage
+
+    found = perimage.from_groups(groups)
+    if not found:
+        raise BenchError(f"no restoration records with per-image scores under {args.results}")
+    sys.stdout.write(perimage.render(found, args.format))
+    return 0
+
+
 def cmd_report(args) -> int:
+    from bench.runner import stop_on_signals
+
+    with stop_on_signals():  # the site is swapped in whole or not at all (bench.html.site.build)
+        return _report(args)
+
+
+def _report(args) -> int:
     from bench.html import SiteError, build
 
     for path in (args.results, args.baseline):
@@ -589,12 +766,80 @@ def cmd_compare(args) -> int:
         if not Path(path).exists():
             raise BenchError(f"{path}: no such results folder")
     tolerances = _tolerances(args)
-    deltas = compare(args.base, args.new, tolerances)
+    for path in args.noise:
+        if not Path(path).is_dir():
+            raise BenchError(f"--noise {path}: no such results folder")
+    deltas = compare(args.base, args.new, tolerances, noise=args.noise)
     if not deltas:
         raise BenchError(f"no result records to compare under {args.base}")
     sys.stdout.write(render_deltas(deltas, tolerances))
     failing = {"REGRESSION"} | (set() if args.allow_missing else {"missing"})
     return 1 if any(d.verdict in failing for d in deltas) else 0
+
+
+def cmd_diff(args) -> int:
+    from bench.diff import diff_groups, diff_records
+    from bench.records import InvalidRecord, read_record
+    from bench.report import load_groups, row_keys
+
+    paths = [Path(args.a), Path(args.b)]
+    for path in paths:
+        if not path.exists():
+            raise BenchError(f"{path}: no such record or results folder")
+    if all(path.is_file() for path in paths):
+        try:
+            a, b = (read_record(path) for path in paths)
+        except InvalidRecord as exc:
+            raise BenchError(f"not a record: {exc}") from None
+        sys.stdout.write(diff_records(a, b).render())
+        return 0
+    if not all(path.is_dir() for path in paths):
+        raise BenchError("bench diff: expected two records or two results folders")
+    rows = [dict(zip(row_keys(groups), groups)) for groups in (load_groups(p) for p in paths)]
+    shared = [key for key in rows[0] if key in rows[1] and all(t in " / ".join(key) for t in args.row)]
+    if not shared:
+        raise BenchError(f"no row of {paths[0]} is in {paths[1]}" + (f" matching {args.row}" if args.row else ""))
+    for key in shared:
+        print(f"== {' / '.join(key)}")
+        sys.stdout.write(diff_groups(rows[0][key], rows[1][key]).render())
+    return 0
+
+
+def cmd_ab(args) -> int:
+    from bench import ab
+    from bench.compare import render_deltas
+
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if args.more_seeds < 0:
+        raise BenchError(f"--more-seeds: expected 0 or more, got {args.more_seeds}")
+    for python in filter(None, (args.base_python, args.new_python)):
+        if not Path(python).is_file():
+            raise BenchError(f"{python}: no such interpreter (give the python of the environment to run)")
+    if not Path(args.suite).is_file():
+        raise BenchError(f"{args.suite}: no such suite file")
+    tolerances = _tolerances(args)
+    deltas, rerun = ab.main(args, tolerances, say=lambda text: print(f"bench ab: {text}", file=sys.stderr))
+    if not deltas:
+        raise BenchError(f"no runs finished under {args.results_dir}: see the records' errors")
+    sys.stdout.write(render_deltas(deltas, tolerances))
+    if rerun:
+        print(f"re-run with more seeds: {', '.join(rerun)}")
+    return 1 if any(d.verdict in ("REGRESSION", "missing") for d in deltas) else 0
+
+
+def cmd_history(args) -> int:
+    from bench.history import history, render
+
+    if not Path(args.results).exists():
+        raise BenchError(f"{args.results}: no such results folder")
+    rows = [row for row in history(args.results) if all(text in row.name for text in args.row)]
+    if not rows:
+        raise BenchError(f"no result records under {args.results}" + (f" matching {args.row}" if args.row else ""))
+    sys.stdout.write(render(rows))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

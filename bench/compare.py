@@ -37,20 +37,45 @@ class Tolerances:
 
     quality: absolute, in the metric's unit (accuracy points, dB); throughput: relative (0.2 =
     20%); per_metric: overrides by name, each ("abs", x) or ("rel", x); alpha: significance level.
+    A tolerance of None is set from the measured noise (:meth:`allowed`).
     """
 
-    quality: float = 0.3
-    throughput: float = 0.2
+    quality: float | None = 0.3
+    throughput: float | None = 0.2
     per_metric: dict[str, tuple[str, float]] = field(default_factory=dict)
     alpha: float = 0.05
 
-    def allowed(self, metric: str, kind: str, base: float) -> float:
-        default = ("rel", self.throughput) if kind == "throughput" else ("abs", self.quality)
-        mode, value = self.per_metric.get(metric) or default
-        return value * abs(base) if mode == "rel" else value
+    #: A tolerance set from the noise: this many standard errors of the difference of the means...
+    NOISE_K = 3.0
+    #: ...and for a throughput at least this fraction (timings move this much between sessions on
+    #: any machine); where no spread was measured (one run a side), the fixed defaults.
+    MIN_RATE_CHANGE = 0.05
+    DEFAULTS = {"quality": 0.3, "throughput": 0.2}
+
+    def allowed(self, metric: str, kind: str, base: float, noise: float | None = None) -> float:
+        """The drop ``metric`` may show before the significance test is asked. ``noise``: the
+        standard error of the difference of the two sides' means, used when the tolerance of the
+        metric's kind is None."""
+        kind = "throughput" if kind == "throughput" else "quality"
+        if metric in self.per_metric:
+            mode, value = self.per_metric[metric]
+            return value * abs(base) if mode == "rel" else value
+        value = self.throughput if kind == "throughput" else self.quality
+        if value is None and noise is not None:
+            floor = self.MIN_RATE_CHANGE * abs(base) if kind == "throughput" else 0.0
+            return max(self.NOISE_K * noise, floor)
+        value = self.DEFAULTS[kind] if value is None else value
+        return value * abs(base) if kind == "throughput" else value
 
     def describe(self) -> str:
-        parts = [f"quality {self.quality:g} (absolute)", f"throughput {self.throughput:.0%}"]
+        from_noise = f"{self.NOISE_K:g} standard errors of the difference (the seeds' spread)"
+        quality = from_noise if self.quality is None else f"{self.quality:g} (absolute)"
+        throughput = (
+            f"{from_noise}, at least {self.MIN_RATE_CHANGE:.0%}"
+            if self.throughput is None
+            else f"{self.throughput:.0%}"
+        )
+        parts = [f"quality {quality}", f"throughput {throughput}"]
         parts += [f"{m} {v:.0%}" if mode == "rel" else f"{m} {v:g}" for m, (mode, v) in self.per_metric.items()]
         return "tolerances: " + ", ".join(parts) + f"; significance: one-sided, alpha {self.alpha:g}"
 
@@ -61,7 +86,7 @@ class Delta:
     metric: str
     base: list[float] = field(default_factory=list)
     new: list[float] = field(default_factory=list)
-    verdict: str = "ok"  # ok, better, noise, REGRESSION, missing, new
+    verdict: str = "ok"  # ok, better, noise, unreliable (a loaded machine's rate), REGRESSION, missing, new
     p_value: float | None = None
     note: str = ""
     code: str = ""  # which code differs between BASE's and NEW's records ("method and host"); "?" unknown
@@ -115,12 +140,22 @@ def p_worse(base: list[float], new: list[float], kind: str, higher_is_better: bo
 
 
 def compare(
-    base_path: str | Path, new_path: str | Path, tolerances: Tolerances, unreadable: list[Unreadable] | None = None
+    base_path: str | Path,
+    new_path: str | Path,
+    tolerances: Tolerances,
+    unreadable: list[Unreadable] | None = None,
+    noise: list[str | Path] = (),
 ) -> list[Delta]:
     """Every row's metrics of NEW judged against BASE. Files that are not valid records go to
-    ``unreadable`` (or, without a list, one warning line each on stderr); the rest is compared."""
+    ``unreadable`` (or, without a list, one warning line each on stderr); the rest is compared.
+    ``noise``: folders of repeated runs of one code (an A/A pass) whose rows' spread joins the
+    seeds' when a tolerance is set from the noise."""
     base = _by_key(load_groups(base_path, unreadable))
     new = _by_key(load_groups(new_path, unreadable))
+    noisy: dict[tuple, list[Group]] = {}
+    for folder in noise:
+        for key, group in _by_key(load_groups(folder, unreadable)).items():
+            noisy.setdefault(key, []).append(group)
     deltas = []
     for key in sorted(base):
         name = " / ".join(key)
@@ -136,14 +171,23 @@ def compare(
         if code not in ("", "?"):
             config_note = _join(config_note, f"code differs: {code}")
         first = len(deltas)
-        for metric in [*b.metric_names(), *b.throughput_names()]:
+        busy = contention(b, n)
+        # A restorer's iterations_per_s is both a metric and a measured rate: compared once.
+        for metric in dict.fromkeys([*b.metric_names(), *b.throughput_names()]):
             bv, nv = samples(b, metric), samples(n, metric)
             if not bv:
                 continue
             if not nv:
                 deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
                 continue
-            deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note))
+            se = standard_error(b.values(metric), n.values(metric), *[g.values(metric) for g in noisy.get(key, [])])
+            deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note, se))
+            if b.metric_info(metric)["kind"] == "throughput" and unreliable(deltas[-1], busy):
+                deltas[-1].verdict = "unreliable"
+                deltas[-1].note = _join(
+                    deltas[-1].note, f"loaded machine ({busy:.1f}x its CPUs): throughput unreliable"
+                )
+        mark_what_changed(deltas[first:], b, n)
         for d in deltas[first:]:
             d.code = code
     for key in sorted(set(new) - set(base)):
@@ -151,11 +195,22 @@ def compare(
     return deltas
 
 
-def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
+def standard_error(base: list[float], new: list[float], *more: list[float]) -> float | None:
+    """The standard error of mean(new) - mean(base), one value per run (seed) on each side, the
+    variance pooled over every sample of the same code with two values or more (``more``: an A/A
+    pass); None when none has."""
+    spread = [s for s in (base, new, *more) if len(s) > 1]
+    if not spread or not base or not new:
+        return None
+    pooled = statistics.fmean(statistics.variance(s) for s in spread)
+    return math.sqrt(pooled * (1 / len(base) + 1 / len(new)))
+
+
+def _judge(name, metric, bv, nv, info, tolerances, note, se=None) -> Delta:
     kind, higher = info["kind"], info["higher_is_better"]
     bm, nm = statistics.fmean(bv), statistics.fmean(nv)
     drop = (bm - nm) if higher else (nm - bm)
-    allowed = tolerances.allowed(metric, kind, bm)
+    allowed = tolerances.allowed(metric, kind, bm, se)
     delta = Delta(name, metric, bv, nv, note=note)
     if drop > allowed:
         delta.p_value = p_worse(bv, nv, kind, higher)
@@ -172,6 +227,41 @@ def _judge(name, metric, bv, nv, info, tolerances, note) -> Delta:
         delta.p_value = p
         delta.verdict = "better" if p is None or p < tolerances.alpha else "ok"
     return delta
+
+
+def contention(*groups: Group) -> float:
+    """How many times over the busiest run of these rows had its CPUs taken: its load average
+    (runnable processes over the last minute, at its start or end) per CPU, at least 1. A rate
+    measured so may be slowed by up to that factor by the other processes alone."""
+    worst = 1.0
+    for group in groups:
+        for record in group.ok:
+            env = record["environment"]
+            load, cpus = env.get("load_average"), env.get("cpu_count")
+            if isinstance(load, dict) and isinstance(cpus, int) and cpus > 0:
+                values = [v for v in load.values() if isinstance(v, (int, float))]
+                worst = max(worst, *(v / cpus for v in values))
+    return worst
+
+
+def unreliable(delta: Delta, busy: float) -> bool:
+    """Whether a throughput's change is within what a machine ``busy`` times over explains
+    (``bench ab`` pairs runs made under the same load instead)."""
+    if busy <= 1 or not delta.base or not delta.new or delta.verdict not in ("REGRESSION", "better"):
+        return False
+    ratio = delta.new_mean / delta.base_mean if delta.base_mean > 0 else math.inf
+    return 1 / busy <= ratio <= busy
+
+
+def mark_what_changed(deltas: list[Delta], base: Group, new: Group) -> None:
+    """Beside each regression, the one-line summary of ``bench diff`` between the two rows."""
+    if any(d.verdict == "REGRESSION" for d in deltas):
+        from bench.diff import diff_groups
+
+        what = diff_groups(base, new).summary()
+        for d in deltas:
+            if d.verdict == "REGRESSION":
+                d.note = _join(d.note, f"what changed: {what}")
 
 
 def _join(a: str, b: str) -> str:

@@ -8,9 +8,11 @@ through :func:`bookkeeping`.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import statistics
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,18 +29,33 @@ from bench.timing import mark, measure, seconds_between, summarize, synchronize
 
 @dataclass
 class TrainData:
-    """What a classifier's ``fit`` gets: the training split and the validation split carved from
-    the official training set by the host (``val`` is None when the protocol holds none out).
-    Both are already on ``ctx.device``. The test split is never given to a method."""
+    """What a classifier's ``train`` gets, all on ``ctx.device``; the test split is never given.
+
+    - ``train``: the labelled training images (:class:`bench.LabelledImages`). Under the
+      protocol's label budget (``labels``) only the budgeted ones: a method never holds a label
+      outside the budget.
+    - ``val``: the validation part (None when the protocol holds none out). Under a budget it is
+      carved from the budgeted labels (``holdout`` of each class's, rounded down), never extra ones.
+    - ``unlabelled``: the unlabelled pool, uint8 images (N, C, H, W) and nothing else: every
+      training image but the validation part, the labelled ones included (as FixMatch and USB
+      do). Without a budget it is ``train.images``. A semi-supervised method draws from it
+      (``ctx.view_batches``); a supervised one ignores it.
+    - ``num_classes``.
+    """
 
     train: LabelledImages
     val: LabelledImages | None
     num_classes: int
+    unlabelled: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.unlabelled is None:  # built without a pool (a test, an old caller): the labelled images
+            self.unlabelled = self.train.images
 
 
 @dataclass
 class PretrainData:
-    """What a representation method's ``fit`` gets: the official training split's images only,
+    """What a representation learner's ``pretrain`` gets: the official training split's images only,
     uint8 (N, C, H, W) on ``ctx.device``. Labels are never given to a representation method."""
 
     images: torch.Tensor
@@ -268,6 +285,53 @@ class RunContext(MethodContext):
     ) -> Iterator[torch.Tensor]:
         """Normalised float batches (B, C, H, W) of a uint8 image tensor (unlabelled data), shuffled
         with the run's seeded generator."""
+        for batch in self._uint8_batches(images, batch_size, shuffle, drop_last):
+            if augment is not None:
+                batch = augment(batch, self.generator)
+            yield self.normalize(batch)
+
+    def view_batches(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        views: Sequence[Augment | None],
+        *,
+        shuffle: bool = True,
+        drop_last: bool = True,
+    ) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Several views of each batch of a uint8 image tensor (the unlabelled pool): per batch a
+        tuple with one normalised float (B, C, H, W) per entry of ``views``, each the same images
+        through its own augmentation (None: as they are), e.g. FixMatch's (weak, strong) or a
+        contrastive method's two crops. Shuffled, and every view drawn, from the run's seeded
+        generator, on the device, one whole batch at a time (:meth:`views`)."""
+        for batch in self._uint8_batches(images, batch_size, shuffle, drop_last):
+            yield self.views(batch, views)
+
+    def views(self, images: torch.Tensor, views: Sequence[Augment | None]) -> tuple[torch.Tensor, ...]:
+        """The views of one uint8 batch (B, C, H, W): normalised floats, one per augmentation."""
+        return tuple(self.normalize(images if a is None else a(images, self.generator)) for a in views)
+
+    def endless_batches(
+        self, data: LabelledImages, batch_size: int, *, augment: Augment | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(normalised images (B, C, H, W), labels (B,)) batches of exactly ``batch_size``, without
+        end: successive seeded permutations of ``data`` laid end to end (each image once per pass),
+        as a repeated, shuffled stream is batched. For a labelled set smaller than, or not a
+        multiple of, the batch a semi-supervised method draws beside its unlabelled batches."""
+        if batch_size <= 0 or len(data) == 0:
+            raise ValueError(f"endless_batches needs a positive batch_size and data, got {batch_size}, {len(data)}")
+        device = data.images.device
+        pending = torch.empty(0, dtype=torch.long, device=device)
+        while True:
+            while len(pending) < batch_size:
+                pending = torch.cat([pending, torch.randperm(len(data), device=device, generator=self.generator)])
+            index, pending = pending[:batch_size], pending[batch_size:]
+            images = data.images[index]
+            if augment is not None:
+                images = augment(images, self.generator)
+            yield self.normalize(images), data.labels[index]
+
+    def _uint8_batches(self, images: torch.Tensor, batch_size: int, shuffle: bool, drop_last: bool):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         n = images.shape[0]
@@ -275,10 +339,7 @@ class RunContext(MethodContext):
         order = torch.randperm(n, device=images.device, generator=self.generator) if shuffle else None
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
-            batch = images[start : start + batch_size] if order is None else images[order[start : start + batch_size]]
-            if augment is not None:
-                batch = augment(batch, self.generator)
-            yield self.normalize(batch)
+            yield images[start : start + batch_size] if order is None else images[order[start : start + batch_size]]
 
     def _hint_steps(self, n: int, batch_size: int, shuffle: bool, drop_last: bool) -> None:
         """Steps per epoch for the first epoch's progress line, from the training batches (shuffled);
@@ -316,8 +377,8 @@ class RunContext(MethodContext):
             self._pending.append(
                 (curve, start, mark(self.device), self._book.images - images_before, self._loss_sum, self._loss_count)
             )
-            if self._steps_per_epoch is None:
-                self._steps_per_epoch = self._step
+            if self._steps_per_epoch is None and not 0 < self._planned_epochs() - epoch < 1:
+                self._steps_per_epoch = self._step  # a whole epoch's steps (not a fraction's)
             if self.progress.due() or epoch == n - 1:
                 self._resolve()
                 self.progress.status(self._status_text(curve["loss"]), force=True)
@@ -378,7 +439,7 @@ class RunContext(MethodContext):
 
     def _status_text(self, loss: float | None) -> str:
         parts = [f"epoch {self._epoch + 1}/{self._n_epochs}"]
-        steps = self._steps_per_epoch or self._steps_hint
+        steps = self._steps_this_epoch()
         if steps:
             parts.append(f"step {self._step}/{steps}")
         if loss is not None:
@@ -386,15 +447,33 @@ class RunContext(MethodContext):
         parts.append(f"ETA {format_seconds(self._eta())}")
         return "  ".join(parts)
 
+    def _planned_epochs(self) -> float:
+        """The epochs the run will do: a fractional budget (``epochs: 0.1``) looped as
+        ``ctx.epochs(ceil(epochs))`` stops part-way through its last epoch."""
+        budget = self.budget.get("epochs")
+        if isinstance(budget, float) and self._n_epochs == math.ceil(budget):
+            return budget
+        return self._n_epochs
+
+    def _steps_this_epoch(self) -> int | None:
+        """Steps of the current epoch: a whole epoch's, or the budget's fraction of it in a
+        fractional last epoch (0.1 epochs of 468 steps: 47)."""
+        steps = self._steps_per_epoch or self._steps_hint
+        part = self._planned_epochs() - self._epoch
+        if steps and 0 < part < 1:
+            return math.ceil(steps * part)
+        return steps
+
     def _eta(self) -> float | None:
         if not self._n_epochs:
             return None
         steps = self._steps_per_epoch or self._steps_hint
-        done = self._epoch + (min(self._step / steps, 1.0) if steps else 0)
+        done = self._epoch + (self._step / steps if steps else 0)
+        done = min(done, self._epoch + 1, self._planned_epochs())
         if not done:
             return None
         elapsed = time.perf_counter() - self._started
-        return elapsed * (self._n_epochs - done) / done
+        return elapsed * (self._planned_epochs() - done) / done
 
 
 def _check_rate_name(name: str) -> None:
@@ -421,6 +500,30 @@ def run_context(spec, env, normalize: Normalize) -> RunContext:
         channels_last=env.channels_last,
         compile=env.compile,
     )
+
+
+@contextlib.contextmanager
+def preserved_random_state(device: torch.device, generator: torch.Generator):
+    """Run the block and put every random state back as it was: torch's global RNG (and the
+    device's), ``generator``, Python's ``random`` and NumPy's legacy RNG."""
+    import random
+
+    import numpy as np
+
+    cpu, own, py, legacy = torch.get_rng_state(), generator.get_state(), random.getstate(), np.random.get_state()
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    mps = torch.mps.get_rng_state() if device.type == "mps" else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        generator.set_state(own)
+        random.setstate(py)
+        np.random.set_state(legacy)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
 
 
 def seed_everything(seed: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench.labels import FORMS
 from bench.params import declared, defaults
 
 
@@ -87,18 +88,22 @@ def registry_json(reg) -> dict:
                     installed=not missing,
                 )
             rows.append(row)
-    broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in reg.broken]
+    broken = [
+        {"plugin": b.name, "distribution": b.distribution, "error": b.error, "loaded": b.loaded, "what": b.what}
+        for b in reg.broken
+    ]
     return {"plugins": rows, "broken": broken}
 
 
 def plugin_page(reg, name: str) -> str | None:
-    """A readable page for one plugin (all it registers) or one dataset, method or executor; None
-    when nothing has that name."""
+    """A readable page for one plugin or distribution (all it registers) or one dataset, method or
+    executor; None when nothing has that name."""
+    plugins = reg.plugins_named(name)
     entries = [
         (kind, entry, spec)
         for kind, table in (("dataset", reg.datasets), ("method", reg.methods), ("executor", reg.executors))
         for entry, spec in sorted(table.items())
-        if entry == name or reg.plugin_of(kind, entry).name == name
+        if entry == name or reg.plugin_of(kind, entry).name in plugins
     ]
     if not entries:
         return None
@@ -118,6 +123,7 @@ def plugin_page(reg, name: str) -> str | None:
                 + (", ".join(f"{k}={v}" for k, v in spec.budget.items()) or "none")
             )
             out += _params_table(spec.params)
+            out += _label_budget_line(spec.kind)
             if spec.check_params or spec.check_budget:
                 out.append(
                     "bench check runs it at: "
@@ -152,6 +158,14 @@ def plugin_page(reg, name: str) -> str | None:
             out.append(f"cite: {spec.citation}")
         out.append("")
     return "\n".join(out)
+
+
+def _label_budget_line(kind: str) -> list[str]:
+    """How many labels a method of this kind gets is the host's (protocol option ``labels``)."""
+    protocols = {"classifier": "classify", "representation": "linear-probe, knn, finetune"}.get(kind)
+    if protocols is None:
+        return []
+    return [f"label budget (the host's; protocol option labels of {protocols}): {FORMS}"]
 
 
 # -- protocols -----------------------------------------------------------------------------------

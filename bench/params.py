@@ -58,9 +58,15 @@ class Param:
 
     For a list or tuple default, ``choices`` and the range apply to each element, whose type is
     taken from the default's first element or from ``item`` (needed when the default is empty).
-    ``name=True`` requires text (or each element) to be one safe path component. ``parse``, for
+    ``min_items``: the fewest elements a list may have. ``name=True`` requires text (or each
+    element) to be one safe path component. ``parse``, for
     values with a grammar of their own (a config string), is called on a value of the right type
-    and raises ValueError, with the reason, when it rejects it.
+    and raises ValueError, with the reason, when it rejects it. ``since``, for a param added to a
+    method that already has records (the plugin's version that added it, e.g. ``"0.3"``): a run
+    that leaves it at its default keeps the key it had before, so its records are still found
+    (the default must reproduce what the method did without it). ``expected`` says in words what
+    a value must be when it may take several types (a label budget: 4 or 0.01 or "all"): ``parse``
+    alone then decides, whatever the default's type.
     """
 
     default: Any
@@ -73,13 +79,17 @@ class Param:
     item: type | None = None
     name: bool = False
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
+    since: str = ""
+    #: For a list: the fewest elements it may have (a sweep needs at least one value to try).
+    min_items: int = 0
+    expected: str = ""
 
     def __post_init__(self) -> None:
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
-        problem = self.check(self.default)
-        if problem:
-            raise ValueError(f"Param default {self.default!r} does not satisfy its own declaration: {problem}")
+        # Checked where the declaration gets its name (:func:`declared`), so the error can say
+        # which param of which method refuses its own default.
+        object.__setattr__(self, "_default_problem", self.check(self.default))
 
     # -- what is allowed ---------------------------------------------------------------------
 
@@ -96,9 +106,12 @@ class Param:
 
     def describe(self) -> str:
         """What a value must be, as a phrase: "an integer >= 1", "one of pretrained, random"."""
+        if self.expected:
+            return self.expected
         one = self._describe_one()
         if self.is_list:
-            return f"a list of {_plural(one)}" if one else "a list"
+            least = f"at least {self.min_items} " if self.min_items else ""
+            return f"a list of {least}{_plural(one) if one else 'values'}" if one or least else "a list"
         return one or "any value"
 
     def _describe_one(self) -> str:
@@ -126,6 +139,8 @@ class Param:
         if self.is_list:
             if not isinstance(value, (list, tuple)):
                 return f"expected {self.describe()}, got {show(value)}"
+            if len(value) < self.min_items:
+                return f"expected {self.describe()}, got {show(value)}"
             wrong = next((x for x in value if not self._allowed(x)), _OK)
             if wrong is not _OK:
                 return f"expected {self.describe()}, got {show(wrong)} in {show(value)}"
@@ -140,6 +155,8 @@ class Param:
         return None
 
     def _allowed(self, value: Any) -> bool:
+        if self.expected and self.parse is not None:  # several types: parse decides
+            return True
         if self.choices is not None:
             return any(type(value) is type(c) and value == c for c in self.choices)  # True is not 1
         kind = self.element_type
@@ -194,8 +211,21 @@ def as_param(value: Any) -> Param:
 
 
 def declared(mapping: Mapping[str, Any]) -> dict[str, Param]:
-    """Every entry of a params/options mapping as a :class:`Param`."""
-    return {key: as_param(value) for key, value in mapping.items()}
+    """Every entry of a params/options mapping as a :class:`Param`; ValueError naming the key when
+    a declaration refuses its own default (``Param(0, ge=1)``, a plain NaN)."""
+    out = {}
+    for key, value in mapping.items():
+        param = out[key] = as_param(value)
+        if param._default_problem:
+            raise ValueError(
+                f"{key!r}: the default {param.default!r} does not satisfy its own declaration: {param._default_problem}"
+            )
+    return out
+
+
+def late_defaults(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults of the entries declared with ``since`` (added after runs had keys)."""
+    return {key: value.default for key, value in mapping.items() if isinstance(value, Param) and value.since}
 
 
 def defaults(mapping: Mapping[str, Any]) -> dict[str, Any]:

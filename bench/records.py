@@ -8,6 +8,7 @@ the run is done; a "failed" record is kept as evidence and the run is tried agai
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -24,10 +25,12 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from bench.params import is_name
+from bench.paths import absolute, as_if_created, first_link, refuse_links
 
-#: Version 1 is the layout every record so far has; :data:`RECORD` below states it. Records of
-#: any version up to this one are read; a newer one is refused (written by a newer bench).
-SCHEMA_VERSION = 1
+#: :data:`RECORD` below states the layout. Records of any version up to this one are read and
+#: brought up to it by :func:`upgrade`; a newer one is refused (written by a newer bench).
+#: 2: ``code_identity`` names the modules of each part, hashed after parsing (``bench.identity``).
+SCHEMA_VERSION = 2
 #: write_json_atomic's temporary files end so; one left behind was being written when its
 #: process was killed.
 TMP_SUFFIX = ".tmp"
@@ -42,15 +45,58 @@ def write_json_atomic(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        as_if_created(tmp)
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=False, default=str, allow_nan=False)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a full disk fails a write() that names no file: name the record
         raise
+
+
+# -- a record's key is the hash of its spec ----------------------------------------------------------
+
+#: The spec fields a run's key hashes (:meth:`bench.suite.RunSpec.identity`): what determines the
+#: result. How it ran (device, precision, budget_scale already applied) is not among them.
+IDENTITY_FIELDS = ("suite", "dataset", "method", "protocol", "protocol_options", "params", "budget", "seed")
+
+
+def run_key(identity: dict) -> str:
+    """The key of a run whose identity is ``identity``: it names the record's file."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity_of(spec: dict) -> dict:
+    """What a run's key hashes, from its spec: the identity fields, less the late-declared options
+    and params (``late_options``, ``late_params``: name -> default) left at their defaults, so that
+    declaring a new option or param whose default reproduces the old behaviour moves no key."""
+    identity = {name: spec.get(name) for name in IDENTITY_FIELDS}
+    for name, late in (("protocol_options", spec.get("late_options")), ("params", spec.get("late_params"))):
+        if isinstance(late, dict) and isinstance(identity[name], dict):
+            identity[name] = {k: v for k, v in identity[name].items() if k not in late or v != late[k]}
+    return identity
+
+
+def key_of(spec: dict) -> str:
+    """The key of the run a record's ``spec`` describes."""
+    return run_key(identity_of(spec))
+
+
+def check_key(record: dict) -> None:
+    """InvalidRecord unless the record's key is the hash of its spec: a spec edited under its key
+    (epochs, seed, lr changed by hand) is no longer evidence of the run the key names."""
+    expected = key_of(record["spec"])
+    if record["key"] != expected:
+        raise InvalidRecord(
+            f"its key {_show(record['key'])} is not the hash of its spec ({expected}): "
+            "the spec was changed after the run; not trusted"
+        )
 
 
 class ResultStore:
@@ -58,14 +104,18 @@ class ResultStore:
     code, see ``bench.identity``) or returns None; without it every "ok" record is done."""
 
     def __init__(self, root: str | Path, stale: Callable[[object, dict], str | None] | None = None):
-        self.root = Path(root)
+        self.root = absolute(root)  # once: a method's os.chdir cannot move later records
         self.stale = stale
+        self._warned: set[Path] = set()  # records whose key is not their spec's, said once
 
     def path_for(self, spec) -> Path:
         # Defence in depth (suites are checked when they load): each part is one path component.
         if not all(map(is_name, (spec.suite, spec.dataset, spec.method))) or type(spec.seed) is not int:
             raise ValueError(f"run {spec.label}: suite, dataset and method must be safe names and the seed an integer")
-        return self.root / spec.suite / spec.dataset / spec.method / f"seed{spec.seed}-{spec.key}.json"
+        path = self.root / spec.suite / spec.dataset / spec.method / f"seed{spec.seed}-{spec.key}.json"
+        for linked in (path, path.with_suffix(".lock"), path.with_suffix("")):  # record, lock, artifacts
+            refuse_links(self.root, linked)
+        return path
 
     def read(self, spec) -> dict | None:
         """The spec's record as written, or None when there is none or it is not a valid record
@@ -73,8 +123,11 @@ class ResultStore:
         path = self.path_for(spec)
         try:
             raw = _load_json(path)
-            check_record(raw)
-        except InvalidRecord:
+            check_key(check_record(raw))
+        except InvalidRecord as exc:
+            if path.is_file() and "not trusted" in str(exc) and path not in self._warned:
+                self._warned.add(path)
+                print(f"warning: {path}: {exc}: it runs again", file=sys.stderr)
             return None
         return raw
 
@@ -92,6 +145,7 @@ class ResultStore:
 
     def write(self, spec, record: dict) -> Path:
         path = self.path_for(spec)
+        supersede(path)
         write_json_atomic(path, record)
         return path
 
@@ -124,6 +178,33 @@ class ResultStore:
         return removed
 
 
+#: The folder beside a run's record where the finished records it replaced are kept (its history).
+SUPERSEDED = "superseded"
+
+
+def supersede(path: Path) -> Path | None:
+    """Keep the finished record at ``path`` (about to be replaced by a re-run: it was stale) as
+    ``superseded/<name>@<when it ended>.json`` beside it, with its code identity and numbers, for
+    ``bench history``; a failed or unreadable record is not history and is replaced. Returns where
+    it went, or None."""
+    try:
+        old = read_record(path)
+    except InvalidRecord:
+        return None
+    if old["status"] != "ok":
+        return None
+    when = "".join(c for c in str(old.get("ended_at") or old.get("started_at") or "") if c.isalnum()) or "unknown"
+    kept = path.parent / SUPERSEDED / f"{path.stem}@{when[:15]}.json"
+    kept.parent.mkdir(exist_ok=True)
+    os.replace(path, kept)
+    return kept
+
+
+def is_superseded(path: Path) -> bool:
+    """Whether ``path`` is a record kept in a run's history (:func:`supersede`), not a current one."""
+    return path.parent.name == SUPERSEDED and "@" in path.stem
+
+
 #: A folder holding this file is a frozen reference set (e.g. ``results/reference/``): its records
 #: are read when the folder itself is named, never as part of the results folder around it.
 REFERENCE_MARKER = "REFERENCE.md"
@@ -140,9 +221,12 @@ class Unreadable:
         return f"{self.path}: {self.why}"
 
 
-def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -> Iterator[tuple[Path, dict]]:
+def iter_records(
+    root: str | Path, unreadable: list[Unreadable] | None = None, history: bool = False
+) -> Iterator[tuple[Path, dict]]:
     """Every record under ``root`` (a results folder or a single JSON file), checked against the
-    schema and with its optional sections filled in (see :func:`check_record`).
+    schema and with its optional sections filled in (see :func:`check_record`); with ``history``,
+    the superseded records too (:func:`supersede`).
 
     A file that is not a valid record (truncated, empty, a list, a wrong type) is never skipped
     silently: it is added to ``unreadable`` or, when no list is given, warned about on stderr, one
@@ -154,8 +238,13 @@ def iter_records(root: str | Path, unreadable: list[Unreadable] | None = None) -
     for path in paths:
         if any(folder in path.parents for folder in frozen) or _in_artifacts(path, root):
             continue
+        if is_superseded(path) and not history and path != root:
+            continue
         try:
+            if first_link(root, path) is not None:  # its target may be anywhere: not the results'
+                raise InvalidRecord(f"reached through the symbolic link {first_link(root, path)}: not read")
             record = read_record(path)
+            check_key(record)
         except InvalidRecord as exc:
             bad = Unreadable(path, str(exc))
             if unreadable is None:
@@ -173,6 +262,11 @@ def read_record(path: Path) -> dict:
 
 def _load_json(path: Path):
     try:
+        size = path.stat().st_size
+        if size > MAX_RECORD_BYTES:  # judged before reading: a huge file never reaches memory
+            raise InvalidRecord(
+                f"{size / 2**20:.0f} MiB, more than a record may hold ({MAX_RECORD_BYTES // 2**20} MiB)"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidRecord("no such file") from None
@@ -192,6 +286,57 @@ def _load_json(path: Path):
 #: No record bench writes is nested nearly this deep; deeper ones would overflow the report's
 #: recursive JSON encoder.
 MAX_DEPTH = 64
+
+
+# -- bounds: what a record read from an untrusted folder may hold ----------------------------------
+
+#: bench's own records are well under these (the largest reference record is 18 KB, its longest
+#: text 202 characters, its longest list 50 points); a record past one was not written by bench,
+#: and reading it whole would let one file exhaust the memory of `bench report`, `table` or
+#: `compare`, or name a file the OS refuses.
+MAX_RECORD_BYTES = 32 * 2**20
+MAX_TEXT = 10_000  # characters of any string (a name, a params value, a caption)
+MAX_NAME = 100  # characters of spec.suite, dataset, method and protocol: path components
+MAX_ITEMS = 100_000  # entries of any list (curve points) or object
+#: A failed run's traceback may be long (a deep recursion); the runner keeps its head and tail.
+MAX_TRACEBACK = 200_000
+_LONG_TEXT = {("error", "traceback"): MAX_TRACEBACK}
+
+
+def check_bounds(data: object) -> None:
+    """Raise InvalidRecord naming the first place where ``data`` holds more than a record may:
+    a text, list or object past its bound, a spec name longer than a path component, a seed
+    beyond 64 bits. Run before the schema, so no check below walks a huge value."""
+    todo = [(data, ())]
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, str):
+            limit = _LONG_TEXT.get(where, MAX_TEXT)
+            if len(node) > limit:
+                raise InvalidRecord(f"{_where(where)}: {len(node)} characters, more than {limit}")
+        elif isinstance(node, (dict, list)):
+            if len(node) > MAX_ITEMS:
+                raise InvalidRecord(f"{_where(where)}: {len(node)} entries, more than {MAX_ITEMS}")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for name, child in items:
+                if isinstance(name, str) and len(name) > MAX_TEXT:
+                    raise InvalidRecord(f"{_where(where)}: a key of {len(name)} characters, more than {MAX_TEXT}")
+                todo.append((child, (*where, name)))
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if isinstance(spec, dict):
+        for name in ("suite", "dataset", "method", "protocol"):
+            if isinstance(spec.get(name), str) and len(spec[name]) > MAX_NAME:
+                raise InvalidRecord(
+                    f"spec.{name}: {len(spec[name])} characters, more than a name may have ({MAX_NAME})"
+                )
+        seed = spec.get("seed")
+        if isinstance(seed, int) and not -(2**63) <= seed < 2**63:
+            raise InvalidRecord("spec.seed: beyond a 64-bit integer")
+
+
+def _where(path: tuple) -> str:
+    text = ".".join(str(p) for p in path) or "the record"
+    return _short(text)
 
 
 def _depth(data) -> int:
@@ -447,9 +592,35 @@ def check_record(data: object) -> dict:
         raise InvalidRecord("not a result record (no schema_version)")
     if _depth(data) > MAX_DEPTH:
         raise InvalidRecord(f"nested deeper than {MAX_DEPTH} levels")
+    check_bounds(data)
     record = RECORD(data, "")
     if record["status"] == "ok" and "metrics" not in data:
         raise InvalidRecord("metrics: missing (status is ok)")
+    return upgrade(record)
+
+
+def upgrade(record: dict) -> dict:
+    """``record`` (checked, of any version this bench reads) in the current schema: each version's
+    changes applied in turn, as asv's ``update_to_N`` do, so readers see one layout. Nothing is
+    dropped; what the new layout cannot say is kept beside it.
+
+    1 -> 2: a part of ``code_identity`` was one hash over the raw bytes of its files (``source``);
+    it is kept as ``source_v1``, which ``bench.identity`` compares with the installed files hashed
+    the same way (the same bytes: current), since per-module hashes cannot be made from it.
+    """
+    if record["schema_version"] < 2:
+        code = record.get("code_identity")
+        if isinstance(code, dict):
+            record["code_identity"] = {
+                part: {
+                    **{k: v for k, v in value.items() if k != "source"},
+                    "source_v1": value.get("source"),
+                }
+                if isinstance(value, dict) and "modules" not in value
+                else value
+                for part, value in code.items()
+            }
+        record["schema_version"] = 2
     return record
 
 
@@ -500,6 +671,7 @@ def environment(device) -> dict:
             "pluggy": pluggy.__version__,
         },
         "device": {"type": device.type, "name": _device_name(device)},
+        "lock": environment_lock(),
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
@@ -513,6 +685,31 @@ def environment(device) -> dict:
             }
         )
     return env
+
+
+@lru_cache(maxsize=1)
+def environment_lock() -> dict:
+    """Every installed distribution and its version (what ``pip freeze`` lists), and one hash of
+    them: two records with the same hash ran with the same packages; ``bench diff`` names the rest."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(name.lower().replace("_", "-"), dist.version)  # the first on sys.path wins
+    packages = dict(sorted(found.items()))
+    text = "\n".join(f"{name}=={version}" for name, version in packages.items())
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "packages": packages}
+
+
+def load_average() -> float | None:
+    """The machine's load over the last minute (runnable processes), or None where the OS has none:
+    recorded at the start and end of a run, so a throughput measured on a busy machine says so."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _device_name(device) -> str:

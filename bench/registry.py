@@ -5,14 +5,17 @@ ray, slurm) are part of the host and always loaded, whatever ``BENCH_PLUGINS`` s
 
 Environment switches:
 - ``BENCH_PLUGINS``: comma-separated entry-point names to load (empty: load none); unset: all.
+  A name with a leading ``-`` excludes that plugin (``BENCH_PLUGINS=-dup``: all but ``dup``).
 - ``BENCH_TRACE_HOOKS=1``: print every hook call and its result (debugging plugins).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -25,6 +28,8 @@ from bench.params import declared
 from bench.specs import CONTRACTS, DatasetSpec, ExecutorSpec, Method, MethodSpec
 
 GROUP = "bench"
+#: The host's own distribution: its built-in plugins keep their names against third parties.
+HOST_DISTRIBUTION = "bench"
 #: The plugin name of the host's own executors (a dotted name no entry point is likely to take).
 BUILTIN_EXECUTORS = "bench.executors"
 
@@ -42,9 +47,18 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class BrokenPlugin:
+    """A plugin that failed to load (``loaded`` False), or that loaded but had entries refused
+    (``loaded`` True: a name another plugin registers too)."""
+
     name: str
     distribution: str
     error: str
+    loaded: bool = False
+
+    @property
+    def what(self) -> str:
+        """The problem as listings say it."""
+        return self.error if self.loaded else f"failed to load: {self.error}"
 
 
 @dataclass
@@ -57,6 +71,9 @@ class Registry:
     broken: list[BrokenPlugin] = field(default_factory=list)
     #: (kind, name) registered by more than one plugin -> what to do; the name is usable by none.
     clashes: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: plugin name -> the deprecation warnings its registration gave (old-style specs), so
+    #: commands show a plugin's own (``bench check NAME``, the plugins a suite uses).
+    deprecations: dict[str, list[str]] = field(default_factory=dict)
     pm: pluggy.PluginManager | None = None
 
     # -- look-ups -----------------------------------------------------------------------------
@@ -75,17 +92,21 @@ class Registry:
         if (kind, name) in self.clashes:
             raise PluginError(self.clashes[(kind, name)])
         known = ", ".join(sorted(table)) or "none"
-        hint = self._broken_hint()
-        raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}")
+        shown = repr(name) if len(repr(name)) <= 120 else repr(name[:100]) + "..."  # the suite's text, bounded
+        raise PluginError(f"unknown {kind} {shown}{self._broken_hint()}; known {kind}s: {known}")
 
     def _broken_hint(self) -> str:
-        if not self.broken:
-            return ""
-        names = ", ".join(b.name for b in self.broken)
-        return f" (plugins that failed to load: {names}; see `bench plugins`)"
+        names = ", ".join(dict.fromkeys(b.name for b in self.broken if not b.loaded))
+        return f" (plugins that failed to load: {names}; see `bench plugins`)" if names else ""
 
     def plugin_of(self, kind: str, name: str) -> PluginInfo:
         return self.owner[(kind, name)]
+
+    def plugins_named(self, name: str) -> set[str]:
+        """The plugins ``name`` designates: a plugin's entry-point name, or a distribution's name
+        (``bench-logreg``, spelt with '-', '_' or '.') for every plugin it installs."""
+        known = {*self.owner.values(), *(PluginInfo(b.name, b.distribution, "") for b in self.broken)}
+        return {i.name for i in known if i.name == name or _normal(i.distribution) == _normal(name)}
 
     def call_run_finished(self, record: dict) -> list[str]:
         """Tell every plugin a run finished; return warnings for hooks that raised."""
@@ -122,7 +143,7 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:
-            registry.broken.append(BrokenPlugin(ep.name, dist, _one_line(exc)))
+            registry.broken.append(BrokenPlugin(ep.name, dist, one_line(exc)))
             continue
         infos[ep.name] = PluginInfo(ep.name, dist, version)
 
@@ -140,8 +161,11 @@ def _entry_points() -> list[metadata.EntryPoint]:
     eps = metadata.entry_points(group=GROUP)
     wanted = os.environ.get("BENCH_PLUGINS")
     if wanted is not None:
-        names = {n.strip() for n in wanted.split(",") if n.strip()}
-        eps = [ep for ep in eps if ep.name in names]
+        names = [n.strip() for n in wanted.split(",") if n.strip()]
+        excluded = {n[1:].strip() for n in names if n.startswith("-")}
+        kept = {n for n in names if not n.startswith("-")}
+        # Names keep only those; exclusions alone keep all others; an empty value keeps none.
+        eps = [ep for ep in eps if (ep.name in kept or (excluded and not kept)) and ep.name not in excluded]
     # One entry per name: the same distribution can be visible twice (editable + sys.path).
     unique = {}
     for ep in eps:
@@ -176,14 +200,18 @@ def _collect(
     """Call one registration hook plugin by plugin, so each entry is attributed to its plugin
     and a plugin that raises is reported without losing the others' entries. A name that two
     plugins register is withdrawn from both (neither is silently preferred) and both are reported
-    as conflicting; every other entry stays usable."""
-    claims: dict[str, list[PluginInfo]] = {}
+    as conflicting, unless one is a built-in: it keeps the name, the others' entries are refused
+    and reported; every other entry stays usable."""
+    claims: dict[str, list[tuple[PluginInfo, Any]]] = {}
     for plugin_name in _implementers(registry.pm, hook):
         info = infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
         added: list[Any] = []
         try:
             _call_one(registry.pm, hook, plugin_name, register=added.append)
-            added = [convert(spec) for spec in added]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                added = [convert(spec) for spec in added]
+            _keep_warnings(registry, info, caught)
             for spec in added:
                 if not isinstance(spec, spec_type):
                     expected = (
@@ -194,25 +222,54 @@ def _collect(
                     raise PluginError(f"registered {type(spec).__name__}, expected {expected}")
                 _check_declarations(kind, spec)
         except Exception as exc:
-            registry.broken.append(BrokenPlugin(info.name, info.distribution, _one_line(exc)))
+            registry.broken.append(BrokenPlugin(info.name, info.distribution, one_line(exc)))
             continue
         for spec in added:
-            claims.setdefault(spec.name, []).append(info)
+            claims.setdefault(spec.name, []).append((info, spec))
             table.setdefault(spec.name, spec)
             registry.owner.setdefault((kind, spec.name), info)
-    for name, owners in claims.items():
+    for name, entries in claims.items():
+        owners = list(dict.fromkeys(info for info, _ in entries))
         if len({o.name for o in owners}) < 2:
+            continue
+        builtins = [(info, spec) for info, spec in entries if info.distribution == HOST_DISTRIBUTION]
+        if len({info.name for info, _ in builtins}) == 1:
+            _keep_builtin(registry, kind, table, name, builtins[0], owners)
             continue
         del table[name]
         del registry.owner[(kind, name)]
         who = " and ".join(f"plugin {o.name!r} ({o.distribution} {o.version})".rstrip() for o in owners)
         message = (
             f"{kind} {name!r} is registered by {who}: uninstall one of "
-            f"{', '.join(sorted({o.distribution for o in owners}))}, or load one with BENCH_PLUGINS"
+            f"{', '.join(sorted({o.distribution for o in owners}))}, or exclude one with BENCH_PLUGINS=-NAME"
         )
         registry.clashes[(kind, name)] = message
         for owner in owners:
-            registry.broken.append(BrokenPlugin(owner.name, owner.distribution, f"conflict: {message}"))
+            registry.broken.append(BrokenPlugin(owner.name, owner.distribution, f"conflict: {message}", loaded=True))
+
+
+def _keep_warnings(registry: Registry, info: PluginInfo, caught: list) -> None:
+    """Remember a plugin's deprecation warnings by plugin, and emit every warning as before."""
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning):
+            registry.deprecations.setdefault(info.name, []).append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module="bench.registry")
+
+
+def _keep_builtin(registry: Registry, kind: str, table: dict, name: str, builtin: tuple, owners: list) -> None:
+    """A third-party entry named as a built-in one: the built-in keeps the name (suites naming it
+    mean bench's), and the third party's entry is refused, with what its author can do."""
+    info, spec = builtin
+    table[name] = spec
+    registry.owner[(kind, name)] = info
+    for other in owners:
+        if other.distribution == HOST_DISTRIBUTION:
+            continue
+        message = (
+            f"conflict: {kind} {name!r} of plugin {other.name!r} ({other.distribution} {other.version}) is not "
+            f"used: bench has a built-in {kind} {name!r} (plugin {info.name!r}); rename it in {other.distribution}"
+        )
+        registry.broken.append(BrokenPlugin(other.name, other.distribution, message, loaded=True))
 
 
 def _check_declarations(kind: str, spec: Any) -> None:
@@ -225,7 +282,12 @@ def _check_declarations(kind: str, spec: Any) -> None:
             raise PluginError(f"{kind} {spec.name!r}: field {field_name!r}: {exc}") from None
 
 
-def _one_line(exc: BaseException) -> str:
+def _normal(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def one_line(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"

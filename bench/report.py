@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import accel
+from bench import accel, costs, stats
 from bench.protocols import named_setting
 from bench.records import Unreadable, iter_records
 
@@ -56,23 +56,28 @@ class Group:
         return sorted({r["spec"]["seed"] for r in self.ok})
 
     def values(self, metric: str) -> list[float]:
-        """One value per successful seed: a quality metric or a throughput median. A seed run in
-        shards gives one value: its shards' weighted by their images (a rate: images over the
-        time they took, so a big image's slow run counts for its time)."""
-        by_seed: dict[int, list[tuple[int, float]]] = {}
+        """One value per successful seed (and fold, under a label budget): a quality metric or a
+        throughput median."""
+        return list(self.by_seed(metric).values())
+
+    def by_seed(self, metric: str) -> dict[tuple, float]:
+        """(seed, fold) -> its value of ``metric`` (the fold is a label budget's split seed). A seed
+        run in shards gives one value: its shards' weighted by their images (a rate: images over
+        the time they took, so a big image's slow run counts for its time)."""
+        by_seed: dict[tuple, list[tuple[int, float]]] = {}
         for r in self.ok:
             value = _figure(r, metric)
             if value is not None:
-                by_seed.setdefault(r["spec"]["seed"], []).append((max(len(r["details"]["per_image"]), 1), value))
-        out = []
-        for figures in by_seed.values():
+                by_seed.setdefault(_seed_and_fold(r), []).append((max(len(r["details"]["per_image"]), 1), value))
+        out = {}
+        for seed, figures in by_seed.items():
             total = sum(n for n, _ in figures)
             if len(figures) == 1:
-                out.append(figures[0][1])
+                out[seed] = figures[0][1]
             elif is_throughput(metric):
-                out.append(total / sum(n / v for n, v in figures) if all(v > 0 for _, v in figures) else 0.0)
+                out[seed] = total / sum(n / v for n, v in figures) if all(v > 0 for _, v in figures) else 0.0
             else:
-                out.append(sum(n * v for n, v in figures) / total)
+                out[seed] = sum(n * v for n, v in figures) / total
         return out
 
     def metric_names(self) -> list[str]:
@@ -131,6 +136,7 @@ def _figure(record: dict, metric: str) -> float | None:
 #: name -> whether a group's records earn the mark. A new mark is one entry here.
 ROW_MARKS: dict[str, Callable[[Group], bool]] = {
     "stale": lambda group: bool(group.stale),  # made by other code than is installed (bench.identity)
+    "diverged": lambda group: any(r.get("diverged") for r in group.ok),  # a loss became NaN or infinite
 }
 
 
@@ -161,6 +167,7 @@ def group_records(records: Iterable[dict]) -> list[Group]:
         options = spec["protocol_options"]
         if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
             options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
+        options = _folds_merged(options)
         config = json.dumps(
             {"params": spec["params"], "budget": spec["budget"], "options": options, "run_as": accel.run_as(record)},
             sort_keys=True,
@@ -194,6 +201,29 @@ def _name_shard_images(groups: list[Group]) -> None:
                 g.images = tuple(sorted(covered))
 
 
+def _seed_and_fold(record: dict) -> tuple:
+    """What one value of a row stands for: a seed, and under a label budget its fold (split seed)."""
+    options = record["spec"]["protocol_options"]
+    return record["spec"]["seed"], options.get("split_seed") if "labels" in options else None
+
+
+def _folds_merged(options: dict) -> dict:
+    """Under a label budget the split seeds are the field's folds: one row per budget, its spread
+    over the folds (as over seeds), so the split seed leaves the row's identity."""
+    return {k: v for k, v in options.items() if k != "split_seed"} if "labels" in options else options
+
+
+def label_budget(options: dict) -> tuple[str, float]:
+    """A row's label budget as a table shows it ("4/class", "1%", "all") and a number that sorts it
+    (labels per class; a fraction after every count, all labels last)."""
+    value = options.get("labels")
+    if value is None or value == "all":
+        return "all", math.inf
+    if isinstance(value, int):
+        return f"{value}/class", float(value)
+    return f"{100 * value:g}%", 1e9 + value
+
+
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
@@ -212,13 +242,43 @@ def _fmt(mean: float | None, std: float | None, digits: int | None) -> str:
     return f"{text} ± {std:,.{digits}f}" if std is not None else text
 
 
+def cell(metric: str, value: dict | None, say_n: bool = True) -> str:
+    """A table cell of a mean over seeds: ``mean ± std`` and, for a quality metric, its confidence
+    interval ``[lo, hi]``, or ``(n=1)`` where one seed leaves no spread (``say_n=False``: the
+    table's title says so for all its rows). Rates and seconds keep ``mean ± std`` (their
+    interval is in ``--format json``/``csv``: a t interval of 3 timings is mostly below zero,
+    which says nothing about a rate)."""
+    if not value:
+        return "-"
+    places = digits(metric)
+    text = _fmt(value["mean"], value["std"], places)
+    if is_throughput(metric) or metric in COSTS:
+        return text
+    if value.get("ci"):
+        lo, hi = value["ci"]
+        return f"{text} [{lo:,.{places}f}, {hi:,.{places}f}]"
+    return f"{text} (n=1)" if value["n"] == 1 and say_n else text
+
+
+def one_seed(rows: list[dict]) -> bool:
+    """Whether every row of a table has one seed: its title says so once, instead of each cell."""
+    return all(len(r["seeds"]) <= 1 for r in rows)
+
+
+def table_note(rows: list[dict]) -> str:
+    """What a table's cells are, for its title."""
+    return ONE_SEED_NOTE if one_seed(rows) else TABLE_NOTE
+
+
 # -- leaderboards -------------------------------------------------------------------------------
 
 
 def leaderboard(groups: list[Group]) -> list[dict]:
     """One row per configuration: identity, seeds, each metric's mean/std/values, throughput."""
     rows = []
+    by_labels: dict[int, float] = {}  # row id -> its label budget's order
     for g in groups:
+        budget_text, budget_order = label_budget(json.loads(g.config)["options"])
         row = {
             "suite": g.suite,
             "dataset": g.dataset,
@@ -230,6 +290,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "runs_failed": len(g.records) - len(g.ok),
             "device": g.device,
             "setting": _setting(g),
+            "labels": budget_text,
             "features": _features(g),
             "metrics": {},
             "stale": g.stale,
@@ -240,21 +301,35 @@ def leaderboard(groups: list[Group]) -> list[dict]:
         for metric in [*g.metric_names(), *g.throughput_names()]:
             values = g.values(metric)
             if values:
-                mean, std = mean_std(values)
-                row["metrics"][metric] = {"mean": mean, "std": std, "n": len(values), "values": values}
+                row["metrics"][metric] = summarize(values)
         train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
         if train:
-            row["metrics"]["train_seconds"] = {
-                "mean": statistics.fmean(train),
-                "std": None,
-                "n": len(train),
-                "values": train,
-            }
+            row["metrics"]["train_seconds"] = {**summarize(train), "std": None}
+        for name, values in costs.per_seed(g).items():
+            row["metrics"][name] = summarize(values)
         rows.append(row)
+        by_labels[id(row)] = budget_order
+    unsorted = list(rows)
     _label_rows(rows, groups)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], -_primary(r)))
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], -_primary(r)))
+    _rank_tables(rows, {id(row): g for row, g in zip(unsorted, groups)})
     return rows
+
+
+def summarize(values: list[float]) -> dict:
+    """A mean over seeds as a row holds it: mean, sample std, n, the values, and the t-based
+    confidence interval of the mean at :data:`bench.stats.LEVEL` (None for one value)."""
+    mean, std = mean_std(values)
+    ci = stats.t_interval(values)
+    return {
+        "mean": mean,
+        "std": std,
+        "n": len(values),
+        "values": values,
+        "ci": list(ci) if ci else None,
+        "ci_level": stats.LEVEL,
+    }
 
 
 def _setting(g: Group) -> str:
@@ -309,34 +384,43 @@ def labels(groups: list[Group]) -> list[str]:
         tables.setdefault((g.suite, g.dataset, g.protocol, _setting(g), g.method), []).append(i)
     out = [""] * len(groups)
     for members in tables.values():
-        varying = sorted(
-            {
-                k
-                for i in members
-                for k in configs[i]["params"]
-                if len({json.dumps(configs[m]["params"].get(k), sort_keys=True) for m in members}) > 1
-            }
-        )
+        varying = _varying([configs[i] for i in members])
         for i in members:
             label = groups[i].method
             if configs[i]["options"].get("weights") == "random":
                 label += " (random weights)"
             if varying:
-                label += " " + " ".join(f"{k}={configs[i]['params'].get(k)}" for k in varying)
+                label += " " + " ".join(f"{k}={configs[i][section].get(k)}" for section, k in varying)
             if len({configs[m].get("run_as") for m in members}) > 1:  # one spec run on two kinds of device
                 label += f" [{configs[i].get('run_as')}]"
             out[i] = label
     return out
 
 
+def _varying(configs: list[dict]) -> list[tuple[str, str]]:
+    """(section, key) of the params, then the protocol options, whose values differ between these
+    configurations: what a label must show to tell them apart (``monitor_every=10``)."""
+    out = []
+    for section in ("params", "options"):
+        keys = sorted({k for c in configs for k in c[section]} - {"weights", "images", "sharded"})
+        out += [(section, k) for k in keys if len({json.dumps(c[section].get(k), sort_keys=True) for c in configs}) > 1]
+    return out
+
+
 def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
     """What matches a row across two record sets (``bench compare``, the report's baseline view):
     suite, dataset, protocol with its setting (``restore · sr x2``), and the row's label. Budgets
-    are not part of it, so a changed budget shows up as a changed metric."""
+    are not part of it, so a changed budget shows up as a changed metric; a label budget is (one
+    row per budget)."""
     return [
-        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label)
+        (g.suite, g.dataset, f"{g.protocol} · {_setting(g)}" if _setting(g) else g.protocol, label + _budget_tag(g))
         for g, label in zip(groups, labels(groups))
     ]
+
+
+def _budget_tag(g: Group) -> str:
+    text = label_budget(json.loads(g.config)["options"])[0]
+    return "" if text == "all" else f" [labels {text}]"
 
 
 def _primary(row: dict) -> float:
@@ -344,6 +428,98 @@ def _primary(row: dict) -> float:
         if name in row["metrics"]:
             return row["metrics"][name]["mean"]
     return -math.inf
+
+
+# -- tied ranks ------------------------------------------------------------------------------------
+
+#: The metric a table ranks by (and the report plots on its quality axis), first present wins.
+PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
+
+
+def _table_key(row: dict) -> tuple:
+    return (row["suite"], row["dataset"], row["protocol"], row.get("setting", ""))
+
+
+def _rank_tables(rows: list[dict], group_of: dict[int, Group]) -> None:
+    """Give every row its rank within its table (``row["rank"]``: "1", "1=", "3"; "-" without the
+    ranking metric) and the test behind it (``row["rank_test"]``)."""
+    tables: dict[tuple, list[dict]] = {}
+    for row in rows:  # rows under different label budgets are not rivals: ranked per budget
+        tables.setdefault((*_table_key(row), row.get("labels")), []).append(row)
+    for members in tables.values():
+        _rank(members, [group_of[id(r)] for r in members])
+
+
+def _rank(rows: list[dict], groups: list[Group]) -> None:
+    """Rows best first. Each row is tested against the best on the primary metric: by seed
+    (:func:`bench.stats.versus_best`) or, for restoration rows of one seed, by image (Wilcoxon
+    signed-rank on the same degraded inputs); the p-values are Holm-corrected over the table."""
+    for row in rows:
+        row["rank"], row["rank_test"] = "-", None
+    metric = next((m for m in PRIMARY if any(m in r["metrics"] for r in rows)), None)
+    ranked = [i for i, r in enumerate(rows) if metric in r["metrics"]]
+    if not ranked:
+        return
+    from bench import perimage
+
+    best = ranked[0]
+    by_image = _rank_by_image(rows, groups, ranked, metric)
+    tests = [
+        _image_test(groups[best], groups[i], metric)
+        if by_image
+        else stats.versus_best(groups[best].by_seed(metric), groups[i].by_seed(metric))
+        for i in ranked[1:]
+    ]
+    adjusted = iter(stats.holm([t.p for t in tests if t.p is not None]))
+    tied: list[bool | None] = [None]
+    for i, test in zip(ranked[1:], tests):
+        p = None if test.p is None else next(adjusted)
+        tied.append(None if p is None else p >= stats.ALPHA)
+        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else len(rows[i]["seeds"])
+        rows[i]["rank_test"] = {"metric": metric, "test": test.name, "p": test.p, "p_holm": p, "n": n}
+    rows[best]["rank_test"] = {"metric": metric, "test": "best", "p": None, "p_holm": None}
+    for i, label in zip(ranked, stats.rank_labels(tied)):
+        rows[i]["rank"] = label
+
+
+def _rank_by_image(rows: list[dict], groups: list[Group], ranked: list[int], metric: str) -> bool:
+    """Restoration rows that seeds cannot rank (some have one seed) are ranked by image when they
+    restored the same degraded images."""
+    from bench import perimage
+
+    if rows[ranked[0]]["protocol"] != "restore" or all(len(rows[i]["seeds"]) >= 2 for i in ranked):
+        return False
+    members = [groups[i] for i in ranked]
+    return perimage.inputs_check(members)[0] and len(perimage.common_images(members, metric)) >= 2
+
+
+def _image_test(best: Group, other: Group, metric: str) -> stats.Test:
+    from bench import perimage
+
+    images = perimage.common_images([best, other], metric)
+    a, b = perimage.image_values(best, metric), perimage.image_values(other, metric)
+    paired = stats.paired_images([a[i] for i in images], [b[i] for i in images], perimage.TIE_MARGIN.get(metric, 0))
+    return stats.Test(paired.p, stats.WILCOXON)
+
+
+def rank_note(rows: list[dict]) -> str:
+    """The footnote of one table's rank column: which test, which correction, which level."""
+    tested = [r["rank_test"] for r in rows if r.get("rank_test") and r["rank_test"]["test"] != "best"]
+    if not tested:
+        return ""
+    names = sorted({t["test"] for t in tested if t["p"] is not None})
+    untested = sum(t["p"] is None for t in tested)
+    text = (
+        f'rank by {header(tested[0]["metric"])}; "1=": not significantly different from the best '
+        f"({', '.join(names) or 'no test possible'}; two-sided, Holm-corrected over the table's "
+        f"{len(tested)} comparisons, alpha = {stats.ALPHA:g})"
+    )
+    if untested:
+        text += f"; {untested} row(s) not tested (one seed): ranked by mean alone"
+    few = min((t["n"] for t in tested if t["test"] == stats.WILCOXON), default=None)
+    if few is not None and 2 / 2**few * len(tested) >= stats.ALPHA:
+        text += f"; with {few} images the signed-rank test cannot reach alpha after the correction: ties are certain"
+    return text
 
 
 _HEADERS = {
@@ -360,8 +536,24 @@ _HEADERS = {
     "seconds_per_image": "s/image",
     "iterations_per_s": "it/s",
     "restore_images_per_s": "restore img/s",
+    "time_to_90_s": "to 90% s",
+    "time_to_99_s": "to 99% s",
+    "run_seconds": "run s",
+    "peak_gpu_mib": "peak GPU MiB",
+    "peak_rss_mib": "peak RSS+ MiB",
 }
-_DIGITS = {"train_seconds": 1, "ssim": 4}
+_DIGITS = {"train_seconds": 1, "ssim": 4, "time_to_90_s": 1, "time_to_99_s": 1, "run_seconds": 1}
+_DIGITS |= {"peak_gpu_mib": 0, "peak_rss_mib": 0}
+#: Figures of what a row cost (seconds, memory; :mod:`bench.costs`): mean ± std, lower is better.
+COSTS = (
+    "train_seconds",
+    "seconds_per_image",
+    "time_to_90_s",
+    "time_to_99_s",
+    "run_seconds",
+    "peak_gpu_mib",
+    "peak_rss_mib",
+)
 
 
 def digits(metric: str) -> int | None:
@@ -374,6 +566,10 @@ def header(metric: str, rows: list[dict] = ()) -> str:
         return _HEADERS[metric]
     return next((r["headers"][metric] for r in rows if metric in r.get("headers", {})), metric)
 
+
+#: What a table's cells are, in its title.
+TABLE_NOTE = f"mean ± std over seeds, [{stats.LEVEL:.0%} t-interval of the mean]"
+ONE_SEED_NOTE = "one seed per row (n=1): no spread, no interval"
 
 #: After a row's label in tables: some of its records were made by other code than installed now.
 STALE_MARK = "[stale]"
@@ -410,12 +606,14 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                 "method",
                 "setting",
                 "features",
+                "labels",
                 "budget",
                 "seeds",
                 "runs_ok",
                 "runs_failed",
                 "device",
-                *[c for m in ordered for c in (f"{m}_mean", f"{m}_std")],
+                "rank",
+                *[c for m in ordered for c in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high")],
                 "stale",
             ]
         )
@@ -423,7 +621,8 @@ def render(rows: list[dict], fmt: str = "text") -> str:
             cells = []
             for m in ordered:
                 v = row["metrics"].get(m, {})
-                cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"]]
+                ci = v.get("ci") or ("", "")
+                cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"], *ci]
             writer.writerow(
                 [
                     row["suite"],
@@ -432,11 +631,13 @@ def render(rows: list[dict], fmt: str = "text") -> str:
                     row["method"],
                     row.get("setting", ""),
                     row.get("features", ""),
+                    row.get("labels", "all"),
                     row["budget"],
                     " ".join(map(str, row["seeds"])),
                     row["runs_ok"],
                     row["runs_failed"],
                     row["device"],
+                    row.get("rank", ""),
                     *cells,
                     "; ".join(row.get("stale", [])),
                 ]
@@ -451,26 +652,39 @@ def render(rows: list[dict], fmt: str = "text") -> str:
     for (suite, dataset, protocol, setting), table_rows in tables.items():
         present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
         chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
+        budgeted = any(r.get("labels", "all") != "all" for r in table_rows)  # a column only with budgets
         body = []
         for r in table_rows:
             seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-            cells = [
-                _fmt(r["metrics"].get(m, {}).get("mean"), r["metrics"].get(m, {}).get("std"), digits(m))
-                for m in present
-            ]
+            cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(table_rows)) for m in present]
             label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
-            body.append([label, *([r.get("features") or "-"] if chosen else []), r["budget"], seeds, *cells])
+            body.append(
+                [
+                    r.get("rank", "-"),
+                    label,
+                    *([r.get("features") or "-"] if chosen else []),
+                    *([r.get("labels", "all")] if budgeted else []),
+                    r["budget"],
+                    seeds,
+                    *cells,
+                ]
+            )
         headers = [
+            "rank",
             "method",
             *(["features (chosen)"] if chosen else []),
+            *(["labels"] if budgeted else []),
             "budget",
             "seeds",
             *[header(m, table_rows) for m in present],
         ]
         where = f"{protocol} · {setting}" if setting else protocol
-        title = f"{suite} · {dataset} · {where}  (mean ± std over seeds; device: {table_rows[0]['device']})"
+        title = f"{suite} · {dataset} · {where}  ({table_note(table_rows)}; device: {table_rows[0]['device']})"
         heading = f"### {title}" if fmt == "markdown" else title
         block = heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+        ranks = rank_note(table_rows)
+        if ranks:
+            block += f"\n\n{ranks}"
         reasons = stale_reasons(table_rows)
         if reasons:
             block += f"\n\n{STALE_MARK} {stale_note(reasons)}"

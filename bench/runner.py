@@ -22,11 +22,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import accel, identity
+from bench import accel, identity, peakmem
 from bench.artifacts import list_images
+from bench.data.validate import check_split
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import SCHEMA_VERSION, ResultStore, code_version, environment
+from bench.records import MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -79,6 +80,21 @@ def stop_on_signals():
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def signals_restored():
+    """The SIGINT and SIGTERM handlers as they were before the block, whatever it set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: set outside Python, cannot be put back from here
+                signal.signal(sig, handler)
+
+
 class NonFiniteMetric(ValueError):
     """A protocol measured a NaN or infinite metric: the run has no result."""
 
@@ -95,10 +111,16 @@ class DatasetCache:
         key = (dataset.name, split)
         if key not in self._splits:
             before = set(self.store.used)
-            self._splits[key] = dataset.load(split, self.store)
+            data = dataset.load(split, self.store)
+            check_split(dataset, split, data)  # a split unlike its declaration fails here, named
+            self._splits[key] = data
             new = {p: v for p, v in self.store.used.items() if p not in before}
             self._files.setdefault(dataset.name, {}).update(new)
         return self._splits[key]
+
+    def loaded(self) -> set[tuple[str, str]]:
+        """(dataset name, split) of every split loaded so far."""
+        return set(self._splits)
 
     def files(self, dataset_name: str) -> dict:
         return dict(self._files.get(dataset_name, {}))
@@ -122,8 +144,17 @@ def run_specs(
     store: ResultStore,
     data_store,
     progress: Progress | None = None,
+    isolate: bool = False,
 ) -> SuiteOutcome:
+    """Run the specs not finished yet, one after another; ``isolate``: each in a child process
+    (:mod:`bench.isolation`), so a method that ends the interpreter fails only its own run."""
+    from bench.isolation import available, execute_isolated
+
     progress = progress or Progress()
+
+    def run(spec, *args, **kwargs):
+        return (execute_isolated if isolate and available(spec) else execute)(spec, *args, **kwargs)
+
     outcome = SuiteOutcome()
     cache = DatasetCache(data_store)
     durations: list[float] = []
@@ -133,32 +164,45 @@ def run_specs(
             outcome.skipped.append(spec.label)
     if outcome.skipped:
         progress.message(f"{len(outcome.skipped)} of {len(specs)} runs already finished: skipped")
+    left: list[RunSpec] = []  # claimed by another process when their turn came
     for i, spec in enumerate(todo, 1):
         eta = (sum(durations) / len(durations)) * (len(todo) - i + 1) if durations else None
         label = f"[{i}/{len(todo)}] {spec.label}"
-        state, record = execute(
+        state, record = run(
             spec, registry, store, cache, progress, label, note=f"(suite ETA {format_seconds(eta)})" if eta else ""
         )
         if state == "busy":
-            progress.message(f"{label}: running in another process, skipped")
-            outcome.busy.append(spec.label)
-        elif state == "skipped":  # finished by another process since we looked
-            outcome.skipped.append(spec.label)
-        elif record["status"] == "ok":
-            durations.append(record["timings"]["wall_seconds"])
-            outcome.ran.append(spec.label)
-            progress.run_finished(label, summary(record))
+            progress.message(f"{label}: running in another process, skipped for now")
+            left.append(spec)
         else:
-            durations.append(record["timings"]["wall_seconds"])
-            outcome.failed.append(spec.label)
-            progress.run_finished(label, f"FAILED: {record['error']['message']}")
-            if record.get("device_unusable"):
+            _tally(outcome, durations, progress, spec, label, state, record)
+            if record is not None and record.get("device_unusable"):
                 progress.message(
                     f"the device is unusable ({record['device_unusable']}): stopping the suite; "
                     f"{len(todo) - i} runs not started (run the suite again in a new process)"
                 )
-                break
+                return outcome
+    # A process that was killed left its runs unfinished and their locks free: run them here.
+    for spec in left:
+        label = f"[left by another process] {spec.label}"
+        state, record = run(spec, registry, store, cache, progress, label)
+        _tally(outcome, durations, progress, spec, label, state, record)
     return outcome
+
+
+def _tally(outcome: SuiteOutcome, durations: list, progress: Progress, spec, label: str, state: str, record) -> None:
+    """Count one run's outcome and say it."""
+    if state == "busy":
+        progress.message(f"{label}: still running in another process")
+        outcome.busy.append(spec.label)
+    elif state == "skipped":  # finished by another process since we looked
+        outcome.skipped.append(spec.label)
+    else:
+        durations.append(record["timings"].get("wall_seconds", 0.0))
+        (outcome.ran if record["status"] == "ok" else outcome.failed).append(spec.label)
+        progress.run_finished(
+            label, summary(record) if record["status"] == "ok" else f"FAILED: {record['error']['message']}"
+        )
 
 
 def execute(
@@ -204,6 +248,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
     from bench.context import pick_device, seed_everything
 
     started = dt.datetime.now(dt.timezone.utc)
+    load_at_start = load_average()
     t0 = time.perf_counter()
     record: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -245,10 +290,15 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             artifacts_dir=store.path_for(spec).with_suffix(""),
             code=record["code_identity"],
         )
-        result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
+        # signals_restored: a method that ignores Ctrl-C leaves it ignored for itself only.
+        with signals_restored(), peakmem.measure(device) as memory:
+            result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
+        record["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
         record["precision"] = precision
         _check_finite(record.get("metrics", {}))
+        if diverged := _diverged(record.get("details", {})):
+            record["diverged"] = diverged  # its metrics are finite, but they are not a trained model's
         record["status"] = "ok"
     except Interrupted:
         raise
@@ -261,13 +311,14 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         record["error"] = {
             "type": type(exc).__name__,
             "message": text or type(exc).__name__,
-            "traceback": traceback.format_exc(),
+            "traceback": _bounded(traceback.format_exc(), MAX_TRACEBACK),
         }
     finally:
         record.setdefault("timings", {})["wall_seconds"] = round(time.perf_counter() - t0, 3)
         record["ended_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         record["code"] = code_version()
         record["environment"] = environment(device or torch.device("cpu"))
+        record["environment"]["load_average"] = {"start": load_at_start, "end": load_average()}  # 1 min
         record["data_files"] = cache.files(spec.dataset)
         pictures = list_images(store.path_for(spec).with_suffix(""))
         if pictures:
@@ -275,6 +326,28 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         if device is not None and device.type == "cuda":
             _free_device_memory(record)
     return _finite_or_null(record)
+
+
+def _bounded(text: str, limit: int) -> str:
+    """``text``, or its head and tail when longer than ``limit`` (what a record may hold)."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 80) // 2  # 80: room for the line that says what was cut
+    return f"{text[:keep]}\n... {len(text) - 2 * keep} characters left out ...\n{text[-keep:]}"
+
+
+def _diverged(details: dict) -> str | None:
+    """Where a logged loss (``details.curves``, a pre-training's ``details.<part>.curves``) first
+    became NaN or infinite, in words; None when it never did."""
+    parts = [("", details.get("curves"))] + [
+        (f"{k} ", v.get("curves")) for k, v in details.items() if isinstance(v, dict)
+    ]
+    for prefix, curve in parts:
+        for point in curve if isinstance(curve, list) else ():
+            for key, value in point.items() if isinstance(point, dict) else ():
+                if "loss" in key and isinstance(value, float) and not math.isfinite(value):
+                    return f"{prefix}{key} is {value} at epoch {point.get('epoch', '?')}"
+    return None
 
 
 def _free_device_memory(record: dict) -> None:

@@ -174,6 +174,10 @@ class Method:
       at (default: its params, and every budget value at its smallest: integers 1 (a restorer's at
       most 3), floats at most 1.0). A method whose defaults are too heavy for a few seconds on a
       CPU gives smaller ones.
+    - ``validate_params``: rules across params that their declarations cannot state (a DDAE
+      ``block`` its UNet has, a ``timestep`` up to ``T``): a function of the full params that
+      returns the problem in one line, or None. Suites are checked with it when they load, for
+      every grid combination and feature-sweep value, so a bad value fails before anything runs.
 
     Every call gets a context (:class:`bench.RunContext` or :class:`bench.RestoreContext`) with
     the same vocabulary: ``device``, ``seed``, ``generator`` (a seeded ``torch.Generator`` on the
@@ -193,6 +197,7 @@ class Method:
     published: tuple[Published, ...] = ()
     check_params: Mapping[str, Any] = field(default_factory=dict)
     check_budget: Mapping[str, int | float] = field(default_factory=dict)
+    validate_params: Callable[[Mapping[str, Any]], str | None] | None = None
 
     #: The kind (which protocols evaluate it) and the dataset tasks it serves: set by the contract.
     kind: ClassVar[str] = ""
@@ -218,6 +223,8 @@ class Method:
         for item in self.published:
             if not isinstance(item, Published):
                 raise ValueError(f"{where}: field 'published' holds bench.Published entries, got {item!r}")
+        if self.validate_params is not None and not callable(self.validate_params):
+            raise ValueError(f"{where}: field 'validate_params' must be a function (params) -> problem or None")
         for key in ("budget", "params", "check_params", "check_budget"):
             if not isinstance(getattr(self, key), Mapping):
                 raise ValueError(f"{where}: field {key!r} must be a dict, got {getattr(self, key)!r}")
@@ -252,10 +259,15 @@ class Classifier(Method):
 
     - ``data`` (:class:`bench.TrainData`): ``data.train`` and ``data.val`` (None when the protocol
       holds out nothing) are :class:`bench.LabelledImages` on ``ctx.device``: ``images`` uint8
-      (N, C, H, W), ``labels`` int64 (N,); ``data.num_classes``. Choices may use ``val``; the test
-      split is never given.
+      (N, C, H, W), ``labels`` int64 (N,); ``data.num_classes``; ``data.unlabelled`` the
+      unlabelled pool, uint8 images (N, C, H, W) only. Under the protocol's label budget
+      (``labels``) ``train`` and ``val`` hold the budgeted labels only: the method never handles a
+      budget itself. Choices may use ``val``; the test split is never given.
     - ``ctx`` (:class:`bench.RunContext`): ``ctx.batches(data.train, batch_size, augment=...)``
       yields (normalised float32 (B, C, H, W), labels (B,)) in the seeded order;
+      ``ctx.view_batches(data.unlabelled, batch_size, (weak, strong))`` several augmented views of
+      each unlabelled batch, ``ctx.endless_batches(data.train, batch_size)`` labelled batches
+      without end (semi-supervised methods);
       ``for epoch in ctx.epochs(n)`` times each epoch and shows progress (``n`` from
       ``ctx.budget``; a fractional epoch budget is the method's to round or to stop part-way);
       ``ctx.step(loss, n=batch)`` (or ``ctx.optimize(loss, optimizer)``) counts each step and its
@@ -325,9 +337,9 @@ class Restorer(Method):
 
     - ``problem`` (:class:`bench.Problem`): ``problem.task``; ``problem.observed`` the degraded
       image, float32 (C, h, w) on ``ctx.device`` (values in [0, 1], noisy ones outside it);
-      ``problem.sigma`` (denoise, in [0, 1] units), ``problem.scale`` (sr; the output is ``scale``
-      times larger), ``problem.mask`` (inpaint: float (1, H, W), 1 where known). The clean image is
-      never given.
+      ``problem.sigma`` (denoise: the noise level, in the unit :class:`bench.Problem` states),
+      ``problem.scale`` (sr; the output is ``scale`` times larger), ``problem.mask`` (inpaint:
+      float (1, H, W), 1 where known). The clean image is never given.
     - ``ctx`` (:class:`bench.RestoreContext`): ``for i in ctx.iterations(ctx.budget.iterations)``
       (the host times this loop; the method may stop early), ``ctx.step(loss)`` once per
       iteration, ``if ctx.should_monitor(i): ctx.monitor(i, output)`` lets the host score an

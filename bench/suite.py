@@ -19,20 +19,20 @@ file, the key and what was expected.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench.executors import check_options
-from bench.params import NAME_TEXT, Param, declared, defaults, is_name, show
-from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
+from bench.protocols import PROTOCOLS, check_feature_sweep, keyed_options
+from bench.records import identity_of, run_key
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
 
@@ -96,6 +96,45 @@ class SuiteError(Exception):
         super().__init__("\n".join(problems))
 
 
+#: Each protocol's options when run keys stopped hashing defaults (record schema 2). A key hashes
+#: these as the spec holds them, defaults included (the keys existing records have), and an option
+#: declared later only when its value differs from its default: adding an option whose default
+#: reproduces the old behaviour leaves every existing key as it was. Never add to these sets (that
+#: moves the keys of every run that leaves the option at its default). Method params are hashed as
+#: the suite writes them (defaults are not filled in), so a new param never moves a key.
+KEYED_OPTIONS: dict[str, frozenset[str]] = {
+    "classify": frozenset({"eval_batch_size", "holdout", "split_seed"}),
+    "restore": frozenset(
+        {"drop_ratio", "images", "mask", "max_images", "monitor_every", "noise_clip", "noise_seed", "scale"}
+        | {"sigma", "task", "warmup"}
+    ),
+    "linear-probe": frozenset(
+        {"batch_size", "crop_padding", "crop_pct", "epochs", "eval_batch_size", "feature_sweep", "flip"}
+        | {"head_init_std", "head_norm", "holdout", "input_size", "labelled_images", "lr_schedule", "lrs"}
+        | {"optimizer", "overrides", "probe", "resized_crop", "split_seed", "test_images", "warmup_epochs"}
+        | {"weight_decays", "weights"}
+    ),
+    "knn": frozenset(
+        {"crop_pct", "eval_batch_size", "feature_sweep", "holdout", "input_size", "k", "labelled_images"}
+        | {"split_seed", "temperature", "test_images", "weights"}
+    ),
+    "finetune": frozenset(
+        {"batch_size", "crop_padding", "crop_pct", "cutmix", "decay_all", "drop_path", "epochs"}
+        | {"eval_batch_size", "flip", "head", "head_init_std", "holdout", "input_size", "label_smoothing"}
+        | {"labelled_images", "layer_decay", "lr", "lr_schedule", "min_lr", "mixup", "optimizer", "overrides"}
+        | {"rand_augment", "random_erasing", "recipe", "resized_crop", "split_seed", "test_images"}
+        | {"warmup_epochs", "warmup_lr", "weight_decay", "weights"}
+    ),
+}
+
+
+def late_options(protocol: str) -> dict:
+    """The options of ``protocol`` declared after :data:`KEYED_OPTIONS`, with their defaults."""
+    declared_options = PROTOCOLS[protocol].options if protocol in PROTOCOLS else {}
+    keyed = KEYED_OPTIONS.get(protocol, frozenset())
+    return {k: v for k, v in defaults(declared_options).items() if k not in keyed}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run: plain, JSON-serialisable data, so any executor can ship it elsewhere."""
@@ -113,24 +152,28 @@ class RunSpec:
     precision: str = "auto"
     channels_last: str | bool = "auto"
     compile: bool = False  # how to run, not what is computed: outside the key, like device
+    #: Params declared with ``since`` and their defaults: at its default such a param is left out of the key.
+    late_params: dict = field(default_factory=dict)
+    #: The protocol's options declared after keys stopped hashing defaults, with their defaults
+    #: (see :data:`KEYED_OPTIONS`): at its default such an option is left out of the key. Filled in
+    #: from the protocol's declaration, and kept in the record's spec so that a reader can check a
+    #: record's key from its spec alone (:func:`bench.records.identity_of`).
+    late_options: dict = field(default_factory=dict)
+    #: What tells this run apart from the suite's others of the same method, dataset and protocol
+    #: (``monitor_every=10``, a grid's ``lr=0.1``): shown in the label, outside the key.
+    variant: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.late_options:
+            object.__setattr__(self, "late_options", late_options(self.protocol))
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
-        return {
-            "suite": self.suite,
-            "dataset": self.dataset,
-            "method": self.method,
-            "protocol": self.protocol,
-            "protocol_options": self.protocol_options,
-            "params": self.params,
-            "budget": self.budget,
-            "seed": self.seed,
-        }
+        return identity_of(asdict(self))
 
     @property
     def key(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return run_key(self.identity())
 
     @property
     def label(self) -> str:
@@ -140,7 +183,13 @@ class RunSpec:
         control = " (random weights)" if self.protocol_options.get("weights") == "random" else ""
         images = self.protocol_options.get("images")
         dataset = f"{self.dataset} [{', '.join(images)}]" if images else self.dataset
-        return f"{dataset} / {self.method}{control} / {self.protocol} / seed {self.seed}"
+        variant = f" {self.variant}" if self.variant else ""
+        return f"{dataset} / {self.method}{control}{variant} / {self.protocol}{self._budget_label()} / seed {self.seed}"
+
+    def _budget_label(self) -> str:
+        """A label budget and its fold (split seed), so runs that differ only in them read apart."""
+        labels = self.protocol_options.get("labels")
+        return "" if labels is None else f" labels {labels} fold {self.protocol_options.get('split_seed', 0)}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -235,6 +284,7 @@ def load_suite(
             full = v.budget(spec, {**group_budget, **budget}, mwhere)
             if options.get("feature_sweep"):
                 v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
+            v.method_rules(spec, grid, options.get("feature_sweep") or {}, mwhere)
             if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
                 v.problem(
                     mwhere,
@@ -265,6 +315,7 @@ def load_suite(
                                 precision=group_precision,
                                 channels_last=group_layout,
                                 compile=compile_models,
+                                late_params=late_defaults(spec.params),
                             )
                         )
     if not specs and not v.problems:
@@ -272,7 +323,30 @@ def load_suite(
     if v.problems:
         raise SuiteError(v.problems)
     unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
-    return Suite(name=name, description=description, path=path, runs=list(unique.values()), executor=executor)
+    runs = name_variants(list(unique.values()))
+    return Suite(name=name, description=description, path=path, runs=runs, executor=executor)
+
+
+def name_variants(specs: list[RunSpec]) -> list[RunSpec]:
+    """Runs that would share a label (a grid's points, one method under two protocol options or
+    budgets) get a ``variant`` naming what differs, so progress, ``--dry-run`` and ``--only`` tell
+    them apart."""
+    by_label: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        by_label.setdefault(spec.label, []).append(spec)
+    named: dict[str, str] = {}
+    for members in by_label.values():
+        if len(members) < 2:
+            continue
+        sections = [
+            (section, key)
+            for section in ("params", "protocol_options", "budget")
+            for key in sorted({k for s in members for k in getattr(s, section)})
+            if len({json.dumps(getattr(s, section).get(key), sort_keys=True, default=str) for s in members}) > 1
+        ]
+        for s in members:
+            named[s.key] = " ".join(f"{key}={getattr(s, section).get(key)}" for section, key in sections)
+    return [replace(s, variant=named[s.key]) if named.get(s.key) else s for s in specs]
 
 
 def read_yaml(path: Path) -> Any:
@@ -300,6 +374,11 @@ def read_yaml(path: Path) -> Any:
         raise SuiteError([f"{path}: {_yaml_problem(exc)}"]) from None
     except RecursionError:  # defence in depth: nesting is bounded while composing
         raise SuiteError([f"{path}: (top level): not valid YAML: nested too deep"]) from None
+
+
+#: YAML 1.1 reads ``1e-3`` (no dot) as text, so ``lr: 1e-3`` reached a method as the string '1e-3';
+#: suites read every number in exponent form as a float, as YAML 1.2 and people do.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -350,6 +429,9 @@ class _BoundedLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
 
 
+_BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """A YAML error as one line: where (line and column) and what."""
     if isinstance(exc, yaml.reader.ReaderError):
@@ -370,17 +452,31 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _declared_integer(spec, key: str, value: Any) -> str:
+    """Why a fractional value is refused: the integer is the plugin's declaration, not the suite's
+    mistake, and how the plugin allows fractions."""
+    declared = spec.budget[key]
+    if not isinstance(declared, int) or isinstance(value, bool) or not isinstance(value, float) or value <= 0:
+        return ""
+    return (
+        f"; method {spec.name!r} declares {key} an integer (budget={{{key!r}: {declared}}}): write an integer, "
+        f"or its plugin declares {{{key!r}: {float(declared)}}} to allow fractions"
+    )
+
+
 class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
         self._seen: set[str] = set()
 
-    def problem(self, key: str, text: str) -> None:
+    def problem(self, key: str, text: str, whole: bool = False) -> None:
+        """Note a problem; ``whole``: the host's own text, bounded where it quotes the suite (a
+        registry look-up: the plugins that failed to load are all listed), never cut."""
         # A command-line override is not the file's fault: name the option instead.
         origin = "command line" if key.startswith("--") else str(self.path)
         key = _cut(key or "(top level)", 120)
-        line = f"{origin}: {key}: {_cut(text, MAX_LINE - len(key) - 2)}"
+        line = f"{origin}: {key}: {text if whole else _cut(text, MAX_LINE - len(key) - 2)}"
         if line in self._seen:  # e.g. an unknown dataset once per grid point
             return
         self._seen.add(line)
@@ -477,7 +573,7 @@ class _Validator:
                 )
             else:
                 options[opt] = self.check(declarations[opt], val, _join(key, opt))
-        return protocol, options
+        return protocol, keyed_options(options, declarations)
 
     def params(self, declarations: dict[str, Param], given: dict, where: str, method: str) -> dict:
         """The ``given`` params that their declarations allow (the others are problems)."""
@@ -508,7 +604,7 @@ class _Validator:
         try:
             spec = registry.method(entry["name"])
         except PluginError as exc:
-            self.problem(_join(where, "name"), str(exc))
+            self.problem(_join(where, "name"), str(exc), whole=True)
             return None
         declarations = declared(spec.params)
         params = defaults(spec.params)
@@ -556,9 +652,11 @@ class _Validator:
                     f"method {spec.name!r} has no budget {key!r}; expected one of: {known}",
                 )
             else:
-                full[key] = self.check(
-                    Param(spec.budget[key], gt=0, le=MAX_BUDGET), value, _join(where, f"budget.{key}")
-                )
+                problem = Param(spec.budget[key], gt=0, le=MAX_BUDGET).check(value)
+                if problem:
+                    self.problem(_join(where, f"budget.{key}"), problem + _declared_integer(spec, key, value))
+                else:
+                    full[key] = value
         return full
 
     def executor(self, value: Any, registry: Registry) -> dict | None:
@@ -571,7 +669,7 @@ class _Validator:
         try:
             spec = registry.executor(value["name"])
         except PluginError as exc:
-            self.problem("executor.name", str(exc))
+            self.problem("executor.name", str(exc), whole=True)
             return None
         for problem in check_options(spec, options):
             self.problem("executor", problem)
@@ -586,11 +684,25 @@ class _Validator:
                 if problem := _first_problem(declarations[name], values):
                     self.problem(_join(key, name), problem)
 
+    def method_rules(self, spec, grid: list[dict], sweep: dict, where: str) -> None:
+        """The method's own rules across params (``validate_params``) for every run's params: each
+        grid combination, and each with every feature-sweep value (a DDAE block its UNet has)."""
+        if spec.validate_params is None:
+            return
+        said = set()
+        for params in grid:
+            sweeps = [{**params, k: x} for k, values in sweep.items() if isinstance(values, list) for x in values]
+            for candidate in [params, *sweeps]:
+                problem = spec.validate_params(candidate)
+                if problem and problem not in said:
+                    said.add(problem)
+                    self.problem(where, f"method {spec.name!r}: {problem}")
+
     def dataset(self, name: str, registry: Registry, where: str):
         try:
             return registry.dataset(name)
         except PluginError as exc:
-            self.problem(where, str(exc))
+            self.problem(where, str(exc), whole=True)
             return None
 
     def compatible(self, protocol, method, dataset, where: str, options: dict | None = None) -> bool:

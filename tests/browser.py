@@ -151,6 +151,56 @@ def check_report(driver, url: str, pictures: bool = True) -> list[str]:
     return problems
 
 
+def check_choice(driver, url: str) -> list[str]:
+    """Pick each x axis of the first quality-cost plot: the picture must change and render."""
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(url)
+    selects = driver.find_elements("css selector", "select[data-choice]")
+    if not selects:
+        return ["no quality-cost plot with a choice of x axis"]
+    slug = selects[0].get_attribute("data-choice")
+    img = driver.find_element("css selector", f'img[data-choice-img="{slug}"]')
+    problems, seen = [], set()
+    for option in Select(selects[0]).options:
+        Select(selects[0]).select_by_value(option.get_attribute("value"))
+        wait_for_images(driver)
+        src = img.get_attribute("src")
+        seen.add(src)
+        if not driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
+            problems.append(f"x axis {option.text!r}: plot not rendered ({src})")
+    if len(seen) != len(Select(selects[0]).options):
+        problems.append(f"choosing an x axis did not change the plot: {sorted(seen)}")
+    return problems
+
+
+def check_gallery(driver, url: str) -> list[str]:
+    """Follow a leaderboard row's "per image" link: the gallery must show each image's panels
+    (clean, degraded, the methods) with zoomed crops and difference maps, all rendered."""
+    driver.get(url)
+    links = driver.find_elements("css selector", "a.gallery-link")
+    if not links:
+        return ["no leaderboard row links to a gallery"]
+    href = links[0].get_attribute("href")
+    driver.get(href)
+    problems = [f"gallery image not rendered: {src}" for src, _, width in wait_for_images(driver) if not width]
+    sections = driver.find_elements("css selector", "section.image")
+    if not sections:
+        problems.append(f"gallery {href} shows no image")
+    for section in sections:
+        figures = section.find_elements("css selector", "figure")
+        diffs = section.find_elements("css selector", "img[src$='-diff.png']")
+        crops = section.find_elements("css selector", "img[src$='-crop.png']")
+        if len(figures) < 3 or len(crops) != len(figures) or len(diffs) != len(figures) - 2:
+            problems.append(
+                f"{section.get_attribute('id')}: {len(figures)} panels, {len(crops)} crops, {len(diffs)} maps"
+            )
+    anchor = href.partition("#")[2]
+    if anchor and not driver.find_elements("id", anchor):
+        problems.append(f"the row's anchor #{anchor} is not on the gallery page")
+    return problems
+
+
 def _check_sorting(driver, table) -> list[str]:
     """Click a numeric column whose values differ: the rows must change order and end sorted."""
     from selenium.webdriver.common.by import By

@@ -151,7 +151,8 @@ def test_params_and_budget_reach_the_context_with_a_changed_value():
     reg = registry.load(extra_plugins=[("watched", Plugin())])
     report = check(reg, ["watched"])
     assert report.ok, report.failures
-    assert seen == [({"mode": "a", "width": 4, "on": True}, {"epochs": 1})] * 2  # the check values, twice
+    # The check values: twice, then once under the label budget.
+    assert seen == [({"mode": "a", "width": 4, "on": True}, {"epochs": 1})] * 3
 
     # The first run changes every param to another allowed value; the method sees them all.
     method = reg.methods["watched"]
@@ -159,7 +160,7 @@ def test_params_and_budget_reach_the_context_with_a_changed_value():
     assert changed == {"mode": "b", "width": 5, "on": False}
     stopped = bench_check._run(reg, method, bench_check._runs(method), changed, {"epochs": 1}, "cpu", stop=True)
     assert [(c.name, c.params, c.budget) for c in stopped.calls] == [("train", changed, {"epochs": 1})]
-    assert not stopped.errors and len(seen) == 2, "the stopped run never reaches the method itself"
+    assert not stopped.errors and len(seen) == 3, "the stopped run never reaches the method itself"
 
 
 def test_the_command_exits_1_on_a_broken_rule_and_2_on_an_unknown_name(monkeypatch, tmp_path, capsys):
@@ -177,7 +178,7 @@ def test_the_command_exits_1_on_a_broken_rule_and_2_on_an_unknown_name(monkeypat
     assert "FAILED lazy: returns: train() returned str, expected a torch.nn.Module" in captured.err
     assert "1 methods checked" in captured.out
     assert cli.main(["check", "nope"]) == 2
-    assert "no plugin or method named 'nope'" in capsys.readouterr().err
+    assert "no plugin, distribution, method or dataset named 'nope'" in capsys.readouterr().err
 
 
 def test_a_plugin_that_does_not_load_fails_its_check(monkeypatch, tmp_path, capsys):
@@ -210,3 +211,21 @@ def test_an_old_style_spec_passes_bench_check_with_its_deprecation_warning(monke
     with pytest.warns(DeprecationWarning, match=r"register bench.Restorer\(name, restore=fit"):
         assert cli.main(["check", "old"]) == 0
     assert "1 methods checked, 0 rules broken" in capsys.readouterr().out
+
+
+def test_a_classifier_handed_labels_outside_its_budget_is_reported(monkeypatch):
+    from bench.protocols import classify
+
+    def leaky_splits(full_train, options):  # a host regression: every label handed over
+        return full_train, None, full_train.images, None
+
+    monkeypatch.setattr(classify, "_splits", leaky_splits)
+    reg = registry.load(extra_plugins=[("good", Good())])
+    found = [(f.rule, f.detail) for f in check(reg, ["good-linear"]).failures]
+    assert found == [("label budget", "train() could reach 96 labels under labels: 8 x 4 classes (32)")]
+
+
+class Good:
+    @hookimpl
+    def bench_register_methods(self, register):
+        register(Classifier("good-linear", linear, budget={"epochs": 1}))

@@ -1,9 +1,12 @@
 """`bench compare`: tolerances, significance on the raw samples, verdicts and exit codes."""
 
+import json
+
 import pytest
 
 from bench import cli
 from bench.compare import Tolerances, compare, p_worse
+from bench.records import key_of
 from test_report import record
 
 JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
@@ -121,6 +124,10 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     )
     for results, lr, slowdown in [("base", 0.5, 0), ("same", 0.5, 0), ("bad", 0.0005, 0), ("slow", 0.5, 9)]:
         run_suite(tmp_path, reg, suite % (lr, slowdown), results=results)
+    for path in tmp_path.rglob("*.json"):  # the gate on a loaded machine has its own test (test_ab.py)
+        record = json.loads(path.read_text())
+        record["environment"].pop("load_average", None)
+        path.write_text(json.dumps(record))
 
     def quality(new):
         deltas = compare(tmp_path / "base", tmp_path / new, Tolerances())
@@ -131,7 +138,8 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     slow = {d.metric: d for d in compare(tmp_path / "base", tmp_path / "slow", Tolerances())}
     assert slow["train_images_per_s"].verdict == "REGRESSION" and slow["train_images_per_s"].p_value < 0.05
     assert slow["test_accuracy"].verdict == "ok"
-    assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "slow")]) == 1
+    # The fixed tolerance: on a loaded machine the seeds' spread, which the default is set from, can be wide.
+    assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "slow"), "--throughput-tolerance", "0.2"]) == 1
 
 
 def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_path):
@@ -152,7 +160,7 @@ def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_p
             root / f"x{scale}.json",
             {
                 "schema_version": 1,
-                "key": f"x{scale}",
+                "key": key_of(spec),
                 "spec": spec,
                 "status": "ok",
                 "ended_at": "",

@@ -435,3 +435,18 @@ def test_a_compiled_restoration_warms_up_at_the_size_it_is_timed_at(tmp_path, co
         suite.runs, shapes_reg, ResultStore(tmp_path / "r"), DataStore(tmp_path / "d"), Progress(quiet=True)
     )
     assert outcome.exit_code == 0 and sides == [warmup_side, 64]  # the warm-up, then the timed image
+
+
+# -- process isolation (issue 29) meets CUDA: a CUDA context does not survive fork ---------------------
+
+
+def test_a_run_that_may_use_cuda_is_not_forked(gpu, monkeypatch):
+    from bench import isolation
+
+    assert isolation.available(spec(device="cpu"))
+    gpu(8, 0)
+    assert not isolation.available(spec())  # device auto on a GPU machine: cuda
+    assert not isolation.available(spec(device="cuda"))
+    assert isolation.available(spec(device="cpu"))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert not isolation.available(spec(device="cpu"))  # this process holds a CUDA context

@@ -18,11 +18,11 @@ from bench import cli, registry
 from bench.compare import Tolerances, compare
 from bench.data.store import DataStore
 from bench.html import SiteError, build
-from bench.html.assets import SORT_JS
+from bench.html.assets import SCRIPT
 from bench.html.collect import collect
 from bench.html.plots import pareto_front
 from bench.progress import Progress
-from bench.records import ResultStore, write_json_atomic
+from bench.records import ResultStore, key_of, write_json_atomic
 from bench.runner import run_specs
 from bench.suite import load_suite
 
@@ -192,7 +192,13 @@ def test_published_numbers_come_from_the_installed_plugin_for_older_records(tmp_
     }
     write_json_atomic(
         tmp_path / "r.json",
-        {"schema_version": 1, "key": "k", "spec": spec, "status": "ok", "metrics": {"psnr": 30.4, "ssim": 0.868}},
+        {
+            "schema_version": 1,
+            "key": key_of(spec),
+            "spec": spec,
+            "status": "ok",
+            "metrics": {"psnr": 30.4, "ssim": 0.868},
+        },
     )
     report = collect(tmp_path)
     row = report.tables[0].rows[0]
@@ -290,6 +296,9 @@ TAGS = {
     "pre",
     "details",
     "summary",
+    "label",
+    "select",
+    "option",
 }
 ATTRIBUTES = {
     "lang",
@@ -308,6 +317,11 @@ ATTRIBUTES = {
     "data-better",
     "data-row",
     "data-table",
+    "data-choice",
+    "data-choice-img",
+    "data-choice-caption",
+    "data-alt",
+    "value",
 }
 
 
@@ -335,7 +349,7 @@ def assert_no_markup_from_records(text: str) -> Elements:
     tags = {tag for tag, _ in parsed.elements}
     names = {name for _, attrs in parsed.elements for name, _ in attrs}
     assert tags <= TAGS and names <= ATTRIBUTES, (tags - TAGS, names - ATTRIBUTES)
-    assert parsed.scripts == [SORT_JS]  # the page's own script, and nothing else runs
+    assert parsed.scripts == [SCRIPT]  # the page's own script, and nothing else runs
     links = [value for _, attrs in parsed.elements for name, value in attrs if name in ("href", "src")]
     assert not [link for link in links if ":" in link.split("#")[0] or link.startswith("/")], links
     return parsed
@@ -382,7 +396,7 @@ def hostile_records(root):
     }
     ok = {
         **common,
-        "key": HOSTILE + "0",
+        "key": key_of(spec),
         "spec": spec,
         "status": "ok",
         "metrics": {"test_accuracy": 90.0, HOSTILE: 1.0},
@@ -396,7 +410,7 @@ def hostile_records(root):
     }
     failed = {
         **common,
-        "key": HOSTILE + "1",
+        "key": key_of({**spec, "seed": 1}),
         "spec": {**spec, "seed": 1},
         "status": "failed",
         "error": {"type": HOSTILE, "message": HOSTILE, "traceback": HOSTILE},

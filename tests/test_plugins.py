@@ -304,5 +304,5 @@ def test_a_plain_default_its_own_type_refuses_breaks_the_plugin_not_the_suites(t
 
     reg = registry.load(extra_plugins=[("nan-plugin", Plugin)])
     (broken,) = [b for b in reg.broken if b.name == "nan-plugin"]
-    assert "method 'nan-default': field 'params': Param default nan" in broken.error
+    assert "method 'nan-default': field 'params': 'lr': the default nan" in broken.error
     assert "nan-default" not in reg.methods

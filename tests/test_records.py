@@ -17,6 +17,7 @@ from bench.records import (
     Unreadable,
     check_record,
     iter_records,
+    key_of,
     read_record,
     write_json_atomic,
 )
@@ -251,7 +252,7 @@ def classify_record(seed: int) -> dict:
     }
     return {
         "schema_version": 1,
-        "key": f"c{seed}",
+        "key": key_of(spec),
         "spec": spec,
         "status": "ok",
         "ended_at": "2026-01-01T00:00:00",
@@ -290,7 +291,7 @@ def restore_record(seed: int) -> dict:
     }
     return {
         "schema_version": 1,
-        "key": f"r{seed}",
+        "key": key_of(spec),
         "spec": spec,
         "status": "ok",
         "ended_at": "",
@@ -385,6 +386,7 @@ def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
 def test_protocol_options_of_any_json_type_are_shown_as_the_setting(tmp_path, capsys, options, setting):
     rec = restore_record(0)
     rec["spec"]["protocol_options"] = options
+    rec["key"] = key_of(rec["spec"])
     write_json_atomic(tmp_path / "r.json", rec)
     assert cli.main(["table", str(tmp_path)]) == 0
     assert setting in capsys.readouterr().out

@@ -3,12 +3,13 @@ import json
 import pytest
 
 from bench import cli
-from bench.records import write_json_atomic
+from bench.records import key_of, write_json_atomic
 from bench.report import leaderboard, load_groups, render
 
 
 def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, suite="s", key=None, samples=None):
-    """A result record as the runner writes it; ``samples``: the train rate's raw timing samples."""
+    """A result record as the runner writes it, in ``<key>.json`` (``key``: the file's name, by default
+    method-seed-epochs); ``samples``: the train rate's raw timing samples."""
     spec = {
         "suite": suite,
         "dataset": "toy",
@@ -24,7 +25,7 @@ def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, su
     }
     rec = {
         "schema_version": 1,
-        "key": key or f"{method}-{seed}-{epochs}",
+        "key": key_of(spec),  # a record's key is its spec's hash, or it is not trusted
         "spec": spec,
         "status": status,
         "ended_at": "2026-01-01T00:00:00",
@@ -40,7 +41,7 @@ def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, su
         }
     else:
         rec["error"] = {"message": "boom"}
-    write_json_atomic(root / f"{rec['key']}.json", rec)
+    write_json_atomic(root / f"{key or f'{method}-{seed}-{epochs}'}.json", rec)
 
 
 @pytest.fixture
@@ -137,22 +138,22 @@ def restore_run(root, method, images, seed=0, shard=True, psnr=None, seconds=Non
     options = {"task": "sr", "scale": 4} | ({"images": list(images)} if shard else {})
     per_image = [{"image": name, "psnr": p, "ssim": 0.9} for name, p in images.items()]
     seconds = seconds or [10.0] * len(images)
-    key = f"{method}-{seed}-{'-'.join(images)}"
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": method,
+        "protocol": "restore",
+        "protocol_options": options,
+        "params": {},
+        "budget": {},
+        "seed": seed,
+    }
     write_json_atomic(
-        root / f"{key}.json",
+        root / f"{method}-{seed}-{'-'.join(images)}.json",
         {
             "schema_version": 1,
-            "key": key,
-            "spec": {
-                "suite": "s",
-                "dataset": "set5",
-                "method": method,
-                "protocol": "restore",
-                "protocol_options": options,
-                "params": {},
-                "budget": {},
-                "seed": seed,
-            },
+            "key": key_of(spec),
+            "spec": spec,
             "status": "ok",
             "ended_at": "",
             "metrics": {
@@ -188,8 +189,8 @@ def test_a_set_run_image_by_image_is_one_row_beside_the_whole_set_run(tmp_path):
     assert figures["iterations_per_s"]["mean"] == pytest.approx(500 / 220)
     table = render(leaderboard(load_groups(tmp_path)), "markdown")
     assert table.count("### ") == 1 and "### s · set5 · restore · sr x4 " in table
-    dip_cells = next(line for line in table.splitlines() if line.startswith("| dip")).split("|")
-    assert dip_cells[3].strip() == "1"  # seeds, not shards
+    dip_cells = next(line for line in table.splitlines() if "| dip " in line).split("|")
+    assert dip_cells[4].strip() == "1"  # seeds, not shards (after rank, method, budget)
 
 
 def test_shards_short_of_the_set_are_named_and_kept_apart_and_seeds_weigh_by_images(tmp_path):

@@ -12,7 +12,7 @@ import toy
 from bench import MethodSpec, hookimpl, registry
 from bench.data.store import DataStore
 from bench.progress import Progress
-from bench.records import ResultStore
+from bench.records import SCHEMA_VERSION, ResultStore
 from bench.runner import run_specs
 from bench.suite import load_suite
 from fakedist import install_distribution
@@ -39,7 +39,7 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     )
     assert outcome.exit_code == 0 and len(outcome.ran) == 1
     record = store.read(suite.runs[0])
-    assert record["schema_version"] == 1 and record["status"] == "ok"
+    assert record["schema_version"] == SCHEMA_VERSION and record["status"] == "ok"
     assert record["spec"]["seed"] == 3 and record["spec"]["budget"] == {"epochs": 4}
     assert record["metrics"]["test_accuracy"] > 90 and "val_accuracy" in record["metrics"]
     assert record["metric_info"]["test_accuracy"]["convention"].startswith("top-1 accuracy")
@@ -49,6 +49,8 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     assert record["details"]["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
     assert [c["epoch"] for c in record["details"]["curves"] if "loss" in c] == [1, 2, 3, 4]
     assert record["environment"]["libraries"]["torch"] and record["environment"]["device"]["type"] == "cpu"
+    assert record["environment"]["lock"]["packages"]["torch"] == record["environment"]["libraries"]["torch"]
+    assert set(record["environment"]["load_average"]) == {"start", "end"}
     assert record["code"]["bench"] and record["plugins"]["method"]["plugin"] == "toy"
     assert record["timings"]["train_seconds"] > 0
 

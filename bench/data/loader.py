@@ -28,6 +28,8 @@ class Augment:
     rand_augment: timm's RandAugment config (``rand-m9-mstd0.5-inc1``, ``bench.rand_augment``),
         after crop and flip as in timm's train transform; "" disables it.
     pad_mode: "constant" pads with zeros (black), "reflect" mirrors the border.
+    cutout: the side of a square set to ``cutout_fill`` per image, last (``random_cutout``:
+        FixMatch's strong augmentation ends with one); 0 disables it.
     """
 
     resized_crop: tuple[float, float] | None = None
@@ -36,6 +38,8 @@ class Augment:
     rand_augment: str = ""
     pad_mode: str = "constant"
     resized_crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    cutout: int = 0
+    cutout_fill: int = 127
 
     def __post_init__(self) -> None:
         if self.rand_augment:
@@ -50,7 +54,25 @@ class Augment:
             images = random_flip(images, generator)
         if self.rand_augment:  # integers in 0..255 either way: back to the batch's dtype is exact
             images = rand_augment(images.float(), generator, **parse_config(self.rand_augment)).to(images.dtype)
+        if self.cutout:
+            images = random_cutout(images, self.cutout, generator, self.cutout_fill)
         return images
+
+
+def random_cutout(images: torch.Tensor, size: int, generator: torch.Generator, fill: int = 127) -> torch.Tensor:
+    """Cutout (DeVries & Taylor 2017) as FixMatch's CTAugment op draws it: per image a centre
+    (y, x) uniform over the pixels, the box [y - size // 2, y + size // 2) x [x - size // 2,
+    x + size // 2) clipped to the image and set to ``fill`` in every channel. images: (B, C, H, W)."""
+    b, _, h, w = images.shape
+    half = size // 2
+    cy = torch.randint(0, h, (b,), device=images.device, generator=generator)
+    cx = torch.randint(0, w, (b,), device=images.device, generator=generator)
+    rows = torch.arange(h, device=images.device)[None, :]
+    cols = torch.arange(w, device=images.device)[None, :]
+    in_rows = (rows >= (cy - half)[:, None]) & (rows < (cy + half)[:, None])  # (B, H)
+    in_cols = (cols >= (cx - half)[:, None]) & (cols < (cx + half)[:, None])  # (B, W)
+    box = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (B, 1, H, W)
+    return torch.where(box, torch.full_like(images, fill), images)
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -33,6 +33,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from bench.paths import LinkRefused, refuse_links
+
 CHUNK = 1 << 20
 DEFAULT_ROOT = pathlib.Path("~/.cache/bench/data")
 #: Marks a folder as bench's download cache (https://bford.info/cachedir/: backup tools skip it).
@@ -45,6 +47,14 @@ _CACHE_TAG_TEXT = (
 
 class DataError(RuntimeError):
     """A dataset file is missing, corrupt or cannot be fetched; the message says what to do."""
+
+
+def _unlinked(cache: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
+    """``path`` in the cache, refused (DataError) when a link planted there would send a write outside."""
+    try:
+        return refuse_links(cache, path)
+    except LinkRefused as exc:
+        raise DataError(str(exc)) from None
 
 
 def _check_relative(kind: str, path: str) -> None:
@@ -73,6 +83,45 @@ class RemoteFile:
     @property
     def urls(self) -> tuple[str, ...]:
         return (self.url, *self.mirrors)
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A file shipped inside an installed Python package (a plugin's wheel): read where it is
+    installed, never copied or downloaded, so it works offline; verified by checksum and recorded
+    as ``package://<package>/<resource>`` like any other file a run read.
+
+    ``package`` is the importable package (``"bench_digits"``), ``resource`` the file's path
+    inside it (``"data/digits.npz"``; list it in the wheel's package data), ``md5`` its checksum.
+    """
+
+    package: str
+    resource: str
+    md5: str
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_relative("packaged file", self.resource)
+
+    @property
+    def path(self) -> str:
+        """How records name it."""
+        return f"package://{self.package}/{self.resource}"
+
+    def locate(self) -> pathlib.Path:
+        """Where the installed package holds it (a DataError when it does not)."""
+        from importlib import resources
+
+        try:
+            where = resources.files(self.package).joinpath(self.resource)
+        except (ModuleNotFoundError, TypeError) as exc:
+            raise DataError(f"{self.path}: package {self.package!r} is not installed ({exc})") from None
+        if not isinstance(where, pathlib.Path) or not where.is_file():
+            raise DataError(
+                f"{self.path}: not a file in the installed package {self.package!r} (looked at {where}); "
+                "list it in the wheel's package data"
+            )
+        return where
 
 
 @dataclass(frozen=True)
@@ -191,10 +240,49 @@ class DataStore:
             self.offline = _env_flag("BENCH_OFFLINE")
 
     # -- public ------------------------------------------------------------------------------
-    def fetch(self, file: RemoteFile) -> pathlib.Path:
-        """The verified local path of ``file``, downloading it into the cache if needed."""
+    def fetch(self, file: RemoteFile | PackagedFile) -> pathlib.Path:
+        """The verified local path of ``file``, downloading it into the cache if needed (a
+        :class:`PackagedFile` is read where its package is installed, online or offline)."""
+        if isinstance(file, PackagedFile):
+            return self._packaged(file)
         path, found = self._ensure(file)
         self._record(file.path, found, file.url)
+        return path
+
+    @property
+    def folders(self) -> tuple[pathlib.Path, ...]:
+        """Where files are looked for, in order: the mirrors (read-only), then the cache."""
+        return (*self.mirrors, self.cache)
+
+    def find(self, file: RemoteFile) -> pathlib.Path | None:
+        """A copy of ``file`` matching its checksum in the mirrors or the cache, recorded; None
+        when there is none (nothing is downloaded, logged or removed: a copy that differs may be
+        another encoding of the same image, see :func:`bench.restoration.images.fetch_image`)."""
+        for folder in self.folders:
+            path = folder / file.path
+            if not path.is_file():
+                continue
+            found = digest(path)
+            if found.md5 == file.md5.lower() and (file.sha256 is None or found.sha256 == file.sha256.lower()):
+                self._record(file.path, found, file.url)
+                return path
+        return None
+
+    def record(self, rel: str, path: pathlib.Path, url: str, **extra) -> None:
+        """Record a file a loader verified itself (by what it holds, e.g. its decoded pixels):
+        its checksums, size, where it came from and ``extra`` go into every result that read it."""
+        self._record(rel, digest(path), url)
+        self.used[rel].update(extra)
+
+    def _packaged(self, file: PackagedFile) -> pathlib.Path:
+        path = file.locate()
+        found = digest(path)
+        if found.md5 != file.md5.lower() or (file.sha256 and found.sha256 != file.sha256.lower()):
+            raise DataError(
+                f"{file.path}: {path} does not match its checksum (md5 {found.md5}, expected {file.md5}); "
+                "reinstall the package that ships it"
+            )
+        self._record(file.path, found, file.path)
         return path
 
     def fetch_member(self, archive: Archive, member: str) -> pathlib.Path:
@@ -221,7 +309,7 @@ class DataStore:
         located = self._locate(file.path, file.md5, file.sha256)
         if located is not None:
             return located
-        path = self.cache / file.path
+        path = _unlinked(self.cache, self.cache / file.path)
         return path, self._download(file, path)
 
     # -- verification ------------------------------------------------------------------------
@@ -345,7 +433,7 @@ class DataStore:
                 member = name[len(archive.strip) :]
                 if member not in wanted:
                     continue
-                target = self.cache / archive.member_path(member)
+                target = _unlinked(self.cache, self.cache / archive.member_path(member))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
                 try:

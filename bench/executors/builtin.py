@@ -29,11 +29,16 @@ def _slurm(options):
 
 @hookimpl
 def bench_register_executors(register):
+    from bench.executors.local import OPTIONS as LOCAL
+    from bench.executors.local import OPTIONS_HELP as LOCAL_HELP
+
     register(
         ExecutorSpec(
             name="local",
             make=_local,
-            description="one run after another in this process (the default)",
+            options=LOCAL,
+            options_help=LOCAL_HELP,
+            description="one run after another on this machine, each in a child process (the default)",
         )
     )
     from bench.executors.ray import OPTIONS as RAY

@@ -1,12 +1,20 @@
-"""The ``local`` executor (the default): one run after another in this process."""
+"""The ``local`` executor (the default): one run after another on this machine, each in a child
+process of its own (``isolate``, see :mod:`bench.isolation`) or all in this process."""
 
 from __future__ import annotations
 
 from bench.executors import Executor, Job
 
+#: ``isolate``: on by default (a dying method fails only its own run; cost measured in docs/suites.md).
+OPTIONS = {"isolate": True}
+OPTIONS_HELP = {
+    "isolate": "true: each run in a forked child process, so a method that exits the interpreter, "
+    "crashes natively or ignores signals fails only its own run; false: all in this process"
+}
+
 
 class LocalExecutor(Executor):
-    """Runs the specs in order in this process, sharing the loaded datasets between runs."""
+    """Runs the specs in order, sharing the loaded datasets between runs."""
 
     def __init__(self, options: dict):
         self.options = options
@@ -16,4 +24,5 @@ class LocalExecutor(Executor):
         from bench.runner import run_specs
 
         data_store = DataStore(job.data_dir, offline=job.offline)
-        return run_specs(job.specs, job.registry, job.store, data_store, job.progress)
+        isolate = self.options.get("isolate", OPTIONS["isolate"])
+        return run_specs(job.specs, job.registry, job.store, data_store, job.progress, isolate=isolate)

@@ -58,22 +58,27 @@ def lost(job: Job, board: Board, spec, error: BaseException | str, where: str = 
     else:
         kind, text, details = "WorkerLost", str(error), str(error)
     message = (text.strip().splitlines() or [kind])[0]
-    record = {
+    record = failure_record(spec, kind, f"{message}{' (' + where + ')' if where else ''}", details)
+    written = _write_unless_done(job, spec, record, notify=True)
+    if written is None:  # another process holds the spec now: it will write the outcome
+        board.busy(spec)
+    else:
+        board.finished(spec, written)
+
+
+def failure_record(spec, kind: str, message: str, details: str) -> dict:
+    """The failed record of a run whose process died before it could write its own."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "key": spec.key,
         "spec": spec.to_dict(),
         "status": "failed",
         "started_at": None,
         "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "error": {"type": kind, "message": f"{message}{' (' + where + ')' if where else ''}", "traceback": details},
+        "error": {"type": kind, "message": message, "traceback": details},
         "timings": {},
         "code": code_version(),
     }
-    written = _write_unless_done(job, spec, record, notify=True)
-    if written is None:  # another process holds the spec now: it will write the outcome
-        board.busy(spec)
-    else:
-        board.finished(spec, written)
 
 
 def _write_unless_done(job: Job, spec, record: dict, notify: bool) -> dict | None:

@@ -54,6 +54,13 @@ figcaption { font-size: 12px; color: var(--muted); max-width: 640px; margin-top:
 pre { background: var(--soft); padding: 8px 10px; overflow-x: auto; font-size: 12px; border: 1px solid var(--line); }
 details summary { cursor: pointer; color: var(--accent); margin: 4px 0; }
 .summary-verdicts span { margin-right: 12px; }
+label.choice { display: block; font-size: 12px; color: var(--muted); margin-bottom: 3px; }
+p.rank-note { font-style: italic; }
+.gallery-link { font-size: 12px; margin-left: 6px; }
+section.image .panels { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+section.image figure { max-width: 260px; }
+section.image figure img { display: block; max-width: 256px; margin-bottom: 4px; border: 1px solid var(--line);
+                          image-rendering: pixelated; }
 """
 
 #: Click a header to sort by that column (numbers by their data-value, text otherwise); click
@@ -100,3 +107,24 @@ SORT_JS = """
   });
 })();
 """
+
+#: A figure with a choice (``<select data-choice=SLUG>``) shows the option picked: the quality-cost
+#: plot's x axis. Without a script the first view stays.
+CHOICE_JS = """
+(function () {
+  document.querySelectorAll('select[data-choice]').forEach(function (select) {
+    var slug = select.getAttribute('data-choice');
+    var img = document.querySelector('img[data-choice-img="' + slug + '"]');
+    var caption = document.querySelector('[data-choice-caption="' + slug + '"]');
+    select.addEventListener('change', function () {
+      var option = select.options[select.selectedIndex];
+      img.setAttribute('src', option.value);
+      img.setAttribute('alt', option.getAttribute('data-alt'));
+      if (caption) caption.textContent = option.textContent + ': ' + option.getAttribute('data-alt');
+    });
+  });
+})();
+"""
+
+#: The pages' one script: sorting, then choices.
+SCRIPT = SORT_JS + CHOICE_JS

@@ -13,24 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.compare import Delta, Tolerances, compare
+from bench.paths import bounded_name
 from bench.records import PUBLISHED, InvalidRecord, Unreadable, iter_records, list_of
-from bench.report import _HEADERS, Group, group_records, leaderboard, row_keys
-
-#: The metric a table ranks by and plots on the quality axis, first present wins.
-PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
+from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
 
 
 def slug(*parts: object) -> str:
     """A safe file name (letters, digits and dashes only) from any text, a record's included."""
     text = "-".join(str(p) for p in parts if p != "" and p is not None)
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+    return bounded_name(re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x", 80)
 
 
 def file_name(text: object) -> str:
     """A safe file name that keeps case and dots (``perturbed-2.png``) but is never ``.``, ``..``,
     empty or more than one path component."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
-    return name if name.strip(".") else "x"
+    return bounded_name(name) if name.strip(".") else "x"
 
 
 def inside(root: Path, rel: str | Path) -> Path:
@@ -74,6 +72,7 @@ class Table:
     setting: str
     rows: list[Row]
     slug: str
+    gallery: str = ""  # the page of its images (bench.html.gallery), relative to the site's root
 
     @property
     def title(self) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.html.collect import Report, Table, file_name, inside, slug
+from bench.paths import first_link
 from bench.restoration import figures
 
 #: Titles of the kinds of pictures methods are known to save; any other kind shows its name.
@@ -111,9 +112,11 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
                 )
                 source = folder / item["path"]
                 name = file_name(Path(item["path"]).name)
-                # Only the record's own artifact folder is read: a listed "../../x.png" or "/x.png" is not.
+                # Only the record's own artifact folder is read: a listed "../../x.png" or "/x.png" is
+                # not, nor a file reached through a symbolic link planted in the results folder.
                 if (
                     not source.resolve().is_relative_to(folder.resolve())
+                    or first_link(path.parent, source) is not None
                     or not source.is_file()
                     or source.suffix.lower() != ".png"
                 ):

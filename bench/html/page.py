@@ -11,12 +11,14 @@ import datetime as dt
 import json
 from html import escape
 
+from bench import costs, stats
 from bench.compare import DELTA_COLUMNS, Delta, delta_cells
-from bench.html.assets import CSS, SORT_JS
-from bench.html.collect import Report, Row, Table
+from bench.html.assets import CSS, SCRIPT
+from bench.html.collect import Report, Row, Table, slug
+from bench.html.gallery import DIFF_GAIN
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import _fmt, digits, stale_note, stale_reasons
+from bench.report import COSTS, _fmt, cell, digits, one_seed, rank_note, stale_note, stale_reasons, table_note
 from bench.report import header as _report_header
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
@@ -50,7 +52,7 @@ def document(title: str, body: Html, depth: int = 0) -> str:
         title,
         Html(CSS),
         body,
-        Html(SORT_JS),
+        Html(SCRIPT),
     )
 
 
@@ -65,7 +67,11 @@ def number(value: float, metric: str) -> str:
 # -- index.html -------------------------------------------------------------------------------------
 
 
-def index(report: Report, plots: dict[str, list[Plot]], galleries: dict[str, list[Gallery]]) -> str:
+def index(
+    report: Report, plots: dict[str, list[Plot]], galleries: dict[str, list[Gallery]], across: dict | None = None
+) -> str:
+    """``across``: suite -> (its :class:`bench.html.cdplot.SuiteRanks`, the plot of them)."""
+    across = across or {}
     failed = sum(len(row.failed) for t in report.tables for row in t.rows)
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
@@ -81,8 +87,10 @@ def index(report: Report, plots: dict[str, list[Plot]], galleries: dict[str, lis
             built,
         ),
         Html(
-            "<p>Every number is the mean ± sample standard deviation over seeds; each method links to its "
-            "records (configuration, environment, timings). Click a column header to sort.</p>"
+            "<p>Every number is the mean ± sample standard deviation over seeds, quality metrics with the "
+            "t-based confidence interval of the mean in brackets; the rank column says which rows the seeds "
+            "(or, for one-seed restoration rows, the images) cannot tell from the best. Each method links to "
+            "its records (configuration, environment, timings). Click a column header to sort.</p>"
         ),
     ]
     if report.baseline is not None:
@@ -117,6 +125,8 @@ def index(report: Report, plots: dict[str, list[Plot]], galleries: dict[str, lis
         parts.append(html('<section class="suite" id="suite-{0}"><h2>Suite {0}</h2>', suite))
         for table in [t for t in report.tables if t.suite == suite]:
             parts.append(board(table, plots.get(table.slug, []), galleries.get(table.slug, [])))
+        if suite in across:
+            parts.append(suite_ranks_html(*across[suite]))
         parts.append(Html("</section>"))
     if not report.tables:
         parts.append(Html("<p>No result records.</p>"))
@@ -191,18 +201,19 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         if m in papers:
             columns.append(("paper", m))
     heads = [
-        Html('<th data-type="number" class="num" data-better="lower">#</th>'),
+        Html('<th data-type="number" class="num" data-better="lower" title="rank; = : tied with the best">rank</th>'),
         Html('<th data-type="text">method</th>'),
         Html('<th data-type="text">budget</th>'),
         Html('<th data-type="number" class="num">seeds</th>'),
     ]
     for kind, m in columns:
         info = table.metric_info(m)
-        higher = info["higher_is_better"] and m != "train_seconds"
+        higher = info["higher_is_better"] and m not in COSTS
         better = "higher is better" if higher else "lower is better"
         title = f"{better}; {info['convention']}".strip("; ")
         if m == "train_seconds":
-            title = "lower is better; seconds in the method's fit, mean over seeds"
+            title = "lower is better; seconds in the method's training, mean over seeds"
+        title = costs.NOTES.get(m, title)
         text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
         lower = Html("" if higher else ' data-better="lower"')
         heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
@@ -213,7 +224,8 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         html('<section class="board" id="{}">', table.slug),
         html("<h3>{} · {}</h3>", table.suite, table.title),
         html(
-            '<p class="meta">mean ± std over seeds; device: {}{}</p>',
+            '<p class="meta">{}; device: {}{}</p>',
+            table_note([row.data for row in table.rows]),
             table.device or "?",
             f"; {header(primary)}: {conv}" if conv else "",
         ),
@@ -246,31 +258,57 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         )
     if any(r.published[m][0]["subset"] for r in table.rows for m in r.published):
         out.append(Html('<p class="note">* published numbers are over the whole set; this table runs on a subset.</p>'))
+    ranks = rank_note([row.data for row in table.rows])
+    if ranks:
+        out.append(html('<p class="note rank-note">{}</p>', ranks))
     reasons = stale_reasons(row.data for row in table.rows)
     if reasons:
         out.append(html('<p class="note"><span class="badge stale">stale</span> {}</p>', stale_note(reasons)))
     if plots:
-        out.append(
+        choices = [p for p in plots if p.choice]
+        figures = [choice_figure(table.slug, choices)] if choices else []
+        figures += [
             html(
-                '<div class="plots">{}</div>',
-                join(
-                    html(
-                        '<figure class="plot{}"><img src="{}" alt="{}" loading="eager"><figcaption>{}: {}</figcaption>'
-                        "</figure>",
-                        " wide" if "training" in p.path else "",
-                        p.path,
-                        p.alt,
-                        p.title,
-                        p.alt,
-                    )
-                    for p in plots
-                ),
+                '<figure class="plot{}"><img src="{}" alt="{}" loading="eager"><figcaption>{}: {}</figcaption></figure>',
+                " wide" if "training" in p.path else "",
+                p.path,
+                p.alt,
+                p.title,
+                p.alt,
             )
-        )
+            for p in plots
+            if not p.choice
+        ]
+        out.append(html('<div class="plots">{}</div>', join(figures)))
     for gallery in galleries:
         out.append(gallery_html(gallery))
     out.append(Html("</section>"))
     return join(out, "\n")
+
+
+def choice_figure(slug: str, plots: list[Plot]) -> Html:
+    """One figure showing the first of ``plots`` and, with more than one, a choice of the others
+    (the quality-cost plot's x axis: throughput, seconds, memory); the page's script swaps the
+    picture, and without a script the first one stays."""
+    first = plots[0]
+    select = Html("")
+    if len(plots) > 1:
+        select = html(
+            '<label class="choice">x axis <select data-choice="{}">{}</select></label>',
+            slug,
+            join(html('<option value="{}" data-alt="{}">{}</option>', p.path, p.alt, p.choice) for p in plots),
+        )
+    return html(
+        '<figure class="plot">{}<img src="{}" alt="{}" loading="eager" data-choice-img="{}">'
+        '<figcaption data-choice-caption="{}">{}: {}</figcaption></figure>',
+        select,
+        first.path,
+        first.alt,
+        slug,
+        slug,
+        first.title,
+        first.alt,
+    )
 
 
 def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table) -> Html:
@@ -280,6 +318,8 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label)]
     if not ok:
         method.append(Html(' <span class="badge failed">failed</span>'))
+    if table.gallery and ok:
+        method.append(html(' <a class="gallery-link" href="{}#row-{}">per image</a>', table.gallery, row.slug))
     method += [
         html(
             ' <span class="badge {}"{}>{}</span>',
@@ -309,7 +349,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
                 )
             )
     cells = [
-        html('<td class="num" data-value="{0}">{0}</td>', rank),
+        html('<td class="num" data-value="{}">{}</td>', rank, data.get("rank", rank)),
         html("<td>{}</td>", join(method)),
         html("<td>{}</td>", data["budget"] or "full"),
         html('<td class="num" data-value="{}">{}</td>', ok, seeds),
@@ -344,7 +384,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
         if not value:
             cells.append(html('<td class="num" data-value="">{}</td>', "failed" if not ok else "-"))
             continue
-        text = _fmt(value["mean"], value["std"], digits(m))
+        text = cell(m, value, say_n=not one_seed([r.data for r in table.rows]))
         css, verdict = "num", Html("")
         d = row.verdicts.get(m)
         if d is not None and d.verdict in MARKS:
@@ -500,6 +540,7 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
                     "ended": r["ended_at"],
                     "timings": r["timings"],
                     "throughput": _throughput_text(r),
+                    "peak memory": r.get("memory"),
                     "code": r.get("code"),
                     "plugins": r.get("plugins"),
                     "precision": r.get("precision"),
@@ -558,3 +599,150 @@ def _kv_table(values: dict) -> Html:
             text = str(value)
         rows.append(html("<tr><th>{}</th><td>{}</td></tr>", key, text))
     return html('<table class="kv"><tbody>{}</tbody></table>', join(rows))
+
+
+# -- across a suite's leaderboards -------------------------------------------------------------------
+
+
+def suite_ranks_html(ranks, plot: Plot) -> Html:
+    """Average ranks over the suite's leaderboards (Demšar 2006) and their critical-difference plot."""
+    friedman = "" if ranks.friedman_p is None else f"; Friedman test p = {ranks.friedman_p:.3g}"
+    rows = join(
+        html(
+            '<tr><td>{}</td><td class="num" data-value="{}">{}</td><td>{}</td></tr>',
+            label,
+            repr(rank),
+            f"{rank:.2f}",
+            "yes" if rank - ranks.average[0] < ranks.cd else "no",
+        )
+        for label, rank in zip(ranks.labels, ranks.average)
+    )
+    return html(
+        '<section class="board across" id="across-{}"><h3>{} · across {} leaderboards</h3>'
+        '<p class="meta">each leaderboard ranks the methods by its primary metric (1 = best); the ranks are '
+        "averaged; methods whose average ranks differ by less than the critical difference (Nemenyi, "
+        "alpha {}{}) are not told apart by this many leaderboards (Demšar 2006). Leaderboards: {}.</p>"
+        '<table class="sortable"><thead><tr><th data-type="text">method</th><th class="num" data-type="number" '
+        'data-better="lower">average rank</th><th data-type="text">within CD of the best</th></tr></thead>'
+        '<tbody>{}</tbody></table><div class="plots"><figure class="plot"><img src="{}" alt="{}" loading="eager">'
+        "<figcaption>{}: {}</figcaption></figure></div></section>",
+        ranks.suite,
+        ranks.suite,
+        len(ranks.tables),
+        f"{stats.ALPHA:g}",
+        friedman,
+        "; ".join(t.title for t in ranks.tables),
+        rows,
+        plot.path,
+        plot.alt,
+        plot.title,
+        plot.alt,
+    )
+
+
+# -- gallery/<table>.html --------------------------------------------------------------------------
+
+
+def gallery_page(page) -> str:
+    """One restoration leaderboard image by image (a :class:`bench.html.gallery.GalleryPage`):
+    the paired comparison, the per-image table, then each image's panels."""
+    from bench import perimage
+
+    table, found = page.table, page.images
+    parts = [
+        Html('<header class="top">'),
+        html("<h1>{} · {}: image by image</h1>", table.suite, table.title),
+        html(
+            '<p>{} images; {}. <a href="../index.html#{}">back to the leaderboard</a></p>',
+            len(found.images),
+            found.inputs,
+            table.slug,
+        ),
+        Html("</header><main>"),
+    ]
+    if found.comparisons:
+        head = join(html("<th>{}</th>", h) for h in ("method", "wins / ties / losses", "median Δ dB", "p"))
+        body = join(
+            html(
+                '<tr id="row-{}">{}</tr>',
+                _row_slug(table, cells[0]),
+                join(html("<td>{}</td>", c) for c in cells),
+            )
+            for cells in perimage.comparison_rows(found)
+        )
+        parts.append(
+            html(
+                '<h2>Against {}</h2><p class="note">each method against the best mean PSNR, paired by image: '
+                "wins / ties / losses (ties within {} dB), median difference, and the {} (two-sided; "
+                "chosen over a paired t-test because per-image gains are far from normal and one failed "
+                "image would dominate a mean; with n images its p is never below 2 / 2^n).</p>"
+                "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+                found.reference,
+                f"{perimage.TIE_MARGIN['psnr']:g}",
+                stats.WILCOXON,
+                head,
+                body,
+            )
+        )
+    elif not found.same_inputs:
+        parts.append(html('<p class="note">Not compared: {}.</p>', found.inputs))
+    parts.append(
+        html(
+            '<h2 id="row-{}">Per image</h2><table class="sortable"><thead><tr><th data-type="text">image</th>{}'
+            "</tr></thead><tbody>{}</tbody></table>",
+            _row_slug(table, found.reference),
+            join(html('<th class="num" data-type="number">{} (PSNR dB / SSIM)</th>', label) for label in found.labels),
+            join(
+                html(
+                    '<tr><td><a href="#image-{}">{}</a></td>{}</tr>',
+                    slug(image),
+                    image,
+                    join(
+                        html(
+                            '<td class="num" data-value="{}">{}</td>',
+                            repr(found.values[label]["psnr"].get(image, "")),
+                            perimage.value_text(found, label, image),
+                        )
+                        for label in found.labels
+                    ),
+                )
+                for image in found.images
+            ),
+        )
+    )
+    for view in page.views:
+        parts.append(html('<section class="image" id="image-{}"><h3>{}</h3>', slug(view.image), view.image))
+        top, left, side = view.window
+        parts.append(
+            html(
+                '<p class="note">zoom: the {0}x{0} window at ({1}, {2}) where the methods\' errors differ most; '
+                "difference maps: |output - clean| x {3}, black = exact</p>",
+                side,
+                left,
+                top,
+                DIFF_GAIN,
+            )
+        )
+        parts.append(Html('<div class="panels">'))
+        for panel in view.panels:
+            extras = [html('<img src="../{}" alt="zoomed crop: {}" loading="eager">', panel.crop, panel.caption)]
+            if panel.diff:
+                extras.append(
+                    html('<img src="../{}" alt="difference map: {}" loading="eager">', panel.diff, panel.caption)
+                )
+            parts.append(
+                html(
+                    '<figure><img src="../{}" alt="{}" loading="eager">{}<figcaption>{}</figcaption></figure>',
+                    panel.path,
+                    panel.caption,
+                    join(extras),
+                    panel.caption,
+                )
+            )
+        parts.append(Html("</div></section>"))
+    parts.append(Html("</main>"))
+    return document(f"{table.title}: image by image", join(parts, "\n"))
+
+
+def _row_slug(table: Table, label: str) -> str:
+    return next((row.slug for row in table.rows if row.label == label), slug(label))

@@ -25,6 +25,7 @@ COST = (
     "inference_images_per_s",
     "seconds_per_image",
     "iterations_per_s",
+    "restore_images_per_s",
 )
 
 _STYLE = {
@@ -44,6 +45,7 @@ class Plot:
     path: str  # relative to the site's root
     title: str
     alt: str
+    choice: str = ""  # one of several views of one figure (the quality-cost plot's x axes)
 
 
 def _pyplot():
@@ -81,10 +83,40 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
+#: The x axes the quality-against-cost plot offers (the page lets a reader choose): name ->
+#: (the row's metrics to try, first present wins; whether more of it is better).
+AXES = {
+    "throughput": (COST, True),
+    "seconds": (("run_seconds", "train_seconds"), False),
+    "memory": (("peak_gpu_mib", "peak_rss_mib"), False),
+}
+
+
+def _plain_ticks(ax) -> None:
+    """Tick labels of a log axis as plain numbers (6,000; 0.05), minor ticks labelled where
+    matplotlib would (a range under a decade or two): its own labels are mathtext
+    (``$\\mathdefault{6\\times10^{3}}$``), printed raw once TeX parsing is off (see _STYLE)."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:,.0f}" if x >= 1 else f"{x:.3g}"
+
+    ax.xaxis.set_major_formatter(Plain(labelOnlyBase=False))
+    ax.xaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
 def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
+    return quality_vs_cost(table, site, "throughput")
+
+
+def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
+    """The primary metric against a cost (``AXES``: throughput, seconds or memory), log x, with
+    the Pareto front of the rows nothing beats on both."""
     quality = table.primary
     metrics = table.metrics()
-    cost = next((m for m in COST if m in metrics), None)
+    names, more_is_better = AXES[axis]
+    cost = next((m for m in names if m in metrics), None)
     if quality is None or cost is None:
         return None
     points, labels, yerr = [], [], []
@@ -100,7 +132,7 @@ def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
         yerr.append(q["std"] or 0.0)
     if len(points) < 2:
         return None
-    front = pareto_front(points)
+    front = pareto_front([(x if more_is_better else -x, y) for x, y in points])
     plt = _pyplot()
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
@@ -119,22 +151,39 @@ def quality_vs_throughput(table: Table, site: Path) -> Plot | None:
             )
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
         fx, fy = zip(*sorted(points[i] for i in front))
-        ax.step(fx, fy, where="pre", color="#1f77b4", alpha=0.6, lw=1.2, label="Pareto front", zorder=2)
+        ax.step(
+            fx,
+            fy,
+            where="pre" if more_is_better else "post",
+            color="#1f77b4",
+            alpha=0.6,
+            lw=1.2,
+            label="Pareto front",
+            zorder=2,
+        )
         ax.set_xscale("log")
+        _plain_ticks(ax)
         xlabel = "images restored per second" if cost == "seconds_per_image" else _header(cost)
-        ax.set_xlabel(f"{xlabel} (log scale, faster →)")
+        ax.set_xlabel(f"{xlabel} (log scale, {'faster →' if more_is_better else '← cheaper'})")
         ax.set_ylabel(f"{_header(quality)} (better ↑)")
-        ax.set_title(f"{table.title}: quality against throughput", fontsize=10)
+        ax.set_title(f"{table.title}: quality against {axis}", fontsize=10)
         ax.legend(loc="lower left", fontsize=8, frameon=False)
         ax.margins(x=0.25, y=0.2)
         fig.tight_layout()
-        rel = _save(fig, site, f"{table.slug}-pareto")
+        rel = _save(fig, site, f"{table.slug}-pareto" + ("" if axis == "throughput" else f"-{axis}"))
     best = ", ".join(labels[i] for i in sorted(front, key=lambda i: points[i][0]))
     return Plot(
         rel,
-        "Quality against throughput",
+        f"Quality against {axis}",
         f"{_header(quality)} against {xlabel} for {len(points)} methods; on the Pareto front: {best}",
+        choice=axis,
     )
+
+
+def quality_vs_costs(table: Table, site: Path) -> list[Plot]:
+    """One quality-against-cost plot per x axis the table's rows have figures for; the page
+    shows the first and offers the others."""
+    return [plot for axis in AXES if (plot := quality_vs_cost(table, site, axis)) is not None]
 
 
 # -- per-seed spread -------------------------------------------------------------------------------
@@ -228,7 +277,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
                 for key, style in (("psnr", "-"), ("psnr_avg", "--")):
                     pts = [(p["iteration"], p[key]) for p in curve if _numbers(p.get("iteration"), p.get(key))]
                     if pts:
-                        xs, ys = zip(*pts)
+                        xs, ys = zip(*thin(pts))
                         name = label + ("" if key == "psnr" else " (averaged output)")
                         if len({s for _, s, _, _ in series}) > 1:
                             name += f" seed {seed}"
@@ -266,6 +315,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
                             continue
                         by_key.setdefault(prefix + key, []).append((point["epoch"], value))
                 for key, pts in by_key.items():
+                    key, pts = _in_percent(key, pts)
                     series.setdefault(key, []).append((index, row.label, record["spec"]["seed"], sorted(pts)))
     if not series:
         return None
@@ -278,7 +328,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
         for ax, key in zip(axes[0], keys):
             labelled = set()
             for index, label, _seed, pts in series[key]:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*thin(pts))
                 ax.plot(
                     xs,
                     ys,
@@ -300,6 +350,13 @@ def training_curves(table: Table, site: Path) -> Plot | None:
     return Plot(rel, "Training curves", f"{', '.join(keys)} by epoch for {len(table.rows)} rows, one line per seed")
 
 
+def _in_percent(key: str, points: list[tuple[float, float]]) -> tuple[str, list[tuple[float, float]]]:
+    """An accuracy logged as a fraction (0-1, the protocols' curves) in %, the tables' unit."""
+    if key.endswith("accuracy") and all(0 <= v <= 1 for _, v in points):
+        return f"{key} %", [(x, 100 * v) for x, v in points]
+    return key, points
+
+
 def _epoch_curves(details: dict):
     """(prefix, curve) for every list of {"epoch": ...} points in a record's details: the run's own
     ``curves`` and, one level down, a pre-training's (``details.pretrain.curves``)."""
@@ -310,16 +367,85 @@ def _epoch_curves(details: dict):
             yield f"{name} ", value["curves"]
 
 
+#: Points of one line in a plot: more do not show on a 6-inch figure, and each costs the SVG bytes.
+MAX_PLOT_POINTS = 1000
+
+
+def thin(points: list, limit: int = MAX_PLOT_POINTS) -> list:
+    """At most ``limit`` of ``points``, evenly spaced, the first and the last kept."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
 def _numbers(*values) -> bool:
     """Whether every value is a finite number: a curve's points are the method's own dicts."""
     return all(map(is_number, values))
+
+
+def label_efficiency(table: Table, site: Path) -> Plot | None:
+    """Accuracy against labels per class (log x), one line per method (the rows of one label,
+    e.g. FixMatch and its supervised-only control) with the spread over folds/seeds as error bars;
+    the all-labels row, when there is one, as a dashed level. Drawn for tables with at least two
+    label budgets."""
+    metric = table.primary
+    points: dict[str, list[tuple[float, float, float]]] = {}  # label -> (per class, mean, std)
+    full: dict[str, float] = {}
+    for row in table.rows:
+        m = row.data["metrics"].get(metric) if metric else None
+        if not m:
+            continue
+        per_class = _labels_per_class(row)
+        if per_class is None:
+            full[row.label] = m["mean"]
+        else:
+            points.setdefault(row.label, []).append((per_class, m["mean"], m["std"] or 0.0))
+    if len({x for line in points.values() for x, _, _ in line}) < 2:
+        return None
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        for i, (label, line) in enumerate(sorted(points.items())):
+            line.sort()
+            color = f"C{i % 10}"
+            ax.errorbar(
+                [p[0] for p in line],
+                [p[1] for p in line],
+                yerr=[p[2] for p in line],
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=color,
+                label=label,
+            )
+            if label in full:
+                ax.axhline(full[label], color=color, ls="--", lw=1, label=f"{label}, all labels")
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled images per class (log scale)")
+        ax.set_ylabel(_header(metric))
+        ax.set_title(f"{table.title}: label efficiency (mean ± std over folds)", fontsize=10)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        fig.tight_layout()
+        rel = _save(fig, site, f"{table.slug}-labels")
+    n = sum(len(line) for line in points.values())
+    return Plot(rel, "label efficiency", f"{_header(metric)} against labels per class: {n} points, {len(points)} lines")
+
+
+def _labels_per_class(row) -> float | None:
+    """Labelled images per class of a row under a label budget (from its records), None for all."""
+    for record in row.group.ok:
+        counts = (record.get("details") or {}).get("labels", {}).get("counts")
+        if isinstance(counts, list) and counts and _numbers(*counts):
+            return sum(counts) / len(counts)
+    return None
 
 
 def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[Plot]:
     """The table's plots; one matplotlib cannot draw (values near the float range's end overflow
     its axes) is left out, and ``notes`` says which and why."""
     out: list[Plot] = []
-    for draw in (quality_vs_throughput, seed_spread, training_curves, iteration_curves):
+    for draw in (quality_vs_costs, seed_spread, label_efficiency, training_curves, iteration_curves):
         try:
             drawn = draw(table, site)
         except (ValueError, OverflowError) as exc:

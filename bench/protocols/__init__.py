@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.data.randaugment import parse_config
+from bench.labels import FORMS, OPTION, parse_budget
 from bench.params import Param
 
 #: Seeds of the host's splits and noise (as a run's seeds: they fit every RNG).
@@ -34,6 +35,29 @@ class Protocol:
         return getattr(importlib.import_module(module), function)
 
 
+#: The host's label budget (bench.labels), on every protocol that hands out labels.
+_LABELS = Param(
+    "all", parse=parse_budget, expected=FORMS, help="the label budget, class-balanced; the split_seed draws it"
+)
+
+#: Options added after runs were recorded whose default reproduces the old behaviour: left out of a
+#: run's options (and so of its key) unless the suite gives another value, so that no existing
+#: record changes its key. Protocols read them with ``options.get``.
+UNKEYED_DEFAULTS = frozenset({OPTION})
+
+
+def keyed_options(options: dict, declarations: Mapping[str, Param]) -> dict:
+    """``options`` without the :data:`UNKEYED_DEFAULTS` that mean their default (``labels: all``
+    is absent)."""
+    return {k: v for k, v in options.items() if k not in UNKEYED_DEFAULTS or not _means_default(v, declarations[k])}
+
+
+def _means_default(value: Any, declaration: Param) -> bool:
+    if value == declaration.default:
+        return True
+    return declaration.parse is not None and declaration.parse(value) == declaration.parse(declaration.default)
+
+
 #: Options every representation protocol shares (see bench.protocols.representation).
 _REPRESENTATION = {
     "weights": Param(
@@ -46,7 +70,10 @@ _REPRESENTATION = {
     "eval_batch_size": Param(500, ge=1, help="feature extraction / inference batch"),
     # Small-compute presets: a seeded subset of the labelled training split the probe may use
     # (pre-training always sees every training image, unlabelled), and of the test split; 0: all.
-    "labelled_images": Param(0, ge=0, help="a seeded subset of the labelled training split (0: all)"),
+    "labelled_images": Param(
+        0, ge=0, help="a compute preset: a seeded subset of the training split, not class-balanced (0: all)"
+    ),
+    OPTION: _LABELS,
     "test_images": Param(0, ge=0, help="a seeded subset of the test split (0: all)"),
     # Papers that fine-tune CIFAR at 224 px upscale its images (bench.protocols.input_size).
     "input_size": Param(
@@ -78,8 +105,15 @@ PROTOCOLS: dict[str, Protocol] = {
             options={
                 # Fraction of the official training split held out for validation (the split is
                 # the same for every method and seed); 0 trains on the whole training split.
-                "holdout": Param(0.1, ge=0, lt=1, help="fraction of the training split held out for validation"),
-                "split_seed": Param(0, **_SEED),
+                "holdout": Param(
+                    0.1,
+                    ge=0,
+                    lt=1,
+                    help="fraction of the training split held out for validation (under a label budget: "
+                    "of each class's budgeted labels, rounded down)",
+                ),
+                "split_seed": Param(0, **_SEED, help="draws the validation split and the labelled set"),
+                OPTION: _LABELS,
                 "eval_batch_size": Param(1000, ge=1, help="inference batch"),
             },
             description="Supervised training on the training split, top-1 accuracy on the "
@@ -122,8 +156,8 @@ PROTOCOLS: dict[str, Protocol] = {
                 "epochs": Param(30, ge=1),
                 "batch_size": Param(256, ge=1),
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
-                "lrs": Param([1e-3, 1e-2], gt=0, help="learning rates tried"),
-                "weight_decays": Param([0.0, 1e-4], ge=0, help="weight decays tried"),
+                "lrs": Param([1e-3, 1e-2], gt=0, min_items=1, help="learning rates tried"),
+                "weight_decays": Param([0.0, 1e-4], ge=0, min_items=1, help="weight decays tried"),
                 # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
                 # once) | ddae-official | mae-official (re-extracted every step from augmented images;
                 # they set the options above and below); overrides: {option: value} changes some of them.

@@ -43,6 +43,8 @@ from filelock import FileLock
 from bench.context import PretrainData, RunContext, bookkeeping, run_context, seed_everything
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
+from bench.identity import pretraining
+from bench.labels import OPTION, apply_budget, parse_budget
 from bench.protocols import PROTOCOLS, check_feature_sweep
 from bench.protocols.classify import split_holdout
 from bench.protocols.input_size import input_shape, resize_images, resize_inputs
@@ -72,6 +74,7 @@ class Prepared:
     image_shape: tuple  # what the encoder is built for (input_size x input_size when set)
     native_shape: tuple  # the dataset's own (C, H, W)
     features: dict | None = None  # the read-out choice (record section "details.features")
+    labels: dict | None = None  # the label budget (record section "details.labels"); None: all labels
     choice_seconds: float = 0.0
 
 
@@ -91,8 +94,9 @@ def pretrain_identity(spec, method) -> dict:
 
 
 def artifact_path(spec, method, env) -> Path:
-    # The code that made the encoder is part of its key: a changed method never reuses an old one.
-    identity = {**pretrain_identity(spec, method), "code": env.code}
+    # The code that made the encoder is part of its key: a changed method never reuses an old one;
+    # the host's part is pre-training's, so the protocols that read one encoder share it.
+    identity = {**pretrain_identity(spec, method), "code": pretraining(env.code)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(env.artifacts_dir).parent / "encoders" / f"seed{spec.seed}-{key}.pt"
 
@@ -104,8 +108,7 @@ def prepare(spec, method, dataset, env) -> Prepared:
     t_load = time.perf_counter()
     full_train = env.data.load(dataset, "train").to(env.device)
     test = _subset(env.data.load(dataset, "test").to(env.device), options["test_images"], options["split_seed"])
-    labelled = _subset(full_train, options["labelled_images"], options["split_seed"])
-    train, val = split_holdout(labelled, options["holdout"], options["split_seed"])
+    train, val, labels = _labelled_splits(full_train, options)
     normalize = Normalize.fit(full_train.images)
     synchronize(env.device)
     load_seconds = time.perf_counter() - t_load
@@ -141,7 +144,21 @@ def prepare(spec, method, dataset, env) -> Prepared:
         weights=weights,
         image_shape=image_shape,
         native_shape=native_shape,
+        labels=labels,
     )
+
+
+def _labelled_splits(full_train: LabelledImages, options: dict):
+    """(train, val or None, the record's labels section or None): the probe's labelled images, by
+    the ``labelled_images`` compute preset or by the host's label budget (``labels``,
+    ``bench.labels``: class-balanced, validation carved from the budget). Not both."""
+    if parse_budget(options.get(OPTION)) is None:
+        labelled = _subset(full_train, options["labelled_images"], options["split_seed"])
+        return (*split_holdout(labelled, options["holdout"], options["split_seed"]), None)
+    if options["labelled_images"]:
+        raise ValueError("protocol options labels and labelled_images exclude each other: give one")
+    part = apply_budget(full_train, options[OPTION], options["holdout"], options["split_seed"])
+    return part.train, part.val, part.record
 
 
 def apply_setting(options: dict, protocol: str, option: str, settings: dict[str, dict]) -> tuple[dict, dict]:
@@ -408,6 +425,8 @@ def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
         "pretrain": p.pretrain,
     }
     timings = {"load_seconds": round(p.load_seconds, 3), "encoder_seconds": round(p.encoder_seconds, 3)}
+    if p.labels is not None:
+        details["labels"] = p.labels
     if p.features is not None:
         details["features"] = p.features
         timings["feature_choice_seconds"] = round(p.choice_seconds, 3)

@@ -136,6 +136,7 @@ def run(spec, method, dataset, env) -> dict:
         entry = {
             "image": item.name,
             "shape": list(degraded.clean.shape),
+            "input_sha256": degraded.checksum(),  # every method restored this very input
             "psnr": psnr(restored, degraded.clean, convention),
             "ssim": ssim(restored, degraded.clean, convention),
             "seconds": round(elapsed, 4),

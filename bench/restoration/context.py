@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from bench.context import MethodContext
+from bench.context import MethodContext, preserved_random_state
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
 from bench.timing import synchronize
@@ -29,6 +29,10 @@ class RestoreContext(MethodContext):
     ctx.monitor(i, output)`` lets the host score an intermediate output against the clean image
     (the method never sees the value); its time is not counted in the method's seconds.
     ``ctx.log(**scalars)`` adds scalars to the image's curve at the current iteration.
+    When making the monitored output is work of its own (a forward pass on a perturbed input, an
+    average), pass that work as a function, ``ctx.monitor(i, lambda: net(z + noise))``: the host
+    runs it with the random state saved and restored around it and outside the method's seconds,
+    so ``monitor_every`` changes neither the result nor the time.
     """
 
     def __init__(
@@ -97,15 +101,21 @@ class RestoreContext(MethodContext):
     def should_monitor(self, iteration: int) -> bool:
         return bool(self._monitor) and self.monitor_every > 0 and iteration % self.monitor_every == 0
 
-    def monitor(self, iteration: int, output: torch.Tensor, tag: str = "") -> None:
-        """Let the host score ``output`` (float (C, H, W) in [0, 1]) at ``iteration``; excluded
-        from the method's timing. ``tag`` names a second series (e.g. ``"avg"`` for an averaged
-        output: key ``psnr_avg``). A no-op when the protocol does not monitor."""
+    def monitor(self, iteration: int, output: torch.Tensor | Callable[[], torch.Tensor], tag: str = "") -> None:
+        """Let the host score ``output`` (float (C, H, W) in [0, 1]) at ``iteration``. ``output``
+        is the image, or a function of no arguments that makes it: the host calls the function
+        with every random state (torch's, the device's, ``ctx.generator``, Python's, NumPy's) saved
+        and restored around it, and excludes its time and the scoring's from the method's timing,
+        so monitoring cannot change the method's result or seconds. ``tag`` names a second series
+        (e.g. ``"avg"`` for an averaged output: key ``psnr_avg``). A no-op when the protocol does
+        not monitor."""
         if not self._monitor:
             return
         synchronize(self.device)
         start = time.perf_counter()
-        values = self._monitor(iteration, output.detach())
+        with preserved_random_state(self.device, self.generator):
+            image = output() if callable(output) else output
+            values = self._monitor(iteration, image.detach())
         if tag:
             values = {f"{k}_{tag}": v for k, v in values.items()}
         self._book.curves.append({"iteration": iteration, **values})

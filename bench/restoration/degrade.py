@@ -134,6 +134,15 @@ class Degraded:
     mask: torch.Tensor | None = None
     mask_kind: str | None = None  # inpainting: "random" or "dataset"
 
+    def checksum(self) -> str:
+        """sha256 of the method's input exactly (shape, float32 values, mask): two records with
+        the same checksum for an image restored the same noise realisation, LR image or mask."""
+        digest = hashlib.sha256(repr(tuple(self.observed.shape)).encode())
+        digest.update(self.observed.to(torch.float32).contiguous().numpy().tobytes())
+        if self.mask is not None:
+            digest.update(self.mask.to(torch.uint8).contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
 
 @dataclass
 class Problem:
@@ -141,8 +150,9 @@ class Problem:
 
     - ``observed``: float32 (C, h, w) on ``ctx.device``, 0..1 scale: the noisy image (may leave
       [0, 1] unless the protocol clips), the uint8-rounded LR image / 255, or the masked image.
-    - ``task``: ``"denoise"``, ``"sr"`` or ``"inpaint"``; ``sigma`` (0-255 scale) for denoising;
-      ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting, and
+    - ``task``: ``"denoise"``, ``"sr"`` or ``"inpaint"``; ``sigma`` for denoising: the noise's
+      standard deviation on the 0-255 pixel scale (25.0 for "sigma 25"); ``observed`` is on the
+      0..1 scale, so the noise in it has standard deviation ``sigma / 255``; ``scale`` for SR; ``mask`` float (1, H, W) on the device (1 = known) for inpainting, and
       ``mask_kind`` how it was made: ``"random"`` (pixels dropped at random) or ``"dataset"``
       (the set's mask image).
     - ``output_shape``: (C, H, W) the restored image must have.

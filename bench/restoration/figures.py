@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+from bench.paths import bounded_name, first_link
 from bench.records import iter_records
 
 CAPTION = 16  # caption strip height in pixels
@@ -21,7 +22,7 @@ def _safe(text: str) -> str:
     """One path component from a record's text: never ".." or "." (a record must not name a
     folder above the output)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
-    return name if name.strip(".") else "_"
+    return bounded_name(name) if name.strip(".") else "_"
 
 
 def collect(results: str | Path, unreadable: list | None = None) -> dict:
@@ -36,8 +37,9 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
         art = path.with_suffix("")
         for entry in record["details"]["per_image"]:
             folder = art / _safe(entry["image"])
-            if not (folder / "restored.png").exists():
-                continue
+            pictures = [folder / name for name in ("clean.png", "degraded.png", "restored.png", "psnr_curve.png")]
+            if not (folder / "restored.png").exists() or any(first_link(path.parent, p) for p in pictures):
+                continue  # not made, or reached through a link planted in the results folder
             key = (spec["suite"], spec["dataset"], setting, entry["image"])
             slot = found.setdefault(
                 key,

@@ -7,8 +7,10 @@ mode ``1``, is read as 0/255).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,3 +111,106 @@ def load_folder(folder: str | Path, name: str | None = None) -> ImageSet:
     if not files:
         raise FileNotFoundError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
     return ImageSet(name or folder.name, [RestorationImage(p.stem, read_image(p)) for p in files])
+
+
+# -- images identified by their pixels ----------------------------------------------------------------
+
+#: Formats a copy of a restoration image may come in: lossless ones (a JPEG's pixels never match).
+LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+def pixel_checksum(image: torch.Tensor) -> str:
+    """sha256 of what an image is: its shape (C, H, W) and its uint8 values in that order, whatever
+    file format, compression or encoder held them."""
+    digest = hashlib.sha256("x".join(map(str, image.shape)).encode() + b":")
+    digest.update(image.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def decode_pixels(path: str | Path) -> torch.Tensor | None:
+    """A file's pixels as uint8 (C, H, W), a palette image as RGB (its colours, looked up); None
+    for what has no such pixels (another mode, not an image)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.mode == "P":
+                im = im.convert("RGB")
+            if im.mode not in ("L", "RGB"):
+                return None
+            array = np.array(im, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError):
+        return None
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _forms(image: torch.Tensor) -> list[torch.Tensor]:
+    """The image and its other channel layout holding the same pixels: a gray image saved as RGB
+    (three equal planes) or an RGB image of equal planes saved as gray."""
+    if image.shape[0] == 1:
+        return [image, image.expand(3, -1, -1)]
+    if bool((image[0] == image[1]).all() and (image[0] == image[2]).all()):
+        return [image, image[:1]]
+    return [image]
+
+
+@dataclass(frozen=True)
+class PinnedImage:
+    """A restoration image identified by its decoded pixels (:func:`pixel_checksum`), so any
+    lossless copy of it is accepted: the PNG a repository pins, a BMP of the same image, the EDSR
+    archive's HR folder.
+
+    ``name``: the image's name in its set (``"baboon"``), ``set``: the set (``"Set14"``);
+    ``pixels``: the pixel checksum; ``copies``: paths, relative to the data folder, where the
+    field's copies keep it (looked for in the mirrors, then the cache); ``file``: the pinned file
+    (a :class:`bench.RemoteFile`), used when its file checksum matches, downloaded when no copy
+    is there. See :func:`fetch_image`.
+    """
+
+    set: str
+    name: str
+    pixels: str
+    copies: tuple[str, ...]
+    file: Any = None
+    layouts: str = ""  # the copies as people read them, for messages
+
+    def matches(self, image: torch.Tensor) -> torch.Tensor | None:
+        """The image in the pinned form when its pixels are this image's, else None."""
+        return next((form for form in _forms(image) if pixel_checksum(form) == self.pixels), None)
+
+
+def fetch_image(store, pinned: PinnedImage) -> torch.Tensor:
+    """The pinned image as uint8 (C, H, W): the pinned file when a copy with its file checksum is
+    there; else the first copy whose decoded pixels match (recorded with its pixel checksum); else
+    the pinned file downloaded. A DataError (one line) otherwise, naming the copies accepted, the
+    pixel checksum expected and the copies found that differ."""
+    from bench.data.store import DataError
+
+    if pinned.file is not None and (path := store.find(pinned.file)) is not None:
+        return read_image(path)
+    different = []
+    for rel in pinned.copies:
+        for folder in store.folders:
+            path = folder / rel
+            if not path.is_file():
+                continue
+            decoded = decode_pixels(path)
+            image = pinned.matches(decoded) if decoded is not None else None
+            if image is not None:
+                store.record(rel, path, f"{pinned.set}/{pinned.name} by pixels", pixels=pinned.pixels)
+                return image
+            seen = f"pixel sha256 {pixel_checksum(decoded)[:16]}..." if decoded is not None else "no RGB/gray pixels"
+            different.append(f"{path} ({seen})")
+    why = ""
+    if pinned.file is not None:
+        try:
+            return read_image(store.fetch(pinned.file))
+        except DataError as error:
+            why = f"; {error}"
+    found = f"; found with other pixels: {', '.join(different[:3])}" if different else ""
+    raise DataError(
+        f"{pinned.set}/{pinned.name}: no copy with its pixels (pixel sha256 {pinned.pixels}) in "
+        f"{' or '.join(map(str, store.folders))}; accepted copies, in any lossless format: "
+        f"{pinned.layouts or ', '.join(pinned.copies[:4])}{found}{why}"
+    )

@@ -6,6 +6,12 @@ the repository the set is usually taken from, or the EDSR benchmark archive. A c
 ``restoration/<set>/<file>`` in the data directory (``../shared/data`` works in place) is used
 when it matches. Images keep their sizes and modes (gray sets are 1-channel, colour sets RGB).
 
+An image whose pixel checksum is recorded (``restoration_manifest.tsv``) is identified by what it
+is: any lossless copy with its pixels is accepted (a BMP of a pinned PNG, a TIFF), in the layouts
+the field distributes: the plain folder (``restoration/Set5/baby.png``, DnCNN's ``baby_GT.bmp``),
+its ``HR/`` folder, the EDSR benchmark archive extracted (``restoration/benchmark/Set5/HR/``) and
+KAIR/DnCNN's ``testsets/``; the record names the copy read and its pixel checksum.
+
 Set14 and Urban100 are plain image folders (``restoration/Set14/baboon.png``, ...) pinned to
 majedelhelou/denoising_datasets (folders CSet14, CUrban100), with the EDSR benchmark archive as
 the alternative source when those files are not there. B100 has no plain-file source pinned
@@ -21,8 +27,19 @@ import io
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from bench import DataError, DatasetSpec, ImageSet, RemoteFile, RestorationImage, hookimpl, mask_from_image, read_image
-from bench_plugins.datasets._restoration_manifest import SETS
+from bench import (
+    DataError,
+    DatasetSpec,
+    ImageSet,
+    PinnedImage,
+    RemoteFile,
+    RestorationImage,
+    fetch_image,
+    hookimpl,
+    mask_from_image,
+    read_image,
+)
+from bench_plugins.datasets._restoration_manifest import PIXELS, SETS
 
 RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
@@ -48,15 +65,72 @@ def _check_split(name: str, split: str) -> None:
         raise ValueError(f"{name} has only a 'test' split (the images to restore), not {split!r}")
 
 
-def load_manifest_set(name: str, folder: str, split: str, store, suffixes=(".png", ".bmp", ".tif")) -> ImageSet:
+# -- copies identified by their pixels ----------------------------------------------------------
+
+#: The names the field's copies give a set's folder.
+FOLDER_NAMES = {
+    "Set5": ("Set5", "set5"),
+    "Set14": ("Set14", "set14"),
+    "Urban100": ("Urban100", "urban100"),
+    "Set12": ("Set12", "set12"),
+    "BSD68": ("BSD68", "bsd68"),
+    "CBSD68": ("CBSD68", "cbsd68"),
+}
+#: Where the field's distributions keep a set's images, relative to the data folder: the plain
+#: folder (KAIR, DnCNN, an HR folder), its HR/ folder, the EDSR benchmark archive extracted, a
+#: checkout's testsets/.
+LAYOUTS = ("restoration/{}", "restoration/{}/HR", "restoration/benchmark/{}/HR", "benchmark/{}/HR", "testsets/{}")
+#: File names: the image's own, or DnCNN's ground-truth name (Set5/baby_GT.bmp).
+STEMS = ("{}", "{}_GT")
+LOSSLESS = (".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+def copies(folder: str, file_name: str) -> tuple[tuple[str, ...], str]:
+    """The paths where a lossless copy of a set's image may be, and the same for a message."""
+    path = PurePosixPath(file_name)
+    names = FOLDER_NAMES.get(folder, (folder,))
+    if folder not in FOLDER_NAMES:  # a repository's own tree (deep-image-prior): that path, any format
+        base = f"restoration/{folder}/{path.parent}/{path.stem}".replace("/./", "/")
+        return tuple(base + suffix for suffix in LOSSLESS), f"{base}.{{{','.join(s[1:] for s in LOSSLESS)}}}"
+    found = tuple(
+        f"{layout.format(name)}/{stem.format(path.stem)}{suffix}"
+        for layout in LAYOUTS
+        for name in names
+        for stem in STEMS
+        for suffix in LOSSLESS
+    )
+    shown = (
+        f"{{restoration,restoration/benchmark,benchmark,testsets}}/{{{','.join(names)}}}[/HR]/"
+        f"{path.stem}[_GT].{{{','.join(s[1:] for s in LOSSLESS)}}}"
+    )
+    return found, shown
+
+
+def fetch_set_image(folder: str, file_name: str, file: RemoteFile, store):
+    """A set's image: by its pixels when their checksum is recorded, else the pinned file."""
+    pixels = PIXELS.get((folder, file_name))
+    if pixels is None:
+        try:
+            return read_image(store.fetch(file))
+        except DataError as error:
+            raise DataError(
+                f"{error} (no pixel checksum is recorded for {folder}/{file_name} yet, so only this file is "
+                "accepted; `python tools/restoration_manifest.py --pixels DATA` records them from a verified copy)"
+            ) from None
+    paths, shown = copies(folder, file_name)
+    stem = PurePosixPath(file_name).stem
+    return fetch_image(store, PinnedImage(folder, stem, pixels, paths, file, shown))
+
+
+def load_manifest_set(name: str, folder: str, split: str, store, suffixes=LOSSLESS) -> ImageSet:
     _check_split(name, split)
     files = manifest_files(folder)
     images = []
     for file_name in sorted(files):
         if not file_name.lower().endswith(suffixes):
             continue
-        path = store.fetch(files[file_name])
-        images.append(RestorationImage(PurePosixPath(file_name).stem, read_image(path)))
+        image = fetch_set_image(folder, file_name, files[file_name], store)
+        images.append(RestorationImage(PurePosixPath(file_name).stem, image))
     return ImageSet(name, images)
 
 
@@ -70,7 +144,7 @@ def load_dip_inpainting(split: str, store) -> ImageSet:
     files = manifest_files("deep-image-prior")
     images = []
     for stem in DIP_INPAINTING:
-        image = read_image(store.fetch(files[f"inpainting/{stem}.png"]))
+        image = fetch_set_image("deep-image-prior", f"inpainting/{stem}.png", files[f"inpainting/{stem}.png"], store)
         mask = mask_from_image(read_image(store.fetch(files[f"inpainting/{stem}_mask.png"]), mask=True))
         images.append(RestorationImage(stem, image, mask))
     return ImageSet("dip-inpainting", images)
@@ -79,7 +153,8 @@ def load_dip_inpainting(split: str, store) -> ImageSet:
 def load_dip_denoising(split: str, store) -> ImageSet:
     _check_split("dip-denoising", split)
     files = manifest_files("deep-image-prior")
-    return ImageSet("dip-denoising", [RestorationImage("F16", read_image(store.fetch(files["denoising/F16_GT.png"])))])
+    f16 = fetch_set_image("deep-image-prior", "denoising/F16_GT.png", files["denoising/F16_GT.png"], store)
+    return ImageSet("dip-denoising", [RestorationImage("F16", f16)])
 
 
 # -- sets from the EDSR benchmark archive ---------------------------------------------------------

@@ -353,6 +353,17 @@ PUBLISHED = (
 )
 
 
+def param_rules(p) -> str | None:
+    """What :class:`UNet` and :class:`DDAEFeatures` would refuse at run time, said at load: a block
+    the UNet has (``ch_mults`` levels x ``n_blocks + 1`` up blocks each) and a timestep up to T."""
+    blocks = len(p["ch_mults"]) * (p["n_blocks"] + 1)
+    if p["block"] not in {f"out_{i}" for i in range(1, blocks + 1)}:
+        return f"block {p['block']!r} is not a block of this UNet; expected out_1 .. out_{blocks}"
+    if not 0 <= p["timestep"] <= p["T"]:
+        return f"timestep {p['timestep']} is past the diffusion's T = {p['T']}; expected 0 .. {p['T']}"
+    return None
+
+
 @hookimpl
 def bench_register_methods(register):
     register(
@@ -371,6 +382,7 @@ def bench_register_methods(register):
             budget={"epochs": 2000.0},  # a float: fractional epochs are allowed
             params=DECLARED_PARAMS,
             feature_params=("timestep", "block"),
+            validate_params=param_rules,
             description="Denoising diffusion autoencoder: a DDPM UNet trained to predict noise "
             "(T = 1000, linear betas); features are spatially pooled activations of one decoder block "
             "at a small noise level.",
