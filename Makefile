@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 #   make quick BENCH_DATA_DIR=../shared/data
 export BENCH_DATA_DIR ?= $(HOME)/.cache/bench/data
 
-.PHONY: install test test-fast lint docs-check quick reference-quick benchmark benchmark-save clean gpu-check gpu-first-run
+.PHONY: install test test-fast lint docs-check quick reference-quick benchmark benchmark-save clean gpu-check gpu-first-run wheelhouse
 
 # Benchmarks (tests/benchmarks, skipped by `make test`): compared with the saved baseline, failing
 # when a benchmark's median is more than BENCHMARK_FAIL slower.
@@ -80,6 +80,16 @@ OFFLINE       = $(CURDIR)/build/offline
 gpu-check:
 	$(CHECK_PYTHON) tools/offline_setup.py --into $(OFFLINE) $(if $(WHEELS),--wheels $(WHEELS))
 	PYTHONPATH=$(OFFLINE) $(CHECK_PYTHON) -m bench gpu-check --device $(DEVICE) --out $(OUT) $(GPU_CHECK_FLAGS)
+
+# Wheels of what the device check needs beyond torch and numpy, for a machine without network
+# (pure-Python ones once, pyyaml and pillow per Python version): carry .wheels/ there and run
+# make gpu-first-run WHEELS=.wheels (tools/offline_setup.py installs only what is missing).
+WHEELHOUSE_PYTHONS ?= 3.10 3.11 3.12 3.13
+wheelhouse: install
+	$(BIN)/pip download --no-deps --only-binary=:all: --dest .wheels pluggy tabulate torchmetrics lightning-utilities packaging filelock
+	for v in $(WHEELHOUSE_PYTHONS); do \
+	  $(BIN)/pip download --no-deps --only-binary=:all: --python-version $$v --platform manylinux2014_x86_64 --dest .wheels pyyaml pillow || exit 1; \
+	done
 
 # The first thing to run on a lent GPU (tools/gpu_first_run.py; docs/ci.md, "The first GPU
 # minutes"): environment, sync-counter control, timing control, DIP at 512 in four variants, the

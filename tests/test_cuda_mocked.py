@@ -131,12 +131,17 @@ class FakeRay:
     def nodes(self):
         return self._nodes
 
-    def remote(self, fn):
+    def remote(self, fn=None, **declared):
+        """``ray.remote(f)`` or ``ray.remote(max_calls=1)(f)``; ``.options`` refuses ``max_calls``, as Ray's."""
+        if fn is None:
+            return lambda f: self.remote(f, **declared)
         ray = self
 
         class Task:
             def options(self, **options):
-                ray.options.append(options)
+                if "max_calls" in options:
+                    raise ValueError("Setting 'max_calls' is not supported in '.options()'.")
+                ray.options.append({**declared, **options})
                 return self
 
             def remote(self, *args):
@@ -165,9 +170,13 @@ def ray_job(tmp_path, monkeypatch, reg, nodes, text=None, **options):  # noqa: F
 
 
 def test_ray_gpu_tasks_get_a_fresh_worker_each(tmp_path, monkeypatch, reg):  # noqa: F811
+    real = pytest.importorskip("ray")  # imported before the fake replaces it, to check the options as Ray does
     fake, executor, job = ray_job(tmp_path, monkeypatch, reg, [{"CPU": 8, "GPU": 2}])
     executor.run(job)
     assert [(o["num_gpus"], o.get("max_calls")) for o in fake.options] == [(1.0, 1), (1.0, 1)]
+    for options in fake.options:  # accepted by Ray itself (no cluster needed)
+        declared = {"max_calls": options.pop("max_calls")} if "max_calls" in options else {}
+        real.remote(**declared)(lambda: None).options(**options)
     fake, executor, job = ray_job(tmp_path, monkeypatch, reg, [{"CPU": 8}])
     executor.run(job)
     assert [(o["num_gpus"], o.get("max_calls")) for o in fake.options] == [(0, None), (0, None)]  # CPU workers reused

@@ -30,6 +30,8 @@ def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys)
         "bicubic",
         "degraded-input",
         "bm3d",
+        "fixmatch",
+        "fixmatch-supervised",
     }
     for row in result["runs"]:
         assert row["status"] == "ok" and row["peak_memory_mib"] is None and row["syncs"] is not None
@@ -84,6 +86,8 @@ def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
         "bicubic",
         "degraded-input",
         "bm3d",
+        "fixmatch",
+        "fixmatch-supervised",
     }
 
 

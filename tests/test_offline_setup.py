@@ -93,3 +93,11 @@ def test_the_check_runs_in_a_fresh_environment_with_pips_index_disabled(tmp_path
     rows = json.loads((out / "device-check.json").read_text())["runs"]
     assert {(r["method"], r["status"]) for r in rows} == {("bicubic", "ok"), ("bm3d", "skipped")}
     assert "bm3d (the bm3d method)" in done.stdout  # named before the check, skipped with its reason in it
+
+
+def test_a_restoration_run_without_matplotlib_keeps_its_curve_numbers(tmp_path, monkeypatch):
+    from bench.protocols import restore
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a machine without it: import fails
+    restore._plot_curve(tmp_path / "psnr_curve.png", [{"iteration": 0, "psnr": 20.0}], "dip", {})
+    assert not (tmp_path / "psnr_curve.png").exists()

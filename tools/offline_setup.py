@@ -36,10 +36,15 @@ REQUIRED = {
     "tabulate": "tabulate",
     "filelock": "filelock",
     "torchmetrics": "torchmetrics",
+    "lightning_utilities": "lightning-utilities",  # torchmetrics' own
+    "packaging": "packaging",
     "PIL": "pillow",
-    "matplotlib": "matplotlib",
 }
-OPTIONAL = {"bm3d": "bm3d (the bm3d method)", "scipy": "scipy (SVHN's .mat files, bench compare's tests)"}
+OPTIONAL = {
+    "bm3d": "bm3d (the bm3d method)",
+    "matplotlib": "matplotlib (the PSNR curve pictures; curve.json has the numbers)",
+    "scipy": "scipy (SVHN's .mat files, bench compare's tests)",
+}
 
 
 def missing() -> list[str]:
@@ -49,7 +54,10 @@ def missing() -> list[str]:
 def install_from(wheels: str, modules: list[str]) -> None:
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     names = [REQUIRED[m] for m in modules]
-    subprocess.call([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", wheels, *names], env=env)
+    # --no-deps: what they need is in REQUIRED (pip's resolver would otherwise re-check torch's own
+    # requirements against the wheels and give up on a build of torch that declares others).
+    install = ["install", "--no-deps", "--no-index", "--find-links", wheels, *names]
+    subprocess.call([sys.executable, "-m", "pip", *install], env=env)
     importlib.invalidate_caches()
 
 

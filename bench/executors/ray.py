@@ -47,6 +47,11 @@ def _run_on_worker(spec: dict, results_dir: str, data_dir: str, offline: bool):
     yield {"event": "finished", **run_spec(spec, results_dir, data_dir, offline)}
 
 
+def _run_on_gpu_worker(spec: dict, results_dir: str, data_dir: str, offline: bool):
+    """The Ray task of a run that holds a GPU: declared with ``max_calls=1`` (see ``_tasks``)."""
+    yield from _run_on_worker(spec, results_dir, data_dir, offline)
+
+
 class RayExecutor(Executor):
     def __init__(self, options: dict):
         self.options = options
@@ -68,7 +73,7 @@ class RayExecutor(Executor):
                 f"{cpus:g} CPUs and {gpus:g} GPUs per run"
                 + (" (a Ray instance started for this suite)" if started_here else "")
             )
-            task = ray.remote(_run_on_worker)
+            tasks = _tasks(ray)
             common = {
                 "num_cpus": cpus,
                 "max_retries": self.options["max_retries"],
@@ -77,10 +82,8 @@ class RayExecutor(Executor):
             }
             results_dir, data_dir = str(job.store.root.resolve()), str(job.data_dir)
             streams = {
-                task.options(**common, **_gpu_options(0 if s.device == "cpu" else gpus)).remote(
-                    s.to_dict(), results_dir, data_dir, job.offline
-                ): s
-                for s in todo
+                tasks[bool(g)].options(num_gpus=g, **common).remote(s.to_dict(), results_dir, data_dir, job.offline): s
+                for s, g in ((s, 0 if s.device == "cpu" else gpus) for s in todo)
             }
             self._follow(ray, job, board, streams)
         finally:
@@ -163,12 +166,13 @@ def _cause(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else exc
 
 
-def _gpu_options(gpus: float) -> dict:
-    """A task's GPU request. A worker that held a GPU is not reused (``max_calls=1``): Ray turns
-    reuse off only for GPU tasks declared so in ``ray.remote``, not through ``.options`` (ray
-    #47767), and a reused process keeps its CUDA context, and any sticky CUDA error, for the next
-    run while ``CUDA_VISIBLE_DEVICES`` changes under it."""
-    return {"num_gpus": gpus, "max_calls": 1} if gpus else {"num_gpus": 0}
+def _tasks(ray) -> dict:
+    """The remote functions, by whether the run holds a GPU. A worker that held a GPU is not
+    reused: Ray turns reuse off for GPU tasks only when ``num_gpus`` is in ``ray.remote``, not
+    given through ``.options`` (ray #47767), and ``max_calls`` is refused in ``.options``; a
+    reused process would keep its CUDA context, and any sticky CUDA error, for the next run while
+    ``CUDA_VISIBLE_DEVICES`` changes under it."""
+    return {False: ray.remote(_run_on_worker), True: ray.remote(max_calls=1)(_run_on_gpu_worker)}
 
 
 def _largest_node(ray, resources: dict, name: str) -> float:
