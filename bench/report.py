@@ -408,7 +408,7 @@ def _varying(configs: list[dict]) -> list[tuple[str, str]]:
     out = []
     for section in ("params", "options"):
         # The label budget has its own column; a budget row's folds (split seeds) are its spread.
-        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE - {"labels"})
+        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE)
         out += [(section, k) for k in keys if len(_values_of(configs, section, k)) > 1]
     return out
 
