@@ -1,7 +1,9 @@
 """The plugin manager: loads plugins from the ``bench`` entry-point group (built-ins included) and
 from explicit registration, collects their datasets, methods and executors, and answers look-ups
 with errors that list what is known. The host's own executors (``bench.executors.builtin``: local,
-ray, slurm) are part of the host and always loaded, whatever ``BENCH_PLUGINS`` says.
+ray, slurm) come through the same entry-point group (so the registry imports no executor, and no
+executor's import of the runner leads back here) and are always loaded, whatever ``BENCH_PLUGINS``
+says.
 
 Environment switches:
 - ``BENCH_PLUGINS``: comma-separated entry-point names to load (empty: load none); unset: all.
@@ -130,12 +132,6 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
     registry = Registry(pm=pm)
     infos: dict[str, PluginInfo] = {}
 
-    from bench import __version__
-    from bench.executors import builtin
-
-    pm.register(builtin, name=BUILTIN_EXECUTORS)
-    infos[BUILTIN_EXECUTORS] = PluginInfo(BUILTIN_EXECUTORS, "bench", __version__)
-
     for ep in _entry_points():
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
@@ -165,12 +161,21 @@ def _entry_points() -> list[metadata.EntryPoint]:
         excluded = {n[1:].strip() for n in names if n.startswith("-")}
         kept = {n for n in names if not n.startswith("-")}
         # Names keep only those; exclusions alone keep all others; an empty value keeps none.
-        eps = [ep for ep in eps if (ep.name in kept or (excluded and not kept)) and ep.name not in excluded]
+        eps = [
+            ep
+            for ep in eps
+            if _is_host_executors(ep) or ((ep.name in kept or (excluded and not kept)) and ep.name not in excluded)
+        ]
     # One entry per name: the same distribution can be visible twice (editable + sys.path).
     unique = {}
     for ep in eps:
         unique.setdefault((ep.name, ep.value), ep)
     return sorted(unique.values(), key=lambda ep: ep.name)
+
+
+def _is_host_executors(ep: metadata.EntryPoint) -> bool:
+    """The host's own executors: part of the host, loaded whatever ``BENCH_PLUGINS`` says."""
+    return ep.name == BUILTIN_EXECUTORS and ep.dist is not None and ep.dist.name == "bench"
 
 
 def _implementers(pm: pluggy.PluginManager, hook: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The host's own executors, registered through the same hook a third-party executor uses.
+"""The host's own executors, registered through the same hook (and found through the same entry-point
+group, ``bench``) as a third-party executor.
 
 The engines are optional dependencies: their modules are imported only when a run uses them.
 """
@@ -6,7 +7,7 @@ The engines are optional dependencies: their modules are imported only when a ru
 from __future__ import annotations
 
 from bench import hookimpl
-from bench.executors import ExecutorSpec
+from bench.specs import ExecutorSpec
 
 
 def _local(options):

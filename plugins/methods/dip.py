@@ -1,66 +1,11 @@
 """Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018) for denoising, SR and inpainting.
 
 A randomly initialised encoder-decoder ``f(z; theta)`` is fitted to the degraded image alone by
-minimising ``|| A(f(z)) - y ||^2`` with Adam, where ``A`` is the host's degradation operator
-(identity, MATLAB bicubic downscaling, or the inpainting mask) and ``z`` a fixed input;
-the network's structure is the prior and the number of iterations the regulariser.
-
-Each case runs the configuration of its official notebook (github.com/DmitryUlyanov/
-deep-image-prior at 042e0d4; "nb:cell" below is the notebook and its code cell, 0-based), named
-in :data:`CONFIGURATIONS` and recorded per image (``method_info``). The full budget is the
-notebook's iteration count:
-
-| configuration | net ``skip``: down/up channels, skip ch, filters down/up, up mode   | input z          | Adam lr | iterations | input noise |
-|---------------|---------------------------------------------------------------------|------------------|---------|------------|-------------|
-| denoise       | 5 x 128, 4, 3/3, bilinear (denoising.ipynb:8, F16)                  | 32-ch noise      | 0.01    | 3000       | 1/30 (1/20 at sigma 50) |
-| sr            | same (super-resolution.ipynb:7-8)                                   | 32-ch noise      | 0.01    | 2000 (x8: 4000) | 0.03 (x8: 0.05) |
-| random-pixel  | same (restoration.ipynb:7, ``get_net(..., skip_n11=4, upsample_mode='bilinear')``) | 32-ch noise | 0.001 | 11000 | 0.03 |
-| kate          | 5 x 128, 128, 3/3, nearest (inpainting.ipynb:14)                    | 32-ch noise      | 0.01    | 6001       | 0.03        |
-| vase          | 5 x 128, 0, 3/3, nearest (inpainting.ipynb:14)                      | 2-ch meshgrid    | 0.01    | 5001       | 0.03        |
-| library       | 16, 32, 64, 128, 128, 128 (depth 6, ``NET_TYPE='skip_depth6'``, cell 5), 0, 5/3, nearest, no 1x1 up conv (``need1x1_up=False``), parameter noise | 1-ch noise | 0.01 | 3001 | 0 |
-
-Common (models/skip.py, models/common.py): reflection padding, stride-2 downsampling convs,
-1x1 skip convs, BatchNorm, LeakyReLU(0.2), a 1x1 head and a sigmoid; noise inputs are uniform
-x 0.1 (utils/common_utils.py ``get_noise``), the meshgrid is ``[x / (W - 1), y / (H - 1)]``
-unscaled; every iteration adds fresh Gaussian noise of the input-noise std to z. Inpainting
-(``inpaint_setting: auto``) runs ``random-pixel`` on random-pixel masks (the paper's Table 1)
-and, on dataset masks, the configuration named after the image (kate / vase / library) or
-kate's for any other image (the notebook uses kate's for its other example, peppers).
-
-Parameter noise (library): inpainting.ipynb:17 writes ``n = n + n.detach().clone().normal_() *
-n.std() / 50`` for every 4-D weight before the forward pass. As written it only rebinds the
-loop variable, so the weights are never changed: a no-op. Here the flag's evident intent runs:
-each conv weight gets fresh N(0, (std(w) / 50)^2) noise added in place before each forward
-pass (``param_noise: 0.02``); ``param_noise: 0`` runs what the notebook's code does.
-
-Denoising averages the outputs (exponential moving average, 0.99). Denoising and random-pixel
-inpainting fall back to the previous weights when the fit to the observed image drops by more
-than 5 dB (:class:`Backtracking`), checked where the notebooks check: denoising.ipynb:10 at
-every iteration but each 100th (``if i % show_every:``), restoration.ipynb:9 at each 50th
-(``if PLOT and i % show_every == 0:``; on a fall-back its counter does not advance, so it checks
-again next iteration: ours advances). inpainting.ipynb and the SR notebook have none.
-
-Budget scaling: the average's window (1 / (1 - 0.99) = 100 iterations, a thirtieth of the 3000)
-stays the same fraction of the run, ``ema = 1 - 30 / iterations`` (0.99 at the full budget, 0.9 at
-300): at a tenth of the budget a 100-iteration window would still be averaging in the blurry
-outputs of the first iterations. Set ``ema`` to a value in [0, 1) to fix it instead.
-
-Our adaptation: images whose sides are not multiples of ``2 ** scales`` are not cropped (the
-notebooks crop them to multiples of 32 or 64); the network generates a reflection-sized canvas
-(sides rounded up) and its centre crop is the image (the meshgrid spans the image's own pixels
-0..1 and extends linearly over the margin). SR uses the host's bicubic operator instead of the
-notebook's Lanczos2 downsampler, so every method sees the same degradation.
-
-Published numbers (the CVPR 2018 text, section 3; arXiv 1711.10925; read here in a public
-bilingual transcription that quotes the English text): SR x4 at 2000 iterations
-Set5 29.90, Set14 27.00 dB (bicubic 28.43 / 26.05), "using center crops of the generated
-images" (super-resolution_eval_script.py: Y channel inside the 32-divisible output minus 4
-pixels a side; ours: the whole modcropped image, Y, 4 pixels shaved), declared in
-:data:`PUBLISHED`. Not declared, as no bench set or record field matches: Table 1 (50%
-random-pixel inpainting, per image: Barbara 32.22, Boat 33.06, House 39.16, Lena 36.16, Peppers
-33.05, C.man 29.8, Couple 32.52, Finger 32.84, Hill 32.77, Man 32.20, Montage 34.54; the host's
-published numbers are per set, not per image) and denoising sigma 25 on the 9-image colour set
-of the BM3D site, 30.43 with the exponential average (29.22 without; none of our sets).
+minimising ``|| A(f(z)) - y ||^2`` with Adam, ``A`` being the host's degradation operator; the
+network's structure is the prior and the number of iterations the regulariser. Each case runs its
+official notebook's configuration (:data:`CONFIGURATIONS`, recorded per image). The settings, the
+notebook cells they come from, the published numbers and the declared deviations are in
+docs/METHODS.md#deep-image-prior.
 """
 
 from __future__ import annotations
@@ -454,7 +399,7 @@ def restore_dip(problem: Problem, ctx: RestoreContext) -> torch.Tensor:
         return crop(model(z))[0].float().clamp(0, 1)
 
 
-#: The paper's text (CVPR 2018, section 3 "Super-resolution"; arXiv 1711.10925).
+#: The paper's text (CVPR 2018, section 3 "Super-resolution"; docs/METHODS.md#deep-image-prior).
 PUBLISHED = tuple(
     Published(
         dataset,
