@@ -382,7 +382,7 @@ def records_by_method(results: Path) -> dict:
 
 def test_a_method_that_exits_the_interpreter_fails_only_its_own_run_with_its_exit_code(plugins, capsys):
     text = "runs: [{datasets: toy, methods: [toy-exit, toy-linear], protocol: classify, budget: {epochs: 1}}]\n"
-    assert run(plugins, text) == 1  # not 7: the suite went on and says a run failed
+    assert run(plugins, text, "-X", "isolate=true") == 1  # not 7: the suite went on and says a run failed
     records = records_by_method(plugins / "results")
     assert records["toy-linear"]["status"] == "ok"
     died = records["toy-exit"]
