@@ -97,14 +97,23 @@ class Switches:
 # folder holds one record per spec whatever ran it: a record is reused only when it ran as asked.
 
 
+def auto_device():
+    """What ``device: auto`` picks here: CUDA, then MPS, then the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def requested(spec) -> dict:
     """How ``spec`` asks to run, its "auto" settings resolved on this machine (a precision this
     machine cannot resolve, for a CUDA device it lacks, is left out)."""
     import torch
 
-    from bench.context import pick_device
-
-    device = torch.device(spec.device) if spec.device != "auto" else pick_device("auto")
+    device = torch.device(spec.device) if spec.device != "auto" else auto_device()
     precision = spec.precision if spec.precision != "auto" else default_precision(device)
     channels_last = device.type == "cuda" if spec.channels_last == "auto" else bool(spec.channels_last)
     wanted = {"device": device.type, "precision": precision, "channels_last": channels_last, "compile": spec.compile}

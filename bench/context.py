@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bench.accel import Switches
+from bench.accel import Switches, auto_device
 from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.progress import Progress, format_seconds
@@ -562,8 +562,4 @@ def pick_device(requested: str = "auto") -> torch.device:
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError(f"device {requested!r} was asked for but MPS is not available")
         return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return auto_device()
