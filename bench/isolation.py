@@ -43,6 +43,12 @@ def execute_isolated(spec, registry, store, cache, progress, label: str, note: s
 
     def child() -> None:
         receive.close()
+        # A forked child cannot use the parent's OpenMP pool (GNU OpenMP is not fork-safe: its
+        # first parallel region hangs once the parent has run one), so it computes on one thread,
+        # as torch's DataLoader workers do.
+        import torch
+
+        torch.set_num_threads(1)
         try:
             answer = execute(spec, registry, store, cache, progress, label, note)
         except Interrupted as stop:  # the suite is being stopped: no record, as in the process
