@@ -710,8 +710,9 @@ def cmd_table(args) -> int:
 
 def _per_image_table(groups, args) -> int:
     from bench import perimage
+    from bench.report import leaderboard
 
-    found = perimage.from_groups(groups)
+    found = perimage.from_groups(groups, leaderboard(groups))
     if not found:
         raise BenchError(f"no restoration records with per-image scores under {args.results}")
     sys.stdout.write(perimage.render(found, args.format))

@@ -16,6 +16,8 @@ import os
 import signal
 import time
 
+from bench.interrupt import Interrupted
+
 #: How long a child that was asked to stop (SIGTERM) has before it is killed.
 STOP_GRACE_S = 5.0
 
@@ -33,11 +35,11 @@ def available(spec=None) -> bool:
     return spec is None or spec.device == "cpu" or not torch.cuda.is_available()
 
 
-def execute_isolated(spec, registry, store, cache, progress, label: str, note: str = "") -> tuple[str, dict | None]:
-    """:func:`bench.runner.execute` in a forked child; the same answer. A child that ends without
+def execute_isolated(
+    execute, spec, registry, store, cache, progress, label: str, note: str = ""
+) -> tuple[str, dict | None]:
+    """``execute`` (:func:`bench.runner.execute`) in a forked child; the same answer. A child that ends without
     answering gets a failed record naming its exit code (unless another process finished the run)."""
-    from bench.runner import Interrupted, execute
-
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
 
@@ -94,7 +96,7 @@ def _stop(process) -> None:
 def _died(spec, store, registry, exitcode: int, seconds: float) -> tuple[str, dict | None]:
     """Record a run whose process ended without writing its record, unless another process holds
     or finished the spec meanwhile."""
-    from bench.executors.remote import failure_record
+    from bench.records import failure_record
 
     how = f"was killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"ended with exit code {exitcode}"
     message = (

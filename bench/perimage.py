@@ -146,11 +146,9 @@ def tables(rows: list[dict], groups_of: dict[int, object]) -> list[ImageTable]:
     return out
 
 
-def from_groups(groups: list) -> list[ImageTable]:
-    """The image tables of these groups' restoration leaderboards."""
-    from bench.report import leaderboard
-
-    rows = leaderboard(groups)
+def from_groups(groups: list, rows: list[dict]) -> list[ImageTable]:
+    """The image tables of these groups' restoration leaderboards (``rows``:
+    ``bench.report.leaderboard(groups)``, which ranks by image through this module)."""
     by_records = {tuple(r["key"] for r in g.records): g for g in groups}
     return tables(rows, {id(r): by_records[tuple(r["records"])] for r in rows})
 

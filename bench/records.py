@@ -8,6 +8,7 @@ the run is done; a "failed" record is kept as evidence and the run is tried agai
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 import math
@@ -745,3 +746,18 @@ def _nvidia_driver() -> str | None:
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def failure_record(spec, kind: str, message: str, details: str) -> dict:
+    """The failed record of a run whose process died before it could write its own."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "key": spec.key,
+        "spec": spec.to_dict(),
+        "status": "failed",
+        "started_at": None,
+        "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "error": {"type": kind, "message": message, "traceback": details},
+        "timings": {},
+        "code": code_version(),
+    }

@@ -25,6 +25,7 @@ from pathlib import Path
 from bench import accel, identity, peakmem
 from bench.artifacts import list_images
 from bench.data.validate import check_split
+from bench.interrupt import Interrupted
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
 from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
@@ -44,21 +45,6 @@ class RunEnv:
     progress: Progress
     artifacts_dir: Path
     code: dict = field(default_factory=dict)  # the run's code identity (keys cached artifacts such as encoders)
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM reached the process: the suite stops, what finished is kept.
-
-    A KeyboardInterrupt, so code that cleans up after Ctrl-C does so for SIGTERM too; its own
-    type, so a method that raises KeyboardInterrupt itself only fails its run."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
 @contextlib.contextmanager
@@ -153,7 +139,9 @@ def run_specs(
     progress = progress or Progress()
 
     def run(spec, *args, **kwargs):
-        return (execute_isolated if isolate and available(spec) else execute)(spec, *args, **kwargs)
+        if isolate and available(spec):
+            return execute_isolated(execute, spec, *args, **kwargs)
+        return execute(spec, *args, **kwargs)
 
     outcome = SuiteOutcome()
     cache = DatasetCache(data_store)

@@ -210,7 +210,8 @@ def test_per_image_without_restoration_records_is_an_error(tmp_path, capsys):
 def test_old_records_without_checksums_are_compared_but_said_unverified(tmp_path):
     restore_record(tmp_path, "bm3d", BEST, checksums={name: None for name in IMAGES})
     restore_record(tmp_path, "noisy", [p - 1 for p in BEST], checksums={name: None for name in IMAGES})
-    (found,) = perimage.from_groups(load_groups(tmp_path))
+    groups = load_groups(tmp_path)
+    (found,) = perimage.from_groups(groups, leaderboard(groups))
     assert found.same_inputs and found.inputs.startswith("6 of 6 images not verified")
 
 

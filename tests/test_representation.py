@@ -492,10 +492,10 @@ def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_
     assert cli.main(["run", str(suite), "--results-dir", results, "--quiet"]) == 0
     capsys.readouterr()
     assert cli.main(["table", results, "--suite", "control"]) == 0
-    rows = {
-        line.split()[0] + (" control" if "random weights" in line else ""): line
+    rows = {  # each row starts with its rank
+        line.split()[1] + (" control" if "random weights" in line else ""): line
         for line in capsys.readouterr().out.splitlines()
-        if line.startswith("raw-pixels")
+        if line.split()[1:2] == ["raw-pixels"]
     }
     assert "none (random weights)" in rows["raw-pixels control"] and "epochs=1" in rows["raw-pixels"]
 

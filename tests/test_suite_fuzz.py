@@ -183,6 +183,8 @@ def _check_accepted(suite, root: Path) -> list[str]:
         if not (0 < spec.budget_scale <= 100 and all(math.isfinite(v) and v > 0 for v in spec.budget.values())):
             wrong.append(f"budget {spec.budget} x {spec.budget_scale}")
         for key, param in declared(PROTOCOLS[spec.protocol].options).items():
+            if key not in spec.protocol_options:  # an option at its default left out (labels: all)
+                continue
             if param.check(spec.protocol_options[key]):
                 wrong.append(f"option {key}={spec.protocol_options[key]!r}")
         path = store.path_for(spec)

@@ -9,13 +9,12 @@ see (no shared filesystem) is written here, and a run whose worker died without 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import traceback
 
 from bench.executors import Job
 from bench.executors.board import Board
-from bench.records import SCHEMA_VERSION, code_version
+from bench.records import failure_record
 
 #: How long the driver waits for a dead worker's lock to be released before giving up on writing
 #: its failed record (the OS releases it when the process is gone; a network filesystem may lag).
@@ -64,21 +63,6 @@ def lost(job: Job, board: Board, spec, error: BaseException | str, where: str = 
         board.busy(spec)
     else:
         board.finished(spec, written)
-
-
-def failure_record(spec, kind: str, message: str, details: str) -> dict:
-    """The failed record of a run whose process died before it could write its own."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "key": spec.key,
-        "spec": spec.to_dict(),
-        "status": "failed",
-        "started_at": None,
-        "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "error": {"type": kind, "message": message, "traceback": details},
-        "timings": {},
-        "code": code_version(),
-    }
 
 
 def _write_unless_done(job: Job, spec, record: dict, notify: bool) -> dict | None:
