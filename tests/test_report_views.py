@@ -384,17 +384,15 @@ def chromium():
 
 @pytest.mark.slow
 @pytest.mark.real_data
-def test_the_report_of_real_set12_records_shows_gallery_and_cd_plot_in_chromium(tmp_path, chromium):
-    from conftest import SHARED_DATA
-
-    if not (SHARED_DATA / "restoration" / "Set12").is_dir():
-        pytest.skip(f"Set12 not found under {SHARED_DATA}")
+def test_the_report_of_real_set12_records_shows_gallery_and_cd_plot_in_chromium(tmp_path, chromium, shared_data):
+    if not (shared_data / "restoration" / "Set12").is_dir():
+        pytest.skip(f"Set12 not found under {shared_data}")
     reg = registry.load()
     path = tmp_path / "set12.yaml"
     path.write_text(SET12)
     suite = load_suite(path, reg)
     outcome = run_specs(
-        suite.runs, reg, ResultStore(tmp_path / "r"), DataStore(SHARED_DATA, offline=True), Progress(quiet=True)
+        suite.runs, reg, ResultStore(tmp_path / "r"), DataStore(shared_data, offline=True), Progress(quiet=True)
     )
     assert not outcome.failed
     site = build(tmp_path / "r", tmp_path / "site")
