@@ -174,6 +174,52 @@ def check_choice(driver, url: str) -> list[str]:
     return problems
 
 
+def check_history(driver, url: str) -> list[str]:
+    """A row's history sparkline must render beside it in the leaderboard and lead to its page's
+    history section, whose plot renders too."""
+    driver.get(url)
+    wait_for_images(driver)
+    sparks = driver.find_elements("css selector", "table.leaderboard a.history-link img.spark")
+    if not sparks:
+        return ["no leaderboard row shows a history sparkline"]
+    problems = []
+    if not driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", sparks[0]):
+        problems.append(f"history sparkline not rendered: {sparks[0].get_attribute('src')}")
+    href = driver.find_element("css selector", "table.leaderboard a.history-link").get_attribute("href")
+    driver.get(href)
+    plots = driver.find_elements("css selector", "section#history img")
+    if not plots:
+        return [*problems, f"{href} shows no history plot"]
+    problems += [f"history plot not rendered: {src}" for src, _, width in wait_for_images(driver) if not width]
+    if not driver.find_elements("css selector", "section#history table.history tr.step"):
+        problems.append(f"{href}: no version marked as a step")
+    return problems
+
+
+def check_sorting_by(driver, url: str, column: str) -> tuple[list[str], list[str]]:
+    """Click the header ``column`` of the first leaderboard that has it: returns (problems, the
+    column's cells as shown after the first click)."""
+    driver.get(url)
+    for table in driver.find_elements("css selector", "table.leaderboard"):
+        heads = table.find_elements("css selector", "thead th")
+        names = [th.text.replace("\u2195", "").strip() for th in heads]
+        if column not in names:
+            continue
+        index = names.index(column)
+        heads[index].click()
+        values = driver.execute_script(_VALUES, table, index)
+        shown = [v for v in values if v is not None]
+        cells = [
+            row.find_elements("css selector", "td")[index].text
+            for row in table.find_elements("css selector", "tbody tr")
+        ]
+        direction = heads[index].get_attribute("aria-sort")
+        if shown != sorted(shown, reverse=direction == "descending"):
+            return [f"column {column!r} is not sorted {direction} after a click: {shown}"], cells
+        return [], cells
+    return [f"no leaderboard with a {column!r} column"], []
+
+
 def check_gallery(driver, url: str) -> list[str]:
     """Follow a leaderboard row's "per image" link: the gallery must show each image's panels
     (clean, degraded, the methods) with zoomed crops and difference maps, all rendered."""
