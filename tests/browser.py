@@ -196,27 +196,31 @@ def check_history(driver, url: str) -> list[str]:
     return problems
 
 
-def check_sorting_by(driver, url: str, column: str) -> tuple[list[str], list[str]]:
-    """Click the header ``column`` of the first leaderboard that has it: returns (problems, the
-    column's cells as shown after the first click)."""
+_RAW_VALUES = (
+    """return Array.from(arguments[0].tBodies[0].rows).map(r => r.cells[arguments[1]].getAttribute('data-value'));"""
+)
+
+
+def check_sorting_by(driver, url: str, column: str) -> tuple[list[str], list[list[str]]]:
+    """Click the header ``column`` of the first leaderboard that has it, twice: returns (problems,
+    the column's cells as shown after each click). Each click must leave its values sorted."""
     driver.get(url)
     for table in driver.find_elements("css selector", "table.leaderboard"):
         heads = table.find_elements("css selector", "thead th")
-        names = [th.text.replace("\u2195", "").strip() for th in heads]
+        names = [th.text.strip() for th in heads]
         if column not in names:
             continue
-        index = names.index(column)
-        heads[index].click()
-        values = driver.execute_script(_VALUES, table, index)
-        shown = [v for v in values if v is not None]
-        cells = [
-            row.find_elements("css selector", "td")[index].text
-            for row in table.find_elements("css selector", "tbody tr")
-        ]
-        direction = heads[index].get_attribute("aria-sort")
-        if shown != sorted(shown, reverse=direction == "descending"):
-            return [f"column {column!r} is not sorted {direction} after a click: {shown}"], cells
-        return [], cells
+        index, problems, shown = names.index(column), [], []
+        for _ in range(2):
+            heads[index].click()
+            raw = driver.execute_script(_RAW_VALUES, table, index)  # strings: JSON has no Infinity
+            values = [float(v) for v in raw if v]
+            direction = heads[index].get_attribute("aria-sort")
+            if values != sorted(values, reverse=direction == "descending"):
+                problems.append(f"column {column!r} is not sorted {direction} after a click: {values}")
+            rows = table.find_elements("css selector", "tbody tr")
+            shown.append([row.find_elements("css selector", "td")[index].text for row in rows])
+        return problems, shown
     return [f"no leaderboard with a {column!r} column"], []
 
 

@@ -91,6 +91,7 @@ def test_a_row_with_superseded_records_has_its_history_drawn_and_a_row_without_h
     assert trend.series.values == next(s for s in found.series if s.metric == "test_accuracy").values
 
     html = site.index.read_text()
+    assert ">labels</th>" not in html  # no label budget on this board: no labels column
     sparks = re.findall(r'<img src="(plots/[^"]+-history-spark\.svg)" class="spark"', html)
     assert sparks == [trend.plots[0].path]  # one row has a history, the other none
     assert "toy-linear" in sparks[0] and not any("painter" in p.name for p in (site.root / "plots").glob("*history*"))
