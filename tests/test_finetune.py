@@ -497,3 +497,18 @@ def test_the_onepfrac_cifar_suites_run_the_papers_setting_beside_its_number():
         assert {key(s) for s in pretrained if s.protocol == "finetune"} == {
             key(s) for s in pretrained if s.protocol != "finetune"
         }  # one pre-training per delta, shared by the fine-tune and the probe
+
+
+def test_bench_plugins_lists_a_methods_recipes_and_probes(capsys):
+    from bench import cli
+
+    assert cli.main(["plugins", "mae"]) == 0
+    page = capsys.readouterr().out
+    assert "recipes (protocol finetune, recipe: NAME" in page and "probes (protocol linear-probe" in page
+    assert "  mae-official: facebookresearch/mae main_finetune.py" in page and "layer_decay=0.65" in page
+    assert "    lacks: the official run reports the best epoch's test accuracy; ours is the last epoch's" in page
+    assert cli.main(["plugins", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["plugins"]}
+    assert set(rows["mae"]["recipes"]) == {"mae-official", "mae-cifar-reimpl"}
+    assert rows["onepfrac"]["recipes"]["onepfrac-official"]["options"]["input_size"] == 224
+    assert set(rows["ddae"]["probes"]) == {"ddae-official", "mae-official"} and rows["ddae"]["recipes"] == {}
