@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from bench.context import bookkeeping, seed_everything
+from bench.metric_table import METRICS
 from bench.restoration.context import RestoreContext
 from bench.restoration.degrade import Degradation, make_problem
 from bench.restoration.figures import _safe  # the folder name figures look the image up by
@@ -175,30 +176,16 @@ def run(spec, method, dataset, env) -> dict:
     if "input_psnr" in per_image[0]:
         metrics["input_psnr"] = statistics.fmean(e["input_psnr"] for e in per_image)
     where = f"{convention.describe()}; {len(per_image)} images of {images.name}"
-    metric_info = {
-        "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
-        "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
-        "seconds_per_image": {
-            "higher_is_better": False,
-            "unit": "s",
-            "kind": "throughput",
-            "convention": "mean wall seconds of method.restore per image, synchronized, after a "
-            "warm-up call, host monitoring excluded",
-        },
-        "iterations_per_s": {
-            "higher_is_better": True,
-            "unit": "it/s",
-            "kind": "throughput",
-            "convention": "iterations counted by ctx.step over the synchronized seconds of "
-            "the methods' ctx.iterations loops (monitoring excluded), all images",
-        },
-        "input_psnr": {
-            "higher_is_better": True,
-            "unit": "dB",
-            "kind": "quality",
-            "convention": f"the degraded input itself (clipped, rounded), {where}",
-        },
+    conventions = {
+        "psnr": where,
+        "ssim": where,
+        "seconds_per_image": "mean wall seconds of method.restore per image, synchronized, after a "
+        "warm-up call, host monitoring excluded",
+        "iterations_per_s": "iterations counted by ctx.step over the synchronized seconds of "
+        "the methods' ctx.iterations loops (monitoring excluded), all images",
+        "input_psnr": f"the degraded input itself (clipped, rounded), {where}",
     }
+    metric_info = {name: METRICS[name].info(convention) for name, convention in conventions.items()}
     throughput = {"restore_images_per_s": summarize(seconds, 1)}
     if total_iterations:
         throughput["iterations_per_s"] = {
