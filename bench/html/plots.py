@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.html.collect import Table, file_name, inside
+from bench.html.collect import Table, inside
+from bench.paths import safe_name
 from bench.records import is_number
 from bench.report import header
 
@@ -58,7 +59,7 @@ def _pyplot():
 
 
 def _save(fig, site: Path, name: str) -> str:
-    rel = f"plots/{file_name(name)}.svg"
+    rel = f"plots/{safe_name(name)}.svg"
     (site / "plots").mkdir(parents=True, exist_ok=True)
     fig.savefig(inside(site, rel), format="svg", metadata={"Date": None})
     _pyplot().close(fig)

@@ -28,9 +28,9 @@ import torch
 
 from bench.context import bookkeeping, seed_everything
 from bench.metric_table import METRICS
+from bench.paths import safe_name  # the folder name figures look the image up by
 from bench.restoration.context import RestoreContext
 from bench.restoration.degrade import Degradation, make_problem
-from bench.restoration.figures import _safe  # the folder name figures look the image up by
 from bench.restoration.images import ImageSet, RestorationImage, write_image
 from bench.restoration.metrics import Convention, psnr, ssim, to_uint8
 from bench.specs import Budget
@@ -157,7 +157,7 @@ def run(spec, method, dataset, env) -> dict:
         rates.update(book.throughputs)
         if book.curves:
             curves[item.name] = book.curves
-        _save_image_outputs(out_dir / _safe(item.name), degraded, restored, book.curves, method.name, entry)
+        _save_image_outputs(out_dir / safe_name(item.name), degraded, restored, book.curves, method.name, entry)
         env.progress.message(
             f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  {elapsed:.1f} s  {book.steps} it"
         )
