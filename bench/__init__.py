@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from bench.metric_table import Metric, rate
 from bench.params import Param
 from bench.params import defaults as param_defaults
 from bench.specs import (
@@ -80,6 +81,8 @@ __all__ = [
     "param_defaults",
     "Published",
     "Setting",
+    "Metric",
+    "rate",
     "TASKS",
     "METHOD_KINDS",
     "RESTORATIONS",

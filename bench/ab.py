@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.compare import Delta, Tolerances
-from bench.report import Group, is_throughput, load_groups, row_keys
+from bench.metric_table import is_rate
+from bench.report import Group, load_groups, row_keys
 
 SIDES = ("base", "new")
 
@@ -78,7 +79,7 @@ def judge_pairs(name: str, metric: str, pairs: list[tuple[float, float]], info: 
     if not pairs:
         delta.verdict, delta.note = "missing", "no seed finished on both sides"
         return delta
-    throughput = info["kind"] == "throughput" or is_throughput(metric)
+    throughput = info["kind"] == "throughput" or is_rate(metric)
     sign = 1 if info["higher_is_better"] else -1
     if throughput:
         if any(b <= 0 or n <= 0 for b, n in pairs):

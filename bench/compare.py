@@ -27,8 +27,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.metric_table import THROUGHPUT, Metric, is_rate
 from bench.records import Unreadable
-from bench.report import Group, is_throughput, load_groups, row_keys
+from bench.report import Group, load_groups, row_keys
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Delta:
 def samples(group: Group, metric: str) -> list[float]:
     """The raw samples behind a figure: one value per seed for a quality metric; every timed
     repeat (items/s) of every seed for a throughput."""
-    if not is_throughput(metric):
+    if not is_rate(metric):
         return group.values(metric)
     out: list[float] = []
     for record in group.ok:
@@ -181,8 +182,8 @@ def compare(
                 deltas.append(Delta(name, metric, bv, verdict="REGRESSION", note="metric missing in NEW"))
                 continue
             se = standard_error(b.values(metric), n.values(metric), *[g.values(metric) for g in noisy.get(key, [])])
-            deltas.append(_judge(name, metric, bv, nv, b.metric_info(metric), tolerances, config_note, se))
-            if b.metric_info(metric)["kind"] == "throughput" and unreliable(deltas[-1], busy):
+            deltas.append(_judge(name, b.metric(metric), bv, nv, tolerances, config_note, se))
+            if b.metric(metric).kind == THROUGHPUT and unreliable(deltas[-1], busy):
                 deltas[-1].verdict = "unreliable"
                 deltas[-1].note = _join(
                     deltas[-1].note, f"loaded machine ({busy:.1f}x its CPUs): throughput unreliable"
@@ -206,8 +207,10 @@ def standard_error(base: list[float], new: list[float], *more: list[float]) -> f
     return math.sqrt(pooled * (1 / len(base) + 1 / len(new)))
 
 
-def _judge(name, metric, bv, nv, info, tolerances, note, se=None) -> Delta:
-    kind, higher = info["kind"], info["higher_is_better"]
+def _judge(name: str, m: Metric, bv, nv, tolerances: Tolerances, note: str, se=None) -> Delta:
+    """``m``'s verdict: direction and kind (absolute or relative tolerance, which test) from the
+    metric table (:mod:`bench.metric_table`)."""
+    metric, kind, higher = m.name, m.kind, m.higher_is_better
     bm, nm = statistics.fmean(bv), statistics.fmean(nv)
     drop = (bm - nm) if higher else (nm - bm)
     allowed = tolerances.allowed(metric, kind, bm, se)

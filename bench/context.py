@@ -22,6 +22,7 @@ import torch
 from bench.accel import Switches, auto_device
 from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
+from bench.metric_table import Metric, is_rate
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
 from bench.timing import mark, measure, seconds_between, summarize, synchronize
@@ -167,14 +168,23 @@ class MethodContext(Switches):
         """Bring the bookkeeping up to date (a context that defers device read-backs does it here)."""
 
     def measure(
-        self, name: str, fn, *, items: int, warmup: int = 1, repeats: int = 3, label: str = "", unit: str = "", **info
+        self,
+        name: str | Metric,
+        fn,
+        *,
+        items: int,
+        warmup: int = 1,
+        repeats: int = 3,
+        label: str = "",
+        unit: str = "",
+        **info,
     ) -> dict:
         """Time ``fn()`` with the host's timing (``warmup`` untimed calls, then ``repeats``
-        synchronized ones; median items/s) and record it in the run's throughput section as
-        ``name`` (e.g. ``"render_images_per_s"``), with ``info`` (batch size, resolution).
-        ``label`` is the column header tables show (``"render img/s"``; default: ``name``) and
-        ``unit`` what is counted per second (``"images/s"``); the record carries both."""
-        _check_rate_name(name)
+        synchronized ones; median items/s) and record it in the run's throughput section, with
+        ``info`` (batch size, resolution). ``name``: the rate declared with :func:`bench.rate`
+        (its name, column label and unit; the record carries the label and unit), or its bare
+        name (e.g. ``"render_images_per_s"``) with ``label`` and ``unit`` given here."""
+        name, label, unit = _rate_declared(name, label, unit)
         result = {
             **measure(fn, self.device, items=items, warmup=warmup, repeats=repeats),
             **info,
@@ -183,12 +193,12 @@ class MethodContext(Switches):
         self._book.throughputs[name] = result
         return result
 
-    def timed(self, name: str, fn, *, items: int, label: str = "", unit: str = "", **info):
+    def timed(self, name: str | Metric, fn, *, items: int, label: str = "", unit: str = "", **info):
         """Run ``fn()`` once, synchronized and timed, and return its result: work the method does
         anyway (a round of sampling) measured where it happens. Every call adds a sample to the
         rate ``name`` in the run's throughput section: the median items/s over the calls after the
-        first (warm) when there are several. ``label`` and ``unit`` as for :meth:`measure`."""
-        _check_rate_name(name)
+        first (warm) when there are several. ``name``, ``label`` and ``unit`` as for :meth:`measure`."""
+        name, label, unit = _rate_declared(name, label, unit)
         synchronize(self.device)
         start = time.perf_counter()
         out = fn()
@@ -476,9 +486,16 @@ class RunContext(MethodContext):
         return elapsed * (self._planned_epochs() - done) / done
 
 
-def _check_rate_name(name: str) -> None:
-    if not name.endswith("_per_s"):
+def _rate_declared(name: str | Metric, label: str, unit: str) -> tuple[str, str, str]:
+    """The name, label and unit of a method's own rate: a :func:`bench.rate` declaration's, or a
+    bare name's with the label and unit given beside it."""
+    if isinstance(name, Metric):
+        if label or unit:
+            raise ValueError(f"rate {name.name!r}: its label and unit are declared with bench.rate, not here")
+        name, label, unit = name.name, "" if name.label == name.name else name.label, name.unit
+    if not is_rate(name):
         raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
+    return name, label, unit
 
 
 def _declared(label: str, unit: str) -> dict:

@@ -13,15 +13,8 @@ from __future__ import annotations
 
 from bench.records import is_number
 
+#: The costs' names, labels, units and directions are in :mod:`bench.metric_table` (kind ``cost``).
 FRACTIONS = {"time_to_90_s": 0.9, "time_to_99_s": 0.99}
-#: What each cost column is, for people (the report's header tooltips).
-NOTES = {
-    "time_to_90_s": "lower is better; seconds until the run first reached 90% of its final quality (learning curve)",
-    "time_to_99_s": "lower is better; seconds until the run first reached 99% of its final quality (learning curve)",
-    "run_seconds": "lower is better; the runs' wall seconds, loading and evaluation included, mean over seeds",
-    "peak_gpu_mib": "lower is better; torch.cuda.max_memory_allocated over the run, MiB",
-    "peak_rss_mib": "lower is better; the process's peak resident memory minus its resident memory at the run's start, MiB",
-}
 MEMORY = {"cuda_max_allocated": "peak_gpu_mib", "cpu_peak_rss_increase": "peak_rss_mib"}
 #: Quality keys of an epoch curve's points, first present wins (the protocols' names).
 CURVE_QUALITY = ("val_accuracy", "test_accuracy", "accuracy", "psnr")

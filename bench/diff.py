@@ -15,7 +15,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from bench import identity
-from bench.report import Group, is_throughput
+from bench.metric_table import is_rate
+from bench.report import Group
 
 #: The sections of a diff, in the order they are shown.
 SECTIONS = ("code", "commit", "packages", "machine", "device", "spec", "data", "load")
@@ -163,7 +164,7 @@ def _metric_names(a: list[dict], b: list[dict]) -> list[str]:
     for record in [*a, *b]:
         names.update(dict.fromkeys(record.get("metrics") or {}))
     for record in [*a, *b]:
-        names.update(dict.fromkeys(k for k in record.get("throughput") or {} if is_throughput(k)))
+        names.update(dict.fromkeys(k for k in record.get("throughput") or {} if is_rate(k)))
     return list(names)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 
@@ -58,6 +59,14 @@ def bounded_name(name: str, limit: int = 100) -> str:
     suffix = f".{extension}" if dot and stem and len(extension) <= 8 else ""
     digest = hashlib.sha256(name.encode()).hexdigest()[:12]
     return f"{name[: limit - len(digest) - len(suffix) - 1]}-{digest}{suffix}"
+
+
+def safe_name(text: object) -> str:
+    """One path component from any text (a record's included), keeping case and dots
+    (``perturbed-2.png``): other characters become ``_``, never ``.``, ``..`` or empty (a
+    record must not name a folder above the output), bounded as :func:`bounded_name`."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
+    return bounded_name(name) if name.strip(".") else "_"
 
 
 def umask() -> int:

@@ -24,17 +24,14 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import accel, costs, stats
+from bench import accel, costs, metric_table, stats
+from bench.metric_table import QUALITY, Metric, is_rate, ordered, ranking
 from bench.protocols import named_setting
 from bench.records import Unreadable, iter_records
 
-#: The rates the host measures; a method's own (``ctx.measure``/``ctx.timed``) come with the
-#: label and unit it declared, carried by the record.
-THROUGHPUTS = ("train_images_per_s", "inference_images_per_s", "pretrain_images_per_s", "feature_images_per_s")
-
-
-def is_throughput(name: str) -> bool:
-    return name.endswith("_per_s")
+#: The rates the host measures (:mod:`bench.metric_table`); a method's own (``ctx.measure`` /
+#: ``ctx.timed``) come with the label and unit it declared (:func:`bench.rate`), carried by the record.
+THROUGHPUTS = tuple(name for name in metric_table.METRICS if is_rate(name))
 
 
 @dataclass
@@ -74,7 +71,7 @@ class Group:
             total = sum(n for n, _ in figures)
             if len(figures) == 1:
                 out[seed] = figures[0][1]
-            elif is_throughput(metric):
+            elif is_rate(metric):
                 out[seed] = total / sum(n / v for n, v in figures) if all(v > 0 for _, v in figures) else 0.0
             else:
                 out[seed] = sum(n * v for n, v in figures) / total
@@ -90,7 +87,7 @@ class Group:
         """The host's rates, then the method's own in the order its records give them."""
         own: dict[str, None] = {}
         for r in self.ok:
-            own.update(dict.fromkeys(k for k in r["throughput"] if is_throughput(k) and k not in THROUGHPUTS))
+            own.update(dict.fromkeys(k for k in r["throughput"] if is_rate(k) and k not in THROUGHPUTS))
         return [*THROUGHPUTS, *own]
 
     def labels(self) -> dict[str, str]:
@@ -102,15 +99,19 @@ class Group:
                     out.setdefault(name, figure["label"])
         return out
 
-    def metric_info(self, metric: str) -> dict:
-        for r in self.records:
-            if metric in r["metric_info"]:
-                return r["metric_info"][metric]
-        return {
-            "higher_is_better": True,
-            "kind": "throughput" if metric in THROUGHPUTS else "quality",
-            "convention": "",
-        }
+    def metric(self, name: str) -> Metric:
+        """What ``name`` is (:func:`bench.metric_table.metric`), with what the records say of a
+        name the table does not know (a method's declared label)."""
+        return metric_table.metric(name, self._recorded_info(name), self.labels().get(name, ""))
+
+    def metric_info(self, name: str) -> dict:
+        """The records' ``metric_info`` entry of ``name`` (its convention), its direction, unit
+        and kind the table's."""
+        recorded = self._recorded_info(name)
+        return {**recorded, **self.metric(name).info(recorded.get("convention", ""))}
+
+    def _recorded_info(self, name: str) -> dict:
+        return next((r["metric_info"][name] for r in self.records if name in r["metric_info"]), {})
 
     @property
     def stale(self) -> list[str]:
@@ -230,7 +231,7 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def _fmt(mean: float | None, std: float | None, digits: int | None) -> str:
+def fmt(mean: float | None, std: float | None, digits: int | None) -> str:
     """``digits`` decimals; None (throughputs): whole numbers from 100 up, else 3 significant
     digits, so a ZSSR's 0.02 images/s does not print as 0."""
     if mean is None:
@@ -251,8 +252,8 @@ def cell(metric: str, value: dict | None, say_n: bool = True) -> str:
     if not value:
         return "-"
     places = digits(metric)
-    text = _fmt(value["mean"], value["std"], places)
-    if is_throughput(metric) or metric in COSTS:
+    text = fmt(value["mean"], value["std"], places)
+    if metric_of(metric).kind != QUALITY:
         return text
     if value.get("ci"):
         lo, hi = value["ci"]
@@ -312,7 +313,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
     unsorted = list(rows)
     _label_rows(rows, groups)
     # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], -_primary(r)))
+    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], _best_first(r)))
     _rank_tables(rows, {id(row): g for row, g in zip(unsorted, groups)})
     return rows
 
@@ -435,17 +436,16 @@ def _budget_tag(g: Group) -> str:
     return "" if text == "all" else f" [labels {text}]"
 
 
-def _primary(row: dict) -> float:
-    for name in ("test_accuracy", "psnr"):
-        if name in row["metrics"]:
-            return row["metrics"][name]["mean"]
-    return -math.inf
+def _best_first(row: dict) -> float:
+    """A row's sort key within its table: its ranking metric, the best first; rows without last."""
+    name = ranking(row["metrics"])
+    if name is None:
+        return math.inf
+    mean = row["metrics"][name]["mean"]
+    return -mean if metric_of(name).higher_is_better else mean
 
 
 # -- tied ranks ------------------------------------------------------------------------------------
-
-#: The metric a table ranks by (and the report plots on its quality axis), first present wins.
-PRIMARY = ("test_accuracy", "psnr", "ssim", "val_accuracy")
 
 
 def _table_key(row: dict) -> tuple:
@@ -468,7 +468,7 @@ def _rank(rows: list[dict], groups: list[Group]) -> None:
     signed-rank on the same degraded inputs); the p-values are Holm-corrected over the table."""
     for row in rows:
         row["rank"], row["rank_test"] = "-", None
-    metric = next((m for m in PRIMARY if any(m in r["metrics"] for r in rows)), None)
+    metric = ranking(m for r in rows for m in r["metrics"])
     ranked = [i for i, r in enumerate(rows) if metric in r["metrics"]]
     if not ranked:
         return
@@ -534,49 +534,20 @@ def rank_note(rows: list[dict]) -> str:
     return text
 
 
-_HEADERS = {
-    "test_accuracy": "test acc %",
-    "val_accuracy": "val acc %",
-    "train_images_per_s": "train img/s",
-    "inference_images_per_s": "infer img/s",
-    "train_seconds": "train s",
-    "pretrain_images_per_s": "pretrain img/s",
-    "feature_images_per_s": "features img/s",
-    "psnr": "PSNR dB",
-    "ssim": "SSIM",
-    "input_psnr": "input PSNR dB",
-    "seconds_per_image": "s/image",
-    "iterations_per_s": "it/s",
-    "restore_images_per_s": "restore img/s",
-    "time_to_90_s": "to 90% s",
-    "time_to_99_s": "to 99% s",
-    "run_seconds": "run s",
-    "peak_gpu_mib": "peak GPU MiB",
-    "peak_rss_mib": "peak RSS+ MiB",
-}
-_DIGITS = {"train_seconds": 1, "ssim": 4, "time_to_90_s": 1, "time_to_99_s": 1, "run_seconds": 1}
-_DIGITS |= {"peak_gpu_mib": 0, "peak_rss_mib": 0}
-#: Figures of what a row cost (seconds, memory; :mod:`bench.costs`): mean ± std, lower is better.
-COSTS = (
-    "train_seconds",
-    "seconds_per_image",
-    "time_to_90_s",
-    "time_to_99_s",
-    "run_seconds",
-    "peak_gpu_mib",
-    "peak_rss_mib",
-)
+def metric_of(name: str, rows: Iterable[dict] = ()) -> Metric:
+    """What a column is: the table's entry (:mod:`bench.metric_table`), or for a method's own rate
+    the label it declared, read from the leaderboard ``rows``."""
+    declared = next((r["headers"][name] for r in rows if name in r.get("headers", {})), "")
+    return metric_table.metric(name, label=declared)
 
 
-def digits(metric: str) -> int | None:
-    return None if is_throughput(metric) else _DIGITS.get(metric, 2)
+def digits(name: str) -> int | None:
+    return metric_of(name).digits
 
 
-def header(metric: str, rows: list[dict] = ()) -> str:
-    """A column's header: the host's name for its own figures, else the label the method declared."""
-    if metric in _HEADERS:
-        return _HEADERS[metric]
-    return next((r["headers"][metric] for r in rows if metric in r.get("headers", {})), metric)
+def header(name: str, rows: Iterable[dict] = ()) -> str:
+    """A column's header: the table's label, else the label the method declared."""
+    return metric_of(name, rows).label
 
 
 #: What a table's cells are, in its title.
@@ -601,104 +572,91 @@ def stale_note(reasons: list[str]) -> str:
 
 
 def render(rows: list[dict], fmt: str = "text") -> str:
+    """Leaderboard rows as ``text`` or ``markdown`` tables (one per suite, dataset, protocol and
+    setting), ``csv`` (one line per row) or ``json``."""
     if fmt == "json":
         return json.dumps(rows, indent=2)
-    metrics: dict[str, None] = {}
-    for row in rows:
-        metrics.update(dict.fromkeys(row["metrics"]))
-    ordered = [m for m in _HEADERS if m in metrics] + [m for m in metrics if m not in _HEADERS]
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "suite",
-                "dataset",
-                "protocol",
-                "method",
-                "setting",
-                "features",
-                "labels",
-                "budget",
-                "seeds",
-                "runs_ok",
-                "runs_failed",
-                "device",
-                "rank",
-                *[c for m in ordered for c in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high")],
-                "stale",
-            ]
-        )
-        for row in rows:
-            cells = []
-            for m in ordered:
-                v = row["metrics"].get(m, {})
-                ci = v.get("ci") or ("", "")
-                cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"], *ci]
-            writer.writerow(
-                [
-                    row["suite"],
-                    row["dataset"],
-                    row["protocol"],
-                    row["method"],
-                    row.get("setting", ""),
-                    row.get("features", ""),
-                    row.get("labels", "all"),
-                    row["budget"],
-                    " ".join(map(str, row["seeds"])),
-                    row["runs_ok"],
-                    row["runs_failed"],
-                    row["device"],
-                    row.get("rank", ""),
-                    *cells,
-                    "; ".join(row.get("stale", [])),
-                ]
-            )
-        return out.getvalue()
+        return render_csv(rows)
+    return render_tables(rows, markdown=fmt == "markdown")
 
-    tablefmt = {"markdown": "github", "text": "simple"}[fmt]
-    blocks = []
+
+def columns(rows: list[dict]) -> list[str]:
+    """The metrics any of ``rows`` has, in the metric table's order."""
+    return ordered(m for row in rows for m in row["metrics"])
+
+
+#: The csv's identity columns, each with how a row gives it.
+CSV_IDENTITY: dict[str, Callable[[dict], object]] = {
+    "suite": lambda row: row["suite"],
+    "dataset": lambda row: row["dataset"],
+    "protocol": lambda row: row["protocol"],
+    "method": lambda row: row["method"],
+    "setting": lambda row: row.get("setting", ""),
+    "features": lambda row: row.get("features", ""),
+    "labels": lambda row: row.get("labels", "all"),
+    "budget": lambda row: row["budget"],
+    "seeds": lambda row: " ".join(map(str, row["seeds"])),
+    "runs_ok": lambda row: row["runs_ok"],
+    "runs_failed": lambda row: row["runs_failed"],
+    "device": lambda row: row["device"],
+    "rank": lambda row: row.get("rank", ""),
+}
+
+
+def render_csv(rows: list[dict]) -> str:
+    """One line per row: its identity, each metric's mean, std and confidence interval, why stale."""
+    metrics = columns(rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    stats_columns = [c for m in metrics for c in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high")]
+    writer.writerow([*CSV_IDENTITY, *stats_columns, "stale"])
+    for row in rows:
+        cells = []
+        for m in metrics:
+            v = row["metrics"].get(m, {})
+            ci = v.get("ci") or ("", "")
+            cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"], *ci]
+        identity = [value(row) for value in CSV_IDENTITY.values()]
+        writer.writerow([*identity, *cells, "; ".join(row.get("stale", []))])
+    return out.getvalue()
+
+
+def render_tables(rows: list[dict], markdown: bool = False) -> str:
+    """One table per suite, dataset, protocol and setting, with its title and footnotes (ranks,
+    stale rows); github markdown with ``markdown``, else plain text."""
     tables: dict[tuple, list[dict]] = {}
     for row in rows:
         tables.setdefault((row["suite"], row["dataset"], row["protocol"], row.get("setting", "")), []).append(row)
-    for (suite, dataset, protocol, setting), table_rows in tables.items():
-        present = [m for m in ordered if any(m in r["metrics"] for r in table_rows)]
-        chosen = any(r.get("features") for r in table_rows)  # a column only where the host chose
-        budgeted = any(r.get("labels", "all") != "all" for r in table_rows)  # a column only with budgets
-        body = []
-        for r in table_rows:
-            seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-            cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(table_rows)) for m in present]
-            label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
-            body.append(
-                [
-                    r.get("rank", "-"),
-                    label,
-                    *([r.get("features") or "-"] if chosen else []),
-                    *([r.get("labels", "all")] if budgeted else []),
-                    r["budget"],
-                    seeds,
-                    *cells,
-                ]
-            )
-        headers = [
-            "rank",
-            "method",
-            *(["features (chosen)"] if chosen else []),
-            *(["labels"] if budgeted else []),
-            "budget",
-            "seeds",
-            *[header(m, table_rows) for m in present],
-        ]
-        where = f"{protocol} · {setting}" if setting else protocol
-        title = f"{suite} · {dataset} · {where}  ({table_note(table_rows)}; device: {table_rows[0]['device']})"
-        heading = f"### {title}" if fmt == "markdown" else title
-        block = heading + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
-        ranks = rank_note(table_rows)
-        if ranks:
-            block += f"\n\n{ranks}"
-        reasons = stale_reasons(table_rows)
-        if reasons:
-            block += f"\n\n{STALE_MARK} {stale_note(reasons)}"
-        blocks.append(block)
+    metrics = columns(rows)
+    blocks = [_table_block(key, members, metrics, markdown) for key, members in tables.items()]
     return "\n\n".join(blocks) + "\n"
+
+
+def _table_block(key: tuple, rows: list[dict], metrics: list[str], markdown: bool) -> str:
+    suite, dataset, protocol, setting = key
+    present = [m for m in metrics if any(m in r["metrics"] for r in rows)]
+    chosen = any(r.get("features") for r in rows)  # a column only where the host chose
+    budgeted = any(r.get("labels", "all") != "all" for r in rows)  # a column only with budgets
+    body = []
+    for r in rows:
+        seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
+        cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(rows)) for m in present]
+        label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
+        features = [r.get("features") or "-"] if chosen else []
+        body.append([r.get("rank", "-"), label, *features, *([r.get("labels", "all")] if budgeted else [])])
+        body[-1] += [r["budget"], seeds, *cells]
+    headers = ["rank", "method", *(["features (chosen)"] if chosen else []), *(["labels"] if budgeted else [])]
+    headers += ["budget", "seeds", *[header(m, rows) for m in present]]
+    where = f"{protocol} · {setting}" if setting else protocol
+    title = f"{suite} · {dataset} · {where}  ({table_note(rows)}; device: {rows[0]['device']})"
+    tablefmt = "github" if markdown else "simple"
+    block = (f"### {title}" if markdown else title) + "\n\n"
+    block += tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    ranks = rank_note(rows)
+    if ranks:
+        block += f"\n\n{ranks}"
+    reasons = stale_reasons(rows)
+    if reasons:
+        block += f"\n\n{STALE_MARK} {stale_note(reasons)}"
+    return block

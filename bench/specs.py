@@ -141,14 +141,16 @@ class Published:
             "weights": self.weights,
         }
 
-    def applies_to(self, dataset: str, protocol: str, options: Mapping[str, Any]) -> bool:
+    def applies_to(self, dataset: str, protocol: str, options: Mapping[str, Any], setting: str | None = None) -> bool:
         """Whether this number sits beside a run of ``protocol`` with ``options`` on ``dataset``:
         same dataset, the protocol (or any) and, when it says, the same weights (pre-trained or
-        the random-weight control). The setting is matched by the reports, per table."""
+        the random-weight control); with ``setting`` (a report's table, ``sr x4``), that setting
+        too. The runner asks without one: a record carries the numbers of every setting."""
         return (
             self.dataset == dataset
             and self.protocol in ("", protocol)
             and self.weights in ("", options.get("weights", "pretrained"))
+            and (setting is None or self.setting == setting)
         )
 
 

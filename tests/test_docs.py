@@ -242,6 +242,7 @@ def test_plugin_examples_run_and_measure(workspace):
     painter = classify["painter"]
     assert painter["status"] == "ok" and painter["published"][0]["value"] == 99.0
     assert any("mean" in json.dumps(a) for a in painter["artifacts"])
+    assert painter["throughput"]["mean_images_per_s"]["label"] == "mean img/s"  # declared with bench.rate
 
     probes = [r for r in records(results, "representation-mnist-cpu") if r["spec"]["method"] == "tinyae"]
     assert len(probes) == 3 and all(r["metrics"]["test_accuracy"] > 50 for r in probes)

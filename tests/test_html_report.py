@@ -204,6 +204,18 @@ def test_published_numbers_come_from_the_installed_plugin_for_older_records(tmp_
     row = report.tables[0].rows[0]
     assert row.published["psnr"][0]["value"] == 30.39 and row.published["psnr"][0]["origin"] == "installed plugin"
     assert row.published["ssim"][0]["value"] == 0.8682 and report.notes
+    assert {p["setting"] for entries in row.published.values() for p in entries} == {"sr x3"}  # the table's only
+
+
+def test_the_report_asks_published_applies_to_which_numbers_sit_beside_a_row(tmp_path, monkeypatch):
+    """One place decides whether a published number applies (the runner's and the report's)."""
+    from bench.specs import Published
+
+    test_published_numbers_come_from_the_installed_plugin_for_older_records(tmp_path)
+    asked = []
+    monkeypatch.setattr(Published, "applies_to", lambda self, *args, **kw: asked.append(kw) or False)
+    assert not collect(tmp_path).tables[0].rows[0].published
+    assert asked and all(kw == {"setting": "sr x3"} for kw in asked)
 
 
 def test_a_listed_picture_that_is_missing_is_said_not_drawn(results, tmp_path, capsys):

@@ -709,6 +709,8 @@ def test_a_published_number_sits_only_beside_runs_of_its_weights():
     assert found[74.13].applies_to("cifar10", "finetune", control)
     assert not found[74.13].applies_to("cifar10", "finetune", pretrained)
     assert not found[89.77].applies_to("mnist", "finetune", pretrained)
+    assert found[89.77].applies_to("cifar10", "finetune", pretrained, setting=found[89.77].setting)
+    assert not found[89.77].applies_to("cifar10", "finetune", pretrained, setting="another table's")
     assert all(p.weights == "pretrained" for p in reg.method("ddae").published)
     with pytest.raises(ValueError, match="weights must be"):
         dataclasses.replace(found[74.13], weights="randm")

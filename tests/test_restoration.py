@@ -527,9 +527,8 @@ def test_sr_sets_are_pinned_to_plain_files_and_b100_says_where_its_images_go(tmp
 
 
 def test_an_image_name_becomes_the_folder_figures_look_in_never_one_above():
-    from bench.protocols import restore
-    from bench.restoration import figures
+    from bench.paths import safe_name
 
-    for name in ("..", ".", "a b!", "kodim01"):
-        assert restore._safe(name) == figures._safe(name)
-        assert restore._safe(name) not in ("..", ".", "")
+    assert safe_name("kodim01") == "kodim01" and safe_name("a b!") == "a_b"
+    for name in ("..", ".", "a b!", "kodim01", "", "/../x"):
+        assert safe_name(name) not in ("..", ".", "") and "/" not in safe_name(name)

@@ -7,6 +7,7 @@ and sample std over seeds), the verdicts :func:`bench.compare.compare`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -14,22 +15,17 @@ from pathlib import Path
 
 from bench import history as _history
 from bench.compare import Delta, Tolerances, compare
+from bench.metric_table import Metric, ordered, ranking
 from bench.paths import bounded_name
 from bench.records import PUBLISHED, SUPERSEDED, InvalidRecord, Unreadable, iter_records, list_of
-from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
+from bench.report import Group, group_records, leaderboard, metric_of, row_keys
+from bench.specs import Published
 
 
 def slug(*parts: object) -> str:
     """A safe file name (letters, digits and dashes only) from any text, a record's included."""
     text = "-".join(str(p) for p in parts if p != "" and p is not None)
     return bounded_name(re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x", 80)
-
-
-def file_name(text: object) -> str:
-    """A safe file name that keeps case and dots (``perturbed-2.png``) but is never ``.``, ``..``,
-    empty or more than one path component."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
-    return bounded_name(name) if name.strip(".") else "x"
 
 
 def inside(root: Path, rel: str | Path) -> Path:
@@ -81,23 +77,21 @@ class Table:
         return " · ".join(p for p in (self.dataset, self.protocol, self.setting) if p)
 
     def metrics(self) -> list[str]:
-        """Metrics present in any row, in the terminal table's order."""
-        present: dict[str, None] = {}
-        for row in self.rows:
-            present.update(dict.fromkeys(row.data["metrics"]))
-        return [m for m in _HEADERS if m in present] + [m for m in present if m not in _HEADERS]
+        """Metrics present in any row, in the metric table's order (as the terminal's tables)."""
+        return ordered(m for row in self.rows for m in row.data["metrics"])
 
     @property
     def primary(self) -> str | None:
-        metrics = self.metrics()
-        return next((m for m in PRIMARY if m in metrics), None)
+        """The metric the table ranks by (:data:`bench.metric_table.RANKING`)."""
+        return ranking(self.metrics())
 
-    def metric_info(self, metric: str) -> dict:
-        for row in self.rows:
-            info = row.group.metric_info(metric)
-            if info.get("convention") or info.get("unit") is not None:
-                return info
-        return self.rows[0].group.metric_info(metric) if self.rows else {}
+    def metric(self, name: str) -> Metric:
+        """What a column is: the metric table's entry, or a method's rate under its declared label."""
+        return metric_of(name, [row.data for row in self.rows])
+
+    def convention(self, metric: str) -> str:
+        """How the rows' records say ``metric`` was measured (the first that says), or ""."""
+        return next((c for row in self.rows if (c := row.group.metric_info(metric)["convention"])), "")
 
     @property
     def device(self) -> str:
@@ -198,14 +192,10 @@ def _attach_published(report: Report) -> None:
                 if fallback is None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
+            options = json.loads(row.group.config)["options"]
             for entry in entries:
-                weights = json.loads(row.group.config)["options"].get("weights", "pretrained")
-                if (
-                    entry["dataset"] == table.dataset
-                    and entry["protocol"] in ("", table.protocol)
-                    and entry["setting"] == base_setting
-                    and entry["weights"] in ("", weights)
-                ):
+                published = _published(entry)
+                if published and published.applies_to(table.dataset, table.protocol, options, setting=base_setting):
                     item = {**entry, "origin": origin, "subset": base_setting != table.setting}
                     row.published.setdefault(entry["metric"], []).append(item)
             if origin == "installed plugin" and row.published:
@@ -215,6 +205,18 @@ def _attach_published(report: Report) -> None:
                 )
                 if note not in report.notes:
                     report.notes.append(note)
+
+
+_PUBLISHED_FIELDS = [f.name for f in dataclasses.fields(Published)]
+
+
+def _published(entry: dict) -> Published | None:
+    """A record's published entry (:data:`bench.records.PUBLISHED`) as the method declared it;
+    None for one no method could have declared (an edited record: left out, not a failed report)."""
+    try:
+        return Published(**{k: entry[k] for k in _PUBLISHED_FIELDS if k in entry})
+    except (TypeError, ValueError):
+        return None
 
 
 def _installed_published() -> dict[str, list[dict]]:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import perimage
-from bench.html.collect import Report, Table, file_name, inside, slug
-from bench.restoration.figures import _safe  # the folder name the protocol saved an image under
+from bench.html.collect import Report, Table, inside, slug
+from bench.paths import safe_name
 
 #: Zoomed crops are this many pixels wide on the page; difference maps are amplified this much.
 ZOOM_WIDTH = 192
@@ -56,7 +56,7 @@ def _outputs(table: Table, image: str) -> list[tuple[str, Path]]:
     out = []
     for row in table.rows:
         for record, path in row.records():
-            folder = path.with_suffix("") / _safe(image) if path is not None else None
+            folder = path.with_suffix("") / safe_name(image) if path is not None else None
             if record["status"] == "ok" and folder is not None and (folder / "restored.png").is_file():
                 out.append((row.label, folder))
                 break
@@ -130,7 +130,7 @@ def image_view(table: Table, found: perimage.ImageTable, image: str, site: Path,
     restored = [(label, _load(path / "restored.png", size)) for label, path in outputs]
     window = crop_window(clean, [r for _, r in restored])
     view = ImageView(image, window=window)
-    base = f"{folder}/{file_name(image)}"
+    base = f"{folder}/{safe_name(image)}"
     view.panels.append(
         Panel(
             _save(_marked(clean, window), site, f"{base}/clean.png"),

@@ -13,8 +13,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.html.collect import Report, Table, file_name, inside, slug
-from bench.paths import first_link
+from bench.html.collect import Report, Table, inside, slug
+from bench.paths import first_link, safe_name
 from bench.restoration import figures
 
 #: Titles of the kinds of pictures methods are known to save; any other kind shows its name.
@@ -111,7 +111,7 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
                     Gallery(KINDS.get(kind, f"Pictures: {kind}"), note=f"saved by the methods under kind {kind!r}"),
                 )
                 source = folder / item["path"]
-                name = file_name(Path(item["path"]).name)
+                name = safe_name(Path(item["path"]).name)
                 # Only the record's own artifact folder is read: a listed "../../x.png" or "/x.png" is
                 # not, nor a file reached through a symbolic link planted in the results folder.
                 if (

@@ -13,15 +13,14 @@ import math
 import statistics
 from html import escape
 
-from bench import costs, stats
+from bench import stats
 from bench.compare import DELTA_COLUMNS, Delta, delta_cells
 from bench.html.assets import CSS, SCRIPT
 from bench.html.collect import Report, Row, Table, slug
 from bench.html.gallery import DIFF_GAIN
 from bench.html.images import Gallery
 from bench.html.plots import Plot
-from bench.report import COSTS, _fmt, cell, digits, one_seed, rank_note, stale_note, stale_reasons, table_note
-from bench.report import header as _report_header
+from bench.report import cell, digits, fmt, header, one_seed, rank_note, stale_note, stale_reasons, table_note
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
 
@@ -58,12 +57,8 @@ def document(title: str, body: Html, depth: int = 0) -> str:
     )
 
 
-def header(metric: str, rows: list[dict] = ()) -> str:
-    return _report_header(metric, rows)
-
-
 def number(value: float, metric: str) -> str:
-    return _fmt(value, None, digits(metric))
+    return fmt(value, None, digits(metric))
 
 
 # -- index.html -------------------------------------------------------------------------------------
@@ -210,19 +205,14 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         Html('<th data-type="number" class="num">seeds</th>'),
     ]
     for kind, m in columns:
-        info = table.metric_info(m)
-        higher = info["higher_is_better"] and m not in COSTS
-        better = "higher is better" if higher else "lower is better"
-        title = f"{better}; {info['convention']}".strip("; ")
-        if m == "train_seconds":
-            title = "lower is better; seconds in the method's training, mean over seeds"
-        title = costs.NOTES.get(m, title)
-        text = header(m, [r.data for r in table.rows]) if kind == "metric" else f"paper {header(m)}"
-        lower = Html("" if higher else ' data-better="lower"')
+        what = table.metric(m)
+        title = what.note or f"{what.better}; {table.convention(m)}".strip("; ")
+        text = what.label if kind == "metric" else f"paper {what.label}"
+        lower = Html("" if what.higher_is_better else ' data-better="lower"')
         heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
     body = [board_row(i, row, columns, table) for i, row in enumerate(table.rows, 1)]
     primary = table.primary
-    conv = table.metric_info(primary)["convention"] if primary else None
+    conv = table.convention(primary) if primary else None
     out = [
         html('<section class="board" id="{}">', table.slug),
         html("<h3>{} · {}</h3>", table.suite, table.title),
@@ -394,7 +384,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
         if d is not None and d.verdict in MARKS:
             cls, word = MARKS[d.verdict]
             css += f" {cls}"
-            base = _fmt(d.base_mean, None, digits(m))
+            base = fmt(d.base_mean, None, digits(m))
             p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
             verdict = html('<span class="verdict">{} (base {}{})</span>', word, base, p)
         title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])

@@ -12,12 +12,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.html.collect import Table, file_name, inside
+from bench.html.collect import Table, inside
+from bench.metric_table import THROUGHPUT
+from bench.paths import safe_name
 from bench.records import is_number
 from bench.report import header
 
-#: Cost axis of the quality-throughput plot, first present wins; "seconds_per_image" is drawn
-#: inverted (images per second) so that right is always faster.
+#: Cost axis of the quality-throughput plot, first present wins; a throughput where less is better
+#: (the metric table's "seconds_per_image") is drawn inverted (images per second), so that right is
+#: always faster.
 COST = (
     "train_images_per_s",
     "pretrain_images_per_s",
@@ -58,7 +61,7 @@ def _pyplot():
 
 
 def _save(fig, site: Path, name: str) -> str:
-    rel = f"plots/{file_name(name)}.svg"
+    rel = f"plots/{safe_name(name)}.svg"
     (site / "plots").mkdir(parents=True, exist_ok=True)
     fig.savefig(inside(site, rel), format="svg", metadata={"Date": None})
     _pyplot().close(fig)
@@ -83,12 +86,12 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-#: The x axes the quality-against-cost plot offers (the page lets a reader choose): name ->
-#: (the row's metrics to try, first present wins; whether more of it is better).
+#: The x axes the quality-against-cost plot offers (the page lets a reader choose): name -> the
+#: row's metrics to try, first present wins (whether more is better: the metric table's).
 AXES = {
-    "throughput": (COST, True),
-    "seconds": (("run_seconds", "train_seconds"), False),
-    "memory": (("peak_gpu_mib", "peak_rss_mib"), False),
+    "throughput": COST,
+    "seconds": ("run_seconds", "train_seconds"),
+    "memory": ("peak_gpu_mib", "peak_rss_mib"),
 }
 
 
@@ -115,16 +118,18 @@ def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
     the Pareto front of the rows nothing beats on both."""
     quality = table.primary
     metrics = table.metrics()
-    names, more_is_better = AXES[axis]
-    cost = next((m for m in names if m in metrics), None)
+    cost = next((m for m in AXES[axis] if m in metrics), None)
     if quality is None or cost is None:
         return None
+    what = table.metric(cost)
+    inverted = what.kind == THROUGHPUT and not what.higher_is_better  # seconds per image: drawn as images/s
+    more_is_better = what.higher_is_better or inverted
     points, labels, yerr = [], [], []
     for row in table.rows:
         q, c = row.data["metrics"].get(quality), row.data["metrics"].get(cost)
         if not q or not c or not c["mean"]:
             continue
-        x = 1 / c["mean"] if cost == "seconds_per_image" else c["mean"]
+        x = 1 / c["mean"] if inverted else c["mean"]
         if x <= 0:
             continue
         points.append((x, q["mean"]))
@@ -163,7 +168,7 @@ def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
         )
         ax.set_xscale("log")
         _plain_ticks(ax)
-        xlabel = "images restored per second" if cost == "seconds_per_image" else _header(cost)
+        xlabel = "images restored per second" if inverted else _header(cost)
         ax.set_xlabel(f"{xlabel} (log scale, {'faster →' if more_is_better else '← cheaper'})")
         ax.set_ylabel(f"{_header(quality)} (better ↑)")
         ax.set_title(f"{table.title}: quality against {axis}", fontsize=10)

@@ -22,6 +22,7 @@ from bench.context import RunContext, TrainData, bookkeeping, preserved_random_s
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.labels import OPTION, apply_budget, parse_budget
+from bench.metric_table import METRICS
 from bench.timing import measure, synchronize
 
 ACCURACY_CONVENTION = "top-1 accuracy in %, torchmetrics MulticlassAccuracy(average='micro')"
@@ -114,18 +115,10 @@ def run(spec, method, dataset, env) -> dict:
     return {
         "metrics": metrics,
         "metric_info": {
-            "test_accuracy": {
-                "higher_is_better": True,
-                "unit": "%",
-                "kind": "quality",
-                "convention": f"{ACCURACY_CONVENTION}, official test split ({len(test)} images)",
-            },
-            "val_accuracy": {
-                "higher_is_better": True,
-                "unit": "%",
-                "kind": "quality",
-                "convention": f"{ACCURACY_CONVENTION}, held-out part of the training split",
-            },
+            "test_accuracy": METRICS["test_accuracy"].info(
+                f"{ACCURACY_CONVENTION}, official test split ({len(test)} images)"
+            ),
+            "val_accuracy": METRICS["val_accuracy"].info(f"{ACCURACY_CONVENTION}, held-out part of the training split"),
         },
         "throughput": throughput,
         "timings": {

@@ -45,6 +45,7 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.identity import pretraining
 from bench.labels import OPTION, apply_budget, parse_budget
+from bench.metric_table import METRICS
 from bench.protocols import PROTOCOLS, SETTINGS, check_feature_sweep, check_setting, settings_of
 from bench.protocols.classify import split_holdout
 from bench.protocols.input_size import input_shape, resize_images, resize_inputs
@@ -383,20 +384,12 @@ def accuracy_info(protocol: str, what: str, p: Prepared, options: dict) -> dict:
         else f"the official test split ({len(p.test)} images)"
     )
     return {
-        "test_accuracy": {
-            "higher_is_better": True,
-            "unit": "%",
-            "kind": "quality",
-            "protocol": protocol,
-            "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on {test}",
-        },
-        "val_accuracy": {
-            "higher_is_better": True,
-            "unit": "%",
-            "kind": "quality",
-            "protocol": protocol,
-            "convention": f"{protocol}: {what}; {ACCURACY_CONVENTION} on the held-out part of the training split",
-        },
+        "test_accuracy": METRICS["test_accuracy"].info(
+            f"{protocol}: {what}; {ACCURACY_CONVENTION} on {test}", protocol=protocol
+        ),
+        "val_accuracy": METRICS["val_accuracy"].info(
+            f"{protocol}: {what}; {ACCURACY_CONVENTION} on the held-out part of the training split", protocol=protocol
+        ),
     }
 
 

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from bench.context import bookkeeping, seed_everything
+from bench.metric_table import METRICS
+from bench.paths import safe_name  # the folder name figures look the image up by
 from bench.restoration.context import RestoreContext
 from bench.restoration.degrade import Degradation, make_problem
-from bench.restoration.figures import _safe  # the folder name figures look the image up by
 from bench.restoration.images import ImageSet, RestorationImage, write_image
 from bench.restoration.metrics import Convention, psnr, ssim, to_uint8
 from bench.specs import Budget
@@ -156,7 +157,7 @@ def run(spec, method, dataset, env) -> dict:
         rates.update(book.throughputs)
         if book.curves:
             curves[item.name] = book.curves
-        _save_image_outputs(out_dir / _safe(item.name), degraded, restored, book.curves, method.name, entry)
+        _save_image_outputs(out_dir / safe_name(item.name), degraded, restored, book.curves, method.name, entry)
         env.progress.message(
             f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  {elapsed:.1f} s  {book.steps} it"
         )
@@ -175,30 +176,16 @@ def run(spec, method, dataset, env) -> dict:
     if "input_psnr" in per_image[0]:
         metrics["input_psnr"] = statistics.fmean(e["input_psnr"] for e in per_image)
     where = f"{convention.describe()}; {len(per_image)} images of {images.name}"
-    metric_info = {
-        "psnr": {"higher_is_better": True, "unit": "dB", "kind": "quality", "convention": where},
-        "ssim": {"higher_is_better": True, "unit": "", "kind": "quality", "convention": where},
-        "seconds_per_image": {
-            "higher_is_better": False,
-            "unit": "s",
-            "kind": "throughput",
-            "convention": "mean wall seconds of method.restore per image, synchronized, after a "
-            "warm-up call, host monitoring excluded",
-        },
-        "iterations_per_s": {
-            "higher_is_better": True,
-            "unit": "it/s",
-            "kind": "throughput",
-            "convention": "iterations counted by ctx.step over the synchronized seconds of "
-            "the methods' ctx.iterations loops (monitoring excluded), all images",
-        },
-        "input_psnr": {
-            "higher_is_better": True,
-            "unit": "dB",
-            "kind": "quality",
-            "convention": f"the degraded input itself (clipped, rounded), {where}",
-        },
+    conventions = {
+        "psnr": where,
+        "ssim": where,
+        "seconds_per_image": "mean wall seconds of method.restore per image, synchronized, after a "
+        "warm-up call, host monitoring excluded",
+        "iterations_per_s": "iterations counted by ctx.step over the synchronized seconds of "
+        "the methods' ctx.iterations loops (monitoring excluded), all images",
+        "input_psnr": f"the degraded input itself (clipped, rounded), {where}",
     }
+    metric_info = {name: METRICS[name].info(convention) for name, convention in conventions.items()}
     throughput = {"restore_images_per_s": summarize(seconds, 1)}
     if total_iterations:
         throughput["iterations_per_s"] = {

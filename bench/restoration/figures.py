@@ -8,21 +8,13 @@ by pixel repetition (nearest) so every panel has the clean image's size.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from bench.paths import bounded_name, first_link
+from bench.paths import first_link, safe_name
 from bench.records import iter_records
 
 CAPTION = 16  # caption strip height in pixels
 GAP = 4
-
-
-def _safe(text: str) -> str:
-    """One path component from a record's text: never ".." or "." (a record must not name a
-    folder above the output)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
-    return bounded_name(name) if name.strip(".") else "_"
 
 
 def collect(results: str | Path, unreadable: list | None = None) -> dict:
@@ -36,7 +28,7 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
         setting = record["details"]["setting"]
         art = path.with_suffix("")
         for entry in record["details"]["per_image"]:
-            folder = art / _safe(entry["image"])
+            folder = art / safe_name(entry["image"])
             pictures = [folder / name for name in ("clean.png", "degraded.png", "restored.png", "psnr_curve.png")]
             if not (folder / "restored.png").exists() or any(first_link(path.parent, p) for p in pictures):
                 continue  # not made, or reached through a link planted in the results folder
@@ -63,7 +55,9 @@ def _budget_text(budget: dict, record: dict) -> str:
 
 def picture_path(out: str | Path, suite: str, dataset: str, setting: str, image: str) -> Path:
     """Where :func:`side_by_side` writes the picture of one image."""
-    return Path(out) / _safe(suite) / _safe(dataset) / _safe(setting or "default") / f"{_safe(image)}.png"
+    return (
+        Path(out) / safe_name(suite) / safe_name(dataset) / safe_name(setting or "default") / f"{safe_name(image)}.png"
+    )
 
 
 def side_by_side(
@@ -100,7 +94,7 @@ def side_by_side(
         written.append(target)
         for label, (_, _, curve) in ranked:
             if curves and curve.exists():
-                copy = target.with_name(f"{_safe(image)}-{_safe(label)}-psnr_curve.png")
+                copy = target.with_name(f"{safe_name(image)}-{safe_name(label)}-psnr_curve.png")
                 copy.write_bytes(curve.read_bytes())
                 written.append(copy)
         (target.with_suffix(".json")).write_text(

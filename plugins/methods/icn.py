@@ -64,8 +64,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bench import Augment, Classifier, Param, RunContext, TrainData, hookimpl, param_defaults, save_image
+from bench import Augment, Classifier, Param, RunContext, TrainData, hookimpl, param_defaults, rate, save_image
 from bench_plugins.methods.supervised import small_cnn
+
+#: Pseudo-negatives made per second, timed where each round makes them: its column in tables.
+SYNTHESIS_RATE = rate("synthesis_images_per_s", label="synth img/s", unit="images/s")
 
 # -- backbones ------------------------------------------------------------------------------------------
 
@@ -337,7 +340,7 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
                 )
             else:
                 chains = ctx.timed(
-                    "synthesis_images_per_s",
+                    SYNTHESIS_RATE,
                     lambda start=start: langevin(  # called at once by ctx.timed: bound for clarity
                         net,
                         start,
@@ -356,8 +359,6 @@ def fit_icn(data: TrainData, ctx: RunContext) -> nn.Module:
                     ),
                     items=len(classes),
                     langevin_steps=p["langevin_steps"],
-                    label="synth img/s",
-                    unit="images/s",
                 )
                 caption = (
                     f"round {r}: pseudo-negatives after at most {p['langevin_steps']} Langevin steps on "

@@ -57,11 +57,14 @@ from bench import (
     hookimpl,
     param_defaults,
     rand_augment,
+    rate,
     save_image,
 )
 from bench_plugins.methods import fractal
 from bench_plugins.methods.vit import ViTEncoder, param_groups, warmup_cosine
 
+#: The renderer's rate, timed by the host before pre-training: its column in tables and the report.
+RENDER_RATE = rate("render_images_per_s", label="render img/s", unit="images/s")
 #: Pre-training is reported to the host (timed, shown, logged) in at most this many chunks of whole
 #: epochs: 80,000 epochs of 1,000 pictures would otherwise be 80,000 three-step "epochs".
 TIMED_CHUNKS = 50
@@ -298,7 +301,7 @@ def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
     images = crop_sources(fractals["images"], data.image_shape[1:])  # (L, 1, s, s) uint8, class i = copy i
     shown = min(len(images), 64)
     ctx.measure(
-        "render_images_per_s",
+        RENDER_RATE,
         lambda: fractal.render(
             fractals["copies"][:shown],
             fractals["probs"].expand(shown, -1),
@@ -311,8 +314,6 @@ def fit_onepfrac(data: PretrainData, ctx: RunContext) -> ViTEncoder:
         items=shown,
         resolution=p["render_size"],
         points=p["points"],
-        label="render img/s",
-        unit="images/s",
     )
 
     encoder = build_encoder(data.image_shape, ctx)
