@@ -4,8 +4,9 @@ It prints the device, driver, CUDA and cuDNN; runs the device-check suite (every
 at the papers' image sizes where speed is measured: ``suites/device-check/device-check.yaml``, or
 ``device-check-tiny.yaml`` with ``--tiny``; a folder of their own: they name the check's
 datasets, which only the check registers) and the quick suite at a smoke budget through the
-host's own runner, with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0,
-channels-last, TF32 off); counts the syncs each run's step loop makes
+host's own runner (:func:`bench.session.run_suite`, each run through :class:`CheckExecutor`),
+with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0, channels-last,
+TF32 off); counts the syncs each run's step loop makes
 (:class:`bench.syncs.SyncCounter`: on CUDA ``torch.cuda.set_sync_debug_mode("warn")``, elsewhere
 the simulated device), records each run's peak device memory and throughputs (the records' own
 figures: warm, synchronized, medians, CUDA events on CUDA), and with ``--compile`` runs the suite
@@ -29,10 +30,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from bench import DatasetSpec, ImageSet, LabelledImages, RestorationImage, hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.registry import Registry
+    from bench.runner import DatasetCache
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 CHECK_SUITES = SUITES / "device-check"
@@ -327,13 +335,13 @@ class CheckExecutor:
 
     name = "device-check"
 
-    def __init__(self, rows: list, folder: str, *, count: bool, check: Passes):
-        self.rows, self.folder, self.count, self.check = rows, folder, count, check
+    def __init__(self, rows: list, folder: str, *, count: bool, passes: Passes):
+        self.rows, self.folder, self.count, self.passes = rows, folder, count, passes
 
     def run(self, job):
         from bench.runner import SuiteOutcome
 
-        check = self.check
+        check = self.passes
         specs = [s for s in job.specs if not check.only or any(text in s.label for text in check.only)]
         outcome = SuiteOutcome()
         for i, spec in enumerate(specs, 1):
@@ -353,11 +361,11 @@ class Passes:
     """What every pass of one check shares: the device, plugins, data, output and clock."""
 
     device: torch.device
-    registry: object  # bench.registry.Registry, with the check's datasets
-    data_store: object  # bench.DataStore, offline
-    cache: object  # bench.runner.DatasetCache: each split loaded once for all passes
+    registry: Registry  # with the check's datasets
+    data_store: DataStore  # offline
+    cache: DatasetCache  # each split loaded once for all passes
     output: Output
-    progress: object  # bench.progress.Progress
+    progress: Progress
     only: list[str] | None
     started: float
 
@@ -372,7 +380,7 @@ class Passes:
             registry=self.registry,
             results_dir=self.output.out / PASSES[folder],
             data=self.data_store,
-            executor=CheckExecutor(rows, folder, count=count, check=self),
+            executor=CheckExecutor(rows, folder, count=count, passes=self),
             rerun="always",  # the check measures this machine, now
             progress=Progress(quiet=True),  # the rows say what ran, on the check's own progress
             budget_scale=scale,

@@ -1,8 +1,9 @@
 """Running a suite, assembled once: the suite loaded with its overrides, the runs chosen, the
 result store with its rule for finished records, the executor resolved, then the runs executed.
 
-``bench run``, ``bench check`` and ``bench gpu-check`` all run their suites through
-:func:`run_suite`, and so can a script::
+``bench run``, ``bench check`` and ``bench gpu-check`` all run their suites through this module:
+:func:`plan_suite` chooses and checks everything and runs nothing (``--dry-run`` stops there),
+:meth:`SuiteRun.run` runs, and :func:`run_suite` does both, as a script would::
 
     from bench import run_suite
 
