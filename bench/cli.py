@@ -576,8 +576,9 @@ def _run(args) -> int:
     from bench.session import RunError, plan_suite
     from bench.suite import SuiteError
 
-    seeds = _seeds(args.seeds)  # --seeds, --budget-scale and --device are checked by load_suite, as strictly
-    _set_threads(args.threads)  # as the file's values
+    # --seeds, --budget-scale and --device are checked by load_suite, as strictly as the file's values.
+    seeds = _seeds(args.seeds)
+    _set_threads(args.threads)
     reg = _registry()
     try:
         planned = plan_suite(

@@ -33,7 +33,7 @@ def suite(monkeypatch, tmp_path) -> Path:
 def records(root: Path) -> dict:
     """Relative path -> (key, status, metrics) of every record under ``root``."""
     found = {}
-    for path in sorted(root.rglob("*.json")):
+    for path in sorted(root.rglob("seed*.json")):  # records, not the artifacts beside them
         record = json.loads(path.read_text())
         found[str(path.relative_to(root))] = (record["key"], record["status"], record["metrics"])
     return found
