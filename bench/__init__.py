@@ -64,6 +64,8 @@ _LAZY = {
     "Executor": "bench.executors",
     "ExecutorSpec": "bench.executors",
     "Job": "bench.executors",
+    # Running a suite from a script, as `bench run` does.
+    "run_suite": "bench.session",
     # Pictures a method saves for reports (fractals, sample grids): listed in the run's record.
     "save_image": "bench.artifacts",
 }
@@ -119,3 +121,4 @@ if TYPE_CHECKING:  # pragma: no cover
         read_image,
     )
     from bench.restoration.resize import imresize
+    from bench.session import run_suite

@@ -432,10 +432,7 @@ def _run(
     stop: bool = False,
     budget_scale: float = 1.0,
 ) -> _Outcome:
-    from bench.data.store import DataStore
-    from bench.records import ResultStore
-    from bench.runner import run_specs
-    from bench.suite import load_suite
+    from bench.session import plan_suite
 
     outcome = _Outcome()
     spied = _spy(method, outcome, stop)
@@ -460,14 +457,13 @@ def _run(
         # Through JSON first: tuples become lists, which YAML writes plainly.
         suite_path.write_text(yaml.safe_dump(json.loads(json.dumps(suite))))
         try:
-            suite = load_suite(suite_path, checking)
+            planned = plan_suite(suite_path, registry=checking, results_dir=root / "results")
         except Exception as exc:  # the suite loader's one-line problems
             outcome.errors.append(f"the check suite does not load: {exc}")
             return outcome
-        store = ResultStore(root / "results")
-        run_specs(suite.runs, checking, store, DataStore(root / "data"), Progress(quiet=True))
-        for spec in suite.runs:
-            record = store.read(spec) or {}
+        planned.run(root / "data", progress=Progress(quiet=True))
+        for spec in planned.specs:
+            record = planned.store.read(spec) or {}
             what = spec.protocol_options.get("task" if spec.protocol == "restore" else "weights")
             label = f"{spec.protocol} {what}" if what else spec.protocol
             if record.get("status") != "ok":

@@ -100,6 +100,9 @@ class BenchError(Exception):
     """A problem with the user's input: printed as one message, exit code 2."""
 
 
+_FORMAT = argparse.ArgumentDefaultsHelpFormatter
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -112,9 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     parser.set_defaults(interrupted="finished runs are saved; run the same command again to resume")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    for add in _COMMANDS:
+        add(sub)
+    return parser
 
-    p = sub.add_parser("plugins", help="list datasets, methods and executors with their plugins", formatter_class=fmt)
+
+def _add_plugins(sub) -> None:
+    p = sub.add_parser(
+        "plugins", help="list datasets, methods and executors with their plugins", formatter_class=_FORMAT
+    )
     p.add_argument(
         "name",
         nargs="?",
@@ -125,15 +134,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (every declaration)")
     p.set_defaults(handler=cmd_plugins)
 
-    p = sub.add_parser("protocols", help="list the host's evaluation protocols and their options", formatter_class=fmt)
+
+def _add_protocols(sub) -> None:
+    p = sub.add_parser(
+        "protocols", help="list the host's evaluation protocols and their options", formatter_class=_FORMAT
+    )
     p.add_argument("name", nargs="?", default=None, help="one protocol")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_protocols)
 
+
+def _add_check(sub) -> None:
     p = sub.add_parser(
         "check",
         help="contract tests of plugins' methods: registration, params, tiny runs, reproducibility, budget",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
     )
     p.add_argument(
         "names",
@@ -148,7 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="never download a named dataset's files")
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=fmt)
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a suite (resumes: finished runs are skipped)", formatter_class=_FORMAT)
     p.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
     p.add_argument("--results-dir", default="results", help="where result records are written")
     p.add_argument(
@@ -209,9 +226,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_run)
 
+
+def _add_gpu_check(sub) -> None:
     p = sub.add_parser(
         "gpu-check",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="one offline check of a device: the quick suite, every method, speeds, syncs, memory",
         description="Print the device, driver, CUDA and cuDNN; run the quick suite and every built-in "
         "method at a smoke budget on the device (the suites' switches), counting syncs per step, peak "
@@ -234,14 +253,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=cmd_gpu_check)
 
+
+def _add_figures(sub) -> None:
     p = sub.add_parser(
-        "figures", help="restoration: side-by-side pictures per image across methods", formatter_class=fmt
+        "figures", help="restoration: side-by-side pictures per image across methods", formatter_class=_FORMAT
     )
     p.add_argument("results", nargs="?", default="results", help="results folder")
     p.add_argument("--out", default="report/figures", help="where the pictures are written")
     p.set_defaults(handler=cmd_figures)
 
-    p = sub.add_parser("table", help="leaderboards from result records", formatter_class=fmt)
+
+def _add_table(sub) -> None:
+    p = sub.add_parser("table", help="leaderboards from result records", formatter_class=_FORMAT)
     p.add_argument("results", nargs="?", default="results", help="results folder (or one record)")
     p.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
     p.add_argument("--suite", default=None, help="only this suite")
@@ -253,9 +276,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_table)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser(
         "report",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="static HTML site from result records: leaderboards, plots, pictures",
         description="Write one self-contained static site (open OUT/index.html from disk, or publish the "
         "folder as it is) built from the result records alone: a sortable leaderboard per suite, "
@@ -280,9 +305,11 @@ def _parser() -> argparse.ArgumentParser:
         handler=cmd_report, interrupted="no new report was swapped in; an earlier one in that folder is whole"
     )
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser(
         "compare",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="per-metric deltas between two record sets; exit 1 on a regression",
         description="Compare NEW against BASE, matching runs by suite, dataset, protocol and method "
         "(budgets and params may differ: a change shows as a metric change). A metric regresses "
@@ -304,9 +331,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_compare)
 
+
+def _add_diff(sub) -> None:
     p = sub.add_parser(
         "diff",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="what differs between two records, or between the rows two results folders share",
         description="Code (parts and modules), commit, installed packages, machine, device, spec, "
         "data checksums and load, then the metrics with their deltas (bench/diff.py).",
@@ -316,9 +345,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
     p.set_defaults(handler=cmd_diff)
 
+
+def _add_history(sub) -> None:
     p = sub.add_parser(
         "history",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="each row's metrics across the code versions that made them, with the steps",
         description="Reads a results folder with the records re-runs replaced (superseded/); per row, one "
         "line per code version (its git commit, when it ended, mean ± std over seeds of each metric and "
@@ -329,9 +360,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--row", action="append", default=[], metavar="TEXT", help="only rows whose name contains TEXT")
     p.set_defaults(handler=cmd_history)
 
+
+def _add_ab(sub) -> None:
     p = sub.add_parser(
         "ab",
-        formatter_class=fmt,
+        formatter_class=_FORMAT,
         help="A/B on one machine: a suite on two code versions, interleaved by seed, gated on the pairs",
         description="Run SUITE seed by seed with the bench of --base-python (e.g. a pull request's base "
         "installed in a second virtual environment) and of --new-python (default: this one), alternating "
@@ -352,7 +385,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="as bench run --offline")
     _tolerance_options(p)
     p.set_defaults(handler=cmd_ab)
-    return parser
+
+
+#: One parser per subcommand, in the order `bench --help` lists them.
+_COMMANDS = (
+    _add_plugins,
+    _add_protocols,
+    _add_check,
+    _add_run,
+    _add_gpu_check,
+    _add_figures,
+    _add_table,
+    _add_report,
+    _add_compare,
+    _add_diff,
+    _add_history,
+    _add_ab,
+)
 
 
 def _tolerance_options(p: argparse.ArgumentParser) -> None:
@@ -524,26 +573,22 @@ def cmd_run(args) -> int:
 
 
 def _run(args) -> int:
-    from bench.suite import SuiteError, load_suite
+    from bench.session import RunError, plan_suite
+    from bench.suite import SuiteError
 
-    seeds = None
-    if args.seeds:
-        try:
-            seeds = [int(s) for s in args.seeds.split(",")]
-        except ValueError:
-            raise BenchError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     # --seeds, --budget-scale and --device are checked by load_suite, as strictly as the file's values.
-    if args.threads is not None:
-        if args.threads < 1:
-            raise BenchError(f"--threads: expected a positive number of threads, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    seeds = _seeds(args.seeds)
+    _set_threads(args.threads)
     reg = _registry()
     try:
-        suite = load_suite(
+        planned = plan_suite(
             args.suite,
-            reg,
+            registry=reg,
+            results_dir=args.results_dir,
+            executor=args.executor,
+            executor_options=args.executor_option,
+            only=args.only,
+            rerun="never" if args.keep_stale else "stale",
             budget_scale=args.budget_scale,
             seeds=seeds,
             device=args.device,
@@ -554,121 +599,64 @@ def _run(args) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    from bench.context import pick_device
-
-    try:
-        for device in sorted({spec.device for spec in suite.runs}):
-            pick_device(device)
-    except RuntimeError as exc:  # named where it was asked for: the command line or the suite's key
-        where = "--device" if args.device is not None else f"{args.suite}: device"
-        raise BenchError(f"{where}: {exc}; use cpu, or leave the device on auto") from None
-    specs = suite.runs
-    if args.only:
-        specs = [s for s in specs if any(text in s.label for text in args.only)]
-        if not specs:  # a typo must not pass for a finished suite
-            examples = "; ".join(s.label for s in suite.runs[:3])
-            raise BenchError(
-                f"--only {' / '.join(map(repr, args.only))} matches none of the suite's "
-                f"{len(suite.runs)} runs (labelled like: {examples})"
-            )
-    for problem in reg.broken:
-        print(f"warning: plugin {problem.name!r} {problem.what}", file=sys.stderr)
-    _say_deprecations(reg, {reg.plugin_of("method", spec.method).name for spec in specs})
-    executor_name, executor = _executor(args, suite, reg)
-
-    from bench import identity
-    from bench.records import ResultStore
-
-    store = ResultStore(args.results_dir, stale=None if args.keep_stale else identity.against(reg))
-    states = [_state(store, reg, spec, args.keep_stale) for spec in specs]
-    stale = [state for state in states if state.startswith("stale")]
+    except RunError as exc:
+        raise BenchError(str(exc)) from None
+    _warn_plugins(reg, planned.specs)
     if args.dry_run:
-        for spec, state in zip(specs, states):
-            print(f"{spec.label}  budget {spec.budget}  [{state}]  {store.path_for(spec)}")
-        if stale:
-            print(f"{len(stale)} finished runs are stale and will run again (--keep-stale keeps them)")
-        print(f"executor: {executor_name}")
-        return 0
-
-    from bench.data.store import DataError, DataStore
-    from bench.executors import ExecutorError, Job
+        return _dry_run(planned)
     from bench.progress import Progress
 
     try:
-        data_store = DataStore(args.data_dir, offline=True if args.offline else None)
-    except DataError as exc:
-        raise BenchError(str(exc)) from None
-    progress = Progress(quiet=args.quiet)
-    progress.message(f"suite {suite.name}: {len(specs)} runs -> {store.root} (executor {executor_name})")
-    orphans = store.remove_orphans()
-    if orphans:
-        progress.message(f"removed {len(orphans)} unfinished record writes (*.tmp) left by a killed run")
-    if stale:
-        reasons = ", ".join(sorted({state.partition(": ")[2] for state in stale}))
-        progress.message(
-            f"{len(stale)} finished runs are stale ({reasons}): running them again (--keep-stale keeps them)"
+        outcome = planned.run(
+            args.data_dir, offline=True if args.offline else None, progress=Progress(quiet=args.quiet)
         )
-    job = Job(
-        suite=suite.name,
-        specs=specs,
-        registry=reg,
-        store=store,
-        data_dir=data_store.root,
-        offline=bool(data_store.offline),
-        progress=progress,
-    )
-    try:
-        outcome = executor.run(job)
-    except ExecutorError as exc:  # the engine refused before running anything (no sbatch, no cluster)
+    except RunError as exc:
         raise BenchError(str(exc)) from None
-    progress.message(
-        f"suite {suite.name}: {len(outcome.ran)} ran, {len(outcome.failed)} failed, "
-        f"{len(outcome.skipped)} already done, {len(outcome.busy)} running elsewhere"
-    )
-    for label in outcome.failed:
-        progress.message(f"  failed: {label} (traceback in its record; run again to retry)")
-    for label in outcome.busy:
-        progress.message(f"  left to another process, not finished yet: {label} (its exit code says how it ends)")
     if not args.quiet:
         from bench.report import leaderboard, load_groups, render
 
-        groups = [g for g in load_groups(store.root) if g.suite == suite.name]
+        groups = [g for g in load_groups(planned.store.root) if g.suite == planned.suite.name]
         if groups:
             print(render(leaderboard(groups), "text"))
     return outcome.exit_code
 
 
-def _state(store, reg, spec, keep_stale: bool) -> str:
-    """A run's state for the listing: done, to run, or stale (finished by other code) and why."""
-    from bench import identity
-    from bench.accel import mismatch
-
-    record = store.read(spec)
-    if not record or record.get("status") != "ok":
-        return "to run"
-    if elsewhere := mismatch(spec, record):
-        return f"to run: the record was {elsewhere}"
-    reason = identity.stale_reason(record, identity.of_run(reg, spec))
-    if reason is None:
-        return "done"
-    return f"done, kept though stale: {reason}" if keep_stale else f"stale: {reason}"
-
-
-def _executor(args, suite, reg):
-    """The executor the command line or the suite names, its options checked and its engine
-    present: (name, executor). Nothing has run yet when this fails."""
-    from bench import executors
-
-    chosen = suite.executor or {"name": executors.DEFAULT, "options": {}}
-    name = args.executor or chosen["name"]
-    options = dict(chosen["options"]) if name == chosen["name"] else {}
+def _seeds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
     try:
-        options.update(executors.parse_option(item) for item in args.executor_option)
-        spec, options = executors.resolve(reg, name, options, where="--executor: " if args.executor else "")
-        executors.check_engine(spec)
-        return name, spec.make(options)
-    except executors.ExecutorError as exc:
-        raise BenchError(str(exc)) from None
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise BenchError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise BenchError(f"--threads: expected a positive number of threads, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _warn_plugins(reg, specs) -> None:
+    """Broken plugins, and the deprecated forms the chosen runs' plugins use: on stderr, even --quiet."""
+    for problem in reg.broken:
+        print(f"warning: plugin {problem.name!r} {problem.what}", file=sys.stderr)
+    _say_deprecations(reg, {reg.plugin_of("method", spec.method).name for spec in specs})
+
+
+def _dry_run(planned) -> int:
+    """List the runs with their states and record paths; run nothing."""
+    states = planned.states()
+    for spec, state in zip(planned.specs, states):
+        print(f"{spec.label}  budget {spec.budget}  [{state}]  {planned.store.path_for(spec)}")
+    stale = [state for state in states if state.startswith("stale")]
+    if stale:
+        print(f"{len(stale)} finished runs are stale and will run again (--keep-stale keeps them)")
+    print(f"executor: {planned.executor_name}")
+    return 0
 
 
 def cmd_gpu_check(args) -> int:

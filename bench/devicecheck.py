@@ -4,8 +4,9 @@ It prints the device, driver, CUDA and cuDNN; runs the device-check suite (every
 at the papers' image sizes where speed is measured: ``suites/device-check/device-check.yaml``, or
 ``device-check-tiny.yaml`` with ``--tiny``; a folder of their own: they name the check's
 datasets, which only the check registers) and the quick suite at a smoke budget through the
-host's own runner, with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0,
-channels-last, TF32 off); counts the syncs each run's step loop makes
+host's own runner (:func:`bench.session.run_suite`, each run through :class:`CheckExecutor`),
+with the suites' switches (on CUDA: bf16 autocast from compute capability 8.0, channels-last,
+TF32 off); counts the syncs each run's step loop makes
 (:class:`bench.syncs.SyncCounter`: on CUDA ``torch.cuda.set_sync_debug_mode("warn")``, elsewhere
 the simulated device), records each run's peak device memory and throughputs (the records' own
 figures: warm, synchronized, medians, CUDA events on CUDA), and with ``--compile`` runs the suite
@@ -27,11 +28,19 @@ import pickle
 import platform
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from bench import DatasetSpec, ImageSet, LabelledImages, RestorationImage, hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.registry import Registry
+    from bench.runner import DatasetCache
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 CHECK_SUITES = SUITES / "device-check"
@@ -318,9 +327,68 @@ def _peak_memory_mib(device: torch.device) -> float | None:
         return None
 
 
-def afresh(spec, record) -> str:
-    """The check's stores count no record as done: the check measures this machine, now."""
-    return "the device check measures afresh"
+class CheckExecutor:
+    """The check's executor (:class:`bench.Executor`'s contract): each run of a pass through the
+    host's ``execute``, in order, as a row of ``rows`` (its syncs counted when ``count``), the
+    output saved after every row. It reports on the check's own ``progress`` and loads data
+    through the check's ``cache``, shared by every pass."""
+
+    name = "device-check"
+
+    def __init__(self, rows: list, folder: str, *, count: bool, passes: Passes):
+        self.rows, self.folder, self.count, self.passes = rows, folder, count, passes
+
+    def run(self, job):
+        from bench.runner import SuiteOutcome
+
+        check = self.passes
+        specs = [s for s in job.specs if not check.only or any(text in s.label for text in check.only)]
+        outcome = SuiteOutcome()
+        for i, spec in enumerate(specs, 1):
+            label = f"[{self.folder} {i}/{len(specs)}] {spec.label}"
+            row = run_row(
+                spec, job.registry, job.store, check.cache, check.device, check.progress, label, count=self.count
+            )
+            check.output.add(self.rows, row)
+            check.output.result["seconds"] = round(time.perf_counter() - check.started, 1)
+            ended = {"ok": outcome.ran, "skipped": outcome.ran, "busy": outcome.busy}.get(row["status"], outcome.failed)
+            ended.append(spec.label)
+        return outcome
+
+
+@dataclass
+class Passes:
+    """What every pass of one check shares: the device, plugins, data, output and clock."""
+
+    device: torch.device
+    registry: Registry  # with the check's datasets
+    data_store: DataStore  # offline
+    cache: DatasetCache  # each split loaded once for all passes
+    output: Output
+    progress: Progress
+    only: list[str] | None
+    started: float
+
+    def run(self, rows: list, suite_file: Path, folder: str, scale, seeds=None, compile_models=False, count=True):
+        """One pass: ``suite_file``'s runs (those ``only`` names) as rows of ``rows``, their records
+        under ``<out>/<folder>``, none reused."""
+        from bench.progress import Progress
+        from bench.session import run_suite
+
+        run_suite(
+            suite_file,
+            registry=self.registry,
+            results_dir=self.output.out / PASSES[folder],
+            data=self.data_store,
+            executor=CheckExecutor(rows, folder, count=count, passes=self),
+            rerun="always",  # the check measures this machine, now
+            progress=Progress(quiet=True),  # the rows say what ran, on the check's own progress
+            budget_scale=scale,
+            seeds=seeds,
+            device=str(self.device),
+            compile_models=compile_models,
+        )
+        return rows
 
 
 def check(
@@ -338,17 +406,42 @@ def check(
     """Run the check on ``device_name`` into ``out``; ``only``: the runs whose label contains one
     of these texts (a row to measure again); ``suite``: another suite on the check's data (then
     without the quick suite), such as ``tools/gpu_first_run.py``'s DIP variants."""
-    from bench import registry
     from bench.context import pick_device
-    from bench.data.store import DataStore
-    from bench.progress import Progress
-    from bench.records import ResultStore
-    from bench.runner import DatasetCache, stop_on_signals
-    from bench.suite import load_suite
+    from bench.runner import stop_on_signals
 
     device = pick_device(device_name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    passes = _prepare(device, out, data_dir, quiet, only)
+    result = passes.output.result
+    result.update(suite=str(suite) if suite else None, tiny=tiny, compile=compile)
+    # On the CPU the sync detector follows every op (slow): the timed pass runs without it and a
+    # second, cheaper pass counts. On CUDA the debug mode costs nothing, so one pass does both.
+    # --tiny (CI) runs one counted pass: its timings are the code path's, not the machine's.
+    check_suite = suite or CHECK_SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
+    passes.output.save()
+    with stop_on_signals():
+        passes.run(result["runs"], check_suite, "eager", budget_scale, count=device.type == "cuda" or tiny)
+        if device.type != "cuda" and not tiny:
+            counted = passes.run([], check_suite, "counted", budget_scale, count=True)
+            for row, counted_row in zip(result["runs"], counted):
+                row["syncs"] = counted_row["syncs"]
+        if compile:
+            passes.run(result["runs"], check_suite, "compiled", budget_scale, compile_models=True, count=False)
+        result["quick"] = _quick_pass(passes, suite, tiny)
+        result["complete"] = True
+    result["seconds"] = round(time.perf_counter() - passes.started, 1)
+    passes.output.save()
+    return result
+
+
+def _prepare(device: torch.device, out: Path, data_dir: str | None, quiet: bool, only) -> Passes:
+    """The check's registry (with its datasets), data, progress and output, the machine said."""
+    from bench import registry
+    from bench.data.store import DataStore
+    from bench.progress import Progress
+    from bench.runner import DatasetCache
+
     data_store = DataStore(data_dir, offline=True)
     data = CheckData(data_store.root)
     reg = registry.load(extra_plugins=[("device-check", data)])
@@ -358,9 +451,9 @@ def check(
     progress.message("device check: " + ", ".join(f"{k} {v}" for k, v in env.items() if v is not None))
     result = {
         "environment": env,
-        "suite": str(suite) if suite else None,
-        "tiny": tiny,
-        "compile": compile,
+        "suite": None,
+        "tiny": False,
+        "compile": False,
         "complete": False,  # true once every pass has run; a check stopped early says false
         "data": {
             "check-cifar": str(data.subset) if data.subset else "synthetic (no cifar-10-subset found)",
@@ -371,44 +464,18 @@ def check(
         "seconds": 0.0,
     }
     output = Output(out, result)
-    cache = DatasetCache(data_store)
+    return Passes(device, reg, data_store, DatasetCache(data_store), output, progress, only, started)
 
-    def run(rows: list, suite_file: Path, folder: str, scale, seeds=None, compile_models=False, count=True):
-        suite = load_suite(
-            suite_file, reg, budget_scale=scale, seeds=seeds, device=str(device), compile_models=compile_models
-        )
-        store = ResultStore(out / PASSES[folder], stale=afresh)
-        specs = [s for s in suite.runs if not only or any(text in s.label for text in only)]
-        for i, spec in enumerate(specs, 1):
-            label = f"[{folder} {i}/{len(specs)}] {spec.label}"
-            output.add(rows, run_row(spec, reg, store, cache, device, progress, label, count=count))
-            result["seconds"] = round(time.perf_counter() - started, 1)
-        return rows
 
-    # On the CPU the sync detector follows every op (slow): the timed pass runs without it and a
-    # second, cheaper pass counts. On CUDA the debug mode costs nothing, so one pass does both.
-    # --tiny (CI) runs one counted pass: its timings are the code path's, not the machine's.
-    check_suite = suite or CHECK_SUITES / ("device-check-tiny.yaml" if tiny else "device-check.yaml")
-    output.save()
-    with stop_on_signals():
-        run(result["runs"], check_suite, "eager", budget_scale, count=device.type == "cuda" or tiny)
-        if device.type != "cuda" and not tiny:
-            counted = run([], check_suite, "counted", budget_scale, count=True)
-            for row, counted_row in zip(result["runs"], counted):
-                row["syncs"] = counted_row["syncs"]
-        if compile:
-            run(result["runs"], check_suite, "compiled", budget_scale, compile_models=True, count=False)
-        if suite is not None:
-            result["quick"] = f"skipped: the check ran {suite}"
-        elif (Path(data_store.root) / "mnist").is_dir():
-            result["quick"] = []
-            run(result["quick"], SUITES / "quick.yaml", "quick", 0.01 if tiny else 0.1, seeds=[0] if tiny else None)
-        else:
-            result["quick"] = f"skipped: no MNIST under {data_store.root} (set BENCH_DATA_DIR or --data-dir)"
-        result["complete"] = True
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    output.save()
-    return result
+def _quick_pass(passes: Passes, suite: Path | None, tiny: bool):
+    """The quick suite at a smoke budget (its rows), or why it was skipped."""
+    if suite is not None:
+        return f"skipped: the check ran {suite}"
+    root = Path(passes.data_store.root)
+    if not (root / "mnist").is_dir():
+        return f"skipped: no MNIST under {root} (set BENCH_DATA_DIR or --data-dir)"
+    rows = passes.output.result["quick"] = []
+    return passes.run(rows, SUITES / "quick.yaml", "quick", 0.01 if tiny else 0.1, seeds=[0] if tiny else None)
 
 
 # -- the table ---------------------------------------------------------------------------------------------
