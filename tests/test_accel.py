@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from bench.accel import Switches
 from bench.context import RunContext
 from bench.data.loader import Normalize
 from bench.specs import Budget
@@ -24,7 +25,7 @@ def context(compile: bool) -> RunContext:
         params={},
         normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)),
         artifacts_dir=None,
-        compile=compile,
+        switches=Switches("fp32", False, compile),
     )
 
 
@@ -99,7 +100,9 @@ def test_a_group_switch_with_a_wrong_value_is_refused_by_name(tmp_path, reg, lin
 def test_the_restore_context_prepares_networks_like_the_run_context():
     from bench.restoration.context import RestoreContext
 
-    ctx = RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={}, channels_last=True)
+    ctx = RestoreContext(
+        device=torch.device("cpu"), seed=0, budget=Budget({}), params={}, switches=Switches("fp32", True)
+    )
     conv = ctx.prepare(torch.nn.Conv2d(2, 3, 3))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert ctx.layout(torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)
