@@ -49,6 +49,7 @@ def test_auto_precision_is_bf16_only_from_compute_capability_8(gpu, capability, 
     gpu(*capability)
     assert accel.default_precision(torch.device("cuda")) == expected
     assert accel.default_precision(torch.device("cpu")) == "fp32"
+    assert Switches().resolve(torch.device("cuda")) == Switches(expected, True, False)  # auto: channels-last on CUDA
 
 
 @pytest.fixture
