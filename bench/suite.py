@@ -221,9 +221,9 @@ class Suite:
 
 @dataclass(frozen=True)
 class _Settings:
-    """What the suite's top level gives every group, the command line's overrides applied; a
-    group's own ``seeds`` and ``budget_scale`` give way to the command line's (``seeds`` /
-    ``budget_scale`` here, None when not given)."""
+    """What the suite's top level gives every group (name, seeds, budget scale, device and
+    switches; ``--device`` and ``--compile`` applied), and the command line's seeds and budget
+    scale (None when not given), which win over a group's own."""
 
     name: str
     seeds: list[int]
