@@ -17,6 +17,7 @@ option everywhere, off by default (compile time would dominate short runs): the 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported where it is used: tables read records' switches without it
@@ -39,48 +40,48 @@ def default_precision(device: torch.device) -> str | None:
     return "bf16" if torch.cuda.get_device_capability(device) >= BF16_CAPABILITY else "fp32"
 
 
-def configure(device: torch.device, channels_last: str | bool = "auto") -> dict:
-    """Set the process-wide switches for a run on ``device``; return them for the record.
-    ``channels_last``: "auto" (on CUDA only), True or False."""
-    import torch
-
-    cuda = device.type == "cuda"
-    # TF32 off everywhere, set rather than assumed: cuDNN's default is on.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    return {
-        "tf32": bool(cuda and (torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)),
-        "cudnn_benchmark": bool(cuda and torch.backends.cudnn.benchmark),
-        "channels_last": cuda if channels_last == "auto" else bool(channels_last),
-    }
+#: The values a suite's switches may take before they are resolved on a device.
+PRECISIONS = ("auto", "fp32", "bf16")
+CHANNELS_LAST = ("auto", True, False)
 
 
+@dataclass(frozen=True)
 class Switches:
-    """How a context runs the models a method hands it; mixed into the run and restore contexts,
-    which set ``device``, ``precision``, ``channels_last`` and ``compile``."""
+    """How a run runs the models a method hands its context (not what it computes, so outside the
+    run key): ``precision`` ("auto", "fp32" or "bf16"), ``channels_last`` ("auto", True or False)
+    and ``compile``. A suite's switches ask ("auto" allowed); :meth:`resolve` gives the values a
+    run on a device uses, which the runner records and the contexts apply."""
 
-    device: torch.device
-    precision: str
-    channels_last: bool
-    compile: bool
+    precision: str | None = "auto"
+    channels_last: str | bool = "auto"
+    compile: bool = False
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def resolve(self, device: torch.device) -> Switches:
+        """The switches a run on ``device`` uses: "auto" precision is bf16 on CUDA of compute
+        capability 8.0 and up, else fp32 (None for a CUDA device this machine cannot see); "auto"
+        channels-last is on on CUDA only."""
+        precision = default_precision(device) if self.precision == "auto" else self.precision
+        layout = device.type == "cuda" if self.channels_last == "auto" else bool(self.channels_last)
+        return Switches(precision, layout, self.compile)
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile}
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         """Mixed precision as the run's policy says (bf16 on CUDA by default, off on CPU)."""
         import torch
 
         if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+            return torch.autocast(device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        """``model`` on the run's device, in channels-last memory format when the run uses it,
-        compiled when the suite asks. Train and return the module given (not the compiled
-        wrapper) to keep its state dict's names: ``prepare`` returns the callable to run."""
+    def prepare(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """``model`` on ``device``, in channels-last memory format when the run uses it, compiled
+        when the suite asks. Train and return the module given (not the compiled wrapper) to keep
+        its state dict's names: ``prepare`` returns the callable to run."""
         import torch
 
-        model = model.to(self.device)
+        model = model.to(device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return torch.compile(model) if self.compile else model
@@ -90,6 +91,31 @@ class Switches:
         import torch
 
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+
+#: fp32, contiguous, eager: what a context built outside a run (a method's own test) uses by default.
+PLAIN = Switches("fp32", False, False)
+
+
+def configure(device: torch.device, switches: Switches | None = None) -> dict:
+    """Set the process-wide switches for a run on ``device`` with ``switches`` (the suite's
+    defaults when None), and return what the record says of them (its ``accel`` section)."""
+    import torch
+
+    ran = (switches or Switches()).resolve(device)
+    cuda = device.type == "cuda"
+    # TF32 off everywhere, set rather than assumed: cuDNN's default is on.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    return {
+        "precision": ran.precision,
+        "tf32": bool(cuda and (torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)),
+        "cudnn_benchmark": bool(cuda and torch.backends.cudnn.benchmark),
+        "channels_last": ran.channels_last,
+        "compile": ran.compile,
+    }
 
 
 # -- what a run asked for against what a record ran with ----------------------------------------------
@@ -114,9 +140,7 @@ def requested(spec) -> dict:
     import torch
 
     device = torch.device(spec.device) if spec.device != "auto" else auto_device()
-    precision = spec.precision if spec.precision != "auto" else default_precision(device)
-    channels_last = device.type == "cuda" if spec.channels_last == "auto" else bool(spec.channels_last)
-    wanted = {"device": device.type, "precision": precision, "channels_last": channels_last, "compile": spec.compile}
+    wanted = {"device": device.type, **spec.switches.resolve(device).to_dict()}
     return {k: v for k, v in wanted.items() if v is not None}
 
 

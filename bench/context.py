@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bench.accel import Switches, auto_device
+from bench.accel import PLAIN, Switches, auto_device
 from bench.data.images import LabelledImages
 from bench.data.loader import Augment, Normalize, iterate_batches
 from bench.metric_table import Metric, is_rate
@@ -116,7 +116,7 @@ def bookkeeping(ctx: MethodContext) -> Bookkeeping:
     return ctx._book
 
 
-class MethodContext(Switches):
+class MethodContext:
     """What every method's context offers, whatever its kind (one vocabulary):
 
     - ``device`` (a ``torch.device``), ``seed`` (the run's seed), ``generator`` (a
@@ -126,8 +126,9 @@ class MethodContext(Switches):
       ``params`` (the resolved params, every declared key present), ``budget`` (the resolved
       :class:`bench.specs.Budget`, e.g. ``ctx.budget.epochs``), ``artifacts_dir`` (a folder for
       pictures the method saves), ``progress`` (the host's progress line).
-    - ``autocast()``, ``prepare(model)``, ``layout(x)``: the suite's precision, memory-format and
-      compile switches (:class:`bench.accel.Switches`).
+    - ``switches`` (:class:`bench.accel.Switches`, resolved for ``device``): the suite's
+      precision, memory-format and compile switches, also read as ``precision``,
+      ``channels_last`` and ``compile``; ``autocast()``, ``prepare(model)``, ``layout(x)`` apply them.
     - ``step(loss=None, n=0)``: count one optimisation step over ``n`` images (``loss`` stays on
       the device until progress is due); ``log(**scalars)``: add the method's own scalars to its
       curve, tagged by the host with the current epoch (or iteration).
@@ -144,9 +145,7 @@ class MethodContext(Switches):
         params: Mapping[str, Any],
         artifacts_dir: Path | None,
         progress: Progress | None,
-        precision: str,
-        channels_last: bool,
-        compile: bool,
+        switches: Switches,
     ):
         self.device = device
         self.seed = seed
@@ -154,15 +153,41 @@ class MethodContext(Switches):
         self.params = dict(params)
         self.artifacts_dir = artifacts_dir
         self.progress = progress or Progress(quiet=True)
-        self.precision = precision
-        #: Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``.
-        self.channels_last = channels_last
-        #: torch.compile the model in ``prepare`` (the suite's ``compile`` switch; off by default).
-        self.compile = compile
+        #: How the models run (see bench.accel): resolved, never "auto".
+        self.switches = switches.resolve(device)
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self._book = Bookkeeping()
         self._timed: dict[str, list[tuple[float, int]]] = {}
         self._started = time.perf_counter()
+
+    @property
+    def precision(self) -> str:
+        """ "bf16" (autocast) or "fp32"."""
+        return self.switches.precision
+
+    @property
+    def channels_last(self) -> bool:
+        """Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``."""
+        return self.switches.channels_last
+
+    @property
+    def compile(self) -> bool:
+        """torch.compile the model in ``prepare`` (the suite's ``compile`` switch; off by default)."""
+        return self.switches.compile
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision as the run's policy says (bf16 on CUDA by default, off on CPU)."""
+        return self.switches.autocast(self.device)
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` on the run's device, in channels-last memory format when the run uses it,
+        compiled when the suite asks. Train and return the module given (not the compiled
+        wrapper) to keep its state dict's names: ``prepare`` returns the callable to run."""
+        return self.switches.prepare(model, self.device)
+
+    def layout(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch in the memory format ``prepare`` gave the model."""
+        return self.switches.layout(images)
 
     def _resolve(self) -> None:
         """Bring the bookkeeping up to date (a context that defers device read-backs does it here)."""
@@ -234,9 +259,7 @@ class RunContext(MethodContext):
         normalize: Normalize,
         artifacts_dir: Path,
         progress: Progress | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        compile: bool = False,
+        switches: Switches = PLAIN,
     ):
         super().__init__(
             device=device,
@@ -245,9 +268,7 @@ class RunContext(MethodContext):
             params=params,
             artifacts_dir=artifacts_dir,
             progress=progress,
-            precision=precision,
-            channels_last=channels_last,
-            compile=compile,
+            switches=switches,
         )
         self.normalize = normalize
         #: Finished epochs not yet read back: (curve point, start, end, images, loss sum, steps).
@@ -513,9 +534,7 @@ def run_context(spec, env, normalize: Normalize) -> RunContext:
         normalize=normalize,
         artifacts_dir=env.artifacts_dir,
         progress=env.progress,
-        precision=env.precision,
-        channels_last=env.channels_last,
-        compile=env.compile,
+        switches=env.switches,
     )
 
 

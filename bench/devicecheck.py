@@ -220,7 +220,7 @@ def run_row(spec, reg, store, cache, device: torch.device, progress, label: str,
     counter = None
     try:
         _reset_peak_memory(device)
-        if spec.compile:
+        if spec.switches.compile:
             _reset_compile_stats()
         counter = SyncCounter(device) if count else None
         with counter if counter is not None else contextlib.nullcontext():
@@ -228,7 +228,7 @@ def run_row(spec, reg, store, cache, device: torch.device, progress, label: str,
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as exc:
-        return _row(spec, "error", error=_one_line(exc), compiling=compile_stats() if spec.compile else None)
+        return _row(spec, "error", error=_one_line(exc), compiling=compile_stats() if spec.switches.compile else None)
     if record is None:
         return _row(spec, state, error="another process holds this run's lock")
     status, error = record["status"], record.get("error", {}).get("message")
@@ -249,7 +249,7 @@ def run_row(spec, reg, store, cache, device: torch.device, progress, label: str,
         syncs=counter.report() if counter is not None else None,
         accel=record.get("accel"),
         ran_on=record.get("environment", {}).get("device"),
-        compiling=compile_stats() if spec.compile else None,
+        compiling=compile_stats() if spec.switches.compile else None,
     )
 
 
@@ -292,7 +292,7 @@ def _row(spec, status: str, **figures) -> dict:
         "method": spec.method,
         "dataset": spec.dataset,
         "protocol": spec.protocol,
-        "compile": spec.compile,
+        "compile": spec.switches.compile,
         "status": status,
         "error": None,
         "wall_seconds": None,

@@ -38,9 +38,7 @@ class RunEnv:
     """What the runner hands a protocol besides the spec and the plugins' specs."""
 
     device: object  # torch.device
-    precision: str
-    channels_last: bool
-    compile: bool
+    switches: accel.Switches  # resolved for the device
     data: DatasetCache
     progress: Progress
     artifacts_dir: Path
@@ -261,18 +259,12 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
-        precision = spec.precision if spec.precision != "auto" else accel.default_precision(device)
-        record["accel"] = {
-            "precision": precision,
-            **accel.configure(device, spec.channels_last),
-            "compile": spec.compile,
-        }
+        switches = spec.switches.resolve(device)
+        record["accel"] = accel.configure(device, switches)
         seed_everything(spec.seed)
         env = RunEnv(
             device=device,
-            precision=precision,
-            channels_last=record["accel"]["channels_last"],
-            compile=spec.compile,
+            switches=switches,
             data=cache,
             progress=progress,
             artifacts_dir=store.path_for(spec).with_suffix(""),
@@ -283,7 +275,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
         record.update(result)
         record["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
-        record["precision"] = precision
+        record["precision"] = switches.precision
         _check_finite(record.get("metrics", {}))
         if diverged := _diverged(record.get("details", {})):
             record["diverged"] = diverged  # its metrics are finite, but they are not a trained model's

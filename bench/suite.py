@@ -23,12 +23,13 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bench.accel import CHANNELS_LAST, PRECISIONS, Switches
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
 from bench.protocols import PROTOCOLS, check_feature_sweep, check_setting, keyed_options
@@ -84,8 +85,8 @@ METHOD_KEYS = {
 }
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
-CHANNELS_LAST = ("auto", True, False)
+#: The spec fields the switches are written as (see :meth:`RunSpec.to_dict`).
+SWITCH_FIELDS = tuple(f.name for f in fields(Switches))
 
 
 class SuiteError(Exception):
@@ -149,9 +150,9 @@ class RunSpec:
     budget_scale: float
     seed: int
     device: str = "auto"
-    precision: str = "auto"
-    channels_last: str | bool = "auto"
-    compile: bool = False  # how to run, not what is computed: outside the key, like device
+    #: How to run, not what is computed: outside the key, like device. The spec's dict (a record's
+    #: ``spec``) holds its three values as top-level fields (precision, channels_last, compile).
+    switches: Switches = Switches()
     #: Params declared with ``since`` and their defaults: at its default such a param is left out of the key.
     late_params: dict = field(default_factory=dict)
     #: The protocol's options declared after keys stopped hashing defaults, with their defaults
@@ -169,7 +170,7 @@ class RunSpec:
 
     def identity(self) -> dict:
         """What determines the result; its hash names the record (never the order in the suite)."""
-        return identity_of(asdict(self))
+        return identity_of(self.to_dict())
 
     @property
     def key(self) -> str:
@@ -192,11 +193,20 @@ class RunSpec:
         return "" if labels is None else f" labels {labels} fold {self.protocol_options.get('split_seed', 0)}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The spec as plain data, the switches' fields in its top level where they always were."""
+        flat = {}
+        for name, value in asdict(self).items():
+            if name == "switches":
+                flat.update(value)
+            else:
+                flat[name] = value
+        return flat
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
-        return cls(**data)
+        data = dict(data)
+        switches = Switches(**{name: data.pop(name) for name in SWITCH_FIELDS if name in data})
+        return cls(**data, switches=switches)
 
 
 @dataclass
@@ -207,6 +217,34 @@ class Suite:
     runs: list[RunSpec] = field(default_factory=list)
     #: The suite's executor choice, ``{"name": ..., "options": {...}}``, or None (the default).
     executor: dict | None = None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What the suite's top level gives every group (name, seeds, budget scale, device and
+    switches; ``--device`` and ``--compile`` applied), and the command line's seeds and budget
+    scale (None when not given), which win over a group's own."""
+
+    name: str
+    seeds: list[int]
+    budget_scale: float
+    device: str
+    switches: Switches
+    cli_seeds: list[int] | None
+    cli_budget_scale: float | None
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A checked run group: where it is in the file, its protocol (None when it names none that
+    exists) and options, datasets, budget overrides and settings."""
+
+    where: str
+    protocol: Any
+    options: dict
+    datasets: list[str]
+    budget: dict
+    settings: _Settings
 
 
 def load_suite(
@@ -230,6 +268,35 @@ def load_suite(
     v.unknown_keys(data, SUITE_KEYS, "")
     name = v.suite_name(data.get("name", path.stem), "name" in data)
     description = v.typed(data, "description", str, "", default="")
+    settings, executor = _suite_settings(v, data, name, budget_scale, seeds, device, compile_models, registry)
+    groups = data.get("runs")
+    if not isinstance(groups, list) or not groups:
+        v.problem("runs", f"expected {SUITE_KEYS['runs']}, got {show(groups)}")
+        groups = []
+    specs: list[RunSpec] = []
+    for i, group in enumerate(groups):
+        _add_group_runs(v, group, f"runs[{i}]", settings, registry, specs)
+    if not specs and not v.problems:
+        v.problem("runs", "the suite expands to no runs")
+    if v.problems:
+        raise SuiteError(v.problems)
+    unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
+    runs = name_variants(list(unique.values()))
+    return Suite(name=name, description=description, path=path, runs=runs, executor=executor)
+
+
+def _suite_settings(
+    v: _Validator,
+    data: dict,
+    name: str,
+    budget_scale: float | None,
+    seeds: list[int] | None,
+    device: str | None,
+    compile_models: bool | None,
+    registry: Registry,
+) -> tuple[_Settings, dict | None]:
+    """The suite's top-level seeds, scale, device, switches and executor, each checked, with the
+    command line's overrides (checked under the option's name) applied."""
     suite_seeds = v.seeds(data.get("seeds", [0]), "seeds")
     scale = v.check(BUDGET_SCALE, data.get("budget_scale", 1.0), "budget_scale")
     suite_device = v.device(data.get("device", "auto"), "device")
@@ -243,88 +310,96 @@ def load_suite(
         budget_scale = v.check(BUDGET_SCALE, budget_scale, "--budget-scale")
     if device is not None:
         suite_device = v.device(device, "--device")
+    switches = Switches(precision, channels_last, compile_models)
+    return _Settings(name, suite_seeds, scale, suite_device, switches, seeds, budget_scale), executor
 
-    groups = data.get("runs")
-    if not isinstance(groups, list) or not groups:
-        v.problem("runs", f"expected {SUITE_KEYS['runs']}, got {show(groups)}")
-        groups = []
-    specs: list[RunSpec] = []
-    for i, group in enumerate(groups):
-        where = f"runs[{i}]"
-        if not isinstance(group, dict):
-            v.problem(where, f"expected a mapping with keys {', '.join(GROUP_KEYS)}, got {show(group)}")
-            continue
-        v.unknown_keys(group, GROUP_KEYS, where)
-        for key in ("datasets", "methods", "protocol"):
-            if key not in group:
-                v.problem(f"{where}.{key}", f"missing; expected {GROUP_KEYS[key]}")
-        group_seeds = v.seeds(group["seeds"], f"{where}.seeds") if "seeds" in group else suite_seeds
-        if seeds is not None:
-            group_seeds = seeds
-        group_scale = (
-            v.check(BUDGET_SCALE, group["budget_scale"], f"{where}.budget_scale") if "budget_scale" in group else scale
+
+def _add_group_runs(
+    v: _Validator, group: Any, where: str, settings: _Settings, registry: Registry, specs: list[RunSpec]
+) -> None:
+    """Check one run group and add its runs (methods x grid x datasets x seeds) to ``specs``."""
+    if not isinstance(group, dict):
+        v.problem(where, f"expected a mapping with keys {', '.join(GROUP_KEYS)}, got {show(group)}")
+        return
+    v.unknown_keys(group, GROUP_KEYS, where)
+    for key in ("datasets", "methods", "protocol"):
+        if key not in group:
+            v.problem(f"{where}.{key}", f"missing; expected {GROUP_KEYS[key]}")
+    seeds = v.seeds(group["seeds"], f"{where}.seeds") if "seeds" in group else settings.seeds
+    if settings.cli_seeds is not None:
+        seeds = settings.cli_seeds
+    scale = (
+        v.check(BUDGET_SCALE, group["budget_scale"], f"{where}.budget_scale")
+        if "budget_scale" in group
+        else settings.budget_scale
+    )
+    if settings.cli_budget_scale is not None:
+        scale = settings.cli_budget_scale
+    datasets = v.names(group.get("datasets", []), f"{where}.datasets") if "datasets" in group else []
+    protocol, options = v.protocol(group["protocol"], f"{where}.protocol") if "protocol" in group else (None, {})
+    group_budget = v.mapping(group.get("budget", {}), f"{where}.budget")
+    # How to run (not what is computed) may differ per group, e.g. bf16 for one slow method.
+    switches = replace(
+        settings.switches,
+        precision=v.choice(group.get("precision", settings.switches.precision), PRECISIONS, f"{where}.precision"),
+        channels_last=v.choice(
+            group.get("channels_last", settings.switches.channels_last), CHANNELS_LAST, f"{where}.channels_last"
+        ),
+    )
+    settings = replace(settings, seeds=seeds, budget_scale=scale, switches=switches)
+    checked = _Group(where, protocol, options, datasets, group_budget, settings)
+    entries = _as_list(group.get("methods", []))
+    if "methods" in group and not entries:
+        v.problem(f"{where}.methods", f"expected {GROUP_KEYS['methods']}, got an empty list")
+    for j, entry in enumerate(entries):
+        mwhere = f"{where}.methods[{j}]"
+        method = v.method_entry(entry, mwhere, registry)
+        if method is not None and not _add_method_runs(v, method, mwhere, checked, registry, specs):
+            break
+
+
+def _add_method_runs(
+    v: _Validator, method: tuple, mwhere: str, group: _Group, registry: Registry, specs: list[RunSpec]
+) -> bool:
+    """Check one method entry of a group against its protocol and datasets and add its runs (grid x
+    datasets x seeds) to ``specs``; False when the suite would grow past :data:`MAX_RUNS`."""
+    spec, grid, budget = method
+    options, settings = group.options, group.settings
+    full = v.budget(spec, {**group.budget, **budget}, mwhere)
+    if options.get("feature_sweep"):
+        v.feature_sweep(spec, options, f"{group.where}.protocol.feature_sweep")
+    v.method_rules(spec, grid, options.get("feature_sweep") or {}, mwhere)
+    if len(specs) + len(grid) * len(group.datasets) * len(settings.seeds) > MAX_RUNS:
+        v.problem(
+            mwhere,
+            f"the suite expands to more than {MAX_RUNS} runs (datasets x grid x seeds); split it into several suites",
         )
-        if budget_scale is not None:
-            group_scale = budget_scale
-        datasets = v.names(group.get("datasets", []), f"{where}.datasets") if "datasets" in group else []
-        protocol, options = v.protocol(group["protocol"], f"{where}.protocol") if "protocol" in group else (None, {})
-        group_budget = v.mapping(group.get("budget", {}), f"{where}.budget")
-        # How to run (not what is computed) may differ per group, e.g. bf16 for one slow method.
-        group_precision = v.choice(group.get("precision", precision), PRECISIONS, f"{where}.precision")
-        group_layout = v.choice(group.get("channels_last", channels_last), CHANNELS_LAST, f"{where}.channels_last")
-        entries = _as_list(group.get("methods", []))
-        if "methods" in group and not entries:
-            v.problem(f"{where}.methods", f"expected {GROUP_KEYS['methods']}, got an empty list")
-        for j, entry in enumerate(entries):
-            mwhere = f"{where}.methods[{j}]"
-            method = v.method_entry(entry, mwhere, registry)
-            if method is None:
+        return False
+    for params in grid:
+        for d, dataset_name in enumerate(group.datasets):
+            dataset = v.dataset(dataset_name, registry, f"{group.where}.datasets[{d}]")
+            if dataset is None or group.protocol is None:
                 continue
-            spec, grid, budget = method
-            full = v.budget(spec, {**group_budget, **budget}, mwhere)
-            if options.get("feature_sweep"):
-                v.feature_sweep(spec, options, f"{where}.protocol.feature_sweep")
-            v.method_rules(spec, grid, options.get("feature_sweep") or {}, mwhere)
-            if len(specs) + len(grid) * len(datasets) * len(group_seeds) > MAX_RUNS:
-                v.problem(
-                    mwhere,
-                    f"the suite expands to more than {MAX_RUNS} runs "
-                    "(datasets x grid x seeds); split it into several suites",
+            if not v.compatible(group.protocol, spec, dataset, group.where, options):
+                continue
+            specs.extend(
+                RunSpec(
+                    suite=settings.name,
+                    dataset=dataset.name,
+                    method=spec.name,
+                    protocol=group.protocol.name,
+                    protocol_options=options,
+                    params=params,
+                    budget=dict(Budget(full).scaled(settings.budget_scale)),
+                    budget_scale=settings.budget_scale,
+                    seed=seed,
+                    device=settings.device,
+                    switches=settings.switches,
+                    late_params=late_defaults(spec.params),
                 )
-                break
-            for params in grid:
-                for d, dataset_name in enumerate(datasets):
-                    dataset = v.dataset(dataset_name, registry, f"{where}.datasets[{d}]")
-                    if dataset is None or protocol is None:
-                        continue
-                    if not v.compatible(protocol, spec, dataset, where, options):
-                        continue
-                    for seed in group_seeds:
-                        specs.append(
-                            RunSpec(
-                                suite=name,
-                                dataset=dataset.name,
-                                method=spec.name,
-                                protocol=protocol.name,
-                                protocol_options=options,
-                                params=params,
-                                budget=dict(Budget(full).scaled(group_scale)),
-                                budget_scale=group_scale,
-                                seed=seed,
-                                device=suite_device,
-                                precision=group_precision,
-                                channels_last=group_layout,
-                                compile=compile_models,
-                                late_params=late_defaults(spec.params),
-                            )
-                        )
-    if not specs and not v.problems:
-        v.problem("runs", "the suite expands to no runs")
-    if v.problems:
-        raise SuiteError(v.problems)
-    unique = {spec.key: spec for spec in specs}  # the same run listed twice runs once
-    runs = name_variants(list(unique.values()))
-    return Suite(name=name, description=description, path=path, runs=runs, executor=executor)
+                for seed in settings.seeds
+            )
+    return True
 
 
 def name_variants(specs: list[RunSpec]) -> list[RunSpec]:

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from bench.accel import Switches
 from bench.context import RunContext
 from bench.data.loader import Normalize
 from bench.specs import Budget
@@ -24,7 +25,7 @@ def context(compile: bool) -> RunContext:
         params={},
         normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)),
         artifacts_dir=None,
-        compile=compile,
+        switches=Switches("fp32", False, compile),
     )
 
 
@@ -99,7 +100,9 @@ def test_a_group_switch_with_a_wrong_value_is_refused_by_name(tmp_path, reg, lin
 def test_the_restore_context_prepares_networks_like_the_run_context():
     from bench.restoration.context import RestoreContext
 
-    ctx = RestoreContext(device=torch.device("cpu"), seed=0, budget=Budget({}), params={}, channels_last=True)
+    ctx = RestoreContext(
+        device=torch.device("cpu"), seed=0, budget=Budget({}), params={}, switches=Switches("fp32", True)
+    )
     conv = ctx.prepare(torch.nn.Conv2d(2, 3, 3))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert ctx.layout(torch.zeros(1, 2, 4, 4)).is_contiguous(memory_format=torch.channels_last)
@@ -108,3 +111,48 @@ def test_the_restore_context_prepares_networks_like_the_run_context():
         .layout(torch.zeros(1, 2, 4, 4))
         .is_contiguous(memory_format=torch.channels_last)
     )
+
+
+# -- the switches as one value, from the suite to the contexts --------------------------------------
+
+
+def test_switches_resolve_auto_on_the_cpu_and_keep_what_a_suite_forces():
+    cpu = torch.device("cpu")
+    assert Switches().resolve(cpu) == Switches("fp32", False, False)  # auto on the CPU: both off
+    forced = Switches("bf16", True, True)
+    assert forced.resolve(cpu) == forced and forced.resolve(cpu).resolve(cpu) == forced
+
+
+def test_a_specs_dict_holds_the_switches_as_its_top_level_fields_and_reads_back(tmp_path, reg):  # noqa: F811
+    path = tmp_path / "switched" / "suite.yaml"  # the same suite as load_key's, but switched
+    path.parent.mkdir()
+    path.write_text("precision: bf16\n" + SUITE.format(compile="compile: true\n"))
+    from bench.suite import RunSpec, load_suite
+
+    spec = load_suite(path, reg).runs[0]
+    assert spec.switches == Switches("bf16", "auto", True)
+    data = spec.to_dict()
+    assert "switches" not in data  # the record's spec and the key's input keep their old shape
+    fields = list(data)
+    assert fields[fields.index("device") :][:4] == ["device", "precision", "channels_last", "compile"]
+    assert (data["precision"], data["channels_last"], data["compile"]) == ("bf16", "auto", True)
+    assert RunSpec.from_dict(data) == spec and RunSpec.from_dict(data).key == spec.key
+    assert spec.key == load_key(tmp_path, reg)  # the switches stay outside the key
+
+
+def test_a_context_applies_its_switches_resolved_for_its_device():
+    ctx = context(False)
+    assert ctx.switches == Switches("fp32", False, False)
+    assert (ctx.precision, ctx.channels_last, ctx.compile) == ("fp32", False, False)
+    auto = RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({}),
+        params={},
+        normalize=Normalize.fit(torch.zeros(2, 1, 2, 2, dtype=torch.uint8)),
+        artifacts_dir=None,
+        switches=Switches("bf16"),
+    )
+    assert auto.switches == Switches("bf16", False, False)  # channels_last auto: off on the CPU
+    with auto.autocast():
+        assert torch.is_autocast_enabled("cpu")

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bench import accel
+from bench.accel import Switches
 from bench.suite import RunSpec
 from test_runner import reg, run_suite  # noqa: F401 (fixture)
 
@@ -15,8 +16,8 @@ SUITE = (
 )
 
 
-def spec(**switches) -> RunSpec:
-    return RunSpec("s", "toy", "toy-linear", "classify", {}, {}, {"epochs": 1}, 1.0, 0, **switches)
+def spec(device="auto", **switches) -> RunSpec:
+    return RunSpec("s", "toy", "toy-linear", "classify", {}, {}, {"epochs": 1}, 1.0, 0, device, Switches(**switches))
 
 
 def record(device="cpu", precision="fp32", channels_last=False, compile=False) -> dict:
@@ -48,6 +49,7 @@ def test_auto_precision_is_bf16_only_from_compute_capability_8(gpu, capability, 
     gpu(*capability)
     assert accel.default_precision(torch.device("cuda")) == expected
     assert accel.default_precision(torch.device("cpu")) == "fp32"
+    assert Switches().resolve(torch.device("cuda")) == Switches(expected, True, False)  # auto: channels-last on CUDA
 
 
 @pytest.fixture
@@ -341,8 +343,8 @@ def test_the_compiled_pass_is_opt_in_and_counts_graphs_breaks_and_compile_second
     seen = []
 
     def execute(spec, registry, store, cache, progress, label, note=""):
-        seen.append(spec.compile)
-        if spec.compile:  # a model with one graph break, compiled as a run would compile it
+        seen.append(spec.switches.compile)
+        if spec.switches.compile:  # a model with one graph break, compiled as a run would compile it
 
             def forward(x):
                 x = x.sin()

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import Problem, imresize
+from bench.accel import Switches
 from bench.context import PretrainData, RunContext, TrainData, bookkeeping
 from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
@@ -311,7 +312,7 @@ def test_zssr_test_time_base_and_residual_sum_stay_float32_under_bf16():
     net = zssr.ZSSRNet(1, width=4, depth=2)
     torch.nn.init.zeros_(net.convs[-1].weight)  # residual 0: the output is the base
     image = torch.rand(1, 9, 11, generator=torch.Generator().manual_seed(0))
-    ctx = restore_ctx({}, {"iterations": 1}, precision="bf16")
+    ctx = restore_ctx({}, {"iterations": 1}, switches=Switches("bf16", False))
     out = zssr.upscale_and_refine(net, image, 2.0, (18, 22), ctx)
     assert out.dtype == torch.float32
     assert torch.equal(out, imresize(image, 2.0, (18, 22)).clamp(0, 1))
@@ -356,8 +357,12 @@ def test_compile_reaches_mae_pretraining_and_zssr(tmp_path, monkeypatch):
     compiled = []
     monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(type(module).__name__) or module)
     x = images(32, (1, 8, 8))
-    mae.fit_mae(PretrainData(x), run_ctx(MAE_TINY, x, epochs=1, tmp_path=tmp_path, compile=True))
-    zssr.restore_zssr(sr_problem(), restore_ctx(zssr_params(), {"iterations": 2}, compile=True))
+    mae.fit_mae(
+        PretrainData(x), run_ctx(MAE_TINY, x, epochs=1, tmp_path=tmp_path, switches=Switches("fp32", False, True))
+    )
+    zssr.restore_zssr(
+        sr_problem(), restore_ctx(zssr_params(), {"iterations": 2}, switches=Switches("fp32", False, True))
+    )
     assert compiled == ["MAE", "ZSSRNet"]
 
 

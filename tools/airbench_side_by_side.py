@@ -106,6 +106,7 @@ def run_official(airbench, work_dir: Path, runs: int) -> list[dict]:
 
 def run_ours(train, test, runs: int, device: torch.device) -> list[dict]:
     from bench import TrainData
+    from bench.accel import Switches
     from bench.context import RunContext
     from bench.data.loader import Normalize
     from bench.progress import Progress
@@ -125,8 +126,7 @@ def run_ours(train, test, runs: int, device: torch.device) -> list[dict]:
             normalize=normalize,
             artifacts_dir=Path("/tmp"),
             progress=Progress(quiet=True),
-            precision="bf16",
-            channels_last=True,
+            switches=Switches("bf16", True),
         )
 
     fit_airbench94(data, context(10_000))  # warm-up

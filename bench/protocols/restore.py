@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.context import bookkeeping, seed_everything
+from bench.context import Bookkeeping, bookkeeping, seed_everything
 from bench.metric_table import METRICS
 from bench.paths import safe_name  # the folder name figures look the image up by
 from bench.restoration.context import RestoreContext
@@ -69,6 +70,55 @@ def select_images(images: ImageSet, options: dict) -> ImageSet:
     return images
 
 
+@dataclass
+class _Restoring:
+    """One run of the protocol: the spec, the method, the runner's environment and what every image
+    shares (the degradation, the scoring convention, the budget)."""
+
+    spec: object  # bench.suite.RunSpec
+    method: object  # bench.Restorer
+    env: object  # bench.runner.RunEnv
+    degradation: Degradation
+    convention: Convention
+    budget: Budget
+
+    def context(self, label: str, budget: Budget, monitor=None) -> RestoreContext:
+        return RestoreContext(
+            device=self.env.device,
+            seed=self.spec.seed,
+            budget=budget,
+            params=self.spec.params,
+            artifacts_dir=self.env.artifacts_dir,
+            progress=self.env.progress,
+            switches=self.env.switches,
+            monitor_every=self.spec.protocol_options["monitor_every"],
+            monitor=monitor,
+            label=label,
+        )
+
+
+@dataclass
+class _Restored:
+    """What the per-image loop gathers: each image's scores and times, the curves and the rates the
+    method measured itself."""
+
+    per_image: list[dict] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    loop_seconds: list[float] = field(default_factory=list)
+    curves: dict[str, list[dict]] = field(default_factory=dict)
+    rates: dict[str, dict] = field(default_factory=dict)
+
+    def add(self, name: str, entry: dict, elapsed: float, book) -> None:
+        self.per_image.append(entry)
+        self.seconds.append(elapsed)
+        self.iterations.append(book.steps)
+        self.loop_seconds.append(book.loop_seconds)
+        self.rates.update(book.throughputs)
+        if book.curves:
+            self.curves[name] = book.curves
+
+
 def run(spec, method, dataset, env) -> dict:
     options = spec.protocol_options
     degradation = degradation_from_options(options)
@@ -77,97 +127,97 @@ def run(spec, method, dataset, env) -> dict:
     images = select_images(env.data.load(dataset, "test"), options)
     load_seconds = time.perf_counter() - t_load
     scale = degradation.scale if degradation.task == "sr" else 1
-    convention = Convention.for_task(degradation.task, scale)
-    budget = Budget(spec.budget)
-    device = env.device
-
-    def context(label: str, budget_: Budget, monitor=None) -> RestoreContext:
-        return RestoreContext(
-            device=device,
-            seed=spec.seed,
-            budget=budget_,
-            params=spec.params,
-            artifacts_dir=env.artifacts_dir,
-            progress=env.progress,
-            precision=env.precision,
-            channels_last=env.channels_last,
-            compile=env.compile,
-            monitor_every=options["monitor_every"],
-            monitor=monitor,
-            label=label,
-        )
-
-    warmup_seconds = None
-    if options["warmup"]:
-        crop = _warmup_image(images.images[0], degradation, whole=env.compile or device.type == "cuda")
-        problem = make_problem(degradation.apply(crop), device, name="warmup")
-        seed_everything(spec.seed)
-        synchronize(device)
-        start = time.perf_counter()
-        method.restore(problem, context("warm-up", budget.scaled(1e-9)))
-        synchronize(device)
-        warmup_seconds = time.perf_counter() - start
-
-    per_image, seconds, iterations, loop_seconds, curves, rates = [], [], [], [], {}, {}
-    out_dir = Path(env.artifacts_dir)
+    job = _Restoring(spec, method, env, degradation, Convention.for_task(degradation.task, scale), Budget(spec.budget))
+    warmup_seconds = _warm_up(job, images.images[0]) if options["warmup"] else None
+    restored = _Restored()
     for index, item in enumerate(images, 1):
-        degraded = degradation.apply(item)
-        problem = make_problem(degraded, device, name=item.name)
+        entry, elapsed, book = _restore_image(job, item, f"{item.name} ({index}/{len(images)})")
+        restored.add(item.name, entry, elapsed, book)
+    timings = {
+        "load_seconds": round(load_seconds, 3),
+        "warmup_seconds": None if warmup_seconds is None else round(warmup_seconds, 3),
+        "restore_seconds": round(sum(restored.seconds), 3),
+    }
+    return _result(job, images, restored, timings)
 
-        def monitor(iteration: int, output: torch.Tensor, clean=degraded.clean) -> dict:
-            return {"psnr": round(psnr(to_uint8(output.cpu()), clean, convention), 4)}
 
-        ctx = context(f"{item.name} ({index}/{len(images)})", budget, monitor)
-        book = bookkeeping(ctx)
-        seed_everything(spec.seed)  # the same start for every image, whatever ran before
-        synchronize(device)
-        start = time.perf_counter()
-        output = method.restore(problem, ctx)
-        synchronize(device)
-        elapsed = time.perf_counter() - start - book.monitor_seconds
-        if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(degraded.clean.shape):
-            got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-            raise ValueError(
-                f"method {method.name!r} returned {got} for {item.name}, expected a tensor of shape "
-                f"{tuple(degraded.clean.shape)}"
-            )
-        if not torch.isfinite(output).all():
-            raise ValueError(f"method {method.name!r} returned non-finite values for {item.name}")
-        restored = to_uint8(output.cpu())
-        entry = {
-            "image": item.name,
-            "shape": list(degraded.clean.shape),
-            "input_sha256": degraded.checksum(),  # every method restored this very input
-            "psnr": psnr(restored, degraded.clean, convention),
-            "ssim": ssim(restored, degraded.clean, convention),
-            "seconds": round(elapsed, 4),
-            "iterations": book.steps,
-            "loop_seconds": round(book.loop_seconds, 4),
-        }
-        if degradation.task in ("denoise", "inpaint"):
-            observed = to_uint8(degraded.observed)
-            entry["input_psnr"] = psnr(observed, degraded.clean, convention)
-            entry["input_ssim"] = ssim(observed, degraded.clean, convention)
-        if problem.info:  # what the method says it chose for this image
-            entry["method_info"] = dict(problem.info)
-        per_image.append(entry)
-        seconds.append(elapsed)
-        iterations.append(book.steps)
-        loop_seconds.append(book.loop_seconds)
-        rates.update(book.throughputs)
-        if book.curves:
-            curves[item.name] = book.curves
-        _save_image_outputs(out_dir / safe_name(item.name), degraded, restored, book.curves, method.name, entry)
-        env.progress.message(
-            f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  {elapsed:.1f} s  {book.steps} it"
-        )
+def _warm_up(job: _Restoring, first: RestorationImage) -> float:
+    """One untimed call at the smallest budget (every value 1) on the warm-up image; its seconds."""
+    device = job.env.device
+    crop = _warmup_image(first, job.degradation, whole=job.env.switches.compile or device.type == "cuda")
+    problem = make_problem(job.degradation.apply(crop), device, name="warmup")
+    seed_everything(job.spec.seed)
+    synchronize(device)
+    start = time.perf_counter()
+    job.method.restore(problem, job.context("warm-up", job.budget.scaled(1e-9)))
+    synchronize(device)
+    return time.perf_counter() - start
 
+
+def _restore_image(job: _Restoring, item: RestorationImage, label: str) -> tuple[dict, float, Bookkeeping]:
+    """Degrade, restore (timed, monitoring excluded), check, score and save one image: its entry
+    in ``per_image``, the method's seconds and the context's bookkeeping."""
+    device, method, convention = job.env.device, job.method, job.convention
+    degraded = job.degradation.apply(item)
+    problem = make_problem(degraded, device, name=item.name)
+
+    def monitor(iteration: int, output: torch.Tensor, clean=degraded.clean) -> dict:
+        return {"psnr": round(psnr(to_uint8(output.cpu()), clean, convention), 4)}
+
+    ctx = job.context(label, job.budget, monitor)
+    book = bookkeeping(ctx)
+    seed_everything(job.spec.seed)  # the same start for every image, whatever ran before
+    synchronize(device)
+    start = time.perf_counter()
+    output = method.restore(problem, ctx)
+    synchronize(device)
+    elapsed = time.perf_counter() - start - book.monitor_seconds
+    _check_output(method.name, item.name, output, tuple(degraded.clean.shape))
+    restored = to_uint8(output.cpu())
+    entry = {
+        "image": item.name,
+        "shape": list(degraded.clean.shape),
+        "input_sha256": degraded.checksum(),  # every method restored this very input
+        "psnr": psnr(restored, degraded.clean, convention),
+        "ssim": ssim(restored, degraded.clean, convention),
+        "seconds": round(elapsed, 4),
+        "iterations": book.steps,
+        "loop_seconds": round(book.loop_seconds, 4),
+    }
+    if job.degradation.task in ("denoise", "inpaint"):
+        observed = to_uint8(degraded.observed)
+        entry["input_psnr"] = psnr(observed, degraded.clean, convention)
+        entry["input_ssim"] = ssim(observed, degraded.clean, convention)
+    if problem.info:  # what the method says it chose for this image
+        entry["method_info"] = dict(problem.info)
+    _save_image_outputs(
+        Path(job.env.artifacts_dir) / safe_name(item.name), degraded, restored, book.curves, method.name, entry
+    )
+    job.env.progress.message(
+        f"  {item.name}: PSNR {entry['psnr']:.2f} dB  SSIM {entry['ssim']:.4f}  {elapsed:.1f} s  {book.steps} it"
+    )
+    return entry, elapsed, book
+
+
+def _check_output(method: str, image: str, output, shape: tuple) -> None:
+    """A ValueError naming the method unless ``output`` is a finite tensor of the clean image's shape."""
+    if not isinstance(output, torch.Tensor) or tuple(output.shape) != shape:
+        got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValueError(f"method {method!r} returned {got} for {image}, expected a tensor of shape {shape}")
+    if not torch.isfinite(output).all():
+        raise ValueError(f"method {method!r} returned non-finite values for {image}")
+
+
+def _result(job: _Restoring, images: ImageSet, restored: _Restored, timings: dict) -> dict:
+    """The protocol's result: the set's metrics (means over images), what they mean, the rates and
+    the per-image details."""
+    per_image, seconds, loop_seconds = restored.per_image, restored.seconds, restored.loop_seconds
     metrics = {
         "psnr": statistics.fmean(e["psnr"] for e in per_image),
         "ssim": statistics.fmean(e["ssim"] for e in per_image),
         "seconds_per_image": statistics.fmean(seconds),
     }
-    total_iterations = sum(iterations)
+    total_iterations = sum(restored.iterations)
     # Iterations/s over the method's iteration loops (ctx.iterations) when it uses them, so
     # set-up and post-processing (ZSSR's ensemble) do not count; else over the whole call.
     rate_seconds = sum(loop_seconds) if all(loop_seconds) else sum(seconds)
@@ -175,7 +225,36 @@ def run(spec, method, dataset, env) -> dict:
         metrics["iterations_per_s"] = total_iterations / rate_seconds
     if "input_psnr" in per_image[0]:
         metrics["input_psnr"] = statistics.fmean(e["input_psnr"] for e in per_image)
-    where = f"{convention.describe()}; {len(per_image)} images of {images.name}"
+    throughput = {"restore_images_per_s": summarize(seconds, 1)}
+    if total_iterations:
+        throughput["iterations_per_s"] = {
+            "items_per_s": total_iterations / rate_seconds,
+            "iterations": total_iterations,
+            "seconds": round(rate_seconds, 4),
+            "loop_only": all(loop_seconds),
+        }
+    throughput.update(restored.rates)  # rates the method measured itself (ctx.measure / ctx.timed; the last image's)
+    degradation, convention = job.degradation, job.convention
+    metric_info = _metric_info(f"{convention.describe()}; {len(per_image)} images of {images.name}")
+    return {
+        "metrics": metrics,
+        "metric_info": {k: v for k, v in metric_info.items() if k in metrics},
+        "throughput": throughput,
+        "timings": timings,
+        "details": {
+            "task": degradation.task,
+            "setting": degradation.label,
+            "degradation": degradation.describe(),
+            "convention": convention.describe(),
+            "per_image": per_image,
+            "curves": restored.curves,
+            "budget_vs_full": {k: {"used": v, "full": job.method.budget.get(k)} for k, v in job.spec.budget.items()},
+        },
+    }
+
+
+def _metric_info(where: str) -> dict:
+    """What each of the protocol's metrics means; ``where``: the convention and the images scored."""
     conventions = {
         "psnr": where,
         "ssim": where,
@@ -185,35 +264,7 @@ def run(spec, method, dataset, env) -> dict:
         "the methods' ctx.iterations loops (monitoring excluded), all images",
         "input_psnr": f"the degraded input itself (clipped, rounded), {where}",
     }
-    metric_info = {name: METRICS[name].info(convention) for name, convention in conventions.items()}
-    throughput = {"restore_images_per_s": summarize(seconds, 1)}
-    if total_iterations:
-        throughput["iterations_per_s"] = {
-            "items_per_s": total_iterations / rate_seconds,
-            "iterations": total_iterations,
-            "seconds": round(rate_seconds, 4),
-            "loop_only": all(loop_seconds),
-        }
-    throughput.update(rates)  # rates the method measured itself (ctx.measure / ctx.timed; the last image's)
-    return {
-        "metrics": metrics,
-        "metric_info": {k: v for k, v in metric_info.items() if k in metrics},
-        "throughput": throughput,
-        "timings": {
-            "load_seconds": round(load_seconds, 3),
-            "warmup_seconds": None if warmup_seconds is None else round(warmup_seconds, 3),
-            "restore_seconds": round(sum(seconds), 3),
-        },
-        "details": {
-            "task": degradation.task,
-            "setting": degradation.label,
-            "degradation": degradation.describe(),
-            "convention": convention.describe(),
-            "per_image": per_image,
-            "curves": curves,
-            "budget_vs_full": {k: {"used": v, "full": method.budget.get(k)} for k, v in spec.budget.items()},
-        },
-    }
+    return {name: METRICS[name].info(convention) for name, convention in conventions.items()}
 
 
 def _warmup_image(item: RestorationImage, degradation: Degradation, whole: bool = False) -> RestorationImage:

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from bench.accel import PLAIN, Switches
 from bench.context import MethodContext, preserved_random_state
 from bench.progress import Progress, format_seconds
 from bench.specs import Budget
@@ -44,9 +45,7 @@ class RestoreContext(MethodContext):
         params: Mapping[str, Any],
         artifacts_dir: Path | None = None,
         progress: Progress | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        compile: bool = False,
+        switches: Switches = PLAIN,
         monitor_every: int = 0,
         monitor: Callable[[int, torch.Tensor], dict] | None = None,
         label: str = "",
@@ -58,9 +57,7 @@ class RestoreContext(MethodContext):
             params=params,
             artifacts_dir=artifacts_dir,
             progress=progress,
-            precision=precision,
-            channels_last=channels_last,
-            compile=compile,
+            switches=switches,
         )
         self.monitor_every = monitor_every
         self._monitor = monitor

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import RestoreContext
+from bench.accel import Switches
 from bench.specs import Budget
 from conftest import DEVICE
 
@@ -15,7 +16,7 @@ def dip_step(precision: str, channels_last: bool, side: int = 256):
     from bench_plugins.methods import dip
 
     ctx = RestoreContext(
-        device=DEVICE, seed=0, budget=Budget({}), params={}, precision=precision, channels_last=channels_last
+        device=DEVICE, seed=0, budget=Budget({}), params={}, switches=Switches(precision, channels_last)
     )
     config = dip.CONFIGURATIONS["denoise"]
     net = dip.Skip(config.input_depth, 3, channels=config.channels, skip=config.skip, upsample=config.upsample)
