@@ -65,6 +65,26 @@ def stop_on_signals():
 
 
 @contextlib.contextmanager
+def signals_deferred():
+    """A SIGINT or SIGTERM that arrives during the block is delivered after it, to the handler in
+    place before: writing a record and telling the plugins of it is one step, not cut in between."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+@contextlib.contextmanager
 def signals_restored():
     """The SIGINT and SIGTERM handlers as they were before the block, whatever it set."""
     if threading.current_thread() is not threading.main_thread():
@@ -219,8 +239,10 @@ def execute(
             return "skipped", done
         progress.run_started(label, note)
         record = run_one(spec, registry, cache, store, progress)
-        store.write(spec, record)
-        for warning in registry.call_run_finished(record):
+        with signals_deferred():
+            store.write(spec, record)
+            warnings = registry.call_run_finished(record)
+        for warning in warnings:
             progress.message(f"warning: {warning}")
     finally:
         lock.release()

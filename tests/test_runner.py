@@ -311,6 +311,33 @@ def test_sigterm_or_ctrl_c_stops_a_suite_cleanly_and_a_rerun_resumes(tmp_path, t
     assert len(keys) == len(set(keys)) == 4
 
 
+def test_a_signal_while_a_record_is_written_stops_the_suite_once_the_plugins_are_told(tmp_path, reg, monkeypatch):
+    """Ctrl-C between the record's write and bench_run_finished would leave a record the plugins
+    never heard of (seen under load in CI): the signal waits for the step to end."""
+    from bench.interrupt import Interrupted
+    from bench.runner import DatasetCache, execute, stop_on_signals
+
+    told = []
+    monkeypatch.setattr(type(reg), "call_run_finished", lambda self, record: told.append(record["key"]) or [])
+    path = tmp_path / "suite.yaml"
+    path.write_text("seeds: [0]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n")
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "results")
+    write = store.write
+
+    def write_then_signal(spec, record):
+        write(spec, record)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler would run here, were the signal not deferred
+
+    monkeypatch.setattr(store, "write", write_then_signal)
+    cache = DatasetCache(DataStore(tmp_path / "data"))
+    with pytest.raises(Interrupted), stop_on_signals():
+        execute(suite.runs[0], reg, store, cache, Progress(quiet=True), "run")
+    assert told == [suite.runs[0].key] and store.finished(suite.runs[0]) is not None
+    assert signal.getsignal(signal.SIGTERM) is not None
+
+
 def test_orphan_temporary_files_of_a_killed_write_are_removed_at_the_next_run(tmp_path, monkeypatch, capsys):
     from filelock import FileLock
 
