@@ -644,7 +644,7 @@ def _state(store, reg, spec, keep_stale: bool) -> str:
     from bench.accel import mismatch
 
     record = store.read(spec)
-    if not record or record.get("status") != "ok":
+    if record is None or not record.ok:
         return "to run"
     if elsewhere := mismatch(spec, record):
         return f"to run: the record was {elsewhere}"

@@ -7,14 +7,13 @@ and sample std over seeds), the verdicts :func:`bench.compare.compare`'s.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.compare import Delta, Tolerances, compare
 from bench.paths import bounded_name
-from bench.records import PUBLISHED, InvalidRecord, Unreadable, iter_records, list_of
+from bench.records import PUBLISHED, InvalidRecord, Record, Unreadable, iter_records, list_of
 from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
 
 
@@ -56,12 +55,12 @@ class Row:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.group.records if r["status"] != "ok"]
+        return [r for r in self.group.records if r.status != "ok"]
 
-    def records(self) -> list[tuple[dict, Path | None]]:
+    def records(self) -> list[tuple[Record, Path | None]]:
         """The row's records, ok and failed, by seed."""
         out = [(r, self.paths.get(_identity(r))) for r in self.group.records]
-        return sorted(out, key=lambda rp: (rp[0]["spec"]["seed"], rp[0]["status"] != "ok"))
+        return sorted(out, key=lambda rp: (rp[0].spec["seed"], not rp[0].ok))
 
 
 @dataclass
@@ -118,8 +117,8 @@ class Report:
         return list(dict.fromkeys(t.suite for t in self.tables))
 
 
-def _identity(record: dict) -> tuple:
-    return (record["key"], record["ended_at"], record["status"])
+def _identity(record: Record) -> tuple:
+    return (record.key, record.ended_at, record.status)
 
 
 def collect(
@@ -136,7 +135,7 @@ def collect(
     groups = [g for g in group_records(r for _, r in found) if suite is None or g.suite == suite]
     paths = {_identity(record): path for path, record in found}
     keys = dict(zip(map(id, groups), row_keys(groups)))
-    by_keys = {tuple(r["key"] for r in g.records): g for g in groups}
+    by_keys = {tuple(r.key for r in g.records): g for g in groups}
     tables: dict[tuple, Table] = {}
     used: set[str] = set()
     for data in leaderboard(groups):
@@ -189,7 +188,7 @@ def _attach_published(report: Report) -> None:
     for table in report.tables:
         base_setting = table.setting.split(",")[0]
         for row in table.rows:
-            carried = [r["published"] for r in row.group.records if r["published"] is not None]
+            carried = [r.published for r in row.group.records if r.published is not None]
             if carried:
                 entries, origin = carried[0], "record"
             else:
@@ -197,7 +196,7 @@ def _attach_published(report: Report) -> None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
             for entry in entries:
-                weights = json.loads(row.group.config)["options"].get("weights", "pretrained")
+                weights = row.group.config.options.get("weights", "pretrained")
                 if (
                     entry["dataset"] == table.dataset
                     and entry["protocol"] in ("", table.protocol)
