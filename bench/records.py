@@ -691,18 +691,24 @@ def make_record(spec, status: str, sections: dict, error: RunError | None = None
     """The record of one run of ``spec`` (a :class:`bench.suite.RunSpec`): the one constructor,
     for the runner, a failed worker and a dead process alike. ``sections`` are the record's other
     fields (the protocol's result, the environment ...); a name this bench does not know is kept
-    in ``extra``. ``ended_at`` and ``code`` are now's unless given."""
-    known = {k: v for k, v in sections.items() if k in _FIELDS}
-    known.setdefault("ended_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    known.setdefault("code", code_version())
-    return Record(
+    in ``extra``. ``ended_at`` and ``code`` are now's unless given. The schema fills in its
+    defaults, so the record made is the record read back; one the schema refuses (a protocol's
+    bad section) is made as given, and the reader refuses it: the run counts as not done."""
+    sections = {k: v for k, v in sections.items() if k not in ("schema_version", "key", "spec", "status", "error")}
+    sections.setdefault("ended_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    sections.setdefault("code", code_version())
+    record = Record(
         key=spec.key,
         spec=spec.to_dict(),
         status=status,
         error=error,
-        **{k: v for k, v in known.items() if k not in ("key", "spec", "status", "error", "schema_version")},
+        **{k: v for k, v in sections.items() if k in _FIELDS},
         extra={k: v for k, v in sections.items() if k not in _FIELDS},
     )
+    try:
+        return Record.from_dict(RECORD(record.to_dict(), ""))
+    except InvalidRecord:
+        return record
 
 
 def check_record(data: object) -> Record:

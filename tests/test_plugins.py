@@ -35,9 +35,9 @@ def test_third_party_plugin_is_discovered_listed_and_runs_a_suite(monkeypatch, t
     assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
     (record_path,) = results.rglob("*.json")
     record = json.loads(record_path.read_text())
-    assert record["status"] == "ok"
-    assert record["plugins"]["method"] == {"plugin": "toy", "distribution": "bench-toy", "version": "0.3.1"}
-    assert record["metrics"]["test_accuracy"] > 90
+    assert record.status == "ok"
+    assert record.plugins["method"] == {"plugin": "toy", "distribution": "bench-toy", "version": "0.3.1"}
+    assert record.metrics["test_accuracy"] > 90
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_the_others_still_load(monkeypatch, tmp_path, capsys):

@@ -88,9 +88,9 @@ runs:
     w, b = theta[: d * c].reshape(c, d), theta[d * c :]
     expected = 100.0 * ((xt @ w.T + b).argmax(1) == yt).mean()
     assert 40 < expected < 98, "the toy task should be neither trivial nor hopeless"
-    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
-    assert record["details"]["probe"]["chosen"] == {"lr": 0.05, "weight_decay": wd}
-    assert record["metric_info"]["test_accuracy"]["protocol"] == "linear-probe"
+    assert record.metrics["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
+    assert record.details["probe"]["chosen"] == {"lr": 0.05, "weight_decay": wd}
+    assert record.metric_info["test_accuracy"]["protocol"] == "linear-probe"
 
 
 def test_knn_matches_an_independent_numpy_vote(tmp_path, reg):
@@ -120,8 +120,8 @@ runs:
         correct += votes.argmax() == label
     expected = 100.0 * correct / len(yt)
     assert 40 < expected < 98
-    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=1e-4)  # float32 mean
-    assert record["details"]["knn"]["bank"] == 300 and record["metric_info"]["test_accuracy"]["protocol"] == "knn"
+    assert record.metrics["test_accuracy"] == pytest.approx(expected, abs=1e-4)  # float32 mean
+    assert record.details["knn"]["bank"] == 300 and record.metric_info["test_accuracy"]["protocol"] == "knn"
 
 
 def test_knn_votes_are_weighted_by_similarity():
@@ -144,11 +144,11 @@ runs:
     protocol: {name: linear-probe, holdout: 0.2, lrs: [0.05], weight_decays: [0.001, 50.0], epochs: 20}
 """,
     )
-    sweep = record["details"]["probe"]["sweep"]
+    sweep = record.details["probe"]["sweep"]
     assert [p["weight_decay"] for p in sweep] == [0.001, 50.0]
-    assert record["details"]["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
-    assert record["metrics"]["val_accuracy"] == max(p["val_accuracy"] for p in sweep)
-    assert record["details"]["split"]["val"] == 60 and record["throughput"]["feature_images_per_s"]["items_per_s"] > 0
+    assert record.details["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
+    assert record.metrics["val_accuracy"] == max(p["val_accuracy"] for p in sweep)
+    assert record.details["split"]["val"] == 60 and record.throughput["feature_images_per_s"]["items_per_s"] > 0
 
 
 def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
@@ -158,7 +158,7 @@ def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
     store = ResultStore(tmp_path / "r")
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     record = store.read(suite.runs[0])
-    assert record["status"] == "failed" and "held-out" in record["error"]["message"]
+    assert record.status == "failed" and "held-out" in record.error.message
 
 
 def test_feature_sweep_is_chosen_on_held_out_images_and_scored_as_a_fixed_run(tmp_path, reg):
@@ -457,7 +457,7 @@ runs:
         spec, params={**spec.params, **chosen}, protocol_options={**spec.protocol_options, "feature_sweep": {}}
     )
     run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
-    assert again.read(fixed)["metrics"] == swept["metrics"]
+    assert again.read(fixed).metrics == swept["metrics"]
 
 
 def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_path, capsys):
@@ -664,20 +664,18 @@ runs:
     protocol: {name: linear-probe, probe: ddae-official, overrides: {epochs: 40, batch_size: 60, flip: false, crop_padding: 0}, feature_sweep: {pixels: [2, 36]}}
 """,
     )
-    probe = record["details"]["probe"]
+    probe = record.details["probe"]
     assert probe["setting"] == "ddae-official" and probe["lr"] == 4e-3 and probe["epochs"] == 40
     # (crop + flip would destroy these 6x6 templates: overridden.)
     assert probe["overrides"] == {"epochs": 40, "batch_size": 100, "flip": False, "crop_padding": 0}
-    assert (
-        record["details"]["split"]["train"] == 300 and record["metrics"]["test_accuracy"] > 50
-    )  # 5 classes: 20% by chance
+    assert record.details["split"]["train"] == 300 and record.metrics["test_accuracy"] > 50  # 5 classes: 20% by chance
     features = swept["details"]["features"]
     assert features["chosen"] == {"pixels": 36} and [q["pixels"] for q in features["points"]] == [2, 36]
     assert (
         swept["details"]["probe"]["heads"] == 2
         and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
     )
-    assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]
+    assert "probe ddae-official" in record.metric_info["test_accuracy"]["convention"]
 
 
 def test_the_mae_official_probe_runs_with_lars_and_batchnorm_and_says_so(tmp_path, reg):
@@ -691,12 +689,12 @@ runs:
     protocol: {name: linear-probe, probe: mae-official, overrides: {epochs: 60, batch_size: 100, flip: false, resized_crop: []}}
 """,
     )[3]
-    probe = record["details"]["probe"]
+    probe = record.details["probe"]
     assert probe["setting"] == "mae-official" and probe["optimizer"].startswith("LARS")
     assert "BatchNorm1d without affine" in probe["features"] and probe["head_init_std"] == 0.01
     assert probe["lr_schedule"] == "10.0 warm-up epochs + cosine, per step" and probe["missing"]
-    assert record["metrics"]["test_accuracy"] > 50  # 5 classes: 20% by chance
-    assert "probe mae-official" in record["metric_info"]["test_accuracy"]["convention"]
+    assert record.metrics["test_accuracy"] > 50  # 5 classes: 20% by chance
+    assert "probe mae-official" in record.metric_info["test_accuracy"]["convention"]
 
 
 def test_a_published_number_sits_only_beside_runs_of_its_weights():

@@ -39,20 +39,20 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     )
     assert outcome.exit_code == 0 and len(outcome.ran) == 1
     record = store.read(suite.runs[0])
-    assert record["schema_version"] == SCHEMA_VERSION and record["status"] == "ok"
-    assert record["spec"]["seed"] == 3 and record["spec"]["budget"] == {"epochs": 4}
-    assert record["metrics"]["test_accuracy"] > 90 and "val_accuracy" in record["metrics"]
-    assert record["metric_info"]["test_accuracy"]["convention"].startswith("top-1 accuracy")
-    assert record["throughput"]["train_images_per_s"]["items_per_s"] > 0
-    assert record["throughput"]["train_images_per_s"]["warm"] is True  # first epoch excluded
-    assert record["throughput"]["inference_images_per_s"]["repeats"] == 5
-    assert record["details"]["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
-    assert [c["epoch"] for c in record["details"]["curves"] if "loss" in c] == [1, 2, 3, 4]
-    assert record["environment"]["libraries"]["torch"] and record["environment"]["device"]["type"] == "cpu"
-    assert record["environment"]["lock"]["packages"]["torch"] == record["environment"]["libraries"]["torch"]
-    assert set(record["environment"]["load_average"]) == {"start", "end"}
-    assert record["code"]["bench"] and record["plugins"]["method"]["plugin"] == "toy"
-    assert record["timings"]["train_seconds"] > 0
+    assert record.schema_version == SCHEMA_VERSION and record.status == "ok"
+    assert record.spec["seed"] == 3 and record.spec["budget"] == {"epochs": 4}
+    assert record.metrics["test_accuracy"] > 90 and "val_accuracy" in record.metrics
+    assert record.metric_info["test_accuracy"]["convention"].startswith("top-1 accuracy")
+    assert record.throughput["train_images_per_s"]["items_per_s"] > 0
+    assert record.throughput["train_images_per_s"]["warm"] is True  # first epoch excluded
+    assert record.throughput["inference_images_per_s"]["repeats"] == 5
+    assert record.details["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
+    assert [c["epoch"] for c in record.details["curves"] if "loss" in c] == [1, 2, 3, 4]
+    assert record.environment["libraries"]["torch"] and record.environment["device"]["type"] == "cpu"
+    assert record.environment["lock"]["packages"]["torch"] == record.environment["libraries"]["torch"]
+    assert set(record.environment["load_average"]) == {"start", "end"}
+    assert record.code["bench"] and record.plugins["method"]["plugin"] == "toy"
+    assert record.timings["train_seconds"] > 0
 
 
 def test_same_seed_same_result(tmp_path, reg):
@@ -71,9 +71,9 @@ def test_a_failing_plugin_fails_its_own_run_not_the_suite(tmp_path, reg):
     assert outcome.exit_code == 1
     assert len(outcome.failed) == 1 and len(outcome.ran) == 1
     crash = store.read([s for s in suite.runs if s.method == "toy-crash"][0])
-    assert crash["status"] == "failed"
-    assert crash["error"]["message"] == "toy-crash always fails"
-    assert "Traceback" in crash["error"]["traceback"] and "fit_crash" in crash["error"]["traceback"]
+    assert crash.status == "failed"
+    assert crash.error.message == "toy-crash always fails"
+    assert "Traceback" in crash.error.traceback and "fit_crash" in crash.error.traceback
 
 
 def test_finished_runs_are_skipped_and_failed_runs_retried(tmp_path, reg, monkeypatch):
@@ -188,17 +188,17 @@ def test_a_non_finite_metric_fails_the_run_naming_the_metric(tmp_path, reg, monk
     )
     assert outcome.exit_code == 1 and len(outcome.failed) == 1
     record = strict_json(store.path_for(suite.runs[0]))
-    assert record["status"] == "failed" and record["error"]["type"] == "NonFiniteMetric"
-    assert record["error"]["message"].startswith("metric 'test_accuracy' is nan, not a finite number")
+    assert record.status == "failed" and record.error.type == "NonFiniteMetric"
+    assert record.error.message.startswith("metric 'test_accuracy' is nan, not a finite number")
 
 
 def test_a_diverged_loss_is_recorded_as_null_and_the_record_is_strict_json(tmp_path, reg):
     text = "runs: [{datasets: toy, methods: {name: toy-linear, params: {lr: 1.0e+38}}, protocol: classify}]\n"
     suite, store, outcome = run_suite(tmp_path, reg, text)
     record = strict_json(store.path_for(suite.runs[0]))
-    losses = [c["loss"] for c in record["details"]["curves"] if "loss" in c]
+    losses = [c["loss"] for c in record.details["curves"] if "loss" in c]
     assert None in losses, losses  # the loss diverged: no number, not a bare NaN
-    assert record["status"] == "ok" and outcome.exit_code == 0  # its accuracy is a real (bad) result
+    assert record.status == "ok" and outcome.exit_code == 0  # its accuracy is a real (bad) result
 
 
 def test_the_atomic_writer_refuses_nan(tmp_path):
@@ -252,7 +252,7 @@ def test_a_method_raising_systemexit_or_any_baseexception_fails_only_its_own_run
     with stop_on_signals():  # as in `bench run`: only a real signal is a Ctrl-C
         suite, store, outcome = run_suite(tmp_path, reg, text)
     assert len(outcome.failed) == 4 and len(outcome.ran) == 1 and outcome.exit_code == 1
-    errors = {s.method: store.read(s).get("error") for s in suite.runs}
+    errors = {s.method: store.read(s).error for s in suite.runs}
     assert errors["toy-linear"] is None
     assert errors["toy-exit"]["type"] == "SystemExit" and "SystemExit('3')" in errors["toy-exit"]["message"]
     assert errors["toy-ctrl-c"]["type"] == "KeyboardInterrupt"
