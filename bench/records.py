@@ -577,8 +577,11 @@ RECORD = fields(
         "data_files": map_of(fields(optional={"sha256": nullable(TEXT), "md5": nullable(TEXT)})),
         "code": MAP,
         "plugins": MAP,
-        "accel": fields(
-            optional={"precision": TEXT, "channels_last": BOOL, "compile": BOOL, "tf32": BOOL, "cudnn_benchmark": BOOL}
+        "accel": fields(  # null: a switch the device did not report (a mocked or failed one)
+            optional={
+                "precision": nullable(TEXT),
+                **{k: nullable(BOOL) for k in ("channels_last", "compile", "tf32", "cudnn_benchmark")},
+            }
         ),
         "code_identity": MAP,  # part -> what made it (bench.identity)
         "memory": nullable(MAP),  # the protocol's peak memory (bench.peakmem)

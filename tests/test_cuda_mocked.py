@@ -362,7 +362,7 @@ def test_the_compiled_pass_is_opt_in_and_counts_graphs_breaks_and_compile_second
                 return x.cos()
 
             torch.compile(forward, backend="eager")(torch.ones(3))
-        return "ran", {"status": "ok", "timings": {"wall_seconds": 1.0}}
+        return "ran", make_record(spec, "ok", {"timings": {"wall_seconds": 1.0}})
 
     monkeypatch.setattr(runner, "execute", execute)
     suites = tmp_path / "suites"
