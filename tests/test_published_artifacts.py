@@ -71,7 +71,7 @@ def test_the_record_holds_the_methods_published_numbers_for_its_dataset_and_its_
     ]
     folder = store.path_for(suite.runs[0]).with_suffix("")
     assert all((folder / a["path"]).is_file() and a["kind"] == "fractal" for a in painter.artifacts)
-    json.dumps(painter)
+    json.dumps(painter.to_dict())
 
 
 def test_builtin_plugins_declare_the_reference_tables():
