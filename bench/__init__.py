@@ -24,6 +24,7 @@ from bench.specs import (
     Published,
     RepresentationLearner,
     Restorer,
+    Setting,
 )
 
 __version__ = "0.1.0"
@@ -78,6 +79,7 @@ __all__ = [
     "Param",
     "param_defaults",
     "Published",
+    "Setting",
     "TASKS",
     "METHOD_KINDS",
     "RESTORATIONS",

@@ -48,6 +48,8 @@ def bench_register_methods(register: Callable[[Method], None]) -> None:
     with its kind's contract: :class:`bench.Classifier`, :class:`bench.RepresentationLearner` or
     :class:`bench.Restorer` (a deprecated :class:`bench.MethodSpec` is still converted, with a
     warning). Name clashes and exceptions are handled as for :func:`bench_register_datasets`.
+    A representation learner's named fine-tune recipes and probe settings are fields of its spec
+    (``recipes=`` / ``probes=``, :class:`bench.Setting`), registered with it: no hook of their own.
     Returns nothing.
     """
 

@@ -1,6 +1,7 @@
 """What the host read from the plugins and protocols, for people (``bench plugins NAME``,
 ``bench protocols``) and programs (``--json``): names, kinds, parameters with their defaults,
-allowed values and help, budgets, feature parameters, restorations and published numbers."""
+allowed values and help, budgets, feature parameters, restorations, recipes and probe settings and
+published numbers."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ def method_json(spec) -> dict:
         "feature_params": list(spec.feature_params),
         "citation": spec.citation,
         "published": [p.to_dict() for p in spec.published],
+        **{field: settings_json(getattr(spec, field, {})) for field in ("recipes", "probes")},
+    }
+
+
+def settings_json(settings: Mapping[str, Any]) -> dict:
+    """A method's named settings (bench.Setting): the options each sets, what it lacks, its source."""
+    return {
+        name: {"options": dict(s.options), "missing": list(s.missing), "source": s.source}
+        for name, s in settings.items()
     }
 
 
@@ -134,6 +144,7 @@ def plugin_page(reg, name: str) -> str | None:
                     f"feature params (read-out only; runs differing in them share one encoder): "
                     f"{', '.join(spec.feature_params)}"
                 )
+            out += _settings_lines(spec)
             if spec.published:
                 out.append("published:")
                 out.append(
@@ -158,6 +169,20 @@ def plugin_page(reg, name: str) -> str | None:
             out.append(f"cite: {spec.citation}")
         out.append("")
     return "\n".join(out)
+
+
+def _settings_lines(spec) -> list[str]:
+    """The recipes and probe settings a representation learner registers, with what each sets."""
+    out = []
+    for field, protocol, option in (("recipes", "finetune", "recipe"), ("probes", "linear-probe", "probe")):
+        settings = getattr(spec, field, {})
+        if settings:
+            out.append(f"{field} (protocol {protocol}, {option}: NAME; overrides: {{option: value}} changes some):")
+        for name, setting in settings.items():
+            out.append(f"  {name}: {setting.source or 'no source given'}")
+            out.append("    sets " + ", ".join(f"{k}={_value(v)}" for k, v in setting.options.items()))
+            out += [f"    lacks: {line}" for line in setting.missing]
+    return out
 
 
 def _label_budget_line(kind: str) -> list[str]:

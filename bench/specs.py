@@ -289,6 +289,30 @@ class Classifier(Method):
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A named setting of a representation protocol, registered by a method: a fine-tune recipe
+    (``RepresentationLearner(recipes={name: Setting(...)})``, which a suite names as the finetune
+    protocol's ``recipe``) or a linear-probe setting (``probes=``, the ``probe`` option).
+
+    ``options``: the protocol options it sets, checked against the protocol's declarations when a
+    suite names it; the suite's ``overrides: {option: value}`` changes some of them. ``missing``:
+    what of the original the host does not do, one line each, written into the record. ``source``:
+    where it comes from (the script and command it follows), shown by ``bench plugins NAME``.
+    """
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):
+            raise ValueError(f"Setting: options must be a dict of protocol options, got {self.options!r}")
+        if isinstance(self.missing, str) or not all(isinstance(m, str) for m in self.missing):
+            raise ValueError(f"Setting: missing must be a tuple of lines, got {self.missing!r}")
+        object.__setattr__(self, "missing", tuple(self.missing))
+
+
+@dataclass(frozen=True)
 class RepresentationLearner(Method):
     """A method that learns features without labels:
     ``RepresentationLearner(name, build, pretrain, feature_params=(), budget=..., params=...)``.
@@ -312,11 +336,17 @@ class RepresentationLearner(Method):
     ``feature_params`` names the params that change only how features are read out (a block, a
     noise level), not the pre-training: runs differing only in them share one saved encoder, and a
     protocol's ``feature_sweep`` may choose among their values.
+
+    ``recipes`` and ``probes`` (keywords): the named :class:`Setting` s of the finetune protocol
+    (``recipe``) and the linear probe (``probe``) a suite may name for this method, beside the
+    host's neutral ``bench`` recipe and ``cached`` probe: an official script's settings, say.
     """
 
     build: Callable[[tuple[int, int, int], RunContext], torch.nn.Module]
     pretrain: Callable[[PretrainData, RunContext], torch.nn.Module]
     feature_params: tuple[str, ...] = ()
+    recipes: Mapping[str, Setting] = field(default_factory=dict, kw_only=True)
+    probes: Mapping[str, Setting] = field(default_factory=dict, kw_only=True)
 
     kind: ClassVar[str] = "representation"
     restorations: ClassVar[tuple[str, ...]] = ()
@@ -325,6 +355,20 @@ class RepresentationLearner(Method):
         ("build", "(image_shape: tuple, ctx: bench.RunContext) -> nn.Module"),
         ("pretrain", "(data: bench.PretrainData, ctx: bench.RunContext) -> nn.Module"),
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("recipes", "probes"):
+            settings = getattr(self, key)
+            if not isinstance(settings, Mapping):
+                raise ValueError(f"RepresentationLearner {self.name!r}: field {key!r} must be a dict, got {settings!r}")
+            for name, setting in settings.items():
+                _check_name(f"method {self.name!r}: {key[:-1]}", name)  # records and reports name it
+                if not isinstance(setting, Setting):
+                    raise ValueError(
+                        f"RepresentationLearner {self.name!r}: field {key!r}: {name!r} must be a bench.Setting, "
+                        f"got {setting!r}"
+                    )
 
 
 @dataclass(frozen=True)

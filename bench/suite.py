@@ -31,7 +31,7 @@ import yaml
 
 from bench.executors import check_options
 from bench.params import NAME_TEXT, Param, declared, defaults, is_name, late_defaults, show
-from bench.protocols import PROTOCOLS, check_feature_sweep, keyed_options
+from bench.protocols import PROTOCOLS, check_feature_sweep, check_setting, keyed_options
 from bench.records import identity_of, run_key
 from bench.registry import PluginError, Registry
 from bench.specs import MAX_BUDGET, Budget
@@ -736,6 +736,9 @@ class _Validator:
             )
         if problems:
             self.problem(where, "impossible combination: " + "; ".join(problems))
+        else:  # a recipe or probe setting the method registers (bench.Setting)
+            for problem in check_setting(protocol.name, method, options or {}):
+                self.problem(_join(where, "protocol"), problem)
         return not problems
 
 

@@ -174,6 +174,56 @@ def check_choice(driver, url: str) -> list[str]:
     return problems
 
 
+def check_history(driver, url: str) -> list[str]:
+    """A row's history sparkline must render beside it in the leaderboard and lead to its page's
+    history section, whose plot renders too."""
+    driver.get(url)
+    wait_for_images(driver)
+    sparks = driver.find_elements("css selector", "table.leaderboard a.history-link img.spark")
+    if not sparks:
+        return ["no leaderboard row shows a history sparkline"]
+    problems = []
+    if not driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", sparks[0]):
+        problems.append(f"history sparkline not rendered: {sparks[0].get_attribute('src')}")
+    href = driver.find_element("css selector", "table.leaderboard a.history-link").get_attribute("href")
+    driver.get(href)
+    plots = driver.find_elements("css selector", "section#history img")
+    if not plots:
+        return [*problems, f"{href} shows no history plot"]
+    problems += [f"history plot not rendered: {src}" for src, _, width in wait_for_images(driver) if not width]
+    if not driver.find_elements("css selector", "section#history table.history tr.step"):
+        problems.append(f"{href}: no version marked as a step")
+    return problems
+
+
+_RAW_VALUES = (
+    """return Array.from(arguments[0].tBodies[0].rows).map(r => r.cells[arguments[1]].getAttribute('data-value'));"""
+)
+
+
+def check_sorting_by(driver, url: str, column: str) -> tuple[list[str], list[list[str]]]:
+    """Click the header ``column`` of the first leaderboard that has it, twice: returns (problems,
+    the column's cells as shown after each click). Each click must leave its values sorted."""
+    driver.get(url)
+    for table in driver.find_elements("css selector", "table.leaderboard"):
+        heads = table.find_elements("css selector", "thead th")
+        names = [th.text.strip() for th in heads]
+        if column not in names:
+            continue
+        index, problems, shown = names.index(column), [], []
+        for _ in range(2):
+            heads[index].click()
+            raw = driver.execute_script(_RAW_VALUES, table, index)  # strings: JSON has no Infinity
+            values = [float(v) for v in raw if v]
+            direction = heads[index].get_attribute("aria-sort")
+            if values != sorted(values, reverse=direction == "descending"):
+                problems.append(f"column {column!r} is not sorted {direction} after a click: {values}")
+            rows = table.find_elements("css selector", "tbody tr")
+            shown.append([row.find_elements("css selector", "td")[index].text for row in rows])
+        return problems, shown
+    return [f"no leaderboard with a {column!r} column"], []
+
+
 def check_gallery(driver, url: str) -> list[str]:
     """Follow a leaderboard row's "per image" link: the gallery must show each image's panels
     (clean, degraded, the methods) with zoomed crops and difference maps, all rendered."""

@@ -5,6 +5,7 @@ independently."""
 import torch
 
 from bench import DatasetSpec, LabelledImages, RepresentationLearner, hookimpl
+from bench_plugins.methods.official_probes import OFFICIAL_PROBES
 
 CLASSES = 5
 
@@ -68,5 +69,6 @@ def bench_register_methods(register):
             budget={"epochs": 1},
             params={"unused": 1, "pixels": 36},
             feature_params=("pixels",),
+            probes=OFFICIAL_PROBES,  # the per-step probes' tests
         )
     )

@@ -363,6 +363,8 @@ def test_a_third_party_package_written_from_the_docs_installs_lists_checks_runs_
         "name: outsider\nseeds: [0]\nruns:\n"
         "  - {datasets: toy, methods: logreg, protocol: classify}\n"
         "  - {datasets: toy, methods: {name: tinyae, budget: {epochs: 2}}, protocol: knn}\n"
+        "  - {datasets: toy, methods: {name: tinyae, budget: {epochs: 2}},"
+        " protocol: {name: finetune, recipe: short, overrides: {epochs: 1}}}\n"
         "  - {datasets: tiny-restore, methods: {name: tv, budget: {iterations: 20}},"
         " protocol: {name: restore, task: denoise, sigma: 25.0}}\n"
     )
@@ -372,6 +374,9 @@ def test_a_third_party_package_written_from_the_docs_installs_lists_checks_runs_
     assert cli.main(["table", str(results)]) == 0
     table = capsys.readouterr().out
     assert all(name in table for name in kinds), table
+    (tuned,) = [r for r in records(results, "outsider") if r["spec"]["protocol"] == "finetune"]
+    assert tuned["status"] == "ok" and tuned["details"]["finetune"]["recipe"] == "short"  # the plugin's recipe
+    assert tuned["details"]["finetune"]["lr"] == 3e-3 and tuned["details"]["finetune"]["epochs"] == 1
     assert cli.main(["report", str(results), "-o", str(tmp_path / "report")]) == 0
     site = "".join(p.read_text() for p in (tmp_path / "report").rglob("*.html"))
     assert all(name in site for name in kinds)

@@ -4,6 +4,7 @@ and MNIST-shaped blobs."""
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,17 +14,17 @@ import torch
 from PIL import Image
 
 import repr_toy
-from bench import RepresentationLearner, hookimpl, registry
+from bench import RepresentationLearner, Setting, hookimpl, identity, registry
 from bench.data.loader import Normalize, mix_batch, random_erase
 from bench.data.store import DataStore
 from bench.progress import Progress
-from bench.protocols import PROTOCOLS, named_setting
-from bench.protocols.finetune import RECIPES, Finetuned, lr_factor, param_groups, resolve_recipe
+from bench.protocols import PROTOCOLS, check_setting, named_setting
+from bench.protocols.finetune import Finetuned, lr_factor, param_groups
 from bench.protocols.input_size import resize_images, resize_inputs
-from bench.protocols.representation import pretrain_identity
+from bench.protocols.representation import apply_setting, pretrain_identity
 from bench.records import ResultStore
 from bench.runner import run_specs
-from bench.suite import load_suite
+from bench.suite import SuiteError, load_suite
 from bench_plugins.methods.vit import ViTEncoder
 
 
@@ -34,6 +35,17 @@ def vit(depth=3):
 
 def defaults(**given):
     return {**{k: getattr(v, "default", v) for k, v in PROTOCOLS["finetune"].options.items()}, **given}
+
+
+@pytest.fixture(scope="module")
+def methods():
+    return registry.load().methods
+
+
+def resolve_recipe(options: dict, method) -> tuple[dict, dict, list[str]]:
+    """(the options a fine-tune of ``method`` uses, the overrides, what its recipe lacks)."""
+    resolved, overrides, recipe = apply_setting(options, "finetune", method)
+    return resolved, overrides, list(recipe.missing)
 
 
 def test_weight_decay_skips_biases_norms_and_the_class_token():
@@ -85,28 +97,114 @@ def test_drop_path_rises_over_the_blocks_and_acts_in_training_only():
     assert not torch.allclose(a, enc(x))
 
 
-def test_recipes_set_their_options_and_a_non_default_option_overrides():
-    options, overrides, missing = resolve_recipe(defaults(recipe="mae-official"))
+def test_recipes_set_their_options_and_a_non_default_option_overrides(methods):
+    mae = methods["mae"]
+    options, overrides, missing = resolve_recipe(defaults(recipe="mae-official"), mae)
     assert options["layer_decay"] == 0.65 and options["drop_path"] == 0.1 and options["mixup"] == 0.8
     assert options["lr"] == pytest.approx(2e-3) and options["head"] == "layernorm" and options["head_init_std"] == 2e-5
     assert options["rand_augment"] == "rand-m9-mstd0.5-inc1" and options["resized_crop"] == [0.08, 1.0]
     assert overrides == {} and not any("RandAugment" in m for m in missing)
-    options, overrides, _ = resolve_recipe(defaults(recipe="mae-cifar-reimpl", overrides={"epochs": 3, "flip": True}))
+    options, overrides, _ = resolve_recipe(
+        defaults(recipe="mae-cifar-reimpl", overrides={"epochs": 3, "flip": True}), mae
+    )
     assert options["epochs"] == 3 and options["flip"] and overrides == {"epochs": 3, "flip": True}
     with pytest.raises(
         ValueError,
         match=r"option epochs is set by recipe mae-cifar-reimpl \(to 100\); to change it "
         r"under this recipe write overrides: \{epochs: 3\}",
     ):
-        resolve_recipe(defaults(recipe="mae-cifar-reimpl", epochs=3))
+        resolve_recipe(defaults(recipe="mae-cifar-reimpl", epochs=3), mae)
     with pytest.raises(ValueError, match="overrides.nope is not an option the recipe sets"):
-        resolve_recipe(defaults(recipe="mae-official", overrides={"nope": 1}))
+        resolve_recipe(defaults(recipe="mae-official", overrides={"nope": 1}), mae)
     assert options["decay_all"] and options["holdout"] == 0.0 and options["lr"] == 5e-4 and options["head"] == "linear"
-    assert resolve_recipe(defaults())[0] == defaults()  # bench: the options as given
-    with pytest.raises(ValueError, match="unknown recipe 'nope'; known: bench, mae-official, mae-cifar-reimpl"):
-        resolve_recipe(defaults(recipe="nope"))
-    for recipe in RECIPES.values():
-        assert set(recipe["options"]) <= set(PROTOCOLS["finetune"].options)
+    assert resolve_recipe(defaults(), mae)[0] == defaults()  # bench: the options as given
+    with pytest.raises(
+        ValueError, match="method 'mae' has no recipe 'nope'; its recipes: bench, mae-official, mae-cifar"
+    ):
+        resolve_recipe(defaults(recipe="nope"), mae)
+    with pytest.raises(ValueError, match="method 'onepfrac' has no recipe 'mae-official'"):  # another method's
+        resolve_recipe(defaults(recipe="mae-official"), methods["onepfrac"])
+
+
+def test_every_registered_setting_sets_options_its_protocol_declares_with_allowed_values(methods):
+    """What the host's tables were checked for: now every method's registered recipes and probes."""
+    found = {}
+    for method in methods.values():
+        for protocol, option, field in (("finetune", "recipe", "recipes"), ("linear-probe", "probe", "probes")):
+            for name in getattr(method, field, {}):
+                found[method.name, name] = check_setting(protocol, method, {option: name})
+    assert {("mae", "mae-official"), ("mae", "mae-cifar-reimpl"), ("onepfrac", "onepfrac-official")} <= set(found)
+    assert {("mae", "ddae-official"), ("ddae", "ddae-official"), ("ddae", "mae-official")} <= set(found)
+    assert not any(found.values()), found
+    # and a plugin's mistakes are named, with the method and the setting
+    bad = RepresentationLearner(
+        "bad",
+        build_sized,
+        pretrain_sized,
+        recipes={"fast": Setting({"epochs": 0, "nope": 1, "recipe": "x"}), "bench": Setting()},
+    )
+    assert check_setting("finetune", bad, {"recipe": "fast"}) == [
+        "method 'bad' registers recipe 'bench', the host's own: rename it"
+    ]
+    bad = replace(bad, recipes={"fast": Setting({"epochs": 0, "nope": 1, "recipe": "x"})})
+    problems = check_setting("finetune", bad, {"recipe": "fast"})
+    assert problems[0].startswith("method 'bad', recipe 'fast' sets epochs: ") and len(problems) == 3
+    assert "sets 'nope', which is not an option of protocol 'finetune'" in problems[1]
+    assert check_setting("finetune", bad, {"recipe": "bench"}) == [] and check_setting("knn", bad, {}) == []
+    with pytest.raises(ValueError, match="field 'recipes': 'fast' must be a bench.Setting"):
+        replace(bad, recipes={"fast": {"epochs": 1}})
+    with pytest.raises(ValueError, match="recipe name 'Fast one' is not valid"):
+        replace(bad, recipes={"Fast one": Setting()})
+    with pytest.raises(ValueError, match="missing must be a tuple of lines"):
+        Setting({}, missing="one line")
+
+
+def test_a_suite_naming_a_recipe_its_method_lacks_is_a_one_line_error(tmp_path, methods):
+    path = tmp_path / "suite.yaml"
+    path.write_text("""
+runs:
+  - {datasets: mnist, methods: onepfrac, protocol: {name: finetune, recipe: mae-official}}
+  - {datasets: mnist, methods: mae, protocol: {name: linear-probe, probe: mae-official}}
+  - {datasets: mnist, methods: ddae, protocol: {name: linear-probe, probe: nope}}
+""")
+    with pytest.raises(SuiteError) as raised:
+        load_suite(path, registry.load())
+    assert raised.value.problems == [
+        f"{path}: runs[0].protocol: method 'onepfrac' has no recipe 'mae-official'; its recipes: bench, onepfrac-official",
+        f"{path}: runs[2].protocol: method 'ddae' has no probe 'nope'; its probes: cached, ddae-official, mae-official",
+    ]
+
+
+def test_editing_a_recipe_changes_the_identity_of_its_methods_runs_only(tmp_path):
+    """A recipe lives in its method's plugin module, which that method's code identity hashes: a
+    changed value makes that method's records stale (and its encoders re-made), no other method's
+    nor the host's. A shared probe (official_probes) is part of both methods that register it."""
+    root = tmp_path / "plugins"
+    shutil.copytree(Path(__file__).parents[1] / "plugins", root)
+    names = ("mae", "onepfrac", "ddae", "airbench", "dip")
+
+    def identities():
+        return {
+            n: identity._identity(identity.follow([root], [f"bench_plugins.methods.{n}"], frozenset())) for n in names
+        }
+
+    def edit(module, old, new):
+        path = root / "methods" / f"{module}.py"
+        text = path.read_text()
+        assert text.count(old) == 1
+        path.write_text(text.replace(old, new))
+
+    before = identities()
+    edit("mae", '"layer_decay": 0.65,', '"layer_decay": 0.7,')
+    after = identities()
+    assert [n for n in names if after[n]["source"] != before[n]["source"]] == ["mae"]
+    edit("onepfrac", '"epochs": 1000,', '"epochs": 999,')
+    assert [n for n in names if identities()[n]["source"] != after[n]["source"]] == ["onepfrac"]
+    after = identities()
+    edit("official_probes", '"epochs": 15,', '"epochs": 16,')
+    assert [n for n in names if identities()[n]["source"] != after[n]["source"]] == ["mae", "ddae"]
+    host = identity.host("finetune")
+    assert "bench_plugins.methods.mae" not in host["modules"] and host == identity.host("finetune")
 
 
 def test_schedules():
@@ -198,8 +296,8 @@ def test_the_timm_schedule_is_timms_cosine_stepped_per_epoch():
     assert lr * factor(0) == pytest.approx(warmup_lr) and lr * factor(99) > min_lr
 
 
-def test_the_onepfrac_recipe_is_the_official_fine_tune():
-    options, overrides, missing = resolve_recipe(defaults(recipe="onepfrac-official"))
+def test_the_onepfrac_recipe_is_the_official_fine_tune(methods):
+    options, overrides, missing = resolve_recipe(defaults(recipe="onepfrac-official"), methods["onepfrac"])
     assert options["input_size"] == 224 and options["crop_pct"] == 0.875 and options["holdout"] == 0.0
     assert options["optimizer"] == "sgd" and options["lr"] == pytest.approx(0.015) and options["weight_decay"] == 1e-4
     assert options["epochs"] == 1000 and options["batch_size"] == 768 and options["lr_schedule"] == "timm"
@@ -380,17 +478,37 @@ def test_the_onepfrac_cifar_suites_run_the_papers_setting_beside_its_number():
     for name in ("onepfrac-cifar10", "onepfrac-cifar100"):
         runs = load_suite(Path(__file__).parents[1] / "suites" / f"{name}.yaml", reg).runs
         tuned = [s for s in runs if s.protocol == "finetune"]
-        assert tuned and all(resolve_recipe(s.protocol_options)[0]["input_size"] == 224 for s in tuned)
+        frac = reg.methods["onepfrac"]
+        assert tuned and all(resolve_recipe(s.protocol_options, frac)[0]["input_size"] == 224 for s in tuned)
         assert all(named_setting("finetune", s.protocol_options) == published.setting for s in tuned)
         for s in runs:
             assert s.protocol_options["input_size"] == 224 or s.protocol == "finetune"
             assert (s.params["patch_size"], s.params["dim"], s.params["depth"], s.params["heads"]) == (16, 192, 12, 3)
 
         def key(spec, method=reg.methods["onepfrac"]):  # the pre-training a run uses (fine-tune: its recipe's)
-            options = resolve_recipe(spec.protocol_options)[0] if spec.protocol == "finetune" else spec.protocol_options
+            options = (
+                resolve_recipe(spec.protocol_options, method)[0]
+                if spec.protocol == "finetune"
+                else spec.protocol_options
+            )
             return json.dumps(pretrain_identity(replace(spec, protocol_options=options), method), sort_keys=True)
 
         pretrained = [s for s in runs if s.protocol_options["weights"] == "pretrained"]
         assert {key(s) for s in pretrained if s.protocol == "finetune"} == {
             key(s) for s in pretrained if s.protocol != "finetune"
         }  # one pre-training per delta, shared by the fine-tune and the probe
+
+
+def test_bench_plugins_lists_a_methods_recipes_and_probes(capsys):
+    from bench import cli
+
+    assert cli.main(["plugins", "mae"]) == 0
+    page = capsys.readouterr().out
+    assert "recipes (protocol finetune, recipe: NAME" in page and "probes (protocol linear-probe" in page
+    assert "  mae-official: facebookresearch/mae main_finetune.py" in page and "layer_decay=0.65" in page
+    assert "    lacks: the official run reports the best epoch's test accuracy; ours is the last epoch's" in page
+    assert cli.main(["plugins", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["plugins"]}
+    assert set(rows["mae"]["recipes"]) == {"mae-official", "mae-cifar-reimpl"}
+    assert rows["onepfrac"]["recipes"]["onepfrac-official"]["options"]["input_size"] == 224
+    assert set(rows["ddae"]["probes"]) == {"ddae-official", "mae-official"} and rows["ddae"]["recipes"] == {}

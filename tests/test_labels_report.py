@@ -73,6 +73,16 @@ def test_the_report_draws_accuracy_against_labels_per_class(site):
     assert "$" not in svg  # plain tick labels, no raw mathtext (bench.html.plots._plain_ticks)
 
 
+def test_the_report_leaderboard_has_a_labels_column_sorted_by_labels_per_class(site):
+    html = site.index.read_text()
+    board = html[html.index('<table class="sortable leaderboard"') : html.index("</table>")]
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", board)
+    assert heads[:4] == ["rank", "method", "labels", "budget"]  # where bench table puts it
+    assert re.search(r'<th data-type="number"[^>]*>labels</th>', board)  # sorted as numbers, not as text
+    cells = re.findall(r'<td class="num" data-value="([^"]*)">(\d+/class|all|[\d.]+%)</td>', board)
+    assert cells == [("2.0", "2/class"), ("10.0", "10/class"), ("Infinity", "all")]  # all labels last
+
+
 @pytest.mark.slow
 def test_the_label_efficiency_report_renders_in_chromium(site):
     reason = browser.missing_browser()
@@ -82,3 +92,5 @@ def test_the_label_efficiency_report_renders_in_chromium(site):
         pytest.skip(reason)
     with browser.open_chromium() as driver, browser.serve(site.root) as url:
         assert browser.check_report(driver, url + "index.html", pictures=False) == []
+        problems, shown = browser.check_sorting_by(driver, url + "index.html", "labels")
+        assert problems == [] and shown == [["2/class", "10/class", "all"], ["all", "10/class", "2/class"]]

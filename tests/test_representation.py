@@ -608,19 +608,18 @@ def test_lars_is_maes_arithmetic_on_a_linear_head():
     assert not torch.allclose(ref_b, heads.bias.new_zeros(3))  # the bias moved (plain momentum SGD)
 
 
-def test_truncated_normal_init_and_the_probe_settings_declared():
-    from bench.protocols.linear_probe import PROBES, LinearHeads
+def test_truncated_normal_init_and_the_official_probe_settings():
+    from bench.protocols.linear_probe import LinearHeads
+    from bench_plugins.methods.official_probes import OFFICIAL_PROBES
 
     heads = LinearHeads([400, 3], 10, generator=torch.Generator().manual_seed(0), init_std=0.01)
     assert heads.weight[0].std().item() == pytest.approx(0.01, rel=0.05) and torch.all(heads.bias == 0)
     assert torch.all(heads.weight[1, 3:] == 0)
-    mae = PROBES["mae-official"]  # main_linprobe.py + FINETUNE.md's command (4 nodes x 8 GPUs x 512)
+    mae = OFFICIAL_PROBES["mae-official"].options  # main_linprobe.py + FINETUNE.md's command (4 nodes x 8 GPUs x 512)
     assert mae["batch_size"] == 16384 and mae["lrs"] == [6.4] and mae["epochs"] == 90 and mae["warmup_epochs"] == 10
     assert mae["optimizer"] == "lars" and mae["head_norm"] == "batchnorm" and mae["resized_crop"] == [0.08, 1.0]
-    from bench.protocols import PROTOCOLS
-
-    for probe in PROBES.values():
-        assert set(probe) <= set(PROTOCOLS["linear-probe"].options)
+    ddae = OFFICIAL_PROBES["ddae-official"]  # linear.py: 4 GPUs x 128 at 1e-3 each
+    assert ddae.options["batch_size"] == 512 and ddae.options["lrs"] == [4e-3] and ddae.missing == ()
 
 
 def test_ddae_read_outs_equal_encoders_built_for_each():

@@ -57,6 +57,8 @@ details summary { cursor: pointer; color: var(--accent); margin: 4px 0; }
 label.choice { display: block; font-size: 12px; color: var(--muted); margin-bottom: 3px; }
 p.rank-note { font-style: italic; }
 .gallery-link { font-size: 12px; margin-left: 6px; white-space: nowrap; }
+img.spark { height: 20px; width: auto; vertical-align: middle; margin-left: 6px; }
+table.history tr.step td { background: var(--bad-bg); }
 section.image .panels { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 section.image figure { max-width: 260px; }
 section.image figure img { display: block; max-width: 256px; margin-bottom: 4px; border: 1px solid var(--line);

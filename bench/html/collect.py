@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import history as _history
 from bench.compare import Delta, Tolerances, compare
 from bench.paths import bounded_name
-from bench.records import PUBLISHED, InvalidRecord, Record, Unreadable, iter_records, list_of
+from bench.records import PUBLISHED, SUPERSEDED, InvalidRecord, Record, Unreadable, iter_records, list_of
 from bench.report import _HEADERS, PRIMARY, Group, group_records, leaderboard, row_keys
 
 
@@ -48,6 +49,7 @@ class Row:
     paths: dict[str, Path] = field(default_factory=dict)  # record key -> record file (ok and failed)
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> reference numbers
     verdicts: dict[str, Delta] = field(default_factory=dict)  # metric -> bench compare's verdict
+    history: RowTrend | None = None  # set by attach_history when older code made records of it too
 
     @property
     def label(self) -> str:
@@ -228,3 +230,31 @@ def _installed_published() -> dict[str, list[dict]]:
         except InvalidRecord:
             continue
     return out
+
+
+# -- history across code versions ----------------------------------------------------------------
+
+
+@dataclass
+class RowTrend:
+    """A row's primary metric across the code versions that made its records (``bench history``:
+    its order, per-version means and detected steps), and the plots drawn of it."""
+
+    versions: list[_history.Version]
+    series: _history.Series
+    plots: list = field(default_factory=list)  # bench.html.plots.Plot: the sparkline, then the plot
+
+
+def attach_history(report: Report) -> None:
+    """Give each row that older code also made records of (kept under ``superseded/``) its
+    :class:`RowTrend`; a row made by one code version gets none. Rows are matched by the name
+    ``bench history`` and ``bench compare`` give them (:func:`bench.report.row_keys`)."""
+    if not report.results.is_dir() or not any(report.results.rglob(SUPERSEDED)):
+        return  # nothing was ever superseded: every row has one version (and no second read)
+    rows = {r.name: r for r in _history.history(report.results, [])}  # unreadable files: collect says
+    for table in report.tables:
+        for row in table.rows:
+            found = rows.get(" / ".join(row.key))
+            series = next((s for s in found.series if s.metric == table.primary), None) if found else None
+            if series is not None and sum(v is not None for v in series.values) > 1:
+                row.history = RowTrend(found.versions, series)

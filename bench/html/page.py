@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import statistics
 from html import escape
 
 from bench import costs, stats
@@ -204,6 +206,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
     heads = [
         Html('<th data-type="number" class="num" data-better="lower" title="rank; = : tied with the best">rank</th>'),
         Html('<th data-type="text">method</th>'),
+        *([LABELS_HEAD] if budgeted(table) else []),
         Html('<th data-type="text">budget</th>'),
         Html('<th data-type="number" class="num">seeds</th>'),
     ]
@@ -316,7 +319,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     data = row.data
     ok, failed = data["runs_ok"], data["runs_failed"]
     seeds = html("{}{}", ok, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
-    method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label)]
+    method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label), history_spark(row)]
     if not ok:
         method.append(Html(' <span class="badge failed">failed</span>'))
     if table.gallery and ok:
@@ -352,6 +355,7 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     cells = [
         html('<td class="num" data-value="{}">{}</td>', rank, data.get("rank", rank)),
         html("<td>{}</td>", join(method)),
+        *([labels_cell(row)] if budgeted(table) else []),
         html("<td>{}</td>", data["budget"] or "full"),
         html('<td class="num" data-value="{}">{}</td>', ok, seeds),
     ]
@@ -401,6 +405,88 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     return html('<tr{} data-row="{}">{}</tr>', Html(' class="failed-row"' if not ok else ""), row.slug, join(cells))
 
 
+#: The leaderboard's labels column (as ``bench table``'s): sorted by labels per class, fractions
+#: after counts, all labels last (:func:`bench.report.label_budget`); fewest first on a first click.
+LABELS_HEAD = Html(
+    '<th data-type="number" class="num" data-better="lower" title="labelled training images the '
+    'method was given: per class or a fraction of the training split, class-balanced">labels</th>'
+)
+
+
+def budgeted(table: Table) -> bool:
+    """Whether a leaderboard has the labels column: only when a row has a label budget."""
+    return any(row.data.get("labels", "all") != "all" for row in table.rows)
+
+
+def labels_cell(row: Row) -> Html:
+    from bench.report import label_budget
+
+    order = label_budget(json.loads(row.group.config)["options"])[1]
+    value = "Infinity" if math.isinf(order) else repr(order)  # what the sorting script's parseFloat reads
+    return html('<td class="num" data-value="{}">{}</td>', value, row.data.get("labels", "all"))
+
+
+def history_spark(row: Row) -> Html:
+    """A row's history (``bench history``) as a sparkline beside its name, linking to its plot on
+    the row's page; nothing for a row made by one code version."""
+    if row.history is None or not row.history.plots:
+        return Html("")
+    spark = row.history.plots[0]
+    return html(
+        ' <a class="history-link" href="records/{}.html#history" title="{}"><img src="{}" class="spark" alt="{}" '
+        'loading="eager"></a>',
+        row.slug,
+        spark.alt,
+        spark.path,
+        spark.alt,
+    )
+
+
+def history_section(row: Row) -> Html:
+    """On a row's page: its primary metric by code version (oldest first), the plot and a table,
+    the versions where a step beyond the noise starts marked (``bench history``'s)."""
+    trend = row.history
+    if trend is None or not trend.plots:
+        return Html("")
+    series, plot = trend.series, trend.plots[-1]
+    body = []
+    for i, version in enumerate(trend.versions):
+        values = series.spreads[i]
+        mean = series.values[i]
+        text = "-" if mean is None else number(mean, series.metric)
+        if len(values) > 1:
+            text += f" ± {number(statistics.stdev(values), series.metric)} (n={len(values)})"
+        body.append(
+            html(
+                '<tr{}><td>{}</td><td>{}</td><td class="num" data-value="{}">{}</td><td>{}</td></tr>',
+                Html(' class="step"' if i in series.steps else ""),
+                version.label,
+                version.ended[:16],
+                "" if mean is None else repr(mean),
+                text,
+                "step" if i in series.steps else "",
+            )
+        )
+    noise = "" if series.noise is None else f"; the noise of a version's mean: {number(series.noise, series.metric)}"
+    return html(
+        '<section id="history"><h2>History</h2><p class="note">{} of this row by the code version that made '
+        "its records, oldest first (<code>bench history</code>): records a re-run replaced are kept under "
+        "<code>superseded/</code>; a version where the value moved beyond its noise starts a step "
+        '(an L1 Potts fit){}.</p><div class="plots"><figure class="plot"><img src="../{}" alt="{}" loading="eager">'
+        "<figcaption>{}: {}</figcaption></figure></div>"
+        '<table class="history"><thead><tr><th>version</th><th>ended</th><th class="num">{}</th><th>step</th>'
+        "</tr></thead><tbody>{}</tbody></table></section>",
+        header(series.metric),
+        noise,
+        plot.path,
+        plot.alt,
+        plot.title,
+        plot.alt,
+        header(series.metric),
+        join(body),
+    )
+
+
 def gallery_html(gallery: Gallery) -> Html:
     grid = all("restoration" not in p.path for p in gallery.pictures)
     out = [html('<div class="gallery"><h4>{}</h4>', gallery.title)]
@@ -447,6 +533,7 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
             table.slug,
         ),
         Html("</header><main>"),
+        history_section(row),
     ]
     records = row.records()
     if records:

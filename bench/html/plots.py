@@ -454,3 +454,94 @@ def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[
             continue
         out += drawn if isinstance(drawn, list) else [drawn] if drawn else []
     return out
+
+
+# -- a row's history across code versions ----------------------------------------------------------
+
+
+def row_history(table: Table, row, site: Path, spark: bool = False) -> Plot:
+    """A row's primary metric across the code versions that made it (``row.history``, from
+    ``bench history``), oldest first: each version's mean over seeds, the levels of the step fit,
+    and the versions where a new level starts (a step beyond the noise) in red. ``spark``: a
+    sparkline for the leaderboard (no axes); else a small plot with each seed's value and the
+    versions named, for the row's page."""
+    trend = row.history
+    series = trend.series
+    measured = [(i, v) for i, v in enumerate(series.values) if v is not None]
+    xs, ys = zip(*measured)
+    level_of = _levels(measured, series.steps)
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(1.6, 0.42) if spark else (4.2, 2.2))
+        if not spark:
+            for i, values in enumerate(series.spreads):
+                ax.scatter(
+                    [i] * len(values), values, s=9, color="#9bbbd9", zorder=2, label="one seed" if i == 0 else None
+                )
+        ax.step(xs, level_of, where="post", color="#999999", lw=1, zorder=1, label=None if spark else "step fit")
+        ax.plot(
+            xs,
+            ys,
+            color="#1f77b4",
+            lw=1.2,
+            marker="o",
+            ms=2.5 if spark else 4,
+            zorder=3,
+            label=None if spark else "mean over seeds",
+        )
+        steps = [(i, series.values[i]) for i in series.steps]
+        if steps:
+            sx, sy = zip(*steps)
+            ax.scatter(sx, sy, s=22 if spark else 46, color="#d62728", zorder=4, label=None if spark else "step")
+        if spark:
+            ax.axis("off")
+            ax.margins(x=0.06, y=0.25)
+            fig.subplots_adjust(0, 0, 1, 1)
+        else:
+            ax.set_xticks(range(len(trend.versions)))
+            ax.set_xticklabels([v.label for v in trend.versions], rotation=30, ha="right", fontsize=7)
+            ax.set_ylabel(_header(series.metric), fontsize=8)
+            ax.set_title(f"{row.label}: {_header(series.metric)} by code version", fontsize=9)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+            ax.margins(x=0.1, y=0.2)
+            fig.tight_layout()
+        rel = _save(fig, site, f"{row.slug}-history" + ("-spark" if spark else ""))
+    where = ", ".join(trend.versions[i].label for i in series.steps) or "none"
+    return Plot(
+        rel,
+        f"{_header(series.metric)} by code version",
+        f"{_header(series.metric)} of {row.label} over {len(measured)} code versions, oldest first; steps at: {where}",
+    )
+
+
+def _levels(measured: list[tuple[int, float]], steps: list[int]) -> list[float]:
+    """The step fit's level at each measured version: the median of its segment's means (the
+    levels of bench.history.detect_steps' L1 fit), segments starting at ``steps``."""
+    import statistics
+
+    out, segment = [], []
+    for i, value in measured:
+        if i in steps and segment:
+            out += [statistics.median(segment)] * len(segment)
+            segment = []
+        segment.append(value)
+    return out + [statistics.median(segment)] * len(segment)
+
+
+def histories(report, site: Path, notes: list[str] | None = None) -> int:
+    """Draw the sparkline and the plot of every row that has a history (``row.history``, see
+    :func:`bench.html.collect.attach_history`) into ``row.history.plots``; returns how many."""
+    drawn = 0
+    for table in report.tables:
+        for row in table.rows:
+            if row.history is None:
+                continue
+            try:
+                row.history.plots = [row_history(table, row, site, spark=True), row_history(table, row, site)]
+            except (ValueError, OverflowError) as exc:
+                _pyplot().close("all")
+                if notes is not None:
+                    notes.append(f"{table.suite} · {table.title}: history plot of {row.label} not drawn ({exc})")
+                continue
+            drawn += 2
+    return drawn

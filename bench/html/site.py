@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.compare import Tolerances
 from bench.html import cdplot, gallery, images, page, plots
-from bench.html.collect import Report, collect, inside, slug
+from bench.html.collect import Report, attach_history, collect, inside, slug
 from bench.paths import absolute, as_if_created
 
 #: Written into every site; a folder holding it may be rebuilt (its old contents removed).
@@ -81,11 +81,12 @@ _STAGING = ".bench-report-building"
 
 def _write(results, root: Path, baseline, tolerances, suite) -> Site:
     report = collect(results, baseline=baseline, tolerances=tolerances, suite=suite)
+    attach_history(report)
     site = Site(root, report)
     figures = {t.slug: plots.plots_for(t, root, report.notes) for t in report.tables}
     pictures = images.galleries(report, root)
     across = _across(report, root)
-    site.plots = sum(map(len, figures.values())) + len(across)
+    site.plots = sum(map(len, figures.values())) + len(across) + plots.histories(report, root, report.notes)
     site.pictures = sum(len(g.pictures) for gs in pictures.values() for g in gs)
     site.missing = [m for gs in pictures.values() for g in gs for m in g.missing]
     for gallery_page in gallery.build(report, root):

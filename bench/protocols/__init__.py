@@ -15,7 +15,8 @@ from typing import Any
 
 from bench.data.randaugment import parse_config
 from bench.labels import FORMS, OPTION, parse_budget
-from bench.params import Param
+from bench.params import Param, declared
+from bench.specs import Setting
 
 #: Seeds of the host's splits and noise (as a run's seeds: they fit every RNG).
 _SEED = dict(ge=0, lt=2**32)
@@ -158,10 +159,13 @@ PROTOCOLS: dict[str, Protocol] = {
                 # The sweep, scored on the held-out part; the best point is re-trained on all of it.
                 "lrs": Param([1e-3, 1e-2], gt=0, min_items=1, help="learning rates tried"),
                 "weight_decays": Param([0.0, 1e-4], ge=0, min_items=1, help="weight decays tried"),
-                # A named setting (bench.protocols.linear_probe.PROBES): cached (features extracted
-                # once) | ddae-official | mae-official (re-extracted every step from augmented images;
-                # they set the options above and below); overrides: {option: value} changes some of them.
-                "probe": Param("cached", choices=("cached", "ddae-official", "mae-official")),
+                # A named setting (SETTINGS): cached (features extracted once), or a per-step probe
+                # the method registers (features re-extracted every step from augmented images; it
+                # sets options above and below); overrides: {option: value} changes some of them.
+                "probe": Param(
+                    "cached",
+                    help="cached, or a per-step probe the method registers (bench plugins METHOD lists them)",
+                ),
                 "overrides": {},
                 # The per-step probes only: augmentation of the images features are read from, the head, its training.
                 "flip": False,
@@ -217,9 +221,11 @@ PROTOCOLS: dict[str, Protocol] = {
                 "label_smoothing": Param(0.1, ge=0, lt=1),
                 "crop_padding": Param(4, ge=0),
                 "flip": Param(True),
-                # A named setting (bench.protocols.finetune.RECIPES): bench | mae-official | mae-cifar-reimpl
-                # | onepfrac-official. It sets the options it lists; overrides: {option: value} changes some.
-                "recipe": Param("bench", choices=("bench", "mae-official", "mae-cifar-reimpl", "onepfrac-official")),
+                # A named setting (SETTINGS): bench (the options as given) or a recipe the method
+                # registers, which sets the options it lists; overrides: {option: value} changes some.
+                "recipe": Param(
+                    "bench", help="bench, or a recipe the method registers (bench plugins METHOD lists them)"
+                ),
                 "overrides": {},
                 "optimizer": Param(
                     "adamw", choices=("adamw", "sgd"), help="AdamW | SGD with Nesterov momentum 0.9 (timm's sgd)"
@@ -262,16 +268,62 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-#: The option naming a representation protocol's setting, and the value that is its default.
-SETTING_OPTIONS = {"finetune": ("recipe", "bench"), "linear-probe": ("probe", "cached")}
+@dataclass(frozen=True)
+class NamedSettings:
+    """How a protocol's runs name a setting: the ``option`` naming it, the host's neutral
+    ``default`` (the options as given) and the :class:`bench.RepresentationLearner` ``field`` in
+    which a method registers its own (:class:`bench.Setting`)."""
+
+    option: str
+    default: str
+    field: str
+
+
+#: The protocols with named settings.
+SETTINGS = {
+    "finetune": NamedSettings("recipe", "bench", "recipes"),
+    "linear-probe": NamedSettings("probe", "cached", "probes"),
+}
 
 
 def named_setting(protocol: str, options: dict) -> str:
     """The named setting a run's protocol options select, as reports and published numbers name it
     (``"recipe mae-official"``, ``"probe ddae-official"``); "" for the default or a protocol without."""
-    option, default = SETTING_OPTIONS.get(protocol, ("", ""))
-    value = options.get(option, default) if option else default
-    return f"{option} {value}" if value != default else ""
+    named = SETTINGS.get(protocol)
+    if named is None:
+        return ""
+    value = options.get(named.option, named.default)
+    return f"{named.option} {value}" if value != named.default else ""
+
+
+def settings_of(protocol: str, method) -> dict[str, Setting]:
+    """The settings a run of ``protocol`` may name for ``method``: the host's default, then the method's own."""
+    named = SETTINGS[protocol]
+    return {named.default: Setting(), **getattr(method, named.field, {})}
+
+
+def check_setting(protocol: str, method, options: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the setting ``options`` name for ``method`` (the suite loader reports these
+    with the file and key; ``representation.apply_setting`` raises them): a name the method does not
+    register, or options the setting may not set."""
+    named = SETTINGS.get(protocol)
+    if named is None:
+        return []
+    name = options.get(named.option, named.default)
+    if named.default in getattr(method, named.field, {}):
+        return [f"method {method.name!r} registers {named.option} {named.default!r}, the host's own: rename it"]
+    settings = settings_of(protocol, method)
+    if name not in settings:
+        return [f"method {method.name!r} has no {named.option} {name!r}; its {named.field}: {', '.join(settings)}"]
+    declarations = declared(PROTOCOLS[protocol].options)
+    problems = []
+    for key, value in settings[name].options.items():
+        where = f"method {method.name!r}, {named.option} {name!r}"
+        if key not in declarations or key in (named.option, "overrides"):
+            problems.append(f"{where} sets {key!r}, which is not an option of protocol {protocol!r} it may set")
+        elif problem := declarations[key].check(value):
+            problems.append(f"{where} sets {key}: {problem}")
+    return problems
 
 
 def check_feature_sweep(sweep: dict, method, holdout: float) -> list[str]:

@@ -11,11 +11,10 @@ Weight decay never applies to 1-D parameters (biases, norms) nor to those the en
 optional ``no_weight_decay()`` (timm's convention: class tokens, position embeddings), unless
 ``decay_all`` is set (a plain ``AdamW(model.parameters())``, as the CIFAR reimplementation).
 
-``recipe`` names a whole training setting (``RECIPES``): ``bench`` (the options as given),
-``mae-official`` (facebookresearch/mae main_finetune.py with FINETUNE.md's ViT-B command),
-``mae-cifar-reimpl`` (IcarusWizard/MAE train_classifier.py, behind the 89.77 / 74.13 pair) or
-``onepfrac-official`` (SUPER-TADORY/1p-frac train/finetuning.sh: SGD on images upscaled to 224 px,
-behind its 84.2). A named recipe sets every option it lists; the ``overrides`` option ({option:
+``recipe`` names a whole training setting: ``bench`` (the host's own: the options as given) or a
+recipe the method registers (``RepresentationLearner(recipes={name: bench.Setting(...)})``: MAE's
+``mae-official`` and ``mae-cifar-reimpl``, 1p-frac's ``onepfrac-official``; ``bench plugins
+METHOD`` lists them). A named recipe sets every option it lists; the ``overrides`` option ({option:
 value}) changes some of them (``representation.apply_setting``); the record lists the recipe, its
 overrides and what it lacks.
 
@@ -31,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -39,7 +38,8 @@ import torch
 from bench.context import bookkeeping
 from bench.data.loader import Augment, mix_batch, random_erase
 from bench.protocols.classify import accuracy
-from bench.protocols.representation import accuracy_info, apply_setting, common_sections, prepare
+from bench.protocols.representation import Prepared, accuracy_info, apply_setting, common_sections, prepare
+from bench.specs import Setting
 from bench.timing import measure
 
 PROTOCOL = "finetune"
@@ -48,109 +48,6 @@ SCHEDULES = ("step", "epoch", "timm")
 OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD, Nesterov momentum 0.9"}
 #: timm's sgd (optim_factory.create_optimizer_v2): SGD(momentum=0.9, nesterov=True).
 SGD_MOMENTUM = 0.9
-
-#: Named fine-tune settings: option values, and what of the original the host does not do.
-RECIPES: dict[str, dict] = {
-    "bench": {"options": {}, "missing": []},
-    # main_finetune.py defaults + FINETUNE.md's ViT-B command (the only published recipe for small
-    # ViTs is none: ViT-B's is the one with drop path 0.1); util/datasets.py's timm train transform.
-    "mae-official": {
-        "options": {
-            "epochs": 100,
-            "batch_size": 1024,
-            "lr": 5e-4 * 1024 / 256,
-            "min_lr": 1e-6,
-            "warmup_epochs": 5.0,
-            "weight_decay": 0.05,
-            "layer_decay": 0.65,
-            "drop_path": 0.1,
-            "label_smoothing": 0.1,
-            "mixup": 0.8,
-            "cutmix": 1.0,
-            "random_erasing": 0.25,
-            "resized_crop": [0.08, 1.0],
-            "crop_padding": 0,
-            "flip": True,
-            "rand_augment": "rand-m9-mstd0.5-inc1",  # --aa; timm drops colour jitter when it is set
-            "head": "layernorm",
-            "head_init_std": 2e-5,
-            "lr_schedule": "step",
-        },
-        "missing": [
-            "global average pooling is the encoder's read-out: give the method its mean-pool param (MAE: pool: mean); "
-            "ours averages the final-LayerNorm'd tokens, the official drops that norm and averages the block outputs",
-            "evaluation resize 256/224 + centre crop (images are scored at their own size)",
-            "the official run reports the best epoch's test accuracy; ours is the last epoch's",
-        ],
-    },
-    # train_classifier.py: AdamW(model.parameters()) with lr 1e-3 x 128 / 256, per-epoch
-    # min(warm-up, cosine), no augmentation, no label smoothing, a Linear on the class token, all
-    # 50,000 training images.
-    "mae-cifar-reimpl": {
-        "options": {
-            "epochs": 100,
-            "batch_size": 128,
-            "lr": 1e-3 * 128 / 256,
-            "warmup_epochs": 5.0,
-            "lr_schedule": "epoch",
-            "weight_decay": 0.05,
-            "decay_all": True,
-            "label_smoothing": 0.0,
-            "crop_padding": 0,
-            "flip": False,
-            "head": "linear",
-            "holdout": 0.0,
-        },
-        "missing": ["the reimplementation reports the best epoch's test accuracy; ours is the last epoch's"],
-    },
-    # SUPER-TADORY/1p-frac train/finetuning.sh (CIFAR-100, 8 GPUs x 96 = 768) on main.py, with
-    # configs/model/vit.yaml (drop path 0.1, timm cosine per epoch) and configs/data/
-    # colorimagefolder.yaml (timm create_transform at 224 px, bicubic; Mixup with smoothing 0.1);
-    # main.py scales lr, warmup_lr and min_lr by batch / 512; timm 0.4.12's sgd is Nesterov 0.9 with
-    # no decay on 1-D parameters, pos_embed and cls_token; its ViT head is trunc-normal 0.02.
-    "onepfrac-official": {
-        "options": {
-            "input_size": 224,
-            "crop_pct": 0.875,  # timm's eval transform: resize 256, centre crop 224
-            "holdout": 0.0,  # all 50,000 training images; the test split is its validation set
-            "epochs": 1000,
-            "batch_size": 768,
-            "optimizer": "sgd",
-            "lr": 0.01 * 768 / 512,
-            "weight_decay": 1e-4,
-            "layer_decay": 1.0,
-            "lr_schedule": "timm",
-            "warmup_epochs": 10.0,
-            "warmup_lr": 1e-6 * 768 / 512,
-            "min_lr": 1e-5 * 768 / 512,
-            "drop_path": 0.1,
-            "label_smoothing": 0.1,
-            "mixup": 0.8,
-            "cutmix": 1.0,
-            "random_erasing": 0.25,
-            "resized_crop": [0.08, 1.0],
-            "crop_padding": 0,
-            "flip": True,
-            "rand_augment": "rand-m9-mstd0.5-inc1",  # timm drops the colour jitter 0.4 when it is set
-            "head": "linear",
-            "head_init_std": 0.02,
-        },
-        "missing": [
-            "the official run reports the best epoch's test accuracy (main.py: max_accuracy); ours is the last epoch's",
-            "crop, flip, RandAugment, random erasing and mixup / cutmix act on the images at their own size before "
-            "the upscale; timm crops straight to 224 px and augments there",
-            "the host's normalisation (the training split's statistics); the official uses ImageNet's mean and std",
-            "fp16 autocast with a loss scaler (main.py); ours runs at the suite's precision",
-            "each epoch's last partial batch is trained on (the official loader drops it)",
-        ],
-    },
-}
-
-
-def resolve_recipe(options: dict) -> tuple[dict, dict, list[str]]:
-    """(options the run uses, the suite's overrides of the recipe, what the recipe lacks)."""
-    resolved, overrides = apply_setting(options, PROTOCOL, "recipe", {k: r["options"] for k, r in RECIPES.items()})
-    return resolved, overrides, list(RECIPES[options["recipe"]]["missing"])
 
 
 class Finetuned(torch.nn.Module):
@@ -262,9 +159,30 @@ def lr_factor(
 
 
 def run(spec, method, dataset, env) -> dict:
-    options, overrides, missing = resolve_recipe(spec.protocol_options)
+    options, overrides, recipe = apply_setting(spec.protocol_options, PROTOCOL, method)
     spec = replace(spec, protocol_options=options)
     p = prepare(spec, method, dataset, env)
+    model, dim = build_model(p, options, dataset.num_classes)
+    plan = Plan.of(options, len(p.train), spec.budget_scale)
+    optimizer, schedule = make_optimizer(model, options, plan)
+    train_seconds = train(model, p, options, plan, optimizer, schedule, dataset.num_classes, spec.seed)
+    metrics = evaluate(model, p, options["eval_batch_size"])
+    sections = common_sections(p, PROTOCOL, options)
+    sections["throughput"].update(throughputs(model, p, options["eval_batch_size"]))
+    sections["timings"]["train_seconds"] = round(train_seconds, 3)
+    sections["details"].update(
+        feature_dim=int(dim),
+        curves=bookkeeping(p.ctx).curves,
+        finetune=details(options, plan, overrides, recipe),
+    )
+    what = f"whole encoder + linear head fine-tuned for {plan.epochs} epochs, recipe {options['recipe']}"
+    if options["input_size"]:
+        what += f", images resized to {options['input_size']} px"
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+
+
+def build_model(p: Prepared, options: dict, num_classes: int) -> tuple[torch.nn.Module, int]:
+    """The encoder (its drop path set) under a new head, prepared (compiled) as one; the feature width."""
     ctx = p.ctx
     # The module itself, not prepare's compiled wrapper: the whole model is prepared (compiled) once below.
     encoder = _unwrapped(p.encoder)
@@ -277,13 +195,31 @@ def run(spec, method, dataset, env) -> dict:
                 f"{type(encoder).__name__} does not (use drop_path: 0)"
             )
         encoder.set_drop_path(options["drop_path"])
-    model = ctx.prepare(Finetuned(encoder, dim, dataset.num_classes, options["head"], options["head_init_std"]))
+    model = ctx.prepare(Finetuned(encoder, dim, num_classes, options["head"], options["head_init_std"]))
+    return model, dim
 
-    epochs = max(1, math.ceil(options["epochs"] * spec.budget_scale))
-    batch_size = options["batch_size"]
-    steps_per_epoch = math.ceil(len(p.train) / batch_size)
-    steps = epochs * steps_per_epoch
-    warmup = min(steps, round(options["warmup_epochs"] / options["epochs"] * steps))
+
+@dataclass(frozen=True)
+class Plan:
+    """How long training runs: the protocol's epochs times the budget scale, in steps of one batch."""
+
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+    steps: int
+    warmup: int  # steps
+
+    @classmethod
+    def of(cls, options: dict, images: int, budget_scale: float) -> Plan:
+        epochs = max(1, math.ceil(options["epochs"] * budget_scale))
+        steps_per_epoch = math.ceil(images / options["batch_size"])
+        steps = epochs * steps_per_epoch
+        warmup = min(steps, round(options["warmup_epochs"] / options["epochs"] * steps))
+        return cls(epochs, options["batch_size"], steps_per_epoch, steps, warmup)
+
+
+def make_optimizer(model: torch.nn.Module, options: dict, plan: Plan):
+    """(AdamW or timm's SGD over :func:`param_groups`, its LR schedule by :func:`lr_factor`)."""
     groups = param_groups(
         _unwrapped(model),
         options["lr"],
@@ -299,19 +235,25 @@ def run(spec, method, dataset, env) -> dict:
         optimizer = torch.optim.AdamW(groups, lr=options["lr"])
     factor = lr_factor(
         options["lr_schedule"],
-        steps=steps,
-        warmup=warmup,
-        steps_per_epoch=steps_per_epoch,
-        epochs=epochs,
-        warmup_epochs=options["warmup_epochs"] * epochs / options["epochs"],
+        steps=plan.steps,
+        warmup=plan.warmup,
+        steps_per_epoch=plan.steps_per_epoch,
+        epochs=plan.epochs,
+        warmup_epochs=options["warmup_epochs"] * plan.epochs / options["epochs"],
         min_ratio=options["min_lr"] / options["lr"],
         warmup_ratio=options["warmup_lr"] / options["lr"],
     )
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train(model, p: Prepared, options: dict, plan: Plan, optimizer, schedule, num_classes: int, seed: int) -> float:
+    """Train end to end on augmented, erased and mixed batches, scoring the held-out part each
+    epoch (the curve); returns the seconds it took. The model is left in eval mode."""
+    ctx = p.ctx
     mixing = options["mixup"] > 0 or options["cutmix"] > 0
     smoothing = options["label_smoothing"]
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.0 if mixing else smoothing)  # mixing smooths its targets
-    rng = np.random.default_rng(spec.seed)  # per-batch mixing draws, on the host as timm's
+    rng = np.random.default_rng(seed)  # per-batch mixing draws, on the host as timm's
     scale = options["resized_crop"]
     augment = Augment(
         resized_crop=tuple(scale) if scale else None,
@@ -321,8 +263,8 @@ def run(spec, method, dataset, env) -> dict:
     )
     t_train = time.perf_counter()
     model.train()
-    for _ in ctx.epochs(epochs):
-        for images, labels in ctx.batches(p.train, batch_size, augment=augment):
+    for _ in ctx.epochs(plan.epochs):
+        for images, labels in ctx.batches(p.train, plan.batch_size, augment=augment):
             if options["random_erasing"]:
                 images = random_erase(images, options["random_erasing"], ctx.generator)
             targets = labels
@@ -330,7 +272,7 @@ def run(spec, method, dataset, env) -> dict:
                 images, targets = mix_batch(
                     images,
                     labels,
-                    dataset.num_classes,
+                    num_classes,
                     rng,
                     mixup=options["mixup"],
                     cutmix=options["cutmix"],
@@ -342,13 +284,22 @@ def run(spec, method, dataset, env) -> dict:
         if p.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, p.val, options["eval_batch_size"]))
             model.train()
-    train_seconds = time.perf_counter() - t_train
+    seconds = time.perf_counter() - t_train
     model.eval()
+    return seconds
 
-    batch = options["eval_batch_size"]
-    metrics = {"test_accuracy": accuracy(model, p.test, ctx, batch)}
+
+def evaluate(model, p: Prepared, batch: int) -> dict:
+    """Top-1 accuracy on the test split, and on the held-out part when there is one."""
+    metrics = {"test_accuracy": accuracy(model, p.test, p.ctx, batch)}
     if p.val is not None:
-        metrics["val_accuracy"] = accuracy(model, p.val, ctx, batch)
+        metrics["val_accuracy"] = accuracy(model, p.val, p.ctx, batch)
+    return metrics
+
+
+def throughputs(model, p: Prepared, batch: int) -> dict:
+    """Inference images/s (warm, synchronized, on one test batch) and training images/s."""
+    ctx = p.ctx
     images = ctx.normalize(p.test.images[:batch])
 
     @torch.inference_mode()
@@ -356,55 +307,52 @@ def run(spec, method, dataset, env) -> dict:
         with ctx.autocast():
             model(ctx.layout(images))
 
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"]["inference_images_per_s"] = {
-        **measure(forward, ctx.device, items=len(images), warmup=2, repeats=5),
-        "batch_size": len(images),
-        "precision": ctx.precision,
+    rates = {
+        "inference_images_per_s": {
+            **measure(forward, ctx.device, items=len(images), warmup=2, repeats=5),
+            "batch_size": len(images),
+            "precision": ctx.precision,
+        }
     }
     rate = bookkeeping(ctx).train_throughput()
     if rate is not None:
-        sections["throughput"]["train_images_per_s"] = rate
-    sections["timings"]["train_seconds"] = round(train_seconds, 3)
-    sections["details"].update(
-        feature_dim=int(dim),
-        curves=bookkeeping(ctx).curves,
-        finetune={
-            "recipe": options["recipe"],
-            "overrides": overrides,
-            "missing": missing,
-            "epochs": epochs,
-            "steps": steps,
-            "warmup_steps": warmup,
-            "batch_size": batch_size,
-            "lr": options["lr"],
-            "min_lr": options["min_lr"],
-            "lr_schedule": options["lr_schedule"],
-            "weight_decay": options["weight_decay"],
-            "optimizer": OPTIMIZERS[options["optimizer"]],
-            "warmup_lr": options["warmup_lr"],
-            "weight_decay_on": "every parameter"
-            if options["decay_all"]
-            else "weight matrices only (no 1-D parameters, nor the encoder's no_weight_decay())",
-            "layer_decay": options["layer_decay"],
-            "drop_path": options["drop_path"],
-            "label_smoothing": smoothing,
-            "mixup": options["mixup"],
-            "cutmix": options["cutmix"],
-            "random_erasing": options["random_erasing"],
-            "resized_crop": options["resized_crop"],
-            "crop_padding": options["crop_padding"],
-            "flip": options["flip"],
-            "rand_augment": options["rand_augment"] or None,
-            "head": {
-                "batchnorm": "BatchNorm1d(affine=False) + Linear",
-                "layernorm": "LayerNorm (fc_norm) + Linear",
-                "linear": "Linear",
-            }[options["head"]],
-            "head_init_std": options["head_init_std"] or "default",
-        },
-    )
-    what = f"whole encoder + linear head fine-tuned for {epochs} epochs, recipe {options['recipe']}"
-    if options["input_size"]:
-        what += f", images resized to {options['input_size']} px"
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+        rates["train_images_per_s"] = rate
+    return rates
+
+
+def details(options: dict, plan: Plan, overrides: dict, recipe: Setting) -> dict:
+    """The record's ``details.finetune``: the recipe, its overrides and what it lacks, and every setting used."""
+    return {
+        "recipe": options["recipe"],
+        "overrides": overrides,
+        "missing": list(recipe.missing),
+        "epochs": plan.epochs,
+        "steps": plan.steps,
+        "warmup_steps": plan.warmup,
+        "batch_size": plan.batch_size,
+        "lr": options["lr"],
+        "min_lr": options["min_lr"],
+        "lr_schedule": options["lr_schedule"],
+        "weight_decay": options["weight_decay"],
+        "optimizer": OPTIMIZERS[options["optimizer"]],
+        "warmup_lr": options["warmup_lr"],
+        "weight_decay_on": "every parameter"
+        if options["decay_all"]
+        else "weight matrices only (no 1-D parameters, nor the encoder's no_weight_decay())",
+        "layer_decay": options["layer_decay"],
+        "drop_path": options["drop_path"],
+        "label_smoothing": options["label_smoothing"],
+        "mixup": options["mixup"],
+        "cutmix": options["cutmix"],
+        "random_erasing": options["random_erasing"],
+        "resized_crop": options["resized_crop"],
+        "crop_padding": options["crop_padding"],
+        "flip": options["flip"],
+        "rand_augment": options["rand_augment"] or None,
+        "head": {
+            "batchnorm": "BatchNorm1d(affine=False) + Linear",
+            "layernorm": "LayerNorm (fc_norm) + Linear",
+            "linear": "Linear",
+        }[options["head"]],
+        "head_init_std": options["head_init_std"] or "default",
+    }

@@ -1,20 +1,15 @@
 """Linear probe: a linear classifier on frozen features; ``probe`` names the setting.
 
-``probe: cached`` (the default, fast): features extracted once, as below. The per-step probes
-(``per_step_probe``) re-extract features at every step from augmented images with the encoder's own
-randomness (DDAE: fresh diffusion noise); the encoder stays frozen and in eval mode:
-
-- ``ddae-official`` (FutureXiang/ddae linear.py): flip + RandomCrop(32, pad 4), no feature
-  normalisation, a Linear head (PyTorch's init) trained by Adam at LR 4e-3 with batch 512 for 15
-  epochs, cosine stepped per epoch.
-- ``mae-official`` (facebookresearch/mae main_linprobe.py with FINETUNE.md's "Linear Probing"
-  command): RandomResizedCrop (area 0.08-1) + flip, BatchNorm1d without affine (eps 1e-6, batch
-  statistics in training, running ones at test) before a Linear head initialised trunc-normal
-  (std 0.01, MoCo v3's), LARS (util/lars.py: momentum 0.9, trust coefficient 0.001, no weight
-  decay) at LR 0.1 x 16384 / 256 = 6.4 with batch 16384, 90 epochs, 10 of linear warm-up then a
-  half-cosine to 0, per step (util/lr_sched.py). Not done: the official crop draws once and clamps
-  the box to the image (util/crop.py), ours re-draws as torchvision's; evaluation resize 256 +
-  centre crop 224 (images are scored at their own size).
+``probe: cached`` (the default, fast): features extracted once, as below. Any other ``probe`` is a
+per-step probe the method registers (``RepresentationLearner(probes={name: bench.Setting(...)})``:
+MAE and DDAE register their official repositories' ``mae-official`` and ``ddae-official``; ``bench
+plugins METHOD`` lists them). A per-step probe (``per_step_probe``) re-extracts features at every
+step from augmented images (``flip``, ``crop_padding``, ``resized_crop``) with the encoder's own
+randomness (DDAE: fresh diffusion noise), the encoder frozen and in eval mode; its head is a Linear
+(PyTorch's init, or trunc-normal with ``head_init_std``), after a BatchNorm1d without affine with
+``head_norm: batchnorm`` (eps 1e-6, batch statistics in training, running ones at test), trained
+by Adam or LARS (``optimizer``; :class:`Lars`, MAE's util/lars.py) with a cosine per epoch or a
+warm-up + cosine per step (``lr_schedule``).
 
 With a ``feature_sweep`` the heads of every read-out are trained together from one encoder pass per
 step (an encoder with ``read_outs`` gives them all from one call; DDAE: one UNet pass per
@@ -45,7 +40,7 @@ import torch
 
 from bench.context import bookkeeping
 from bench.data.loader import Augment
-from bench.protocols import check_feature_sweep
+from bench.protocols import SETTINGS, check_feature_sweep
 from bench.protocols.finetune import lr_factor
 from bench.protocols.representation import (
     _read_out,
@@ -58,50 +53,9 @@ from bench.protocols.representation import (
     feature_throughput,
     prepare,
 )
+from bench.specs import Setting
 
 PROTOCOL = "linear-probe"
-
-#: Named probe settings: the options each sets (the ``overrides`` option changes some of them).
-PROBES: dict[str, dict] = {
-    "cached": {},
-    # linear.py with DDPM_ddpm.yaml's linear section, on 4 GPUs: batch 128 and LR 1e-3 per GPU x 4.
-    "ddae-official": {
-        "epochs": 15,
-        "batch_size": 512,
-        "lrs": [4e-3],
-        "weight_decays": [0.0],
-        "flip": True,
-        "crop_padding": 4,
-    },
-    # main_linprobe.py defaults + the README's command: batch 512 on 4 nodes x 8 GPUs, --blr 0.1.
-    "mae-official": {
-        "epochs": 90,
-        "batch_size": 16384,
-        "lrs": [0.1 * 16384 / 256],
-        "weight_decays": [0.0],
-        "flip": True,
-        "crop_padding": 0,
-        "resized_crop": [0.08, 1.0],
-        "optimizer": "lars",
-        "head_norm": "batchnorm",
-        "head_init_std": 0.01,
-        "lr_schedule": "step",
-        "warmup_epochs": 10.0,
-    },
-}
-#: What of the official per-step probes the host does not do.
-PROBE_MISSING = {
-    "ddae-official": [],
-    "mae-official": [
-        "the official crop draws once and clamps the box to the image (util/crop.py); ours re-draws as torchvision's",
-        "evaluation resize 256 + centre crop 224 (images are scored at their own size)",
-    ],
-}
-
-
-def resolve_probe(options: dict) -> tuple[dict, dict]:
-    """(options the run uses, the suite's overrides of the named probe)."""
-    return apply_setting(options, PROTOCOL, "probe", PROBES)
 
 
 class LinearHeads(torch.nn.Module):
@@ -268,16 +222,11 @@ def reader(p, spec, method, env, choices: list[dict]):
     return lambda images, ks=None: [encoders[k](images) for k in (range(len(encoders)) if ks is None else ks)]
 
 
-def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
+def per_step_probe(spec, method, dataset, env, overrides: dict, probe: Setting) -> dict:
+    """A per-step probe (module docstring): every read-out's head trained together on features
+    re-read at each step, the best on the held-out part scored on the test split."""
     options = spec.protocol_options
-    if len(options["lrs"]) != 1 or len(options["weight_decays"]) != 1:
-        raise ValueError(
-            f"linear-probe: probe {options['probe']} trains one lr and weight decay; "
-            f"got lrs {options['lrs']} and weight_decays {options['weight_decays']}"
-        )
-    problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
-    if problems:
-        raise ValueError("feature_sweep: " + "; ".join(problems))
+    check_per_step(options, method)
     p = prepare(spec, method, dataset, env)
     ctx, batch = p.ctx, options["eval_batch_size"]
     choices = feature_candidates(options) or [{}]
@@ -289,19 +238,54 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
         resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"], flip=options["flip"]
     )
     t_probe = time.perf_counter()
+    heads = fit_heads(read, dims, p, options, augment, dataset.num_classes)
+    best, metrics = score_heads(read, heads, p, options, choices)
+    probe_seconds = time.perf_counter() - t_probe
+
+    sections = common_sections(p, PROTOCOL, options)
+    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
+    rate = bookkeeping(ctx).train_throughput()
+    if rate is not None:
+        sections["throughput"]["probe_images_per_s"] = rate
+    sections["timings"].update(probe_seconds=round(probe_seconds, 3))
+    sections["details"].update(
+        feature_dim=int(dims[best]),
+        probe=per_step_details(options, overrides, probe, len(choices), bookkeeping(ctx).curves),
+    )
+    what = (
+        f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
+        f"trained on {len(p.train)} training images"
+    )
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+
+
+def check_per_step(options: dict, method) -> None:
+    """A per-step probe trains one lr and weight decay; its feature sweep must be the method's."""
+    if len(options["lrs"]) != 1 or len(options["weight_decays"]) != 1:
+        raise ValueError(
+            f"linear-probe: probe {options['probe']} trains one lr and weight decay; "
+            f"got lrs {options['lrs']} and weight_decays {options['weight_decays']}"
+        )
+    problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
+    if problems:
+        raise ValueError("feature_sweep: " + "; ".join(problems))
+
+
+def fit_heads(read, dims: list[int], p, options: dict, augment: Augment, num_classes: int) -> LinearHeads:
+    """One head per read-out (of widths ``dims``), all trained together on the train part."""
     heads = LinearHeads(
         dims,
-        dataset.num_classes,
-        device=ctx.device,
-        generator=ctx.generator,
+        num_classes,
+        device=p.ctx.device,
+        generator=p.ctx.generator,
         norm=options["head_norm"] == "batchnorm",
         init_std=options["head_init_std"],
     )
-    train_heads(
+    return train_heads(
         read,
         heads,
         p.train,
-        ctx,
+        p.ctx,
         epochs=options["epochs"],
         batch_size=options["batch_size"],
         lr=options["lrs"][0],
@@ -311,6 +295,12 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
         lr_schedule=options["lr_schedule"],
         warmup_epochs=options["warmup_epochs"],
     )
+
+
+def score_heads(read, heads: LinearHeads, p, options: dict, choices: list[dict]) -> tuple[int, dict]:
+    """(the head chosen on the held-out part (the first without one), its accuracies): the held-out
+    accuracy and the test accuracy of that head alone. A feature sweep's points go to ``p.features``."""
+    ctx, batch = p.ctx, options["eval_batch_size"]
     best, metrics = 0, {}
     if p.val is not None:
         val = head_accuracies(read, heads, p.val, ctx, batch)
@@ -325,51 +315,34 @@ def per_step_probe(spec, method, dataset, env, overrides: dict) -> dict:
             }
     chosen = heads.select(best)
     metrics["test_accuracy"] = head_accuracies(lambda x: read(x, [best]), chosen, p.test, ctx, batch)[0]  # one read-out
-    probe_seconds = time.perf_counter() - t_probe
+    return best, metrics
 
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
-    rate = bookkeeping(ctx).train_throughput()
-    if rate is not None:
-        sections["throughput"]["probe_images_per_s"] = rate
-    sections["timings"].update(probe_seconds=round(probe_seconds, 3))
-    sections["details"].update(
-        feature_dim=int(dims[best]),
-        probe={
-            "setting": options["probe"],
-            "overrides": overrides,
-            "missing": PROBE_MISSING.get(options["probe"], []),
-            "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
-            + (
-                "BatchNorm1d without affine before the head"
-                if options["head_norm"] == "batchnorm"
-                else "not normalised"
-            ),
-            "augmentation": {
-                "resized_crop": options["resized_crop"] or None,
-                "flip": options["flip"],
-                "crop_padding": options["crop_padding"],
-            },
-            "optimizer": {"adam": "Adam, L2 on weights", "lars": "LARS (momentum 0.9, trust 0.001)"}[
-                options["optimizer"]
-            ],
-            "lr_schedule": "cosine per epoch"
-            if options["lr_schedule"] == "epoch"
-            else f"{options['warmup_epochs']} warm-up epochs + cosine, per step",
-            "head_init_std": options["head_init_std"] or "PyTorch's Linear init",
-            "epochs": options["epochs"],
-            "batch_size": options["batch_size"],
-            "lr": options["lrs"][0],
-            "weight_decay": options["weight_decays"][0],
-            "heads": len(choices),
-            "curves": bookkeeping(ctx).curves,
+
+def per_step_details(options: dict, overrides: dict, probe: Setting, heads: int, curves: dict) -> dict:
+    """The record's ``details.probe`` of a per-step probe: the setting, its overrides and what it lacks, and how it trained."""
+    return {
+        "setting": options["probe"],
+        "overrides": overrides,
+        "missing": list(probe.missing),
+        "features": "re-extracted at every step from augmented images (the encoder's own noise each time), "
+        + ("BatchNorm1d without affine before the head" if options["head_norm"] == "batchnorm" else "not normalised"),
+        "augmentation": {
+            "resized_crop": options["resized_crop"] or None,
+            "flip": options["flip"],
+            "crop_padding": options["crop_padding"],
         },
-    )
-    what = (
-        f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
-        f"trained on {len(p.train)} training images"
-    )
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+        "optimizer": {"adam": "Adam, L2 on weights", "lars": "LARS (momentum 0.9, trust 0.001)"}[options["optimizer"]],
+        "lr_schedule": "cosine per epoch"
+        if options["lr_schedule"] == "epoch"
+        else f"{options['warmup_epochs']} warm-up epochs + cosine, per step",
+        "head_init_std": options["head_init_std"] or "PyTorch's Linear init",
+        "epochs": options["epochs"],
+        "batch_size": options["batch_size"],
+        "lr": options["lrs"][0],
+        "weight_decay": options["weight_decays"][0],
+        "heads": heads,
+        "curves": curves,
+    }
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> list[torch.Tensor]:
@@ -440,10 +413,10 @@ def sweep_probe(
 
 
 def run(spec, method, dataset, env) -> dict:
-    options, overrides = resolve_probe(spec.protocol_options)
+    options, overrides, probe = apply_setting(spec.protocol_options, PROTOCOL, method)
     spec = replace(spec, protocol_options=options)
-    if options["probe"] != "cached":
-        return per_step_probe(spec, method, dataset, env, overrides)
+    if options["probe"] != SETTINGS[PROTOCOL].default:
+        return per_step_probe(spec, method, dataset, env, overrides, probe)
     sweep = [(float(lr), float(wd)) for lr in options["lrs"] for wd in options["weight_decays"]]
     if not sweep:
         raise ValueError("linear-probe: lrs and weight_decays must each name at least one value")

@@ -45,9 +45,10 @@ from bench.data.images import LabelledImages
 from bench.data.loader import Normalize
 from bench.identity import pretraining
 from bench.labels import OPTION, apply_budget, parse_budget
-from bench.protocols import PROTOCOLS, check_feature_sweep
+from bench.protocols import PROTOCOLS, SETTINGS, check_feature_sweep, check_setting, settings_of
 from bench.protocols.classify import split_holdout
 from bench.protocols.input_size import input_shape, resize_images, resize_inputs
+from bench.specs import Setting
 from bench.timing import measure, synchronize
 
 #: The ``weights`` option's values (the options themselves are declared in ``bench.protocols``).
@@ -161,14 +162,18 @@ def _labelled_splits(full_train: LabelledImages, options: dict):
     return part.train, part.val, part.record
 
 
-def apply_setting(options: dict, protocol: str, option: str, settings: dict[str, dict]) -> tuple[dict, dict]:
-    """The options a named setting makes (``options[option]``, e.g. ``recipe: mae-official``): it
-    sets every option it lists; the ``overrides`` option ({option: value}) wins over it. An option
-    the suite gives its own value that the setting also sets is refused (say it in ``overrides``).
-    Returns (the options the run uses, the overrides)."""
+def apply_setting(options: dict, protocol: str, method) -> tuple[dict, dict, Setting]:
+    """The options the named setting ``options`` select makes (``recipe: mae-official``; one of
+    :func:`bench.protocols.settings_of`): it sets every option it lists; the ``overrides`` option
+    ({option: value}) wins over it. An option the suite gives its own value that the setting also
+    sets is refused (say it in ``overrides``). Returns (the options the run uses, the overrides,
+    the setting)."""
+    problems = check_setting(protocol, method, options)
+    if problems:
+        raise ValueError(f"{protocol}: {'; '.join(problems)}")
+    option = SETTINGS[protocol].option
     name = options[option]
-    if name not in settings:
-        raise ValueError(f"{protocol}: unknown {option} {name!r}; known: {', '.join(settings)}")
+    setting = settings_of(protocol, method)[name]
     declared = PROTOCOLS[protocol].options
     overrides = dict(options.get("overrides") or {})
     for key in overrides:
@@ -178,7 +183,7 @@ def apply_setting(options: dict, protocol: str, option: str, settings: dict[str,
                 f"options: {', '.join(k for k in declared if k not in (option, 'overrides'))}"
             )
     resolved = dict(options)
-    for key, value in settings[name].items():
+    for key, value in setting.options.items():
         given = options[key]
         if given != getattr(declared[key], "default", declared[key]) and given != value and key not in overrides:
             raise ValueError(
@@ -187,7 +192,7 @@ def apply_setting(options: dict, protocol: str, option: str, settings: dict[str,
             )
         resolved[key] = value
     resolved.update(overrides)
-    return resolved, overrides
+    return resolved, overrides, setting
 
 
 def feature_candidates(options: dict) -> list[dict]:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from bench import Augment, Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults
+from bench_plugins.methods.official_probes import OFFICIAL_PROBES
 
 
 def norm(channels: int) -> nn.GroupNorm:
@@ -388,5 +389,6 @@ def bench_register_methods(register):
             "at a small noise level.",
             citation="Xiang et al., Denoising Diffusion Autoencoders are Unified Self-supervised Learners, ICCV 2023",
             published=PUBLISHED,
+            probes=OFFICIAL_PROBES,
         )
     )

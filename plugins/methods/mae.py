@@ -20,7 +20,18 @@ import math
 import torch
 from torch import nn
 
-from bench import Augment, Param, PretrainData, Published, RepresentationLearner, RunContext, hookimpl, param_defaults
+from bench import (
+    Augment,
+    Param,
+    PretrainData,
+    Published,
+    RepresentationLearner,
+    RunContext,
+    Setting,
+    hookimpl,
+    param_defaults,
+)
+from bench_plugins.methods.official_probes import OFFICIAL_PROBES
 from bench_plugins.methods.vit import Block, ViTEncoder, init_weights, param_groups, patchify, sincos_2d, warmup_cosine
 
 
@@ -164,8 +175,8 @@ PARAMS = param_defaults(DECLARED_PARAMS)  # the defaults: what ctx.params holds 
 
 #: What the CIFAR-10 reimplementation behind the reference (IcarusWizard/MAE) does differently in
 #: pre-training: no norm_pix_loss, learnt position embeddings (ours are fixed sine-cosine), no
-#: augmentation, Normalize(0.5, 0.5). Its fine-tune is the finetune protocol's recipe
-#: mae-cifar-reimpl, except that it reports the best epoch's test accuracy (ours: the last epoch's).
+#: augmentation, Normalize(0.5, 0.5). Its fine-tune is the recipe mae-cifar-reimpl (RECIPES), except
+#: that it reports the best epoch's test accuracy (ours: the last epoch's).
 _REIMPL = (
     "IcarusWizard/MAE readme.md; pre-training 2000 epochs (200 warm-up) at batch 4096 without norm_pix_loss, "
     "with learnt position embeddings and no augmentation (ours: norm_pix_loss, fixed sine-cosine embeddings, "
@@ -198,6 +209,65 @@ PUBLISHED = (
 )
 
 
+#: The fine-tune recipes a suite may name for MAE (``protocol: {name: finetune, recipe: ...}``).
+RECIPES = {
+    # facebookresearch/mae main_finetune.py defaults + FINETUNE.md's ViT-B command (the only
+    # published recipe for small ViTs is none: ViT-B's is the one with drop path 0.1);
+    # util/datasets.py's timm train transform.
+    "mae-official": Setting(
+        options={
+            "epochs": 100,
+            "batch_size": 1024,
+            "lr": 5e-4 * 1024 / 256,
+            "min_lr": 1e-6,
+            "warmup_epochs": 5.0,
+            "weight_decay": 0.05,
+            "layer_decay": 0.65,
+            "drop_path": 0.1,
+            "label_smoothing": 0.1,
+            "mixup": 0.8,
+            "cutmix": 1.0,
+            "random_erasing": 0.25,
+            "resized_crop": [0.08, 1.0],
+            "crop_padding": 0,
+            "flip": True,
+            "rand_augment": "rand-m9-mstd0.5-inc1",  # --aa; timm drops colour jitter when it is set
+            "head": "layernorm",
+            "head_init_std": 2e-5,
+            "lr_schedule": "step",
+        },
+        missing=(
+            "global average pooling is the encoder's read-out: give the method its mean-pool param (MAE: pool: mean); "
+            "ours averages the final-LayerNorm'd tokens, the official drops that norm and averages the block outputs",
+            "evaluation resize 256/224 + centre crop (images are scored at their own size)",
+            "the official run reports the best epoch's test accuracy; ours is the last epoch's",
+        ),
+        source="facebookresearch/mae main_finetune.py with FINETUNE.md's ViT-B command",
+    ),
+    # IcarusWizard/MAE train_classifier.py: AdamW(model.parameters()) with lr 1e-3 x 128 / 256,
+    # per-epoch min(warm-up, cosine), no augmentation, no label smoothing, a Linear on the class
+    # token, all 50,000 training images.
+    "mae-cifar-reimpl": Setting(
+        options={
+            "epochs": 100,
+            "batch_size": 128,
+            "lr": 1e-3 * 128 / 256,
+            "warmup_epochs": 5.0,
+            "lr_schedule": "epoch",
+            "weight_decay": 0.05,
+            "decay_all": True,
+            "label_smoothing": 0.0,
+            "crop_padding": 0,
+            "flip": False,
+            "head": "linear",
+            "holdout": 0.0,
+        },
+        missing=("the reimplementation reports the best epoch's test accuracy; ours is the last epoch's",),
+        source="IcarusWizard/MAE train_classifier.py (behind the 89.77 / 74.13 pair)",
+    ),
+}
+
+
 @hookimpl
 def bench_register_methods(register):
     register(
@@ -222,5 +292,7 @@ def bench_register_methods(register):
             "patches with per-patch normalised targets; the encoder sees every patch when evaluated.",
             citation="He et al., Masked Autoencoders Are Scalable Vision Learners, CVPR 2022",
             published=PUBLISHED,
+            recipes=RECIPES,
+            probes=OFFICIAL_PROBES,
         )
     )
