@@ -242,9 +242,9 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
         assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
     records = [record for _, record in iter_records(results)]
     assert sorted(r.spec["method"] for r in records) == ["old-classifier", "old-pixels", "old-restorer"]
-    assert all(r["status"] == "ok" for r in records)
-    (restored,) = [r for r in records if r["spec"]["method"] == "old-restorer"]
-    assert restored["details"]["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
+    assert all(r.status == "ok" for r in records)
+    (restored,) = [r for r in records if r.spec["method"] == "old-restorer"]
+    assert restored.details["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
 
 
 def test_a_restorer_is_never_shown_as_a_classifier_and_a_missing_field_is_named():
