@@ -261,7 +261,7 @@ runs:
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     official, reimpl = [store.read(spec) for spec in suite.runs]
     for r in (official, reimpl):
-        assert r["status"] == "ok", r.get("error", {}).get("traceback")
+        assert r.status == "ok", r.error
     fine = official.details["finetune"]
     assert fine["recipe"] == "mae-official" and fine["overrides"] == {"epochs": 2, "batch_size": 50}
     assert fine["layer_decay"] == 0.65 and fine["mixup"] == 0.8 and fine["head"].startswith("LayerNorm")
@@ -364,10 +364,10 @@ runs:
     run_specs(suite.runs[:3], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     records = [store.read(spec) for spec in suite.runs[:3]]
     for r in records:
-        assert r["status"] == "ok", r.get("error", {}).get("traceback")
-        assert r["details"]["input"]["image_shape"] == [1, 10, 10]
-        assert r["details"]["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
-    assert [r["details"]["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
+        assert r.status == "ok", r.error
+        assert r.details["input"]["image_shape"] == [1, 10, 10]
+        assert r.details["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
+    assert [r.details["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
     # One pre-training at 10 x 10, shared by the fine-tune and the probe; training (augmented) and
     # evaluation batches (the fine-tune's: the centre 10 of 12) all reached the encoder at 10 x 10,
     # though the images are 6 x 6.

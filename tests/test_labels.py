@@ -12,7 +12,7 @@ from bench.data.loader import Augment, Normalize, random_cutout
 from bench.data.store import DataStore
 from bench.labels import apply_budget, draw_labelled, indices_sha256, parse_budget
 from bench.progress import Progress
-from bench.records import ResultStore
+from bench.records import ResultStore, read_record
 from bench.runner import run_specs
 from bench.specs import Budget
 from bench.suite import SuiteError, load_suite
@@ -117,7 +117,7 @@ def test_a_method_holds_only_the_budgeted_labels_the_same_for_every_method_and_r
     )
     assert all(seen["labels"] == 4 * 3 for seen in SEEN)  # 4 classes x 3: train 2 + val 1 per class
     assert all(len(seen["pool"]) == 400 - 4 for seen in SEEN)  # every image but the validation ones
-    first = [r["details"]["labels"] for r in records[:4]]  # split seed 0: two methods x two run seeds
+    first = [r.details["labels"] for r in records[:4]]  # split seed 0: two methods x two run seeds
     assert {d["indices_sha256"] for d in first} == {first[0]["indices_sha256"]}
     assert first[0]["counts"] == [3, 3, 3, 3] and first[0]["budget"] == "3 per class"
     assert all(torch.equal(SEEN[0]["train_images"], seen["train_images"]) for seen in SEEN[:4])
@@ -224,7 +224,7 @@ def test_a_pseudo_labelling_plugin_from_the_docs_passes_check_and_runs_under_a_b
     # can hang in it (the check above has); the suite's own isolation is tested elsewhere.
     run = ["run", str(suite), "--results-dir", str(tmp_path / "results"), "--quiet", "-X", "isolate=false"]
     assert cli.main(run) == 0
-    (record,) = [__import__("json").loads(p.read_text()) for p in (tmp_path / "results").rglob("seed*.json")]
+    (record,) = [read_record(p) for p in (tmp_path / "results").rglob("seed*.json")]
     assert record.status == "ok" and record.details["labels"]["counts"] == [5, 5, 5, 5]
     assert record.metrics["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
 
