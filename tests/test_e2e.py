@@ -32,7 +32,7 @@ def test_cifar10_and_cifar100_through_airbench94_from_pickle_tarballs(monkeypatc
     results = tmp_path / "results"
     assert main(["run", str(suite), "--results-dir", str(results), "--data-dir", str(data), "--quiet"]) == 0
 
-    records = {r["spec"]["dataset"]: r for _, r in iter_records(results)}
+    records = {r.spec["dataset"]: r for _, r in iter_records(results)}
     assert set(records) == {"cifar10", "cifar100"}
     for record in records.values():
         assert record.status == "ok", record.error
