@@ -66,7 +66,7 @@ def _per_seed(group: Group, metric: str) -> list[float | None]:
     out = []
     for seed in group.seeds:
         one = Group(group.suite, group.dataset, group.protocol, group.method, group.config)
-        one.records = [r for r in group.ok if r["spec"]["seed"] == seed]
+        one.records = [r for r in group.ok if r.spec["seed"] == seed]
         values = one.values(metric)
         out.append(values[0] if values else None)
     return out

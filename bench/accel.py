@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # torch is imported where it is used: tables read records' switches without it
     import torch
 
+    from bench.records import Record
+
 
 #: The compute capability from which CUDA devices compute bf16 natively (Ampere, sm_80).
 BF16_CAPABILITY = (8, 0)
@@ -144,17 +146,16 @@ def requested(spec) -> dict:
     return {k: v for k, v in wanted.items() if v is not None}
 
 
-def ran_as(record: dict) -> dict:
+def ran_as(record: Record) -> dict:
     """How a record's run ran (what the record says of it: old records may say less)."""
-    switches = record.get("accel") or {}
-    ran = {k: switches[k] for k in ("precision", "channels_last", "compile") if k in switches}
-    device = (record.get("environment") or {}).get("device") or {}
+    ran = {k: record.accel[k] for k in ("precision", "channels_last", "compile") if k in record.accel}
+    device = record.environment.get("device", {})
     if "type" in device:
         ran["device"] = device["type"]
     return ran
 
 
-def mismatch(spec, record: dict) -> str | None:
+def mismatch(spec, record: Record) -> str | None:
     """Why ``record`` did not run as ``spec`` asks here (another device kind, precision,
     memory format or compile switch), or None when it did."""
     wanted, ran = requested(spec), ran_as(record)
@@ -162,7 +163,7 @@ def mismatch(spec, record: dict) -> str | None:
     return "made with " + ", ".join(diffs) if diffs else None
 
 
-def run_as(record: dict) -> str:
+def run_as(record: Record) -> str:
     """A record's device kind and switches in a few words ("cuda bf16 channels-last"), which keep
     runs made differently in separate table rows."""
     ran = ran_as(record)

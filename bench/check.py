@@ -463,18 +463,16 @@ def _run(
             return outcome
         planned.run(root / "data", progress=Progress(quiet=True))
         for spec in planned.specs:
-            record = planned.store.read(spec) or {}
+            record = planned.store.read(spec)
             what = spec.protocol_options.get("task" if spec.protocol == "restore" else "weights")
             label = f"{spec.protocol} {what}" if what else spec.protocol
-            if record.get("status") != "ok":
-                error = record.get("error", "no record")
-                error = error.get("message", error) if isinstance(error, dict) else error
-                if not (stop and "_Stop" in str(record.get("error"))):
-                    outcome.errors.append(f"{label}: the run failed: {error}")
+            if record is None or not record.ok:
+                error = record.error if record is not None else None
+                if not (stop and "_Stop" in str(error)):
+                    outcome.errors.append(f"{label}: the run failed: {error.message if error else 'no record'}")
                 continue
-            info = record.get("metric_info", {})
             outcome.quality[label] = {
-                k: v for k, v in record.get("metrics", {}).items() if info.get(k, {}).get("kind") == "quality"
+                k: v for k, v in record.metrics.items() if record.metric_info.get(k, {}).get("kind") == "quality"
             }
     return outcome
 

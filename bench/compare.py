@@ -29,7 +29,7 @@ from tabulate import tabulate
 
 from bench.metric_table import THROUGHPUT, Metric, is_rate
 from bench.records import Unreadable
-from bench.report import Group, load_groups, row_keys
+from bench.report import Group, RowConfig, load_groups, row_keys
 
 
 @dataclass
@@ -108,7 +108,7 @@ def samples(group: Group, metric: str) -> list[float]:
         return group.values(metric)
     out: list[float] = []
     for record in group.ok:
-        figure = record["throughput"].get(metric, {})
+        figure = record.throughput.get(metric, {})
         if figure.get("samples_items_per_s"):
             out += figure["samples_items_per_s"]
         elif figure.get("samples_s") and isinstance(figure.get("items_per_repeat"), int):
@@ -239,8 +239,7 @@ def contention(*groups: Group) -> float:
     worst = 1.0
     for group in groups:
         for record in group.ok:
-            env = record["environment"]
-            load, cpus = env.get("load_average"), env.get("cpu_count")
+            load, cpus = record.environment.get("load_average"), record.environment.get("cpu_count")
             if isinstance(load, dict) and isinstance(cpus, int) and cpus > 0:
                 values = [v for v in load.values() if isinstance(v, (int, float))]
                 worst = max(worst, *(v / cpus for v in values))
@@ -282,7 +281,7 @@ def _code_diff(base: Group, new: Group) -> str:
     NEW's, as words; "" when the same code made both, "?" when a record does not say."""
     from bench import identity
 
-    made = [[r.get("code_identity") for r in g.ok] for g in (base, new)]
+    made = [[r.code_identity for r in g.ok] for g in (base, new)]
     if not all(isinstance(c, dict) for side in made for c in side):
         return "?"
     parts = [
@@ -296,13 +295,13 @@ def _code_diff(base: Group, new: Group) -> str:
     return identity.describe(parts)
 
 
-def _config_diff(a: str, b: str) -> str:
-    da, db = json.loads(a), json.loads(b)
+def _config_diff(a: RowConfig, b: RowConfig) -> str:
     diffs = []
     for section in ("budget", "params", "options"):
-        for k in sorted(set(da[section]) | set(db[section])):
-            if da[section].get(k) != db[section].get(k):
-                diffs.append(f"{k} {da[section].get(k)} -> {db[section].get(k)}")
+        da, db = getattr(a, section), getattr(b, section)
+        for k in sorted(set(da) | set(db)):
+            if da.get(k) != db.get(k):
+                diffs.append(f"{k} {da.get(k)} -> {db.get(k)}")
     return ", ".join(diffs)
 
 

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from bench.records import is_number
+from bench.records import Record, is_number
 
 #: The costs' names, labels, units and directions are in :mod:`bench.metric_table` (kind ``cost``).
 FRACTIONS = {"time_to_90_s": 0.9, "time_to_99_s": 0.99}
@@ -38,7 +38,7 @@ def _first_reaching(points: list[tuple[float, float]], fraction: float) -> float
     return next(x for x, q in points if q >= target)
 
 
-def time_to_quality(record: dict, fraction: float) -> float | None:
+def time_to_quality(record: Record, fraction: float) -> float | None:
     """Seconds until the run first reached ``fraction`` of its final quality, None without a
     curve that says it.
 
@@ -48,7 +48,7 @@ def time_to_quality(record: dict, fraction: float) -> float | None:
       iterations): per image the first iteration at ``fraction`` x the last PSNR, at the image's
       seconds per iteration; summed over the images (the time the set needed).
     """
-    curves = record["details"].get("curves")
+    curves = record.details.get("curves")
     if isinstance(curves, list):
         key = next((k for k in CURVE_QUALITY if any(is_number(p.get(k)) for p in curves)), None)
         seconds = _epoch_seconds(curves)
@@ -60,7 +60,7 @@ def time_to_quality(record: dict, fraction: float) -> float | None:
             return None
         return sum(s for e, s in seconds.items() if e <= epoch)
     if isinstance(curves, dict) and curves:
-        entries = {e["image"]: e for e in record["details"]["per_image"]}
+        entries = {e["image"]: e for e in record.details["per_image"]}
         total = 0.0
         for image, curve in curves.items():
             entry = entries.get(image, {})
@@ -78,7 +78,7 @@ def time_to_quality(record: dict, fraction: float) -> float | None:
     return None
 
 
-def per_seed(group, key=lambda record: record["spec"]["seed"]) -> dict[str, list[float]]:
+def per_seed(group, key=lambda record: record.spec["seed"]) -> dict[str, list[float]]:
     """Cost name -> one value per seed (``key``: what one value stands for, e.g. a seed and a
     label budget's fold) of the group's successful records; records of one key are its shards.
     Names without any value are left out."""
@@ -87,12 +87,12 @@ def per_seed(group, key=lambda record: record["spec"]["seed"]) -> dict[str, list
         seeds.setdefault(key(record), []).append(record)
     out: dict[str, list[float]] = {}
     for records in seeds.values():
-        memory = [r.get("memory") for r in records if isinstance(r.get("memory"), dict)]
+        memory = [r.memory for r in records if isinstance(r.memory, dict)]
         kinds = {m.get("kind") for m in memory}
         if len(memory) == len(records) and len(kinds) == 1 and kinds <= set(MEMORY):
             if all(is_number(m.get("bytes")) for m in memory):
                 out.setdefault(MEMORY[kinds.pop()], []).append(max(m["bytes"] for m in memory) / 2**20)
-        wall = [r["timings"].get("wall_seconds") for r in records]
+        wall = [r.timings.get("wall_seconds") for r in records]
         if all(is_number(w) for w in wall):
             out.setdefault("run_seconds", []).append(sum(wall))
         for name, fraction in FRACTIONS.items():

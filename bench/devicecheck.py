@@ -231,24 +231,24 @@ def run_row(spec, reg, store, cache, device: torch.device, progress, label: str,
         return _row(spec, "error", error=_one_line(exc), compiling=compile_stats() if spec.switches.compile else None)
     if record is None:
         return _row(spec, state, error="another process holds this run's lock")
-    status, error = record["status"], record.get("error", {}).get("message")
-    if status != "ok" and _missing_optional_library(record.get("error", {})):
+    status, error = record.status, record.error.message if record.error else None
+    if record.error and _missing_optional_library(record.error):
         status, error = "skipped", f"optional library missing: {error}"
     return _row(
         spec,
         status,
         error=error,
-        wall_seconds=record["timings"].get("wall_seconds"),
+        wall_seconds=record.timings.get("wall_seconds"),
         peak_memory_mib=_peak_memory_mib(device),
-        metrics=record.get("metrics", {}),
+        metrics=record.metrics,
         throughput={
             name: {k: v.get(k) for k in ("items_per_s", "warm", "batch_size", "resolution") if k in v}
-            for name, v in record.get("throughput", {}).items()
+            for name, v in record.throughput.items()
             if isinstance(v, dict)
         },
         syncs=counter.report() if counter is not None else None,
-        accel=record.get("accel"),
-        ran_on=record.get("environment", {}).get("device"),
+        accel=record.accel,
+        ran_on=record.environment.get("device"),
         compiling=compile_stats() if spec.switches.compile else None,
     )
 
@@ -279,9 +279,10 @@ def compile_stats() -> dict:
 OPTIONAL_LIBRARIES = ("bm3d",)
 
 
-def _missing_optional_library(error: dict) -> bool:
-    return error.get("type") in ("ModuleNotFoundError", "ImportError") and any(
-        f"'{name}'" in error.get("message", "") for name in OPTIONAL_LIBRARIES
+def _missing_optional_library(error) -> bool:
+    """Whether a run's error (:class:`bench.records.RunError`) is an optional library's absence."""
+    return error.type in ("ModuleNotFoundError", "ImportError") and any(
+        f"'{name}'" in error.message for name in OPTIONAL_LIBRARIES
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bench import identity
 from bench.metric_table import is_rate
+from bench.records import Record
 from bench.report import Group
 
 #: The sections of a diff, in the order they are shown.
@@ -56,7 +57,7 @@ class Diff:
         return "\n".join(out) + "\n"
 
 
-def diff_records(a: dict, b: dict) -> Diff:
+def diff_records(a: Record, b: Record) -> Diff:
     """What differs from record ``a`` to record ``b`` (both checked by ``bench.records``)."""
     d = Diff()
     _sections(d, a, b)
@@ -70,27 +71,27 @@ def diff_groups(a: Group, b: Group) -> Diff:
     one side against the other's first where seeds do not match), metrics as means over seeds."""
     d = Diff()
     left, right = a.ok or a.records, b.ok or b.records
-    by_seed = {r["spec"]["seed"]: r for r in right}
-    for record in left:
-        _sections(d, record, by_seed.get(record["spec"]["seed"], right[0] if right else {}))
+    by_seed = {r.spec["seed"]: r for r in right}
+    for record in left:  # a row holds one record at least
+        _sections(d, record, by_seed.get(record.spec["seed"], right[0]))
     for name in _metric_names(a.ok, b.ok):
         d.metrics[name] = (_mean(a.values(name)), _mean(b.values(name)))
     return d
 
 
-def _sections(d: Diff, a: dict, b: dict) -> None:
-    d.add("code", _code(a.get("code_identity"), b.get("code_identity")))
-    d.add("commit", _commit(a.get("code") or {}, b.get("code") or {}))
-    env_a, env_b = a.get("environment") or {}, b.get("environment") or {}
+def _sections(d: Diff, a: Record, b: Record) -> None:
+    d.add("code", _code(a.code_identity, b.code_identity))
+    d.add("commit", _commit(a.code, b.code))
+    env_a, env_b = a.environment, b.environment
     d.add("packages", _packages(env_a, env_b))
     d.add("machine", _changed(env_a, env_b, ("python", "platform", "cpu", "cpu_count", "torch_threads")))
     d.add("device", _changed(env_a.get("device") or {}, env_b.get("device") or {}))
-    d.add("device", _changed(a.get("accel") or {}, b.get("accel") or {}))
-    spec_a, spec_b = a.get("spec") or {}, b.get("spec") or {}
+    d.add("device", _changed(a.accel, b.accel))
+    spec_a, spec_b = a.spec, b.spec
     for section in ("protocol_options", "params", "budget"):
-        d.add("spec", _changed(spec_a.get(section) or {}, spec_b.get(section) or {}))
+        d.add("spec", _changed(spec_a[section], spec_b[section]))
     d.add("spec", _changed(spec_a, spec_b, ("protocol", "seed", "budget_scale", "precision")))
-    d.add("data", _data(a.get("data_files") or {}, b.get("data_files") or {}))
+    d.add("data", _data(a.data_files, b.data_files))
     d.add("load", _load(env_a.get("load_average"), env_b.get("load_average")))
 
 
@@ -159,19 +160,19 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _metric_names(a: list[dict], b: list[dict]) -> list[str]:
+def _metric_names(a: list[Record], b: list[Record]) -> list[str]:
     names: dict[str, None] = {}
     for record in [*a, *b]:
-        names.update(dict.fromkeys(record.get("metrics") or {}))
+        names.update(dict.fromkeys(record.metrics))
     for record in [*a, *b]:
-        names.update(dict.fromkeys(k for k in record.get("throughput") or {} if is_rate(k)))
+        names.update(dict.fromkeys(k for k in record.throughput if is_rate(k)))
     return list(names)
 
 
-def _figure(record: dict, name: str) -> float | None:
-    if name in (record.get("metrics") or {}):
-        return record["metrics"][name]
-    return ((record.get("throughput") or {}).get(name) or {}).get("items_per_s")
+def _figure(record: Record, name: str) -> float | None:
+    if name in record.metrics:
+        return record.metrics[name]
+    return record.throughput.get(name, {}).get("items_per_s")
 
 
 def _mean(values: list[float]) -> float | None:

@@ -26,7 +26,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.records import Unreadable, iter_records
+from bench.records import Record, Unreadable, iter_records
 from bench.report import Group, group_records, row_keys
 
 
@@ -59,15 +59,15 @@ class RowHistory:
 
 def history(root: str | Path, unreadable: list[Unreadable] | None = None) -> list[RowHistory]:
     """Every row under ``root``, its versions in order and its metrics' series with their steps."""
-    by_code: dict[str, list[dict]] = {}
+    by_code: dict[str, list[Record]] = {}
     for _, record in iter_records(root, unreadable, history=True):
-        if record["status"] == "ok":
-            by_code.setdefault(json.dumps(record.get("code_identity"), sort_keys=True), []).append(record)
+        if record.ok:
+            by_code.setdefault(json.dumps(record.code_identity, sort_keys=True), []).append(record)
     rows: dict[tuple, list[Version]] = {}
     for code, records in by_code.items():
         groups = group_records(records)  # one version's records: a re-run of a seed replaces it
         for key, group in zip(row_keys(groups), groups):
-            ended = min(str(r.get("ended_at") or r.get("started_at") or "") for r in group.ok)
+            ended = min(str(r.ended_at or r.started_at or "") for r in group.ok)
             rows.setdefault(key, []).append(Version(_label(group.ok, code), ended, group))
     out = []
     for key in sorted(rows):
@@ -81,9 +81,9 @@ def history(root: str | Path, unreadable: list[Unreadable] | None = None) -> lis
     return out
 
 
-def _label(records: list[dict], code: str) -> str:
-    commits = {(r.get("code") or {}).get("git_commit") for r in records}
-    dirty = any((r.get("code") or {}).get("git_dirty") for r in records)
+def _label(records: list[Record], code: str) -> str:
+    commits = {r.code.get("git_commit") for r in records}
+    dirty = any(r.code.get("git_dirty") for r in records)
     commits.discard(None)
     if len(commits) == 1:
         return str(commits.pop())[:9] + ("*" if dirty else "")

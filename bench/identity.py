@@ -36,6 +36,10 @@ import types
 from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.records import Record
 
 #: The parts of a run's code, in the order reasons name them.
 PARTS = ("method", "dataset", "host")
@@ -84,15 +88,13 @@ def of_run(registry, spec) -> dict:
     return current | {"host": host(spec.protocol)}
 
 
-def of_record(record: dict) -> dict:
+def of_record(record: Record) -> dict:
     """The identity the installed code would give ``record``'s run, read without importing any
     plugin; a part is None when its plugin (or its protocol) is not installed here."""
-    plugins = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
-    spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
-    protocol = spec.get("protocol")
-    current: dict = {"host": host(protocol) if isinstance(protocol, str) and _protocol_module(protocol) else None}
+    protocol = record.spec["protocol"]
+    current: dict = {"host": host(protocol) if _protocol_module(protocol) else None}
     for kind in ("method", "dataset"):
-        entry = plugins.get(kind)
+        entry = record.plugins.get(kind)  # free-form in the schema: read defensively
         name = entry.get("plugin") if isinstance(entry, dict) else None
         current[kind] = plugin(name) if isinstance(name, str) else None
     return current
@@ -118,11 +120,11 @@ def changed(recorded: dict, current: dict) -> list[str]:
     return list(changes(recorded, current))
 
 
-def stale_reason(record: dict, current: dict | None = None) -> str | None:
+def stale_reason(record: Record, current: dict | None = None) -> str | None:
     """Why a record is stale against ``current`` (default: the installed code), or None if it is
     not: ``host code changed (bench.protocols.finetune)``."""
-    recorded = record.get("code_identity")
-    if not isinstance(recorded, dict):
+    recorded = record.code_identity
+    if recorded is None:
         return NOT_RECORDED
     found = changes(recorded, current if current is not None else of_record(record))
     if not found:

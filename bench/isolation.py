@@ -93,7 +93,7 @@ def _stop(process) -> None:
         process.join()
 
 
-def _died(spec, store, registry, exitcode: int, seconds: float) -> tuple[str, dict | None]:
+def _died(spec, store, registry, exitcode: int, seconds: float) -> tuple:
     """Record a run whose process ended without writing its record, unless another process holds
     or finished the spec meanwhile."""
     from bench.records import failure_record
@@ -103,9 +103,9 @@ def _died(spec, store, registry, exitcode: int, seconds: float) -> tuple[str, di
         f"the run's process {how} before it wrote a record (os._exit, a native crash or a CUDA "
         "error in the method); the suite went on"
     )
-    record = failure_record(spec, "ProcessDied", message, message)
-    record["exit_code"] = exitcode
-    record["timings"] = {"wall_seconds": round(seconds, 3)}
+    record = failure_record(
+        spec, "ProcessDied", message, message, {"exit_code": exitcode, "timings": {"wall_seconds": round(seconds, 3)}}
+    )
     lock = store.claim(spec)
     if lock is None:
         return "busy", None
@@ -114,7 +114,7 @@ def _died(spec, store, registry, exitcode: int, seconds: float) -> tuple[str, di
         if done is not None:
             return "skipped", done
         store.write(spec, record)
-        registry.call_run_finished(record)
+        registry.call_run_finished(record.to_dict())
     finally:
         lock.release()
     return "ran", record

@@ -29,7 +29,7 @@ def image_values(group, metric: str) -> dict[str, float]:
     """Image -> the group's value of ``metric`` on it, the mean over its seeds."""
     found: dict[str, list[float]] = {}
     for record in group.ok:
-        for entry in record["details"]["per_image"]:
+        for entry in record.details["per_image"]:
             if metric in entry:
                 found.setdefault(entry["image"], []).append(entry[metric])
     return {image: statistics.fmean(values) for image, values in found.items()}
@@ -39,7 +39,7 @@ def input_checksums(group) -> dict[str, set[str | None]]:
     """Image -> the checksums of the degraded inputs its records restored (None: not recorded)."""
     out: dict[str, set[str | None]] = {}
     for record in group.ok:
-        for entry in record["details"]["per_image"]:
+        for entry in record.details["per_image"]:
             value = entry.get("input_sha256")
             out.setdefault(entry["image"], set()).add(value if isinstance(value, str) else None)
     return out
@@ -149,7 +149,7 @@ def tables(rows: list[dict], groups_of: dict[int, object]) -> list[ImageTable]:
 def from_groups(groups: list, rows: list[dict]) -> list[ImageTable]:
     """The image tables of these groups' restoration leaderboards (``rows``:
     ``bench.report.leaderboard(groups)``, which ranks by image through this module)."""
-    by_records = {tuple(r["key"] for r in g.records): g for g in groups}
+    by_records = {tuple(r.key for r in g.records): g for g in groups}
     return tables(rows, {id(r): by_records[tuple(r["records"])] for r in rows})
 
 

@@ -8,6 +8,7 @@ the run is done; a "failed" record is kept as evidence and the run is tried agai
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from bench.paths import absolute, as_if_created, first_link, refuse_links
 #: :data:`RECORD` below states the layout. Records of any version up to this one are read and
 #: brought up to it by :func:`upgrade`; a newer one is refused (written by a newer bench).
 #: 2: ``code_identity`` names the modules of each part, hashed after parsing (``bench.identity``).
-SCHEMA_VERSION = 2
+#: 3: the precision a run used is ``accel.precision`` alone (no top-level ``precision``).
+SCHEMA_VERSION = 3
 #: write_json_atomic's temporary files end so; one left behind was being written when its
 #: process was killed.
 TMP_SUFFIX = ".tmp"
@@ -90,13 +92,13 @@ def key_of(spec: dict) -> str:
     return run_key(identity_of(spec))
 
 
-def check_key(record: dict) -> None:
+def check_key(record: Record) -> None:
     """InvalidRecord unless the record's key is the hash of its spec: a spec edited under its key
     (epochs, seed, lr changed by hand) is no longer evidence of the run the key names."""
-    expected = key_of(record["spec"])
-    if record["key"] != expected:
+    expected = key_of(record.spec)
+    if record.key != expected:
         raise InvalidRecord(
-            f"its key {_show(record['key'])} is not the hash of its spec ({expected}): "
+            f"its key {_show(record.key)} is not the hash of its spec ({expected}): "
             "the spec was changed after the run; not trusted"
         )
 
@@ -105,7 +107,7 @@ class ResultStore:
     """``stale(spec, record)`` says why a finished record no longer counts as done (made by other
     code, see ``bench.identity``) or returns None; without it every "ok" record is done."""
 
-    def __init__(self, root: str | Path, stale: Callable[[object, dict], str | None] | None = None):
+    def __init__(self, root: str | Path, stale: Callable[[object, Record], str | None] | None = None):
         self.root = absolute(root)  # once: a method's os.chdir cannot move later records
         self.stale = stale
         self._warned: set[Path] = set()  # records whose key is not their spec's, said once
@@ -119,36 +121,36 @@ class ResultStore:
             refuse_links(self.root, linked)
         return path
 
-    def read(self, spec) -> dict | None:
-        """The spec's record as written, or None when there is none or it is not a valid record
+    def read(self, spec) -> Record | None:
+        """The spec's record, or None when there is none or it is not a valid record
         (truncated, not in the schema): such a run is not done and runs again."""
         path = self.path_for(spec)
         try:
-            raw = _load_json(path)
-            check_key(check_record(raw))
+            record = check_record(_load_json(path))
+            check_key(record)
         except InvalidRecord as exc:
             if path.is_file() and "not trusted" in str(exc) and path not in self._warned:
                 self._warned.add(path)
                 print(f"warning: {path}: {exc}: it runs again", file=sys.stderr)
             return None
-        return raw
+        return record
 
-    def finished(self, spec) -> dict | None:
+    def finished(self, spec) -> Record | None:
         """The spec's record when it is finished ("ok", not stale, and run on the device kind and
         with the switches the spec asks for here: ``bench.accel.mismatch``), else None."""
         from bench.accel import mismatch
 
         record = self.read(spec)
-        ok = record is not None and record["status"] == "ok" and not (self.stale and self.stale(spec, record))
+        ok = record is not None and record.ok and not (self.stale and self.stale(spec, record))
         return record if ok and mismatch(spec, record) is None else None
 
     def is_done(self, spec) -> bool:
         return self.finished(spec) is not None
 
-    def write(self, spec, record: dict) -> Path:
+    def write(self, spec, record: Record) -> Path:
         path = self.path_for(spec)
         supersede(path)
-        write_json_atomic(path, record)
+        write_json_atomic(path, record.to_dict())
         return path
 
     def claim(self, spec) -> FileLock | None:
@@ -193,9 +195,9 @@ def supersede(path: Path) -> Path | None:
         old = read_record(path)
     except InvalidRecord:
         return None
-    if old["status"] != "ok":
+    if not old.ok:
         return None
-    when = "".join(c for c in str(old.get("ended_at") or old.get("started_at") or "") if c.isalnum()) or "unknown"
+    when = "".join(c for c in str(old.ended_at or old.started_at or "") if c.isalnum()) or "unknown"
     kept = path.parent / SUPERSEDED / f"{path.stem}@{when[:15]}.json"
     kept.parent.mkdir(exist_ok=True)
     os.replace(path, kept)
@@ -225,7 +227,7 @@ class Unreadable:
 
 def iter_records(
     root: str | Path, unreadable: list[Unreadable] | None = None, history: bool = False
-) -> Iterator[tuple[Path, dict]]:
+) -> Iterator[tuple[Path, Record]]:
     """Every record under ``root`` (a results folder or a single JSON file), checked against the
     schema and with its optional sections filled in (see :func:`check_record`); with ``history``,
     the superseded records too (:func:`supersede`).
@@ -245,7 +247,7 @@ def iter_records(
         try:
             if first_link(root, path) is not None:  # its target may be anywhere: not the results'
                 raise InvalidRecord(f"reached through the symbolic link {first_link(root, path)}: not read")
-            record = read_record(path)
+            record = check_record(_load_json(path))
             check_key(record)
         except InvalidRecord as exc:
             bad = Unreadable(path, str(exc))
@@ -257,9 +259,13 @@ def iter_records(
         yield path, record
 
 
-def read_record(path: Path) -> dict:
-    """The record in ``path``, checked and filled in; InvalidRecord says what is wrong."""
-    return check_record(_load_json(path))
+def read_record(path: Path) -> Record:
+    """The record in ``path``, checked and filled in (:func:`check_record`); InvalidRecord says
+    what is wrong, in one line naming the file and the field."""
+    try:
+        return check_record(_load_json(path))
+    except InvalidRecord as exc:
+        raise InvalidRecord(f"{path}: {exc}") from None
 
 
 def _load_json(path: Path):
@@ -511,6 +517,12 @@ THROUGHPUT = fields(
         "samples_items_per_s": list_of(NUMBER),
         "samples_s": list_of(NUMBER),
         "repeats": INT,
+        "items_per_repeat": lambda v, where: (list_of(INT) if isinstance(v, list) else INT)(v, where),
+        "median_s": NUMBER,
+        "min_s": NUMBER,
+        "max_s": NUMBER,
+        "batch_size": INT,
+        "precision": TEXT,
         "label": TEXT,
         "unit": TEXT,
     }
@@ -533,9 +545,7 @@ DETAILS = fields(
 )
 RECORD = fields(
     required={
-        "schema_version": _kind(
-            lambda v: type(v) is int and 1 <= v <= SCHEMA_VERSION, f"a version this bench reads (1 to {SCHEMA_VERSION})"
-        ),
+        "schema_version": INT,  # checked against what this bench reads before anything else
         "key": NAME,
         "spec": SPEC,
         "status": one_of("ok", "failed"),
@@ -567,63 +577,202 @@ RECORD = fields(
         "data_files": map_of(fields(optional={"sha256": nullable(TEXT), "md5": nullable(TEXT)})),
         "code": MAP,
         "plugins": MAP,
-        "accel": MAP,
-        "precision": TEXT,
+        "accel": fields(  # null: a switch the device did not report (a mocked or failed one)
+            optional={
+                "precision": nullable(TEXT),
+                **{k: nullable(BOOL) for k in ("channels_last", "compile", "tf32", "cudnn_benchmark")},
+            }
+        ),
+        "code_identity": MAP,  # part -> what made it (bench.identity)
+        "memory": nullable(MAP),  # the protocol's peak memory (bench.peakmem)
+        "diverged": nullable(TEXT),
+        "device_unusable": nullable(TEXT),
     },
     defaults={
         "metrics": {},
         "metric_info": {},
         "throughput": {},
         "timings": {},
-        "published": None,
-        "error": {},
         "environment": {},
         "details": {},
         "artifacts": [],
         "ended_at": "",
         "data_files": {},
+        "code": {},
+        "plugins": {},
+        "accel": {},
     },
 )
 
 
-def check_record(data: object) -> dict:
-    """``data`` as a record of the schema above, every optional section present (an absent
-    ``metrics`` is ``{}``), so readers index it directly; unknown keys are kept as they are.
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """Why a run failed: the exception's type, its first line and the traceback."""
+
+    type: str = "error"
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One run's record as code reads it: what :data:`RECORD` checks, every optional section
+    present (an absent ``metrics`` is ``{}``). Made by :func:`make_record` (a run) or
+    :func:`check_record` (a file); :meth:`to_dict` is the JSON written, under the same field names.
+    The sections inside (metrics, throughput, details ...) stay checked JSON objects: protocols
+    and plugins add their own entries to them."""
+
+    key: str
+    spec: dict
+    status: str  # "ok" or "failed"
+    schema_version: int = SCHEMA_VERSION
+    started_at: str | None = None
+    ended_at: str | None = ""
+    plugins: dict = field(default_factory=dict)
+    code_identity: dict | None = None
+    published: list | None = None  # None: written before records carried them
+    accel: dict = field(default_factory=dict)  # how it ran: precision, channels_last, compile ...
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_info: dict[str, dict] = field(default_factory=dict)
+    throughput: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    memory: dict | None = None
+    diverged: str | None = None  # where a logged loss became NaN or infinite
+    device_unusable: str | None = None  # why the device cannot run more (the suite stops)
+    error: RunError | None = None  # set when status is "failed"
+    code: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    data_files: dict = field(default_factory=dict)
+    artifacts: list[dict] = field(default_factory=list)
+    #: Top-level fields this bench does not know (written by a plugin or a later bench): kept.
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def precision(self) -> str | None:
+        """The precision the run used (``accel.precision``; the spec says what was asked)."""
+        return self.accel.get("precision")
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.timings.get("wall_seconds", 0.0)
+
+    def to_dict(self) -> dict:
+        """The record as JSON writes it (fields left at None are not written)."""
+        out = {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value is None and name in _OMITTED_WHEN_NONE:
+                continue
+            out[name] = (
+                {"type": value.type, "message": value.message, "traceback": value.traceback}
+                if name == "error"
+                else value
+            )
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Record:
+        """A checked record (:data:`RECORD`, current version) as a Record; use :func:`check_record`."""
+        known = {name: data[name] for name in _FIELDS if name in data}
+        if "error" in known:
+            known["error"] = RunError(**{k: known["error"][k] for k in ("type", "message", "traceback")})
+        elif data["status"] == "failed":
+            known["error"] = RunError()
+        return cls(**known, extra={k: v for k, v in data.items() if k not in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "extra")
+_OMITTED_WHEN_NONE = {"code_identity", "published", "memory", "diverged", "device_unusable", "error"}
+
+
+def make_record(spec, status: str, sections: dict, error: RunError | None = None) -> Record:
+    """The record of one run of ``spec`` (a :class:`bench.suite.RunSpec`): the one constructor,
+    for the runner, a failed worker and a dead process alike. ``sections`` are the record's other
+    fields (the protocol's result, the environment ...); a name this bench does not know is kept
+    in ``extra``. ``ended_at`` and ``code`` are now's unless given. The schema fills in its
+    defaults, so the record made is the record read back; one the schema refuses (a protocol's
+    bad section) is made as given, and the reader refuses it: the run counts as not done."""
+    sections = {k: v for k, v in sections.items() if k not in ("schema_version", "key", "spec", "status", "error")}
+    sections.setdefault("ended_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    sections.setdefault("code", code_version())
+    record = Record(
+        key=spec.key,
+        spec=spec.to_dict(),
+        status=status,
+        error=error,
+        **{k: v for k, v in sections.items() if k in _FIELDS},
+        extra={k: v for k, v in sections.items() if k not in _FIELDS},
+    )
+    try:
+        return Record.from_dict(RECORD(record.to_dict(), ""))
+    except InvalidRecord:
+        return record
+
+
+def check_record(data: object) -> Record:
+    """``data`` (a record's JSON) as a :class:`Record` of the current schema: the one way records
+    are read. Bounds first (no check walks a huge value), then the version (a newer one is refused),
+    then :func:`upgrade` brings an older one up to this version, then :data:`RECORD` checks it.
     Raises InvalidRecord naming the first field that is wrong."""
-    if isinstance(data, dict) and "schema_version" not in data:
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"the record: expected a JSON object, got {_show(data)}")
+    if "schema_version" not in data:
         raise InvalidRecord("not a result record (no schema_version)")
     if _depth(data) > MAX_DEPTH:
         raise InvalidRecord(f"nested deeper than {MAX_DEPTH} levels")
     check_bounds(data)
-    record = RECORD(data, "")
+    version = data["schema_version"]
+    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
+        raise InvalidRecord(
+            f"schema_version: expected a version this bench reads (1 to {SCHEMA_VERSION}), got {_show(version)}"
+        )
+    record = RECORD(upgrade(copy.deepcopy(data)), "")
     if record["status"] == "ok" and "metrics" not in data:
         raise InvalidRecord("metrics: missing (status is ok)")
-    return upgrade(record)
+    return Record.from_dict(record)
 
 
 def upgrade(record: dict) -> dict:
-    """``record`` (checked, of any version this bench reads) in the current schema: each version's
-    changes applied in turn, as asv's ``update_to_N`` do, so readers see one layout. Nothing is
-    dropped; what the new layout cannot say is kept beside it.
-
-    1 -> 2: a part of ``code_identity`` was one hash over the raw bytes of its files (``source``);
-    it is kept as ``source_v1``, which ``bench.identity`` compares with the installed files hashed
-    the same way (the same bytes: current), since per-module hashes cannot be made from it.
-    """
-    if record["schema_version"] < 2:
-        code = record.get("code_identity")
-        if isinstance(code, dict):
-            record["code_identity"] = {
-                part: {
-                    **{k: v for k, v in value.items() if k != "source"},
-                    "source_v1": value.get("source"),
-                }
-                if isinstance(value, dict) and "modules" not in value
-                else value
-                for part, value in code.items()
-            }
-        record["schema_version"] = 2
+    """``record`` (a record's JSON of any version this bench reads) in the current layout: each
+    version's step applied in turn, as asv's ``update_to_N`` do, so readers see one layout. Nothing
+    is dropped; what the new layout cannot say is kept beside it. No step touches ``spec``: the
+    key stays its hash, and an upgraded record is as current as it was (not stale)."""
+    for version, step in sorted(_STEPS.items()):
+        if record["schema_version"] < version:
+            step(record)
+            record["schema_version"] = version
     return record
+
+
+def _update_to_2(record: dict) -> None:
+    """A part of ``code_identity`` was one hash over the raw bytes of its files (``source``); it is
+    kept as ``source_v1``, which ``bench.identity`` compares with the installed files hashed the
+    same way (the same bytes: current), since per-module hashes cannot be made from it."""
+    code = record.get("code_identity")
+    if isinstance(code, dict):
+        record["code_identity"] = {
+            part: {**{k: v for k, v in value.items() if k != "source"}, "source_v1": value.get("source")}
+            if isinstance(value, dict) and "modules" not in value
+            else value
+            for part, value in code.items()
+        }
+
+
+def _update_to_3(record: dict) -> None:
+    """The precision a run used was written twice, top-level ``precision`` and ``accel.precision``:
+    it is ``accel.precision`` alone now (``spec.precision`` is what was asked, maybe "auto")."""
+    accel = record.setdefault("accel", {})
+    if "precision" in record and isinstance(accel, dict):  # not an object: the schema says so
+        accel.setdefault("precision", record.pop("precision"))
+
+
+#: version -> the step that brings a record of the version before it up to it.
+_STEPS = {2: _update_to_2, 3: _update_to_3}
 
 
 # -- environment ------------------------------------------------------------------------------
@@ -748,16 +897,6 @@ def _nvidia_driver() -> str | None:
         return None
 
 
-def failure_record(spec, kind: str, message: str, details: str) -> dict:
+def failure_record(spec, kind: str, message: str, details: str, sections: dict | None = None) -> Record:
     """The failed record of a run whose process died before it could write its own."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "key": spec.key,
-        "spec": spec.to_dict(),
-        "status": "failed",
-        "started_at": None,
-        "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "error": {"type": kind, "message": message, "traceback": details},
-        "timings": {},
-        "code": code_version(),
-    }
+    return make_record(spec, "failed", {"started_at": None, **(sections or {})}, RunError(kind, message, details))

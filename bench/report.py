@@ -27,11 +27,30 @@ from tabulate import tabulate
 from bench import accel, costs, metric_table, stats
 from bench.metric_table import QUALITY, Metric, is_rate, ordered, ranking
 from bench.protocols import named_setting
-from bench.records import Unreadable, iter_records
+from bench.records import Record, Unreadable, iter_records
 
 #: The rates the host measures (:mod:`bench.metric_table`); a method's own (``ctx.measure`` /
 #: ``ctx.timed``) come with the label and unit it declared (:func:`bench.rate`), carried by the record.
 THROUGHPUTS = tuple(name for name in metric_table.METRICS if is_rate(name))
+
+
+@dataclass(frozen=True, slots=True)
+class RowConfig:
+    """What sets a row apart from its table's others: params, budget, protocol options (a shard's
+    images and a label budget's folds merged) and how it ran (``bench.accel.run_as``)."""
+
+    params: dict
+    budget: dict
+    options: dict
+    run_as: str
+
+    @property
+    def text(self) -> str:
+        """The configuration as one JSON text: rows sort by it and two equal ones are one row."""
+        return json.dumps(
+            {"params": self.params, "budget": self.budget, "options": self.options, "run_as": self.run_as},
+            sort_keys=True,
+        )
 
 
 @dataclass
@@ -40,17 +59,17 @@ class Group:
     dataset: str
     protocol: str
     method: str
-    config: str  # params + budget, as text
-    records: list[dict] = field(default_factory=list)  # in the schema of bench.records (checked, filled in)
+    config: RowConfig
+    records: list[Record] = field(default_factory=list)
     images: tuple[str, ...] = ()  # the images a sharded row covers, named in its setting; (): the whole set
 
     @property
-    def ok(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "ok"]
+    def ok(self) -> list[Record]:
+        return [r for r in self.records if r.ok]
 
     @property
     def seeds(self) -> list[int]:
-        return sorted({r["spec"]["seed"] for r in self.ok})
+        return sorted({r.spec["seed"] for r in self.ok})
 
     def values(self, metric: str) -> list[float]:
         """One value per successful seed (and fold, under a label budget): a quality metric or a
@@ -65,7 +84,7 @@ class Group:
         for r in self.ok:
             value = _figure(r, metric)
             if value is not None:
-                by_seed.setdefault(_seed_and_fold(r), []).append((max(len(r["details"]["per_image"]), 1), value))
+                by_seed.setdefault(_seed_and_fold(r), []).append((max(len(r.details["per_image"]), 1), value))
         out = {}
         for seed, figures in by_seed.items():
             total = sum(n for n, _ in figures)
@@ -80,21 +99,21 @@ class Group:
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}
         for r in self.ok:
-            names.update(dict.fromkeys(r["metrics"]))
+            names.update(dict.fromkeys(r.metrics))
         return list(names)
 
     def throughput_names(self) -> list[str]:
         """The host's rates, then the method's own in the order its records give them."""
         own: dict[str, None] = {}
         for r in self.ok:
-            own.update(dict.fromkeys(k for k in r["throughput"] if is_rate(k) and k not in THROUGHPUTS))
+            own.update(dict.fromkeys(k for k in r.throughput if is_rate(k) and k not in THROUGHPUTS))
         return [*THROUGHPUTS, *own]
 
     def labels(self) -> dict[str, str]:
         """Header labels a method declared for its own rates (``ctx.measure(..., label=...)``)."""
         out: dict[str, str] = {}
         for r in self.ok:
-            for name, figure in r["throughput"].items():
+            for name, figure in r.throughput.items():
                 if figure.get("label"):
                     out.setdefault(name, figure["label"])
         return out
@@ -111,7 +130,7 @@ class Group:
         return {**recorded, **self.metric(name).info(recorded.get("convention", ""))}
 
     def _recorded_info(self, name: str) -> dict:
-        return next((r["metric_info"][name] for r in self.records if name in r["metric_info"]), {})
+        return next((r.metric_info[name] for r in self.records if name in r.metric_info), {})
 
     @property
     def stale(self) -> list[str]:
@@ -123,28 +142,28 @@ class Group:
 
     @property
     def device(self) -> str:
-        names = sorted({r["environment"]["device"]["name"] for r in self.ok})
+        names = sorted({r.environment["device"]["name"] for r in self.ok})
         return ", ".join(names)
 
 
-def _figure(record: dict, metric: str) -> float | None:
-    if metric in record["metrics"]:
-        return record["metrics"][metric]
-    return record["throughput"].get(metric, {}).get("items_per_s") or None
+def _figure(record: Record, metric: str) -> float | None:
+    if metric in record.metrics:
+        return record.metrics[metric]
+    return record.throughput.get(metric, {}).get("items_per_s") or None
 
 
 #: What a row can be marked with, shown after its label in ``bench table`` and in the report:
 #: name -> whether a group's records earn the mark. A new mark is one entry here.
 ROW_MARKS: dict[str, Callable[[Group], bool]] = {
     "stale": lambda group: bool(group.stale),  # made by other code than is installed (bench.identity)
-    "diverged": lambda group: any(r.get("diverged") for r in group.ok),  # a loss became NaN or infinite
+    "diverged": lambda group: any(r.diverged for r in group.ok),  # a loss became NaN or infinite
 }
 
 
-def _config_text(spec: dict) -> str:
-    if spec["options"].get("weights") == "random":  # the control: its method's budget was never spent
+def _config_text(config: RowConfig) -> str:
+    if config.options.get("weights") == "random":  # the control: its method's budget was never spent
         return "none (random weights)"
-    return " ".join(f"{k}={v}" for k, v in sorted(spec["budget"].items()))
+    return " ".join(f"{k}={v}" for k, v in sorted(config.budget.items()))
 
 
 def load_groups(path: str | Path, unreadable: list[Unreadable] | None = None) -> list[Group]:
@@ -161,30 +180,27 @@ def _shard(spec: dict) -> list[str] | None:
     return [str(i) for i in (images if isinstance(images, list) else [images])]
 
 
-def group_records(records: Iterable[dict]) -> list[Group]:
+def group_records(records: Iterable[Record]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for record in records:
-        spec = record["spec"]
+        spec = record.spec
         options = spec["protocol_options"]
         if _shard(spec) is not None:  # one row for all of a set's shards; "sharded" keeps a whole-set run apart
             options = {k: v for k, v in options.items() if k != "images"} | {"sharded": True}
         options = _folds_merged(options)
-        config = json.dumps(
-            {"params": spec["params"], "budget": spec["budget"], "options": options, "run_as": accel.run_as(record)},
-            sort_keys=True,
-        )
-        key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config)
+        config = RowConfig(spec["params"], spec["budget"], options, accel.run_as(record))
+        key = (spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config.text)
         group = groups.setdefault(key, Group(spec["suite"], spec["dataset"], spec["protocol"], spec["method"], config))
         # A failed attempt is superseded by a later successful run of the same spec.
         group.records.append(record)
     for group in groups.values():
-        by_key: dict[str, dict] = {}
-        for r in sorted(group.records, key=lambda r: r["ended_at"] or ""):
-            if r["key"] not in by_key or by_key[r["key"]]["status"] != "ok":
-                by_key[r["key"]] = r
+        by_key: dict[str, Record] = {}
+        for r in sorted(group.records, key=lambda r: r.ended_at or ""):
+            if r.key not in by_key or not by_key[r.key].ok:
+                by_key[r.key] = r
         group.records = list(by_key.values())
     _name_shard_images(list(groups.values()))
-    return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config))
+    return sorted(groups.values(), key=lambda g: (g.suite, g.dataset, g.protocol, g.method, g.config.text))
 
 
 def _name_shard_images(groups: list[Group]) -> None:
@@ -192,20 +208,20 @@ def _name_shard_images(groups: list[Group]) -> None:
     the same table restored (then the two are one table: the split was only how it ran)."""
     whole: dict[tuple, list[set[str]]] = {}
     for g in groups:
-        if not json.loads(g.config)["options"].get("sharded"):
-            restored = {e["image"] for r in g.ok for e in r["details"]["per_image"]}
+        if not g.config.options.get("sharded"):
+            restored = {e["image"] for r in g.ok for e in r.details["per_image"]}
             whole.setdefault((g.suite, g.dataset, g.protocol, _setting(g)), []).append(restored)
     for g in groups:
-        if json.loads(g.config)["options"].get("sharded"):
-            covered = {name for r in g.ok for name in _shard(r["spec"]) or ()}
+        if g.config.options.get("sharded"):
+            covered = {name for r in g.ok for name in _shard(r.spec) or ()}
             if covered not in whole.get((g.suite, g.dataset, g.protocol, _setting(g)), []):
                 g.images = tuple(sorted(covered))
 
 
-def _seed_and_fold(record: dict) -> tuple:
+def _seed_and_fold(record: Record) -> tuple:
     """What one value of a row stands for: a seed, and under a label budget its fold (split seed)."""
-    options = record["spec"]["protocol_options"]
-    return record["spec"]["seed"], options.get("split_seed") if "labels" in options else None
+    options = record.spec["protocol_options"]
+    return record.spec["seed"], options.get("split_seed") if "labels" in options else None
 
 
 def _folds_merged(options: dict) -> dict:
@@ -279,13 +295,13 @@ def leaderboard(groups: list[Group]) -> list[dict]:
     rows = []
     by_labels: dict[int, float] = {}  # row id -> its label budget's order
     for g in groups:
-        budget_text, budget_order = label_budget(json.loads(g.config)["options"])
+        budget_text, budget_order = label_budget(g.config.options)
         row = {
             "suite": g.suite,
             "dataset": g.dataset,
             "protocol": g.protocol,
             "method": g.method,
-            "budget": _config_text(json.loads(g.config)),
+            "budget": _config_text(g.config),
             "seeds": g.seeds,
             "runs_ok": len(g.ok),
             "runs_failed": len(g.records) - len(g.ok),
@@ -296,14 +312,14 @@ def leaderboard(groups: list[Group]) -> list[dict]:
             "metrics": {},
             "stale": g.stale,
             "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
-            "records": [r["key"] for r in g.records],  # which records make the row (ok and failed)
+            "records": [r.key for r in g.records],  # which records make the row (ok and failed)
         }
         row["headers"] = g.labels()
         for metric in [*g.metric_names(), *g.throughput_names()]:
             values = g.values(metric)
             if values:
                 row["metrics"][metric] = summarize(values)
-        train = [r["timings"]["train_seconds"] for r in g.ok if r["timings"].get("train_seconds")]
+        train = [r.timings["train_seconds"] for r in g.ok if r.timings.get("train_seconds")]
         if train:
             row["metrics"]["train_seconds"] = {**summarize(train), "std": None}
         for name, values in costs.per_seed(g, _seed_and_fold).items():
@@ -336,7 +352,7 @@ def summarize(values: list[float]) -> dict:
 def _setting(g: Group) -> str:
     """What splits a protocol's records into separate tables: for restoration the task and its
     scale / noise level / mask (one table per task and scale) and any image subset."""
-    options = json.loads(g.config)["options"]  # a record's options: any JSON, shown as text
+    options = g.config.options  # a record's options: any JSON, shown as text
     if g.protocol != "restore":
         return named_setting(g.protocol, options)  # a representation protocol's recipe / probe, when named
     task = str(options.get("task", ""))
@@ -366,7 +382,7 @@ def _g(value) -> str:
 
 def _features(g: Group) -> str:
     """The read-out the host chose (protocol option feature_sweep), per distinct choice over seeds."""
-    chosen = [r["details"]["features"]["chosen"] for r in g.ok]
+    chosen = [r.details["features"]["chosen"] for r in g.ok]
     texts = dict.fromkeys(" ".join(f"{k}={v}" for k, v in c.items()) for c in chosen if c)
     return " / ".join(texts)
 
@@ -379,7 +395,7 @@ def _label_rows(rows: list[dict], groups: list[Group]) -> None:
 def labels(groups: list[Group]) -> list[str]:
     """Name each group so rows of one table can be told apart: the method, "(random weights)" for
     the representation protocols' control, and the params that differ between its rows."""
-    configs = [json.loads(g.config) for g in groups]
+    configs = [g.config for g in groups]
     tables: dict[tuple, list[int]] = {}
     for i, g in enumerate(groups):
         tables.setdefault((g.suite, g.dataset, g.protocol, _setting(g), g.method), []).append(i)
@@ -388,12 +404,12 @@ def labels(groups: list[Group]) -> list[str]:
         varying = _varying([configs[i] for i in members])
         for i in members:
             label = groups[i].method
-            if configs[i]["options"].get("weights") == "random":
+            if configs[i].options.get("weights") == "random":
                 label += " (random weights)"
             if varying:
-                label += " " + " ".join(f"{k}={configs[i][section].get(k)}" for section, k in varying)
-            if len({configs[m].get("run_as") for m in members}) > 1:  # one spec run on two kinds of device
-                label += f" [{configs[i].get('run_as')}]"
+                label += " " + " ".join(f"{k}={getattr(configs[i], section).get(k)}" for section, k in varying)
+            if len({configs[m].run_as for m in members}) > 1:  # one spec run on two kinds of device
+                label += f" [{configs[i].run_as}]"
             out[i] = label
     return out
 
@@ -403,21 +419,21 @@ def labels(groups: list[Group]) -> list[str]:
 SHOWN_ELSEWHERE = {"weights", "images", "sharded", "labels", "split_seed"}
 
 
-def _varying(configs: list[dict]) -> list[tuple[str, str]]:
+def _varying(configs: list[RowConfig]) -> list[tuple[str, str]]:
     """(section, key) of the params, then the protocol options, whose values differ between these
     configurations: what a label must show to tell them apart (``monitor_every=10``)."""
     out = []
     for section in ("params", "options"):
         # The label budget has its own column; a budget row's folds (split seeds) are its spread.
-        keys = sorted({k for c in configs for k in c[section]} - SHOWN_ELSEWHERE)
+        keys = sorted({k for c in configs for k in getattr(c, section)} - SHOWN_ELSEWHERE)
         out += [(section, k) for k in keys if len(_values_of(configs, section, k)) > 1]
     return out
 
 
-def _values_of(configs: list[dict], section: str, key: str) -> set[str]:
+def _values_of(configs: list[RowConfig], section: str, key: str) -> set[str]:
     """The distinct values of one key; a split seed only where it is set (a budget row has none)."""
-    given = [c for c in configs if key in c[section]] if key == "split_seed" else configs
-    return {json.dumps(c[section].get(key), sort_keys=True) for c in given}
+    given = [c for c in configs if key in getattr(c, section)] if key == "split_seed" else configs
+    return {json.dumps(getattr(c, section).get(key), sort_keys=True) for c in given}
 
 
 def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
@@ -432,7 +448,7 @@ def row_keys(groups: list[Group]) -> list[tuple[str, str, str, str]]:
 
 
 def _budget_tag(g: Group) -> str:
-    text = label_budget(json.loads(g.config)["options"])[0]
+    text = label_budget(g.config.options)[0]
     return "" if text == "all" else f" [labels {text}]"
 
 

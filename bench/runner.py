@@ -28,7 +28,17 @@ from bench.data.validate import check_split
 from bench.interrupt import Interrupted
 from bench.progress import Progress, format_seconds
 from bench.protocols import PROTOCOLS
-from bench.records import MAX_TEXT, MAX_TRACEBACK, SCHEMA_VERSION, ResultStore, code_version, environment, load_average
+from bench.records import (
+    MAX_TEXT,
+    MAX_TRACEBACK,
+    Record,
+    ResultStore,
+    RunError,
+    code_version,
+    environment,
+    load_average,
+    make_record,
+)
 from bench.registry import Registry
 from bench.suite import RunSpec
 
@@ -182,9 +192,9 @@ def run_specs(
             left.append(spec)
         else:
             _tally(outcome, durations, progress, spec, label, state, record)
-            if record is not None and record.get("device_unusable"):
+            if record is not None and record.device_unusable:
                 progress.message(
-                    f"the device is unusable ({record['device_unusable']}): stopping the suite; "
+                    f"the device is unusable ({record.device_unusable}): stopping the suite; "
                     f"{len(todo) - i} runs not started (run the suite again in a new process)"
                 )
                 return outcome
@@ -204,11 +214,9 @@ def _tally(outcome: SuiteOutcome, durations: list, progress: Progress, spec, lab
     elif state == "skipped":  # finished by another process since we looked
         outcome.skipped.append(spec.label)
     else:
-        durations.append(record["timings"].get("wall_seconds", 0.0))
-        (outcome.ran if record["status"] == "ok" else outcome.failed).append(spec.label)
-        progress.run_finished(
-            label, summary(record) if record["status"] == "ok" else f"FAILED: {record['error']['message']}"
-        )
+        durations.append(record.wall_seconds)
+        (outcome.ran if record.ok else outcome.failed).append(spec.label)
+        progress.run_finished(label, summary(record) if record.ok else f"FAILED: {record.error.message}")
 
 
 def execute(
@@ -219,7 +227,7 @@ def execute(
     progress: Progress,
     label: str,
     note: str = "",
-) -> tuple[str, dict | None]:
+) -> tuple[str, Record | None]:
     """Claim one spec, run it unless it is finished, write its record and tell the plugins.
 
     The one code path every executor runs a spec through (in this process or on a worker).
@@ -241,7 +249,7 @@ def execute(
         record = run_one(spec, registry, cache, store, progress)
         with signals_deferred():
             store.write(spec, record)
-            warnings = registry.call_run_finished(record)
+            warnings = registry.call_run_finished(record.to_dict())
         for warning in warnings:
             progress.message(f"warning: {warning}")
     finally:
@@ -249,8 +257,9 @@ def execute(
     return "ran", record
 
 
-def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: ResultStore, progress: Progress) -> dict:
-    """Run one spec in isolation and return its record (never raises for a failing method)."""
+def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: ResultStore, progress: Progress) -> Record:
+    """Run one spec in isolation and return its record (never raises for a failing method). Its
+    sections are gathered in a dict as the run goes and made a Record once, at the end."""
     import torch
 
     from bench.context import pick_device, seed_everything
@@ -258,31 +267,25 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
     started = dt.datetime.now(dt.timezone.utc)
     load_at_start = load_average()
     t0 = time.perf_counter()
-    record: dict = {
-        "schema_version": SCHEMA_VERSION,
-        "key": spec.key,
-        "spec": spec.to_dict(),
-        "status": "failed",
-        "started_at": started.isoformat(timespec="seconds"),
-    }
+    sections: dict = {"status": "failed", "started_at": started.isoformat(timespec="seconds")}
     device = None
     try:
         method = registry.method(spec.method)
         dataset = registry.dataset(spec.dataset)
-        record["plugins"] = {
+        sections["plugins"] = {
             "method": _plugin(registry, "method", spec.method),
             "dataset": _plugin(registry, "dataset", spec.dataset),
         }
-        record["code_identity"] = identity.of_run(registry, spec)
+        sections["code_identity"] = identity.of_run(registry, spec)
         # The method's reference numbers for this dataset travel with the record (reports use them).
-        record["published"] = [
+        sections["published"] = [
             p.to_dict()
             for p in getattr(method, "published", ())
             if p.applies_to(spec.dataset, spec.protocol, spec.protocol_options)
         ]
         device = pick_device(spec.device)
         switches = spec.switches.resolve(device)
-        record["accel"] = accel.configure(device, switches)
+        sections["accel"] = accel.configure(device, switches)
         seed_everything(spec.seed)
         env = RunEnv(
             device=device,
@@ -290,18 +293,17 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             data=cache,
             progress=progress,
             artifacts_dir=store.path_for(spec).with_suffix(""),
-            code=record["code_identity"],
+            code=sections["code_identity"],
         )
         # signals_restored: a method that ignores Ctrl-C leaves it ignored for itself only.
         with signals_restored(), peakmem.measure(device) as memory:
             result = PROTOCOLS[spec.protocol].runner()(spec, method, dataset, env)
-        record.update(result)
-        record["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
-        record["precision"] = switches.precision
-        _check_finite(record.get("metrics", {}))
-        if diverged := _diverged(record.get("details", {})):
-            record["diverged"] = diverged  # its metrics are finite, but they are not a trained model's
-        record["status"] = "ok"
+        sections.update(result)
+        sections["memory"] = memory  # peak memory of the protocol's work (bench.peakmem says how)
+        _check_finite(sections.get("metrics", {}))
+        if diverged := _diverged(sections.get("details", {})):
+            sections["diverged"] = diverged  # its metrics are finite, but they are not a trained model's
+        sections["status"] = "ok"
     except Interrupted:
         raise
     except BaseException as exc:  # a method cannot end the suite: SystemExit & co. fail its run
@@ -310,24 +312,25 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         text = str(exc).splitlines()[0] if str(exc) else ""
         if not isinstance(exc, Exception):
             text = f"the run raised {type(exc).__name__}({text!r}), which cannot end the suite"
-        record["error"] = {
-            "type": type(exc).__name__,
-            "message": _bounded(text, MAX_TEXT) or type(exc).__name__,
-            "traceback": _bounded(traceback.format_exc(), MAX_TRACEBACK),
-        }
+        sections["error"] = RunError(
+            type(exc).__name__,
+            _bounded(text, MAX_TEXT) or type(exc).__name__,
+            _bounded(traceback.format_exc(), MAX_TRACEBACK),
+        )
     finally:
-        record.setdefault("timings", {})["wall_seconds"] = round(time.perf_counter() - t0, 3)
-        record["ended_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        record["code"] = code_version()
-        record["environment"] = environment(device or torch.device("cpu"))
-        record["environment"]["load_average"] = {"start": load_at_start, "end": load_average()}  # 1 min
-        record["data_files"] = cache.files(spec.dataset)
+        sections.setdefault("timings", {})["wall_seconds"] = round(time.perf_counter() - t0, 3)
+        sections["ended_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        sections["code"] = code_version()
+        sections["environment"] = environment(device or torch.device("cpu"))
+        sections["environment"]["load_average"] = {"start": load_at_start, "end": load_average()}  # 1 min
+        sections["data_files"] = cache.files(spec.dataset)
         pictures = list_images(store.path_for(spec).with_suffix(""))
         if pictures:
-            record["artifacts"] = pictures  # bench.save_image's pictures, for reports
+            sections["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
-            _free_device_memory(record)
-    return _finite_or_null(record)
+            _free_device_memory(sections)
+    status, error = sections.pop("status"), sections.pop("error", None)
+    return make_record(spec, status, _finite_or_null(sections), error)
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -352,7 +355,7 @@ def _diverged(details: dict) -> str | None:
     return None
 
 
-def _free_device_memory(record: dict) -> None:
+def _free_device_memory(sections: dict) -> None:
     """Free the run's device memory for the next run. A full collection costs ~1 s with torch
     loaded, which would be most of the host's cost per run on a CPU: GPU only. After a device-side
     assert the CUDA context is unusable and this raises: the run fails with that said, its record
@@ -364,12 +367,9 @@ def _free_device_memory(record: dict) -> None:
         torch.cuda.empty_cache()
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        record["status"] = "failed"
-        record["device_unusable"] = f"freeing device memory after the run raised {type(exc).__name__}: {text}"
-        record.setdefault(
-            "error",
-            {"type": type(exc).__name__, "message": record["device_unusable"], "traceback": traceback.format_exc()},
-        )
+        sections["status"] = "failed"
+        sections["device_unusable"] = f"freeing device memory after the run raised {type(exc).__name__}: {text}"
+        sections.setdefault("error", RunError(type(exc).__name__, sections["device_unusable"], traceback.format_exc()))
 
 
 def _check_finite(metrics: dict) -> None:
@@ -399,8 +399,8 @@ def _plugin(registry: Registry, kind: str, name: str) -> dict:
     return {"plugin": info.name, "distribution": info.distribution, "version": info.version}
 
 
-def summary(record: dict) -> str:
+def summary(record: Record) -> str:
     """One line for a finished run: its metrics and wall time."""
-    parts = [f"{k} {v:.2f}" for k, v in record.get("metrics", {}).items() if isinstance(v, (int, float))]
-    parts.append(f"{record['timings']['wall_seconds']:.1f} s")
+    parts = [f"{k} {v:.2f}" for k, v in record.metrics.items()]
+    parts.append(f"{record.wall_seconds:.1f} s")
     return "ok  " + "  ".join(parts)

@@ -68,7 +68,7 @@ class SuiteRun:
         from bench.accel import mismatch
 
         record = self.store.read(spec)
-        if not record or record.get("status") != "ok":
+        if record is None or not record.ok:
             return "to run"
         if elsewhere := mismatch(spec, record):
             return f"to run: the record was {elsewhere}"

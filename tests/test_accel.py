@@ -39,7 +39,7 @@ def test_prepare_compiles_only_when_asked_and_shares_the_parameters():
 
 def test_switches_are_recorded_and_compile_follows_the_suite(tmp_path, reg):  # noqa: F811
     suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile=""))
-    accel = store.read(suite.runs[0])["accel"]
+    accel = store.read(suite.runs[0]).accel
     assert accel == {
         "precision": "fp32",
         "tf32": False,
@@ -48,7 +48,7 @@ def test_switches_are_recorded_and_compile_follows_the_suite(tmp_path, reg):  # 
         "compile": False,
     }
     suite, store, _ = run_suite(tmp_path, reg, SUITE.format(compile="compile: true\n"), results="compiled")
-    assert store.read(suite.runs[0])["accel"]["compile"] is True
+    assert store.read(suite.runs[0]).accel["compile"] is True
     assert suite.runs[0].key == load_key(tmp_path, reg)  # how a run is executed is not what it computes
 
 
@@ -75,13 +75,13 @@ GROUPS = """seeds: [0]
 
 def test_a_group_may_run_in_bf16_with_channels_last_on_the_cpu(tmp_path, reg):  # noqa: F811
     suite, store, _ = run_suite(tmp_path, reg, GROUPS.format(suite="", group="precision: bf16, channels_last: true"))
-    plain, switched = (store.read(run)["accel"] for run in suite.runs)
+    plain, switched = (store.read(run).accel for run in suite.runs)
     assert (plain["precision"], plain["channels_last"]) == ("fp32", False)  # auto on the CPU: both off
     assert (switched["precision"], switched["channels_last"]) == ("bf16", True)
     suite, store, _ = run_suite(
         tmp_path, reg, GROUPS.format(suite="channels_last: true\n", group="channels_last: false"), results="suite-wide"
     )
-    assert [store.read(run)["accel"]["channels_last"] for run in suite.runs] == [True, False]
+    assert [store.read(run).accel["channels_last"] for run in suite.runs] == [True, False]
 
 
 @pytest.mark.parametrize(

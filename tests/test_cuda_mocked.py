@@ -8,6 +8,7 @@ import torch
 
 from bench import accel
 from bench.accel import Switches
+from bench.records import Record, make_record
 from bench.suite import RunSpec
 from test_runner import reg, run_suite  # noqa: F401 (fixture)
 
@@ -20,11 +21,18 @@ def spec(device="auto", **switches) -> RunSpec:
     return RunSpec("s", "toy", "toy-linear", "classify", {}, {}, {"epochs": 1}, 1.0, 0, device, Switches(**switches))
 
 
-def record(device="cpu", precision="fp32", channels_last=False, compile=False) -> dict:
-    return {
-        "environment": {"device": {"type": device, "name": device}},
-        "accel": {"precision": precision, "channels_last": channels_last, "compile": compile, "tf32": False},
-    }
+def record(device="cpu", precision="fp32", channels_last=False, compile=False) -> Record:
+    """A record that ran so; ``device=None``: one that says nothing of how it ran (an old one)."""
+    if device is None:
+        return make_record(spec(), "ok", {})
+    return make_record(
+        spec(),
+        "ok",
+        {
+            "environment": {"device": {"type": device, "name": device}},
+            "accel": {"precision": precision, "channels_last": channels_last, "compile": compile, "tf32": False},
+        },
+    )
 
 
 @pytest.fixture
@@ -76,7 +84,7 @@ def test_a_record_made_on_another_device_or_with_other_switches_is_not_the_runs(
     assert accel.mismatch(spec(device="cpu", precision="bf16"), record()) == "made with precision fp32 (asked: bf16)"
     assert "compile false (asked: true)" in accel.mismatch(spec(compile=True), record())
     assert accel.mismatch(spec(channels_last=True), record(channels_last=True)) is None
-    assert accel.mismatch(spec(), {}) is None  # a record that says nothing of how it ran: as before
+    assert accel.mismatch(spec(), record(None)) is None  # a record that says nothing of how it ran: as before
     gpu(8, 0)  # now "auto" means this A100-like GPU: the CPU's record is not its run
     assert accel.mismatch(spec(), record()) == (
         "made with device cpu (asked: cuda), precision fp32 (asked: bf16), channels_last false (asked: true)"
@@ -92,19 +100,23 @@ def test_a_finished_run_with_other_switches_runs_again(tmp_path, reg):  # noqa: 
     assert len(outcome.ran) == 1
     suite, store, outcome = run_suite(tmp_path, reg, one_seed.format(switch="precision: bf16\n"))
     assert len(outcome.ran) == 1 and not outcome.skipped  # same key, other precision: measured again
-    assert store.read(suite.runs[0])["accel"]["precision"] == "bf16"
+    assert store.read(suite.runs[0]).precision == "bf16"
     suite, store, outcome = run_suite(tmp_path, reg, one_seed.format(switch="precision: bf16\n"))
     assert len(outcome.skipped) == 1  # as asked this time: reused
 
 
 def test_seeds_run_on_two_kinds_of_device_are_two_rows(tmp_path, reg):  # noqa: F811
-    from bench.records import check_record
+    from dataclasses import replace
+
     from bench.report import group_records, leaderboard
 
     suite, store, _ = run_suite(tmp_path, reg, SUITE.format(switch=""))
-    cpu, gpu_run = (check_record(store.read(s)) for s in suite.runs)
-    gpu_run["environment"]["device"] = {"type": "cuda", "name": "NVIDIA H100"}
-    gpu_run["accel"].update(precision="bf16", channels_last=True)
+    cpu, gpu_run = (store.read(s) for s in suite.runs)
+    gpu_run = replace(
+        gpu_run,
+        environment={**gpu_run.environment, "device": {"type": "cuda", "name": "NVIDIA H100"}},
+        accel={**gpu_run.accel, "precision": "bf16", "channels_last": True},
+    )
     rows = leaderboard(group_records([cpu, gpu_run]))
     assert sorted((r["label"], r["seeds"]) for r in rows) == [
         ("toy-linear [cpu fp32]", [0]),
@@ -260,7 +272,7 @@ def test_a_cleanup_that_raises_after_a_device_side_assert_still_writes_the_recor
     monkeypatch.setattr(torch.cuda, "empty_cache", broken)
     suite, store, outcome = run_suite(tmp_path, reg, SUITE.format(switch="device: cpu\n"))
     first, second = (store.read(s) for s in suite.runs)
-    assert first["status"] == "failed" and first["device_unusable"] == (
+    assert first.status == "failed" and first.device_unusable == (
         "freeing device memory after the run raised RuntimeError: CUDA error: device-side assert triggered"
     )
     assert second is None and outcome.failed == [suite.runs[0].label]  # the suite stopped after it
@@ -352,7 +364,7 @@ def test_the_compiled_pass_is_opt_in_and_counts_graphs_breaks_and_compile_second
                 return x.cos()
 
             torch.compile(forward, backend="eager")(torch.ones(3))
-        return "ran", {"status": "ok", "timings": {"wall_seconds": 1.0}}
+        return "ran", make_record(spec, "ok", {"timings": {"wall_seconds": 1.0}})
 
     monkeypatch.setattr(runner, "execute", execute)
     suites = tmp_path / "suites"
@@ -403,7 +415,7 @@ def test_airbench_compiles_when_the_suite_asks(tmp_path, monkeypatch):
     suite = load_suite(path, check_reg)
     store = ResultStore(tmp_path / "r")
     run_specs(suite.runs, check_reg, store, DataStore(tmp_path / "d"), Progress(quiet=True))
-    assert store.read(suite.runs[0])["error"]["message"] == "compiling AirbenchNet"  # the suite's switch reached it
+    assert store.read(suite.runs[0]).error.message == "compiling AirbenchNet"  # the suite's switch reached it
 
 
 @pytest.mark.parametrize("compile, warmup_side", [(False, 48), (True, 64)])

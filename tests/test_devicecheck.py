@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bench import cli, devicecheck
+from bench.records import SCHEMA_VERSION, check_record
 
 
 def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
@@ -142,7 +143,10 @@ def fake_execute(outcomes):
             raise outcome
         if outcome is None:
             return "busy", None
-        return "ran", {"timings": {"wall_seconds": 0.5}, "metrics": {"psnr": 30.0}, **outcome}
+        sections = {"timings": {"wall_seconds": 0.5}, "metrics": {"psnr": 30.0}, **outcome}
+        return "ran", check_record(
+            {"schema_version": SCHEMA_VERSION, "key": spec.key, "spec": spec.to_dict(), **sections}
+        )
 
     return execute
 

@@ -180,14 +180,14 @@ runs:
     store = ResultStore(tmp_path / "results")
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     record = store.read(suite.runs[0])
-    assert outcome.exit_code == 0, record.get("error")
-    ran = {e["image"]: e["method_info"] for e in record["details"]["per_image"]}
+    assert outcome.exit_code == 0, record.error
+    ran = {e["image"]: e["method_info"] for e in record.details["per_image"]}
     assert {name: info["configuration"] for name, info in ran.items()} == {
         "gray": "random-pixel",
         "rgb": "random-pixel",
     }
     assert ran["gray"]["lr"] == 0.001 and ran["gray"]["iterations_key"] == "inpaint_iterations"
-    assert record["details"]["per_image"][0]["iterations"] == 2
+    assert record.details["per_image"][0]["iterations"] == 2
 
 
 def test_published_sr_numbers_sit_beside_sr_x4_only(method):

@@ -32,15 +32,15 @@ def test_cifar10_and_cifar100_through_airbench94_from_pickle_tarballs(monkeypatc
     results = tmp_path / "results"
     assert main(["run", str(suite), "--results-dir", str(results), "--data-dir", str(data), "--quiet"]) == 0
 
-    records = {r["spec"]["dataset"]: r for _, r in iter_records(results)}
+    records = {r.spec["dataset"]: r for _, r in iter_records(results)}
     assert set(records) == {"cifar10", "cifar100"}
     for record in records.values():
-        assert record["status"] == "ok", record.get("error")
-        assert record["details"]["split"] == {"train": 300, "val": 0, "test": 100, "holdout": 0.0, "split_seed": 0}
-        assert 0 <= record["metrics"]["test_accuracy"] <= 100
+        assert record.status == "ok", record.error
+        assert record.details["split"] == {"train": 300, "val": 0, "test": 100, "holdout": 0.0, "split_seed": 0}
+        assert 0 <= record.metrics["test_accuracy"] <= 100
         for figure in ("train_images_per_s", "inference_images_per_s"):
-            assert record["throughput"][figure]["items_per_s"] > 0
-    files = records["cifar10"]["data_files"]
+            assert record.throughput[figure]["items_per_s"] > 0
+    files = records["cifar10"].data_files
     assert set(files) == {
         f"cifar-10/{m}" for m in ("batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6)))
     }
@@ -75,9 +75,9 @@ def test_real_mnist_small_cnn_scores_like_a_cnn_and_compare_gates_on_it(shared_d
     ]
     assert main(args) == 0
     ((_, record),) = list(iter_records(results))
-    assert record["spec"]["budget"] == {"epochs": 1}
-    assert record["metrics"]["test_accuracy"] >= 97.0, record["metrics"]
-    assert record["data_files"]["mnist/t10k-images-idx3-ubyte.gz"]["md5"] == "9fb629c4189551a2d022fa330f9573f3"
+    assert record.spec["budget"] == {"epochs": 1}
+    assert record.metrics["test_accuracy"] >= 97.0, record.metrics
+    assert record.data_files["mnist/t10k-images-idx3-ubyte.gz"]["md5"] == "9fb629c4189551a2d022fa330f9573f3"
 
     worse = tmp_path / "worse"
     shutil.copytree(results, worse)

@@ -17,7 +17,7 @@ import pytest
 from bench import cli, registry
 from bench.executors import Job, remote
 from bench.progress import Progress
-from bench.records import ResultStore
+from bench.records import ResultStore, RunError, make_record
 from bench.suite import load_suite
 from fakedist import install_distribution
 
@@ -166,26 +166,21 @@ def test_a_record_the_driver_cannot_see_is_written_once_and_one_it_sees_is_left_
     job, _ = job_for(toy_env)
     board, todo = remote.start(job, "test")
     spec, other = todo
-    record = {
-        "key": spec.key,
-        "status": "ok",
-        "started_at": "t0",
-        "ended_at": "t1",
-        "timings": {"wall_seconds": 1.0},
-        "metrics": {"test_accuracy": 90.0},
-        "spec": spec.to_dict(),
-        "schema_version": 1,
-    }
+    record = make_record(
+        spec,
+        "ok",
+        {"started_at": "t0", "ended_at": "t1", "timings": {"wall_seconds": 1.0}, "metrics": {"test_accuracy": 90.0}},
+    )
     remote.settle(job, board, spec, {"state": "ran", "record": record})  # worker on another filesystem
     assert job.store.read(spec) == record
     mtime = job.store.path_for(spec).stat().st_mtime_ns
     remote.settle(job, board, spec, {"state": "ran", "record": record})  # already there: not rewritten
     assert job.store.path_for(spec).stat().st_mtime_ns == mtime
     remote.lost(job, board, spec, RuntimeError("late report of a dead worker"))  # never overwrites "ok"
-    assert job.store.read(spec)["status"] == "ok"
+    assert job.store.read(spec).status == "ok"
     remote.lost(job, board, other, RuntimeError("worker died\nmore"), where="ray")
     lost = job.store.read(other)
-    assert lost["status"] == "failed" and lost["error"]["message"] == "worker died (ray)"
+    assert lost.status == "failed" and lost.error.message == "worker died (ray)"
     assert board.outcome.ran == [spec.label] and board.outcome.failed == [other.label]
 
 
@@ -194,8 +189,8 @@ def test_the_board_shows_queued_running_done_and_failed_and_which(toy_env):
     board, (a, b, c) = remote.start(job, "ray")
     board.started(a, "node-1:42")
     board.started(b)
-    board.finished(a, {"status": "ok", "metrics": {"test_accuracy": 91.5}, "timings": {"wall_seconds": 2.0}})
-    board.finished(b, {"status": "failed", "error": {"message": "worker died"}})
+    board.finished(a, make_record(a, "ok", {"metrics": {"test_accuracy": 91.5}, "timings": {"wall_seconds": 2.0}}))
+    board.finished(b, make_record(b, "failed", {}, RunError(message="worker died")))
     lines = stream.getvalue().splitlines()
     assert lines[0] == "ray: 3 queued, 0 running, 0 done, 0 failed"
     assert lines[1] == f"{a.label}: started on node-1:42"

@@ -261,15 +261,15 @@ runs:
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     official, reimpl = [store.read(spec) for spec in suite.runs]
     for r in (official, reimpl):
-        assert r["status"] == "ok", r.get("error", {}).get("traceback")
-    fine = official["details"]["finetune"]
+        assert r.status == "ok", r.error
+    fine = official.details["finetune"]
     assert fine["recipe"] == "mae-official" and fine["overrides"] == {"epochs": 2, "batch_size": 50}
     assert fine["layer_decay"] == 0.65 and fine["mixup"] == 0.8 and fine["head"].startswith("LayerNorm")
-    assert official["details"]["split"]["val"] > 0
-    fine = reimpl["details"]["finetune"]
+    assert official.details["split"]["val"] > 0
+    fine = reimpl.details["finetune"]
     assert fine["recipe"] == "mae-cifar-reimpl" and fine["head"] == "Linear" and fine["lr_schedule"] == "epoch"
-    assert reimpl["details"]["split"]["val"] == 0  # all the training images, as the reimplementation
-    assert "mae-cifar-reimpl" in reimpl["metric_info"]["test_accuracy"]["convention"]
+    assert reimpl.details["split"]["val"] == 0  # all the training images, as the reimplementation
+    assert "mae-cifar-reimpl" in reimpl.metric_info["test_accuracy"]["convention"]
 
 
 def test_the_timm_schedule_is_timms_cosine_stepped_per_epoch():
@@ -364,28 +364,28 @@ runs:
     run_specs(suite.runs[:3], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     records = [store.read(spec) for spec in suite.runs[:3]]
     for r in records:
-        assert r["status"] == "ok", r.get("error", {}).get("traceback")
-        assert r["details"]["input"]["image_shape"] == [1, 10, 10]
-        assert r["details"]["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
-    assert [r["details"]["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
+        assert r.status == "ok", r.error
+        assert r.details["input"]["image_shape"] == [1, 10, 10]
+        assert r.details["input"]["resize"] == "bicubic from 6x6 on the device, after augmentation"
+    assert [r.details["input"]["crop_pct"] for r in records] == [0.8, 1.0, 1.0]
     # One pre-training at 10 x 10, shared by the fine-tune and the probe; training (augmented) and
     # evaluation batches (the fine-tune's: the centre 10 of 12) all reached the encoder at 10 x 10,
     # though the images are 6 x 6.
     assert PRETRAINED == [(1, 10, 10)]
     assert SEEN and set(SEEN) == {(1, 10, 10)}
-    assert records[0]["details"]["pretrain"]["identity"]["input_size"] == 10
-    assert "resized to 10 px" in records[0]["metric_info"]["test_accuracy"]["convention"]
+    assert records[0].details["pretrain"]["identity"]["input_size"] == 10
+    assert "resized to 10 px" in records[0].metric_info["test_accuracy"]["convention"]
     # Without the option: the images' own size, and the pre-training keyed as before the option.
     SEEN.clear()
     run_specs(suite.runs[3:], reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     plain = store.read(suite.runs[3])
-    assert plain["status"] == "ok" and plain["details"]["input"] == {
+    assert plain.status == "ok" and plain.details["input"] == {
         "image_shape": [1, 6, 6],
         "resize": "none",
         "crop_pct": 1.0,
     }
     assert PRETRAINED == [(1, 10, 10), (1, 6, 6)] and set(SEEN) == {(1, 6, 6)}
-    assert "input_size" not in plain["details"]["pretrain"]["identity"]
+    assert "input_size" not in plain.details["pretrain"]["identity"]
 
 
 def pil_resize(images: torch.Tensor, side: int) -> torch.Tensor:
@@ -460,13 +460,13 @@ runs:
     store = ResultStore(tmp_path / "results")
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     record = store.read(suite.runs[0])
-    assert record["status"] == "ok", record.get("error", {}).get("traceback")
+    assert record.status == "ok", record.error
     assert made == [{"lr": pytest.approx(0.015), "momentum": 0.9, "nesterov": True}]
-    fine = record["details"]["finetune"]
+    fine = record.details["finetune"]
     assert fine["optimizer"] == "SGD, Nesterov momentum 0.9" and fine["lr_schedule"] == "timm"
     assert fine["recipe"] == "onepfrac-official" and fine["overrides"]["input_size"] == 16
-    assert record["details"]["input"]["image_shape"] == [1, 16, 16] and record["details"]["split"]["val"] == 0
-    assert 0 <= record["metrics"]["test_accuracy"] <= 100
+    assert record.details["input"]["image_shape"] == [1, 16, 16] and record.details["split"]["val"] == 0
+    assert 0 <= record.metrics["test_accuracy"] <= 100
 
 
 def test_the_onepfrac_cifar_suites_run_the_papers_setting_beside_its_number():

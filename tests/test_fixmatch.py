@@ -112,6 +112,6 @@ def test_fixmatch_and_its_control_train_under_a_label_budget(tmp_path, monkeypat
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     assert outcome.exit_code == 0
     records = [store.read(spec) for spec in suite.runs]
-    assert all(0 <= r["metrics"]["test_accuracy"] <= 100 for r in records)
-    assert records[0]["details"]["labels"]["indices_sha256"] == records[1]["details"]["labels"]["indices_sha256"]
+    assert all(0 <= r.metrics["test_accuracy"] <= 100 for r in records)
+    assert records[0].details["labels"]["indices_sha256"] == records[1].details["labels"]["indices_sha256"]
     assert views == [2]  # FixMatch drew (weak, strong) views of the pool; the control never did

@@ -60,10 +60,10 @@ def test_each_usb_suite_runs_two_steps_on_tiny_fake_files(name, monkeypatch, tmp
     store = ResultStore(tmp_path / "results")
     assert run_specs([tiny], reg, store, DataStore(data), Progress(quiet=True)).exit_code == 0
     record = store.read(tiny)
-    labels = record["details"]["labels"]
+    labels = record.details["labels"]
     classes = 100 if dataset == "cifar100" else 10
     assert labels["counts"] == [4] * classes and labels["train"] == 4 * classes
-    assert record["details"]["curves"][0]["loss"] is not None
+    assert record.details["curves"][0]["loss"] is not None
 
 
 def test_the_representation_curve_pretrains_each_method_once_for_every_budget_and_fold():

@@ -5,7 +5,7 @@ import random
 
 from bench import cli
 from bench.history import detect_steps, history, noise
-from bench.records import ResultStore, iter_records, write_json_atomic
+from bench.records import ResultStore, check_record, iter_records, read_record, write_json_atomic
 from test_report import record
 
 
@@ -69,10 +69,10 @@ def test_a_rerun_keeps_the_finished_record_it_replaces_but_not_a_failed_one(tmp_
         suite, dataset, method, seed, key = "s", "toy", "cnn", 0, "k"
 
     store = ResultStore(tmp_path / "results")
-    store.write(Spec, {**finished, "status": "failed", "error": {"message": "boom"}})
-    store.write(Spec, finished)
+    store.write(Spec, check_record({**finished, "status": "failed", "error": {"message": "boom"}}))
+    store.write(Spec, check_record(finished))
     folder = tmp_path / "results" / "s" / "toy" / "cnn"
     assert not (folder / "superseded").exists()
-    store.write(Spec, {**finished, "ended_at": "2026-12-06T04:00:00+00:00"})
+    store.write(Spec, check_record({**finished, "ended_at": "2026-12-06T04:00:00+00:00"}))
     kept = list((folder / "superseded").iterdir())
-    assert [p.name for p in kept] == ["seed0-k@20260101T000000.json"] and json.loads(kept[0].read_text()) == finished
+    assert [p.name for p in kept] == ["seed0-k@20260101T000000.json"] and read_record(kept[0]) == check_record(finished)

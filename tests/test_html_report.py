@@ -470,8 +470,8 @@ def test_the_site_escapes_and_names_safely_even_what_the_schema_would_refuse(res
         for table in report.tables:
             for row in table.rows:
                 for record in row.group.records:
-                    record["spec"]["seed"] = f"/../../../../{record['spec']['seed']}{HOSTILE}"
-                    record["timings"]["wall_seconds"] = HOSTILE
+                    record.spec["seed"] = f"/../../../../{record.spec['seed']}{HOSTILE}"
+                    record.timings["wall_seconds"] = HOSTILE
         return report
 
     monkeypatch.setattr(site_module, "collect", hostile_collect)

@@ -248,7 +248,7 @@ runs:
     records = {s.params["introspective"]: store.read(s) for s in suite.runs}
     assert not outcome.failed, [r["error"]["traceback"] for r in records.values() if r["status"] != "ok"]
     icn_record, plain = records[True], records[False]
-    grids = [a for a in icn_record["artifacts"] if a["kind"] == "pseudo-negatives"]
+    grids = [a for a in icn_record.artifacts if a["kind"] == "pseudo-negatives"]
     assert [Path(a["path"]).name for a in grids] == ["round-00.png", "round-01.png", "round-02.png"]
     folder = store.path_for(next(s for s in suite.runs if s.params["introspective"])).with_suffix("")
     from PIL import Image
@@ -257,15 +257,15 @@ runs:
     assert "Langevin" in grids[1]["caption"] and "q0" in grids[0]["caption"]
     assert len(calls) == 2 and torch.equal(calls[1][0], calls[0][1].x)  # round 2's chains go on from round 1's
     assert calls[0][1].x.shape == (20, 1, 8, 8)
-    stopped = [c["sampler_stopped"] for c in icn_record["details"]["curves"] if "sampler_stopped" in c]
+    stopped = [c["sampler_stopped"] for c in icn_record.details["curves"] if "sampler_stopped" in c]
     assert len(stopped) == 3 and all(0 <= v <= 1 for v in stopped)
-    counts = [c["pseudo_negatives"] for c in icn_record["details"]["curves"] if "pseudo_negatives" in c]
+    counts = [c["pseudo_negatives"] for c in icn_record.details["curves"] if "pseudo_negatives" in c]
     assert counts == [20, 40, 60]  # every round adds K x 5
-    rate = icn_record["throughput"]["synthesis_images_per_s"]
+    rate = icn_record.throughput["synthesis_images_per_s"]
     assert rate["items_per_s"] > 0 and rate["calls"] == 2 and rate["items_per_repeat"] == 20
-    assert "artifacts" not in plain and "synthesis_images_per_s" not in plain["throughput"]
-    assert plain["details"]["split"] == icn_record["details"]["split"]  # same data, same budget
-    assert icn_record["metrics"]["test_accuracy"] > 50 and plain["metrics"]["test_accuracy"] > 50
+    assert not plain.artifacts and "synthesis_images_per_s" not in plain.throughput
+    assert plain.details["split"] == icn_record.details["split"]  # same data, same budget
+    assert icn_record.metrics["test_accuracy"] > 50 and plain.metrics["test_accuracy"] > 50
 
 
 @pytest.mark.parametrize("name", ["icn-mnist", "icn-cifar10", "icn-svhn", "icn-mnist-cpu", "icn-fashion-mnist-cpu"])

@@ -10,6 +10,7 @@ import pytest
 
 import bench
 from bench import cli, identity
+from bench.records import Record
 from fakedist import install_distribution
 
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
@@ -78,6 +79,11 @@ def dry_run(suite, results, capsys, *extra) -> list[str]:
 def ran(tmp_path) -> int:
     log = tmp_path / "runs.log"
     return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def made_by(code_identity: dict | None) -> Record:
+    """A record whose code identity is ``code_identity`` (None: one made before it was recorded)."""
+    return Record(key="k", spec={}, status="ok", code_identity=code_identity)
 
 
 def records(results: Path) -> list[dict]:
@@ -152,18 +158,18 @@ def test_which_part_and_module_changed_is_named():
         "dataset": {"source": "b", "modules": {"d": "1"}},
         "host": {"source": "c", "modules": {"bench.context": "1", "bench.timing": "1"}},
     }
-    record = {
-        "code_identity": {
+    record = made_by(
+        {
             **current,
             "dataset": {"source": "x", "modules": {"d": "2"}},
             "host": {"source": "y", "modules": {"bench.context": "2", "bench.accel": "1"}},
         }
-    }
+    )
     assert identity.stale_reason(record, current) == (
         "dataset and host code changed (+bench.timing, -bench.accel, bench.context, d)"
     )
-    assert identity.stale_reason({"code_identity": current}, current) is None
-    assert identity.stale_reason({}, current) == identity.NOT_RECORDED
+    assert identity.stale_reason(made_by(current), current) is None
+    assert identity.stale_reason(made_by(None), current) == identity.NOT_RECORDED
     # A plugin that is not installed here cannot be compared: that part is not called changed.
     assert identity.stale_reason(record, {**current, "dataset": None}).startswith("host code changed")
 
@@ -250,7 +256,7 @@ def test_the_host_hash_follows_the_modules_a_protocol_runs(tmp_path):
     finetune.write_text(finetune.read_text() + "\nx = 1\n")
     after = {p: host_of(root, p) for p in PROTOCOL_NAMES}
     assert [p for p in PROTOCOL_NAMES if after[p] != base[p]] == ["finetune", "linear-probe"]
-    record = {"code_identity": {"host": base["finetune"]}}
+    record = made_by({"host": base["finetune"]})
     assert identity.stale_reason(record, {"host": after["finetune"]}) == "host code changed (bench.protocols.finetune)"
 
 
@@ -264,7 +270,7 @@ def test_host_code_changed_is_named_in_the_dry_run(monkeypatch, tmp_path, lin_su
 
 
 def test_a_schema_1_record_is_current_while_its_files_hash_the_same(monkeypatch, tmp_path, lin_suite, capsys):
-    from bench.records import check_record
+    from bench.records import SCHEMA_VERSION, check_record
 
     results = tmp_path / "results"
     install_lin(monkeypatch, tmp_path, "0.1.0")
@@ -279,7 +285,8 @@ def test_a_schema_1_record_is_current_while_its_files_hash_the_same(monkeypatch,
     assert all("[done]" in line for line in listing), listing
     upgraded = check_record(records(results)[0])
     assert (
-        upgraded["schema_version"] == 2 and upgraded["code_identity"]["host"]["source_v1"] == legacy["host"]["source"]
+        upgraded.schema_version == SCHEMA_VERSION
+        and upgraded.code_identity["host"]["source_v1"] == legacy["host"]["source"]
     )
 
     legacy["host"]["source"] = "0" * 16  # other bytes made them
@@ -404,7 +411,7 @@ def test_reference_records_are_current_unless_their_reference_md_says_why_not():
     for folder in folders:
         kept = KEPT in sections[folder.name]
         for path, record in iter_records(folder):
-            assert path.stem.endswith(RunSpec.from_dict(record["spec"]).key), f"{path}: its key moved"
+            assert path.stem.endswith(RunSpec.from_dict(record.spec).key), f"{path}: its key moved"
             reason = identity.stale_reason(record)
             assert reason is None or kept, (
                 f"{path} is stale ({reason}): re-make {folder.name} (results/reference/REFERENCE.md says how), "

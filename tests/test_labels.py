@@ -12,7 +12,7 @@ from bench.data.loader import Augment, Normalize, random_cutout
 from bench.data.store import DataStore
 from bench.labels import apply_budget, draw_labelled, indices_sha256, parse_budget
 from bench.progress import Progress
-from bench.records import ResultStore
+from bench.records import ResultStore, read_record
 from bench.runner import run_specs
 from bench.specs import Budget
 from bench.suite import SuiteError, load_suite
@@ -117,12 +117,12 @@ def test_a_method_holds_only_the_budgeted_labels_the_same_for_every_method_and_r
     )
     assert all(seen["labels"] == 4 * 3 for seen in SEEN)  # 4 classes x 3: train 2 + val 1 per class
     assert all(len(seen["pool"]) == 400 - 4 for seen in SEEN)  # every image but the validation ones
-    first = [r["details"]["labels"] for r in records[:4]]  # split seed 0: two methods x two run seeds
+    first = [r.details["labels"] for r in records[:4]]  # split seed 0: two methods x two run seeds
     assert {d["indices_sha256"] for d in first} == {first[0]["indices_sha256"]}
     assert first[0]["counts"] == [3, 3, 3, 3] and first[0]["budget"] == "3 per class"
     assert all(torch.equal(SEEN[0]["train_images"], seen["train_images"]) for seen in SEEN[:4])
-    assert records[4]["details"]["labels"]["indices_sha256"] != first[0]["indices_sha256"]
-    assert records[0]["details"]["split"]["train"] == 8
+    assert records[4].details["labels"]["indices_sha256"] != first[0]["indices_sha256"]
+    assert records[0].details["split"]["train"] == 8
 
 
 def test_without_a_budget_run_keys_and_splits_are_those_before_budgets(tmp_path):
@@ -136,8 +136,8 @@ def test_without_a_budget_run_keys_and_splits_are_those_before_budgets(tmp_path)
     )
     assert [s.key for s in suite.runs] == ["a271d80556b95b01", "1812003ca173b498"]
     assert all("labels" not in s.protocol_options for s in suite.runs)
-    assert "labels" not in records[0]["details"]
-    assert records[0]["details"]["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
+    assert "labels" not in records[0].details
+    assert records[0].details["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
 
 
 def test_a_bad_budget_fails_when_the_suite_loads(tmp_path):
@@ -224,9 +224,9 @@ def test_a_pseudo_labelling_plugin_from_the_docs_passes_check_and_runs_under_a_b
     # can hang in it (the check above has); the suite's own isolation is tested elsewhere.
     run = ["run", str(suite), "--results-dir", str(tmp_path / "results"), "--quiet", "-X", "isolate=false"]
     assert cli.main(run) == 0
-    (record,) = [__import__("json").loads(p.read_text()) for p in (tmp_path / "results").rglob("seed*.json")]
-    assert record["status"] == "ok" and record["details"]["labels"]["counts"] == [5, 5, 5, 5]
-    assert record["metrics"]["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
+    (record,) = [read_record(p) for p in (tmp_path / "results").rglob("seed*.json")]
+    assert record.status == "ok" and record.details["labels"]["counts"] == [5, 5, 5, 5]
+    assert record.metrics["test_accuracy"] > 50  # 20 labels and the pool: the toy quadrants are easy
 
 
 def test_the_representation_protocols_probe_only_the_budgeted_labels(tmp_path):
@@ -245,10 +245,10 @@ def test_the_representation_protocols_probe_only_the_budgeted_labels(tmp_path):
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     knn, probe, both = (store.read(spec) for spec in suite.runs)
     classes = repr_toy.CLASSES
-    assert knn["details"]["knn"]["bank"] == 5 * classes  # the vote's bank: the budgeted images only
-    assert probe["details"]["split"]["train"] == 4 * classes and probe["details"]["split"]["val"] == classes
-    assert knn["details"]["labels"]["indices_sha256"] == probe["details"]["labels"]["indices_sha256"]
-    assert both["status"] == "failed" and "labels and labelled_images exclude each other" in both["error"]["message"]
+    assert knn.details["knn"]["bank"] == 5 * classes  # the vote's bank: the budgeted images only
+    assert probe.details["split"]["train"] == 4 * classes and probe.details["split"]["val"] == classes
+    assert knn.details["labels"]["indices_sha256"] == probe.details["labels"]["indices_sha256"]
+    assert both.status == "failed" and "labels and labelled_images exclude each other" in both.error.message
 
 
 def test_plugins_and_protocols_show_the_budget_and_its_forms(capsys):

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from bench import cli, costs, perimage
-from bench.records import key_of, write_json_atomic
+from bench.records import Record, key_of, write_json_atomic
 from bench.report import leaderboard, load_groups, render
 
 
@@ -239,8 +239,11 @@ def test_time_to_quality_reads_the_learning_curve(tmp_path):
 
 
 def test_time_to_quality_of_a_restorer_reads_its_psnr_curves():
-    record = {
-        "details": {
+    record = Record(
+        key="k",
+        spec={},
+        status="ok",
+        details={
             "curves": {
                 "01": [
                     {"iteration": 10, "psnr": 20.0},
@@ -253,11 +256,11 @@ def test_time_to_quality_of_a_restorer_reads_its_psnr_curves():
                 {"image": "01", "iterations": 30, "loop_seconds": 6.0},
                 {"image": "02", "iterations": 20, "seconds": 2.0},
             ],
-        }
-    }
+        },
+    )
     # 01: 90% of 28 = 25.2 at iteration 20, 0.2 s/it -> 4 s; 02: 90% of 30 = 27 at 10, 0.1 s/it -> 1 s
     assert costs.time_to_quality(record, 0.9) == pytest.approx(5.0)
-    assert costs.time_to_quality({"details": {"curves": [], "per_image": []}}, 0.9) is None
+    assert costs.time_to_quality(Record("k", {}, "ok", details={"curves": [], "per_image": []}), 0.9) is None
 
 
 def test_peak_memory_is_a_column_named_by_how_it_was_measured(tmp_path):

@@ -281,29 +281,29 @@ runs:
     store = ResultStore(tmp_path / "results")
     outcome = run_specs(suite.runs, reg, store, DataStore(data), Progress(quiet=True))
     records = [store.read(s) for s in suite.runs]
-    assert not outcome.failed, [r["error"]["traceback"] for r in records if r["status"] != "ok"]
-    pretrained = [r for r in records if r["spec"]["protocol_options"]["weights"] == "pretrained"]
+    assert not outcome.failed, [r.error.traceback for r in records if r.status != "ok"]
+    pretrained = [r for r in records if r.spec["protocol_options"]["weights"] == "pretrained"]
     assert len(pretrained) == 3
     for r in pretrained:
-        rate = r["throughput"]["render_images_per_s"]
+        rate = r.throughput["render_images_per_s"]
         assert rate["items_per_s"] > 0 and rate["resolution"] == 32 and rate["points"] == 2000
-        assert r["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
+        assert r.throughput["pretrain_images_per_s"]["items_per_s"] > 0
         (picture,) = (
-            [a for a in r["artifacts"] if a["kind"] == "fractal"]
-            if r["details"]["pretrain"]["source"] == "trained"
+            [a for a in r.artifacts if a["kind"] == "fractal"]
+            if r.details["pretrain"]["source"] == "trained"
             else [None]
         )
         if picture:
             assert (
-                store.path_for(next(s for s in suite.runs if s.key == r["key"])).with_suffix("") / picture["path"]
+                store.path_for(next(s for s in suite.runs if s.key == r.key)).with_suffix("") / picture["path"]
             ).is_file()
-            assert f"delta {r['spec']['params']['delta']}" in picture["caption"]
-    sources = sorted(r["details"]["pretrain"]["source"] for r in pretrained)
+            assert f"delta {r.spec['params']['delta']}" in picture["caption"]
+    sources = sorted(r.details["pretrain"]["source"] for r in pretrained)
     assert sources == ["artifact", "trained", "trained"]  # one pre-training per delta
-    loaded = [r for r in pretrained if r["details"]["pretrain"]["source"] == "artifact"]
-    assert all(r["throughput"]["render_images_per_s"]["measured_when"] == "artifact" for r in loaded)
-    control = next(r for r in records if r["spec"]["protocol_options"]["weights"] == "random")
-    assert "render_images_per_s" not in control["throughput"] and "artifacts" not in control
+    loaded = [r for r in pretrained if r.details["pretrain"]["source"] == "artifact"]
+    assert all(r.throughput["render_images_per_s"]["measured_when"] == "artifact" for r in loaded)
+    control = next(r for r in records if r.spec["protocol_options"]["weights"] == "random")
+    assert "render_images_per_s" not in control.throughput and not control.artifacts
 
 
 @pytest.mark.parametrize("name", ["onepfrac-cifar10", "onepfrac-cifar100", "onepfrac-mnist-cpu"])

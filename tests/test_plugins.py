@@ -5,7 +5,7 @@ import pytest
 
 from bench import cli, registry
 from bench import hookimpl as bench_hookimpl
-from bench.records import iter_records
+from bench.records import iter_records, read_record
 from fakedist import install_distribution
 
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
@@ -34,10 +34,10 @@ def test_third_party_plugin_is_discovered_listed_and_runs_a_suite(monkeypatch, t
     results = tmp_path / "results"
     assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
     (record_path,) = results.rglob("*.json")
-    record = json.loads(record_path.read_text())
-    assert record["status"] == "ok"
-    assert record["plugins"]["method"] == {"plugin": "toy", "distribution": "bench-toy", "version": "0.3.1"}
-    assert record["metrics"]["test_accuracy"] > 90
+    record = read_record(record_path)
+    assert record.status == "ok"
+    assert record.plugins["method"] == {"plugin": "toy", "distribution": "bench-toy", "version": "0.3.1"}
+    assert record.metrics["test_accuracy"] > 90
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_the_others_still_load(monkeypatch, tmp_path, capsys):
@@ -241,10 +241,10 @@ def test_a_plugin_written_against_methodspec_still_works_with_one_warning_per_sp
         warnings.simplefilter("ignore", DeprecationWarning)
         assert cli.main(["run", str(suite), "--results-dir", str(results), "--quiet"]) == 0
     records = [record for _, record in iter_records(results)]
-    assert sorted(r["spec"]["method"] for r in records) == ["old-classifier", "old-pixels", "old-restorer"]
-    assert all(r["status"] == "ok" for r in records)
-    (restored,) = [r for r in records if r["spec"]["method"] == "old-restorer"]
-    assert restored["details"]["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
+    assert sorted(r.spec["method"] for r in records) == ["old-classifier", "old-pixels", "old-restorer"]
+    assert all(r.status == "ok" for r in records)
+    (restored,) = [r for r in records if r.spec["method"] == "old-restorer"]
+    assert restored.details["curves"]["gray"] == [{"iteration": i, "value": 1.0} for i in range(3)]
 
 
 def test_a_restorer_is_never_shown_as_a_classifier_and_a_missing_field_is_named():

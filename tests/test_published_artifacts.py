@@ -49,7 +49,7 @@ def test_the_record_holds_the_methods_published_numbers_for_its_dataset_and_its_
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     assert outcome.exit_code == 0
     painter, linear = (store.read(s) for s in suite.runs)
-    assert painter["published"] == [
+    assert painter.published == [
         {
             "dataset": "toy",
             "metric": "test_accuracy",
@@ -62,16 +62,16 @@ def test_the_record_holds_the_methods_published_numbers_for_its_dataset_and_its_
             "weights": "",
         }
     ]
-    assert linear["published"] == [] and "artifacts" not in linear
-    assert [a["caption"] for a in painter["artifacts"]] == [
+    assert linear.published == [] and not linear.artifacts
+    assert [a["caption"] for a in painter.artifacts] == [
         "the pattern",
         "perturbation 1",
         "perturbation 2",
         "perturbation 3",
     ]
     folder = store.path_for(suite.runs[0]).with_suffix("")
-    assert all((folder / a["path"]).is_file() and a["kind"] == "fractal" for a in painter["artifacts"])
-    json.dumps(painter)
+    assert all((folder / a["path"]).is_file() and a["kind"] == "fractal" for a in painter.artifacts)
+    json.dumps(painter.to_dict())
 
 
 def test_builtin_plugins_declare_the_reference_tables():

@@ -99,16 +99,17 @@ def test_a_file_that_is_not_json_is_one_line(tmp_path, text, why):
     path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     with pytest.raises(InvalidRecord) as info:
         read_record(path)
-    assert str(info.value).startswith(why) and len(str(info.value)) < 120
+    assert str(info.value).startswith(f"{path}: {why}") and len(str(info.value)) < 120 + len(str(path))
 
 
 def test_a_valid_record_is_filled_in_and_keeps_unknown_keys():
     rec = check_record(valid(code_identity={"method": "abc"}, status="failed"))
-    assert rec["code_identity"] == {"method": "abc"}  # another part of bench's field, kept as it is
-    assert rec["published"] is None and rec["artifacts"] == [] and rec["throughput"] == {}
-    assert rec["environment"]["device"]["name"] == "?" and rec["error"]["message"] == ""
-    assert rec["details"]["features"]["chosen"] is None
-    huge = check_record(valid(metrics={"test_accuracy": 2**70}))["metrics"]["test_accuracy"]
+    assert rec.code_identity == {"method": "abc"}  # another part of bench's field, kept as it is
+    assert rec.published is None and rec.artifacts == [] and rec.throughput == {}
+    assert rec.environment["device"]["name"] == "?" and rec.error.message == "" and rec.precision is None
+    assert rec.details["features"]["chosen"] is None
+    assert check_record(valid(plugin_note={"a": 1})).extra == {"plugin_note": {"a": 1}}  # unknown: kept
+    huge = check_record(valid(metrics={"test_accuracy": 2**70})).metrics["test_accuracy"]
     assert type(huge) is float and huge == 2.0**70  # numbers reach statistics and scipy as floats
 
 
@@ -189,7 +190,7 @@ def test_bench_run_runs_a_spec_again_whose_record_is_unreadable_or_invalid(tmp_p
     assert len(outcome.ran) == 3
     a, b, c = suite.runs
     store.path_for(a).write_text(store.path_for(a).read_text()[:100])  # truncated by a crash of the disk
-    broken = store.read(b) | {"metrics": {"test_accuracy": "NaN"}}
+    broken = store.read(b).to_dict() | {"metrics": {"test_accuracy": "NaN"}}
     write_json_atomic(store.path_for(b), broken)
     assert store.read(a) is None and store.read(b) is None and not store.is_done(a) and not store.is_done(b)
     assert store.is_done(c)
@@ -208,7 +209,7 @@ def test_the_real_records_of_a_run_are_in_the_schema(tmp_path):
     )
     unreadable: list[Unreadable] = []
     assert len(list(iter_records(store.root, unreadable))) == 2 and unreadable == []
-    assert ResultStore(store.root).read(suite.runs[1])["status"] == "failed"
+    assert ResultStore(store.root).read(suite.runs[1]).status == "failed"
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------

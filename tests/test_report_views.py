@@ -260,13 +260,13 @@ def test_a_toy_run_records_its_peak_memory_and_its_table_shows_time_to_quality(t
     suite = load_suite(path, reg)
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "d"), Progress(quiet=True))
     record = store.read(suite.runs[0])
-    assert record["memory"]["kind"] == "cpu_peak_rss_increase" and record["memory"]["bytes"] >= 0
-    assert "VmHWM" in record["memory"]["how"] or "ru_maxrss" in record["memory"]["how"]
+    assert record.memory["kind"] == "cpu_peak_rss_increase" and record.memory["bytes"] >= 0
+    assert "VmHWM" in record.memory["how"] or "ru_maxrss" in record.memory["how"]
     assert cli.main(["table", str(tmp_path / "r"), "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert {"peak_rss_mib", "time_to_90_s", "time_to_99_s", "run_seconds"} <= set(row["metrics"])
     assert 0 < row["metrics"]["time_to_90_s"]["mean"] <= row["metrics"]["time_to_99_s"]["mean"]
-    assert row["metrics"]["time_to_99_s"]["mean"] <= record["timings"]["train_seconds"]
+    assert row["metrics"]["time_to_99_s"]["mean"] <= record.timings["train_seconds"]
 
 
 def test_on_cuda_the_peak_is_torchs_max_memory_allocated(monkeypatch):

@@ -39,7 +39,7 @@ def run_suite(tmp_path, reg, text, results="results"):
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     records = [store.read(spec) for spec in suite.runs]
     for r in records:
-        assert r["status"] == "ok", r.get("error", {}).get("traceback")
+        assert r.status == "ok", r.error
     return suite, store, outcome, records
 
 
@@ -88,9 +88,9 @@ runs:
     w, b = theta[: d * c].reshape(c, d), theta[d * c :]
     expected = 100.0 * ((xt @ w.T + b).argmax(1) == yt).mean()
     assert 40 < expected < 98, "the toy task should be neither trivial nor hopeless"
-    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
-    assert record["details"]["probe"]["chosen"] == {"lr": 0.05, "weight_decay": wd}
-    assert record["metric_info"]["test_accuracy"]["protocol"] == "linear-probe"
+    assert record.metrics["test_accuracy"] == pytest.approx(expected, abs=100 / len(yt) + 1e-9)
+    assert record.details["probe"]["chosen"] == {"lr": 0.05, "weight_decay": wd}
+    assert record.metric_info["test_accuracy"]["protocol"] == "linear-probe"
 
 
 def test_knn_matches_an_independent_numpy_vote(tmp_path, reg):
@@ -120,8 +120,8 @@ runs:
         correct += votes.argmax() == label
     expected = 100.0 * correct / len(yt)
     assert 40 < expected < 98
-    assert record["metrics"]["test_accuracy"] == pytest.approx(expected, abs=1e-4)  # float32 mean
-    assert record["details"]["knn"]["bank"] == 300 and record["metric_info"]["test_accuracy"]["protocol"] == "knn"
+    assert record.metrics["test_accuracy"] == pytest.approx(expected, abs=1e-4)  # float32 mean
+    assert record.details["knn"]["bank"] == 300 and record.metric_info["test_accuracy"]["protocol"] == "knn"
 
 
 def test_knn_votes_are_weighted_by_similarity():
@@ -144,11 +144,11 @@ runs:
     protocol: {name: linear-probe, holdout: 0.2, lrs: [0.05], weight_decays: [0.001, 50.0], epochs: 20}
 """,
     )
-    sweep = record["details"]["probe"]["sweep"]
+    sweep = record.details["probe"]["sweep"]
     assert [p["weight_decay"] for p in sweep] == [0.001, 50.0]
-    assert record["details"]["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
-    assert record["metrics"]["val_accuracy"] == max(p["val_accuracy"] for p in sweep)
-    assert record["details"]["split"]["val"] == 60 and record["throughput"]["feature_images_per_s"]["items_per_s"] > 0
+    assert record.details["probe"]["chosen"]["weight_decay"] == 0.001  # 50 crushes the weights
+    assert record.metrics["val_accuracy"] == max(p["val_accuracy"] for p in sweep)
+    assert record.details["split"]["val"] == 60 and record.throughput["feature_images_per_s"]["items_per_s"] > 0
 
 
 def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
@@ -158,7 +158,7 @@ def test_a_sweep_without_holdout_is_refused(tmp_path, reg):
     store = ResultStore(tmp_path / "r")
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     record = store.read(suite.runs[0])
-    assert record["status"] == "failed" and "held-out" in record["error"]["message"]
+    assert record.status == "failed" and "held-out" in record.error.message
 
 
 def test_feature_sweep_is_chosen_on_held_out_images_and_scored_as_a_fixed_run(tmp_path, reg):
@@ -180,12 +180,12 @@ runs:
 """,
             results=protocol,
         )
-        features = swept["details"]["features"]
+        features = swept.details["features"]
         assert [q["pixels"] for q in features["points"]] == [1, 36, 2]
         assert features["chosen"] == {"pixels": 36}
         assert max(q["val_accuracy"] for q in features["points"]) == features["points"][1]["val_accuracy"]
-        assert swept["details"]["feature_dim"] == 36
-        assert swept["metrics"] == fixed["metrics"]
+        assert swept.details["feature_dim"] == 36
+        assert swept.metrics == fixed.metrics
         text = render(leaderboard(load_groups(tmp_path / protocol)))
         assert "features (chosen)" in text and "pixels=36" in text
     build(tmp_path / "knn", tmp_path / "site")
@@ -397,34 +397,34 @@ runs:
     assert len(records) == 10 and not outcome.failed  # mae x 2 read-outs x 4 groups + ddae x 2
     by = {
         (
-            r["spec"]["method"],
-            r["spec"]["protocol"],
-            r["spec"]["params"].get("pool"),
-            r["spec"]["protocol_options"]["weights"],
+            r.spec["method"],
+            r.spec["protocol"],
+            r.spec["params"].get("pool"),
+            r.spec["protocol_options"]["weights"],
         ): r
         for r in records
     }
     first = by["mae", "linear-probe", "cls", "pretrained"]
     # One pre-training per method: every other protocol and read-out loads the saved encoder.
-    assert first["details"]["pretrain"]["source"] == "trained"
-    assert first["throughput"]["pretrain_images_per_s"]["items_per_s"] > 0
+    assert first.details["pretrain"]["source"] == "trained"
+    assert first.throughput["pretrain_images_per_s"]["items_per_s"] > 0
     for key in [
         ("mae", "linear-probe", "mean", "pretrained"),
         ("mae", "knn", "cls", "pretrained"),
         ("mae", "finetune", "mean", "pretrained"),
     ]:
-        assert by[key]["details"]["pretrain"]["source"] == "artifact"
-        assert by[key]["details"]["pretrain"]["artifact"] == first["details"]["pretrain"]["artifact"]
+        assert by[key].details["pretrain"]["source"] == "artifact"
+        assert by[key].details["pretrain"]["artifact"] == first.details["pretrain"]["artifact"]
     assert len(list((tmp_path / "results" / "track" / "cifar10").rglob("*.pt"))) == 2  # mae, ddae
     control = by["mae", "knn", "cls", "random"]
-    assert control["details"]["pretrain"] == {"weights": "random", "source": "build"}
-    assert "pretrain_images_per_s" not in control["throughput"]
-    assert by["ddae", "linear-probe", None, "pretrained"]["details"]["feature_dim"] == 64
+    assert control.details["pretrain"] == {"weights": "random", "source": "build"}
+    assert "pretrain_images_per_s" not in control.throughput
+    assert by["ddae", "linear-probe", None, "pretrained"].details["feature_dim"] == 64
     fine = by["mae", "finetune", "cls", "pretrained"]
-    assert {"train_images_per_s", "inference_images_per_s"} <= set(fine["throughput"])
+    assert {"train_images_per_s", "inference_images_per_s"} <= set(fine.throughput)
     for r in records:
-        assert r["metric_info"]["test_accuracy"]["protocol"] == r["spec"]["protocol"]
-        assert r["details"]["split"]["test"] == 60
+        assert r.metric_info["test_accuracy"]["protocol"] == r.spec["protocol"]
+        assert r.details["split"]["test"] == 60
 
     text = render(leaderboard(load_groups(tmp_path / "results")))
     assert (
@@ -443,21 +443,21 @@ runs:
     path.unlink()
     run_specs([spec], reg, again, DataStore(data), Progress(quiet=True))
     rerun = again.read(spec)
-    assert rerun["details"]["pretrain"]["source"] == "artifact"
-    assert rerun["metrics"] == first["metrics"]
+    assert rerun.details["pretrain"]["source"] == "artifact"
+    assert rerun.metrics == first.metrics
 
     # DDAE's read-out chosen on held-out images: the same saved weights under every choice, and the
     # chosen one scores as a run fixed to it.
-    swept = next(r for r in records if r["spec"]["method"] == "ddae" and r["spec"]["protocol"] == "knn")
-    assert swept["details"]["pretrain"]["source"] == "artifact"
-    assert len(swept["details"]["features"]["points"]) == 4
-    chosen = swept["details"]["features"]["chosen"]
+    swept = next(r for r in records if r.spec["method"] == "ddae" and r.spec["protocol"] == "knn")
+    assert swept.details["pretrain"]["source"] == "artifact"
+    assert len(swept.details["features"]["points"]) == 4
+    chosen = swept.details["features"]["chosen"]
     spec = next(s for s in suite.runs if s.method == "ddae" and s.protocol == "knn")
     fixed = dataclasses.replace(
         spec, params={**spec.params, **chosen}, protocol_options={**spec.protocol_options, "feature_sweep": {}}
     )
     run_specs([fixed], reg, again, DataStore(data), Progress(quiet=True))
-    assert again.read(fixed)["metrics"] == swept["metrics"]
+    assert again.read(fixed).metrics == swept.metrics
 
 
 def test_the_random_weight_control_is_named_as_such_everywhere(monkeypatch, tmp_path, capsys):
@@ -663,20 +663,17 @@ runs:
     protocol: {name: linear-probe, probe: ddae-official, overrides: {epochs: 40, batch_size: 60, flip: false, crop_padding: 0}, feature_sweep: {pixels: [2, 36]}}
 """,
     )
-    probe = record["details"]["probe"]
+    probe = record.details["probe"]
     assert probe["setting"] == "ddae-official" and probe["lr"] == 4e-3 and probe["epochs"] == 40
     # (crop + flip would destroy these 6x6 templates: overridden.)
     assert probe["overrides"] == {"epochs": 40, "batch_size": 100, "flip": False, "crop_padding": 0}
-    assert (
-        record["details"]["split"]["train"] == 300 and record["metrics"]["test_accuracy"] > 50
-    )  # 5 classes: 20% by chance
-    features = swept["details"]["features"]
+    assert record.details["split"]["train"] == 300 and record.metrics["test_accuracy"] > 50  # 5 classes: 20% by chance
+    features = swept.details["features"]
     assert features["chosen"] == {"pixels": 36} and [q["pixels"] for q in features["points"]] == [2, 36]
     assert (
-        swept["details"]["probe"]["heads"] == 2
-        and swept["metrics"]["val_accuracy"] == features["points"][1]["val_accuracy"]
+        swept.details["probe"]["heads"] == 2 and swept.metrics["val_accuracy"] == features["points"][1]["val_accuracy"]
     )
-    assert "probe ddae-official" in record["metric_info"]["test_accuracy"]["convention"]
+    assert "probe ddae-official" in record.metric_info["test_accuracy"]["convention"]
 
 
 def test_the_mae_official_probe_runs_with_lars_and_batchnorm_and_says_so(tmp_path, reg):
@@ -690,12 +687,12 @@ runs:
     protocol: {name: linear-probe, probe: mae-official, overrides: {epochs: 60, batch_size: 100, flip: false, resized_crop: []}}
 """,
     )[3]
-    probe = record["details"]["probe"]
+    probe = record.details["probe"]
     assert probe["setting"] == "mae-official" and probe["optimizer"].startswith("LARS")
     assert "BatchNorm1d without affine" in probe["features"] and probe["head_init_std"] == 0.01
     assert probe["lr_schedule"] == "10.0 warm-up epochs + cosine, per step" and probe["missing"]
-    assert record["metrics"]["test_accuracy"] > 50  # 5 classes: 20% by chance
-    assert "probe mae-official" in record["metric_info"]["test_accuracy"]["convention"]
+    assert record.metrics["test_accuracy"] > 50  # 5 classes: 20% by chance
+    assert "probe mae-official" in record.metric_info["test_accuracy"]["convention"]
 
 
 def test_a_published_number_sits_only_beside_runs_of_its_weights():

@@ -226,26 +226,26 @@ runs:
     protocol: {{name: restore, task: inpaint, mask: dataset, images: [rgb]}}
 """,
     )
-    assert outcome.exit_code == 0, [store.read(s).get("error") for s in suite.runs]
+    assert outcome.exit_code == 0, [store.read(s).error for s in suite.runs]
     records = {(s.method, s.protocol_options["task"]): store.read(s) for s in suite.runs}
     bic = records["bicubic", "sr"]
-    assert [e["image"] for e in bic["details"]["per_image"]] == ["gray", "rgb"]
-    assert bic["details"]["per_image"][0]["shape"] == [1, 26, 22]  # modcropped, gray kept gray
-    assert bic["metrics"]["psnr"] == pytest.approx(np.mean([e["psnr"] for e in bic["details"]["per_image"]]))
-    assert "Y channel" in bic["metric_info"]["psnr"]["convention"]
+    assert [e["image"] for e in bic.details["per_image"]] == ["gray", "rgb"]
+    assert bic.details["per_image"][0]["shape"] == [1, 26, 22]  # modcropped, gray kept gray
+    assert bic.metrics["psnr"] == pytest.approx(np.mean([e["psnr"] for e in bic.details["per_image"]]))
+    assert "Y channel" in bic.metric_info["psnr"]["convention"]
     zssr = records["zssr", "sr"]
-    assert zssr["throughput"]["iterations_per_s"]["iterations"] == 8 and zssr["metrics"]["iterations_per_s"] > 0
-    assert zssr["throughput"]["iterations_per_s"]["loop_only"]  # ZSSR's ensemble is not in its it/s
-    for e in zssr["details"]["per_image"]:
+    assert zssr.throughput["iterations_per_s"]["iterations"] == 8 and zssr.metrics["iterations_per_s"] > 0
+    assert zssr.throughput["iterations_per_s"]["loop_only"]  # ZSSR's ensemble is not in its it/s
+    for e in zssr.details["per_image"]:
         assert 0 < e["loop_seconds"] < e["seconds"]
     dip = records["dip", "denoise"]
-    assert dip["details"]["budget_vs_full"]["denoise_iterations"] == {"used": 3, "full": 3000}
-    curve = dip["details"]["curves"]["gray"]
+    assert dip.details["budget_vs_full"]["denoise_iterations"] == {"used": 3, "full": 3000}
+    curve = dip.details["curves"]["gray"]
     assert [p["iteration"] for p in curve if "psnr" in p] == [0, 1, 2] and any("psnr_avg" in p for p in curve)
     noisy = records["degraded-input", "denoise"]
-    for e in noisy["details"]["per_image"]:
+    for e in noisy.details["per_image"]:
         assert e["psnr"] == pytest.approx(e["input_psnr"])
-    inpaint = records["degraded-input", "inpaint"]["details"]["per_image"]
+    inpaint = records["degraded-input", "inpaint"].details["per_image"]
     assert [e["image"] for e in inpaint] == ["rgb"]
     art = store.path_for(suite.runs[0]).with_suffix("") / "gray"
     assert {p.name for p in art.iterdir()} >= {"clean.png", "degraded.png", "restored.png", "scores.json"}
@@ -298,7 +298,7 @@ def test_restored_images_must_have_the_clean_shape(tmp_path, reg):
         "runs: [{datasets: tiny-restore, methods: bad-sr, protocol: {name: restore, task: sr, scale: 2}}]\n",
     )
     assert outcome.exit_code == 1
-    assert "expected a tensor of shape (1, 26, 22)" in store.read(suite.runs[0])["error"]["message"]
+    assert "expected a tensor of shape (1, 26, 22)" in store.read(suite.runs[0]).error.message
 
 
 # -- the methods' mechanics -----------------------------------------------------------------------

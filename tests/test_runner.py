@@ -12,7 +12,7 @@ import toy
 from bench import MethodSpec, hookimpl, registry
 from bench.data.store import DataStore
 from bench.progress import Progress
-from bench.records import SCHEMA_VERSION, ResultStore
+from bench.records import SCHEMA_VERSION, ResultStore, check_record
 from bench.runner import run_specs
 from bench.suite import load_suite
 from fakedist import install_distribution
@@ -39,20 +39,20 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     )
     assert outcome.exit_code == 0 and len(outcome.ran) == 1
     record = store.read(suite.runs[0])
-    assert record["schema_version"] == SCHEMA_VERSION and record["status"] == "ok"
-    assert record["spec"]["seed"] == 3 and record["spec"]["budget"] == {"epochs": 4}
-    assert record["metrics"]["test_accuracy"] > 90 and "val_accuracy" in record["metrics"]
-    assert record["metric_info"]["test_accuracy"]["convention"].startswith("top-1 accuracy")
-    assert record["throughput"]["train_images_per_s"]["items_per_s"] > 0
-    assert record["throughput"]["train_images_per_s"]["warm"] is True  # first epoch excluded
-    assert record["throughput"]["inference_images_per_s"]["repeats"] == 5
-    assert record["details"]["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
-    assert [c["epoch"] for c in record["details"]["curves"] if "loss" in c] == [1, 2, 3, 4]
-    assert record["environment"]["libraries"]["torch"] and record["environment"]["device"]["type"] == "cpu"
-    assert record["environment"]["lock"]["packages"]["torch"] == record["environment"]["libraries"]["torch"]
-    assert set(record["environment"]["load_average"]) == {"start", "end"}
-    assert record["code"]["bench"] and record["plugins"]["method"]["plugin"] == "toy"
-    assert record["timings"]["train_seconds"] > 0
+    assert record.schema_version == SCHEMA_VERSION and record.status == "ok"
+    assert record.spec["seed"] == 3 and record.spec["budget"] == {"epochs": 4}
+    assert record.metrics["test_accuracy"] > 90 and "val_accuracy" in record.metrics
+    assert record.metric_info["test_accuracy"]["convention"].startswith("top-1 accuracy")
+    assert record.throughput["train_images_per_s"]["items_per_s"] > 0
+    assert record.throughput["train_images_per_s"]["warm"] is True  # first epoch excluded
+    assert record.throughput["inference_images_per_s"]["repeats"] == 5
+    assert record.details["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
+    assert [c["epoch"] for c in record.details["curves"] if "loss" in c] == [1, 2, 3, 4]
+    assert record.environment["libraries"]["torch"] and record.environment["device"]["type"] == "cpu"
+    assert record.environment["lock"]["packages"]["torch"] == record.environment["libraries"]["torch"]
+    assert set(record.environment["load_average"]) == {"start", "end"}
+    assert record.code["bench"] and record.plugins["method"]["plugin"] == "toy"
+    assert record.timings["train_seconds"] > 0
 
 
 def test_same_seed_same_result(tmp_path, reg):
@@ -60,8 +60,8 @@ def test_same_seed_same_result(tmp_path, reg):
     a = run_suite(tmp_path, reg, text, "a")
     b = run_suite(tmp_path, reg, text, "b")
     ra, rb = a[1].read(a[0].runs[0]), b[1].read(b[0].runs[0])
-    assert ra["metrics"] == rb["metrics"]
-    assert [c.get("loss") for c in ra["details"]["curves"]] == [c.get("loss") for c in rb["details"]["curves"]]
+    assert ra.metrics == rb.metrics
+    assert [c.get("loss") for c in ra.details["curves"]] == [c.get("loss") for c in rb.details["curves"]]
 
 
 def test_a_failing_plugin_fails_its_own_run_not_the_suite(tmp_path, reg):
@@ -71,9 +71,9 @@ def test_a_failing_plugin_fails_its_own_run_not_the_suite(tmp_path, reg):
     assert outcome.exit_code == 1
     assert len(outcome.failed) == 1 and len(outcome.ran) == 1
     crash = store.read([s for s in suite.runs if s.method == "toy-crash"][0])
-    assert crash["status"] == "failed"
-    assert crash["error"]["message"] == "toy-crash always fails"
-    assert "Traceback" in crash["error"]["traceback"] and "fit_crash" in crash["error"]["traceback"]
+    assert crash.status == "failed"
+    assert crash.error.message == "toy-crash always fails"
+    assert "Traceback" in crash.error.traceback and "fit_crash" in crash.error.traceback
 
 
 def test_finished_runs_are_skipped_and_failed_runs_retried(tmp_path, reg, monkeypatch):
@@ -187,7 +187,7 @@ def test_a_non_finite_metric_fails_the_run_naming_the_metric(tmp_path, reg, monk
         tmp_path, reg, "runs: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
     )
     assert outcome.exit_code == 1 and len(outcome.failed) == 1
-    record = strict_json(store.path_for(suite.runs[0]))
+    record = strict_json(store.path_for(suite.runs[0]))  # its metric is null: not in the schema, run again
     assert record["status"] == "failed" and record["error"]["type"] == "NonFiniteMetric"
     assert record["error"]["message"].startswith("metric 'test_accuracy' is nan, not a finite number")
 
@@ -195,10 +195,10 @@ def test_a_non_finite_metric_fails_the_run_naming_the_metric(tmp_path, reg, monk
 def test_a_diverged_loss_is_recorded_as_null_and_the_record_is_strict_json(tmp_path, reg):
     text = "runs: [{datasets: toy, methods: {name: toy-linear, params: {lr: 1.0e+38}}, protocol: classify}]\n"
     suite, store, outcome = run_suite(tmp_path, reg, text)
-    record = strict_json(store.path_for(suite.runs[0]))
-    losses = [c["loss"] for c in record["details"]["curves"] if "loss" in c]
+    record = check_record(strict_json(store.path_for(suite.runs[0])))
+    losses = [c["loss"] for c in record.details["curves"] if "loss" in c]
     assert None in losses, losses  # the loss diverged: no number, not a bare NaN
-    assert record["status"] == "ok" and outcome.exit_code == 0  # its accuracy is a real (bad) result
+    assert record.status == "ok" and outcome.exit_code == 0  # its accuracy is a real (bad) result
 
 
 def test_the_atomic_writer_refuses_nan(tmp_path):
@@ -252,12 +252,12 @@ def test_a_method_raising_systemexit_or_any_baseexception_fails_only_its_own_run
     with stop_on_signals():  # as in `bench run`: only a real signal is a Ctrl-C
         suite, store, outcome = run_suite(tmp_path, reg, text)
     assert len(outcome.failed) == 4 and len(outcome.ran) == 1 and outcome.exit_code == 1
-    errors = {s.method: store.read(s).get("error") for s in suite.runs}
+    errors = {s.method: store.read(s).error for s in suite.runs}
     assert errors["toy-linear"] is None
-    assert errors["toy-exit"]["type"] == "SystemExit" and "SystemExit('3')" in errors["toy-exit"]["message"]
-    assert errors["toy-ctrl-c"]["type"] == "KeyboardInterrupt"
-    assert errors["toy-escape"]["type"] == "Escape" and errors["toy-genexit"]["type"] == "GeneratorExit"
-    assert "cannot end the suite" in errors["toy-escape"]["message"]
+    assert errors["toy-exit"].type == "SystemExit" and "SystemExit('3')" in errors["toy-exit"].message
+    assert errors["toy-ctrl-c"].type == "KeyboardInterrupt"
+    assert errors["toy-escape"].type == "Escape" and errors["toy-genexit"].type == "GeneratorExit"
+    assert "cannot end the suite" in errors["toy-escape"].message
 
 
 def test_a_real_ctrl_c_stops_the_suite_and_keeps_what_finished(tmp_path, reg, monkeypatch):
@@ -362,6 +362,8 @@ def test_orphan_temporary_files_of_a_killed_write_are_removed_at_the_next_run(tm
 def test_execute_under_the_lock_runs_a_stale_record_again_unless_the_store_judged_it(tmp_path, reg):
     """A plain store (an executor's worker): a record of other code runs again. A store with its
     own ``stale`` (bench run's) has the last word and the record is read once."""
+    from dataclasses import replace
+
     from bench.runner import DatasetCache, execute
 
     suite, store, _ = run_suite(
@@ -369,10 +371,10 @@ def test_execute_under_the_lock_runs_a_stale_record_again_unless_the_store_judge
     )
     spec = suite.runs[0]
     record = store.read(spec)
-    store.write(spec, {k: v for k, v in record.items() if k != "code_identity"})  # made before identity
+    store.write(spec, replace(record, code_identity=None))  # made before identity
     cache, progress = DatasetCache(DataStore(tmp_path / "data")), Progress(quiet=True)
     reads = []
-    judging = ResultStore(store.root, stale=lambda s, r: reads.append(r["key"]))  # says: not stale
+    judging = ResultStore(store.root, stale=lambda s, r: reads.append(r.key))  # says: not stale
     assert execute(spec, reg, judging, cache, progress, "x")[0] == "skipped" and len(reads) == 1
     assert execute(spec, reg, store, cache, progress, "x")[0] == "ran"
-    assert "code_identity" in store.read(spec)
+    assert store.read(spec).code_identity is not None

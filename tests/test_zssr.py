@@ -160,14 +160,14 @@ runs:
     suite = load_suite(tmp_path / "suite.yaml", reg)
     store = ResultStore(tmp_path / "results")
     outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
-    assert outcome.exit_code == 0, [store.read(s).get("error") for s in suite.runs]
+    assert outcome.exit_code == 0, [store.read(s).error for s in suite.runs]
     gradual, jump = (store.read(s) for s in suite.runs)
-    assert gradual["spec"]["params"]["schedule"] == "gradual" and jump["spec"]["params"]["schedule"] == "one-jump"
-    assert gradual["details"]["per_image"][0]["iterations"] == 18  # 3 per stage
-    assert jump["details"]["per_image"][0]["iterations"] == 3
-    stages = [(c["scale_h"], c["scale_w"]) for c in gradual["details"]["curves"]["rgb"] if "scale_h" in c]
+    assert gradual.spec["params"]["schedule"] == "gradual" and jump.spec["params"]["schedule"] == "one-jump"
+    assert gradual.details["per_image"][0]["iterations"] == 18  # 3 per stage
+    assert jump.details["per_image"][0]["iterations"] == 3
+    stages = [(c["scale_h"], c["scale_w"]) for c in gradual.details["curves"]["rgb"] if "scale_h" in c]
     assert stages == [tuple(s) for s in OFFICIAL_X2_SCALES]
-    assert jump["details"]["budget_vs_full"]["iterations"] == {"used": 3, "full": 6 * 3000}
+    assert jump.details["budget_vs_full"]["iterations"] == {"used": 3, "full": 6 * 3000}
 
 
 def test_the_gradual_stages_read_back_only_when_the_learning_rate_policy_looks():

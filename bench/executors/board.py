@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 from bench.progress import Progress
+from bench.records import Record
 from bench.runner import SuiteOutcome, summary
 
 STATES = ("queued", "running", "done", "failed")
@@ -43,18 +44,18 @@ class Board:
         self.progress.message(f"{spec.label}: started{' on ' + where if where else ''}")
         self.show()
 
-    def finished(self, spec, record: dict) -> None:
+    def finished(self, spec, record: Record) -> None:
         """A run ended with ``record`` in the store (status ok or failed)."""
         if self.state.get(spec.key) in ("done", "failed"):  # told twice: count it once
             return
-        if record.get("status") == "ok":
+        if record.ok:
             self.state[spec.key] = "done"
             self.outcome.ran.append(spec.label)
             self.progress.run_finished(spec.label, summary(record))
         else:
             self.state[spec.key] = "failed"
             self.outcome.failed.append(spec.label)
-            self.progress.run_finished(spec.label, f"FAILED: {record.get('error', {}).get('message', '?')}")
+            self.progress.run_finished(spec.label, f"FAILED: {record.error.message}")
         self.show()
 
     def skipped(self, spec) -> None:

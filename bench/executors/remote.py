@@ -14,7 +14,7 @@ import traceback
 
 from bench.executors import Job
 from bench.executors.board import Board
-from bench.records import failure_record
+from bench.records import Record, failure_record
 
 #: How long the driver waits for a dead worker's lock to be released before giving up on writing
 #: its failed record (the OS releases it when the process is gone; a network filesystem may lag).
@@ -65,7 +65,7 @@ def lost(job: Job, board: Board, spec, error: BaseException | str, where: str = 
         board.finished(spec, written)
 
 
-def _write_unless_done(job: Job, spec, record: dict, notify: bool) -> dict | None:
+def _write_unless_done(job: Job, spec, record: Record, notify: bool) -> Record | None:
     """Write ``record`` under the spec's lock unless a finished record is there already; return the
     record the store now holds, or None when another process holds the lock."""
     deadline = time.monotonic() + LOCK_WAIT_S
@@ -80,21 +80,15 @@ def _write_unless_done(job: Job, spec, record: dict, notify: bool) -> dict | Non
             return job.store.read(spec)
         job.store.write(spec, record)
         if notify:
-            for warning in job.registry.call_run_finished(record):
+            for warning in job.registry.call_run_finished(record.to_dict()):
                 job.progress.message(f"warning: {warning}")
     finally:
         lock.release()
     return record
 
 
-def _same_run(a: dict, b: dict) -> bool:
-    def ident(r):
-        return (
-            r.get("key"),
-            r.get("status"),
-            r.get("started_at"),
-            r.get("ended_at"),
-            r.get("timings", {}).get("wall_seconds"),
-        )
+def _same_run(a: Record, b: Record) -> bool:
+    def ident(r: Record):
+        return r.key, r.status, r.started_at, r.ended_at, r.timings.get("wall_seconds")
 
     return ident(a) == ident(b)

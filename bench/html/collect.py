@@ -8,7 +8,6 @@ and sample std over seeds), the verdicts :func:`bench.compare.compare`'s.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from bench import history as _history
 from bench.compare import Delta, Tolerances, compare
 from bench.metric_table import Metric, ordered, ranking
 from bench.paths import bounded_name
-from bench.records import PUBLISHED, SUPERSEDED, InvalidRecord, Unreadable, iter_records, list_of
+from bench.records import PUBLISHED, SUPERSEDED, InvalidRecord, Record, Unreadable, iter_records, list_of
 from bench.report import Group, group_records, leaderboard, metric_of, row_keys
 from bench.specs import Published
 
@@ -54,12 +53,12 @@ class Row:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.group.records if r["status"] != "ok"]
+        return [r for r in self.group.records if r.status != "ok"]
 
-    def records(self) -> list[tuple[dict, Path | None]]:
+    def records(self) -> list[tuple[Record, Path | None]]:
         """The row's records, ok and failed, by seed."""
         out = [(r, self.paths.get(_identity(r))) for r in self.group.records]
-        return sorted(out, key=lambda rp: (rp[0]["spec"]["seed"], rp[0]["status"] != "ok"))
+        return sorted(out, key=lambda rp: (rp[0].spec["seed"], not rp[0].ok))
 
 
 @dataclass
@@ -114,8 +113,8 @@ class Report:
         return list(dict.fromkeys(t.suite for t in self.tables))
 
 
-def _identity(record: dict) -> tuple:
-    return (record["key"], record["ended_at"], record["status"])
+def _identity(record: Record) -> tuple:
+    return (record.key, record.ended_at, record.status)
 
 
 def collect(
@@ -132,7 +131,7 @@ def collect(
     groups = [g for g in group_records(r for _, r in found) if suite is None or g.suite == suite]
     paths = {_identity(record): path for path, record in found}
     keys = dict(zip(map(id, groups), row_keys(groups)))
-    by_keys = {tuple(r["key"] for r in g.records): g for g in groups}
+    by_keys = {tuple(r.key for r in g.records): g for g in groups}
     tables: dict[tuple, Table] = {}
     used: set[str] = set()
     for data in leaderboard(groups):
@@ -185,14 +184,14 @@ def _attach_published(report: Report) -> None:
     for table in report.tables:
         base_setting = table.setting.split(",")[0]
         for row in table.rows:
-            carried = [r["published"] for r in row.group.records if r["published"] is not None]
+            carried = [r.published for r in row.group.records if r.published is not None]
             if carried:
                 entries, origin = carried[0], "record"
             else:
                 if fallback is None:
                     fallback = _installed_published()
                 entries, origin = fallback.get(row.data["method"], []), "installed plugin"
-            options = json.loads(row.group.config)["options"]
+            options = row.group.config.options
             for entry in entries:
                 published = _published(entry)
                 if published and published.applies_to(table.dataset, table.protocol, options, setting=base_setting):

@@ -57,7 +57,7 @@ def _outputs(table: Table, image: str) -> list[tuple[str, Path]]:
     for row in table.rows:
         for record, path in row.records():
             folder = path.with_suffix("") / safe_name(image) if path is not None else None
-            if record["status"] == "ok" and folder is not None and (folder / "restored.png").is_file():
+            if record.status == "ok" and folder is not None and (folder / "restored.png").is_file():
                 out.append((row.label, folder))
                 break
     return out
@@ -143,7 +143,7 @@ def image_view(table: Table, found: perimage.ImageTable, image: str, site: Path,
             e.get("input_psnr")
             for r in table.rows
             for rec in r.group.ok
-            for e in rec["details"]["per_image"]
+            for e in rec.details["per_image"]
             if e["image"] == image and "input_psnr" in e
         ),
         None,

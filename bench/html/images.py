@@ -66,8 +66,8 @@ def _restoration(report: Report, site: Path) -> dict[str, list[Gallery]]:
         images = []
         for row in table.rows:
             for record in row.group.ok:
-                if record["details"]["setting"] == label:
-                    images += [e["image"] for e in record["details"]["per_image"]]
+                if record.details["setting"] == label:
+                    images += [e["image"] for e in record.details["per_image"]]
         gallery = Gallery(
             f"Restored images: {label}",
             note="clean | degraded input | each method, worst to best; captions: PSNR dB / SSIM. "
@@ -100,11 +100,11 @@ def _artifacts(table: Table, site: Path) -> list[Gallery]:
     kinds: dict[str, Gallery] = {}
     for row in table.rows:
         for record, path in row.records():
-            if not record["artifacts"] or path is None:
+            if not record.artifacts or path is None:
                 continue
             folder = path.with_suffix("")
-            seed = record["spec"]["seed"]
-            for item in record["artifacts"]:
+            seed = record.spec["seed"]
+            for item in record.artifacts:
                 kind = item["kind"]
                 gallery = kinds.setdefault(
                     kind,

@@ -20,6 +20,7 @@ from bench.html.collect import Report, Row, Table, slug
 from bench.html.gallery import DIFF_GAIN
 from bench.html.images import Gallery
 from bench.html.plots import Plot
+from bench.records import Record
 from bench.report import cell, digits, fmt, header, one_seed, rank_note, stale_note, stale_reasons, table_note
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
@@ -239,11 +240,11 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
                     html(
                         '<li><a href="records/{}.html#seed{}">{} seed {}</a>: {} {}</li>',
                         row.slug,
-                        r["spec"]["seed"],
+                        r.spec["seed"],
                         row.label,
-                        r["spec"]["seed"],
-                        r["error"]["type"],
-                        r["error"]["message"] or "failed",
+                        r.spec["seed"],
+                        r.error.type,
+                        r.error.message or "failed",
                     )
                     for row, r in failures
                 ),
@@ -526,7 +527,7 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
     ]
     records = row.records()
     if records:
-        spec = records[0][0]["spec"]
+        spec = records[0][0].spec
         parts.append(Html("<h2>Configuration</h2>"))
         parts.append(
             _kv_table(
@@ -561,15 +562,15 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
                 ),
             )
         )
-    metrics = list(dict.fromkeys(m for r, _ in records for m in r["metrics"]))
+    metrics = list(dict.fromkeys(m for r, _ in records for m in r.metrics))
     head = join(html('<th class="num" data-type="number">{}</th>', header(m)) for m in metrics)
     body = []
     for i, (r, _) in enumerate(records):
-        status, seed, wall = r["status"], r["spec"]["seed"], r["timings"].get("wall_seconds")
+        status, seed, wall = r.status, r.spec["seed"], r.timings.get("wall_seconds")
         badge = html('<span class="badge {}">{}</span>', "ok" if status == "ok" else "failed", status)
         values = join(
-            html('<td class="num" data-value="{}">{}</td>', repr(r["metrics"][m]), number(r["metrics"][m], m))
-            if m in r["metrics"]
+            html('<td class="num" data-value="{}">{}</td>', repr(r.metrics[m]), number(r.metrics[m], m))
+            if m in r.metrics
             else Html('<td class="num" data-value="">-</td>')
             for m in metrics
         )
@@ -599,52 +600,52 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
         parts.append(
             html(
                 '<section id="seed{0}"><h3>Seed {0}: {1}{2}</h3>',
-                r["spec"]["seed"],
-                r["status"],
+                r.spec["seed"],
+                r.status,
                 html(' <a href="{}">(record JSON)</a>', copies[i]) if i in copies else "",
             )
         )
-        if r["status"] != "ok":
-            err = r["error"]
-            parts.append(html("<p><strong>{}</strong>: {}</p>", err["type"], err["message"]))
-            if err["traceback"]:
-                parts.append(html("<pre>{}</pre>", err["traceback"]))
+        if r.status != "ok":
+            err = r.error
+            parts.append(html("<p><strong>{}</strong>: {}</p>", err.type, err.message))
+            if err.traceback:
+                parts.append(html("<pre>{}</pre>", err.traceback))
         parts.append(
             _kv_table(
                 {
-                    "key": r["key"],
-                    "started": r.get("started_at"),
-                    "ended": r["ended_at"],
-                    "timings": r["timings"],
+                    "key": r.key,
+                    "started": r.started_at,
+                    "ended": r.ended_at,
+                    "timings": r.timings,
                     "throughput": _throughput_text(r),
-                    "peak memory": r.get("memory"),
-                    "code": r.get("code"),
-                    "plugins": r.get("plugins"),
-                    "precision": r.get("precision"),
-                    "accelerator switches": r.get("accel"),
+                    "peak memory": r.memory,
+                    "code": r.code,
+                    "plugins": r.plugins,
+                    "precision": r.precision,
+                    "accelerator switches": r.accel,
                 }
             )
         )
-        parts.append(html("<details><summary>environment</summary>{}</details>", _kv_table(r["environment"])))
-        if r["metric_info"]:
+        parts.append(html("<details><summary>environment</summary>{}</details>", _kv_table(r.environment)))
+        if r.metric_info:
             parts.append(
                 html(
                     "<details><summary>metric conventions</summary>{}</details>",
-                    _kv_table({m: info["convention"] for m, info in r["metric_info"].items()}),
+                    _kv_table({m: info["convention"] for m, info in r.metric_info.items()}),
                 )
             )
-        if r["data_files"]:
+        if r.data_files:
             parts.append(
                 html(
                     "<details><summary>data files</summary>{}</details>",
-                    _kv_table({k: v.get("sha256") or v.get("md5") for k, v in r["data_files"].items()}),
+                    _kv_table({k: v.get("sha256") or v.get("md5") for k, v in r.data_files.items()}),
                 )
             )
-        if r["details"]:
+        if r.details:
             parts.append(
                 html(
                     "<details><summary>details</summary><pre>{}</pre></details>",
-                    json.dumps(r["details"], indent=1, default=str)[:200_000],
+                    json.dumps(r.details, indent=1, default=str)[:200_000],
                 )
             )
         parts.append(Html("</section>"))
@@ -652,9 +653,9 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
     return document(f"{row.label} · {table.title}", join(parts, "\n"))
 
 
-def _throughput_text(record: dict) -> dict:
+def _throughput_text(record: Record) -> dict:
     out = {}
-    for name, fig in record["throughput"].items():
+    for name, fig in record.throughput.items():
         if fig.get("items_per_s"):
             rate = fig["items_per_s"]
             out[name] = (f"{rate:,.1f}/s" if rate >= 100 else f"{rate:.3g}/s") + (

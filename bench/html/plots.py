@@ -263,15 +263,13 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
     images: dict[str, list[tuple[str, int, list[dict], dict]]] = {}
     for row in table.rows:
         for record in row.group.ok:
-            curves = record["details"].get("curves")
+            curves = record.details.get("curves")
             if not isinstance(curves, dict):
                 continue
-            entries = {e["image"]: e for e in record["details"]["per_image"]}
+            entries = {e["image"]: e for e in record.details["per_image"]}
             for image, curve in curves.items():
                 if curve:
-                    images.setdefault(image, []).append(
-                        (row.label, record["spec"]["seed"], curve, entries.get(image, {}))
-                    )
+                    images.setdefault(image, []).append((row.label, record.spec["seed"], curve, entries.get(image, {})))
     plots = []
     plt = _pyplot()
     for image, series in sorted(images.items()):
@@ -312,7 +310,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
     series: dict[str, list[tuple[int, str, int, list[tuple[float, float]]]]] = {}
     for index, row in enumerate(table.rows):
         for record in row.group.ok:
-            for prefix, curve in _epoch_curves(record["details"]):
+            for prefix, curve in _epoch_curves(record.details):
                 by_key: dict[str, list[tuple[float, float]]] = {}
                 for point in curve:
                     for key, value in point.items():
@@ -321,7 +319,7 @@ def training_curves(table: Table, site: Path) -> Plot | None:
                         by_key.setdefault(prefix + key, []).append((point["epoch"], value))
                 for key, pts in by_key.items():
                     key, pts = _in_percent(key, pts)
-                    series.setdefault(key, []).append((index, row.label, record["spec"]["seed"], sorted(pts)))
+                    series.setdefault(key, []).append((index, row.label, record.spec["seed"], sorted(pts)))
     if not series:
         return None
     keys = sorted(series, key=lambda k: ("loss" not in k, k))[:4]
@@ -441,7 +439,7 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
 def _labels_per_class(row) -> float | None:
     """Labelled images per class of a row under a label budget (from its records), None for all."""
     for record in row.group.ok:
-        counts = (record.get("details") or {}).get("labels", {}).get("counts")
+        counts = (record.details or {}).get("labels", {}).get("counts")
         if isinstance(counts, list) and counts and _numbers(*counts):
             return sum(counts) / len(counts)
     return None

@@ -174,7 +174,7 @@ def _copy_records(row, out: Path) -> dict[int, str]:
     for i, (record, path) in enumerate(row.records()):
         if path is None or not path.is_file():
             continue
-        rel = f"{row.slug}/seed{slug(record['spec']['seed'])}-{slug(record['status'])}-{i}.json"
+        rel = f"{row.slug}/seed{slug(record.spec['seed'])}-{slug(record.status)}-{i}.json"
         target = inside(out, f"records/{rel}")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from bench.paths import first_link, safe_name
-from bench.records import iter_records
+from bench.records import Record, iter_records
 
 CAPTION = 16  # caption strip height in pixels
 GAP = 4
@@ -22,12 +22,12 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
     ``unreadable``: as for :func:`bench.records.iter_records`."""
     found: dict = {}
     for path, record in iter_records(results, unreadable):
-        spec = record["spec"]
-        if spec["protocol"] != "restore" or record["status"] != "ok":
+        spec = record.spec
+        if spec["protocol"] != "restore" or record.status != "ok":
             continue
-        setting = record["details"]["setting"]
+        setting = record.details["setting"]
         art = path.with_suffix("")
-        for entry in record["details"]["per_image"]:
+        for entry in record.details["per_image"]:
             folder = art / safe_name(entry["image"])
             pictures = [folder / name for name in ("clean.png", "degraded.png", "restored.png", "psnr_curve.png")]
             if not (folder / "restored.png").exists() or any(first_link(path.parent, p) for p in pictures):
@@ -47,8 +47,8 @@ def collect(results: str | Path, unreadable: list | None = None) -> dict:
     return found
 
 
-def _budget_text(budget: dict, record: dict) -> str:
-    used = record["details"]["budget_vs_full"]
+def _budget_text(budget: dict, record: Record) -> str:
+    used = record.details["budget_vs_full"]
     parts = [f"{k}={v}" for k, v in budget.items() if used.get(k, {}).get("used") != used.get(k, {}).get("full")]
     return " ".join(parts) or "full budget"
 
