@@ -38,12 +38,12 @@ def test_every_metric_a_builtin_protocol_writes_is_in_the_table(tmp_path):
     store = ResultStore(tmp_path / "results")
     run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
     records = [store.read(spec) for spec in suite.runs]
-    assert [r["status"] for r in records] == ["ok"] * len(records), [r.get("error") for r in records]
-    assert {r["spec"]["protocol"] for r in records} == {"classify", "linear-probe", "knn", "restore"}
+    assert [r.status for r in records] == ["ok"] * len(records), [r.error for r in records]
+    assert {r.spec["protocol"] for r in records} == {"classify", "linear-probe", "knn", "restore"}
     for r in records:
-        assert set(r["metrics"]) <= set(metric_table.METRICS), r["spec"]["protocol"]
-        assert set(r["throughput"]) <= set(metric_table.METRICS), r["spec"]["protocol"]
-        for name, info in r["metric_info"].items():  # direction, unit and kind are the table's
+        assert set(r.metrics) <= set(metric_table.METRICS), r.spec["protocol"]
+        assert set(r.throughput) <= set(metric_table.METRICS), r.spec["protocol"]
+        for name, info in r.metric_info.items():  # direction, unit and kind are the table's
             table = metric_table.METRICS[name].info(
                 info["convention"], **{k: info[k] for k in ("protocol",) if k in info}
             )
