@@ -313,7 +313,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
             record["artifacts"] = pictures  # bench.save_image's pictures, for reports
         if device is not None and device.type == "cuda":
             _free_device_memory(record)
-    return _finite_or_null(record)
+    return finite_or_null(record)
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -367,16 +367,16 @@ def _check_finite(metrics: dict) -> None:
             )
 
 
-def _finite_or_null(value):
+def finite_or_null(value):
     """The record with every NaN or infinity left in it (a diverged loss curve, a rate over zero
     seconds; a non-finite metric has failed the run already) as None: records are strict JSON,
     and null says "no number"."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
+        return {k: finite_or_null(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
+        return [finite_or_null(v) for v in value]
     return value
 
 

@@ -264,12 +264,12 @@ def lr_factor(
 def run(spec, method, dataset, env) -> dict:
     options, overrides, missing = resolve_recipe(spec.protocol_options)
     spec = replace(spec, protocol_options=options)
-    p = prepare(spec, method, dataset, env)
-    ctx = p.ctx
+    prepared = prepare(spec, method, dataset, env)
+    ctx = prepared.ctx
     # The module itself, not prepare's compiled wrapper: the whole model is prepared (compiled) once below.
-    encoder = _unwrapped(p.encoder)
+    encoder = _unwrapped(prepared.encoder)
     with torch.no_grad():
-        dim = encoder(ctx.layout(ctx.normalize(p.train.images[:2]))).shape[1]
+        dim = encoder(ctx.layout(ctx.normalize(prepared.train.images[:2]))).shape[1]
     if options["drop_path"]:
         if not hasattr(encoder, "set_drop_path"):
             raise ValueError(
@@ -281,7 +281,7 @@ def run(spec, method, dataset, env) -> dict:
 
     epochs = max(1, math.ceil(options["epochs"] * spec.budget_scale))
     batch_size = options["batch_size"]
-    steps_per_epoch = math.ceil(len(p.train) / batch_size)
+    steps_per_epoch = math.ceil(len(prepared.train) / batch_size)
     steps = epochs * steps_per_epoch
     warmup = min(steps, round(options["warmup_epochs"] / options["epochs"] * steps))
     groups = param_groups(
@@ -322,7 +322,7 @@ def run(spec, method, dataset, env) -> dict:
     t_train = time.perf_counter()
     model.train()
     for _ in ctx.epochs(epochs):
-        for images, labels in ctx.batches(p.train, batch_size, augment=augment):
+        for images, labels in ctx.batches(prepared.train, batch_size, augment=augment):
             if options["random_erasing"]:
                 images = random_erase(images, options["random_erasing"], ctx.generator)
             targets = labels
@@ -339,24 +339,24 @@ def run(spec, method, dataset, env) -> dict:
             with ctx.autocast():
                 loss = loss_fn(model(ctx.layout(images)).float(), targets)
             ctx.optimize(loss, optimizer, schedule, n=len(images))
-        if p.val is not None:
-            ctx.log(val_accuracy=ctx.accuracy(model, p.val, options["eval_batch_size"]))
+        if prepared.val is not None:
+            ctx.log(val_accuracy=ctx.accuracy(model, prepared.val, options["eval_batch_size"]))
             model.train()
     train_seconds = time.perf_counter() - t_train
     model.eval()
 
     batch = options["eval_batch_size"]
-    metrics = {"test_accuracy": accuracy(model, p.test, ctx, batch)}
-    if p.val is not None:
-        metrics["val_accuracy"] = accuracy(model, p.val, ctx, batch)
-    images = ctx.normalize(p.test.images[:batch])
+    metrics = {"test_accuracy": accuracy(model, prepared.test, ctx, batch)}
+    if prepared.val is not None:
+        metrics["val_accuracy"] = accuracy(model, prepared.val, ctx, batch)
+    images = ctx.normalize(prepared.test.images[:batch])
 
     @torch.inference_mode()
     def forward():
         with ctx.autocast():
             model(ctx.layout(images))
 
-    sections = common_sections(p, PROTOCOL, options)
+    sections = common_sections(prepared, PROTOCOL, options)
     sections["throughput"]["inference_images_per_s"] = {
         **measure(forward, ctx.device, items=len(images), warmup=2, repeats=5),
         "batch_size": len(images),
@@ -407,4 +407,4 @@ def run(spec, method, dataset, env) -> dict:
     what = f"whole encoder + linear head fine-tuned for {epochs} epochs, recipe {options['recipe']}"
     if options["input_size"]:
         what += f", images resized to {options['input_size']} px"
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, prepared, options), **sections}
