@@ -272,7 +272,7 @@ def zssr_params():
         "learning_rate_slope_range": 15,
         "back_projection_iters": 1,
         "output_flip": False,
-        "schedule": "one-jump",  # one loop; the gradual stages: tests/test_zssr.py
+        "schedule": "one-jump",  # one loop: each gradual stage runs the same one (train_stage)
     }
 
 
