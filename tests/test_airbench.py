@@ -126,6 +126,7 @@ def test_whitening_is_set_from_data_and_frozen(trained):
     assert ((cov.diag() > 0.5) & (cov.diag() <= 1 + 1e-4)).all()
 
 
+@pytest.mark.slow  # two trainings: ~21 s of CPU
 def test_deterministic_given_seed(tmp_path):
     train, test = synthetic(10, 192, seed=3), synthetic(10, 64, seed=4)
     runs = [fit(train, tmp_path, seed=seed, epochs=2) for seed in (5, 5, 6)]
@@ -134,6 +135,7 @@ def test_deterministic_given_seed(tmp_path):
     assert not torch.equal(a, c)
 
 
+@pytest.mark.slow  # a training: ~11 s of CPU
 def test_hundred_classes_grayscale_and_28x28(tmp_path):
     train = synthetic(100, 256, seed=7)
     model, ctx = fit(train, tmp_path, epochs=1)

@@ -9,6 +9,7 @@ import pytest
 from bench import cli, devicecheck
 
 
+@pytest.mark.slow  # every built-in method end to end: ~120 s of CPU
 def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "check"
     code = cli.main(["gpu-check", "--device", "cpu", "--out", str(out), "--tiny", "--quiet"])

@@ -39,6 +39,7 @@ TINY_DIP = "{channels: 8, scales: 2, input_depth: 4, inpaint_skip_channels: 4}"
 TINY_ZSSR = "{width: 8, depth: 3, crop_size: 16, back_projection_iters: 2, run_test_every: 2}"
 
 
+@pytest.mark.slow  # DIP, ZSSR and bicubic on three tasks, figures: ~13 s of CPU
 def test_restore_protocol_end_to_end_with_tables_and_figures(tmp_path, reg, capsys):
     suite, store, outcome = run_suite(
         tmp_path,
