@@ -80,6 +80,7 @@ def test_registers_a_valid_classifier():
     assert params["batch_size"] == 1024 and params["label_smoothing"] == 0.2
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
 def test_eval_mode_returns_tta_logits(trained):
     _, test, model, ctx = trained
     assert not model.training and model.tta_level == 2
@@ -98,6 +99,7 @@ def test_eval_mode_returns_tta_logits(trained):
         assert not torch.allclose(model(x), plain), "TTA should change the logits"
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
 def test_training_learns(trained):
     train, test, model, ctx = trained
     losses = [e.loss for e in bookkeeping(ctx).epoch_log]
@@ -106,6 +108,7 @@ def test_training_learns(trained):
     assert accuracy > 0.6, f"held-out accuracy {accuracy:.2f} is not clearly above chance (0.10)"
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
 def test_whitening_is_set_from_data_and_frozen(trained):
     train, _, model, ctx = trained
     fresh = AirbenchNet(3, 10, FAST["widths"]).whiten.weight
@@ -230,6 +233,7 @@ def official_airbench94(monkeypatch):
     return lib_airbench94, utils
 
 
+@pytest.mark.slow  # ~10 s of CPU
 def test_a_training_step_matches_the_official_airbench94_arithmetic(monkeypatch):
     lib, utils = official_airbench94(monkeypatch)
     torch.manual_seed(0)
