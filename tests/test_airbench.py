@@ -80,7 +80,7 @@ def test_registers_a_valid_classifier():
     assert params["batch_size"] == 1024 and params["label_smoothing"] == 0.2
 
 
-@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_eval_mode_returns_tta_logits(trained):
     _, test, model, ctx = trained
     assert not model.training and model.tta_level == 2
@@ -99,7 +99,7 @@ def test_eval_mode_returns_tta_logits(trained):
         assert not torch.allclose(model(x), plain), "TTA should change the logits"
 
 
-@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_training_learns(trained):
     train, test, model, ctx = trained
     losses = [e.loss for e in bookkeeping(ctx).epoch_log]
@@ -108,7 +108,7 @@ def test_training_learns(trained):
     assert accuracy > 0.6, f"held-out accuracy {accuracy:.2f} is not clearly above chance (0.10)"
 
 
-@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (airbench94 runs end to end fast in test_e2e)
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_whitening_is_set_from_data_and_frozen(trained):
     train, _, model, ctx = trained
     fresh = AirbenchNet(3, 10, FAST["widths"]).whiten.weight
