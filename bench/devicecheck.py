@@ -193,9 +193,9 @@ class Output:
 
     def save(self) -> None:
         from bench.records import write_json_atomic
-        from bench.runner import _finite_or_null
+        from bench.runner import finite_or_null
 
-        write_json_atomic(self.out / "device-check.json", _finite_or_null(self.result))
+        write_json_atomic(self.out / "device-check.json", finite_or_null(self.result))
         _write_text_atomic(self.out / "device-check.md", table(self.result))
 
     def add(self, rows: list, row: dict) -> None:

@@ -422,17 +422,17 @@ def is_number(v) -> bool:
         return False
 
 
-ANY: Check = lambda value, where: value  # noqa: E731 - free-form (a plugin's params, the code)
-TEXT = _kind(lambda v: isinstance(v, str), "a string")
-NAME = _kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
-INT = _kind(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
-BOOL = _kind(lambda v: isinstance(v, bool), "true or false")
-_FINITE = _kind(is_number, "a finite number")
+anything: Check = lambda value, where: value  # noqa: E731 - free-form (a plugin's params, the code)
+text = _kind(lambda v: isinstance(v, str), "a string")
+nonempty_text = _kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
+integer = _kind(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+boolean = _kind(lambda v: isinstance(v, bool), "true or false")
+_finite = _kind(is_number, "a finite number")
 
 
-def NUMBER(value, where) -> float:  # noqa: N802 - a check like TEXT and INT
+def number(value, where) -> float:
     """A finite number, read as a float: statistics and numpy get floats, never a 2**70 int."""
-    return float(_FINITE(value, where))
+    return float(_finite(value, where))
 
 
 def nullable(check: Check) -> Check:
@@ -490,103 +490,105 @@ def fields(
 
 def _curves(value, where):
     """By epoch (a list of points) or, for restoration, by image (image -> list of points)."""
-    return (map_of(list_of(MAP)) if isinstance(value, dict) else list_of(MAP))(value, where)
+    return (map_of(list_of(json_object)) if isinstance(value, dict) else list_of(json_object))(value, where)
 
 
-MAP = map_of(ANY)
+json_object = map_of(anything)
 SPEC = fields(
     required={
-        "suite": NAME,
-        "dataset": NAME,
-        "method": NAME,
-        "protocol": NAME,
-        "seed": INT,
-        "params": MAP,
-        "budget": MAP,
+        "suite": nonempty_text,
+        "dataset": nonempty_text,
+        "method": nonempty_text,
+        "protocol": nonempty_text,
+        "seed": integer,
+        "params": json_object,
+        "budget": json_object,
     },
-    optional={"protocol_options": MAP, "budget_scale": NUMBER, "device": TEXT, "precision": TEXT},
+    optional={"protocol_options": json_object, "budget_scale": number, "device": text, "precision": text},
     defaults={"protocol_options": {}},
 )
 METRIC_INFO = fields(
-    optional={"higher_is_better": BOOL, "kind": TEXT, "unit": nullable(TEXT), "convention": TEXT},
+    optional={"higher_is_better": boolean, "kind": text, "unit": nullable(text), "convention": text},
     defaults={"higher_is_better": True, "kind": "quality", "convention": ""},
 )
 THROUGHPUT = fields(
     optional={
-        "items_per_s": nullable(NUMBER),
-        "samples_items_per_s": list_of(NUMBER),
-        "samples_s": list_of(NUMBER),
-        "repeats": INT,
-        "items_per_repeat": lambda v, where: (list_of(INT) if isinstance(v, list) else INT)(v, where),
-        "median_s": NUMBER,
-        "min_s": NUMBER,
-        "max_s": NUMBER,
-        "batch_size": INT,
-        "precision": TEXT,
-        "label": TEXT,
-        "unit": TEXT,
+        "items_per_s": nullable(number),
+        "samples_items_per_s": list_of(number),
+        "samples_s": list_of(number),
+        "repeats": integer,
+        "items_per_repeat": lambda v, where: (list_of(integer) if isinstance(v, list) else integer)(v, where),
+        "median_s": number,
+        "min_s": number,
+        "max_s": number,
+        "batch_size": integer,
+        "precision": text,
+        "label": text,
+        "unit": text,
     }
 )  # a method's own rate says what it counts
 PUBLISHED = fields(
-    required={"metric": NAME, "value": NUMBER},
-    optional={k: TEXT for k in ("dataset", "protocol", "setting", "source", "note", "weights")},
+    required={"metric": nonempty_text, "value": number},
+    optional={k: text for k in ("dataset", "protocol", "setting", "source", "note", "weights")},
     defaults={k: "" for k in ("dataset", "protocol", "setting", "source", "note", "weights")},
 )
-IMAGE_SCORES = fields(required={"image": NAME, "psnr": NUMBER, "ssim": NUMBER}, optional={"input_psnr": NUMBER})
+IMAGE_SCORES = fields(
+    required={"image": nonempty_text, "psnr": number, "ssim": number}, optional={"input_psnr": number}
+)
 DETAILS = fields(
     optional={
-        "setting": TEXT,
+        "setting": text,
         "per_image": list_of(IMAGE_SCORES),
         "curves": _curves,
-        "features": fields(optional={"chosen": nullable(MAP)}, defaults={"chosen": None}),
-        "budget_vs_full": map_of(MAP),
+        "features": fields(optional={"chosen": nullable(json_object)}, defaults={"chosen": None}),
+        "budget_vs_full": map_of(json_object),
     },
     defaults={"setting": "", "per_image": [], "features": {}, "budget_vs_full": {}},
 )
 RECORD = fields(
     required={
-        "schema_version": INT,  # checked against what this bench reads before anything else
-        "key": NAME,
+        "schema_version": integer,  # checked against what this bench reads before anything else
+        "key": nonempty_text,
         "spec": SPEC,
         "status": one_of("ok", "failed"),
     },
     optional={
-        "metrics": map_of(NUMBER),
+        "metrics": map_of(number),
         "metric_info": map_of(METRIC_INFO),
         "throughput": map_of(THROUGHPUT),
-        "timings": fields(optional={"wall_seconds": NUMBER, "train_seconds": NUMBER}),
+        "timings": fields(optional={"wall_seconds": number, "train_seconds": number}),
         "published": nullable(list_of(PUBLISHED)),  # None: written before records carried them
         "error": fields(
-            optional={"type": TEXT, "message": TEXT, "traceback": TEXT},
+            optional={"type": text, "message": text, "traceback": text},
             defaults={"type": "error", "message": "", "traceback": ""},
         ),
         "environment": fields(
-            optional={"device": fields(optional={"name": TEXT, "type": TEXT}, defaults={"name": "?"})},
+            optional={"device": fields(optional={"name": text, "type": text}, defaults={"name": "?"})},
             defaults={"device": {}},
         ),
         "details": DETAILS,
         "artifacts": list_of(
             fields(
-                required={"path": NAME},
-                optional={"kind": NAME, "caption": TEXT},
+                required={"path": nonempty_text},
+                optional={"kind": nonempty_text, "caption": text},
                 defaults={"kind": "images", "caption": ""},
             )
         ),
-        "started_at": nullable(TEXT),
-        "ended_at": nullable(TEXT),
-        "data_files": map_of(fields(optional={"sha256": nullable(TEXT), "md5": nullable(TEXT)})),
-        "code": MAP,
-        "plugins": MAP,
+        "started_at": nullable(text),
+        "ended_at": nullable(text),
+        "data_files": map_of(fields(optional={"sha256": nullable(text), "md5": nullable(text)})),
+        "code": json_object,
+        "plugins": json_object,
         "accel": fields(  # null: a switch the device did not report (a mocked or failed one)
             optional={
-                "precision": nullable(TEXT),
-                **{k: nullable(BOOL) for k in ("channels_last", "compile", "tf32", "cudnn_benchmark")},
+                "precision": nullable(text),
+                **{k: nullable(boolean) for k in ("channels_last", "compile", "tf32", "cudnn_benchmark")},
             }
         ),
-        "code_identity": MAP,  # part -> what made it (bench.identity)
-        "memory": nullable(MAP),  # the protocol's peak memory (bench.peakmem)
-        "diverged": nullable(TEXT),
-        "device_unusable": nullable(TEXT),
+        "code_identity": json_object,  # part -> what made it (bench.identity)
+        "memory": nullable(json_object),  # the protocol's peak memory (bench.peakmem)
+        "diverged": nullable(text),
+        "device_unusable": nullable(text),
     },
     defaults={
         "metrics": {},

@@ -330,7 +330,7 @@ def run_one(spec: RunSpec, registry: Registry, cache: DatasetCache, store: Resul
         if device is not None and device.type == "cuda":
             _free_device_memory(sections)
     status, error = sections.pop("status"), sections.pop("error", None)
-    return make_record(spec, status, _finite_or_null(sections), error)
+    return make_record(spec, status, finite_or_null(sections), error)
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -381,16 +381,16 @@ def _check_finite(metrics: dict) -> None:
             )
 
 
-def _finite_or_null(value):
+def finite_or_null(value):
     """The record with every NaN or infinity left in it (a diverged loss curve, a rate over zero
     seconds; a non-finite metric has failed the run already) as None: records are strict JSON,
     and null says "no number"."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
+        return {k: finite_or_null(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
+        return [finite_or_null(v) for v in value]
     return value
 
 

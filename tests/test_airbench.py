@@ -80,6 +80,7 @@ def test_registers_a_valid_classifier():
     assert params["batch_size"] == 1024 and params["label_smoothing"] == 0.2
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_eval_mode_returns_tta_logits(trained):
     _, test, model, ctx = trained
     assert not model.training and model.tta_level == 2
@@ -98,6 +99,7 @@ def test_eval_mode_returns_tta_logits(trained):
         assert not torch.allclose(model(x), plain), "TTA should change the logits"
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_training_learns(trained):
     train, test, model, ctx = trained
     losses = [e.loss for e in bookkeeping(ctx).epoch_log]
@@ -106,6 +108,7 @@ def test_training_learns(trained):
     assert accuracy > 0.6, f"held-out accuracy {accuracy:.2f} is not clearly above chance (0.10)"
 
 
+@pytest.mark.slow  # the trained fixture: a training, ~29 s of CPU (its loop runs fast in test_syncs)
 def test_whitening_is_set_from_data_and_frozen(trained):
     train, _, model, ctx = trained
     fresh = AirbenchNet(3, 10, FAST["widths"]).whiten.weight
@@ -126,6 +129,7 @@ def test_whitening_is_set_from_data_and_frozen(trained):
     assert ((cov.diag() > 0.5) & (cov.diag() <= 1 + 1e-4)).all()
 
 
+@pytest.mark.slow  # two trainings: ~21 s of CPU
 def test_deterministic_given_seed(tmp_path):
     train, test = synthetic(10, 192, seed=3), synthetic(10, 64, seed=4)
     runs = [fit(train, tmp_path, seed=seed, epochs=2) for seed in (5, 5, 6)]
@@ -134,6 +138,7 @@ def test_deterministic_given_seed(tmp_path):
     assert not torch.equal(a, c)
 
 
+@pytest.mark.slow  # a training: ~11 s of CPU
 def test_hundred_classes_grayscale_and_28x28(tmp_path):
     train = synthetic(100, 256, seed=7)
     model, ctx = fit(train, tmp_path, epochs=1)
@@ -228,6 +233,7 @@ def official_airbench94(monkeypatch):
     return lib_airbench94, utils
 
 
+@pytest.mark.slow  # ~10 s of CPU
 def test_a_training_step_matches_the_official_airbench94_arithmetic(monkeypatch):
     lib, utils = official_airbench94(monkeypatch)
     torch.manual_seed(0)

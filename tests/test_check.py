@@ -11,6 +11,7 @@ from bench import check as bench_check
 from bench.check import check
 
 
+@pytest.mark.slow  # every built-in, each run several times: ~90 s of CPU
 def test_every_builtin_method_passes_bench_check(capsys):
     assert cli.main(["check"]) == 0
     out = capsys.readouterr().out

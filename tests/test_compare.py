@@ -109,6 +109,7 @@ def test_failed_and_missing_runs(tmp_path, base):
     assert cli.main(["compare", str(base), str(base), "--alpha", "2"]) == 2
 
 
+@pytest.mark.slow  # real runs: ~13 s of CPU
 def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fails(tmp_path):
     """Real toy runs through the runner. Timings of an unchanged re-run on a shared machine are the
     benchmarks' business, not a test's; a training step made 10x slower is not noise, even on a

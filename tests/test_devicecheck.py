@@ -10,6 +10,7 @@ from bench import cli, devicecheck
 from bench.records import SCHEMA_VERSION, check_record
 
 
+@pytest.mark.slow  # every built-in method end to end: ~120 s of CPU
 def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "check"
     code = cli.main(["gpu-check", "--device", "cpu", "--out", str(out), "--tiny", "--quiet"])

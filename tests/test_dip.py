@@ -197,6 +197,7 @@ def test_published_sr_numbers_sit_beside_sr_x4_only(method):
         assert p.protocol == "restore" and "32-divisible" in p.note and "whole modcropped" in p.note
 
 
+@pytest.mark.slow  # 120 iterations per configuration: 12-25 s of CPU each
 @pytest.mark.parametrize("name, mask", [("barbara", "random"), ("library", "dataset"), ("vase", "dataset")])
 def test_the_inpainting_loops_never_wait_for_the_host(method, name, mask):
     """Random-pixel backtracking (every 50th iteration) and library's parameter noise stay on the

@@ -330,7 +330,7 @@ def test_make_test_fast_skips_the_browser_and_ray_tests():
     assert '-m "not slow"' in (ROOT / "Makefile").read_text()
     assert "slow:" in (ROOT / "pyproject.toml").read_text()
     unmarked = []
-    for path in HERE.glob("test_*.py"):
+    for path in HERE.rglob("test_*.py"):  # tests/restoration/ too
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 needs = {a.arg for a in node.args.args} & {"ray_cluster", "chromium"}

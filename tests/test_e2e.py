@@ -19,6 +19,7 @@ TINY_AIRBENCH = """
 """
 
 
+@pytest.mark.slow  # two airbench94 trainings: ~38 s of CPU
 def test_cifar10_and_cifar100_through_airbench94_from_pickle_tarballs(monkeypatch, tmp_path, capsys):
     data = tmp_path / "data"
     fakedata.use_fake_cifar(monkeypatch, data, per_batch=60, n_test=100)

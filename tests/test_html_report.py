@@ -77,6 +77,7 @@ def page(site) -> str:
     return site.index.read_text()
 
 
+@pytest.mark.slow  # ~17 s of CPU
 def test_the_site_has_a_leaderboard_per_suite_dataset_protocol_and_setting(site):
     html = page(site)
     titles = re.findall(r"<h3>(.*?)</h3>", html)

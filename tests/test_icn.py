@@ -68,6 +68,7 @@ class Constant(torch.nn.Module):
         return self.logits.expand(len(x), -1) + 0 * x.flatten(1).sum(1, keepdim=True)
 
 
+@pytest.mark.slow  # ~13 s of CPU
 def test_the_sampler_is_langevin_dynamics_noise_of_variance_step_and_half_step_drift():
     flat = Constant([0.0, 0.0])  # K = 1: log p = -|x|^2/2
     lo, hi = torch.full((1, 1, 1, 1), -50.0), torch.full((1, 1, 1, 1), 50.0)
@@ -222,6 +223,7 @@ def test_resnet32_has_32_weight_layers():
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
+@pytest.mark.slow  # ~11 s of CPU
 def test_a_tiny_icn_runs_end_to_end_beside_its_plain_control_and_writes_the_grids(tmp_path, monkeypatch):
     calls = []  # (start, result) of each synthesis
     sampler = icn.langevin

@@ -18,7 +18,7 @@ from bench.data.store import DataStore
 from bench.html import build
 from bench.html.cdplot import choose
 from bench.html.collect import collect
-from bench.html.plots import _in_percent, quality_vs_cost, training_curves
+from bench.html.plots import in_percent, quality_vs_cost, training_curves
 from bench.progress import Progress
 from bench.records import ResultStore, key_of, write_json_atomic
 from bench.runner import run_specs
@@ -214,9 +214,9 @@ def test_log_axis_ticks_are_plain_numbers_over_a_narrow_range(tmp_path):
 
 
 def test_accuracy_curves_are_drawn_in_percent_as_the_tables_show_them(tmp_path):
-    assert _in_percent("val_accuracy", [(1, 0.5), (2, 0.97)]) == ("val_accuracy %", [(1, 50.0), (2, 97.0)])
-    assert _in_percent("val_accuracy", [(1, 50.0)]) == ("val_accuracy", [(1, 50.0)])  # already in %
-    assert _in_percent("loss", [(1, 0.5)]) == ("loss", [(1, 0.5)])
+    assert in_percent("val_accuracy", [(1, 0.5), (2, 0.97)]) == ("val_accuracy %", [(1, 50.0), (2, 97.0)])
+    assert in_percent("val_accuracy", [(1, 50.0)]) == ("val_accuracy", [(1, 50.0)])  # already in %
+    assert in_percent("loss", [(1, 0.5)]) == ("loss", [(1, 0.5)])
     reg = registry.load(extra_plugins=[("toy", toy), ("logging_toy", LoggingToy())])
     path = tmp_path / "s.yaml"
     path.write_text("name: s\nruns: [{datasets: toy, methods: toy-logging, protocol: classify, budget: {epochs: 2}}]\n")

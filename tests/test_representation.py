@@ -353,6 +353,7 @@ def test_ddae_ema_warms_up():
     assert ema.shadow[0].item() == pytest.approx(2 ** (-2 / 3), rel=1e-5)
 
 
+@pytest.mark.slow  # ~20 s of CPU
 def test_ddae_learns_to_denoise(tmp_path):
     images = torch.nn.functional.pad(repr_toy.load_blobs("train", None).images, (1, 1, 1, 1))  # 8x8
     ctx = tiny_ctx(tmp_path, DDAE_TINY, images, epochs=2)

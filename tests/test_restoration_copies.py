@@ -1,8 +1,11 @@
 """The standard restoration sets from the copies people have: an image is identified by its decoded
 pixels, so any lossless copy in the field's layouts loads, and a missing or different one is
-named with the copies accepted and the pixel checksum expected (issue 32, item 8)."""
+named with the copies accepted and the pixel checksum expected (issue 32, item 8); the real sets
+load verified, and a set missing or without pinned checksums says where to get it
+(bench_plugins.datasets.restoration)."""
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +163,150 @@ def test_set12_as_bmp_loads_the_same_pixels_as_its_pinned_pngs(shared_data, tmp_
     assert [(a.name, torch.equal(a.image, b.image)) for a, b in zip(pinned, copies)] == [
         (item.name, True) for item in pinned
     ]
+
+
+# -- the sets' sources: real copies, pinned checksums, the EDSR archive ---------------------------
+
+
+@pytest.fixture
+def restoration_data(shared_data) -> Path:
+    if not (shared_data / "restoration" / "Set5").is_dir():
+        pytest.skip(f"restoration image sets not found at {shared_data / 'restoration'}")
+    return shared_data
+
+
+@pytest.mark.real_data
+def test_restoration_sets_load_verified_with_real_sizes_and_modes(restoration_data):
+    from bench_plugins.datasets.restoration import load_dip_inpainting, load_manifest_set
+
+    store = DataStore(restoration_data, offline=True)
+    set12 = load_manifest_set("set12", "Set12", "test", store)
+    assert len(set12) == 12 and {im.image.shape for im in set12} == {(1, 256, 256), (1, 512, 512)}
+    assert all(path.startswith("restoration/Set12/") for path in store.used)
+    dip = load_dip_inpainting("test", store)
+    assert [im.name for im in dip] == ["kate", "library", "vase"]
+    assert dip.images[1].image.shape == (3, 448, 704) and dip.images[1].mask.shape == (1, 448, 704)
+    assert 0 < dip.images[0].mask.float().mean() < 1
+
+
+def test_sets_without_pinned_checksums_say_where_to_get_them(tmp_path):
+    from bench.data.store import DataError
+    from bench_plugins.datasets.restoration import load_local_manifest_set
+
+    with pytest.raises(DataError, match="r0k.us"):
+        load_local_manifest_set("kodak24", "Kodak24", "test", DataStore(tmp_path, offline=True))
+
+
+def _png(image: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _small_set(rng) -> dict[str, bytes]:
+    """Two PNGs in the formats the real Set14 copy holds: an RGB image and a 1-channel one."""
+    return {
+        "baboon.png": _png(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)),
+        "bridge.png": _png(rng.integers(0, 256, (8, 8), dtype=np.uint8)),
+    }
+
+
+def test_set14_loads_from_its_own_image_folder_pinned_by_checksum(tmp_path, monkeypatch):
+    import hashlib
+
+    from bench_plugins.datasets import _restoration_manifest as manifest
+    from bench_plugins.datasets.restoration import load_sr_set
+
+    files = _small_set(np.random.default_rng(0))
+    monkeypatch.setitem(
+        manifest.SETS,
+        "Set14",
+        (
+            "owner/repo",
+            "0" * 40,
+            "CSet14",
+            {name: (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()) for name, data in files.items()},
+        ),
+    )
+    folder = tmp_path / "data" / "restoration" / "Set14"
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    store = DataStore(tmp_path / "data", offline=True)
+    images = load_sr_set("set14", "Set14", "test", store)
+    assert [(im.name, tuple(im.image.shape)) for im in images] == [("baboon", (3, 12, 10)), ("bridge", (1, 8, 8))]
+    assert sorted(store.used) == ["restoration/Set14/baboon.png", "restoration/Set14/bridge.png"]
+    assert (
+        store.used["restoration/Set14/baboon.png"]["url"]
+        == "https://raw.githubusercontent.com/owner/repo/" + "0" * 40 + "/CSet14/baboon.png"
+    )
+
+
+def test_set14_falls_back_to_the_edsr_archive_and_says_where_both_go_when_neither_is_there(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import tarfile
+
+    from bench.data.store import DataError, RemoteFile
+    from bench_plugins.datasets import _restoration_manifest as manifest
+    from bench_plugins.datasets import restoration
+    from bench_plugins.datasets.restoration import load_sr_set
+
+    files = _small_set(np.random.default_rng(1))
+    monkeypatch.setitem(
+        manifest.SETS,
+        "Set14",
+        (
+            "owner/repo",
+            "0" * 40,
+            "CSet14",
+            {name: (hashlib.md5(data).hexdigest(), None) for name, data in files.items()},
+        ),
+    )
+    data = tmp_path / "data"
+    with pytest.raises(DataError) as error:
+        load_sr_set("set14", "Set14", "test", DataStore(data, offline=True))
+    text = str(error.value)
+    assert "\n" not in text and str(data / "restoration" / "Set14") in text and "edsr-benchmark.tar" in text
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, payload in files.items():
+            info = tarfile.TarInfo(f"benchmark/Set14/HR/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    (data / "restoration").mkdir(parents=True)
+    (data / "restoration" / "edsr-benchmark.tar").write_bytes(buffer.getvalue())
+    monkeypatch.setattr(
+        restoration,
+        "EDSR_BENCHMARK",
+        RemoteFile(
+            "restoration/edsr-benchmark.tar",
+            "https://example.org/benchmark.tar",
+            hashlib.md5(buffer.getvalue()).hexdigest(),
+        ),
+    )
+    store = DataStore(data, offline=True)
+    images = load_sr_set("set14", "Set14", "test", store)
+    assert [(im.name, tuple(im.image.shape)) for im in images] == [("baboon", (3, 12, 10)), ("bridge", (1, 8, 8))]
+    assert list(store.used) == ["restoration/edsr-benchmark.tar"], "the record names the source that was read"
+
+
+def test_sr_sets_are_pinned_to_plain_files_and_b100_says_where_its_images_go(tmp_path):
+    from bench.data.store import DataError
+    from bench_plugins.datasets._restoration_manifest import SETS
+    from bench_plugins.datasets.restoration import load_local_or_edsr_set
+
+    assert len(SETS["Set14"][3]) == 14 and len(SETS["Urban100"][3]) == 100
+    assert SETS["Set14"][:3] == (
+        "majedelhelou/denoising_datasets",
+        "58234876fef6f1b56306705c78dfd40cdb837b86",
+        "CSet14",
+    )
+    with pytest.raises(DataError) as error:
+        load_local_or_edsr_set("b100", "B100", "test", DataStore(tmp_path / "data", offline=True))
+    assert "MANIFEST.tsv" in str(error.value) and str(tmp_path / "data" / "restoration" / "B100") in str(error.value)

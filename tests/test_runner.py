@@ -278,6 +278,7 @@ def test_a_real_ctrl_c_stops_the_suite_and_keeps_what_finished(tmp_path, reg, mo
     assert written == ["toy-linear"]  # the interrupted run left no record; the next never started
 
 
+@pytest.mark.slow  # two `bench run` processes each: ~10 s of CPU per case
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_stops_a_suite_cleanly_and_a_rerun_resumes(tmp_path, toy_env, sig, code):
     suite = tmp_path / "slow.yaml"

@@ -1,6 +1,6 @@
 """A throw-away plugin for host tests: a synthetic dataset (no files) and tiny methods.
 
-Its source is also installed as a third-party distribution in test_plugins.py, so keep it a
+Its source is also installed as a third-party distribution in test_registry.py, so keep it a
 self-contained module that imports only from `bench`.
 """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import stats
 from bench.html.collect import Table
-from bench.html.plots import _STYLE, Plot, _pyplot, _save
+from bench.html.plots import STYLE, Plot, pyplot, save_figure
 
 
 @dataclass
@@ -90,9 +90,9 @@ def plot(ranks: SuiteRanks, site: Path) -> Plot:
     """Demšar's diagram: an axis of average ranks (1 = best, left), each method's name on a line
     to its rank, the CD as a bar above, methods not told apart joined by thick bars below."""
     k = len(ranks.labels)
-    plt = _pyplot()
+    plt = pyplot()
     half = (k + 1) // 2
-    with plt.rc_context({**_STYLE, "axes.grid": False}):
+    with plt.rc_context({**STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=(6.4, 1.6 + 0.28 * max(half, k - half)))
         ax.set_xlim(0.5, k + 0.5)
         ax.set_ylim(-(max(half, k - half) + 1.5), 1.6)
@@ -124,7 +124,7 @@ def plot(ranks: SuiteRanks, site: Path) -> Plot:
             )
         ax.set_title(f"{ranks.suite}: average rank over {len(ranks.tables)} leaderboards (1 = best)", fontsize=10)
         fig.tight_layout()
-        rel = _save(fig, site, f"suite-{ranks.suite}-critical-difference")
+        rel = save_figure(fig, site, f"suite-{ranks.suite}-critical-difference")
     return Plot(
         rel,
         "Critical difference",

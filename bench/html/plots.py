@@ -31,7 +31,7 @@ COST = (
     "restore_images_per_s",
 )
 
-_STYLE = {
+STYLE = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, the browser's fonts
     "svg.hashsalt": "bench-report",  # stable ids: the same records give the same files
     "text.parse_math": False,  # labels are records' text: a "$" in a method's name is not TeX
@@ -51,7 +51,7 @@ class Plot:
     choice: str = ""  # one of several views of one figure (the quality-cost plot's x axes)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,11 +60,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, site: Path, name: str) -> str:
+def save_figure(fig, site: Path, name: str) -> str:
     rel = f"plots/{safe_name(name)}.svg"
     (site / "plots").mkdir(parents=True, exist_ok=True)
     fig.savefig(inside(site, rel), format="svg", metadata={"Date": None})
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return rel
 
 
@@ -98,7 +98,7 @@ AXES = {
 def _plain_ticks(ax) -> None:
     """Tick labels of a log axis as plain numbers (6,000; 0.05), minor ticks labelled where
     matplotlib would (a range under a decade or two): its own labels are mathtext
-    (``$\\mathdefault{6\\times10^{3}}$``), printed raw once TeX parsing is off (see _STYLE)."""
+    (``$\\mathdefault{6\\times10^{3}}$``), printed raw once TeX parsing is off (see STYLE)."""
     from matplotlib.ticker import LogFormatter
 
     class Plain(LogFormatter):
@@ -138,8 +138,8 @@ def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
     if len(points) < 2:
         return None
     front = pareto_front([(x if more_is_better else -x, y) for x, y in points])
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         for i, ((x, y), label) in enumerate(zip(points, labels)):
             on_front = i in front
@@ -175,7 +175,7 @@ def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
         ax.legend(loc="lower left", fontsize=8, frameon=False)
         ax.margins(x=0.25, y=0.2)
         fig.tight_layout()
-        rel = _save(fig, site, f"{table.slug}-pareto" + ("" if axis == "throughput" else f"-{axis}"))
+        rel = save_figure(fig, site, f"{table.slug}-pareto" + ("" if axis == "throughput" else f"-{axis}"))
     best = ", ".join(labels[i] for i in sorted(front, key=lambda i: points[i][0]))
     return Plot(
         rel,
@@ -201,8 +201,8 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
     rows = [r for r in table.rows if metric and r.data["metrics"].get(metric)]
     if not rows:
         return None
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.42 * len(rows)))
         shown_paper = False
         for y, row in enumerate(reversed(rows)):
@@ -249,7 +249,7 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
         ax.grid(axis="y", alpha=0)
         fig.tight_layout()
-        rel = _save(fig, site, f"{table.slug}-seeds")
+        rel = save_figure(fig, site, f"{table.slug}-seeds")
     n = sum(len(r.data["metrics"][metric]["values"]) for r in rows)
     return Plot(rel, f"{_header(metric)} per seed", f"{n} per-seed values of {_header(metric)} for {len(rows)} rows")
 
@@ -271,9 +271,9 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
                 if curve:
                     images.setdefault(image, []).append((row.label, record.spec["seed"], curve, entries.get(image, {})))
     plots = []
-    plt = _pyplot()
+    plt = pyplot()
     for image, series in sorted(images.items()):
-        with plt.rc_context(_STYLE):
+        with plt.rc_context(STYLE):
             fig, ax = plt.subplots(figsize=(6.4, 3.4))
             input_psnr = None
             for i, (label, seed, curve, entry) in enumerate(series):
@@ -293,7 +293,7 @@ def iteration_curves(table: Table, site: Path) -> list[Plot]:
             ax.set_title(f"{table.title}: PSNR by iteration, image {image}", fontsize=10)
             ax.legend(fontsize=8, frameon=False)
             fig.tight_layout()
-            rel = _save(fig, site, f"{table.slug}-curve-{image}")
+            rel = save_figure(fig, site, f"{table.slug}-curve-{image}")
         plots.append(
             Plot(
                 rel,
@@ -318,15 +318,15 @@ def training_curves(table: Table, site: Path) -> Plot | None:
                             continue
                         by_key.setdefault(prefix + key, []).append((point["epoch"], value))
                 for key, pts in by_key.items():
-                    key, pts = _in_percent(key, pts)
+                    key, pts = in_percent(key, pts)
                     series.setdefault(key, []).append((index, row.label, record.spec["seed"], sorted(pts)))
     if not series:
         return None
     keys = sorted(series, key=lambda k: ("loss" not in k, k))[:4]
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.2), squeeze=False)
         for ax, key in zip(axes[0], keys):
             labelled = set()
@@ -349,11 +349,11 @@ def training_curves(table: Table, site: Path) -> Plot | None:
         axes[0][0].legend(fontsize=8, frameon=False)
         fig.suptitle(f"{table.title}: training curves (one line per seed)", fontsize=10)
         fig.tight_layout()
-        rel = _save(fig, site, f"{table.slug}-training")
+        rel = save_figure(fig, site, f"{table.slug}-training")
     return Plot(rel, "Training curves", f"{', '.join(keys)} by epoch for {len(table.rows)} rows, one line per seed")
 
 
-def _in_percent(key: str, points: list[tuple[float, float]]) -> tuple[str, list[tuple[float, float]]]:
+def in_percent(key: str, points: list[tuple[float, float]]) -> tuple[str, list[tuple[float, float]]]:
     """An accuracy logged as a fraction (0-1, the protocols' curves) in %, the tables' unit."""
     if key.endswith("accuracy") and all(0 <= v <= 1 for _, v in points):
         return f"{key} %", [(x, 100 * v) for x, v in points]
@@ -406,8 +406,8 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
             points.setdefault(row.label, []).append((per_class, m["mean"], m["std"] or 0.0))
     if len({x for line in points.values() for x, _, _ in line}) < 2:
         return None
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         for i, (label, line) in enumerate(sorted(points.items())):
             line.sort()
@@ -431,7 +431,7 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
         ax.set_title(f"{table.title}: label efficiency (mean ± std over folds)", fontsize=10)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
         fig.tight_layout()
-        rel = _save(fig, site, f"{table.slug}-labels")
+        rel = save_figure(fig, site, f"{table.slug}-labels")
     n = sum(len(line) for line in points.values())
     return Plot(rel, "label efficiency", f"{_header(metric)} against labels per class: {n} points, {len(points)} lines")
 
@@ -453,7 +453,7 @@ def plots_for(table: Table, site: Path, notes: list[str] | None = None) -> list[
         try:
             drawn = draw(table, site)
         except (ValueError, OverflowError) as exc:
-            _pyplot().close("all")
+            pyplot().close("all")
             if notes is not None:
                 notes.append(f"{table.suite} · {table.title}: {draw.__name__.replace('_', ' ')} plot not drawn ({exc})")
             continue
@@ -475,8 +475,8 @@ def row_history(table: Table, row, site: Path, spark: bool = False) -> Plot:
     measured = [(i, v) for i, v in enumerate(series.values) if v is not None]
     xs, ys = zip(*measured)
     level_of = _levels(measured, series.steps)
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(1.6, 0.42) if spark else (4.2, 2.2))
         if not spark:
             for i, values in enumerate(series.spreads):
@@ -510,7 +510,7 @@ def row_history(table: Table, row, site: Path, spark: bool = False) -> Plot:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
             ax.margins(x=0.1, y=0.2)
             fig.tight_layout()
-        rel = _save(fig, site, f"{row.slug}-history" + ("-spark" if spark else ""))
+        rel = save_figure(fig, site, f"{row.slug}-history" + ("-spark" if spark else ""))
     where = ", ".join(trend.versions[i].label for i in series.steps) or "none"
     return Plot(
         rel,
@@ -544,7 +544,7 @@ def histories(report, site: Path, notes: list[str] | None = None) -> int:
             try:
                 row.history.plots = [row_history(table, row, site, spark=True), row_history(table, row, site)]
             except (ValueError, OverflowError) as exc:
-                _pyplot().close("all")
+                pyplot().close("all")
                 if notes is not None:
                     notes.append(f"{table.suite} · {table.title}: history plot of {row.label} not drawn ({exc})")
                 continue

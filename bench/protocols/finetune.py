@@ -161,33 +161,33 @@ def lr_factor(
 def run(spec, method, dataset, env) -> dict:
     options, overrides, recipe = apply_setting(spec.protocol_options, PROTOCOL, method)
     spec = replace(spec, protocol_options=options)
-    p = prepare(spec, method, dataset, env)
-    model, dim = build_model(p, options, dataset.num_classes)
-    plan = Plan.of(options, len(p.train), spec.budget_scale)
+    prepared = prepare(spec, method, dataset, env)
+    model, dim = build_model(prepared, options, dataset.num_classes)
+    plan = Plan.of(options, len(prepared.train), spec.budget_scale)
     optimizer, schedule = make_optimizer(model, options, plan)
-    train_seconds = train(model, p, options, plan, optimizer, schedule, dataset.num_classes, spec.seed)
-    metrics = evaluate(model, p, options["eval_batch_size"])
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"].update(throughputs(model, p, options["eval_batch_size"]))
+    train_seconds = train(model, prepared, options, plan, optimizer, schedule, dataset.num_classes, spec.seed)
+    metrics = evaluate(model, prepared, options["eval_batch_size"])
+    sections = common_sections(prepared, PROTOCOL, options)
+    sections["throughput"].update(throughputs(model, prepared, options["eval_batch_size"]))
     sections["timings"]["train_seconds"] = round(train_seconds, 3)
     sections["details"].update(
         feature_dim=int(dim),
-        curves=bookkeeping(p.ctx).curves,
+        curves=bookkeeping(prepared.ctx).curves,
         finetune=details(options, plan, overrides, recipe),
     )
     what = f"whole encoder + linear head fine-tuned for {plan.epochs} epochs, recipe {options['recipe']}"
     if options["input_size"]:
         what += f", images resized to {options['input_size']} px"
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, prepared, options), **sections}
 
 
-def build_model(p: Prepared, options: dict, num_classes: int) -> tuple[torch.nn.Module, int]:
+def build_model(prepared: Prepared, options: dict, num_classes: int) -> tuple[torch.nn.Module, int]:
     """The encoder (its drop path set) under a new head, prepared (compiled) as one; the feature width."""
-    ctx = p.ctx
+    ctx = prepared.ctx
     # The module itself, not prepare's compiled wrapper: the whole model is prepared (compiled) once below.
-    encoder = _unwrapped(p.encoder)
+    encoder = _unwrapped(prepared.encoder)
     with torch.no_grad():
-        dim = encoder(ctx.layout(ctx.normalize(p.train.images[:2]))).shape[1]
+        dim = encoder(ctx.layout(ctx.normalize(prepared.train.images[:2]))).shape[1]
     if options["drop_path"]:
         if not hasattr(encoder, "set_drop_path"):
             raise ValueError(
@@ -246,10 +246,12 @@ def make_optimizer(model: torch.nn.Module, options: dict, plan: Plan):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train(model, p: Prepared, options: dict, plan: Plan, optimizer, schedule, num_classes: int, seed: int) -> float:
+def train(
+    model, prepared: Prepared, options: dict, plan: Plan, optimizer, schedule, num_classes: int, seed: int
+) -> float:
     """Train end to end on augmented, erased and mixed batches, scoring the held-out part each
     epoch (the curve); returns the seconds it took. The model is left in eval mode."""
-    ctx = p.ctx
+    ctx = prepared.ctx
     mixing = options["mixup"] > 0 or options["cutmix"] > 0
     smoothing = options["label_smoothing"]
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.0 if mixing else smoothing)  # mixing smooths its targets
@@ -264,7 +266,7 @@ def train(model, p: Prepared, options: dict, plan: Plan, optimizer, schedule, nu
     t_train = time.perf_counter()
     model.train()
     for _ in ctx.epochs(plan.epochs):
-        for images, labels in ctx.batches(p.train, plan.batch_size, augment=augment):
+        for images, labels in ctx.batches(prepared.train, plan.batch_size, augment=augment):
             if options["random_erasing"]:
                 images = random_erase(images, options["random_erasing"], ctx.generator)
             targets = labels
@@ -281,26 +283,26 @@ def train(model, p: Prepared, options: dict, plan: Plan, optimizer, schedule, nu
             with ctx.autocast():
                 loss = loss_fn(model(ctx.layout(images)).float(), targets)
             ctx.optimize(loss, optimizer, schedule, n=len(images))
-        if p.val is not None:
-            ctx.log(val_accuracy=ctx.accuracy(model, p.val, options["eval_batch_size"]))
+        if prepared.val is not None:
+            ctx.log(val_accuracy=ctx.accuracy(model, prepared.val, options["eval_batch_size"]))
             model.train()
     seconds = time.perf_counter() - t_train
     model.eval()
     return seconds
 
 
-def evaluate(model, p: Prepared, batch: int) -> dict:
+def evaluate(model, prepared: Prepared, batch: int) -> dict:
     """Top-1 accuracy on the test split, and on the held-out part when there is one."""
-    metrics = {"test_accuracy": accuracy(model, p.test, p.ctx, batch)}
-    if p.val is not None:
-        metrics["val_accuracy"] = accuracy(model, p.val, p.ctx, batch)
+    metrics = {"test_accuracy": accuracy(model, prepared.test, prepared.ctx, batch)}
+    if prepared.val is not None:
+        metrics["val_accuracy"] = accuracy(model, prepared.val, prepared.ctx, batch)
     return metrics
 
 
-def throughputs(model, p: Prepared, batch: int) -> dict:
+def throughputs(model, prepared: Prepared, batch: int) -> dict:
     """Inference images/s (warm, synchronized, on one test batch) and training images/s."""
-    ctx = p.ctx
-    images = ctx.normalize(p.test.images[:batch])
+    ctx = prepared.ctx
+    images = ctx.normalize(prepared.test.images[:batch])
 
     @torch.inference_mode()
     def forward():

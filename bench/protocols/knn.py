@@ -55,26 +55,26 @@ def run(spec, method, dataset, env) -> dict:
     options = spec.protocol_options
     vote = dict(k=options["k"], temperature=options["temperature"])
     n_classes = dataset.num_classes
-    p = prepare(spec, method, dataset, env)
+    prepared = prepare(spec, method, dataset, env)
 
     def val_accuracy(bank, val_x, _ctx=None) -> float:
-        pred = knn_predict(bank, p.train.labels, val_x, n_classes, **vote)
-        return 100.0 * (pred == p.val.labels).float().mean().item()
+        pred = knn_predict(bank, prepared.train.labels, val_x, n_classes, **vote)
+        return 100.0 * (pred == prepared.val.labels).float().mean().item()
 
-    choose_features(p, spec, method, env, val_accuracy)
-    ctx, batch = p.ctx, options["eval_batch_size"]
+    choose_features(prepared, spec, method, env, val_accuracy)
+    ctx, batch = prepared.ctx, options["eval_batch_size"]
 
-    bank, val_x, test_x, features_seconds = extract_splits(p, batch)
+    bank, val_x, test_x, features_seconds = extract_splits(prepared, batch)
 
     t_knn = time.perf_counter()
-    pred = knn_predict(bank, p.train.labels, test_x, n_classes, **vote)
-    metrics = {"test_accuracy": 100.0 * (pred == p.test.labels).float().mean().item()}
+    pred = knn_predict(bank, prepared.train.labels, test_x, n_classes, **vote)
+    metrics = {"test_accuracy": 100.0 * (pred == prepared.test.labels).float().mean().item()}
     if val_x is not None:
         metrics["val_accuracy"] = val_accuracy(bank, val_x)
     knn_seconds = time.perf_counter() - t_knn
 
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
+    sections = common_sections(prepared, PROTOCOL, options)
+    sections["throughput"]["feature_images_per_s"] = feature_throughput(prepared.encoder, prepared.test, ctx, batch)
     sections["timings"].update(features_seconds=round(features_seconds, 3), knn_seconds=round(knn_seconds, 3))
     sections["details"].update(
         feature_dim=int(bank.shape[1]),
@@ -83,4 +83,4 @@ def run(spec, method, dataset, env) -> dict:
     what = (
         f"weighted {options['k']}-NN vote, cosine similarity, temperature {options['temperature']:g}, frozen features"
     )
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, prepared, options), **sections}

@@ -43,7 +43,6 @@ from bench.data.loader import Augment
 from bench.protocols import SETTINGS, check_feature_sweep
 from bench.protocols.finetune import lr_factor
 from bench.protocols.representation import (
-    _read_out,
     accuracy_info,
     apply_setting,
     choose_features,
@@ -52,6 +51,7 @@ from bench.protocols.representation import (
     feature_candidates,
     feature_throughput,
     prepare,
+    read_out,
 )
 from bench.specs import Setting
 
@@ -210,15 +210,17 @@ def head_accuracies(read, heads: LinearHeads, data, ctx, batch_size: int) -> lis
     return (100.0 * correct / len(data)).tolist()
 
 
-def reader(p, spec, method, env, choices: list[dict]):
+def reader(prepared, spec, method, env, choices: list[dict]):
     """``read(images, ks=None) -> [features]`` for the read-outs ``ks`` (indices into ``choices``;
     None: all of them): one call of the encoder's ``read_outs`` when it has one, else one encoder
     per read-out (rebuilt with those params once, here)."""
-    if hasattr(p.encoder, "read_outs"):
-        return lambda images, ks=None: p.encoder.read_outs(images, choices if ks is None else [choices[k] for k in ks])
+    if hasattr(prepared.encoder, "read_outs"):
+        return lambda images, ks=None: prepared.encoder.read_outs(
+            images, choices if ks is None else [choices[k] for k in ks]
+        )
     if choices == [{}]:
-        return lambda images, ks=None: [p.encoder(images)]
-    encoders = [_read_out(p, spec, method, env, c)[0] for c in choices]
+        return lambda images, ks=None: [prepared.encoder(images)]
+    encoders = [read_out(prepared, spec, method, env, c)[0] for c in choices]
     return lambda images, ks=None: [encoders[k](images) for k in (range(len(encoders)) if ks is None else ks)]
 
 
@@ -227,23 +229,23 @@ def per_step_probe(spec, method, dataset, env, overrides: dict, probe: Setting) 
     re-read at each step, the best on the held-out part scored on the test split."""
     options = spec.protocol_options
     check_per_step(options, method)
-    p = prepare(spec, method, dataset, env)
-    ctx, batch = p.ctx, options["eval_batch_size"]
+    prepared = prepare(spec, method, dataset, env)
+    ctx, batch = prepared.ctx, options["eval_batch_size"]
     choices = feature_candidates(options) or [{}]
-    read = reader(p, spec, method, env, choices)
+    read = reader(prepared, spec, method, env, choices)
     with torch.no_grad(), ctx.autocast():
-        dims = [f.shape[1] for f in read(ctx.layout(ctx.normalize(p.train.images[:2])))]
+        dims = [f.shape[1] for f in read(ctx.layout(ctx.normalize(prepared.train.images[:2])))]
     scale = options["resized_crop"]
     augment = Augment(
         resized_crop=tuple(scale) if scale else None, crop_padding=options["crop_padding"], flip=options["flip"]
     )
     t_probe = time.perf_counter()
-    heads = fit_heads(read, dims, p, options, augment, dataset.num_classes)
-    best, metrics = score_heads(read, heads, p, options, choices)
+    heads = fit_heads(read, dims, prepared, options, augment, dataset.num_classes)
+    best, metrics = score_heads(read, heads, prepared, options, choices)
     probe_seconds = time.perf_counter() - t_probe
 
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
+    sections = common_sections(prepared, PROTOCOL, options)
+    sections["throughput"]["feature_images_per_s"] = feature_throughput(prepared.encoder, prepared.test, ctx, batch)
     rate = bookkeeping(ctx).train_throughput()
     if rate is not None:
         sections["throughput"]["probe_images_per_s"] = rate
@@ -254,9 +256,9 @@ def per_step_probe(spec, method, dataset, env, overrides: dict, probe: Setting) 
     )
     what = (
         f"linear classifier on frozen features re-extracted every step (probe {options['probe']}), "
-        f"trained on {len(p.train)} training images"
+        f"trained on {len(prepared.train)} training images"
     )
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, prepared, options), **sections}
 
 
 def check_per_step(options: dict, method) -> None:
@@ -271,21 +273,21 @@ def check_per_step(options: dict, method) -> None:
         raise ValueError("feature_sweep: " + "; ".join(problems))
 
 
-def fit_heads(read, dims: list[int], p, options: dict, augment: Augment, num_classes: int) -> LinearHeads:
+def fit_heads(read, dims: list[int], prepared, options: dict, augment: Augment, num_classes: int) -> LinearHeads:
     """One head per read-out (of widths ``dims``), all trained together on the train part."""
     heads = LinearHeads(
         dims,
         num_classes,
-        device=p.ctx.device,
-        generator=p.ctx.generator,
+        device=prepared.ctx.device,
+        generator=prepared.ctx.generator,
         norm=options["head_norm"] == "batchnorm",
         init_std=options["head_init_std"],
     )
     return train_heads(
         read,
         heads,
-        p.train,
-        p.ctx,
+        prepared.train,
+        prepared.ctx,
         epochs=options["epochs"],
         batch_size=options["batch_size"],
         lr=options["lrs"][0],
@@ -297,24 +299,26 @@ def fit_heads(read, dims: list[int], p, options: dict, augment: Augment, num_cla
     )
 
 
-def score_heads(read, heads: LinearHeads, p, options: dict, choices: list[dict]) -> tuple[int, dict]:
+def score_heads(read, heads: LinearHeads, prepared, options: dict, choices: list[dict]) -> tuple[int, dict]:
     """(the head chosen on the held-out part (the first without one), its accuracies): the held-out
-    accuracy and the test accuracy of that head alone. A feature sweep's points go to ``p.features``."""
-    ctx, batch = p.ctx, options["eval_batch_size"]
+    accuracy and the test accuracy of that head alone. A feature sweep's points go to ``prepared.features``."""
+    ctx, batch = prepared.ctx, options["eval_batch_size"]
     best, metrics = 0, {}
-    if p.val is not None:
-        val = head_accuracies(read, heads, p.val, ctx, batch)
+    if prepared.val is not None:
+        val = head_accuracies(read, heads, prepared.val, ctx, batch)
         best = max(range(len(val)), key=val.__getitem__)  # ties: the first listed
         metrics["val_accuracy"] = val[best]
         if choices != [{}]:
-            p.features = {
+            prepared.features = {
                 "sweep": options["feature_sweep"],
                 "chosen": choices[best],
                 "points": [{**c, "val_accuracy": a} for c, a in zip(choices, val)],
                 "criterion": "held-out accuracy of its head, all heads trained in the same passes",
             }
     chosen = heads.select(best)
-    metrics["test_accuracy"] = head_accuracies(lambda x: read(x, [best]), chosen, p.test, ctx, batch)[0]  # one read-out
+    metrics["test_accuracy"] = head_accuracies(lambda x: read(x, [best]), chosen, prepared.test, ctx, batch)[
+        0
+    ]  # one read-out
     return best, metrics
 
 
@@ -427,38 +431,45 @@ def run(spec, method, dataset, env) -> dict:
         )
     num_classes = dataset.num_classes
     fit = dict(epochs=options["epochs"], batch_size=options["batch_size"])
-    p = prepare(spec, method, dataset, env)
+    prepared = prepare(spec, method, dataset, env)
 
     def val_accuracy(train_x, val_x, ctx) -> float:
         points = sweep_probe(
-            train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, generator=ctx.generator, **fit
+            train_x,
+            prepared.train.labels,
+            val_x,
+            prepared.val.labels,
+            sweep,
+            num_classes,
+            generator=ctx.generator,
+            **fit,
         )
         return max(q["val_accuracy"] for q in points)
 
-    choose_features(p, spec, method, env, val_accuracy)
-    ctx, batch = p.ctx, options["eval_batch_size"]
+    choose_features(prepared, spec, method, env, val_accuracy)
+    ctx, batch = prepared.ctx, options["eval_batch_size"]
 
-    train_x, val_x, test_x, features_seconds = extract_splits(p, batch)
+    train_x, val_x, test_x, features_seconds = extract_splits(prepared, batch)
 
     t_probe = time.perf_counter()
     seeded = dict(fit, generator=ctx.generator)
     points = []
-    if p.val is not None:
-        points = sweep_probe(train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, **seeded)
+    if prepared.val is not None:
+        points = sweep_probe(train_x, prepared.train.labels, val_x, prepared.val.labels, sweep, num_classes, **seeded)
         best = max(points, key=lambda q: q["val_accuracy"])  # ties: the first listed
-        all_x, all_y = torch.cat([train_x, val_x]), torch.cat([p.train.labels, p.val.labels])
+        all_x, all_y = torch.cat([train_x, val_x]), torch.cat([prepared.train.labels, prepared.val.labels])
     else:
         best = {"lr": sweep[0][0], "weight_decay": sweep[0][1]}
-        all_x, all_y = train_x, p.train.labels
+        all_x, all_y = train_x, prepared.train.labels
     ax, sx = standardize(all_x, test_x)
     head = train_linear(ax, all_y, num_classes, lr=best["lr"], weight_decay=best["weight_decay"], **seeded)
-    metrics = {"test_accuracy": top1(head, sx, p.test.labels)}
+    metrics = {"test_accuracy": top1(head, sx, prepared.test.labels)}
     if "val_accuracy" in best:
         metrics["val_accuracy"] = best["val_accuracy"]
     probe_seconds = time.perf_counter() - t_probe
 
-    sections = common_sections(p, PROTOCOL, options)
-    sections["throughput"]["feature_images_per_s"] = feature_throughput(p.encoder, p.test, ctx, batch)
+    sections = common_sections(prepared, PROTOCOL, options)
+    sections["throughput"]["feature_images_per_s"] = feature_throughput(prepared.encoder, prepared.test, ctx, batch)
     sections["timings"].update(features_seconds=round(features_seconds, 3), probe_seconds=round(probe_seconds, 3))
     sections["details"].update(
         feature_dim=int(train_x.shape[1]),
@@ -475,4 +486,4 @@ def run(spec, method, dataset, env) -> dict:
         },
     )
     what = "linear classifier on frozen, standardised features; lr and weight decay chosen on held-out training images"
-    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, p, options), **sections}
+    return {"metrics": metrics, "metric_info": accuracy_info(PROTOCOL, what, prepared, options), **sections}

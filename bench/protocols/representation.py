@@ -203,16 +203,16 @@ def feature_candidates(options: dict) -> list[dict]:
 
 
 def choose_features(
-    p: Prepared, spec, method, env, score: Callable[[torch.Tensor, torch.Tensor, RunContext], float]
+    prepared: Prepared, spec, method, env, score: Callable[[torch.Tensor, torch.Tensor, RunContext], float]
 ) -> None:
-    """Choose the read-out among the ``feature_sweep`` combinations and switch ``p`` to it.
+    """Choose the read-out among the ``feature_sweep`` combinations and switch ``prepared`` to it.
 
     Each combination rebuilds the encoder with those feature params, loads the same weights,
     extracts the train and held-out features from a freshly seeded state (or, when the encoder has
     ``read_outs``, every combination's features come from one seeded pass) and is scored by
     ``score(train_features, val_features, ctx)`` (the protocol's accuracy on the held-out part).
-    The best (ties: the first listed) leaves ``p`` as ``prepare`` would have for a run fixed to it,
-    and the choice in ``p.features``. Without a sweep ``p`` is left as it is.
+    The best (ties: the first listed) leaves ``prepared`` as ``prepare`` would have for a run fixed to it,
+    and the choice in ``prepared.features``. Without a sweep ``prepared`` is left as it is.
     """
     options = spec.protocol_options
     candidates = feature_candidates(options)
@@ -223,12 +223,12 @@ def choose_features(
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
     batch, points = options["eval_batch_size"], []
-    shared = _read_all(p, spec, method, env, candidates, batch)
+    shared = _read_all(prepared, spec, method, env, candidates, batch)
     for i, params in enumerate(candidates, 1):
         if shared is None:
-            encoder, ctx = _read_out(p, spec, method, env, params)
-            train_x = extract(encoder, p.train.images, ctx, batch)
-            val_x = extract(encoder, p.val.images, ctx, batch)
+            encoder, ctx = read_out(prepared, spec, method, env, params)
+            train_x = extract(encoder, prepared.train.images, ctx, batch)
+            val_x = extract(encoder, prepared.val.images, ctx, batch)
         else:
             ctx, (train_x, val_x) = shared[0], shared[1][i - 1]
         points.append({**params, "val_accuracy": score(train_x, val_x, ctx)})
@@ -238,21 +238,21 @@ def choose_features(
         )
     best = max(points, key=lambda q: q["val_accuracy"])
     chosen = {k: best[k] for k in candidates[0]}
-    p.encoder, p.ctx = _read_out(p, spec, method, env, chosen)
-    p.features = {
+    prepared.encoder, prepared.ctx = read_out(prepared, spec, method, env, chosen)
+    prepared.features = {
         "sweep": options["feature_sweep"],
         "points": points,
         "chosen": chosen,
         "criterion": "this protocol's accuracy on the held-out part of the training split",
     }
-    p.choice_seconds = time.perf_counter() - t0
+    prepared.choice_seconds = time.perf_counter() - t0
 
 
-def _read_all(p: Prepared, spec, method, env, candidates: list[dict], batch_size: int):
+def _read_all(prepared: Prepared, spec, method, env, candidates: list[dict], batch_size: int):
     """(context, [(train features, held-out features)] per candidate) from one pass over the images
     when the encoder can give many read-outs from one call (optional ``read_outs(images, choices)``,
     e.g. DDAE: one UNet pass per timestep for all its blocks); None when it cannot."""
-    encoder, ctx = _read_out(p, spec, method, env, {})
+    encoder, ctx = read_out(prepared, spec, method, env, {})
     if not hasattr(encoder, "read_outs"):
         return None
 
@@ -265,20 +265,20 @@ def _read_all(p: Prepared, spec, method, env, candidates: list[dict], batch_size
                     out[k].append(f.float())
         return [torch.cat(o) for o in out]
 
-    return ctx, list(zip(features(p.train.images), features(p.val.images)))
+    return ctx, list(zip(features(prepared.train.images), features(prepared.val.images)))
 
 
-def _read_out(p: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:
+def read_out(prepared: Prepared, spec, method, env, params: dict) -> tuple[torch.nn.Module, RunContext]:
     """The encoder with the same weights read out with ``params``, and a freshly seeded context."""
     run = replace(spec, params={**spec.params, **params})
-    ctx = run_context(run, env, p.normalize)
-    encoder = _check_encoder(method, method.build(p.image_shape, ctx), "build")
-    encoder.load_state_dict(p.weights)
+    ctx = run_context(run, env, prepared.normalize)
+    encoder = _check_encoder(method, method.build(prepared.image_shape, ctx), "build")
+    encoder.load_state_dict(prepared.weights)
     options = spec.protocol_options
-    encoder = resize_inputs(encoder, options["input_size"], p.normalize, options["crop_pct"])
+    encoder = resize_inputs(encoder, options["input_size"], prepared.normalize, options["crop_pct"])
     encoder = ctx.prepare(encoder).eval()
     seed_everything(spec.seed)
-    return encoder, run_context(run, env, p.normalize)
+    return encoder, run_context(run, env, prepared.normalize)
 
 
 def _subset(data: LabelledImages, n: int, seed: int) -> LabelledImages:
@@ -335,13 +335,15 @@ def _check_encoder(method, encoder, where: str) -> torch.nn.Module:
     return encoder
 
 
-def extract_splits(p: Prepared, batch_size: int):
+def extract_splits(prepared: Prepared, batch_size: int):
     """Features of the train part, the held-out part (None without one) and the test split by the
     chosen encoder, and the seconds they took."""
     t0 = time.perf_counter()
-    train_x = extract(p.encoder, p.train.images, p.ctx, batch_size)
-    val_x = extract(p.encoder, p.val.images, p.ctx, batch_size) if p.val is not None else None
-    test_x = extract(p.encoder, p.test.images, p.ctx, batch_size)
+    train_x = extract(prepared.encoder, prepared.train.images, prepared.ctx, batch_size)
+    val_x = (
+        extract(prepared.encoder, prepared.val.images, prepared.ctx, batch_size) if prepared.val is not None else None
+    )
+    test_x = extract(prepared.encoder, prepared.test.images, prepared.ctx, batch_size)
     return train_x, val_x, test_x, time.perf_counter() - t0
 
 
@@ -376,12 +378,12 @@ def feature_throughput(encoder: torch.nn.Module, test: LabelledImages, ctx: RunC
     return result
 
 
-def accuracy_info(protocol: str, what: str, p: Prepared, options: dict) -> dict:
+def accuracy_info(protocol: str, what: str, prepared: Prepared, options: dict) -> dict:
     """metric_info for test/val accuracy, naming the protocol that produced the number."""
     test = (
-        f"a seeded subset of {len(p.test)} images of the official test split"
+        f"a seeded subset of {len(prepared.test)} images of the official test split"
         if options["test_images"]
-        else f"the official test split ({len(p.test)} images)"
+        else f"the official test split ({len(prepared.test)} images)"
     )
     return {
         "test_accuracy": METRICS["test_accuracy"].info(
@@ -393,41 +395,44 @@ def accuracy_info(protocol: str, what: str, p: Prepared, options: dict) -> dict:
     }
 
 
-def common_sections(p: Prepared, protocol: str, options: dict) -> dict:
+def common_sections(prepared: Prepared, protocol: str, options: dict) -> dict:
     """Record parts every representation protocol writes."""
     throughput = {}
-    if p.pretrain_throughput:
-        throughput["pretrain_images_per_s"] = {**p.pretrain_throughput, "measured_when": p.pretrain.get("source")}
-    for name, rate in p.pretrain_rates.items():
-        throughput[name] = {**rate, "measured_when": p.pretrain.get("source")}
+    if prepared.pretrain_throughput:
+        throughput["pretrain_images_per_s"] = {
+            **prepared.pretrain_throughput,
+            "measured_when": prepared.pretrain.get("source"),
+        }
+    for name, rate in prepared.pretrain_rates.items():
+        throughput[name] = {**rate, "measured_when": prepared.pretrain.get("source")}
     details = {
         "protocol": protocol,
         "weights": options["weights"],
         "split": {
-            "train": len(p.train),
-            "val": len(p.val) if p.val is not None else 0,
-            "test": len(p.test),
+            "train": len(prepared.train),
+            "val": len(prepared.val) if prepared.val is not None else 0,
+            "test": len(prepared.test),
             "holdout": options["holdout"],
             "split_seed": options["split_seed"],
             "labelled_images": options["labelled_images"] or "all",
             "test_images": options["test_images"] or "all",
         },
-        "normalization": p.normalize.as_dict(),
+        "normalization": prepared.normalize.as_dict(),
         "input": {
-            "image_shape": list(p.image_shape),
-            "resize": f"bicubic from {p.native_shape[1]}x{p.native_shape[2]} on the device, after augmentation"
+            "image_shape": list(prepared.image_shape),
+            "resize": f"bicubic from {prepared.native_shape[1]}x{prepared.native_shape[2]} on the device, after augmentation"
             if options["input_size"]
             else "none",
             "crop_pct": options["crop_pct"],
         },
-        "pretrain": p.pretrain,
+        "pretrain": prepared.pretrain,
     }
-    timings = {"load_seconds": round(p.load_seconds, 3), "encoder_seconds": round(p.encoder_seconds, 3)}
-    if p.labels is not None:
-        details["labels"] = p.labels
-    if p.features is not None:
-        details["features"] = p.features
-        timings["feature_choice_seconds"] = round(p.choice_seconds, 3)
-    if p.pretrain.get("source") == "trained":
-        timings["pretrain_seconds"] = p.pretrain["pretrain_seconds"]
+    timings = {"load_seconds": round(prepared.load_seconds, 3), "encoder_seconds": round(prepared.encoder_seconds, 3)}
+    if prepared.labels is not None:
+        details["labels"] = prepared.labels
+    if prepared.features is not None:
+        details["features"] = prepared.features
+        timings["feature_choice_seconds"] = round(prepared.choice_seconds, 3)
+    if prepared.pretrain.get("source") == "trained":
+        timings["pretrain_seconds"] = prepared.pretrain["pretrain_seconds"]
     return {"throughput": throughput, "details": details, "timings": timings}

@@ -1,64 +1,10 @@
-"""airbench94: Keller Jordan's fast CIFAR-10 trainer, reproduced as a bench classifier.
+"""airbench94: Keller Jordan's fast CIFAR-10 trainer (arXiv:2404.00498, 2024), as a bench classifier.
 
-Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU" (arXiv:2404.00498, 2024), code at
-github.com/KellerJordan/cifar10-airbench (now ``legacy/airbench94.py``; the PyPI package
-``airbench``'s ``train94`` is the same method). Published: 94.01% mean CIFAR-10 test accuracy (with
-test-time augmentation) over n = 1000 runs (the script's header: "Evidence: 94.01 average accuracy
-in n=1000 runs"; its ``__main__`` runs 25), on one A100: 3.29 s in the paper, 3.83 s uncompiled and
-3.09 s with ``torch.compile`` in the repository's README (torch 2.4.1, 400 W A100). The README's
-other legacy records, for reference: airbench95 95.01% in 10.4 s, airbench96 96.03% in 34.7 s.
-
-The procedure, in our own code:
-
-- Network (widths 64/256/256, ~1.97M parameters on 3 channels)::
-
-      whiten: conv 2x2, no padding, 2*C*2*2 filters (24 for RGB), +bias; GELU    # (B, 24, 31, 31)
-      3 x ConvGroup: conv3x3 - maxpool2 - BN - GELU - conv3x3 - BN - GELU         # 15, 7, 3 px
-      global max pool - linear (no bias) - x 1/9                                  # (B, classes)
-
-  The whitening filters are set once from data: the eigenvectors of the (uncentred) covariance of
-  the 2x2 patches of 5000 normalised training images, scaled by 1/sqrt(eigenvalue + 5e-4), with
-  both signs; its weights stay frozen, its bias trains for the first 3 epochs only. 3x3 convs have
-  no bias and start with their first ``in_channels`` filters at identity (dirac). BatchNorm:
-  momentum 0.6 in airbench's convention (PyTorch's 0.4), eps 1e-12, scale frozen at 1, shift
-  learned.
-- Optimiser: SGD, Nesterov momentum 0.85, on the *summed* label-smoothed (0.2) cross-entropy.
-  Hyper-parameters are "decoupled": lr 11.5 and weight decay 0.0153 are per 1024 examples, divided
-  by 1024 * (1 + 1/(1 - momentum)); BN shifts get 64x the lr (not the decay). Triangular lr
-  schedule over all steps: x0.2 -> x1.0 at 23% -> x0.07 at the end. Batch 1024, 9.9 epochs,
-  incomplete last batch dropped.
-- Lookahead-EMA (the current code's schedule, legacy/airbench94.py and PyPI ``airbench``): from the
-  start, every 5 steps the weights (and BN statistics) move into an EMA with decay 0.95^5 *
-  (step / total)^3 and are copied back from it; after the last step the network is reset to the
-  EMA. (The EMA starts from the weights after the whitening is set; the original's starts just
-  before, which differs by the decay at step 5, ~1e-6 of the whitening filters.)
-- Augmentation: random translation by up to 2 pixels (reflect padding) and the "alternating flip":
-  each image mirrored at random once, then all images mirrored every other epoch (so every image
-  is seen both ways in each pair of epochs; ``CifarLoader`` in legacy/airbench94.py).
-- Evaluation (the returned model in eval mode): test-time augmentation level 2, 6 views: the image
-  and its mirror (weight 1/2) and both shifted by one pixel up-left and down-right (1/4 each).
-  With ``flip: false`` (not in the original) the mirror views are left out of the TTA too.
-
-Differences from the original:
-
-- No ``torch.compile`` by default (param ``compile``, or the suite's ``compile: true``).
-- Precision: the original converts the network and the data to fp16 (``net.half()``, no autocast,
-  no loss scaling: fp16 weights, activations and updates). Here the weights stay fp32 and the
-  forward pass runs under the host's autocast, bf16 on CUDA, fp32 on CPU: every method in the
-  suite runs under one precision policy, and bf16 needs no loss scaling (fp32's exponent range;
-  the summed loss of 1024 examples and the 64x bias lr stay representable). bf16 keeps 8 bits of
-  mantissa to fp16's 11, so activations are coarser; ``tools/airbench_side_by_side.py`` measures
-  what that costs against the original on the same GPU.
-- Translation uses the host's batch augmentation, normalisation the host's statistics of the
-  training split.
-- Any number of classes and channels; any image size of at least 9x9 (the final global max pool
-  equals the original MaxPool2d(3) on the 3x3 map of a 32x32 input). The host may hold out part
-  of the training split, so an epoch may have fewer than 48 steps.
-- No ``cudnn.benchmark`` (a process-wide switch; left to the host). Warm-up runs, timing and
-  evaluation are the host's.
-
-On a CPU it is slow: ~66 training images/s at batch 1024 on 2 cores (torch 2.13, fp32), so the
-full budget (476 steps) takes about 2 hours; budgets scale down for smoke runs.
+The official ``legacy/airbench94.py`` (github.com/KellerJordan/cifar10-airbench) in our own code:
+a frozen data-whitened 2x2 stem and three conv groups, Nesterov SGD with decoupled
+hyper-parameters, Lookahead-EMA, the alternating flip and test-time augmentation. The network,
+the settings with their sources, the published 94.01% and the declared deviations (bf16 autocast
+where the original runs fp16, no compile by default) are in docs/METHODS.md#airbench94.
 """
 
 from __future__ import annotations

@@ -1,29 +1,10 @@
 """DDAE: denoising diffusion autoencoders (Xiang et al., "Denoising Diffusion Autoencoders are
 Unified Self-supervised Learners", ICCV 2023), with the DDPM UNet and schedule.
 
-Pre-training is plain DDPM (Ho et al. 2020): images scaled to [-1, 1], t ~ U{1..T} with T = 1000,
-x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps under a linear beta schedule 1e-4..0.02, the UNet
-(given t / T) predicts eps, MSE loss. Adam with a linear warm-up, gradients clipped to
-norm 1, random flips, and an exponential moving average of the weights (decay warming up as
-1 - (1 + step)^(-2/3), capped at ``ema``); the EMA network is the encoder.
-
-Features: the clean image is noised to timestep ``timestep`` and the UNet runs up to the decoder
-block ``block`` (``out_1`` .. ``out_K``: the up path's residual blocks, deepest first); its
-activation is averaged over space: (B, channels of that block). The official best for DDPM on
-CIFAR-10 is ``out_6`` at t = 11; their grid is t in {1, 11, 21} x every block
-(suites/ddae-sweep-cifar10.yaml).
-
-Full-budget defaults: the official run's effective recipe. DDPM_ddpm.yaml says batch 128 and LR 1e-4,
-per GPU: train.py multiplies the LR by the world size and the published models trained on 4 GPUs,
-so the run was batch 512, LR 4e-4, 2000 epochs of 98 steps (about 196k steps, EMA 0.9999 updated
-every step). 128 channels, multipliers (1, 2, 2, 2), attention at the 16x16 level, 2 blocks per
-level, dropout 0.1; 13 of 2000 epochs of warm-up. Deviation: the warm-up rises linearly per step
-over ``warmup_fraction`` of all steps; train.py sets the LR once per epoch, lr x min((epoch + 1) / 13, 1),
-a staircase that a run shorter than an epoch (the small-compute budgets) could not follow.
-
-Published (``PUBLISHED``): 90.05% is the epoch-800 checkpoint, which the official README chose
-among checkpoints on test accuracy; after all 2000 epochs it is 88.23%. The paper's 95.9% comes from
-the EDM / DDPM++ setup with augmentation, not this UNet.
+Plain DDPM pre-training; the EMA network, given the clean image noised to ``timestep``, is read at
+one decoder block, averaged over space. The full-budget defaults are the official run's effective
+4-GPU recipe; the settings, the published numbers (``PUBLISHED``: which checkpoint each is) and the
+warm-up deviation are in docs/METHODS.md#ddae.
 """
 
 from __future__ import annotations

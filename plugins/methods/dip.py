@@ -120,8 +120,8 @@ def _every_50th(i: int) -> bool:
 
 @dataclass(frozen=True)
 class Configuration:
-    """One notebook's settings (the table in the module docstring). ``iterations`` names the
-    budget key that holds its iteration count; ``backtrack`` says at which iterations the fit is
+    """One notebook's settings (the table in docs/METHODS.md#deep-image-prior). ``iterations``
+    names the budget key that holds its iteration count; ``backtrack`` says at which iterations the fit is
     checked (None: no backtracking)."""
 
     name: str
@@ -259,7 +259,8 @@ def meshgrid_input(height: int, width: int, canvas: tuple[int, int], offset: tup
 
 
 def add_param_noise(net: nn.Module, scale: float, generator: torch.Generator) -> None:
-    """Each conv weight (4-D) += N(0, 1) * std(weight) * scale, in place (see the docstring)."""
+    """Each conv weight (4-D) += N(0, 1) * std(weight) * scale, in place (why: the declared
+    deviations in docs/METHODS.md#deep-image-prior)."""
     weights = [w for w in net.parameters() if w.dim() == 4]
     with torch.no_grad():
         noise = [torch.randn(w.shape, generator=generator, device=w.device, dtype=w.dtype) for w in weights]

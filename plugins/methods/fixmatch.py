@@ -1,43 +1,10 @@
 """FixMatch (Sohn et al. 2020) and its supervised-only control, as built-in classifiers.
 
-FixMatch trains on a labelled batch and mu times as many unlabelled images, each seen twice: the
-model's prediction on a weak view becomes a hard pseudo-label when its confidence reaches the
-threshold, and is the target for the strong view of the same image::
-
-    loss = mean_B CE(y, p(x_weak)) + lambda_u * mean_{mu B} [max q >= tau] CE(argmax q, p(u_strong)),
-    q = softmax(p(u_weak)), no gradient through q.
-
-Every setting is read from the official code, google-research/fixmatch (commit d4985a1):
-
-- ``fixmatch.py`` (flags and ``FixMatch.model``): threshold (``confidence``) 0.95, ``uratio`` (mu)
-  7, ``wu`` (lambda_u) 1, ``batch`` 64, ``lr`` 0.03, ``wd`` 0.0005 as an L2 loss on the kernels
-  (conv and dense weights; here SGD's weight decay on the same tensors, which adds the same
-  gradient), SGD with Nesterov momentum 0.9, the learning rate ``lr * cos(7 pi k / (16 K))`` over
-  K = ``train_kimg << 10`` images = 2^20 steps of 64, the unlabelled loss averaged over all mu B
-  images (masked ones count as zero), and evaluation with an EMA (decay 0.999) of the weights.
-- ``libml/utils.py`` (``model_vars``): the EMA covers the trainable variables; batch-norm
-  statistics are the live model's.
-- ``libml/models.py`` (``ResNet.classifier``): the WRN-28-2 below: a 16-channel 3x3 stem, then
-  ``scales`` stages (log2(side) - 2: 3 for 32 px) of ``repeat`` = 4 pre-activation residual blocks
-  of ``filters << scale`` channels (32 for WRN-28-2, 128 for CIFAR-100's WRN-28-8), leaky ReLU
-  0.1, batch norm with decay 0.999 (PyTorch momentum 0.001; TF's epsilon 1e-3), a 1x1 shortcut
-  where the width changes, the first block's input activated before the shortcut, global average
-  pooling and a dense layer; convolutions initialised N(0, 2 / (k^2 out)), the dense layer
-  Glorot-normal.
-- ``libml/augment.py`` (``DEFAULT_AUGMENT``): the weak view is a random shift of up to 4 px
-  (reflect padding) and, for CIFAR, a horizontal flip (SVHN: no flip); the labelled batch gets the
-  weak view too. ``libml/ctaugment.py`` (``cutout``, used as the strong view's last op in
-  ``fixmatch.py``): a square of side ``1 + int(0.499 * side)`` (16 px at 32) filled with grey 127.
-
-Declared deviations: the strong view's policy is the host's RandAugment (timm's increasing op
-set, two ops each applied with probability 0.5, ``rand_augment`` param) rather than CTAugment or
-the official RA pool (two ops of magnitude uniform in 1..10); MNIST (not in the official code)
-gets no flip. Budget-scaled runs (``budget_scale``, a suite's ``iterations``) keep the schedule's
-shape over fewer steps: K is the resolved budget. The weight-decay mask: PyTorch's weight tensors
-with more than one dimension, which are TF's kernels.
-
-The control, ``fixmatch-supervised``, is the same network, optimiser, schedule and EMA trained
-on the labelled batches alone (lambda_u = 0, no unlabelled forward): the row FixMatch must beat.
+A labelled batch and mu times as many unlabelled images, each seen twice: the prediction on a weak
+view becomes a hard pseudo-label when confident enough, and the target for the strong view. Every
+setting is read from the official code (google-research/fixmatch at d4985a1), file by file; the
+citations, the WRN-28-2 network, the declared deviations (the host's RandAugment for CTAugment)
+and the control are in docs/METHODS.md#fixmatch.
 """
 
 from __future__ import annotations

@@ -1,30 +1,9 @@
 """Fractals from iterated function systems (IFS), rendered by the chaos game on the device.
 
-An IFS is N affine maps of the plane, w_j(p) = A_j p + t_j, stored as (N, 2, 3) rows ``[A_j | t_j]``;
-map j is drawn with probability proportional to |det A_j|. Its attractor is the fractal.
-
-Sampling a system (Anderson & Farrell, "Improving Fractal Pre-training", WACV 2022, whose sampler
-the 1p-frac code uses): A_j = U_j diag(s1_j, s2_j) V_j with U_j, V_j random rotations (angle
-U(-pi, pi)) times random reflections, singular values 1 >= s1_j >= s2_j >= 0 drawn so that
-sum_j (s1_j + 2 s2_j) equals the sigma-factor (the shape's complexity), translations t_j ~ U(-1, 1).
-
-The chaos game: p_0 = (0, 0), p_t = w_{k_t}(p_{t-1}) with k_t drawn by the map probabilities. The
-point sequence is a sequence of compositions, so it is computed in parallel: for a chunk of steps,
-the prefix compositions w_{k_t} o ... o w_{k_1} come from a Hillis-Steele scan (log2(chunk) rounds of
-element-wise ops over all images and steps at once), then are applied to the chunk's starting point.
-No Python loop runs over points or images; only over chunks and scan rounds.
-
-Rendering follows the 1p-frac code (``ifs_function.draw_patch``): the points are scaled per axis
-to [pad, size - pad] (min to max), each pastes a 3x3 patch at (x + 1, y + 1) whose nine cells are
-set by a random 9-bit mask in 1..511 and that overwrites what is under it (the last point wins), set
-cells are gray 127, and the picture is flipped so that y points up. The map draws come from one
-generator seeded with ``seed`` and are shared by every image of a call, as the official code fixes
-the map sequence with ``np.random.seed(100)`` for every image; the patch masks are drawn afresh per
-point and per image, as the official code draws them (``random.randrange(1, 512)``, unseeded), here
-from ``mask_generator``: two renders of the same system place the same points but differ in
-texture, so even at delta 0 the L copies are not pixel-identical. (The official scaling shifts an
-axis by its minimum only when that is negative; as the first point is the origin the minimum is
-never positive, so it is the min-max scaling used here.)
+Systems are sampled as Anderson & Farrell's sampler (WACV 2022, which the 1p-frac code uses); the
+chaos game's points come from a parallel prefix scan of the map compositions (no Python loop over
+points or images); rendering follows the 1p-frac code's ``draw_patch``. The sampler, the scan and
+the renderer's correspondence to the official code are in docs/METHODS.md#1p-frac.
 """
 
 from __future__ import annotations

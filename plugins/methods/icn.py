@@ -1,57 +1,11 @@
 """Introspective CNN (Jin, Lazarow, Tu, "Introspective Classification with Convolutional Nets",
 NIPS 2017): one CNN that is both the classifier and a generator, trained by reclassification-by-synthesis.
 
-Multi-class formulation: the CNN has 2K outputs, a positive role k and a pseudo-negative role -k for
-each of the K classes; training samples of class k carry label k, pseudo-negatives synthesised for
-class k carry label -k, and all share one softmax cross-entropy. The host scores the K positive
-outputs. Class k's generative model is the reference distribution q0 (a Gaussian: N(0, I) in the
-host's normalised pixels, i.e. the data's per-channel mean and standard deviation) reweighted by the
-classifier's ratio of the two roles, as the binary ICN's:
-
-    p_k(x) ~ q(y = k | x) / q(y = -k | x) * q0(x) = exp(z_k(x) - z_-k(x)) * q0(x).
-
-Each round (``rounds`` in all, the budget's epochs spread evenly over them):
-1. Synthesis: ``negatives_per_class`` chains per class run stochastic gradient Langevin dynamics
-   on log p_k, x <- x + eps/2 * grad log p_k(x) + N(0, eps I), kept in the valid pixel range, with
-   the network in eval mode, in chunks of ``synthesis_chunk`` under the run's autocast and memory
-   format. In the first round the pseudo-negatives are q0's own samples (p_0 = q0), as the paper's
-   first pseudo-negatives are. The round's samples are saved as a grid (one row per class).
-2. They join the pseudo-negatives of all earlier rounds.
-3. Reclassification: training goes on (same network and optimiser, one schedule over the whole
-   budget) with batches of ``batch_size`` training images plus ``negative_ratio`` times as many
-   pseudo-negatives drawn from the pool. The pseudo-negatives go through the network in a second
-   pass with BatchNorm frozen (eval mode), so the running statistics the classifier is tested with
-   are the training images' alone (the paper's networks share BN batches; WINN avoids the issue
-   with layer norm, kjunelee/WINN supervised/WINN-ResNet-MNIST.ipynb).
-
-Where each sampler choice comes from. What is stored of the ICN paper is its abstract, its
-introduction and a NIPS review (samples "starting from random Gaussian noise"), not its sampling
-section; the details come from the same lab's code and from SGLD itself:
-- the update is Langevin dynamics as SGLD writes it (Welling and Teh, 2011): drift eps/2 times the
-  gradient, noise of variance eps (``langevin_noise`` = 1; smaller values are a cooler, more
-  mode-seeking sampler, 0 plain ascent, the earlier version of this plugin's sampler);
-- the target is the classifier's own ratio times q0 (the ICN paper's Bayes formulation), so with a
-  flat classifier the chains stay distributed as q0;
-- stopping: a chain stops once the classifier takes its sample for class k (z_k - z_-k >=
-  ``stop_log_ratio``, 0: q(y=k|x) >= q(y=-k|x)), at most ``langevin_steps`` steps, as the INNg code
-  stops synthesis at a classification-loss threshold (jlazarow/inn, experiments/iccv/*.py,
-  ``EarlyStoppingCriterion(lambda v: v <= 0.62)``) and WINN at a score threshold; we stop per
-  sample, not per batch (a stopped chain is masked, so the loop never reads the device);
-- warm start: each round's chains go on from the last round's samples (``warm_start``), as
-  jlazarow/inn's ``SynthesisBatchProducer`` starts synthesis from ``synthesis.most_recent``;
-  round 0's samples are q0's, so every chain starts at q0;
-- the pixel range is kept by clamping, as both codes clip to [-1, 1].
-INNg and WINN move the samples with Adam rather than plain SGLD; we keep the paper's SGLD.
-
-The plain control (``introspective: false``; suites use ``grid: {introspective: [true, false]}`` so
-both share every other parameter and the budget) is the same backbone with a K-way head, the same
-optimiser, schedule, augmentation and rounds of training on the training images alone.
-
-Our sources (docs/METHODS.md#introspective-cnn) give neither the paper's error tables nor its Langevin step sizes
-and round sizes; the defaults here are ours and say so. The host records the sampler's rate
-(``synthesis_images_per_s``: pseudo-negatives per second, timed where they are made) and each
-round logs the share of chains that met the stopping rule (``sampler_stopped``) and the mean
-z_k - z_-k of q0's samples and of the synthesised ones.
+The CNN has 2K outputs (a positive and a pseudo-negative role per class); each round synthesises
+pseudo-negatives by SGLD on the classifier's ratio of the two roles times a Gaussian, adds them to
+a pool and trains on, with BatchNorm frozen for them. The formulation, where each sampler choice
+comes from (SGLD, jlazarow/inn, kjunelee/WINN), the defaults (ours) and the control are in
+docs/METHODS.md#introspective-cnn.
 """
 
 from __future__ import annotations

@@ -2,41 +2,10 @@
 Yamada, Asano, Laina, Rupprecht, Inoue, Yokota, Kataoka, "Scaling Backwards: Minimal Synthetic
 Pre-training?", ECCV 2024).
 
-The data (made here; the dataset's images are never used, only their shape (C, H, W) and the host's
-normalisation, which the encoder will be evaluated with):
-
-1. One IFS of ``n_maps`` affine maps whose sigma-factor is drawn from U(sigma - 0.1, sigma + 0.1)
-   (``fractal.sample_system``; the official ``render_from_oneparam_mp.py`` draws it with margin 0.1
-   around ``--sigma``, default 3.5, which ``generate.sh`` sets to 4.0). Map probabilities are
-   proportional to |det A_j| of these base maps. A system whose own picture fills less than
-   ``fill_threshold`` of the pixels is drawn again (the official code would loop forever on it).
-2. ``copies`` (L) locally perturbed copies: each of the six parameters of each map times its own
-   U(1 - delta, 1 + delta) (the official code; the paper writes it additively). delta = 0 gives L
-   identical pictures. Copy i is class i. A copy whose picture fills less than ``fill_threshold``
-   is perturbed again, as the official generator does.
-3. Every copy is rendered once, on the device, by the chaos game with ``points`` points at
-   ``render_size`` x ``render_size`` pixels (``fractal.render``: 3x3 random binary patches, gray
-   127 on black, ``pad`` pixels of margin; the map draws shared by all copies, a fresh patch mask per
-   point and copy, as the official renderer: at delta 0 the copies share their points but not their
-   texture).
-
-Pre-training with the locally perturbed cross-entropy (LPCE): the cross-entropy of a linear head on
-the ViT's features over the L perturbation classes. The official recipe (DeiT's, ``pre-train.sh``):
-batch 256, AdamW at lr 1e-3 x batch / 512 (DeiT's linear scaling: 5e-4), weight decay 0.05 except on
-biases, norms and the class token (timm's ``no_weight_decay``; timm also exempts its learned position
-embeddings, which here are fixed sine-cosine buffers), 5 warm-up epochs then cosine, 80,000 epochs of
-the 1,000 pictures; random resized crop (scale 0.08-1, ratio 3/4-4/3) to the network's input size
-(the shape the host gives: the dataset's H x W, or the protocol's input_size, 224 in the paper;
-antialiased by supersampling, from the renders resampled once to keep the official 512 : 224 ratio,
-``crop_sources``), horizontal and vertical flips, random erasing 0.5,
-RandAugment rand-m9-mstd0.5-inc1 (timm's, on the device, ``bench.rand_augment``; timm turns colour
-jitter off when RandAugment is on), mixup 0.8 / cutmix 1.0 (switch 0.5, whole batch) with label
-smoothing 0.1. Grayscale pictures are repeated over the dataset's channels, as the official loader
-converts them to RGB.
-
-The host times the renderer (``render_images_per_s``, warm, on a batch of copies) and saves a picture
-of the fractal and some of its perturbations with the run. The encoder returned is the ViT without
-the head; the host fine-tunes it or probes it like any representation.
+One IFS and L perturbed copies of it, rendered here on the device (``fractal``; the dataset's
+images are never used, only their shape and normalisation), each copy its own class, learnt with
+the locally perturbed cross-entropy under the DeiT recipe. The data steps and the recipe with
+their official sources, and why ours differ, are in docs/METHODS.md#1p-frac.
 """
 
 from __future__ import annotations

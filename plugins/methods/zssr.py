@@ -1,48 +1,11 @@
 """ZSSR: "Zero-Shot" Super-Resolution using Deep Internal Learning (Shocher, Cohen, Irani, CVPR 2018).
 
-An image-specific network is trained at test time on pairs made from the LR image alone: a
-random augmented crop of it is the "HR father", its bicubic downscaling (the host's operator,
-the same one that made the LR image) the "LR son"; the network learns son -> father and is then
-applied to the LR image itself. Facts from the official code (github.com/assafshocher/ZSSR,
-``configs.py``, ``ZSSR.py``, ``utils.py``), the defaults here:
-
-- net: 8 conv layers 3x3, 64 channels, ReLU except the last, no biases, weights
-  N(0, 0.1 / fan_in); the input is the bicubic upsampling of the son to the father's size and the
-  output adds it back (residual learning); L1 loss; Adam.
-- augmentation per iteration, 128 x 128 crops: 5% as is; 45% a random 90-degree rotation and
-  mirror with an integer crop; 50% a random affine warp (scale U(0.5, 1), anisotropy
-  N(0, 0.25), any rotation, shear N(0, 0.1), mirror) sampled with bicubic interpolation
-  (cv2 ``INTER_CUBIC``, a = -0.75; zero outside the image).
-- learning rate 1e-3, divided by 10 when the standard deviation of a linear fit to the recent
-  reconstruction errors (the LR image rebuilt from its own downscaling, measured every 50
-  iterations, the last 256 // 50 = 5 points) exceeds 1.5 x -slope; checked every 60 iterations,
-  at least 256 iterations after the previous change; stop when the rate falls below 9e-6 or
-  after ``max_iters`` = 3000 iterations (configs.py:9).
-- output: the network on the 8 rotations/mirrors of the LR image, each un-rotated and refined
-  by 10 back-projection steps, their median, and 10 more back-projection steps.
-- gradual SR (``schedule: gradual``, the default; ``X2_GRADUAL_IDEAL_CONF``, configs.py:76-78,
-  "~0.3dB better results, 6x runtime", README.md:66-68): six stages at (vertical, horizontal)
-  scales (1, 1.5), (1.5, 1), (1.5, 1.5), (1.5, 2), (2, 1.5), (2, 2) of the LR image with 6, 6, 8,
-  10, 10, 12 back-projection steps. Every stage trains the same network further (weights and
-  Adam's moments carried over: ``init_net_for_each_sf = False``, configs.py:24, ZSSR.py:104)
-  with the learning rate reset to 1e-3 and its policy's history emptied (ZSSR.py:188-192), up to
-  ``max_iters`` = 3000 iterations (ZSSR.py:295; ``min_iters`` 256 between rate changes,
-  configs.py:9-10); the son is the father downscaled by the stage's scale (ZSSR.py:330-333) and
-  the network always upscales the LR image itself (``base_change_sfs = []``, configs.py:8), but
-  each stage's finished output joins the HR-father sources (ZSSR.py:113), from which
-  augmentation crops once its scale draws above 1 (utils.py:47-57). Each stage ends with its own
-  ensemble and back-projection (ZSSR.py:110, 335-372; only the two 180-degree rotations and their
-  mirrors when the stage's scale differs per axis, ZSSR.py:341); the last stage's is the output.
-  The official code has a gradual schedule for x2 only; for a factor s we keep its shape with
-  1.5 -> (1 + s) / 2 and 2 -> s (x4: 2.5 and 4). ``one-jump``: one stage straight to the scale
-  (the official default, configs.py:7).
-- budget: ``iterations`` counts all stages together, split evenly among them, each stage at
-  most ``max_iters``; the full budget, 18000, is the official 3000 for each of the six gradual
-  stages (one jump uses at most 3000 of it). The learning-rate policy usually stops a stage
-  before its share.
-- the host's operator defines the LR image (MATLAB bicubic); the sons of every stage, the base
-  upscaling and back-projection use the same bicubic kernel (``imresize``), as the official
-  ``downscale_method = upscale_method = 'cubic'`` (configs.py:15-16).
+An image-specific network is trained at test time on pairs made from the LR image alone: a random
+augmented crop of it is the "HR father", its bicubic downscaling (the host's operator, the same one
+that made the LR image) the "LR son"; the network learns son -> father and is then applied to the
+LR image itself, gradually by default (``schedule: gradual``). The official settings
+(github.com/assafshocher/ZSSR, with file:line citations), our schedule for other factors than x2
+and the budget are in docs/METHODS.md#zssr.
 """
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+"""bench.registry: plugins found through the entry-point group, listed, checked and kept apart
+(a broken or conflicting plugin is reported and the others still load); `bench plugins` and
+`bench protocols`."""
+
 import json
 from pathlib import Path
 
