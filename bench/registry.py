@@ -26,6 +26,7 @@ from typing import Any
 import pluggy
 
 from bench import hookspecs
+from bench.errors import PluginError
 from bench.params import declared
 from bench.specs import CONTRACTS, DatasetSpec, ExecutorSpec, Method, MethodSpec
 
@@ -34,10 +35,6 @@ GROUP = "bench"
 HOST_DISTRIBUTION = "bench"
 #: The plugin name of the host's own executors (a dotted name no entry point is likely to take).
 BUILTIN_EXECUTORS = "bench.executors"
-
-
-class PluginError(Exception):
-    """A look-up or registration problem, phrased for a person."""
 
 
 @dataclass(frozen=True)
