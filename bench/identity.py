@@ -87,8 +87,8 @@ def of_run(registry, spec) -> dict:
 def of_record(record: dict) -> dict:
     """The identity the installed code would give ``record``'s run, read without importing any
     plugin; a part is None when its plugin (or its protocol) is not installed here."""
-    plugins = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
-    spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
+    plugins = found if isinstance(found := record.get("plugins"), dict) else {}
+    spec = found if isinstance(found := record.get("spec"), dict) else {}
     protocol = spec.get("protocol")
     current: dict = {"host": host(protocol) if isinstance(protocol, str) and _protocol_module(protocol) else None}
     for kind in ("method", "dataset"):
@@ -269,7 +269,7 @@ def _package_sources(module: str) -> dict[str, bytes]:
         return {}
     if not roots:  # a single-module distribution
         spec = importlib.util.find_spec(top)
-        return {top: Path(spec.origin).read_bytes()} if spec.origin and spec.origin.endswith(".py") else {}
+        return {top: Path(spec.origin).read_bytes()} if spec and spec.origin and spec.origin.endswith(".py") else {}
     return follow(roots, [module], excluded=frozenset())
 
 
