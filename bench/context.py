@@ -66,7 +66,8 @@ class PretrainData:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        channels, height, width = self.images.shape[1:]
+        return channels, height, width
 
 
 @dataclass
@@ -438,7 +439,7 @@ class RunContext(MethodContext):
             self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
             self._loss_count += 1
         if self.progress.due():
-            mean = self._loss_sum.item() / self._loss_count if self._loss_count else None
+            mean = self._loss_sum.item() / self._loss_count if self._loss_sum is not None else None
             self.progress.status(self._status_text(mean))
 
     def optimize(
