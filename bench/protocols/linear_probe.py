@@ -107,9 +107,12 @@ class LinearHeads(torch.nn.Module):
             one.weight.copy_(self.weight[k : k + 1, :d])
             one.bias.copy_(self.bias[k : k + 1])
             if self.norm is not None:
+                assert one.norm is not None, "made with norm=True above"
                 for name in ("running_mean", "running_var"):
                     getattr(one.norm, name).copy_(getattr(self.norm, name)[k * width : k * width + d])
-                one.norm.num_batches_tracked.copy_(self.norm.num_batches_tracked)
+                tracked, source = one.norm.num_batches_tracked, self.norm.num_batches_tracked
+                assert tracked is not None and source is not None, "these norms track running statistics"
+                tracked.copy_(source)
         return one.train(self.training)
 
 
@@ -165,6 +168,7 @@ def train_heads(
     step (MAE's lr_sched). The loss is the sum of the heads' mean cross-entropies, so each head gets
     exactly the gradient it would alone."""
     groups = [{"params": [heads.weight], "weight_decay": weight_decay}, {"params": [heads.bias], "weight_decay": 0.0}]
+    opt: torch.optim.Optimizer
     if optimizer == "lars":
         groups[1]["trust"] = False
         opt = Lars(groups, lr=lr)
@@ -430,6 +434,7 @@ def run(spec, method, dataset, env) -> dict:
     p = prepare(spec, method, dataset, env)
 
     def val_accuracy(train_x, val_x, ctx) -> float:
+        assert p.val is not None, "read-outs are chosen on the held-out part"
         points = sweep_probe(
             train_x, p.train.labels, val_x, p.val.labels, sweep, num_classes, generator=ctx.generator, **fit
         )
