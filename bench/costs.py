@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.records import is_number
 
 #: The costs' names, labels, units and directions are in :mod:`bench.metric_table` (kind ``cost``).
@@ -87,8 +89,8 @@ def per_seed(group, key=lambda record: record["spec"]["seed"]) -> dict[str, list
         seeds.setdefault(key(record), []).append(record)
     out: dict[str, list[float]] = {}
     for records in seeds.values():
-        memory = [r.get("memory") for r in records if isinstance(r.get("memory"), dict)]
-        kinds = {m.get("kind") for m in memory}
+        memory = [m for r in records if isinstance(m := r.get("memory"), dict)]
+        kinds: set[Any] = {m.get("kind") for m in memory}
         if len(memory) == len(records) and len(kinds) == 1 and kinds <= set(MEMORY):
             if all(is_number(m.get("bytes")) for m in memory):
                 out.setdefault(MEMORY[kinds.pop()], []).append(max(m["bytes"] for m in memory) / 2**20)
@@ -96,7 +98,7 @@ def per_seed(group, key=lambda record: record["spec"]["seed"]) -> dict[str, list
         if all(is_number(w) for w in wall):
             out.setdefault("run_seconds", []).append(sum(wall))
         for name, fraction in FRACTIONS.items():
-            times = [time_to_quality(r, fraction) for r in records]
-            if all(t is not None for t in times):
+            times = [t for r in records if (t := time_to_quality(r, fraction)) is not None]
+            if len(times) == len(records):
                 out.setdefault(name, []).append(sum(times))
     return out
