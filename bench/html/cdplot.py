@@ -30,7 +30,7 @@ class SuiteRanks:
     def cliques(self) -> list[tuple[int, int]]:
         """(first, last) index ranges of methods whose average ranks all lie within the CD; only
         ranges not inside another, and of at least two methods."""
-        spans = []
+        spans: list[tuple[int, int]] = []
         for i in range(len(self.average)):
             j = i
             while j + 1 < len(self.average) and self.average[j + 1] - self.average[i] < self.cd:

@@ -43,7 +43,7 @@ class Row:
     group: Group
     key: tuple[str, str, str, str]  # bench.report.row_keys: what bench compare matches
     slug: str
-    paths: dict[str, Path] = field(default_factory=dict)  # record key -> record file (ok and failed)
+    paths: dict[tuple, Path | None] = field(default_factory=dict)  # record identity -> record file (ok and failed)
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> reference numbers
     verdicts: dict[str, Delta] = field(default_factory=dict)  # metric -> bench compare's verdict
     history: RowTrend | None = None  # set by attach_history when older code made records of it too
@@ -159,9 +159,9 @@ def collect(
             report.deltas = [d for d in report.deltas if d.name.split(" / ")[0] == suite]
         by_name = {" / ".join(row.key): row for table in report.tables for row in table.rows}
         for delta in report.deltas:
-            row = by_name.get(delta.name)
-            if row is not None:
-                row.verdicts[delta.metric] = delta
+            judged = by_name.get(delta.name)
+            if judged is not None:
+                judged.verdicts[delta.metric] = delta
     report.unreadable = list(dict.fromkeys(unreadable))  # the baseline's compare reads results again
     return report
 

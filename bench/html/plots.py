@@ -199,7 +199,7 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
     published number where the method declares one."""
     metric = table.primary
     rows = [r for r in table.rows if metric and r.data["metrics"].get(metric)]
-    if not rows:
+    if metric is None or not rows:
         return None
     plt = _pyplot()
     with plt.rc_context(_STYLE):
@@ -395,6 +395,8 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
     the all-labels row, when there is one, as a dashed level. Drawn for tables with at least two
     label budgets."""
     metric = table.primary
+    if metric is None:
+        return None
     points: dict[str, list[tuple[float, float, float]]] = {}  # label -> (per class, mean, std)
     full: dict[str, float] = {}
     for row in table.rows:
