@@ -148,3 +148,16 @@ def test_the_registry_imports_no_executor():
     assert {"bench.registry", "bench.runner", "bench.suite"}.isdisjoint(
         imports(modules["bench.specs"], module_level_only=False)
     )
+
+
+def test_make_lint_type_checks_the_host_package():
+    """The TYPE_CHECKING imports and annotations are verified: `make lint` (run by CI) runs mypy
+    on bench/, and the test extra that `make install` installs provides it."""
+    import tomllib
+
+    root = HOST.parent
+    makefile = (root / "Makefile").read_text()
+    recipe = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "-m mypy bench" in recipe, recipe
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert any(r.startswith("mypy") for r in project["project"]["optional-dependencies"]["test"])
