@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import bench
 
 HOST = Path(bench.__file__).resolve().parent
@@ -153,8 +155,6 @@ def test_the_registry_imports_no_executor():
 def test_make_lint_type_checks_the_host_package():
     """The TYPE_CHECKING imports and annotations are verified: `make lint` (run by CI) runs mypy
     on bench/, and the test extra that `make install` installs provides it."""
-    import pytest
-
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     root = HOST.parent
     makefile = (root / "Makefile").read_text()
