@@ -512,9 +512,10 @@ def _rate_declared(name: str | Metric, label: str, unit: str) -> tuple[str, str,
     """The name, label and unit of a method's own rate: a :func:`bench.rate` declaration's, or a
     bare name's with the label and unit given beside it."""
     if isinstance(name, Metric):
+        declared = name
         if label or unit:
-            raise ValueError(f"rate {name.name!r}: its label and unit are declared with bench.rate, not here")
-        name, label, unit = name.name, "" if name.label == name.name else name.label, name.unit
+            raise ValueError(f"rate {declared.name!r}: its label and unit are declared with bench.rate, not here")
+        name, label, unit = declared.name, "" if declared.label == declared.name else declared.label, declared.unit
     if not is_rate(name):
         raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
     return name, label, unit

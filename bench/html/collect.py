@@ -259,5 +259,5 @@ def attach_history(report: Report) -> None:
         for row in table.rows:
             found = rows.get(" / ".join(row.key))
             series = next((s for s in found.series if s.metric == table.primary), None) if found else None
-            if series is not None and sum(v is not None for v in series.values) > 1:
+            if found is not None and series is not None and sum(v is not None for v in series.values) > 1:
                 row.history = RowTrend(found.versions, series)

@@ -528,7 +528,8 @@ def _levels(measured: list[tuple[int, float]], steps: list[int]) -> list[float]:
     levels of bench.history.detect_steps' L1 fit), segments starting at ``steps``."""
     import statistics
 
-    out, segment = [], []
+    out: list[float] = []
+    segment: list[float] = []
     for i, value in measured:
         if i in steps and segment:
             out += [statistics.median(segment)] * len(segment)

@@ -222,6 +222,8 @@ class Plan:
 
 def make_optimizer(model: torch.nn.Module, options: dict, plan: Plan):
     """(AdamW or timm's SGD over :func:`param_groups`, its LR schedule by :func:`lr_factor`)."""
+    finetuned = _unwrapped(model)  # the module prepare was given, also when it compiled it
+    assert isinstance(finetuned, Finetuned), f"finetune trains a Finetuned, got {type(finetuned).__name__}"
     groups = param_groups(
         finetuned,
         options["lr"],

@@ -322,7 +322,7 @@ def score_heads(read, heads: LinearHeads, p, options: dict, choices: list[dict])
     return best, metrics
 
 
-def per_step_details(options: dict, overrides: dict, probe: Setting, heads: int, curves: dict) -> dict:
+def per_step_details(options: dict, overrides: dict, probe: Setting, heads: int, curves: list[dict]) -> dict:
     """The record's ``details.probe`` of a per-step probe: the setting, its overrides and what it lacks, and how it trained."""
     return {
         "setting": options["probe"],
