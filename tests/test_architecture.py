@@ -14,7 +14,7 @@ import bench
 HOST = Path(bench.__file__).resolve().parent
 #: What a plugin registers, is declared with or raises, and the executor contract: each imports
 #: nothing from the host but other leaves.
-LEAVES = ("bench.specs", "bench.params", "bench.errors", "bench.interrupt", "bench.executors")
+LEAVES = ("bench.specs", "bench.params", "bench.metric_table", "bench.errors", "bench.interrupt", "bench.executors")
 
 
 def module_name(path: Path) -> str:
