@@ -164,12 +164,16 @@ class MethodContext:
     @property
     def precision(self) -> str:
         """ "bf16" (autocast) or "fp32"."""
-        return self.switches.precision
+        precision = self.switches.precision
+        assert precision is not None, "resolved for a device pick_device found"
+        return precision
 
     @property
     def channels_last(self) -> bool:
         """Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``."""
-        return self.switches.channels_last
+        layout = self.switches.channels_last
+        assert isinstance(layout, bool), "resolved: 'auto' decided"
+        return layout
 
     @property
     def compile(self) -> bool:
