@@ -34,10 +34,12 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
-# The formatter and the linter, as configured in pyproject.toml ([tool.ruff]).
+# The formatter and the linter, as configured in pyproject.toml ([tool.ruff]), and the type
+# checker on the host package ([tool.mypy]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy bench
 
 # The README's and docs/' commands and code examples, run (tests/test_docs.py, tests/test_readme.py).
 docs-check: install

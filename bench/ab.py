@@ -58,7 +58,7 @@ def run_interleaved(
 
 def paired(base: Group, new: Group, metric: str) -> list[tuple[float, float]]:
     """(BASE, NEW) values of ``metric`` for each seed both rows finished."""
-    values = [dict(zip(g.seeds, _per_seed(g, metric))) for g in (base, new)]
+    values = [{s: v for s, v in zip(g.seeds, _per_seed(g, metric)) if v is not None} for g in (base, new)]
     return [(values[0][s], values[1][s]) for s in sorted(set(values[0]) & set(values[1]))]
 
 

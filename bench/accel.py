@@ -85,8 +85,9 @@ class Switches:
 
         model = model.to(device)
         if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return torch.compile(model) if self.compile else model
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format, Module.to takes it
+        # torch.compile of a Module is an OptimizedModule (a Module); its stubs say only "a callable".
+        return torch.compile(model) if self.compile else model  # type: ignore[return-value]
 
     def layout(self, images: torch.Tensor) -> torch.Tensor:
         """A batch in the memory format ``prepare`` gave the model."""

@@ -48,7 +48,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from bench.params import declared, defaults
 from bench.progress import Progress
 from bench.registry import PluginError, PluginInfo, Registry, one_line
 from bench.restoration.images import ImageSet, RestorationImage
-from bench.specs import Budget, DatasetSpec, Method
+from bench.specs import Budget, DatasetSpec, Method, RepresentationLearner, Restorer
 
 #: The synthetic datasets the checks run on (registered for the check only).
 CHECK_IMAGES = "bench-check-images"
@@ -75,7 +75,11 @@ SPARSE_MONITOR = 2
 #: A classifier's second run: 8 labels of each of the 4 classes (6 train, 2 validate).
 LABEL_BUDGET = {"labels": 8, "holdout": 0.25}
 #: How each kind is run: (protocol, dataset, options) per run.
-_RESTORE_OPTIONS = {"sr": {"scale": 2}, "denoise": {"sigma": 25.0}, "inpaint": {"mask": "random"}}
+_RESTORE_OPTIONS: dict[str, dict[str, Any]] = {
+    "sr": {"scale": 2},
+    "denoise": {"sigma": 25.0},
+    "inpaint": {"mask": "random"},
+}
 
 
 @dataclass
@@ -142,7 +146,7 @@ def select_datasets(registry: Registry, names: list[str]) -> list[DatasetSpec]:
 
 def check(
     registry: Registry,
-    names: list[str] = (),
+    names: Sequence[str] = (),
     *,
     device: str = "cpu",
     say: Callable[[str], None] = lambda line: None,
@@ -392,6 +396,7 @@ def _runs(method: Method) -> list[tuple[str, str, dict]]:
             ("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64}),
             ("knn", CHECK_IMAGES, {"k": 5, "eval_batch_size": 64, "weights": "random"}),
         ]
+    assert isinstance(method, Restorer), f"a method of kind {method.kind!r}"
     return [
         ("restore", CHECK_RESTORE, {"task": task, "monitor_every": 1, **_RESTORE_OPTIONS[task]})
         for task in method.restorations
@@ -440,7 +445,7 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         root = Path(tmp)
         suite_path = root / "check.yaml"
-        suite = {
+        text = {
             "name": "check",
             "seeds": [SEED],
             "device": device,
@@ -455,7 +460,7 @@ def _run(
             ],
         }
         # Through JSON first: tuples become lists, which YAML writes plainly.
-        suite_path.write_text(yaml.safe_dump(json.loads(json.dumps(suite))))
+        suite_path.write_text(yaml.safe_dump(json.loads(json.dumps(text))))
         try:
             planned = plan_suite(suite_path, registry=checking, results_dir=root / "results")
         except Exception as exc:  # the suite loader's one-line problems
@@ -533,6 +538,7 @@ def _result_problem(method: Method, name: str, data, ctx, result) -> str | None:
     if name in ("train", "build", "pretrain") and not isinstance(result, torch.nn.Module):
         return f"{name}() returned {type(result).__name__}, expected a torch.nn.Module"
     if name == "pretrain":
+        assert isinstance(method, RepresentationLearner), "only a representation learner pre-trains"
         fresh = method.build(data.image_shape, ctx)
         try:
             fresh.load_state_dict(result.state_dict())

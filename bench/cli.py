@@ -82,7 +82,7 @@ _DISK_ADVICE = {
 def disk_fault(exc: OSError) -> str | None:
     """One line for an OSError the disk caused (full, read-only, not ours), naming the path and
     what to do; None for any other OSError. Finished runs are records on disk, so none is lost."""
-    advice = _DISK_ADVICE.get(exc.errno)
+    advice = _DISK_ADVICE.get(exc.errno) if exc.errno is not None else None
     if advice is None:
         return None
     where = exc.filename if exc.filename is not None else "a file"

@@ -66,7 +66,8 @@ class PretrainData:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        channels, height, width = self.images.shape[1:]
+        return channels, height, width
 
 
 @dataclass
@@ -163,12 +164,16 @@ class MethodContext:
     @property
     def precision(self) -> str:
         """ "bf16" (autocast) or "fp32"."""
-        return self.switches.precision
+        precision = self.switches.precision
+        assert precision is not None, "resolved for a device pick_device found"
+        return precision
 
     @property
     def channels_last(self) -> bool:
         """Channels-last activations (on by default on CUDA, see bench.accel); use ``prepare``."""
-        return self.switches.channels_last
+        layout = self.switches.channels_last
+        assert isinstance(layout, bool), "resolved: 'auto' decided"
+        return layout
 
     @property
     def compile(self) -> bool:
@@ -438,7 +443,7 @@ class RunContext(MethodContext):
             self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
             self._loss_count += 1
         if self.progress.due():
-            mean = self._loss_sum.item() / self._loss_count if self._loss_count else None
+            mean = self._loss_sum.item() / self._loss_count if self._loss_sum is not None else None
             self.progress.status(self._status_text(mean))
 
     def optimize(
@@ -511,9 +516,10 @@ def _rate_declared(name: str | Metric, label: str, unit: str) -> tuple[str, str,
     """The name, label and unit of a method's own rate: a :func:`bench.rate` declaration's, or a
     bare name's with the label and unit given beside it."""
     if isinstance(name, Metric):
+        declared = name
         if label or unit:
-            raise ValueError(f"rate {name.name!r}: its label and unit are declared with bench.rate, not here")
-        name, label, unit = name.name, "" if name.label == name.name else name.label, name.unit
+            raise ValueError(f"rate {declared.name!r}: its label and unit are declared with bench.rate, not here")
+        name, label, unit = declared.name, "" if declared.label == declared.name else declared.label, declared.unit
     if not is_rate(name):
         raise ValueError(f"throughput name {name!r} must end in '_per_s' (what is counted per second)")
     return name, label, unit

@@ -30,7 +30,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -82,7 +82,10 @@ def smooth_image(height: int, width: int, seed: int) -> torch.Tensor:
     planes = []
     for _ in range(3):
         f = torch.rand(4, 3, generator=g) * torch.tensor([8.0, 8.0, 2 * math.pi])
-        planes.append(sum(torch.sin(2 * math.pi * (fy * y + fx * x) + ph) for fy, fx, ph in f.tolist()))
+        # Started from zeros, not the int 0: the same sums, and a tensor whatever the count.
+        planes.append(
+            sum((torch.sin(2 * math.pi * (fy * y + fx * x) + ph) for fy, fx, ph in f.tolist()), torch.zeros(()))
+        )
     image = torch.stack(planes)
     image = (image - image.min()) / (image.max() - image.min())
     return (20 + 215 * image).round().to(torch.uint8)
@@ -444,13 +447,13 @@ def _prepare(device: torch.device, out: Path, data_dir: str | None, quiet: bool,
     from bench.runner import DatasetCache
 
     data_store = DataStore(data_dir, offline=True)
-    data = CheckData(data_store.root)
+    data = CheckData(data_store.data_dir)
     reg = registry.load(extra_plugins=[("device-check", data)])
     progress = Progress(quiet=quiet)
     started = time.perf_counter()
     env = environment(device)
     progress.message("device check: " + ", ".join(f"{k} {v}" for k, v in env.items() if v is not None))
-    result = {
+    result: dict[str, Any] = {
         "environment": env,
         "suite": None,
         "tiny": False,
@@ -472,7 +475,7 @@ def _quick_pass(passes: Passes, suite: Path | None, tiny: bool):
     """The quick suite at a smoke budget (its rows), or why it was skipped."""
     if suite is not None:
         return f"skipped: the check ran {suite}"
-    root = Path(passes.data_store.root)
+    root = passes.data_store.data_dir
     if not (root / "mnist").is_dir():
         return f"skipped: no MNIST under {root} (set BENCH_DATA_DIR or --data-dir)"
     rows = passes.output.result["quick"] = []

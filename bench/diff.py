@@ -136,10 +136,10 @@ def _data(a: dict, b: dict) -> list[str]:
 def _load(a, b) -> list[str]:
     if not isinstance(a, dict) or not isinstance(b, dict):
         return []
-    worst = [max((v for v in side.values() if isinstance(v, (int, float))), default=None) for side in (a, b)]
-    if None in worst or abs(worst[0] - worst[1]) < 1:
+    before, after = (max((v for v in side.values() if isinstance(v, (int, float))), default=None) for side in (a, b))
+    if before is None or after is None or abs(before - after) < 1:
         return []
-    return [f"load average {worst[0]:g} -> {worst[1]:g}"]
+    return [f"load average {before:g} -> {after:g}"]
 
 
 def _changed(a: dict, b: dict, keys=None) -> list[str]:

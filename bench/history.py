@@ -168,7 +168,7 @@ def render(rows: list[RowHistory]) -> str:
                 lines.append(
                     f"step in {s.metric} at {row.versions[i].label}: {_number(before)} -> {_number(after)} "
                     f"({(after - before) / abs(before):+.1%}, noise of a version's mean {_number(s.noise)})"
-                    if before
+                    if before and after is not None
                     else f"step in {s.metric} at {row.versions[i].label}"
                 )
         blocks.append("\n".join(lines))

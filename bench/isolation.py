@@ -67,9 +67,11 @@ def execute_isolated(
             state, record, loaded = receive.recv()
         except EOFError:  # the child ended without an answer
             process.join()
-            if process.exitcode in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-                raise Interrupted(process.exitcode - 128) from None
-            return _died(spec, store, registry, process.exitcode, time.perf_counter() - started)
+            exitcode = process.exitcode
+            assert exitcode is not None, "a joined process has its exit code"
+            if exitcode in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+                raise Interrupted(exitcode - 128) from None
+            return _died(spec, store, registry, exitcode, time.perf_counter() - started)
         process.join()
     finally:
         _stop(process)

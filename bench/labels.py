@@ -43,6 +43,7 @@ class LabelBudget:
     def images_per_class(self, n_images: int, n_classes: int) -> int:
         if self.per_class is not None:
             return self.per_class
+        assert self.fraction is not None, "a budget is a count per class or a fraction"
         return max(1, round(self.fraction * n_images / n_classes))
 
     def __str__(self) -> str:
@@ -140,6 +141,8 @@ def apply_budget(data: LabelledImages, option, holdout: float, split_seed: int) 
     import torch
 
     budget = parse_budget(option)
+    if budget is None:
+        raise ValueError(f"labels: {option!r} keeps every label; there is no budget to apply")
     per_class = draw_labelled(data.labels, data.num_classes, budget, split_seed)
     train_index, val_index = split_labelled(per_class, holdout)
     labelled = torch.cat([train_index, val_index]).sort().values

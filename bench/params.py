@@ -87,9 +87,6 @@ class Param:
     def __post_init__(self) -> None:
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
-        # Checked where the declaration gets its name (:func:`declared`), so the error can say
-        # which param of which method refuses its own default.
-        object.__setattr__(self, "_default_problem", self.check(self.default))
 
     # -- what is allowed ---------------------------------------------------------------------
 
@@ -216,10 +213,9 @@ def declared(mapping: Mapping[str, Any]) -> dict[str, Param]:
     out = {}
     for key, value in mapping.items():
         param = out[key] = as_param(value)
-        if param._default_problem:
-            raise ValueError(
-                f"{key!r}: the default {param.default!r} does not satisfy its own declaration: {param._default_problem}"
-            )
+        # Checked here, where the declaration has its name, so the error says which param refuses it.
+        if problem := param.check(param.default):
+            raise ValueError(f"{key!r}: the default {param.default!r} does not satisfy its own declaration: {problem}")
     return out
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import pluggy
 
 from bench import hookspecs
+from bench.errors import PluginError
 from bench.params import declared
 from bench.specs import CONTRACTS, DatasetSpec, ExecutorSpec, Method, MethodSpec
 
@@ -34,10 +35,6 @@ GROUP = "bench"
 HOST_DISTRIBUTION = "bench"
 #: The plugin name of the host's own executors (a dotted name no entry point is likely to take).
 BUILTIN_EXECUTORS = "bench.executors"
-
-
-class PluginError(Exception):
-    """A look-up or registration problem, phrased for a person."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +109,13 @@ class Registry:
 
     def call_run_finished(self, record: dict) -> list[str]:
         """Tell every plugin a run finished; return warnings for hooks that raised."""
-        warnings = []
-        for name in _implementers(self.pm, "bench_run_finished") if self.pm else []:
+        warnings: list[str] = []
+        pm = self.pm
+        if pm is None:
+            return warnings
+        for name in _implementers(pm, "bench_run_finished"):
             try:
-                _call_one(self.pm, "bench_run_finished", name, record=record)
+                _call_one(pm, "bench_run_finished", name, record=record)
             except Exception as exc:  # an observer must not fail the run
                 warnings.append(f"plugin {name!r} bench_run_finished raised: {exc!r}")
         return warnings
@@ -154,7 +154,7 @@ def load(extra_plugins: Iterable[tuple[str, Any]] = ()) -> Registry:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
-    eps = metadata.entry_points(group=GROUP)
+    eps = list(metadata.entry_points(group=GROUP))
     wanted = os.environ.get("BENCH_PLUGINS")
     if wanted is not None:
         names = [n.strip() for n in wanted.split(",") if n.strip()]
@@ -167,7 +167,7 @@ def _entry_points() -> list[metadata.EntryPoint]:
             if _is_host_executors(ep) or ((ep.name in kept or (excluded and not kept)) and ep.name not in excluded)
         ]
     # One entry per name: the same distribution can be visible twice (editable + sys.path).
-    unique = {}
+    unique: dict[tuple[str, str], metadata.EntryPoint] = {}
     for ep in eps:
         unique.setdefault((ep.name, ep.value), ep)
     return sorted(unique.values(), key=lambda ep: ep.name)
@@ -208,11 +208,13 @@ def _collect(
     as conflicting, unless one is a built-in: it keeps the name, the others' entries are refused
     and reported; every other entry stays usable."""
     claims: dict[str, list[tuple[PluginInfo, Any]]] = {}
-    for plugin_name in _implementers(registry.pm, hook):
+    pm = registry.pm
+    assert pm is not None, "load() gives the registry its plugin manager first"
+    for plugin_name in _implementers(pm, hook):
         info = infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
         added: list[Any] = []
         try:
-            _call_one(registry.pm, hook, plugin_name, register=added.append)
+            _call_one(pm, hook, plugin_name, register=added.append)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 added = [convert(spec) for spec in added]

@@ -21,6 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import accel, identity, peakmem
 from bench.artifacts import list_images
@@ -42,12 +43,15 @@ from bench.records import (
 from bench.registry import Registry
 from bench.suite import RunSpec
 
+if TYPE_CHECKING:  # torch is imported when a run starts, not for `bench --help`
+    import torch
+
 
 @dataclass
 class RunEnv:
     """What the runner hands a protocol besides the spec and the plugins' specs."""
 
-    device: object  # torch.device
+    device: torch.device
     switches: accel.Switches  # resolved for the device
     data: DatasetCache
     progress: Progress

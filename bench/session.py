@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.data.store import DataStore
@@ -112,7 +112,7 @@ class SuiteRun:
             progress.message(
                 f"{len(stale)} finished runs are stale ({reasons}): running them again (--keep-stale keeps them)"
             )
-        job = Job(name, self.specs, self.registry, self.store, data_store.root, bool(data_store.offline), progress)
+        job = Job(name, self.specs, self.registry, self.store, data_store.data_dir, bool(data_store.offline), progress)
         try:
             self.outcome = outcome = self.executor.run(job)
         except ExecutorError as exc:  # the engine refused before running anything (no sbatch, no cluster)
@@ -182,7 +182,12 @@ def plan_suite(
     if rerun not in RERUN:
         raise RunError(f"rerun: expected one of {', '.join(RERUN)}, got {rerun!r}")
     registry = registry if registry is not None else registries.load()
-    overrides = {"budget_scale": budget_scale, "seeds": seeds, "device": device, "compile_models": compile_models}
+    overrides: dict[str, Any] = {
+        "budget_scale": budget_scale,
+        "seeds": seeds,
+        "device": device,
+        "compile_models": compile_models,
+    }
     if isinstance(suite, (str, Path)):
         where = "--device" if device is not None else f"{suite}: device"
         suite = load_suite(suite, registry, **overrides)

@@ -243,7 +243,7 @@ class Method:
                         f"{MAX_BUDGET:.0e}, got {value!r}"
                     )
         for label, keys, known in (
-            ("feature_params", self.feature_params, self.params),
+            ("feature_params", getattr(self, "feature_params", ()), self.params),  # a kind without them has none
             ("check_params", self.check_params, self.params),
             ("check_budget", self.check_budget, self.budget),
         ):
@@ -462,7 +462,7 @@ class MethodSpec:
         return new
 
     def _convert(self) -> tuple[Method, str]:
-        common = dict(
+        common: dict[str, Any] = dict(
             budget=self.budget,
             params=self.params,
             description=self.description,
@@ -472,8 +472,9 @@ class MethodSpec:
         if self.kind == "classifier":
             return Classifier(self.name, self.fit, **common), "bench.Classifier(name, train=fit, ...)"
         if self.kind == "representation":
+            build: Any = self.build  # None too: the contract's own check names the missing field
             return (
-                RepresentationLearner(self.name, self.build, self.fit, self.feature_params, **common),
+                RepresentationLearner(self.name, build, self.fit, self.feature_params, **common),
                 "bench.RepresentationLearner(name, build=build, pretrain=fit, ...)",
             )
         return (
@@ -511,7 +512,7 @@ class Budget(Mapping[str, "int | float"]):
         budget_scale 0.1 an integer ``epochs: 1`` stays 1, and ``epochs: 15`` becomes 2)."""
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
             raise ValueError(f"budget scale must be a positive finite number, got {factor!r}")
-        out = {}
+        out: dict[str, int | float] = {}
         for key, value in self._values.items():
             if isinstance(value, int):
                 out[key] = max(1, math.ceil(value * factor))

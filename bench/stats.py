@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 #: The level of every interval and test of the tables and the report.
 LEVEL = 0.95
@@ -55,7 +57,7 @@ WELCH = "Welch's t-test"
 WILCOXON = "Wilcoxon signed-rank test by image"
 
 
-def versus_best(best: dict[object, float], other: dict[object, float]) -> Test:
+def versus_best(best: Mapping[Any, float], other: Mapping[Any, float]) -> Test:
     """Two-sided test of "``other``'s mean differs from ``best``'s", each a value per seed (or
     per image, keyed so): paired when both have the same keys (at least two), Welch otherwise."""
     from scipy import stats

@@ -492,7 +492,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 None,
                 None,
                 f"more than {MAX_VALUES} values once its aliases are expanded; a suite is a short file",
-                node.start_mark,
+                node.start_mark if node is not None else None,
             )
         self._sizes[id(node)] = size
         return node
@@ -756,8 +756,8 @@ class _Validator:
         declarations = declared(method.params)
         for name, values in options["feature_sweep"].items():
             if name in declarations and isinstance(values, list):
-                if problem := _first_problem(declarations[name], values):
-                    self.problem(_join(key, name), problem)
+                if refused := _first_problem(declarations[name], values):
+                    self.problem(_join(key, name), refused)
 
     def method_rules(self, spec, grid: list[dict], sweep: dict, where: str) -> None:
         """The method's own rules across params (``validate_params``) for every run's params: each

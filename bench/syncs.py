@@ -33,6 +33,7 @@ import warnings
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import torch
@@ -151,7 +152,11 @@ class SyncCounter(TorchFunctionMode):
         for t in _tensors(out):
             key = id(t)
             if host:
-                self._host[key] = weakref.ref(t, lambda _, key=key: self._host.pop(key, None))
+
+                def forget(_: object, key: int = key) -> None:
+                    self._host.pop(key, None)
+
+                self._host[key] = weakref.ref(t, forget)
             else:
                 self._host.pop(key, None)
 
@@ -400,7 +405,7 @@ class SyncCounter(TorchFunctionMode):
 
 
 def _caller() -> str:
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and (
         frame.f_code.co_filename.startswith(_TORCH_DIR)
         or frame.f_code.co_filename == __file__

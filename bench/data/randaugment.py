@@ -137,7 +137,7 @@ def apply_ops(
     out = x
     for name, fn in pixel_ops.items():
         out = torch.where(col(op == OPS.index(name)), fn(), out)
-    geometric = sum((op == OPS.index(name)) for name in GEOMETRIC).bool()
+    geometric = torch.stack([op == OPS.index(name) for name in GEOMETRIC]).any(dim=0)
     moved = affine(x, pixel_affine(op, level, sign, x.shape[-2:]), fill)
     return torch.where(col(geometric), moved, out)
 

@@ -252,7 +252,24 @@ class DataStore:
     @property
     def folders(self) -> tuple[pathlib.Path, ...]:
         """Where files are looked for, in order: the mirrors (read-only), then the cache."""
-        return (*self.mirrors, self.cache)
+        return (*self._mirrors, self._cache)
+
+    # The fields as given may be text or None; __post_init__ resolved them to folders.
+    @property
+    def data_dir(self) -> pathlib.Path:
+        """``root`` resolved: the data directory."""
+        assert isinstance(self.root, pathlib.Path), "resolved in __post_init__"
+        return self.root
+
+    @property
+    def _cache(self) -> pathlib.Path:
+        assert isinstance(self.cache, pathlib.Path), "resolved in __post_init__"
+        return self.cache
+
+    @property
+    def _mirrors(self) -> tuple[pathlib.Path, ...]:
+        assert self.mirrors is not None, "resolved in __post_init__"
+        return tuple(pathlib.Path(m) for m in self.mirrors)
 
     def find(self, file: RemoteFile) -> pathlib.Path | None:
         """A copy of ``file`` matching its checksum in the mirrors or the cache, recorded; None
@@ -296,7 +313,7 @@ class DataStore:
             try:
                 source, _ = self._ensure(archive.file)  # not recorded: the members are what a result reads
             except DataError as error:
-                raise DataError(f"{error} (or put the extracted member {member} at {self.cache / rel})") from None
+                raise DataError(f"{error} (or put the extracted member {member} at {self._cache / rel})") from None
             self._extract(archive, source)
             located = self._locate(rel, archive.members[member])
             if located is None:  # pragma: no cover - the archive's checksum matched, so this is a plugin bug
@@ -309,19 +326,19 @@ class DataStore:
         located = self._locate(file.path, file.md5, file.sha256)
         if located is not None:
             return located
-        path = _unlinked(self.cache, self.cache / file.path)
+        path = _unlinked(self._cache, self._cache / file.path)
         return path, self._download(file, path)
 
     # -- verification ------------------------------------------------------------------------
     def _locate(self, rel: str, md5: str, sha256: str | None = None) -> tuple[pathlib.Path, _Digest] | None:
         """The first verified copy of ``rel``: in the mirrors (never touched), then in the cache
         (where a corrupt copy is removed, to be fetched again)."""
-        for folder in (*self.mirrors, self.cache):
+        for folder in (*self._mirrors, self._cache):
             path = folder / rel
             found = self._verify(path, md5, sha256)
             if found is not None:
                 return path, found
-            if folder == self.cache and path.is_file() and writable(path.parent):
+            if folder == self._cache and path.is_file() and writable(path.parent):
                 path.unlink(missing_ok=True)  # ours and corrupt: fetch it again
         return None
 
@@ -337,7 +354,7 @@ class DataStore:
             self._verified[key] = found
             return found
         self.log(f"data: {path} does not match its checksum (md5 {found.md5}, expected {md5}); not used")
-        for folder in (*self.mirrors, self.cache):
+        for folder in (*self._mirrors, self._cache):
             if folder in path.parents:
                 self._corrupt[str(path.relative_to(folder))] = f"{path} is corrupt (md5 {found.md5})"
         return None
@@ -354,7 +371,7 @@ class DataStore:
         return DataError(f"{file.path}: {state}; download {file.url} (md5 {file.md5}) and put it in {path.parent}")
 
     def _where(self) -> str:
-        folders = [*self.mirrors, self.cache]
+        folders = [*self._mirrors, self._cache]
         return " or ".join(str(f) for f in folders)
 
     def _download(self, file: RemoteFile, path: pathlib.Path) -> _Digest:
@@ -362,7 +379,7 @@ class DataStore:
             raise self._missing(file, path, "downloads are off (offline)")
         if not writable(path.parent):
             raise self._missing(
-                file, path, f"the download cache {self.cache} is read-only (set BENCH_CACHE_DIR to a writable folder)"
+                file, path, f"the download cache {self._cache} is read-only (set BENCH_CACHE_DIR to a writable folder)"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tag_cache()
@@ -379,10 +396,10 @@ class DataStore:
         raise self._missing(file, path, f"{len(failures)} download attempts failed (last: {failures[-1]})")
 
     def _tag_cache(self) -> None:
-        tag = self.cache / CACHE_TAG
+        tag = self._cache / CACHE_TAG
         if not tag.exists():
-            self.cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tag.", suffix=".part", dir=self.cache)
+            self._cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tag.", suffix=".part", dir=self._cache)
             with os.fdopen(fd, "w") as out:
                 out.write(_CACHE_TAG_TEXT)
             os.chmod(tmp, 0o644)
@@ -412,10 +429,10 @@ class DataStore:
     def _extract(self, archive: Archive, source: pathlib.Path) -> None:
         """Extract every declared member into the cache (the archive itself may be in a mirror);
         refuse archives with entries that could escape."""
-        folder = self.cache / pathlib.PurePosixPath(archive.file.path).parent
+        folder = self._cache / pathlib.PurePosixPath(archive.file.path).parent
         if not writable(folder):
             raise DataError(
-                f"the download cache {self.cache} is read-only, so {source.name} cannot be extracted into "
+                f"the download cache {self._cache} is read-only, so {source.name} cannot be extracted into "
                 f"{folder}; extract its members {', '.join(archive.members)} there, or set BENCH_CACHE_DIR "
                 "to a writable folder"
             )
@@ -433,12 +450,15 @@ class DataStore:
                 member = name[len(archive.strip) :]
                 if member not in wanted:
                     continue
-                target = _unlinked(self.cache, self.cache / archive.member_path(member))
+                target = _unlinked(self._cache, self._cache / archive.member_path(member))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
                 try:
-                    with os.fdopen(fd, "wb") as out, tar.extractfile(entry) as data:
-                        shutil.copyfileobj(data, out, CHUNK)
+                    with os.fdopen(fd, "wb") as out:
+                        data = tar.extractfile(entry)
+                        assert data is not None, "a regular file (checked above) has its data"
+                        with data:
+                            shutil.copyfileobj(data, out, CHUNK)
                     if digest(pathlib.Path(tmp)).md5 != wanted[member].lower():
                         raise DataError(f"{source}: member {member} does not match its checksum")
                     os.chmod(tmp, 0o644)

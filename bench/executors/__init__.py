@@ -10,15 +10,20 @@ them and land in the same result store exactly once.
 What an executor plugin implements or receives (:class:`Executor`, :class:`ExecutorSpec`,
 :class:`Job`) is declared in :mod:`bench.specs` with the other plugin declarations and re-exported
 here; this module adds the host's checks and stays light: no engine (ray, submitit) is imported.
+It is a leaf (it imports only the other leaves: specs, params, errors), so an executor module, and
+``bench.Executor``, import no registry, runner or suite through it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.errors import PluginError
 from bench.params import declared, defaults
-from bench.registry import PluginError, Registry
 from bench.specs import Executor, ExecutorSpec, Job
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only: this module imports no registry
+    from bench.registry import Registry
 
 #: The executor ``bench run`` uses when neither the command line nor the suite names one.
 DEFAULT = "local"

@@ -30,7 +30,7 @@ class SuiteRanks:
     def cliques(self) -> list[tuple[int, int]]:
         """(first, last) index ranges of methods whose average ranks all lie within the CD; only
         ranges not inside another, and of at least two methods."""
-        spans = []
+        spans: list[tuple[int, int]] = []
         for i in range(len(self.average)):
             j = i
             while j + 1 < len(self.average) and self.average[j + 1] - self.average[i] < self.cd:
@@ -71,7 +71,8 @@ def suite_ranks(suite: str, tables: list[Table]) -> SuiteRanks | None:
     if not chosen:
         return None
     scores = [[_scores(t)[label] for label in labels] for t in chosen]
-    higher = [t.metric(t.primary).higher_is_better for t in chosen]
+    # A chosen table has scores, so a primary metric.
+    higher = [t.metric(t.primary).higher_is_better if t.primary else True for t in chosen]
     # Ranks are per table, so each table's direction applies to its own row of scores.
     oriented = [[s if h else -s for s in row] for row, h in zip(scores, higher)]
     average = stats.average_ranks(oriented)

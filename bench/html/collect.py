@@ -42,7 +42,7 @@ class Row:
     group: Group
     key: tuple[str, str, str, str]  # bench.report.row_keys: what bench compare matches
     slug: str
-    paths: dict[str, Path] = field(default_factory=dict)  # record key -> record file (ok and failed)
+    paths: dict[tuple, Path | None] = field(default_factory=dict)  # record identity -> record file (ok and failed)
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> reference numbers
     verdicts: dict[str, Delta] = field(default_factory=dict)  # metric -> bench compare's verdict
     history: RowTrend | None = None  # set by attach_history when older code made records of it too
@@ -158,9 +158,9 @@ def collect(
             report.deltas = [d for d in report.deltas if d.name.split(" / ")[0] == suite]
         by_name = {" / ".join(row.key): row for table in report.tables for row in table.rows}
         for delta in report.deltas:
-            row = by_name.get(delta.name)
-            if row is not None:
-                row.verdicts[delta.metric] = delta
+            judged = by_name.get(delta.name)
+            if judged is not None:
+                judged.verdicts[delta.metric] = delta
     report.unreadable = list(dict.fromkeys(unreadable))  # the baseline's compare reads results again
     return report
 
@@ -258,5 +258,5 @@ def attach_history(report: Report) -> None:
         for row in table.rows:
             found = rows.get(" / ".join(row.key))
             series = next((s for s in found.series if s.metric == table.primary), None) if found else None
-            if series is not None and sum(v is not None for v in series.values) > 1:
+            if found is not None and series is not None and sum(v is not None for v in series.values) > 1:
                 row.history = RowTrend(found.versions, series)

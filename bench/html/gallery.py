@@ -67,10 +67,10 @@ def _load(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """An image as float (H, W, 3) in 0..255; ``size`` (W, H): enlarged by pixel repetition."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
         if size is not None and im.size != size:
-            im = im.resize(size, Image.NEAREST)
+            im = im.resize(size, Image.Resampling.NEAREST)
         return np.asarray(im, dtype=np.float64)
 
 

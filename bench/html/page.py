@@ -91,7 +91,7 @@ def index(
             "its records (configuration, environment, timings). Click a column header to sort.</p>"
         ),
     ]
-    if report.baseline is not None:
+    if report.baseline is not None and report.tolerances is not None:  # set together
         parts.append(
             html(
                 "<p>Compared with the baseline <code>{}</code>: {} (the verdicts of <code>bench compare</code>).</p>",
@@ -221,7 +221,7 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
             '<p class="meta">{}; device: {}{}</p>',
             table_note([row.data for row in table.rows]),
             table.device or "?",
-            f"; {header(primary)}: {conv}" if conv else "",
+            f"; {header(primary)}: {conv}" if primary and conv else "",
         ),
         html(
             '<table class="sortable leaderboard" data-table="{}"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',

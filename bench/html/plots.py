@@ -199,7 +199,7 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
     published number where the method declares one."""
     metric = table.primary
     rows = [r for r in table.rows if metric and r.data["metrics"].get(metric)]
-    if not rows:
+    if metric is None or not rows:
         return None
     plt = pyplot()
     with plt.rc_context(STYLE):
@@ -393,6 +393,8 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
     the all-labels row, when there is one, as a dashed level. Drawn for tables with at least two
     label budgets."""
     metric = table.primary
+    if metric is None:
+        return None
     points: dict[str, list[tuple[float, float, float]]] = {}  # label -> (per class, mean, std)
     full: dict[str, float] = {}
     for row in table.rows:
@@ -524,7 +526,8 @@ def _levels(measured: list[tuple[int, float]], steps: list[int]) -> list[float]:
     levels of bench.history.detect_steps' L1 fit), segments starting at ``steps``."""
     import statistics
 
-    out, segment = [], []
+    out: list[float] = []
+    segment: list[float] = []
     for i, value in measured:
         if i in steps and segment:
             out += [statistics.median(segment)] * len(segment)

@@ -19,7 +19,7 @@ from bench.params import Param, declared
 from bench.specs import Setting
 
 #: Seeds of the host's splits and noise (as a run's seeds: they fit every RNG).
-_SEED = dict(ge=0, lt=2**32)
+_SEED: dict[str, Any] = dict(ge=0, lt=2**32)
 
 
 @dataclass(frozen=True)

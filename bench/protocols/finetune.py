@@ -90,12 +90,13 @@ def param_groups(
     skip = set() if decay_all else set(getattr(encoder, "no_weight_decay", set)())
     depth, top = {}, 0
     if layer_decay != 1:
-        if not hasattr(encoder, "layer_groups"):
+        layer_groups = getattr(encoder, "layer_groups", None)  # an optional method of the plugin's encoder
+        if layer_groups is None:
             raise ValueError(
                 f"finetune: layer_decay {layer_decay} needs the encoder to expose layer_groups() "
                 f"(parameter names by depth); {type(encoder).__name__} does not (use layer_decay: 1)"
             )
-        layers = encoder.layer_groups()
+        layers = layer_groups()
         depth = {name: k for k, names in enumerate(layers) for name in names}
         top = len(layers)
     named = [(n, q, depth.get(n, top)) for n, q in encoder.named_parameters()]
@@ -135,20 +136,20 @@ def lr_factor(
         raise ValueError(f"finetune: lr_schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule == "timm":
 
-        def factor(step: int) -> float:
+        def timm_factor(step: int) -> float:
             e = step // steps_per_epoch
             if e < warmup_epochs:
                 return warmup_ratio + e * (1 - warmup_ratio) / warmup_epochs
             return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * e / epochs))
 
-        return factor
+        return timm_factor
     if schedule == "epoch":
 
-        def factor(step: int) -> float:
+        def epoch_factor(step: int) -> float:
             e = step // steps_per_epoch
             return min((e + 1) / (warmup_epochs + 1e-8), 0.5 * (math.cos(e / epochs * math.pi) + 1))
 
-        return factor
+        return epoch_factor
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -189,12 +190,13 @@ def build_model(prepared: Prepared, options: dict, num_classes: int) -> tuple[to
     with torch.no_grad():
         dim = encoder(ctx.layout(ctx.normalize(prepared.train.images[:2]))).shape[1]
     if options["drop_path"]:
-        if not hasattr(encoder, "set_drop_path"):
+        set_drop_path = getattr(encoder, "set_drop_path", None)  # an optional method of the plugin's encoder
+        if set_drop_path is None:
             raise ValueError(
                 f"finetune: drop_path {options['drop_path']} needs the encoder to expose set_drop_path(rate); "
                 f"{type(encoder).__name__} does not (use drop_path: 0)"
             )
-        encoder.set_drop_path(options["drop_path"])
+        set_drop_path(options["drop_path"])
     model = ctx.prepare(Finetuned(encoder, dim, num_classes, options["head"], options["head_init_std"]))
     return model, dim
 
@@ -220,8 +222,10 @@ class Plan:
 
 def make_optimizer(model: torch.nn.Module, options: dict, plan: Plan):
     """(AdamW or timm's SGD over :func:`param_groups`, its LR schedule by :func:`lr_factor`)."""
+    finetuned = _unwrapped(model)  # the module prepare was given, also when it compiled it
+    assert isinstance(finetuned, Finetuned), f"finetune trains a Finetuned, got {type(finetuned).__name__}"
     groups = param_groups(
-        _unwrapped(model),
+        finetuned,
         options["lr"],
         options["weight_decay"],
         layer_decay=options["layer_decay"],
@@ -229,6 +233,7 @@ def make_optimizer(model: torch.nn.Module, options: dict, plan: Plan):
     )
     if options["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"finetune: optimizer must be one of {tuple(OPTIMIZERS)}, got {options['optimizer']!r}")
+    optimizer: torch.optim.Optimizer
     if options["optimizer"] == "sgd":
         optimizer = torch.optim.SGD(groups, lr=options["lr"], momentum=SGD_MOMENTUM, nesterov=True)
     else:

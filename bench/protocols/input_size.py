@@ -83,7 +83,8 @@ def resize_inputs(encoder: torch.nn.Module, size: int, normalize: Normalize, cro
         return x[..., top : top + size, top : top + size] if crop else x
 
     encoder.register_forward_pre_hook(lambda module, args: (inputs(args[0]), *args[1:]))
-    if hasattr(encoder, "read_outs"):  # many read-outs from one call (DDAE): it bypasses forward
-        read_outs = encoder.read_outs
-        encoder.read_outs = lambda images, *rest: read_outs(inputs(images), *rest)
+    read_outs = getattr(encoder, "read_outs", None)
+    if read_outs is not None:  # many read-outs from one call (DDAE): it bypasses forward
+        # An attribute of the plugin's module, not a tensor or submodule (what torch's stubs allow).
+        encoder.read_outs = lambda images, *rest: read_outs(inputs(images), *rest)  # type: ignore[assignment]
     return encoder

@@ -107,9 +107,12 @@ class LinearHeads(torch.nn.Module):
             one.weight.copy_(self.weight[k : k + 1, :d])
             one.bias.copy_(self.bias[k : k + 1])
             if self.norm is not None:
+                assert one.norm is not None, "made with norm=True above"
                 for name in ("running_mean", "running_var"):
                     getattr(one.norm, name).copy_(getattr(self.norm, name)[k * width : k * width + d])
-                one.norm.num_batches_tracked.copy_(self.norm.num_batches_tracked)
+                tracked, source = one.norm.num_batches_tracked, self.norm.num_batches_tracked
+                assert tracked is not None and source is not None, "these norms track running statistics"
+                tracked.copy_(source)
         return one.train(self.training)
 
 
@@ -165,6 +168,7 @@ def train_heads(
     step (MAE's lr_sched). The loss is the sum of the heads' mean cross-entropies, so each head gets
     exactly the gradient it would alone."""
     groups = [{"params": [heads.weight], "weight_decay": weight_decay}, {"params": [heads.bias], "weight_decay": 0.0}]
+    opt: torch.optim.Optimizer
     if optimizer == "lars":
         groups[1]["trust"] = False
         opt = Lars(groups, lr=lr)
@@ -322,7 +326,7 @@ def score_heads(read, heads: LinearHeads, prepared, options: dict, choices: list
     return best, metrics
 
 
-def per_step_details(options: dict, overrides: dict, probe: Setting, heads: int, curves: dict) -> dict:
+def per_step_details(options: dict, overrides: dict, probe: Setting, heads: int, curves: list[dict]) -> dict:
     """The record's ``details.probe`` of a per-step probe: the setting, its overrides and what it lacks, and how it trained."""
     return {
         "setting": options["probe"],
@@ -434,6 +438,7 @@ def run(spec, method, dataset, env) -> dict:
     prepared = prepare(spec, method, dataset, env)
 
     def val_accuracy(train_x, val_x, ctx) -> float:
+        assert prepared.val is not None, "read-outs are chosen on the held-out part"
         points = sweep_probe(
             train_x,
             prepared.train.labels,

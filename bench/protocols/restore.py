@@ -23,6 +23,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,6 +37,11 @@ from bench.restoration.images import ImageSet, RestorationImage, write_image
 from bench.restoration.metrics import Convention, psnr, ssim, to_uint8
 from bench.specs import Budget
 from bench.timing import summarize, synchronize
+
+if TYPE_CHECKING:  # annotations only: the runner and the suite import the protocols
+    from bench.runner import RunEnv
+    from bench.specs import Restorer
+    from bench.suite import RunSpec
 
 WARMUP_CROP = 48  # side of the warm-up crop, in LR pixels for SR
 
@@ -75,9 +81,9 @@ class _Restoring:
     """One run of the protocol: the spec, the method, the runner's environment and what every image
     shares (the degradation, the scoring convention, the budget)."""
 
-    spec: object  # bench.suite.RunSpec
-    method: object  # bench.Restorer
-    env: object  # bench.runner.RunEnv
+    spec: RunSpec
+    method: Restorer
+    env: RunEnv
     degradation: Degradation
     convention: Convention
     budget: Budget

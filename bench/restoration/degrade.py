@@ -178,8 +178,11 @@ class Problem:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task == "sr":
-            return imresize(x, 1.0 / self.scale, tuple(self.observed.shape[-2:]))
+            assert self.scale is not None, "an sr problem has its scale"
+            height, width = self.observed.shape[-2:]
+            return imresize(x, 1.0 / self.scale, (height, width))
         if self.task == "inpaint":
+            assert self.mask is not None, "an inpainting problem has its mask"
             return x * self.mask
         return x
 
@@ -190,10 +193,11 @@ class Problem:
 
 def make_problem(degraded: Degraded, device: torch.device, name: str = "") -> Problem:
     mask = degraded.mask.float().to(device) if degraded.mask is not None else None
+    channels, height, width = degraded.clean.shape
     return Problem(
         task=degraded.task,
         observed=degraded.observed.to(device),
-        output_shape=tuple(degraded.clean.shape),
+        output_shape=(channels, height, width),
         sigma=degraded.sigma,
         scale=degraded.scale,
         mask=mask,

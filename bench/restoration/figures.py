@@ -75,7 +75,7 @@ def side_by_side(
         degraded_caption = "degraded input"
         if degraded.size != clean.size:
             degraded_caption = f"LR input (x{round(w / degraded.size[0])}, nearest)"
-            degraded = degraded.resize((w, h), Image.NEAREST)
+            degraded = degraded.resize((w, h), Image.Resampling.NEAREST)
         elif slot["input_psnr"] is not None:
             degraded_caption += f" {slot['input_psnr']:.2f} dB"
         panels = [(clean, "clean"), (degraded, degraded_caption)]

@@ -22,7 +22,8 @@ def read_image(path: str | Path, *, mask: bool = False) -> torch.Tensor:
     """A uint8 (C, H, W) tensor with C = 1 (mode L) or 3 (mode RGB), as stored in the file."""
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(path) as opened:
+        im: Image.Image = opened
         mode = im.mode
         if mode == "1" and mask:
             im = im.convert("L")
@@ -133,7 +134,8 @@ def decode_pixels(path: str | Path) -> torch.Tensor | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as opened:
+            im: Image.Image = opened
             if im.mode == "P":
                 im = im.convert("RGB")
             if im.mode not in ("L", "RGB"):
