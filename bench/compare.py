@@ -22,8 +22,10 @@ import json
 import math
 import statistics
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -59,8 +61,8 @@ class Tolerances:
         metric's kind is None."""
         kind = "throughput" if kind == "throughput" else "quality"
         if metric in self.per_metric:
-            mode, value = self.per_metric[metric]
-            return value * abs(base) if mode == "rel" else value
+            mode, amount = self.per_metric[metric]
+            return amount * abs(base) if mode == "rel" else amount
         value = self.throughput if kind == "throughput" else self.quality
         if value is None and noise is not None:
             floor = self.MIN_RATE_CHANGE * abs(base) if kind == "throughput" else 0.0
@@ -145,7 +147,7 @@ def compare(
     new_path: str | Path,
     tolerances: Tolerances,
     unreadable: list[Unreadable] | None = None,
-    noise: list[str | Path] = (),
+    noise: Sequence[str | Path] = (),
 ) -> list[Delta]:
     """Every row's metrics of NEW judged against BASE. Files that are not valid records go to
     ``unreadable`` (or, without a list, one warning line each on stderr); the rest is compared.
@@ -249,9 +251,10 @@ def contention(*groups: Group) -> float:
 def unreliable(delta: Delta, busy: float) -> bool:
     """Whether a throughput's change is within what a machine ``busy`` times over explains
     (``bench ab`` pairs runs made under the same load instead)."""
-    if busy <= 1 or not delta.base or not delta.new or delta.verdict not in ("REGRESSION", "better"):
+    base_mean, new_mean = delta.base_mean, delta.new_mean
+    if busy <= 1 or base_mean is None or new_mean is None or delta.verdict not in ("REGRESSION", "better"):
         return False
-    ratio = delta.new_mean / delta.base_mean if delta.base_mean > 0 else math.inf
+    ratio = new_mean / base_mean if base_mean > 0 else math.inf
     return 1 / busy <= ratio <= busy
 
 
@@ -281,7 +284,7 @@ def _code_diff(base: Group, new: Group) -> str:
     NEW's, as words; "" when the same code made both, "?" when a record does not say."""
     from bench import identity
 
-    made = [[r.code_identity for r in g.ok] for g in (base, new)]
+    made: list[list[Any]] = [[r.code_identity for r in g.ok] for g in (base, new)]
     if not all(isinstance(c, dict) for side in made for c in side):
         return "?"
     parts = [
@@ -322,9 +325,10 @@ DELTA_COLUMNS = ["run", "metric", "base", "new", "change", "p", "verdict", "note
 def delta_cells(d: Delta) -> list[str]:
     """One line of the comparison, as text: the columns of :data:`DELTA_COLUMNS`."""
     change = ""
-    if d.base and d.new:
-        diff = d.new_mean - d.base_mean
-        change = f"{diff:+,.2f}" + (f" ({diff / abs(d.base_mean):+.1%})" if d.base_mean else "")
+    base_mean, new_mean = d.base_mean, d.new_mean
+    if base_mean is not None and new_mean is not None:
+        diff = new_mean - base_mean
+        change = f"{diff:+,.2f}" + (f" ({diff / abs(base_mean):+.1%})" if base_mean else "")
     p = "" if d.p_value is None else f"{d.p_value:.3g}"
     return [d.name, d.metric, _spread(d.base), _spread(d.new), change, p, d.verdict, d.note]
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.records import Record, is_number
 
 #: The costs' names, labels, units and directions are in :mod:`bench.metric_table` (kind ``cost``).
@@ -82,21 +84,21 @@ def per_seed(group, key=lambda record: record.spec["seed"]) -> dict[str, list[fl
     """Cost name -> one value per seed (``key``: what one value stands for, e.g. a seed and a
     label budget's fold) of the group's successful records; records of one key are its shards.
     Names without any value are left out."""
-    seeds: dict[object, list[dict]] = {}
+    seeds: dict[object, list[Record]] = {}
     for record in group.ok:
         seeds.setdefault(key(record), []).append(record)
     out: dict[str, list[float]] = {}
     for records in seeds.values():
         memory = [r.memory for r in records if isinstance(r.memory, dict)]
-        kinds = {m.get("kind") for m in memory}
+        kinds: set[Any] = {m.get("kind") for m in memory}
         if len(memory) == len(records) and len(kinds) == 1 and kinds <= set(MEMORY):
             if all(is_number(m.get("bytes")) for m in memory):
                 out.setdefault(MEMORY[kinds.pop()], []).append(max(m["bytes"] for m in memory) / 2**20)
         wall = [r.timings.get("wall_seconds") for r in records]
         if all(is_number(w) for w in wall):
-            out.setdefault("run_seconds", []).append(sum(wall))
+            out.setdefault("run_seconds", []).append(sum(float(w or 0.0) for w in wall))
         for name, fraction in FRACTIONS.items():
-            times = [time_to_quality(r, fraction) for r in records]
-            if all(t is not None for t in times):
+            times = [t for r in records if (t := time_to_quality(r, fraction)) is not None]
+            if len(times) == len(records):
                 out.setdefault(name, []).append(sum(times))
     return out

@@ -271,7 +271,7 @@ def _package_sources(module: str) -> dict[str, bytes]:
         return {}
     if not roots:  # a single-module distribution
         spec = importlib.util.find_spec(top)
-        return {top: Path(spec.origin).read_bytes()} if spec.origin and spec.origin.endswith(".py") else {}
+        return {top: Path(spec.origin).read_bytes()} if spec and spec.origin and spec.origin.endswith(".py") else {}
     return follow(roots, [module], excluded=frozenset())
 
 

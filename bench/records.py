@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -80,7 +81,9 @@ def identity_of(spec: dict) -> dict:
     and params (``late_options``, ``late_params``: name -> default) left at their defaults, so that
     declaring a new option or param whose default reproduces the old behaviour moves no key."""
     # protocol_options is optional in a record (the schema fills in {}): absent is {}, as it is read
-    identity = {name: spec.get(name, {} if name == "protocol_options" else None) for name in IDENTITY_FIELDS}
+    identity: dict[str, Any] = {
+        name: spec.get(name, {} if name == "protocol_options" else None) for name in IDENTITY_FIELDS
+    }
     for name, late in (("protocol_options", spec.get("late_options")), ("params", spec.get("late_params"))):
         if isinstance(late, dict) and isinstance(identity[name], dict):
             identity[name] = {k: v for k, v in identity[name].items() if k not in late or v != late[k]}
@@ -141,8 +144,9 @@ class ResultStore:
         from bench.accel import mismatch
 
         record = self.read(spec)
-        ok = record is not None and record.ok and not (self.stale and self.stale(spec, record))
-        return record if ok and mismatch(spec, record) is None else None
+        if record is None or not record.ok or (self.stale and self.stale(spec, record)):
+            return None
+        return record if mismatch(spec, record) is None else None
 
     def is_done(self, spec) -> bool:
         return self.finished(spec) is not None
@@ -308,14 +312,14 @@ MAX_NAME = 100  # characters of spec.suite, dataset, method and protocol: path c
 MAX_ITEMS = 100_000  # entries of any list (curve points) or object
 #: A failed run's traceback may be long (a deep recursion); the runner keeps its head and tail.
 MAX_TRACEBACK = 200_000
-_LONG_TEXT = {("error", "traceback"): MAX_TRACEBACK}
+_LONG_TEXT: dict[tuple, int] = {("error", "traceback"): MAX_TRACEBACK}
 
 
 def check_bounds(data: object) -> None:
     """Raise InvalidRecord naming the first place where ``data`` holds more than a record may:
     a text, list or object past its bound, a spec name longer than a path component, a seed
     beyond 64 bits. Run before the schema, so no check below walks a huge value."""
-    todo = [(data, ())]
+    todo: list[tuple[object, tuple]] = [(data, ())]
     while todo:
         node, where = todo.pop()
         if isinstance(node, str):
@@ -378,7 +382,7 @@ class InvalidRecord(ValueError):
 
 #: A check takes a value and where it sits in the record (``spec.seed``) and returns the value in
 #: the schema, optional parts filled in, or raises InvalidRecord.
-Check = Callable[[object, str], object]
+Check = Callable[[Any, str], Any]  # (value, where) -> the value, checked
 _NO_DEFAULT = object()
 
 
@@ -655,6 +659,11 @@ class Record:
         return self.status == "ok"
 
     @property
+    def failure(self) -> RunError:
+        """Why the run failed (an empty RunError for an "ok" record)."""
+        return self.error or RunError()
+
+    @property
     def precision(self) -> str | None:
         """The precision the run used (``accel.precision``; the spec says what was asked)."""
         return self.accel.get("precision")
@@ -785,7 +794,7 @@ def code_version() -> dict:
     """bench's version and, when run from a git checkout, its commit and whether it was dirty."""
     import bench
 
-    info = {"bench": bench.__version__}
+    info: dict[str, Any] = {"bench": bench.__version__}
     here = Path(bench.__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
@@ -811,7 +820,7 @@ def environment(device) -> dict:
     import torch
     import torchmetrics
 
-    env = {
+    env: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_name(),

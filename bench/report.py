@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -296,7 +297,7 @@ def leaderboard(groups: list[Group]) -> list[dict]:
     by_labels: dict[int, float] = {}  # row id -> its label budget's order
     for g in groups:
         budget_text, budget_order = label_budget(g.config.options)
-        row = {
+        row: dict[str, Any] = {
             "suite": g.suite,
             "dataset": g.dataset,
             "protocol": g.protocol,
@@ -486,7 +487,7 @@ def _rank(rows: list[dict], groups: list[Group]) -> None:
         row["rank"], row["rank_test"] = "-", None
     metric = ranking(m for r in rows for m in r["metrics"])
     ranked = [i for i, r in enumerate(rows) if metric in r["metrics"]]
-    if not ranked:
+    if metric is None or not ranked:
         return
     from bench import perimage
 

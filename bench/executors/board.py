@@ -55,7 +55,7 @@ class Board:
         else:
             self.state[spec.key] = "failed"
             self.outcome.failed.append(spec.label)
-            self.progress.run_finished(spec.label, f"FAILED: {record.error.message}")
+            self.progress.run_finished(spec.label, f"FAILED: {record.failure.message}")
         self.show()
 
     def skipped(self, spec) -> None:

@@ -52,7 +52,7 @@ class Row:
         return self.data.get("label", self.data["method"])
 
     @property
-    def failed(self) -> list[dict]:
+    def failed(self) -> list[Record]:
         return [r for r in self.group.records if r.status != "ok"]
 
     def records(self) -> list[tuple[Record, Path | None]]:

@@ -243,8 +243,8 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
                         r.spec["seed"],
                         row.label,
                         r.spec["seed"],
-                        r.error.type,
-                        r.error.message or "failed",
+                        r.failure.type,
+                        r.failure.message or "failed",
                     )
                     for row, r in failures
                 ),
@@ -411,7 +411,7 @@ def budgeted(table: Table) -> bool:
 def labels_cell(row: Row) -> Html:
     from bench.report import label_budget
 
-    order = label_budget(json.loads(row.group.config)["options"])[1]
+    order = label_budget(row.group.config.options)[1]
     value = "Infinity" if math.isinf(order) else repr(order)  # what the sorting script's parseFloat reads
     return html('<td class="num" data-value="{}">{}</td>', value, row.data.get("labels", "all"))
 
@@ -606,7 +606,7 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
             )
         )
         if r.status != "ok":
-            err = r.error
+            err = r.failure
             parts.append(html("<p><strong>{}</strong>: {}</p>", err.type, err.message))
             if err.traceback:
                 parts.append(html("<pre>{}</pre>", err.traceback))

@@ -58,6 +58,7 @@ def run(spec, method, dataset, env) -> dict:
     prepared = prepare(spec, method, dataset, env)
 
     def val_accuracy(bank, val_x, _ctx=None) -> float:
+        assert prepared.val is not None, "read-outs are chosen on the held-out part"
         pred = knn_predict(bank, prepared.train.labels, val_x, n_classes, **vote)
         return 100.0 * (pred == prepared.val.labels).float().mean().item()
 

@@ -222,6 +222,7 @@ def choose_features(
     problems = check_feature_sweep(options["feature_sweep"], method, options["holdout"])
     if problems:
         raise ValueError("feature_sweep: " + "; ".join(problems))
+    assert prepared.val is not None, "check_feature_sweep refuses a sweep without a held-out part"
     batch, points = options["eval_batch_size"], []
     shared = _read_all(prepared, spec, method, env, candidates, batch)
     for i, params in enumerate(candidates, 1):
@@ -253,15 +254,17 @@ def _read_all(prepared: Prepared, spec, method, env, candidates: list[dict], bat
     when the encoder can give many read-outs from one call (optional ``read_outs(images, choices)``,
     e.g. DDAE: one UNet pass per timestep for all its blocks); None when it cannot."""
     encoder, ctx = read_out(prepared, spec, method, env, {})
-    if not hasattr(encoder, "read_outs"):
+    read_outs = getattr(encoder, "read_outs", None)  # an optional method of the plugin's encoder
+    if read_outs is None:
         return None
+    assert prepared.val is not None, "check_feature_sweep refuses a sweep without a held-out part"
 
     @torch.inference_mode()
     def features(images: torch.Tensor) -> list[torch.Tensor]:
-        out = [[] for _ in candidates]
+        out: list[list[torch.Tensor]] = [[] for _ in candidates]
         for batch in ctx.image_batches(images, batch_size, shuffle=False):
             with ctx.autocast():
-                for k, f in enumerate(encoder.read_outs(ctx.layout(batch), candidates)):
+                for k, f in enumerate(read_outs(ctx.layout(batch), candidates)):
                     out[k].append(f.float())
         return [torch.cat(o) for o in out]
 
