@@ -544,4 +544,4 @@ def test_runs_on_cuda_stay_in_the_process(plugins, monkeypatch):
     spec = spec_of(plugins)
     assert available(spec)  # a CPU run is forked
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # mocked: fork after CUDA is unsafe
-    assert not available(spec) and not available(type(spec)(**{**spec.to_dict(), "device": "cuda:0"}))
+    assert not available(spec) and not available(type(spec).from_dict({**spec.to_dict(), "device": "cuda:0"}))

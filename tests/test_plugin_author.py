@@ -395,9 +395,9 @@ def test_monitoring_that_draws_random_numbers_and_burns_time_changes_neither_res
     plugin(monkeypatch, tmp_path, "monitored", MONITORED)
     reg = registry.load(extra_plugins=[("restoration_toy", restoration_toy)])
     every, never = restore_run(tmp_path, reg, "monitored", 1), restore_run(tmp_path, reg, "monitored", 0)
-    assert every["metrics"]["psnr"] == never["metrics"]["psnr"]
-    assert len(every["details"]["curves"]["gray"]) == 4  # it was monitored at every iteration
-    for image in every["details"]["per_image"]:  # 4 x 0.2 s of monitoring, none of it counted
+    assert every.metrics["psnr"] == never.metrics["psnr"]
+    assert len(every.details["curves"]["gray"]) == 4  # it was monitored at every iteration
+    for image in every.details["per_image"]:  # 4 x 0.2 s of monitoring, none of it counted
         assert image["seconds"] < 0.4 and image["loop_seconds"] < 0.4, image
 
     # bench check compares two monitor intervals: work done before ctx.monitor is not isolated.

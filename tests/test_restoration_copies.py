@@ -144,11 +144,11 @@ def test_set5_from_other_lossless_copies_gives_the_published_bicubic_x2_through_
     assert cli.main(argv) == 0
     (spec,) = load_suite(suite, registry.load()).runs
     record = ResultStore(results).read(spec)
-    assert abs(record["metrics"]["psnr"] - 33.66) <= 0.05, record["metrics"]
-    assert sorted(record["data_files"]) == sorted(
+    assert abs(record.metrics["psnr"] - 33.66) <= 0.05, record.metrics
+    assert sorted(record.data_files) == sorted(
         [f"restoration/benchmark/Set5/HR/{s}.png" for s in SET5[:-1]] + ["restoration/set5/HR/woman.tif"]
     )
-    assert all(len(entry["pixels"]) == 64 for entry in record["data_files"].values())
+    assert all(len(entry["pixels"]) == 64 for entry in record.data_files.values())
 
 
 @pytest.mark.real_data
