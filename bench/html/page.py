@@ -191,26 +191,8 @@ def delta_table(deltas: list[Delta]) -> Html:
 
 
 def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
-    metrics = table.metrics()
-    papers = {m for row in table.rows for m in row.published}
-    columns: list[tuple[str, str]] = []  # (kind, metric)
-    for m in metrics:
-        columns.append(("metric", m))
-        if m in papers:
-            columns.append(("paper", m))
-    heads = [
-        Html('<th data-type="number" class="num" data-better="lower" title="rank; = : tied with the best">rank</th>'),
-        Html('<th data-type="text">method</th>'),
-        *([LABELS_HEAD] if budgeted(table) else []),
-        Html('<th data-type="text">budget</th>'),
-        Html('<th data-type="number" class="num">seeds</th>'),
-    ]
-    for kind, m in columns:
-        what = table.metric(m)
-        title = what.note or f"{what.better}; {table.convention(m)}".strip("; ")
-        text = what.label if kind == "metric" else f"paper {what.label}"
-        lower = Html("" if what.higher_is_better else ' data-better="lower"')
-        heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
+    """One leaderboard: its table, failed runs, notes, plots and galleries."""
+    columns = _columns(table)
     body = [board_row(i, row, columns, table) for i, row in enumerate(table.rows, 1)]
     primary = table.primary
     conv = table.convention(primary) if primary else None
@@ -226,30 +208,76 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
         html(
             '<table class="sortable leaderboard" data-table="{}"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
             table.slug,
-            join(heads),
+            join(_heads(table, columns)),
             join(body),
         ),
     ]
-    failures = [(row, r) for row in table.rows for r in row.failed]
+    failures = _failures(table)
     if failures:
-        out.append(
+        out.append(failures)
+    out += _notes(table)
+    if plots:
+        out.append(_plots(table, plots))
+    for gallery in galleries:
+        out.append(gallery_html(gallery))
+    out.append(Html("</section>"))
+    return join(out, "\n")
+
+
+def _columns(table: Table) -> list[tuple[str, str]]:
+    """(kind, metric) per metric column: each metric, then its published number where one applies."""
+    papers = {m for row in table.rows for m in row.published}
+    columns: list[tuple[str, str]] = []
+    for m in table.metrics():
+        columns.append(("metric", m))
+        if m in papers:
+            columns.append(("paper", m))
+    return columns
+
+
+def _heads(table: Table, columns: list[tuple[str, str]]) -> list[Html]:
+    heads = [
+        Html('<th data-type="number" class="num" data-better="lower" title="rank; = : tied with the best">rank</th>'),
+        Html('<th data-type="text">method</th>'),
+        *([LABELS_HEAD] if budgeted(table) else []),
+        Html('<th data-type="text">budget</th>'),
+        Html('<th data-type="number" class="num">seeds</th>'),
+    ]
+    for kind, m in columns:
+        what = table.metric(m)
+        title = what.note or f"{what.better}; {table.convention(m)}".strip("; ")
+        text = what.label if kind == "metric" else f"paper {what.label}"
+        lower = Html("" if what.higher_is_better else ' data-better="lower"')
+        heads.append(html('<th data-type="number" class="num"{} title="{}">{}</th>', lower, title, text))
+    return heads
+
+
+def _failures(table: Table) -> Html | None:
+    """The failed runs behind the table, each linked to its record, or None."""
+    failures = [(row, r) for row in table.rows for r in row.failed]
+    if not failures:
+        return None
+    return html(
+        '<div class="failures"><strong>Failed runs</strong> (kept as evidence; '
+        "<code>bench run</code> tries them again):<ul>{}</ul></div>",
+        join(
             html(
-                '<div class="failures"><strong>Failed runs</strong> (kept as evidence; '
-                "<code>bench run</code> tries them again):<ul>{}</ul></div>",
-                join(
-                    html(
-                        '<li><a href="records/{}.html#seed{}">{} seed {}</a>: {} {}</li>',
-                        row.slug,
-                        r.spec["seed"],
-                        row.label,
-                        r.spec["seed"],
-                        r.failure.type,
-                        r.failure.message or "failed",
-                    )
-                    for row, r in failures
-                ),
+                '<li><a href="records/{}.html#seed{}">{} seed {}</a>: {} {}</li>',
+                row.slug,
+                r.spec["seed"],
+                row.label,
+                r.spec["seed"],
+                r.failure.type,
+                r.failure.message or "failed",
             )
-        )
+            for row, r in failures
+        ),
+    )
+
+
+def _notes(table: Table) -> list[Html]:
+    """What the table's numbers need said: a subset against a whole-set paper number, ranks, staleness."""
+    out = []
     if any(r.published[m][0]["subset"] for r in table.rows for m in r.published):
         out.append(Html('<p class="note">* published numbers are over the whole set; this table runs on a subset.</p>'))
     ranks = rank_note([row.data for row in table.rows])
@@ -258,26 +286,25 @@ def board(table: Table, plots: list[Plot], galleries: list[Gallery]) -> Html:
     reasons = stale_reasons(row.data for row in table.rows)
     if reasons:
         out.append(html('<p class="note"><span class="badge stale">stale</span> {}</p>', stale_note(reasons)))
-    if plots:
-        choices = [p for p in plots if p.choice]
-        figures = [choice_figure(table.slug, choices)] if choices else []
-        figures += [
-            html(
-                '<figure class="plot{}"><img src="{}" alt="{}" loading="eager"><figcaption>{}: {}</figcaption></figure>',
-                " wide" if "training" in p.path else "",
-                p.path,
-                p.alt,
-                p.title,
-                p.alt,
-            )
-            for p in plots
-            if not p.choice
-        ]
-        out.append(html('<div class="plots">{}</div>', join(figures)))
-    for gallery in galleries:
-        out.append(gallery_html(gallery))
-    out.append(Html("</section>"))
-    return join(out, "\n")
+    return out
+
+
+def _plots(table: Table, plots: list[Plot]) -> Html:
+    choices = [p for p in plots if p.choice]
+    figures = [choice_figure(table.slug, choices)] if choices else []
+    figures += [
+        html(
+            '<figure class="plot{}"><img src="{}" alt="{}" loading="eager"><figcaption>{}: {}</figcaption></figure>',
+            " wide" if "training" in p.path else "",
+            p.path,
+            p.alt,
+            p.title,
+            p.alt,
+        )
+        for p in plots
+        if not p.choice
+    ]
+    return html('<div class="plots">{}</div>', join(figures))
 
 
 def choice_figure(slug: str, plots: list[Plot]) -> Html:
@@ -306,13 +333,30 @@ def choice_figure(slug: str, plots: list[Plot]) -> Html:
 
 
 def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table) -> Html:
+    """One leaderboard line: rank, the method with its badges, labels, budget, seeds, then each
+    metric (with the compare verdict) and published number."""
     data = row.data
     ok, failed = data["runs_ok"], data["runs_failed"]
     seeds = html("{}{}", ok, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
+    cells = [
+        html('<td class="num" data-value="{}">{}</td>', rank, data.get("rank", rank)),
+        html("<td>{}</td>", join(_method_cell(row, table))),
+        *([labels_cell(row)] if budgeted(table) else []),
+        html("<td>{}</td>", data["budget"] or "full"),
+        html('<td class="num" data-value="{}">{}</td>', ok, seeds),
+    ]
+    say_n = not one_seed([r.data for r in table.rows])
+    cells += [_paper_cell(row, m) if kind == "paper" else _metric_cell(row, m, say_n) for kind, m in columns]
+    return html('<tr{} data-row="{}">{}</tr>', Html(' class="failed-row"' if not ok else ""), row.slug, join(cells))
+
+
+def _method_cell(row: Row, table: Table) -> list[Html]:
+    """The method's name linked to its page, its history, and its badges (failed, marks, verdicts)."""
+    data = row.data
     method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label), history_spark(row)]
-    if not ok:
+    if not data["runs_ok"]:
         method.append(Html(' <span class="badge failed">failed</span>'))
-    if table.gallery and ok:
+    if table.gallery and data["runs_ok"]:
         method.append(html(' <a class="gallery-link" href="{}#row-{}">per image</a>', table.gallery, row.slug))
     method += [
         html(
@@ -342,57 +386,42 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
                     d.note,
                 )
             )
-    cells = [
-        html('<td class="num" data-value="{}">{}</td>', rank, data.get("rank", rank)),
-        html("<td>{}</td>", join(method)),
-        *([labels_cell(row)] if budgeted(table) else []),
-        html("<td>{}</td>", data["budget"] or "full"),
-        html('<td class="num" data-value="{}">{}</td>', ok, seeds),
-    ]
-    for kind, m in columns:
-        if kind == "paper":
-            refs = row.published.get(m, [])
-            if not refs:
-                cells.append(Html('<td class="num paper" data-value="">-</td>'))
-                continue
-            ref = refs[0]
-            title = "; ".join(
-                x
-                for x in (
-                    ref["source"],
-                    ref["note"],
-                    "from the installed plugin, not the record" if ref["origin"] != "record" else "",
-                )
-                if x
-            )
-            cells.append(
-                html(
-                    '<td class="num paper" data-value="{}" title="{}">{}{}</td>',
-                    ref["value"],
-                    title,
-                    number(ref["value"], m),
-                    "*" if ref["subset"] else "",
-                )
-            )
-            continue
-        value = data["metrics"].get(m)
-        if not value:
-            cells.append(html('<td class="num" data-value="">{}</td>', "failed" if not ok else "-"))
-            continue
-        text = cell(m, value, say_n=not one_seed([r.data for r in table.rows]))
-        css, verdict = "num", Html("")
-        d = row.verdicts.get(m)
-        if d is not None and d.verdict in MARKS:
-            cls, word = MARKS[d.verdict]
-            css += f" {cls}"
-            base = fmt(d.base_mean, None, digits(m))
-            p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
-            verdict = html('<span class="verdict">{} (base {}{})</span>', word, base, p)
-        title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])
-        cells.append(
-            html('<td class="{}" data-value="{}" title="{}">{}{}</td>', css, repr(value["mean"]), title, text, verdict)
-        )
-    return html('<tr{} data-row="{}">{}</tr>', Html(' class="failed-row"' if not ok else ""), row.slug, join(cells))
+    return method
+
+
+def _paper_cell(row: Row, m: str) -> Html:
+    """The published number beside metric ``m`` (its source in the tooltip), or a dash."""
+    refs = row.published.get(m, [])
+    if not refs:
+        return Html('<td class="num paper" data-value="">-</td>')
+    ref = refs[0]
+    origin = "from the installed plugin, not the record" if ref["origin"] != "record" else ""
+    title = "; ".join(x for x in (ref["source"], ref["note"], origin) if x)
+    return html(
+        '<td class="num paper" data-value="{}" title="{}">{}{}</td>',
+        ref["value"],
+        title,
+        number(ref["value"], m),
+        "*" if ref["subset"] else "",
+    )
+
+
+def _metric_cell(row: Row, m: str, say_n: bool) -> Html:
+    """Metric ``m``'s mean (the seeds' values in the tooltip) and ``bench compare``'s verdict."""
+    value = row.data["metrics"].get(m)
+    if not value:
+        return html('<td class="num" data-value="">{}</td>', "failed" if not row.data["runs_ok"] else "-")
+    text = cell(m, value, say_n=say_n)
+    css, verdict = "num", Html("")
+    d = row.verdicts.get(m)
+    if d is not None and d.verdict in MARKS:
+        cls, word = MARKS[d.verdict]
+        css += f" {cls}"
+        base = fmt(d.base_mean, None, digits(m))
+        p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
+        verdict = html('<span class="verdict">{} (base {}{})</span>', word, base, p)
+    title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])
+    return html('<td class="{}" data-value="{}" title="{}">{}{}</td>', css, repr(value["mean"]), title, text, verdict)
 
 
 #: The leaderboard's labels column (as ``bench table``'s): sorted by labels per class, fractions
@@ -510,26 +539,43 @@ def gallery_html(gallery: Gallery) -> Html:
 def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
     """One page per leaderboard row: every record behind it (ok and failed), its configuration,
     metrics, timings, environment, code version and, for a failed run, the traceback."""
-    parts = [
-        Html('<header class="top">'),
-        html("<h1>{}</h1>", row.label),
-        html(
-            '<p>{} · {} · budget {}; {} ok, {} failed. <a href="../index.html#{}">back to the leaderboard</a></p>',
-            table.suite,
-            table.title,
-            row.data["budget"] or "full",
-            row.data["runs_ok"],
-            row.data["runs_failed"],
-            table.slug,
-        ),
-        Html("</header><main>"),
-        history_section(row),
-    ]
     records = row.records()
+    parts = [_record_header(table, row), history_section(row)]
     if records:
-        spec = records[0][0].spec
-        parts.append(Html("<h2>Configuration</h2>"))
-        parts.append(
+        parts.append(_configuration(records[0][0].spec))
+    if row.published:
+        parts.append(_published_numbers(row))
+    parts.append(_runs_table(records, copies))
+    parts += [_run_section(i, r, copies) for i, (r, _) in enumerate(records)]
+    parts.append(Html("</main>"))
+    return document(f"{row.label} · {table.title}", join(parts, "\n"))
+
+
+def _record_header(table: Table, row: Row) -> Html:
+    return join(
+        [
+            Html('<header class="top">'),
+            html("<h1>{}</h1>", row.label),
+            html(
+                '<p>{} · {} · budget {}; {} ok, {} failed. <a href="../index.html#{}">back to the leaderboard</a></p>',
+                table.suite,
+                table.title,
+                row.data["budget"] or "full",
+                row.data["runs_ok"],
+                row.data["runs_failed"],
+                table.slug,
+            ),
+            Html("</header><main>"),
+        ],
+        "\n",
+    )
+
+
+def _configuration(spec: dict) -> Html:
+    """What the row's runs share: method, dataset, protocol and their settings."""
+    return join(
+        [
+            Html("<h2>Configuration</h2>"),
             _kv_table(
                 {
                     "method": spec["method"],
@@ -542,26 +588,32 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
                     "device": spec.get("device"),
                     "precision": spec.get("precision"),
                 }
-            )
-        )
-    if row.published:
-        parts.append(
+            ),
+        ],
+        "\n",
+    )
+
+
+def _published_numbers(row: Row) -> Html:
+    return html(
+        "<h2>Published numbers</h2><ul>{}</ul>",
+        join(
             html(
-                "<h2>Published numbers</h2><ul>{}</ul>",
-                join(
-                    html(
-                        "<li>{}: {} — {}{}{}</li>",
-                        header(m),
-                        number(ref["value"], m),
-                        ref["source"],
-                        f" ({ref['note']})" if ref["note"] else "",
-                        " [from the installed plugin]" if ref["origin"] != "record" else "",
-                    )
-                    for m, refs in row.published.items()
-                    for ref in refs
-                ),
+                "<li>{}: {} — {}{}{}</li>",
+                header(m),
+                number(ref["value"], m),
+                ref["source"],
+                f" ({ref['note']})" if ref["note"] else "",
+                " [from the installed plugin]" if ref["origin"] != "record" else "",
             )
-        )
+            for m, refs in row.published.items()
+            for ref in refs
+        ),
+    )
+
+
+def _runs_table(records: list, copies: dict[int, str]) -> Html:
+    """One line per run: seed, status, metrics, wall seconds, a link to its JSON."""
     metrics = list(dict.fromkeys(m for r, _ in records for m in r.metrics))
     head = join(html('<th class="num" data-type="number">{}</th>', header(m)) for m in metrics)
     body = []
@@ -587,70 +639,58 @@ def record_page(table: Table, row: Row, copies: dict[int, str]) -> str:
                 link,
             )
         )
-    parts.append(
+    return html(
+        '<h2>Runs</h2><table class="sortable"><thead><tr><th class="num" data-type="number">seed</th>'
+        '<th>status</th>{}<th class="num" data-type="number">wall s</th><th>record</th></tr></thead>'
+        "<tbody>{}</tbody></table>",
+        head,
+        join(body),
+    )
+
+
+def _run_section(i: int, r: Record, copies: dict[int, str]) -> Html:
+    """One run in full: its error, timings, code, switches, environment, conventions, data, details."""
+    parts = [
         html(
-            '<h2>Runs</h2><table class="sortable"><thead><tr><th class="num" data-type="number">seed</th>'
-            '<th>status</th>{}<th class="num" data-type="number">wall s</th><th>record</th></tr></thead>'
-            "<tbody>{}</tbody></table>",
-            head,
-            join(body),
+            '<section id="seed{0}"><h3>Seed {0}: {1}{2}</h3>',
+            r.spec["seed"],
+            r.status,
+            html(' <a href="{}">(record JSON)</a>', copies[i]) if i in copies else "",
+        )
+    ]
+    if r.status != "ok":
+        err = r.failure
+        parts.append(html("<p><strong>{}</strong>: {}</p>", err.type, err.message))
+        if err.traceback:
+            parts.append(html("<pre>{}</pre>", err.traceback))
+    parts.append(
+        _kv_table(
+            {
+                "key": r.key,
+                "started": r.started_at,
+                "ended": r.ended_at,
+                "timings": r.timings,
+                "throughput": _throughput_text(r),
+                "peak memory": r.memory,
+                "code": r.code,
+                "plugins": r.plugins,
+                "precision": r.precision,
+                "accelerator switches": r.accel,
+            }
         )
     )
-    for i, (r, _) in enumerate(records):
-        parts.append(
-            html(
-                '<section id="seed{0}"><h3>Seed {0}: {1}{2}</h3>',
-                r.spec["seed"],
-                r.status,
-                html(' <a href="{}">(record JSON)</a>', copies[i]) if i in copies else "",
-            )
-        )
-        if r.status != "ok":
-            err = r.failure
-            parts.append(html("<p><strong>{}</strong>: {}</p>", err.type, err.message))
-            if err.traceback:
-                parts.append(html("<pre>{}</pre>", err.traceback))
-        parts.append(
-            _kv_table(
-                {
-                    "key": r.key,
-                    "started": r.started_at,
-                    "ended": r.ended_at,
-                    "timings": r.timings,
-                    "throughput": _throughput_text(r),
-                    "peak memory": r.memory,
-                    "code": r.code,
-                    "plugins": r.plugins,
-                    "precision": r.precision,
-                    "accelerator switches": r.accel,
-                }
-            )
-        )
-        parts.append(html("<details><summary>environment</summary>{}</details>", _kv_table(r.environment)))
-        if r.metric_info:
-            parts.append(
-                html(
-                    "<details><summary>metric conventions</summary>{}</details>",
-                    _kv_table({m: info["convention"] for m, info in r.metric_info.items()}),
-                )
-            )
-        if r.data_files:
-            parts.append(
-                html(
-                    "<details><summary>data files</summary>{}</details>",
-                    _kv_table({k: v.get("sha256") or v.get("md5") for k, v in r.data_files.items()}),
-                )
-            )
-        if r.details:
-            parts.append(
-                html(
-                    "<details><summary>details</summary><pre>{}</pre></details>",
-                    json.dumps(r.details, indent=1, default=str)[:200_000],
-                )
-            )
-        parts.append(Html("</section>"))
-    parts.append(Html("</main>"))
-    return document(f"{row.label} · {table.title}", join(parts, "\n"))
+    parts.append(html("<details><summary>environment</summary>{}</details>", _kv_table(r.environment)))
+    if r.metric_info:
+        conventions = {m: info["convention"] for m, info in r.metric_info.items()}
+        parts.append(html("<details><summary>metric conventions</summary>{}</details>", _kv_table(conventions)))
+    if r.data_files:
+        files = {k: v.get("sha256") or v.get("md5") for k, v in r.data_files.items()}
+        parts.append(html("<details><summary>data files</summary>{}</details>", _kv_table(files)))
+    if r.details:
+        details = json.dumps(r.details, indent=1, default=str)[:200_000]
+        parts.append(html("<details><summary>details</summary><pre>{}</pre></details>", details))
+    parts.append(Html("</section>"))
+    return join(parts, "\n")
 
 
 def _throughput_text(record: Record) -> dict:
@@ -724,8 +764,6 @@ def suite_ranks_html(ranks, plot: Plot) -> Html:
 def gallery_page(page) -> str:
     """One restoration leaderboard image by image (a :class:`bench.html.gallery.GalleryPage`):
     the paired comparison, the per-image table, then each image's panels."""
-    from bench import perimage
-
     table, found = page.table, page.images
     parts = [
         Html('<header class="top">'),
@@ -738,6 +776,19 @@ def gallery_page(page) -> str:
         ),
         Html("</header><main>"),
     ]
+    comparison = _paired_comparison(table, found)
+    if comparison:
+        parts.append(comparison)
+    parts.append(_per_image_table(table, found))
+    parts += [_image_section(view) for view in page.views]
+    parts.append(Html("</main>"))
+    return document(f"{table.title}: image by image", join(parts, "\n"))
+
+
+def _paired_comparison(table: Table, found) -> Html | None:
+    """Each method against the best, paired by image (or why the images cannot be paired)."""
+    from bench import perimage
+
     if found.comparisons:
         head = join(html("<th>{}</th>", h) for h in ("method", "wins / ties / losses", "median Δ dB", "p"))
         body = join(
@@ -748,78 +799,81 @@ def gallery_page(page) -> str:
             )
             for cells in perimage.comparison_rows(found)
         )
-        parts.append(
+        return html(
+            '<h2>Against {}</h2><p class="note">each method against the best mean PSNR, paired by image: '
+            "wins / ties / losses (ties within {} dB), median difference, and the {} (two-sided; "
+            "chosen over a paired t-test because per-image gains are far from normal and one failed "
+            "image would dominate a mean; with n images its p is never below 2 / 2^n).</p>"
+            "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+            found.reference,
+            f"{perimage.TIE_MARGIN['psnr']:g}",
+            stats.WILCOXON,
+            head,
+            body,
+        )
+    if not found.same_inputs:
+        return html('<p class="note">Not compared: {}.</p>', found.inputs)
+    return None
+
+
+def _per_image_table(table: Table, found) -> Html:
+    """PSNR / SSIM of every method on every image, sortable."""
+    from bench import perimage
+
+    return html(
+        '<h2 id="row-{}">Per image</h2><table class="sortable"><thead><tr><th data-type="text">image</th>{}'
+        "</tr></thead><tbody>{}</tbody></table>",
+        _row_slug(table, found.reference),
+        join(html('<th class="num" data-type="number">{} (PSNR dB / SSIM)</th>', label) for label in found.labels),
+        join(
             html(
-                '<h2>Against {}</h2><p class="note">each method against the best mean PSNR, paired by image: '
-                "wins / ties / losses (ties within {} dB), median difference, and the {} (two-sided; "
-                "chosen over a paired t-test because per-image gains are far from normal and one failed "
-                "image would dominate a mean; with n images its p is never below 2 / 2^n).</p>"
-                "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-                found.reference,
-                f"{perimage.TIE_MARGIN['psnr']:g}",
-                stats.WILCOXON,
-                head,
-                body,
+                '<tr><td><a href="#image-{}">{}</a></td>{}</tr>',
+                slug(image),
+                image,
+                join(
+                    html(
+                        '<td class="num" data-value="{}">{}</td>',
+                        repr(found.values[label]["psnr"].get(image, "")),
+                        perimage.value_text(found, label, image),
+                    )
+                    for label in found.labels
+                ),
             )
-        )
-    elif not found.same_inputs:
-        parts.append(html('<p class="note">Not compared: {}.</p>', found.inputs))
-    parts.append(
-        html(
-            '<h2 id="row-{}">Per image</h2><table class="sortable"><thead><tr><th data-type="text">image</th>{}'
-            "</tr></thead><tbody>{}</tbody></table>",
-            _row_slug(table, found.reference),
-            join(html('<th class="num" data-type="number">{} (PSNR dB / SSIM)</th>', label) for label in found.labels),
-            join(
-                html(
-                    '<tr><td><a href="#image-{}">{}</a></td>{}</tr>',
-                    slug(image),
-                    image,
-                    join(
-                        html(
-                            '<td class="num" data-value="{}">{}</td>',
-                            repr(found.values[label]["psnr"].get(image, "")),
-                            perimage.value_text(found, label, image),
-                        )
-                        for label in found.labels
-                    ),
-                )
-                for image in found.images
-            ),
-        )
+            for image in found.images
+        ),
     )
-    for view in page.views:
-        parts.append(html('<section class="image" id="image-{}"><h3>{}</h3>', slug(view.image), view.image))
-        top, left, side = view.window
+
+
+def _image_section(view) -> Html:
+    """One image: the zoom note and each method's panel (image, crop, difference map)."""
+    top, left, side = view.window
+    parts = [
+        html('<section class="image" id="image-{}"><h3>{}</h3>', slug(view.image), view.image),
+        html(
+            '<p class="note">zoom: the {0}x{0} window at ({1}, {2}) where the methods\' errors differ most; '
+            "difference maps: |output - clean| x {3}, black = exact</p>",
+            side,
+            left,
+            top,
+            DIFF_GAIN,
+        ),
+        Html('<div class="panels">'),
+    ]
+    for panel in view.panels:
+        extras = [html('<img src="../{}" alt="zoomed crop: {}" loading="eager">', panel.crop, panel.caption)]
+        if panel.diff:
+            extras.append(html('<img src="../{}" alt="difference map: {}" loading="eager">', panel.diff, panel.caption))
         parts.append(
             html(
-                '<p class="note">zoom: the {0}x{0} window at ({1}, {2}) where the methods\' errors differ most; '
-                "difference maps: |output - clean| x {3}, black = exact</p>",
-                side,
-                left,
-                top,
-                DIFF_GAIN,
+                '<figure><img src="../{}" alt="{}" loading="eager">{}<figcaption>{}</figcaption></figure>',
+                panel.path,
+                panel.caption,
+                join(extras),
+                panel.caption,
             )
         )
-        parts.append(Html('<div class="panels">'))
-        for panel in view.panels:
-            extras = [html('<img src="../{}" alt="zoomed crop: {}" loading="eager">', panel.crop, panel.caption)]
-            if panel.diff:
-                extras.append(
-                    html('<img src="../{}" alt="difference map: {}" loading="eager">', panel.diff, panel.caption)
-                )
-            parts.append(
-                html(
-                    '<figure><img src="../{}" alt="{}" loading="eager">{}<figcaption>{}</figcaption></figure>',
-                    panel.path,
-                    panel.caption,
-                    join(extras),
-                    panel.caption,
-                )
-            )
-        parts.append(Html("</div></section>"))
-    parts.append(Html("</main>"))
-    return document(f"{table.title}: image by image", join(parts, "\n"))
+    parts.append(Html("</div></section>"))
+    return join(parts, "\n")
 
 
 def _row_slug(table: Table, label: str) -> str:
