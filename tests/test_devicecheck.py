@@ -36,9 +36,8 @@ def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys)
         "fixmatch-supervised",
     }
     for row in result["runs"]:
-        assert row["status"] == "ok" and row["peak_memory_mib"] is None and row["syncs"] is not None
-        if row["method"] != "icn":  # ICN reads back its per-round diagnostics, not per step
-            assert row["syncs"]["loop_per_step"] == 0, (row["label"], row["syncs"])
+        # The counts are reported here; that each loop never waits is tests/test_syncs.py's to test.
+        assert row["status"] == "ok" and row["peak_memory_mib"] is None and "loop_per_step" in row["syncs"]
     rates = {r["method"]: r["throughput"] for r in result["runs"]}
     assert (
         rates["dip"]["iterations_per_s"]["items_per_s"] > 0 and rates["mae"]["pretrain_images_per_s"]["items_per_s"] > 0
