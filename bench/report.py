@@ -279,8 +279,9 @@ def cell(metric: str, value: dict | None, say_n: bool = True) -> str:
 
 
 def one_seed(rows: list[dict]) -> bool:
-    """Whether every row of a table has one seed: its title says so once, instead of each cell."""
-    return all(len(r["seeds"]) <= 1 for r in rows)
+    """Whether every row of a table has one value per metric (one seed, and one fold where a label
+    budget's split seeds are the unit): its title says so once, instead of each cell."""
+    return all(len(r["seeds"]) <= 1 and all(v["n"] <= 1 for v in r["metrics"].values()) for r in rows)
 
 
 def table_note(rows: list[dict]) -> str:

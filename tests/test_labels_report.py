@@ -13,7 +13,7 @@ from bench.data.store import DataStore
 from bench.html import build
 from bench.progress import Progress
 from bench.records import ResultStore
-from bench.report import leaderboard, load_groups, render, row_keys
+from bench.report import leaderboard, load_groups, one_seed, render, row_keys
 from bench.runner import run_specs
 from bench.suite import load_suite
 
@@ -63,6 +63,8 @@ def test_one_row_per_budget_its_folds_merged_fewest_labels_first(results):
     assert [line[line.index("toy-linear") + 1] for line in lines] == ["2/class", "10/class", "all"]
     assert len(set(row_keys(groups))) == 3  # bench compare tells the budgets apart
     assert "labels" in render(rows, "csv").splitlines()[0].split(",")
+    # One seed, two folds: the cells have a spread, so the title must not say there is none.
+    assert not one_seed(rows) and "no spread" not in text
 
 
 def test_the_report_draws_accuracy_against_labels_per_class(site):
