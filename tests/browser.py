@@ -53,6 +53,18 @@ def missing_browser() -> str | None:
     return None
 
 
+def require_browser() -> None:
+    """Skip the calling test when the browser is missing, or fail it where CI sets
+    BENCH_REQUIRE_BROWSER (there a browser test must run, not skip)."""
+    import pytest
+
+    reason = missing_browser()
+    if reason and os.environ.get("BENCH_REQUIRE_BROWSER"):
+        pytest.fail(f"BENCH_REQUIRE_BROWSER is set but {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
 @contextlib.contextmanager
 def serve(folder: str | Path):
     """Serve ``folder`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""

@@ -4,7 +4,6 @@ steps marked; a row made by one code version gets none. Records made by real (ti
 after their code "changed"; looked at in a real browser too."""
 
 import json
-import os
 import re
 
 import pytest
@@ -125,11 +124,7 @@ def test_a_results_folder_without_superseded_records_draws_no_history(tmp_path, 
 
 @pytest.mark.slow
 def test_the_history_sparkline_and_plot_render_in_chromium(site):
-    reason = browser.missing_browser()
-    if reason:
-        if os.environ.get("BENCH_REQUIRE_BROWSER"):
-            pytest.fail(f"BENCH_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
+    browser.require_browser()
     with browser.open_chromium() as driver, browser.serve(site.root) as url:
         assert browser.check_report(driver, url + "index.html", pictures=False) == []
         assert browser.check_history(driver, url + "index.html") == []

@@ -2,7 +2,6 @@
 real browser (Debian's headless Chromium through Selenium)."""
 
 import json
-import os
 import re
 import shutil
 from html import escape
@@ -234,11 +233,7 @@ def test_a_listed_picture_that_is_missing_is_said_not_drawn(results, tmp_path, c
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = browser.missing_browser()
-    if reason:
-        if os.environ.get("BENCH_REQUIRE_BROWSER"):
-            pytest.fail(f"BENCH_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
+    browser.require_browser()
     with browser.open_chromium() as driver:
         yield driver
 

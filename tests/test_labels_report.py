@@ -1,7 +1,6 @@
 """Label budgets in `bench table` (one row per budget, folds merged, a labels column) and the
 report's label-efficiency plot, looked at in a real browser too."""
 
-import os
 import re
 
 import pytest
@@ -87,11 +86,7 @@ def test_the_report_leaderboard_has_a_labels_column_sorted_by_labels_per_class(s
 
 @pytest.mark.slow
 def test_the_label_efficiency_report_renders_in_chromium(site):
-    reason = browser.missing_browser()
-    if reason:
-        if os.environ.get("BENCH_REQUIRE_BROWSER"):
-            pytest.fail(f"BENCH_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
+    browser.require_browser()
     with browser.open_chromium() as driver, browser.serve(site.root) as url:
         assert browser.check_report(driver, url + "index.html", pictures=False) == []
         problems, shown = browser.check_sorting_by(driver, url + "index.html", "labels")

@@ -375,9 +375,7 @@ for _sigma in (25.0, 50.0):
 
 @pytest.fixture(scope="module")
 def chromium():
-    reason = browser.missing_browser()
-    if reason:
-        pytest.skip(reason)
+    browser.require_browser()
     with browser.open_chromium() as driver:
         yield driver
 
