@@ -1,6 +1,6 @@
 """The typed record (bench.records.Record): one constructor, one read with its migration steps.
 
-The committed reference records (whatever schema each was written in) and a schema-2 record kept
+The committed reference records (whatever schema each was written in) and records of schemas 1 and 2 kept
 for these tests (tests/records/, the quick reference as it was before schema 3) are read from
 copies: each migrates to the current version with its key, spec, numbers and code identity
 unchanged (migrated, not staled), and a record written by today's code reads back equal to what
@@ -27,9 +27,10 @@ from bench.records import (
 from bench.suite import RunSpec
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
-#: A schema-2 record (results/reference/quick before schema 3): the reference folder is re-made
-#: with the code, so the older versions a reader must migrate are kept here.
-SCHEMA_2 = Path(__file__).resolve().parent / "records" / "quick-small-cnn-schema2.json"
+#: Records of the older schemas (schema 1: a Fashion-MNIST reference record; schema 2: the quick
+#: reference before schema 3): the reference folder is re-made with the code, so the versions a
+#: reader must migrate are kept here.
+OLDER = sorted((Path(__file__).resolve().parent / "records").glob("*.json"))
 
 
 @pytest.fixture
@@ -37,7 +38,8 @@ def reference(tmp_path) -> list[Path]:
     """Copies of the committed reference records and of the schema-2 record (never the committed
     files themselves)."""
     shutil.copytree(REFERENCE, tmp_path / "reference")
-    shutil.copy(SCHEMA_2, tmp_path / "reference" / SCHEMA_2.name)
+    for path in OLDER:
+        shutil.copy(path, tmp_path / "reference" / path.name)
     paths = [p for p in sorted((tmp_path / "reference").rglob("*.json")) if "schema_version" in p.read_text()]
     assert paths, "no committed reference records found"
     return paths
@@ -58,7 +60,7 @@ def test_the_reference_records_migrate_to_the_current_schema_and_stay_current(re
         if raw["schema_version"] == 2:  # a v2 code identity is carried over as it is
             assert record.code_identity == raw["code_identity"]
         assert json.loads(path.read_text()) == raw  # reading never rewrites the file
-    assert {1, 2} <= versions  # both older versions are exercised (schema 1: fashion-mnist's records)
+    assert {1, 2} <= versions  # both older versions are exercised (tests/records/ keeps one of each)
 
 
 def test_a_migrated_record_reads_back_equal_after_it_is_written(reference, tmp_path):
