@@ -1,8 +1,7 @@
 """The typed record (bench.records.Record): one constructor, one read with its migration steps.
 
-The committed reference records (whatever schema each was written in) and records of schemas 1 and 2 kept
-for these tests (tests/records/, the quick reference as it was before schema 3) are read from
-copies: each migrates to the current version with its key, spec, numbers and code identity
+The committed reference records (whatever schema each was written in) and the older records kept
+for these tests (tests/records/: schema 1 and 2) are read from copies: each migrates to the current version with its key, spec, numbers and code identity
 unchanged (migrated, not staled), and a record written by today's code reads back equal to what
 was written."""
 
