@@ -272,6 +272,33 @@ runs:
     assert "mae-cifar-reimpl" in reimpl.metric_info["test_accuracy"]["convention"]
 
 
+def test_the_training_time_is_read_once_the_device_has_finished_its_queued_steps(tmp_path, monkeypatch):
+    """On CUDA the steps are queued: a clock read without a synchronize after the last one (no
+    held-out part to score, so nothing else waits) would time the launches, not the training."""
+    import bench.protocols.finetune as finetune
+
+    events = []
+    monkeypatch.setattr(finetune, "synchronize", lambda device: events.append("sync"))
+    clock = finetune.time.perf_counter
+    monkeypatch.setattr(
+        finetune, "time", type("Clock", (), {"perf_counter": lambda: events.append("clock") or clock()})
+    )
+    reg = registry.load(extra_plugins=[("repr_toy", repr_toy)])
+    path = tmp_path / "suite.yaml"
+    path.write_text("""
+runs:
+  - datasets: blobs
+    methods: [{name: mae, params: {patch_size: 2, dim: 16, depth: 1, heads: 2, decoder_dim: 8, decoder_depth: 1,
+               decoder_heads: 2, batch_size: 100, pool: mean}, budget: {epochs: 1}}]
+    protocol: {name: finetune, recipe: mae-cifar-reimpl, overrides: {epochs: 1}}
+""")
+    suite = load_suite(path, reg)
+    store = ResultStore(tmp_path / "results")
+    run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    assert store.read(suite.runs[0]).status == "ok"
+    assert events == ["clock", "sync", "clock"]
+
+
 def test_the_timm_schedule_is_timms_cosine_stepped_per_epoch():
     """1p-frac's main.py: CosineLRScheduler(t_initial=epochs, warmup_t, warmup_lr_init, lr_min), stepped per epoch."""
     lr, warmup_lr, min_lr = 0.015, 1.5e-6, 1.5e-5

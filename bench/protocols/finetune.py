@@ -40,7 +40,7 @@ from bench.data.loader import Augment, mix_batch, random_erase
 from bench.protocols.classify import accuracy
 from bench.protocols.representation import Prepared, accuracy_info, apply_setting, common_sections, prepare
 from bench.specs import Setting
-from bench.timing import measure
+from bench.timing import measure, synchronize
 
 PROTOCOL = "finetune"
 HEADS = ("batchnorm", "layernorm", "linear")
@@ -291,6 +291,7 @@ def train(
         if prepared.val is not None:
             ctx.log(val_accuracy=ctx.accuracy(model, prepared.val, options["eval_batch_size"]))
             model.train()
+    synchronize(ctx.device)  # the last steps may still be queued on the device
     seconds = time.perf_counter() - t_train
     model.eval()
     return seconds
