@@ -72,19 +72,19 @@ _GROUP = "bench"
 def of_run(registry, spec) -> dict:
     """The identity of the code that runs ``spec`` in this process (the plugins the registry loaded)."""
     current = {}
-    for kind, name in (("method", spec.method), ("dataset", spec.dataset)):
-        info = registry.plugin_of(kind, name)
+    for part, name in (("method", spec.method), ("dataset", spec.dataset)):
+        info = registry.plugin_of(part, name)
         ep = _entry_points().get(info.name)
         if (
             ep is not None
             and ep.dist is not None
             and (ep.dist.name, ep.dist.version) == (info.distribution, info.version)
         ):
-            current[kind] = plugin(info.name)
+            current[part] = plugin(info.name)
         else:  # registered in this process: its object's module is its source
             obj = registry.pm.get_plugin(info.name)
             module = obj.__name__ if isinstance(obj, types.ModuleType) else type(obj).__module__
-            current[kind] = _plugin(info.name, info.distribution, info.version, module)
+            current[part] = _plugin(info.name, info.distribution, info.version, module)
     return current | {"host": host(spec.protocol)}
 
 
@@ -93,10 +93,10 @@ def of_record(record: Record) -> dict:
     plugin; a part is None when its plugin (or its protocol) is not installed here."""
     protocol = record.spec["protocol"]
     current: dict = {"host": host(protocol) if _protocol_module(protocol) else None}
-    for kind in ("method", "dataset"):
-        entry = record.plugins.get(kind)  # free-form in the schema: read defensively
+    for part in ("method", "dataset"):
+        entry = record.plugins.get(part)  # free-form in the schema: read defensively
         name = entry.get("plugin") if isinstance(entry, dict) else None
-        current[kind] = plugin(name) if isinstance(name, str) else None
+        current[part] = plugin(name) if isinstance(name, str) else None
     return current
 
 

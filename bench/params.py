@@ -114,22 +114,22 @@ class Param:
     def _describe_one(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(_text(c) for c in self.choices)
-        kind = self.element_type
-        if kind is bool:
+        element = self.element_type
+        if element is bool:
             return "true or false"
-        if kind is int or kind is float:
-            noun = "an integer" if kind is int else "a number"
+        if element is int or element is float:
+            noun = "an integer" if element is int else "a number"
             bounds = [
                 f"{op} {_text(v)}"
                 for op, v in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
                 if v is not None
             ]
             return noun + (" " + " and ".join(bounds) if bounds else "")
-        if kind is str:
+        if element is str:
             return NAME_TEXT if self.name else "text"
-        if kind is dict:
+        if element is dict:
             return "a mapping"
-        return "" if kind is None else f"a {kind.__name__}"
+        return "" if element is None else f"a {element.__name__}"
 
     def check(self, value: Any) -> str | None:
         """None if ``value`` is allowed, else one line: "expected an integer >= 1, got int 0"."""
@@ -156,13 +156,13 @@ class Param:
             return True
         if self.choices is not None:
             return any(type(value) is type(c) and value == c for c in self.choices)  # True is not 1
-        kind = self.element_type
-        if kind is None:
+        element = self.element_type
+        if element is None:
             return True
-        if kind is bool:
+        if element is bool:
             return isinstance(value, bool)
-        if kind is int or kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        if element is int or element is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float) if element is float else int):
                 return False
             if isinstance(value, int) and not -INT_LIMIT <= value < INT_LIMIT:
                 return False
@@ -174,11 +174,11 @@ class Param:
                 and (self.le is None or value <= self.le)
                 and (self.lt is None or value < self.lt)
             )
-        if kind in (list, tuple):
+        if element in (list, tuple):
             return isinstance(value, (list, tuple))
-        if kind is str and self.name:
+        if element is str and self.name:
             return is_name(value)
-        return isinstance(value, kind)
+        return isinstance(value, element)
 
     def to_dict(self) -> dict:
         """A JSON-ready description (``bench plugins --json``)."""

@@ -565,10 +565,10 @@ class _Validator:
             if key not in known:
                 self.problem(_join(where, key), f"unknown key; expected one of: {', '.join(known)}")
 
-    def typed(self, data: dict, key: str, kind: type, where: str, default: Any) -> Any:
+    def typed(self, data: dict, key: str, expected: type, where: str, default: Any) -> Any:
         value = data.get(key, default)
-        if not isinstance(value, kind):
-            self.problem(_join(where, key), f"expected {SUITE_KEYS.get(key, kind.__name__)}, got {show(value)}")
+        if not isinstance(value, expected):
+            self.problem(_join(where, key), f"expected {SUITE_KEYS.get(key, expected.__name__)}, got {show(value)}")
             return default
         return value
 

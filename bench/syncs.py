@@ -128,7 +128,7 @@ class SyncCounter(TorchFunctionMode):
         self.counts: dict[str, Counter] = defaultdict(Counter)
         #: torch functions the method's loop called (e.g. ``clone``), for tests of a loop's work.
         self.loop_calls: Counter = Counter()
-        #: "scope kind file:line" of each count (the first frame outside torch), to find the culprit.
+        #: "scope cause file:line" of each count (the first frame outside torch), to find the culprit.
         self.sites: Counter = Counter()
         self.steps = 0
         self._loop_steps = 0
@@ -183,10 +183,10 @@ class SyncCounter(TorchFunctionMode):
             return self._host_scope
         return "setup" if self._loop_steps <= self.warmup else "pending"
 
-    def count(self, kind: str, n: int = 1) -> None:
+    def count(self, cause: str, n: int = 1) -> None:
         scope = self._scope()
-        (self._pending if scope == "pending" else self.counts[scope])[kind] += n
-        (self._pending_sites if scope == "pending" else self.sites)[f"{scope} {kind} {_caller()}"] += n
+        (self._pending if scope == "pending" else self.counts[scope])[cause] += n
+        (self._pending_sites if scope == "pending" else self.sites)[f"{scope} {cause} {_caller()}"] += n
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -249,8 +249,8 @@ class SyncCounter(TorchFunctionMode):
     def _commit_step(self) -> None:
         """A step ends an interval of the loop: what was pending was the loop's."""
         if self._loop_steps > self.warmup:
-            for kind, n in self._pending.items():
-                self.counts["loop"][kind] += n
+            for cause, n in self._pending.items():
+                self.counts["loop"][cause] += n
             self.loop_calls.update(self._pending_calls)
             self.sites.update({"loop" + site[len("pending") :]: n for site, n in self._pending_sites.items()})
             self._intervals += 1
@@ -263,8 +263,8 @@ class SyncCounter(TorchFunctionMode):
     def _new_loop(self) -> None:
         """A new context or loop (the next image, the next run): what was pending since the
         last step was after that loop, not in it."""
-        for kind, n in self._pending.items():
-            self.counts["after"][kind] += n
+        for cause, n in self._pending.items():
+            self.counts["after"][cause] += n
         self.sites.update({"after" + site[len("pending") :]: n for site, n in self._pending_sites.items()})
         self._pending.clear()
         self._pending_calls.clear()
@@ -386,13 +386,13 @@ class SyncCounter(TorchFunctionMode):
         """Step-to-step intervals counted (each loop's iterations, less its first and warm-up)."""
         return self._intervals
 
-    def loop(self, kind: str | None = None) -> int:
+    def loop(self, cause: str | None = None) -> int:
         counts = self.counts.get("loop", Counter())
-        return counts[kind] if kind else sum(counts.values())
+        return counts[cause] if cause else sum(counts.values())
 
-    def per_step(self, kind: str | None = None) -> float:
+    def per_step(self, cause: str | None = None) -> float:
         """Counts in the method's loop per step-to-step interval."""
-        return self.loop(kind) / max(self.intervals, 1)
+        return self.loop(cause) / max(self.intervals, 1)
 
     def report(self) -> dict[str, Any]:
         loop_sites = Counter({site[len("loop ") :]: n for site, n in self.sites.items() if site.startswith("loop ")})
