@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[test]'
 	# The official airbench94 (no deps: its torchvision import is stubbed), so that
-	# tests/test_airbench.py's step-for-step check against it runs instead of skipping.
+	# tests/plugins/test_airbench.py's step-for-step check against it runs instead of skipping.
 	$(BIN)/pip install --no-deps airbench==0.1.8
 	touch $@
 

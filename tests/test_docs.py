@@ -31,16 +31,16 @@ NOT_RUNNABLE = {
     "pip install 'bench[slurm]'": "installs packages (the test extras already hold submitit)",
     "pip install -e .": "installs a package",
     "pip install -e '.[test]'": "installs this package (every make target does it first)",
-    "ray start --head": "starts a Ray cluster; tests/test_executors.py runs a local one",
+    "ray start --head": "starts a Ray cluster; tests/executors/test_executors.py runs a local one",
     "ray start --address=HEAD:6379": "joins a Ray cluster at a placeholder address",
     "python tests/browser.py report/ shot.png": "needs Chromium; tests/test_html_report.py runs the same check",
     'python -m pytest -o addopts="" tests/benchmarks/test_fractal.py --benchmark-only': "a timed benchmark "
     "(minutes); `make benchmark` runs it",
     'python -m pytest -o addopts="" tests/benchmarks/test_harness.py --benchmark-only': "a timed benchmark "
     "(minutes); `make benchmark` runs it",
-    "pip install --no-deps airbench==0.1.8": "installs a package (tests/test_airbench.py skips without it)",
+    "pip install --no-deps airbench==0.1.8": "installs a package (tests/plugins/test_airbench.py skips without it)",
     "BENCH_DATA_DIR=/data python tools/airbench_side_by_side.py --runs 5 --out side_by_side.json": "needs a GPU, "
-    "the PyPI airbench and CIFAR-10; tests/test_airbench.py checks one step against the package on the CPU",
+    "the PyPI airbench and CIFAR-10; tests/plugins/test_airbench.py checks one step against the package on the CPU",
     "bench gpu-check --device cpu --out device-check --tiny": "every built-in method, a minute or "
     "more; tests/test_devicecheck.py runs the same command end to end",
 }

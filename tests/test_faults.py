@@ -89,34 +89,6 @@ def test_a_record_file_or_artifact_folder_linked_outside_is_not_read_by_report(p
     assert not list((tmp_path / "site" / "records").glob("*mlp*"))  # no row for the linked record
 
 
-def test_extraction_refuses_a_folder_linked_outside_the_cache(tmp_path):
-    import tarfile
-
-    from bench.data.store import DataError, DataStore
-    from test_data_store import make_tar
-
-    tar = make_tar([("set-py/a", tarfile.REGTYPE, b"A")])
-    archive = __import__("test_data_store").Archive(
-        __import__("test_data_store").RemoteFile("set/set.tar.gz", "https://example.org/set.tar.gz", md5(tar)),
-        members={"a": md5(b"A")},
-        strip="set-py/",
-    )
-    mirror, cache, outside = tmp_path / "mirror", tmp_path / "cache", tmp_path / "outside"
-    (mirror / "set").mkdir(parents=True)
-    (mirror / "set" / "set.tar.gz").write_bytes(tar)
-    outside.mkdir()
-    cache.mkdir()
-    os.symlink(outside, cache / "set")
-    store = DataStore(mirror, offline=True, cache=cache, log=lambda text: None)
-    with pytest.raises(DataError, match=r"cache/set is a symbolic link"):
-        store.fetch_member(archive, "a")
-    assert files_under(outside) == []
-
-
-def md5(data: bytes) -> str:
-    return __import__("hashlib").md5(data).hexdigest()
-
-
 # -- 3. faults of the disk: one line with the path and what to do -------------------------------------
 
 

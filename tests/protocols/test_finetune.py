@@ -180,7 +180,7 @@ def test_editing_a_recipe_changes_the_identity_of_its_methods_runs_only(tmp_path
     changed value makes that method's records stale (and its encoders re-made), no other method's
     nor the host's. A shared probe (official_probes) is part of both methods that register it."""
     root = tmp_path / "plugins"
-    shutil.copytree(Path(__file__).parents[1] / "plugins", root)
+    shutil.copytree(Path(__file__).parents[2] / "plugins", root)
     names = ("mae", "onepfrac", "ddae", "airbench", "dip")
 
     def identities():
@@ -503,7 +503,7 @@ def test_the_onepfrac_cifar_suites_run_the_papers_setting_beside_its_number():
     published = reg.methods["onepfrac"].published[0]
     assert published.value == 84.2 and published.setting == "recipe onepfrac-official"
     for name in ("onepfrac-cifar10", "onepfrac-cifar100"):
-        runs = load_suite(Path(__file__).parents[1] / "suites" / f"{name}.yaml", reg).runs
+        runs = load_suite(Path(__file__).parents[2] / "suites" / f"{name}.yaml", reg).runs
         tuned = [s for s in runs if s.protocol == "finetune"]
         frac = reg.methods["onepfrac"]
         assert tuned and all(resolve_recipe(s.protocol_options, frac)[0]["input_size"] == 224 for s in tuned)

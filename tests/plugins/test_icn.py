@@ -16,7 +16,7 @@ from bench.runner import run_specs
 from bench.suite import load_suite
 from bench_plugins.methods import icn
 
-SUITES = Path(__file__).resolve().parents[1] / "suites"
+SUITES = Path(__file__).resolve().parents[2] / "suites"
 
 
 def net_and_samples(seed=0, k=4, n=12):

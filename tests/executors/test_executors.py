@@ -21,7 +21,7 @@ from bench.records import ResultStore, RunError, make_record
 from bench.suite import load_suite
 from fakedist import install_distribution
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the toy plugins live
 SUITE = "seeds: [0, 1]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify}]\n"
 
 

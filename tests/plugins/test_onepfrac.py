@@ -20,7 +20,7 @@ from bench.specs import Budget
 from bench.suite import load_suite
 from bench_plugins.methods import fractal, onepfrac
 
-SUITES = Path(__file__).resolve().parents[1] / "suites"
+SUITES = Path(__file__).resolve().parents[2] / "suites"
 
 
 def system(seed: int, sigma: float = 3.5):

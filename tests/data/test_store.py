@@ -272,6 +272,25 @@ def test_unsafe_archives_are_refused(server, store, tmp_path, entry):
     assert not (tmp_path / "escape").exists() and not (store.root / "set" / "a").exists()
 
 
+def test_extraction_refuses_a_folder_linked_outside_the_cache(tmp_path):
+    tar = make_tar([("set-py/a", tarfile.REGTYPE, b"A")])
+    archive = Archive(
+        RemoteFile("set/set.tar.gz", "https://example.org/set.tar.gz", hashlib.md5(tar).hexdigest()),
+        members={"a": hashlib.md5(b"A").hexdigest()},
+        strip="set-py/",
+    )
+    mirror, cache, outside = tmp_path / "mirror", tmp_path / "cache", tmp_path / "outside"
+    (mirror / "set").mkdir(parents=True)
+    (mirror / "set" / "set.tar.gz").write_bytes(tar)
+    outside.mkdir()
+    cache.mkdir()
+    os.symlink(outside, cache / "set")
+    store = DataStore(mirror, offline=True, cache=cache, log=lambda text: None)
+    with pytest.raises(DataError, match=r"cache/set is a symbolic link"):
+        store.fetch_member(archive, "a")
+    assert not [p for p in outside.rglob("*")]
+
+
 def test_offline_missing_member_says_where_the_archive_or_member_goes(tmp_path):
     archive = Archive(RemoteFile("c/c.tar.gz", "https://example.org/c.tar.gz", MD5), {"batch": MD5}, strip="c/")
     with pytest.raises(DataError) as error:
