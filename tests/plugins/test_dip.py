@@ -210,3 +210,11 @@ def test_the_inpainting_loops_never_wait_for_the_host(method, name, mask):
     with SyncCounter(CPU, warmup=2) as syncs:
         dip.restore_dip(inpaint_problem(name, mask), ctx)
     assert syncs.intervals >= 3 and syncs.per_step() == 0, syncs.report()
+
+
+def test_dip_skip_net_shapes_and_canvas_crop():
+    net = dip.Skip(4, 3, channels=8, skip=2, scales=3)
+    out = net(torch.rand(1, 4, 16, 24))
+    assert out.shape == (1, 3, 16, 24) and 0 < out.min() and out.max() < 1
+    n_skip = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1))
+    assert n_skip == 3 * 2 + 1  # per scale: skip 1x1 and up 1x1; plus the 1x1 head

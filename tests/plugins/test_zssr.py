@@ -13,6 +13,7 @@ from bench.data.store import DataStore
 from bench.progress import Progress
 from bench.records import ResultStore
 from bench.restoration.context import RestoreContext
+from bench.restoration.resize import imresize
 from bench.runner import run_specs
 from bench.specs import Budget
 from bench.suite import load_suite
@@ -200,3 +201,41 @@ def test_progress_counts_the_stages_together():
     zssr.restore_zssr(sr_problem(2), ctx)
     shown = [(int(a), int(b)) for a, b in re.findall(r"iter (\d+)/(\d+)", stream.getvalue())]
     assert shown and all(a <= b <= 12 for a, b in shown) and shown[-1] == (12, 12), shown
+
+
+def test_zssr_augmentation_without_interpolation_is_an_exact_rotated_crop():
+    """ZSSR's no-interpolation mode: a 90-degree rotation / mirror and an integer crop, exact
+    values (rotating about the rounded centre may bring in a zero row or column, as in ZSSR)."""
+    params = {
+        "augment_leave_as_is_probability": 0.0,
+        "augment_no_interpolate_probability": 1.0,
+        "augment_min_scale": 0.5,
+        "augment_scale_diff_sigma": 0.25,
+        "augment_shear_sigma": 0.1,
+        "crop_size": 8,
+    }
+    image = 0.1 + 0.9 * torch.rand(1, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    rng = np.random.default_rng(0)
+    candidates = [torch.rot90(image[0], k, (0, 1)) for k in range(4)]
+    candidates = [
+        torch.nn.functional.pad(c, (2, 2, 2, 2)) for c in candidates + [torch.flip(c, (1,)) for c in candidates]
+    ]
+    for _ in range(12):
+        crop = zssr.warp(image, zssr.augment_matrix(rng, 24, 24, params), 8)[0]
+        assert (crop > 0).float().mean() > 0.7
+        found = any(
+            torch.allclose(crop, c[i : i + 8, j : j + 8], atol=1e-9)
+            for c in candidates
+            for i in range(c.shape[0] - 7)
+            for j in range(c.shape[1] - 7)
+        )
+        assert found
+
+
+def test_zssr_back_projection_makes_the_downscaled_output_match_the_lr_image():
+    lr = restoration_toy.smooth_image(1, 12, 12, 3).double() / 255
+    sr = torch.full((1, 24, 24), 0.5, dtype=torch.float64)
+    before = (imresize(sr, 0.5, (12, 12)) - lr).abs().mean()
+    for _ in range(10):
+        sr = zssr.back_projection(sr, lr, 2.0)
+    assert (imresize(sr, 0.5, (12, 12)) - lr).abs().mean() < 0.1 * before

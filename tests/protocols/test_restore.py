@@ -1,11 +1,10 @@
-"""The restoration track end to end: the restore protocol with tables and figures, and the DIP
-and ZSSR mechanics at tiny budgets. The host's operators have their own files
-(tests/restoration/: resize, degrade, metrics, images); the sets' sources are in
-tests/test_restoration_copies.py."""
+"""bench.protocols.restore: the restoration track end to end (the restore protocol with tables and
+figures, DIP, ZSSR and bicubic at tiny budgets), the tasks a restorer declares, the restored
+image's shape. The host's operators have their own files (tests/restoration/: resize, degrade,
+metrics, images); the sets' sources are in tests/plugins/test_restoration.py."""
 
 import numpy as np
 import pytest
-import torch
 
 import restoration_toy
 from bench import cli, registry
@@ -14,11 +13,8 @@ from bench.progress import Progress
 from bench.records import ResultStore
 from bench.report import leaderboard, load_groups, render
 from bench.restoration.degrade import Degradation
-from bench.restoration.resize import imresize
 from bench.runner import run_specs
 from bench.suite import SuiteError, load_suite
-
-# -- the protocol, end to end ---------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -133,66 +129,3 @@ def test_restored_images_must_have_the_clean_shape(tmp_path, reg):
     )
     assert outcome.exit_code == 1
     assert "expected a tensor of shape (1, 26, 22)" in store.read(suite.runs[0]).error.message
-
-
-# -- the methods' mechanics -----------------------------------------------------------------------
-
-
-def test_dip_skip_net_shapes_and_canvas_crop():
-    from bench_plugins.methods.dip import Skip
-
-    net = Skip(4, 3, channels=8, skip=2, scales=3)
-    out = net(torch.rand(1, 4, 16, 24))
-    assert out.shape == (1, 3, 16, 24) and 0 < out.min() and out.max() < 1
-    n_skip = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1))
-    assert n_skip == 3 * 2 + 1  # per scale: skip 1x1 and up 1x1; plus the 1x1 head
-
-
-def test_zssr_augmentation_without_interpolation_is_an_exact_rotated_crop():
-    """ZSSR's no-interpolation mode: a 90-degree rotation / mirror and an integer crop, exact
-    values (rotating about the rounded centre may bring in a zero row or column, as in ZSSR)."""
-    from bench_plugins.methods.zssr import augment_matrix, warp
-
-    params = {
-        "augment_leave_as_is_probability": 0.0,
-        "augment_no_interpolate_probability": 1.0,
-        "augment_min_scale": 0.5,
-        "augment_scale_diff_sigma": 0.25,
-        "augment_shear_sigma": 0.1,
-        "crop_size": 8,
-    }
-    image = 0.1 + 0.9 * torch.rand(1, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    rng = np.random.default_rng(0)
-    candidates = [torch.rot90(image[0], k, (0, 1)) for k in range(4)]
-    candidates = [
-        torch.nn.functional.pad(c, (2, 2, 2, 2)) for c in candidates + [torch.flip(c, (1,)) for c in candidates]
-    ]
-    for _ in range(12):
-        crop = warp(image, augment_matrix(rng, 24, 24, params), 8)[0]
-        assert (crop > 0).float().mean() > 0.7
-        found = any(
-            torch.allclose(crop, c[i : i + 8, j : j + 8], atol=1e-9)
-            for c in candidates
-            for i in range(c.shape[0] - 7)
-            for j in range(c.shape[1] - 7)
-        )
-        assert found
-
-
-def test_zssr_back_projection_makes_the_downscaled_output_match_the_lr_image():
-    from bench_plugins.methods.zssr import back_projection
-
-    lr = restoration_toy.smooth_image(1, 12, 12, 3).double() / 255
-    sr = torch.full((1, 24, 24), 0.5, dtype=torch.float64)
-    before = (imresize(sr, 0.5, (12, 12)) - lr).abs().mean()
-    for _ in range(10):
-        sr = back_projection(sr, lr, 2.0)
-    assert (imresize(sr, 0.5, (12, 12)) - lr).abs().mean() < 0.1 * before
-
-
-def test_an_image_name_becomes_the_folder_figures_look_in_never_one_above():
-    from bench.paths import safe_name
-
-    assert safe_name("kodim01") == "kodim01" and safe_name("a b!") == "a_b"
-    for name in ("..", ".", "a b!", "kodim01", "", "/../x"):
-        assert safe_name(name) not in ("..", ".", "") and "/" not in safe_name(name)
