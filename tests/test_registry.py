@@ -131,37 +131,6 @@ def test_bench_plugins_variable_restricts_loading(monkeypatch):
     assert set(reg.methods) >= {"small-cnn"} and not reg.datasets
 
 
-def test_what_the_host_read_from_a_spec_is_shown_per_plugin_and_as_json(capsys):
-    assert cli.main(["plugins", "dip"]) == 0
-    page = capsys.readouterr().out
-    assert "kind: restorer" in page and "restores: denoise, sr, inpaint" in page
-    assert "sr_iterations=2000" in page and "one of denoise, always, never" in page
-    assert cli.main(["plugins", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["plugins"]}
-    assert rows["dip"]["kind"] == "method" and rows["dip"]["type"] == "restorer"
-    assert rows["dip"]["params"]["average"]["choices"] == ["denoise", "always", "never"]
-    assert rows["dip"]["budget"]["sr_iterations"] == 2000 and rows["dip"]["restorations"] == [
-        "denoise",
-        "sr",
-        "inpaint",
-    ]
-    assert "block" in rows["ddae"]["feature_params"] and rows["mnist"]["num_classes"] == 10
-    assert cli.main(["plugins", "nope"]) == 2
-    assert "no plugin, method, dataset or executor named 'nope'" in capsys.readouterr().err
-
-
-def test_protocols_and_their_options_are_listed(capsys):
-    assert cli.main(["protocols"]) == 0
-    text = capsys.readouterr().out
-    assert "protocol restore" in text and "one of none, clip" in text and "protocol linear-probe" in text
-    assert cli.main(["protocols", "knn", "--json"]) == 0
-    (knn,) = json.loads(capsys.readouterr().out)["protocols"]
-    assert knn["options"]["weights"]["choices"] == ["pretrained", "random"] and knn["method_kinds"] == [
-        "representation"
-    ]
-    assert cli.main(["protocols", "nope"]) == 2
-
-
 # -- one contract per kind, and the deprecated MethodSpec -------------------------------------
 
 LEGACY_SOURCE = '''
@@ -288,13 +257,6 @@ def test_registering_something_else_names_the_contracts():
     reg = registry.load(extra_plugins=[("odd", Plugin)])
     (broken,) = [b for b in reg.broken if b.name == "odd"]
     assert "expected bench.Classifier or bench.RepresentationLearner or bench.Restorer" in broken.error
-
-
-def test_bench_plugins_shows_a_restorer_as_a_restorer(capsys):
-    assert cli.main(["plugins", "zssr"]) == 0
-    page = capsys.readouterr().out
-    assert "kind: restorer (bench.Restorer); tasks: restoration; restores: sr" in page
-    assert "bench check runs it at: width=8, depth=3" in page
 
 
 def test_a_plain_default_its_own_type_refuses_breaks_the_plugin_not_the_suites(tmp_path):

@@ -5,16 +5,55 @@ metrics, images); the sets' sources are in tests/plugins/test_restoration.py."""
 
 import numpy as np
 import pytest
+import torch
 
 import restoration_toy
 from bench import cli, registry
+from bench.context import RunContext
+from bench.data.loader import Normalize
 from bench.data.store import DataStore
 from bench.progress import Progress
 from bench.records import ResultStore
 from bench.report import leaderboard, load_groups, render
 from bench.restoration.degrade import Degradation
 from bench.runner import run_specs
+from bench.specs import Budget
 from bench.suite import SuiteError, load_suite
+
+
+def make_context() -> RunContext:
+    images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+    return RunContext(
+        device=torch.device("cpu"),
+        seed=0,
+        budget=Budget({"epochs": 1}),
+        params={},
+        normalize=Normalize.fit(images),
+        artifacts_dir=None,
+        progress=Progress(quiet=True),
+    )
+
+
+def test_optimize_backpropagates_clips_steps_schedules_and_counts():
+    ctx = make_context()
+    w = torch.nn.Parameter(torch.zeros(3))
+    optimizer = torch.optim.SGD([w], lr=1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5**s)
+    w.grad = torch.full((3,), 100.0)  # stale: must be cleared, not accumulated
+    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()  # gradient (3, 4, 0), norm 5
+    ctx.optimize(loss, optimizer, schedule, n=7, clip_grad_norm=1.0)
+    torch.testing.assert_close(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # clipped to norm 1
+    assert optimizer.param_groups[0]["lr"] == 0.5  # schedule stepped
+    assert (ctx._step, ctx._book.images) == (1, 7)
+
+    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()
+    ctx.optimize(loss, optimizer, n=7)  # no clipping, no schedule
+    torch.testing.assert_close(w.detach(), torch.tensor([-2.1, -2.8, 0.0]))
+    assert optimizer.param_groups[0]["lr"] == 0.5
+    assert (ctx._step, ctx._book.images) == (2, 14)
+
+
+# -- one vocabulary for every kind's context ------------------------------------------------------
 
 
 @pytest.fixture
@@ -129,3 +168,37 @@ def test_restored_images_must_have_the_clean_shape(tmp_path, reg):
     )
     assert outcome.exit_code == 1
     assert "expected a tensor of shape (1, 26, 22)" in store.read(suite.runs[0]).error.message
+
+
+def test_the_restore_protocol_seeds_torch_before_every_call(tmp_path):
+    """One way to seed: the host seeds torch before the warm-up and each image, so a restorer that
+    initialises a network from torch's global RNG starts the same way on every image."""
+    import restoration_toy
+    from bench import Restorer, hookimpl, registry
+    from bench.data.store import DataStore
+    from bench.records import ResultStore
+    from bench.runner import run_specs
+    from bench.suite import load_suite
+
+    draws = []
+
+    def restore(problem, ctx):
+        draws.append(torch.rand(1).item())
+        torch.rand(5)  # work that moves the global RNG on
+        return torch.nn.functional.interpolate(problem.observed[None], scale_factor=2)[0].clamp(0, 1)
+
+    class Plugin:
+        @hookimpl
+        def bench_register_methods(self, register):
+            register(Restorer("draw", restore, ("sr",)))
+
+    reg = registry.load(extra_plugins=[("restoration_toy", restoration_toy), ("draw", Plugin())])
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "seeds: [5]\nruns: [{datasets: tiny-restore, methods: draw, protocol: {name: restore, task: sr, scale: 2}}]\n"
+    )
+    suite = load_suite(path, reg)
+    outcome = run_specs(suite.runs, reg, ResultStore(tmp_path / "r"), DataStore(tmp_path / "d"), Progress(quiet=True))
+    assert outcome.exit_code == 0
+    assert len(draws) == 3 and len(set(draws)) == 1, draws  # warm-up, gray, rgb
+    assert draws[0] == torch.rand(1, generator=torch.Generator().manual_seed(5)).item()
