@@ -162,3 +162,115 @@ def test_make_lint_type_checks_the_host_package():
     assert "-m mypy bench" in recipe, recipe
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert any(r.startswith("mypy") for r in project["project"]["optional-dependencies"]["test"])
+
+
+# -- the test tree mirrors the package (docs/architecture.md, Tests) ------------------------------
+
+TESTS = Path(__file__).resolve().parent
+PLUGINS = HOST.parent / "plugins"
+SUBPACKAGES = ("data", "executors", "protocols", "restoration", "html")
+TO_MOVE = "tests in tests/{}, to move (the report/html code is being edited on another branch)"
+#: Modules without a test module of their own, each with why.
+NO_MIRROR = {
+    "bench/__init__.py": "the public API re-exported: used by every test, checked by test_plugin_author and test_docs",
+    "bench/__main__.py": "`python -m bench` calls cli.main: test_cli and test_offline_setup run it",
+    "bench/hookspecs.py": "the plugin contract, declarations only: test_registry calls every hook",
+    "bench/errors.py": "one exception class (PluginError): raised and checked in test_registry",
+    "bench/interrupt.py": "one exception class (Interrupted): a stopped suite is test_runner's",
+    "bench/specs.py": "what plugins register: checked through test_registry, test_plugin_author and test_check",
+    "bench/data/__init__.py": "an empty package",
+    "bench/restoration/__init__.py": "re-exports only",
+    "bench/executors/board.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/builtin.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/local.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/ray.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/remote.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/slurm.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/executors/worker.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
+    "bench/protocols/classify.py": "every classifier run goes through it (test_runner, test_e2e, plugins/test_airbench); to split out",
+    "bench/costs.py": TO_MOVE.format("test_leaderboards.py"),
+    "bench/perimage.py": TO_MOVE.format("test_leaderboards.py"),
+    "bench/html/__init__.py": TO_MOVE.format("test_html_report.py"),
+    "bench/html/assets.py": TO_MOVE.format("test_html_report.py"),
+    "bench/html/cdplot.py": TO_MOVE.format("test_report_views.py"),
+    "bench/html/collect.py": TO_MOVE.format("test_html_report.py and test_report_views.py"),
+    "bench/html/gallery.py": TO_MOVE.format("test_report_views.py"),
+    "bench/html/images.py": TO_MOVE.format("test_html_report.py"),
+    "bench/html/page.py": TO_MOVE.format("test_html_report.py"),
+    "bench/html/plots.py": TO_MOVE.format("test_report_views.py"),
+    "bench/html/site.py": TO_MOVE.format("test_html_report.py and test_faults.py"),
+    "plugins/__init__.py": "an empty package",
+    "plugins/datasets/__init__.py": "an empty package",
+    "plugins/methods/__init__.py": "an empty package",
+    "plugins/datasets/_restoration_manifest.py": "the restoration sets' checksums, read by tests/plugins/test_restoration.py",
+    "plugins/methods/supervised.py": "small-cnn and mlp: test_runner's and test_e2e's runs, test_syncs' loops; to write",
+}
+#: Test modules of the whole path, or of several modules at once, rather than of one module.
+NOT_A_MIRROR = {
+    "test_architecture.py": "the host's shape and this layout",
+    "test_docs.py": "the README's and docs/' commands and examples, run",
+    "test_readme.py": "the README's claims against the reference records",
+    "test_e2e.py": "a researcher's whole path: suite, run, table, compare",
+    "test_faults.py": "faults and hostile input across commands",
+    "test_plugin_author.py": "what a plugin author meets, as an installed distribution",
+    "test_offline_setup.py": "`make gpu-check` without network (Makefile, tools/)",
+    "test_gpu_first_run.py": "tools/gpu_first_run.py",
+    "test_suite_fuzz.py": "bench.suite's fuzzer over the shipped suites (slow: kept apart from test_suite)",
+    "test_cuda_mocked.py": "the CUDA branches of several modules, on the CPU",
+    "test_leaderboards.py": TO_MOVE.format("test_leaderboards.py") + ": report, costs, perimage",
+    "test_labels_report.py": "label budgets in `bench table` and the report; to move with the report tests",
+    "test_html_report.py": "bench.html's site; to move into tests/html/",
+    "test_html_history.py": "the report's history plots; to move into tests/html/",
+    "test_report_views.py": "bench.html's views; to move into tests/html/",
+}
+
+
+def mirror(path: Path) -> Path:
+    """The test module that ``path`` (a module of bench/ or plugins/) is tested in."""
+    if path.is_relative_to(PLUGINS):
+        return TESTS / "plugins" / f"test_{path.stem}.py"
+    parts = path.relative_to(HOST).parts
+    if len(parts) == 1:
+        return TESTS / f"test_{path.stem}.py"
+    assert parts[0] in SUBPACKAGES and len(parts) == 2, f"{path}: a subpackage the layout does not name"
+    stem = parts[0] if path.stem == "__init__" else path.stem
+    return TESTS / parts[0] / f"test_{stem}.py"
+
+
+def code_modules() -> dict[str, Path]:
+    paths = [*HOST.rglob("*.py"), *PLUGINS.rglob("*.py")]
+    return {p.relative_to(HOST.parent).as_posix(): p for p in paths if "__pycache__" not in p.parts}
+
+
+def test_every_module_has_its_test_module_or_a_reason():
+    modules = code_modules()
+    missing = [f"{n} -> {mirror(p).relative_to(TESTS.parent)}" for n, p in modules.items() if not mirror(p).exists()]
+    unexplained = [m for m in missing if m.split(" ")[0] not in NO_MIRROR]
+    assert not unexplained, f"modules without their test module (write it, or list it in NO_MIRROR): {unexplained}"
+    # An exception that no longer applies is dropped: the module is gone or now has its file.
+    stale = [n for n in NO_MIRROR if n not in modules or mirror(modules[n]).exists()]
+    assert not stale, f"NO_MIRROR lists modules that have their test module (or are gone): {stale}"
+
+
+def test_every_test_module_mirrors_a_module_or_is_a_whole_path_test():
+    mirrors = {mirror(p) for p in code_modules().values()}
+    tests = [p for p in TESTS.rglob("test_*.py") if "benchmarks" not in p.relative_to(TESTS).parts]
+    strays = [p.relative_to(TESTS).as_posix() for p in tests if p not in mirrors]
+    assert not set(strays) - set(NOT_A_MIRROR), f"test modules that mirror no module: {set(strays) - set(NOT_A_MIRROR)}"
+    assert not set(NOT_A_MIRROR) - set(strays), (
+        f"NOT_A_MIRROR lists gone or mirroring files: {set(NOT_A_MIRROR) - set(strays)}"
+    )
+
+
+def test_each_test_folder_is_a_package_so_two_folders_may_hold_one_file_name():
+    for folder in {*SUBPACKAGES, "plugins"}:
+        if (TESTS / folder).is_dir():
+            assert (TESTS / folder / "__init__.py").exists(), folder
+
+
+def test_the_mirror_maps_modules_as_the_docs_say():
+    assert mirror(HOST / "suite.py") == TESTS / "test_suite.py"
+    assert mirror(HOST / "data" / "loader.py") == TESTS / "data" / "test_loader.py"
+    assert mirror(HOST / "protocols" / "__init__.py") == TESTS / "protocols" / "test_protocols.py"
+    assert mirror(PLUGINS / "methods" / "dip.py") == TESTS / "plugins" / "test_dip.py"
+    assert mirror(PLUGINS / "datasets" / "cifar.py") == TESTS / "plugins" / "test_cifar.py"
