@@ -391,6 +391,7 @@ def restore_run(tmp_path, reg, method: str, monitor_every: int) -> dict:
     return store.read(suite.runs[0])
 
 
+@pytest.mark.slow  # runs with and without monitoring: ~6 s of CPU
 def test_monitoring_that_draws_random_numbers_and_burns_time_changes_neither_result_nor_seconds(monkeypatch, tmp_path):
     plugin(monkeypatch, tmp_path, "monitored", MONITORED)
     reg = registry.load(extra_plugins=[("restoration_toy", restoration_toy)])

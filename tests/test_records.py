@@ -343,6 +343,7 @@ def mutant(rng) -> dict:
     return record
 
 
+@pytest.mark.slow  # 30 mutants through table, compare and report: ~7-11 s of CPU
 def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
     """30 single-value mutations (fixed seed) of two good records, each beside good records: every
     mutant is read or refused with one warning line; table, compare and report never raise."""

@@ -211,6 +211,7 @@ def _check_rejected(problems: list[str], path: Path) -> list[str]:
     return bad
 
 
+@pytest.mark.slow  # every shipped suite mutated: ~10 s of CPU
 def test_fuzzed_suites_are_accepted_or_refused_in_one_line_never_crash_or_hang(tmp_path, capsys):
     reg = registry.load()
     texts = [p.read_text() for p in SUITES]
