@@ -3,6 +3,7 @@ writes (the same fields, in the same order, as the table's JSON had as plain dic
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,12 @@ def test_summarize_gives_mean_sample_std_and_the_t_interval():
     }
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_the_docs_list_a_json_rows_fields_in_order():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
+    listed = " ".join(
+        text.split("A json row (`bench.rows.Row`", 1)[1].split("\n`bench table RESULTS --per-image`")[0].split()
+    )
+    positions = [listed.index(f"`{name}`") for name in ROW_FIELDS]
+    assert positions == sorted(positions), "docs/report.md lists a json row's fields in another order"
