@@ -14,10 +14,14 @@ import io
 import json
 import statistics
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from bench import stats
+
+if TYPE_CHECKING:
+    from bench.rows import Row
 
 METRICS = ("psnr", "ssim")
 #: Per-image differences within half the table's last digit are ties (PSNR 0.005 dB, SSIM 0.00005).
@@ -130,27 +134,27 @@ def table(title: str, labels: list[str], groups: list, metric: str = "psnr") -> 
     return out
 
 
-def tables(rows: list[dict], groups_of: dict[int, object]) -> list[ImageTable]:
+def tables(rows: list[Row], groups_of: dict[int, object]) -> list[ImageTable]:
     """One image table per restoration leaderboard of ``rows`` (``bench.report.leaderboard``'s,
     best first); ``groups_of``: id(row) -> its group."""
-    by_table: dict[tuple, list[dict]] = {}
+    by_table: dict[tuple, list[Row]] = {}
     for row in rows:
-        if row["protocol"] == "restore" and row["runs_ok"]:
-            by_table.setdefault((row["suite"], row["dataset"], row["protocol"], row["setting"]), []).append(row)
+        if row.protocol == "restore" and row.runs_ok:
+            by_table.setdefault(row.table_key, []).append(row)
     out = []
     for (suite, dataset, protocol, setting), members in by_table.items():
         title = f"{suite} · {dataset} · {protocol} · {setting}"
-        found = table(title, [r.get("label", r["method"]) for r in members], [groups_of[id(r)] for r in members])
+        found = table(title, [r.label for r in members], [groups_of[id(r)] for r in members])
         if found is not None:
             out.append(found)
     return out
 
 
-def from_groups(groups: list, rows: list[dict]) -> list[ImageTable]:
+def from_groups(groups: list, rows: list[Row]) -> list[ImageTable]:
     """The image tables of these groups' restoration leaderboards (``rows``:
     ``bench.report.leaderboard(groups)``, which ranks by image through this module)."""
     by_records = {tuple(r.key for r in g.records): g for g in groups}
-    return tables(rows, {id(r): by_records[tuple(r["records"])] for r in rows})
+    return tables(rows, {id(r): by_records[r.records] for r in rows})
 
 
 def value_text(t: ImageTable, label: str, image: str) -> str:

@@ -14,14 +14,13 @@ run's table).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
-import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
@@ -29,6 +28,7 @@ from bench import accel, costs, metric_table, stats
 from bench.metric_table import QUALITY, Metric, is_rate, ordered, ranking
 from bench.protocols import named_setting
 from bench.records import Record, Unreadable, iter_records
+from bench.rows import BEST, RankTest, Row, Summary, summarize
 
 #: The rates the host measures (:mod:`bench.metric_table`); a method's own (``ctx.measure`` /
 #: ``ctx.timed``) come with the label and unit it declared (:func:`bench.rate`), carried by the record.
@@ -242,12 +242,6 @@ def label_budget(options: dict) -> tuple[str, float]:
     return f"{100 * value:g}%", 1e9 + value
 
 
-def mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
 def fmt(mean: float | None, std: float | None, digits: int | None) -> str:
     """``digits`` decimals; None (throughputs): whole numbers from 100 up, else 3 significant
     digits, so a ZSSR's 0.02 images/s does not print as 0."""
@@ -260,31 +254,31 @@ def fmt(mean: float | None, std: float | None, digits: int | None) -> str:
     return f"{text} ± {std:,.{digits}f}" if std is not None else text
 
 
-def cell(metric: str, value: dict | None, say_n: bool = True) -> str:
+def cell(metric: str, value: Summary | None, say_n: bool = True) -> str:
     """A table cell of a mean over seeds: ``mean ± std`` and, for a quality metric, its confidence
     interval ``[lo, hi]``, or ``(n=1)`` where one seed leaves no spread (``say_n=False``: the
     table's title says so for all its rows). Rates and seconds keep ``mean ± std`` (their
     interval is in ``--format json``/``csv``: a t interval of 3 timings is mostly below zero,
     which says nothing about a rate)."""
-    if not value:
+    if value is None:
         return "-"
     places = digits(metric)
-    text = fmt(value["mean"], value["std"], places)
+    text = fmt(value.mean, value.std, places)
     if metric_of(metric).kind != QUALITY:
         return text
-    if value.get("ci"):
-        lo, hi = value["ci"]
+    if value.ci:
+        lo, hi = value.ci
         return f"{text} [{lo:,.{places}f}, {hi:,.{places}f}]"
-    return f"{text} (n=1)" if value["n"] == 1 and say_n else text
+    return f"{text} (n=1)" if value.n == 1 and say_n else text
 
 
-def one_seed(rows: list[dict]) -> bool:
+def one_seed(rows: list[Row]) -> bool:
     """Whether every row of a table has one value per metric (one seed, and one fold where a label
     budget's split seeds are the unit): its title says so once, instead of each cell."""
-    return all(len(r["seeds"]) <= 1 and all(v["n"] <= 1 for v in r["metrics"].values()) for r in rows)
+    return all(len(r.seeds) <= 1 and all(v.n <= 1 for v in r.metrics.values()) for r in rows)
 
 
-def table_note(rows: list[dict]) -> str:
+def table_note(rows: list[Row]) -> str:
     """What a table's cells are, for its title."""
     return ONE_SEED_NOTE if one_seed(rows) else TABLE_NOTE
 
@@ -292,63 +286,47 @@ def table_note(rows: list[dict]) -> str:
 # -- leaderboards -------------------------------------------------------------------------------
 
 
-def leaderboard(groups: list[Group]) -> list[dict]:
-    """One row per configuration: identity, seeds, each metric's mean/std/values, throughput."""
-    rows = []
-    by_labels: dict[int, float] = {}  # row id -> its label budget's order
-    for g in groups:
-        budget_text, budget_order = label_budget(g.config.options)
-        row: dict[str, Any] = {
-            "suite": g.suite,
-            "dataset": g.dataset,
-            "protocol": g.protocol,
-            "method": g.method,
-            "budget": _config_text(g.config),
-            "seeds": g.seeds,
-            "runs_ok": len(g.ok),
-            "runs_failed": len(g.records) - len(g.ok),
-            "device": g.device,
-            "setting": _setting(g),
-            "labels": budget_text,
-            "features": _features(g),
-            "metrics": {},
-            "stale": g.stale,
-            "marks": [name for name, earned in ROW_MARKS.items() if earned(g)],
-            "records": [r.key for r in g.records],  # which records make the row (ok and failed)
-        }
-        row["headers"] = g.labels()
-        for metric in [*g.metric_names(), *g.throughput_names()]:
-            values = g.values(metric)
-            if values:
-                row["metrics"][metric] = summarize(values)
-        train = [r.timings["train_seconds"] for r in g.ok if r.timings.get("train_seconds")]
-        if train:
-            row["metrics"]["train_seconds"] = {**summarize(train), "std": None}
-        for name, values in costs.per_seed(g, _seed_and_fold).items():
-            row["metrics"][name] = summarize(values)
-        rows.append(row)
-        by_labels[id(row)] = budget_order
-    unsorted = list(rows)
-    _label_rows(rows, groups)
-    # Best first within each table.
-    rows.sort(key=lambda r: (r["suite"], r["dataset"], r["protocol"], r["setting"], by_labels[id(r)], _best_first(r)))
-    _rank_tables(rows, {id(row): g for row, g in zip(unsorted, groups)})
-    return rows
+def leaderboard(groups: list[Group]) -> list[Row]:
+    """One row per configuration: identity, seeds, each metric's mean/std/values, throughput;
+    best first within each table, each row ranked there."""
+    built = [(_row(g, label), g) for g, label in zip(groups, labels(groups))]
+    # Best first within each table (a label budget's rows together, fewest labels first).
+    built.sort(key=lambda rg: (*rg[0].table_key, label_budget(rg[1].config.options)[1], _best_first(rg[0])))
+    return _rank_tables(built)
 
 
-def summarize(values: list[float]) -> dict:
-    """A mean over seeds as a row holds it: mean, sample std, n, the values, and the t-based
-    confidence interval of the mean at :data:`bench.stats.LEVEL` (None for one value)."""
-    mean, std = mean_std(values)
-    ci = stats.t_interval(values)
-    return {
-        "mean": mean,
-        "std": std,
-        "n": len(values),
-        "values": values,
-        "ci": list(ci) if ci else None,
-        "ci_level": stats.LEVEL,
-    }
+def _row(g: Group, label: str) -> Row:
+    """A group's row before it is ranked within its table."""
+    metrics: dict[str, Summary] = {}
+    for metric in [*g.metric_names(), *g.throughput_names()]:
+        values = g.values(metric)
+        if values:
+            metrics[metric] = summarize(values)
+    train = [r.timings["train_seconds"] for r in g.ok if r.timings.get("train_seconds")]
+    if train:
+        metrics["train_seconds"] = dataclasses.replace(summarize(train), std=None)
+    for name, values in costs.per_seed(g, _seed_and_fold).items():
+        metrics[name] = summarize(values)
+    return Row(
+        suite=g.suite,
+        dataset=g.dataset,
+        protocol=g.protocol,
+        method=g.method,
+        budget=_config_text(g.config),
+        seeds=tuple(g.seeds),
+        runs_ok=len(g.ok),
+        runs_failed=len(g.records) - len(g.ok),
+        device=g.device,
+        setting=_setting(g),
+        labels=label_budget(g.config.options)[0],
+        features=_features(g),
+        metrics=metrics,
+        stale=tuple(g.stale),
+        marks=tuple(name for name, earned in ROW_MARKS.items() if earned(g)),
+        records=tuple(r.key for r in g.records),  # which records make the row (ok and failed)
+        headers=g.labels(),
+        label=label,
+    )
 
 
 def _setting(g: Group) -> str:
@@ -387,11 +365,6 @@ def _features(g: Group) -> str:
     chosen = [r.details["features"]["chosen"] for r in g.ok]
     texts = dict.fromkeys(" ".join(f"{k}={v}" for k, v in c.items()) for c in chosen if c)
     return " / ".join(texts)
-
-
-def _label_rows(rows: list[dict], groups: list[Group]) -> None:
-    for row, label in zip(rows, labels(groups)):
-        row["label"] = label
 
 
 def labels(groups: list[Group]) -> list[str]:
@@ -454,42 +427,42 @@ def _budget_tag(g: Group) -> str:
     return "" if text == "all" else f" [labels {text}]"
 
 
-def _best_first(row: dict) -> float:
+def _best_first(row: Row) -> float:
     """A row's sort key within its table: its ranking metric, the best first; rows without last."""
-    name = ranking(row["metrics"])
+    name = ranking(row.metrics)
     if name is None:
         return math.inf
-    mean = row["metrics"][name]["mean"]
+    mean = row.metrics[name].mean
     return -mean if metric_of(name).higher_is_better else mean
 
 
 # -- tied ranks ------------------------------------------------------------------------------------
 
 
-def _table_key(row: dict) -> tuple:
-    return (row["suite"], row["dataset"], row["protocol"], row.get("setting", ""))
-
-
-def _rank_tables(rows: list[dict], group_of: dict[int, Group]) -> None:
-    """Give every row its rank within its table (``row["rank"]``: "1", "1=", "3"; "-" without the
-    ranking metric) and the test behind it (``row["rank_test"]``)."""
-    tables: dict[tuple, list[dict]] = {}
-    for row in rows:  # rows under different label budgets are not rivals: ranked per budget
-        tables.setdefault((*_table_key(row), row.get("labels")), []).append(row)
+def _rank_tables(built: list[tuple[Row, Group]]) -> list[Row]:
+    """The rows, each with its rank within its table (``rank``: "1", "1=", "3"; "-" without the
+    ranking metric) and the test behind it (``rank_test``)."""
+    tables: dict[tuple, list[int]] = {}
+    for i, (row, _) in enumerate(built):  # rows under different label budgets are not rivals: ranked per budget
+        tables.setdefault((*row.table_key, row.labels), []).append(i)
+    ranked = [row for row, _ in built]
     for members in tables.values():
-        _rank(members, [group_of[id(r)] for r in members])
+        ranks = _rank([built[i][0] for i in members], [built[i][1] for i in members])
+        for i, (rank, test) in zip(members, ranks):
+            ranked[i] = dataclasses.replace(ranked[i], rank=rank, rank_test=test)
+    return ranked
 
 
-def _rank(rows: list[dict], groups: list[Group]) -> None:
-    """Rows best first. Each row is tested against the best on the primary metric: by seed
-    (:func:`bench.stats.versus_best`) or, for restoration rows of one seed, by image (Wilcoxon
-    signed-rank on the same degraded inputs); the p-values are Holm-corrected over the table."""
-    for row in rows:
-        row["rank"], row["rank_test"] = "-", None
-    metric = ranking(m for r in rows for m in r["metrics"])
-    ranked = [i for i, r in enumerate(rows) if metric in r["metrics"]]
+def _rank(rows: list[Row], groups: list[Group]) -> list[tuple[str, RankTest | None]]:
+    """Rows best first: each one's rank and test. Each row is tested against the best on the
+    primary metric: by seed (:func:`bench.stats.versus_best`) or, for restoration rows of one seed,
+    by image (Wilcoxon signed-rank on the same degraded inputs); the p-values are Holm-corrected
+    over the table."""
+    out: list[tuple[str, RankTest | None]] = [("-", None)] * len(rows)
+    metric = ranking(m for r in rows for m in r.metrics)
+    ranked = [i for i, r in enumerate(rows) if metric in r.metrics]
     if metric is None or not ranked:
-        return
+        return out
     from bench import perimage
 
     best = ranked[0]
@@ -502,22 +475,23 @@ def _rank(rows: list[dict], groups: list[Group]) -> None:
     ]
     adjusted = iter(stats.holm([t.p for t in tests if t.p is not None]))
     tied: list[bool | None] = [None]
+    rank_tests = {best: RankTest(metric, BEST, None, None)}
     for i, test in zip(ranked[1:], tests):
         p = None if test.p is None else next(adjusted)
         tied.append(None if p is None else p >= stats.ALPHA)
-        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else len(rows[i]["seeds"])
-        rows[i]["rank_test"] = {"metric": metric, "test": test.name, "p": test.p, "p_holm": p, "n": n}
-    rows[best]["rank_test"] = {"metric": metric, "test": "best", "p": None, "p_holm": None}
+        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else len(rows[i].seeds)
+        rank_tests[i] = RankTest(metric, test.name, test.p, p, n)
     for i, label in zip(ranked, stats.rank_labels(tied)):
-        rows[i]["rank"] = label
+        out[i] = (label, rank_tests[i])
+    return out
 
 
-def _rank_by_image(rows: list[dict], groups: list[Group], ranked: list[int], metric: str) -> bool:
+def _rank_by_image(rows: list[Row], groups: list[Group], ranked: list[int], metric: str) -> bool:
     """Restoration rows that seeds cannot rank (some have one seed) are ranked by image when they
     restored the same degraded images."""
     from bench import perimage
 
-    if rows[ranked[0]]["protocol"] != "restore" or all(len(rows[i]["seeds"]) >= 2 for i in ranked):
+    if rows[ranked[0]].protocol != "restore" or all(len(rows[i].seeds) >= 2 for i in ranked):
         return False
     members = [groups[i] for i in ranked]
     return perimage.inputs_check(members)[0] and len(perimage.common_images(members, metric)) >= 2
@@ -532,30 +506,30 @@ def _image_test(best: Group, other: Group, metric: str) -> stats.Test:
     return stats.Test(paired.p, stats.WILCOXON)
 
 
-def rank_note(rows: list[dict]) -> str:
+def rank_note(rows: list[Row]) -> str:
     """The footnote of one table's rank column: which test, which correction, which level."""
-    tested = [r["rank_test"] for r in rows if r.get("rank_test") and r["rank_test"]["test"] != "best"]
+    tested = [r.rank_test for r in rows if r.rank_test and r.rank_test.test != BEST]
     if not tested:
         return ""
-    names = sorted({t["test"] for t in tested if t["p"] is not None})
-    untested = sum(t["p"] is None for t in tested)
+    names = sorted({t.test for t in tested if t.p is not None})
+    untested = sum(t.p is None for t in tested)
     text = (
-        f'rank by {header(tested[0]["metric"])}; "1=": not significantly different from the best '
+        f'rank by {header(tested[0].metric)}; "1=": not significantly different from the best '
         f"({', '.join(names) or 'no test possible'}; two-sided, Holm-corrected over the table's "
         f"{len(tested)} comparisons, alpha = {stats.ALPHA:g})"
     )
     if untested:
         text += f"; {untested} row(s) not tested (one seed): ranked by mean alone"
-    few = min((t["n"] for t in tested if t["test"] == stats.WILCOXON), default=None)
+    few = min((t.n for t in tested if t.test == stats.WILCOXON and t.n is not None), default=None)
     if few is not None and 2 / 2**few * len(tested) >= stats.ALPHA:
         text += f"; with {few} images the signed-rank test cannot reach alpha after the correction: ties are certain"
     return text
 
 
-def metric_of(name: str, rows: Iterable[dict] = ()) -> Metric:
+def metric_of(name: str, rows: Iterable[Row] = ()) -> Metric:
     """What a column is: the table's entry (:mod:`bench.metric_table`), or for a method's own rate
     the label it declared, read from the leaderboard ``rows``."""
-    declared = next((r["headers"][name] for r in rows if name in r.get("headers", {})), "")
+    declared = next((r.headers[name] for r in rows if name in r.headers), "")
     return metric_table.metric(name, label=declared)
 
 
@@ -563,7 +537,7 @@ def digits(name: str) -> int | None:
     return metric_of(name).digits
 
 
-def header(name: str, rows: Iterable[dict] = ()) -> str:
+def header(name: str, rows: Iterable[Row] = ()) -> str:
     """A column's header: the table's label, else the label the method declared."""
     return metric_of(name, rows).label
 
@@ -576,9 +550,9 @@ ONE_SEED_NOTE = "one seed per row (n=1): no spread, no interval"
 STALE_MARK = "[stale]"
 
 
-def stale_reasons(rows: Iterable[dict]) -> list[str]:
+def stale_reasons(rows: Iterable[Row]) -> list[str]:
     """Why any of these leaderboard rows are stale, each reason once (what a table's footnote names)."""
-    return sorted({reason for row in rows for reason in row.get("stale", [])})
+    return sorted({reason for row in rows for reason in row.stale})
 
 
 def stale_note(reasons: list[str]) -> str:
@@ -589,40 +563,40 @@ def stale_note(reasons: list[str]) -> str:
     )
 
 
-def render(rows: list[dict], fmt: str = "text") -> str:
+def render(rows: list[Row], fmt: str = "text") -> str:
     """Leaderboard rows as ``text`` or ``markdown`` tables (one per suite, dataset, protocol and
     setting), ``csv`` (one line per row) or ``json``."""
     if fmt == "json":
-        return json.dumps(rows, indent=2)
+        return json.dumps([row.to_dict() for row in rows], indent=2)
     if fmt == "csv":
         return render_csv(rows)
     return render_tables(rows, markdown=fmt == "markdown")
 
 
-def columns(rows: list[dict]) -> list[str]:
+def columns(rows: list[Row]) -> list[str]:
     """The metrics any of ``rows`` has, in the metric table's order."""
-    return ordered(m for row in rows for m in row["metrics"])
+    return ordered(m for row in rows for m in row.metrics)
 
 
 #: The csv's identity columns, each with how a row gives it.
-CSV_IDENTITY: dict[str, Callable[[dict], object]] = {
-    "suite": lambda row: row["suite"],
-    "dataset": lambda row: row["dataset"],
-    "protocol": lambda row: row["protocol"],
-    "method": lambda row: row["method"],
-    "setting": lambda row: row.get("setting", ""),
-    "features": lambda row: row.get("features", ""),
-    "labels": lambda row: row.get("labels", "all"),
-    "budget": lambda row: row["budget"],
-    "seeds": lambda row: " ".join(map(str, row["seeds"])),
-    "runs_ok": lambda row: row["runs_ok"],
-    "runs_failed": lambda row: row["runs_failed"],
-    "device": lambda row: row["device"],
-    "rank": lambda row: row.get("rank", ""),
+CSV_IDENTITY: dict[str, Callable[[Row], object]] = {
+    "suite": lambda row: row.suite,
+    "dataset": lambda row: row.dataset,
+    "protocol": lambda row: row.protocol,
+    "method": lambda row: row.method,
+    "setting": lambda row: row.setting,
+    "features": lambda row: row.features,
+    "labels": lambda row: row.labels,
+    "budget": lambda row: row.budget,
+    "seeds": lambda row: " ".join(map(str, row.seeds)),
+    "runs_ok": lambda row: row.runs_ok,
+    "runs_failed": lambda row: row.runs_failed,
+    "device": lambda row: row.device,
+    "rank": lambda row: row.rank,
 }
 
 
-def render_csv(rows: list[dict]) -> str:
+def render_csv(rows: list[Row]) -> str:
     """One line per row: its identity, each metric's mean, std and confidence interval, why stale."""
     metrics = columns(rows)
     out = io.StringIO()
@@ -630,44 +604,46 @@ def render_csv(rows: list[dict]) -> str:
     stats_columns = [c for m in metrics for c in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high")]
     writer.writerow([*CSV_IDENTITY, *stats_columns, "stale"])
     for row in rows:
-        cells = []
+        cells: list[object] = []
         for m in metrics:
-            v = row["metrics"].get(m, {})
-            ci = v.get("ci") or ("", "")
-            cells += [v.get("mean", ""), "" if v.get("std") is None else v["std"], *ci]
+            v = row.metrics.get(m)
+            if v is None:
+                cells += ["", "", "", ""]
+            else:
+                cells += [v.mean, "" if v.std is None else v.std, *(v.ci or ("", ""))]
         identity = [value(row) for value in CSV_IDENTITY.values()]
-        writer.writerow([*identity, *cells, "; ".join(row.get("stale", []))])
+        writer.writerow([*identity, *cells, "; ".join(row.stale)])
     return out.getvalue()
 
 
-def render_tables(rows: list[dict], markdown: bool = False) -> str:
+def render_tables(rows: list[Row], markdown: bool = False) -> str:
     """One table per suite, dataset, protocol and setting, with its title and footnotes (ranks,
     stale rows); github markdown with ``markdown``, else plain text."""
-    tables: dict[tuple, list[dict]] = {}
+    tables: dict[tuple, list[Row]] = {}
     for row in rows:
-        tables.setdefault((row["suite"], row["dataset"], row["protocol"], row.get("setting", "")), []).append(row)
+        tables.setdefault(row.table_key, []).append(row)
     metrics = columns(rows)
     blocks = [_table_block(key, members, metrics, markdown) for key, members in tables.items()]
     return "\n\n".join(blocks) + "\n"
 
 
-def _table_block(key: tuple, rows: list[dict], metrics: list[str], markdown: bool) -> str:
+def _table_block(key: tuple, rows: list[Row], metrics: list[str], markdown: bool) -> str:
     suite, dataset, protocol, setting = key
-    present = [m for m in metrics if any(m in r["metrics"] for r in rows)]
-    chosen = any(r.get("features") for r in rows)  # a column only where the host chose
-    budgeted = any(r.get("labels", "all") != "all" for r in rows)  # a column only with budgets
+    present = [m for m in metrics if any(m in r.metrics for r in rows)]
+    chosen = any(r.features for r in rows)  # a column only where the host chose
+    budgeted = any(r.labels != "all" for r in rows)  # a column only with budgets
     body = []
     for r in rows:
-        seeds = f"{len(r['seeds'])}" + (f" (+{r['runs_failed']} failed)" if r["runs_failed"] else "")
-        cells = [cell(m, r["metrics"].get(m), say_n=not one_seed(rows)) for m in present]
-        label = r.get("label", r["method"]) + "".join(f" [{mark}]" for mark in r.get("marks", ()))
-        features = [r.get("features") or "-"] if chosen else []
-        body.append([r.get("rank", "-"), label, *features, *([r.get("labels", "all")] if budgeted else [])])
-        body[-1] += [r["budget"], seeds, *cells]
+        seeds = f"{len(r.seeds)}" + (f" (+{r.runs_failed} failed)" if r.runs_failed else "")
+        cells = [cell(m, r.metrics.get(m), say_n=not one_seed(rows)) for m in present]
+        label = r.label + "".join(f" [{mark}]" for mark in r.marks)
+        features = [r.features or "-"] if chosen else []
+        body.append([r.rank, label, *features, *([r.labels] if budgeted else [])])
+        body[-1] += [r.budget, seeds, *cells]
     headers = ["rank", "method", *(["features (chosen)"] if chosen else []), *(["labels"] if budgeted else [])]
     headers += ["budget", "seeds", *[header(m, rows) for m in present]]
     where = f"{protocol} · {setting}" if setting else protocol
-    title = f"{suite} · {dataset} · {where}  ({table_note(rows)}; device: {rows[0]['device']})"
+    title = f"{suite} · {dataset} · {where}  ({table_note(rows)}; device: {rows[0].device})"
     tablefmt = "github" if markdown else "simple"
     block = (f"### {title}" if markdown else title) + "\n\n"
     block += tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)

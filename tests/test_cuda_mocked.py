@@ -118,11 +118,11 @@ def test_seeds_run_on_two_kinds_of_device_are_two_rows(tmp_path, reg):  # noqa: 
         accel={**gpu_run.accel, "precision": "bf16", "channels_last": True},
     )
     rows = leaderboard(group_records([cpu, gpu_run]))
-    assert sorted((r["label"], r["seeds"]) for r in rows) == [
-        ("toy-linear [cpu fp32]", [0]),
-        ("toy-linear [cuda bf16 channels-last]", [1]),
+    assert sorted((r.label, r.seeds) for r in rows) == [
+        ("toy-linear [cpu fp32]", (0,)),
+        ("toy-linear [cuda bf16 channels-last]", (1,)),
     ]
-    assert [r["label"] for r in leaderboard(group_records([cpu]))] == ["toy-linear"]  # one kind: no note
+    assert [r.label for r in leaderboard(group_records([cpu]))] == ["toy-linear"]  # one kind: no note
 
 
 # -- items 5 and 6: the executors' GPU requests, as they reach the engine ------------------------------

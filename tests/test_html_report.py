@@ -88,8 +88,8 @@ def test_the_site_has_a_leaderboard_per_suite_dataset_protocol_and_setting(site)
     board = html[html.index("<h3>board · toy · classify</h3>") : html.index("<h3>restore")]
     # mean ± std over the three seeds, as bench table prints it
     linear = next(r for t in site.report.tables for r in t.rows if r.label == "toy-linear")
-    acc = linear.data["metrics"]["test_accuracy"]
-    assert acc["n"] == 3 and f"{acc['mean']:.2f} ± {acc['std']:.2f}" in board
+    acc = linear.data.metrics["test_accuracy"]
+    assert acc.n == 3 and f"{acc.mean:.2f} ± {acc.std:.2f}" in board
     # the failed method is a row marked failed, and its runs are listed with their error
     assert re.search(r'<tr class="failed-row"[^>]*>.*?toy-crash.*?failed', board)
     assert "toy-crash seed 2</a>: RuntimeError toy-crash always fails" in board

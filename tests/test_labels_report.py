@@ -50,7 +50,7 @@ def site(results):
 def test_one_row_per_budget_its_folds_merged_fewest_labels_first(results):
     groups = load_groups(results)
     rows = leaderboard(groups)
-    assert [(r["labels"], r["metrics"]["test_accuracy"]["n"]) for r in rows] == [
+    assert [(r.labels, r.metrics["test_accuracy"].n) for r in rows] == [
         ("2/class", 2),
         ("10/class", 2),
         ("all", 1),

@@ -53,20 +53,20 @@ def planted(root, gap: float, spread: float, seeds_b=(0, 1, 2, 3, 4)):
 
 def test_two_methods_a_hundredth_apart_with_a_spread_of_three_tenths_share_rank_one(tmp_path):
     rows = planted(tmp_path, gap=0.01, spread=0.3)
-    assert [(r["method"], r["rank"]) for r in rows] == [("a", "1"), ("b", "1=")]
-    assert rows[1]["rank_test"]["test"] == "paired t-test by seed" and rows[1]["rank_test"]["p_holm"] > 0.05
+    assert [(r.method, r.rank) for r in rows] == [("a", "1"), ("b", "1=")]
+    assert rows[1].rank_test.test == "paired t-test by seed" and rows[1].rank_test.p_holm > 0.05
     text = render(rows, "text")
     assert "paired t-test by seed; two-sided, Holm-corrected over the table's 1 comparisons, alpha = 0.05" in text
 
 
 def test_a_two_point_gap_does_not_share_rank_one(tmp_path):
     rows = planted(tmp_path, gap=2.0, spread=0.3)
-    assert [(r["method"], r["rank"]) for r in rows] == [("a", "1"), ("b", "2")]
+    assert [(r.method, r.rank) for r in rows] == [("a", "1"), ("b", "2")]
 
 
 def test_seeds_that_do_not_pair_are_compared_by_welch(tmp_path):
     rows = planted(tmp_path, gap=0.01, spread=0.3, seeds_b=(5, 6, 7, 8, 9))
-    assert rows[1]["rank"] == "1=" and rows[1]["rank_test"]["test"] == "Welch's t-test"
+    assert rows[1].rank == "1=" and rows[1].rank_test.test == "Welch's t-test"
 
 
 def test_ranks_are_holm_corrected_over_the_table(tmp_path):
@@ -76,8 +76,8 @@ def test_ranks_are_holm_corrected_over_the_table(tmp_path):
         classify_record(tmp_path, "c", seed, c)
         classify_record(tmp_path, "d", seed, d)
     rows = leaderboard(load_groups(tmp_path))
-    raw = {r["method"]: r["rank_test"]["p"] for r in rows[1:]}
-    holm = {r["method"]: r["rank_test"]["p_holm"] for r in rows[1:]}
+    raw = {r.method: r.rank_test.p for r in rows[1:]}
+    holm = {r.method: r.rank_test.p_holm for r in rows[1:]}
     smaller, larger = sorted(raw, key=raw.get)
     assert holm[smaller] == pytest.approx(min(1.0, 2 * raw[smaller]))
     assert holm[larger] == pytest.approx(max(holm[smaller], raw[larger]))
@@ -85,7 +85,7 @@ def test_ranks_are_holm_corrected_over_the_table(tmp_path):
 
 def test_every_mean_carries_its_t_interval_in_every_format(tmp_path):
     rows = planted(tmp_path, gap=2.0, spread=0.3)
-    values = rows[0]["metrics"]["test_accuracy"]["values"]
+    values = rows[0].metrics["test_accuracy"].values
     expected = scipy_stats.t.interval(0.95, 4, loc=sum(values) / 5, scale=scipy_stats.sem(values))
     data = json.loads(render(rows, "json"))
     assert data[0]["metrics"]["test_accuracy"]["ci"] == pytest.approx(list(expected))
@@ -101,10 +101,10 @@ def test_one_seed_says_n_1_instead_of_an_interval(tmp_path):
     classify_record(tmp_path, "a", 0, 90.0)
     classify_record(tmp_path, "b", 0, 80.0)
     rows = leaderboard(load_groups(tmp_path))
-    assert rows[0]["metrics"]["test_accuracy"]["ci"] is None
+    assert rows[0].metrics["test_accuracy"].ci is None
     text = render(rows, "markdown")
     assert "one seed per row (n=1): no spread, no interval" in text and "± 0" not in text
-    assert [r["rank"] for r in rows] == ["1", "2"] and "1 row(s) not tested (one seed)" in text
+    assert [r.rank for r in rows] == ["1", "2"] and "1 row(s) not tested (one seed)" in text
     classify_record(tmp_path, "b", 1, 81.0)  # a table that mixes: the one-seed cell says so itself
     text = render(leaderboard(load_groups(tmp_path)), "markdown")
     assert "90.00 (n=1)" in text and "80.50 ± 0.71 [" in text
@@ -174,7 +174,7 @@ def test_methods_that_restored_different_inputs_are_not_compared(tmp_path, capsy
     assert cli.main(["table", str(tmp_path), "--per-image"]) == 0
     assert "not compared: image 03: the methods restored different degraded inputs" in capsys.readouterr().out
     rows = leaderboard(load_groups(tmp_path))
-    assert rows[1]["rank_test"]["p"] is None  # nor ranked by image
+    assert rows[1].rank_test.p is None  # nor ranked by image
 
 
 def test_one_seed_restoration_rows_are_ranked_by_image(tmp_path):
@@ -184,8 +184,8 @@ def test_one_seed_restoration_rows_are_ranked_by_image(tmp_path):
     restore_record(tmp_path, "close", [p - 0.01 + (0.3 if i % 2 else -0.3) for i, p in enumerate(best)])
     restore_record(tmp_path, "noisy", [p - 2.0 for p in best])
     rows = leaderboard(load_groups(tmp_path))
-    assert [(r["method"], r["rank"]) for r in rows] == [("bm3d", "1"), ("close", "1="), ("noisy", "3")]
-    assert rows[1]["rank_test"]["test"] == "Wilcoxon signed-rank test by image"
+    assert [(r.method, r.rank) for r in rows] == [("bm3d", "1"), ("close", "1="), ("noisy", "3")]
+    assert rows[1].rank_test.test == "Wilcoxon signed-rank test by image"
     assert "Wilcoxon signed-rank test by image; two-sided, Holm-corrected" in render(rows, "text")
 
 
@@ -193,11 +193,11 @@ def test_a_set_too_small_for_the_signed_rank_test_says_its_ties_are_certain(tmp_
     restore_record(tmp_path, "bm3d", BEST)
     restore_record(tmp_path, "noisy", [p - 2.0 for p in BEST])  # worse on all six images
     rows = leaderboard(load_groups(tmp_path))
-    assert rows[1]["rank"] == "2" and rows[1]["rank_test"]["n"] == 6  # smallest p: 2 / 2^6 = 0.031
+    assert rows[1].rank == "2" and rows[1].rank_test.n == 6  # smallest p: 2 / 2^6 = 0.031
     assert "cannot reach alpha" not in render(rows, "text")
     restore_record(tmp_path, "other", [p - 3.0 for p in BEST])  # two comparisons: 0.031 x 2 > 0.05
     rows = leaderboard(load_groups(tmp_path))
-    assert [r["rank"] for r in rows] == ["1", "1=", "1="]
+    assert [r.rank for r in rows] == ["1", "1=", "1="]
     assert "with 6 images the signed-rank test cannot reach alpha after the correction" in render(rows, "text")
 
 
@@ -235,7 +235,7 @@ def test_time_to_quality_reads_the_learning_curve(tmp_path):
     assert costs.time_to_quality(record, 0.9) == pytest.approx(5.0)
     assert costs.time_to_quality(record, 0.99) == pytest.approx(9.0)
     row = leaderboard([group])[0]
-    assert row["metrics"]["time_to_90_s"]["mean"] == 5.0 and row["metrics"]["run_seconds"]["mean"] == 10.0
+    assert row.metrics["time_to_90_s"].mean == 5.0 and row.metrics["run_seconds"].mean == 10.0
 
 
 def test_time_to_quality_of_a_restorer_reads_its_psnr_curves():
@@ -268,8 +268,8 @@ def test_peak_memory_is_a_column_named_by_how_it_was_measured(tmp_path):
     for seed in range(3):
         classify_record(tmp_path, "a", seed, 90.0 + seed, memory={**cpu, "bytes": (300 + seed) * 2**20})
     row = leaderboard(load_groups(tmp_path))[0]
-    assert row["metrics"]["peak_rss_mib"]["values"] == [300.0, 301.0, 302.0]
-    assert "peak_gpu_mib" not in row["metrics"]
+    assert row.metrics["peak_rss_mib"].values == (300.0, 301.0, 302.0)
+    assert "peak_gpu_mib" not in row.metrics
     assert "peak RSS+ MiB" in render([row], "text") and "301 ± 1" in render([row], "text")
 
 
@@ -299,5 +299,5 @@ def test_costs_count_a_label_budgets_folds_apart_not_as_shards(tmp_path):
             },
         )
     row = leaderboard(load_groups(tmp_path))[0]
-    assert row["metrics"]["run_seconds"]["values"] == [10.0, 11.0]  # two folds, not one seed of 21 s
-    assert row["metrics"]["time_to_90_s"]["values"] == [5.0, 5.0]
+    assert row.metrics["run_seconds"].values == (10.0, 11.0)  # two folds, not one seed of 21 s
+    assert row.metrics["time_to_90_s"].values == (5.0, 5.0)

@@ -49,9 +49,9 @@ def test_every_metric_a_builtin_protocol_writes_is_in_the_table(tmp_path):
             )
             assert list(info.items()) == list(table.items())
     rows = leaderboard(load_groups(tmp_path / "results"))  # the costs and timings a row adds
-    assert {m for row in rows for m in row["metrics"]} <= set(metric_table.METRICS)
+    assert {m for row in rows for m in row.metrics} <= set(metric_table.METRICS)
     assert {"train_seconds", "run_seconds", "psnr", "input_psnr", "feature_images_per_s"} <= {
-        m for row in rows for m in row["metrics"]
+        m for row in rows for m in row.metrics
     }
 
 

@@ -42,9 +42,7 @@ class SuiteRanks:
 
 def _scores(table: Table) -> dict[str, float]:
     metric = table.primary
-    return {
-        row.label: row.data["metrics"][metric]["mean"] for row in table.rows if metric and metric in row.data["metrics"]
-    }
+    return {row.label: row.data.metrics[metric].mean for row in table.rows if metric and metric in row.data.metrics}
 
 
 def choose(tables: list[Table]) -> tuple[list[Table], list[str]]:

@@ -18,6 +18,7 @@ from bench.metric_table import Metric, ordered, ranking
 from bench.paths import bounded_name
 from bench.records import PUBLISHED, SUPERSEDED, InvalidRecord, Record, Unreadable, iter_records, list_of
 from bench.report import Group, group_records, leaderboard, metric_of, row_keys
+from bench.rows import Row as LeaderboardRow
 from bench.specs import Published
 
 
@@ -38,7 +39,7 @@ def inside(root: Path, rel: str | Path) -> Path:
 
 @dataclass
 class Row:
-    data: dict  # a bench.report.leaderboard row
+    data: LeaderboardRow  # its bench.report.leaderboard row
     group: Group
     key: tuple[str, str, str, str]  # bench.report.row_keys: what bench compare matches
     slug: str
@@ -49,7 +50,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        return self.data.get("label", self.data["method"])
+        return self.data.label
 
     @property
     def failed(self) -> list[Record]:
@@ -77,7 +78,7 @@ class Table:
 
     def metrics(self) -> list[str]:
         """Metrics present in any row, in the metric table's order (as the terminal's tables)."""
-        return ordered(m for row in self.rows for m in row.data["metrics"])
+        return ordered(m for row in self.rows for m in row.data.metrics)
 
     @property
     def primary(self) -> str | None:
@@ -94,7 +95,7 @@ class Table:
 
     @property
     def device(self) -> str:
-        return ", ".join(sorted({row.data["device"] for row in self.rows if row.data["device"]}))
+        return ", ".join(sorted({row.data.device for row in self.rows if row.data.device}))
 
 
 @dataclass
@@ -135,8 +136,8 @@ def collect(
     tables: dict[tuple, Table] = {}
     used: set[str] = set()
     for data in leaderboard(groups):
-        group = by_keys[tuple(data["records"])]
-        table_key = (data["suite"], data["dataset"], data["protocol"], data["setting"])
+        group = by_keys[data.records]
+        table_key = data.table_key
         table = tables.get(table_key)
         if table is None:
             table = tables[table_key] = Table(*table_key, rows=[], slug=_unique(slug(*table_key), used))
@@ -144,7 +145,7 @@ def collect(
             data,
             group,
             keys[id(group)],
-            _unique(slug(table.slug, data.get("label", data["method"])), used),
+            _unique(slug(table.slug, data.label), used),
             paths={_identity(r): paths.get(_identity(r)) for r in group.records if _identity(r) in paths},
         )
         table.rows.append(row)
@@ -190,7 +191,7 @@ def _attach_published(report: Report) -> None:
             else:
                 if fallback is None:
                     fallback = _installed_published()
-                entries, origin = fallback.get(row.data["method"], []), "installed plugin"
+                entries, origin = fallback.get(row.data.method, []), "installed plugin"
             options = row.group.config.options
             for entry in entries:
                 published = _published(entry)

@@ -336,13 +336,13 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     """One leaderboard line: rank, the method with its badges, labels, budget, seeds, then each
     metric (with the compare verdict) and published number."""
     data = row.data
-    ok, failed = data["runs_ok"], data["runs_failed"]
+    ok, failed = data.runs_ok, data.runs_failed
     seeds = html("{}{}", ok, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
     cells = [
-        html('<td class="num" data-value="{}">{}</td>', rank, data.get("rank", rank)),
+        html('<td class="num" data-value="{}">{}</td>', rank, data.rank),
         html("<td>{}</td>", join(_method_cell(row, table))),
         *([labels_cell(row)] if budgeted(table) else []),
-        html("<td>{}</td>", data["budget"] or "full"),
+        html("<td>{}</td>", data.budget or "full"),
         html('<td class="num" data-value="{}">{}</td>', ok, seeds),
     ]
     say_n = not one_seed([r.data for r in table.rows])
@@ -354,25 +354,25 @@ def _method_cell(row: Row, table: Table) -> list[Html]:
     """The method's name linked to its page, its history, and its badges (failed, marks, verdicts)."""
     data = row.data
     method = [html('<a href="records/{}.html">{}</a>', row.slug, row.label), history_spark(row)]
-    if not data["runs_ok"]:
+    if not data.runs_ok:
         method.append(Html(' <span class="badge failed">failed</span>'))
-    if table.gallery and data["runs_ok"]:
+    if table.gallery and data.runs_ok:
         method.append(html(' <a class="gallery-link" href="{}#row-{}">per image</a>', table.gallery, row.slug))
     method += [
         html(
             ' <span class="badge {}"{}>{}</span>',
             mark,
-            html(' title="{}"', "; ".join(data["stale"])) if mark == "stale" else "",
+            html(' title="{}"', "; ".join(data.stale)) if mark == "stale" else "",
             mark,
         )
-        for mark in data["marks"]
+        for mark in data.marks
     ]
-    if data["features"]:
+    if data.features:
         method.append(
             html(
                 ' <small title="read-out chosen on held-out training images (protocol option '
                 'feature_sweep)">{}</small>',
-                data["features"],
+                data.features,
             )
         )
     for name in ("status", "-"):
@@ -408,9 +408,9 @@ def _paper_cell(row: Row, m: str) -> Html:
 
 def _metric_cell(row: Row, m: str, say_n: bool) -> Html:
     """Metric ``m``'s mean (the seeds' values in the tooltip) and ``bench compare``'s verdict."""
-    value = row.data["metrics"].get(m)
-    if not value:
-        return html('<td class="num" data-value="">{}</td>', "failed" if not row.data["runs_ok"] else "-")
+    value = row.data.metrics.get(m)
+    if value is None:
+        return html('<td class="num" data-value="">{}</td>', "failed" if not row.data.runs_ok else "-")
     text = cell(m, value, say_n=say_n)
     css, verdict = "num", Html("")
     d = row.verdicts.get(m)
@@ -420,8 +420,8 @@ def _metric_cell(row: Row, m: str, say_n: bool) -> Html:
         base = fmt(d.base_mean, None, digits(m))
         p = f", p {d.p_value:.3g}" if d.p_value is not None else ""
         verdict = html('<span class="verdict">{} (base {}{})</span>', word, base, p)
-    title = f"n = {value['n']}: " + ", ".join(number(v, m) for v in value["values"])
-    return html('<td class="{}" data-value="{}" title="{}">{}{}</td>', css, repr(value["mean"]), title, text, verdict)
+    title = f"n = {value.n}: " + ", ".join(number(v, m) for v in value.values)
+    return html('<td class="{}" data-value="{}" title="{}">{}{}</td>', css, repr(value.mean), title, text, verdict)
 
 
 #: The leaderboard's labels column (as ``bench table``'s): sorted by labels per class, fractions
@@ -434,7 +434,7 @@ LABELS_HEAD = Html(
 
 def budgeted(table: Table) -> bool:
     """Whether a leaderboard has the labels column: only when a row has a label budget."""
-    return any(row.data.get("labels", "all") != "all" for row in table.rows)
+    return any(row.data.labels != "all" for row in table.rows)
 
 
 def labels_cell(row: Row) -> Html:
@@ -442,7 +442,7 @@ def labels_cell(row: Row) -> Html:
 
     order = label_budget(row.group.config.options)[1]
     value = "Infinity" if math.isinf(order) else repr(order)  # what the sorting script's parseFloat reads
-    return html('<td class="num" data-value="{}">{}</td>', value, row.data.get("labels", "all"))
+    return html('<td class="num" data-value="{}">{}</td>', value, row.data.labels)
 
 
 def history_spark(row: Row) -> Html:
@@ -560,9 +560,9 @@ def _record_header(table: Table, row: Row) -> Html:
                 '<p>{} · {} · budget {}; {} ok, {} failed. <a href="../index.html#{}">back to the leaderboard</a></p>',
                 table.suite,
                 table.title,
-                row.data["budget"] or "full",
-                row.data["runs_ok"],
-                row.data["runs_failed"],
+                row.data.budget or "full",
+                row.data.runs_ok,
+                row.data.runs_failed,
                 table.slug,
             ),
             Html("</header><main>"),

@@ -126,15 +126,15 @@ def quality_vs_cost(table: Table, site: Path, axis: str) -> Plot | None:
     more_is_better = what.higher_is_better or inverted
     points, labels, yerr = [], [], []
     for row in table.rows:
-        q, c = row.data["metrics"].get(quality), row.data["metrics"].get(cost)
-        if not q or not c or not c["mean"]:
+        q, c = row.data.metrics.get(quality), row.data.metrics.get(cost)
+        if q is None or c is None or not c.mean:
             continue
-        x = 1 / c["mean"] if inverted else c["mean"]
+        x = 1 / c.mean if inverted else c.mean
         if x <= 0:
             continue
-        points.append((x, q["mean"]))
+        points.append((x, q.mean))
         labels.append(row.label)
-        yerr.append(q["std"] or 0.0)
+        yerr.append(q.std or 0.0)
     if len(points) < 2:
         return None
     front = pareto_front([(x if more_is_better else -x, y) for x, y in points])
@@ -198,7 +198,7 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
     """One line per row: each seed's value of the primary metric, their mean ± std, and the
     published number where the method declares one."""
     metric = table.primary
-    rows = [r for r in table.rows if metric and r.data["metrics"].get(metric)]
+    rows = [r for r in table.rows if metric and metric in r.data.metrics]
     if metric is None or not rows:
         return None
     plt = pyplot()
@@ -206,8 +206,8 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
         fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.42 * len(rows)))
         shown_paper = False
         for y, row in enumerate(reversed(rows)):
-            m = row.data["metrics"][metric]
-            values = m["values"]
+            m = row.data.metrics[metric]
+            values = m.values
             jitter = [0.12 * ((i % 3) - 1) for i in range(len(values))]
             ax.scatter(
                 values,
@@ -219,9 +219,9 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
                 label="one seed" if y == 0 else None,
             )
             ax.errorbar(
-                [m["mean"]],
+                [m.mean],
                 [y],
-                xerr=[m["std"]] if m["std"] else None,
+                xerr=[m.std] if m.std else None,
                 fmt="|",
                 ms=14,
                 mew=2,
@@ -250,7 +250,7 @@ def seed_spread(table: Table, site: Path) -> Plot | None:
         ax.grid(axis="y", alpha=0)
         fig.tight_layout()
         rel = save_figure(fig, site, f"{table.slug}-seeds")
-    n = sum(len(r.data["metrics"][metric]["values"]) for r in rows)
+    n = sum(len(r.data.metrics[metric].values) for r in rows)
     return Plot(rel, f"{_header(metric)} per seed", f"{n} per-seed values of {_header(metric)} for {len(rows)} rows")
 
 
@@ -398,14 +398,14 @@ def label_efficiency(table: Table, site: Path) -> Plot | None:
     points: dict[str, list[tuple[float, float, float]]] = {}  # label -> (per class, mean, std)
     full: dict[str, float] = {}
     for row in table.rows:
-        m = row.data["metrics"].get(metric) if metric else None
-        if not m:
+        m = row.data.metrics.get(metric) if metric else None
+        if m is None:
             continue
         per_class = _labels_per_class(row)
         if per_class is None:
-            full[row.label] = m["mean"]
+            full[row.label] = m.mean
         else:
-            points.setdefault(row.label, []).append((per_class, m["mean"], m["std"] or 0.0))
+            points.setdefault(row.label, []).append((per_class, m.mean, m.std or 0.0))
     if len({x for line in points.values() for x, _, _ in line}) < 2:
         return None
     plt = pyplot()
