@@ -364,11 +364,12 @@ def _depth(data) -> int:
 
 
 def _in_artifacts(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies in the artifact folder of a record (``x/`` beside ``x.json``)."""
+    """Whether ``path`` lies in the artifact folder of a record (``x/`` beside ``x.json``, or beside
+    ``x.lock`` while the run is going, or after it failed before its record was written)."""
     for folder in path.parents:
         if folder == root or root not in folder.parents:
             return False
-        if (folder.parent / f"{folder.name}.json").is_file():
+        if any((folder.parent / f"{folder.name}{suffix}").is_file() for suffix in (".json", ".lock")):
             return True
     return False
 

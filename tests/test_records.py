@@ -143,6 +143,10 @@ def hostile_set(root):
     # A method's own JSON inside a record's artifact folder is not a record.
     (root / "cnn-0-3" / "images").mkdir(parents=True)
     (root / "cnn-0-3" / "images" / "captions.json").write_text("{}")
+    # Nor while its run is going (the run's lock beside the folder, the record not yet written).
+    (root / "cnn-0-4" / "images").mkdir(parents=True)
+    (root / "cnn-0-4" / "images" / "captions.json").write_text("{}")
+    (root / "cnn-0-4.lock").touch()
     return sorted(bad)
 
 
