@@ -7,22 +7,7 @@ import pytest
 from bench import cli
 from bench.compare import Tolerances, compare, p_worse
 from bench.records import key_of
-from test_report import record
-
-JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
-
-
-def write_set(root, accs, rate=1000.0, method="cnn", epochs=3):
-    for seed, acc in enumerate(accs):
-        record(
-            root,
-            method,
-            seed,
-            acc,
-            train_rate=rate,
-            epochs=epochs,
-            samples=[rate * j * (1 + 0.01 * seed) for j in JITTER],
-        )
+from planted import record, write_set
 
 
 def verdicts(deltas):
@@ -116,7 +101,7 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     machine whose load changes between the runs (4x was not enough beside a busy DIP run)."""
     import toy
     from bench import registry
-    from test_runner import run_suite
+    from runs import run_suite
 
     reg = registry.load(extra_plugins=[("toy", toy)])
     suite = (

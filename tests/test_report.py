@@ -5,43 +5,7 @@ import pytest
 from bench import cli
 from bench.records import key_of, write_json_atomic
 from bench.report import leaderboard, load_groups, render
-
-
-def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, suite="s", key=None, samples=None):
-    """A result record as the runner writes it, in ``<key>.json`` (``key``: the file's name, by default
-    method-seed-epochs); ``samples``: the train rate's raw timing samples."""
-    spec = {
-        "suite": suite,
-        "dataset": "toy",
-        "method": method,
-        "protocol": "classify",
-        "protocol_options": {"holdout": 0.1},
-        "params": {},
-        "budget": {"epochs": epochs},
-        "budget_scale": 1.0,
-        "seed": seed,
-        "device": "auto",
-        "precision": "auto",
-    }
-    rec = {
-        "schema_version": 1,
-        "key": key_of(spec),  # a record's key is its spec's hash, or it is not trusted
-        "spec": spec,
-        "status": status,
-        "ended_at": "2026-01-01T00:00:00",
-        "timings": {"wall_seconds": 1.0, "train_seconds": 2.0},
-        "environment": {"device": {"name": "cpu"}},
-    }
-    if status == "ok":
-        rec["metrics"] = {"test_accuracy": acc}
-        rec["metric_info"] = {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%"}}
-        rec["throughput"] = {
-            "train_images_per_s": {"items_per_s": train_rate, "samples_items_per_s": samples or [train_rate]},
-            "inference_images_per_s": {"items_per_s": 10 * train_rate},
-        }
-    else:
-        rec["error"] = {"message": "boom"}
-    write_json_atomic(root / f"{key or f'{method}-{seed}-{epochs}'}.json", rec)
+from planted import record
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bench.progress import Progress
 from bench.records import ResultStore, key_of, write_json_atomic
 from bench.runner import run_specs
 from bench.suite import load_suite
-from test_html_report import assert_no_markup_from_records
+from markup import assert_no_markup_from_records
 
 #: Per-image PSNR offsets of three methods on 12 images: "good" beats "fair" on every image, "fair"
 #: beats "floor"; two noise levels, each its own leaderboard.

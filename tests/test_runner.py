@@ -16,21 +16,9 @@ from bench.records import SCHEMA_VERSION, ResultStore, check_record
 from bench.runner import run_specs
 from bench.suite import load_suite
 from fakedist import install_distribution
+from runs import run_suite
 
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
-
-
-@pytest.fixture
-def reg():
-    return registry.load(extra_plugins=[("toy", toy)])
-
-
-def run_suite(tmp_path, reg, text, results="results"):
-    path = tmp_path / "suite.yaml"
-    path.write_text(text)
-    suite = load_suite(path, reg)
-    store = ResultStore(tmp_path / results)
-    return suite, store, run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
 
 
 def test_a_run_writes_a_complete_record(tmp_path, reg):

@@ -8,11 +8,6 @@ from bench import cli, registry
 from bench.suite import SuiteError, load_suite
 
 
-@pytest.fixture
-def reg():
-    return registry.load(extra_plugins=[("toy", toy)])
-
-
 def write(tmp_path, text, name="s.yaml"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
