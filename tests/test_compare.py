@@ -6,7 +6,7 @@ import pytest
 
 from bench import cli
 from bench.compare import Tolerances, compare, p_worse
-from bench.records import key_of
+from bench.records import key_of, write_json_atomic
 from planted import record, write_set
 
 
@@ -163,3 +163,32 @@ def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_p
         "r / set5 / restore · sr x2 / bicubic": "ok",
         "r / set5 / restore · sr x4 / bicubic": "REGRESSION",
     }
+
+
+def test_compare_lists_a_restorers_iterations_per_s_once(tmp_path):
+    from bench.compare import Tolerances, compare
+
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": "zssr",
+        "protocol": "restore",
+        "seed": 0,
+        "params": {},
+        "budget": {},
+        "protocol_options": {"task": "sr", "scale": 2},
+    }
+    for side in ("base", "new"):
+        write_json_atomic(
+            tmp_path / side / "r.json",
+            {
+                "schema_version": 1,
+                "key": key_of(spec),
+                "spec": spec,
+                "status": "ok",
+                "metrics": {"psnr": 30.0, "iterations_per_s": 5.0},
+                "throughput": {"iterations_per_s": {"items_per_s": 5.0}},
+            },
+        )
+    metrics = [d.metric for d in compare(tmp_path / "base", tmp_path / "new", Tolerances())]
+    assert metrics.count("iterations_per_s") == 1
