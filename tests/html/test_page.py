@@ -4,14 +4,11 @@ column) and every value a record carries shown escaped, as text."""
 import re
 from html import escape
 
-import pytest
-
 from bench import cli
 from bench.records import key_of, write_json_atomic
 from markup import HOSTILE, Elements, assert_no_markup_from_records, files_outside
 
 
-@pytest.mark.slow  # ~17 s of CPU
 def test_the_site_has_a_leaderboard_per_suite_dataset_protocol_and_setting(site):
     html = site.index.read_text()
     titles = re.findall(r"<h3>(.*?)</h3>", html)
