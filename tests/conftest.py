@@ -3,6 +3,9 @@ import sys
 
 import pytest
 
+# The helpers the tests import (toy, planted, runs, ...) by their names. tests/ is itself a package,
+# so pytest imports a test folder as tests.html, not as a top-level html that would shadow the
+# standard library's (tests/html/ mirrors bench/html/).
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 #: The real dataset copies, beside the checkout as in CI (../shared/data), or BENCH_SHARED_DATA.
@@ -26,3 +29,12 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("BENCH_MIRRORS", raising=False)
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.delenv("BENCH_PLUGINS", raising=False)
+
+
+@pytest.fixture
+def reg():
+    """The registry with the toy plugin (tests/toy.py) beside the built-in ones."""
+    import toy
+    from bench import registry
+
+    return registry.load(extra_plugins=[("toy", toy)])

@@ -7,7 +7,7 @@ from argparse import Namespace
 
 from bench import ab, cli
 from bench.compare import Tolerances, compare
-from test_report import record
+from planted import record, write_set
 
 
 def test_the_runs_interleave_abba_each_seed_on_both_sides(tmp_path):
@@ -129,7 +129,6 @@ def test_the_documented_ab_job_installs_both_sides_and_runs_bench_ab():
 
 
 def test_with_no_tolerance_given_it_is_set_from_the_seeds_spread_and_an_aa_pass(tmp_path):
-    from test_compare import write_set
 
     noise = Tolerances(quality=None, throughput=None)
     write_set(tmp_path / "base", [98.0, 98.1, 98.2])  # seeds' spread 0.1: a standard error of 0.08

@@ -8,7 +8,7 @@ from bench.context import RunContext
 from bench.data.loader import Normalize
 from bench.specs import Budget
 from bench.suite import SuiteError
-from test_runner import reg, run_suite  # noqa: F401 (fixture)
+from runs import run_suite
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch._dynamo's own imports
 

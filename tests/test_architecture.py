@@ -169,7 +169,6 @@ def test_make_lint_type_checks_the_host_package():
 TESTS = Path(__file__).resolve().parent
 PLUGINS = HOST.parent / "plugins"
 SUBPACKAGES = ("data", "executors", "protocols", "restoration", "html")
-TO_MOVE = "tests in tests/{}, to move (the report/html code is being edited on another branch)"
 #: Modules without a test module of their own, each with why.
 NO_MIRROR = {
     "bench/__init__.py": "the public API re-exported: used by every test, checked by test_plugin_author and test_docs",
@@ -187,23 +186,11 @@ NO_MIRROR = {
     "bench/executors/remote.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
     "bench/executors/slurm.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
     "bench/executors/worker.py": "tests in tests/executors/test_executors.py (one toy site and Ray cluster for all)",
-    "bench/protocols/classify.py": "every classifier run goes through it (test_runner, test_e2e, plugins/test_airbench); to split out",
-    "bench/costs.py": TO_MOVE.format("test_leaderboards.py"),
-    "bench/perimage.py": TO_MOVE.format("test_leaderboards.py"),
-    "bench/html/__init__.py": TO_MOVE.format("test_html_report.py"),
-    "bench/html/assets.py": TO_MOVE.format("test_html_report.py"),
-    "bench/html/cdplot.py": TO_MOVE.format("test_report_views.py"),
-    "bench/html/collect.py": TO_MOVE.format("test_html_report.py and test_report_views.py"),
-    "bench/html/gallery.py": TO_MOVE.format("test_report_views.py"),
-    "bench/html/images.py": TO_MOVE.format("test_html_report.py"),
-    "bench/html/page.py": TO_MOVE.format("test_html_report.py"),
-    "bench/html/plots.py": TO_MOVE.format("test_report_views.py"),
-    "bench/html/site.py": TO_MOVE.format("test_html_report.py and test_faults.py"),
+    "bench/html/__init__.py": "re-exports only (site.build, Site, SiteError, MARKER): tested in tests/html/test_site.py",
     "plugins/__init__.py": "an empty package",
     "plugins/datasets/__init__.py": "an empty package",
     "plugins/methods/__init__.py": "an empty package",
     "plugins/datasets/_restoration_manifest.py": "the restoration sets' checksums, read by tests/plugins/test_restoration.py",
-    "plugins/methods/supervised.py": "small-cnn and mlp: test_runner's and test_e2e's runs, test_syncs' loops; to write",
 }
 #: Test modules of the whole path, or of several modules at once, rather than of one module.
 NOT_A_MIRROR = {
@@ -217,11 +204,6 @@ NOT_A_MIRROR = {
     "test_gpu_first_run.py": "tools/gpu_first_run.py",
     "test_suite_fuzz.py": "bench.suite's fuzzer over the shipped suites (slow: kept apart from test_suite)",
     "test_cuda_mocked.py": "the CUDA branches of several modules, on the CPU",
-    "test_leaderboards.py": TO_MOVE.format("test_leaderboards.py") + ": report, costs, perimage",
-    "test_labels_report.py": "label budgets in `bench table` and the report; to move with the report tests",
-    "test_html_report.py": "bench.html's site; to move into tests/html/",
-    "test_html_history.py": "the report's history plots; to move into tests/html/",
-    "test_report_views.py": "bench.html's views; to move into tests/html/",
 }
 
 

@@ -6,23 +6,8 @@ import pytest
 
 from bench import cli
 from bench.compare import Tolerances, compare, p_worse
-from bench.records import key_of
-from test_report import record
-
-JITTER = [0.98, 1.0, 1.02, 0.99, 1.01]  # timing repeats of one run
-
-
-def write_set(root, accs, rate=1000.0, method="cnn", epochs=3):
-    for seed, acc in enumerate(accs):
-        record(
-            root,
-            method,
-            seed,
-            acc,
-            train_rate=rate,
-            epochs=epochs,
-            samples=[rate * j * (1 + 0.01 * seed) for j in JITTER],
-        )
+from bench.records import key_of, write_json_atomic
+from planted import record, write_set
 
 
 def verdicts(deltas):
@@ -116,7 +101,7 @@ def test_real_runs_unchanged_rerun_passes_and_lower_accuracy_or_a_slower_step_fa
     machine whose load changes between the runs (4x was not enough beside a busy DIP run)."""
     import toy
     from bench import registry
-    from test_runner import run_suite
+    from runs import run_suite
 
     reg = registry.load(extra_plugins=[("toy", toy)])
     suite = (
@@ -178,3 +163,32 @@ def test_rows_of_one_method_in_two_restoration_settings_are_compared_apart(tmp_p
         "r / set5 / restore · sr x2 / bicubic": "ok",
         "r / set5 / restore · sr x4 / bicubic": "REGRESSION",
     }
+
+
+def test_compare_lists_a_restorers_iterations_per_s_once(tmp_path):
+    from bench.compare import Tolerances, compare
+
+    spec = {
+        "suite": "s",
+        "dataset": "set5",
+        "method": "zssr",
+        "protocol": "restore",
+        "seed": 0,
+        "params": {},
+        "budget": {},
+        "protocol_options": {"task": "sr", "scale": 2},
+    }
+    for side in ("base", "new"):
+        write_json_atomic(
+            tmp_path / side / "r.json",
+            {
+                "schema_version": 1,
+                "key": key_of(spec),
+                "spec": spec,
+                "status": "ok",
+                "metrics": {"psnr": 30.0, "iterations_per_s": 5.0},
+                "throughput": {"iterations_per_s": {"items_per_s": 5.0}},
+            },
+        )
+    metrics = [d.metric for d in compare(tmp_path / "base", tmp_path / "new", Tolerances())]
+    assert metrics.count("iterations_per_s") == 1

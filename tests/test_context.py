@@ -2,23 +2,8 @@
 
 import torch
 
-from bench.context import RunContext
-from bench.data.loader import Normalize
-from bench.progress import Progress
 from bench.specs import Budget
-
-
-def make_context() -> RunContext:
-    images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
-    return RunContext(
-        device=torch.device("cpu"),
-        seed=0,
-        budget=Budget({"epochs": 1}),
-        params={},
-        normalize=Normalize.fit(images),
-        artifacts_dir=None,
-        progress=Progress(quiet=True),
-    )
+from runs import make_context
 
 
 def test_optimize_backpropagates_clips_steps_schedules_and_counts():

@@ -10,7 +10,7 @@ from bench import accel
 from bench.accel import Switches
 from bench.records import Record, make_record
 from bench.suite import RunSpec
-from test_runner import reg, run_suite  # noqa: F401 (fixture)
+from runs import run_suite
 
 SUITE = (
     "seeds: [0, 1]\n{switch}runs: [{{datasets: toy, methods: toy-linear, protocol: classify, budget: {{epochs: 1}}}}]\n"

@@ -5,7 +5,7 @@ import json
 from bench import cli
 from bench.diff import diff_records
 from bench.records import check_record
-from test_compare import write_set
+from planted import write_set
 
 
 def made(tmp_path, name, **changes) -> dict:

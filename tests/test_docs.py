@@ -33,7 +33,7 @@ NOT_RUNNABLE = {
     "pip install -e '.[test]'": "installs this package (every make target does it first)",
     "ray start --head": "starts a Ray cluster; tests/executors/test_executors.py runs a local one",
     "ray start --address=HEAD:6379": "joins a Ray cluster at a placeholder address",
-    "python tests/browser.py report/ shot.png": "needs Chromium; tests/test_html_report.py runs the same check",
+    "python tests/browser.py report/ shot.png": "needs Chromium; tests/html/test_assets.py runs the same check",
     'python -m pytest -o addopts="" tests/benchmarks/test_fractal.py --benchmark-only': "a timed benchmark "
     "(minutes); `make benchmark` runs it",
     'python -m pytest -o addopts="" tests/benchmarks/test_harness.py --benchmark-only': "a timed benchmark "

@@ -2,6 +2,7 @@
 on files in the true dataset formats (and on the real MNIST when it is present)."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -89,3 +90,12 @@ def test_real_mnist_small_cnn_scores_like_a_cnn_and_compare_gates_on_it(shared_d
     assert main(["compare", str(results), str(results)]) == 0
     assert main(["compare", str(results), str(worse)]) == 1
     assert "test_accuracy" in capsys.readouterr().out
+
+
+def test_make_quick_prints_one_table():
+    from pathlib import Path
+
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    recipe = re.search(r"^quick:.*\n((?:\t.*\n)+)", makefile, re.M).group(1).splitlines()
+    printing = [line for line in recipe if "bench table" in line or ("bench run" in line and "> /dev/null" not in line)]
+    assert len(printing) == 1 and "--format markdown" in printing[0]

@@ -69,7 +69,7 @@ def test_run_refuses_a_planted_link_and_writes_nothing_through_it(plugins, capsy
 
 
 def test_a_record_file_or_artifact_folder_linked_outside_is_not_read_by_report(plugins, capsys, tmp_path):
-    from test_report import record
+    from planted import record
 
     results, outside = tmp_path / "results", tmp_path / "outside"
     record(results, "cnn", 0, 90.0)
@@ -147,7 +147,7 @@ def test_a_report_past_the_file_size_limit_is_one_line_and_the_earlier_report_st
     import resource
     import subprocess
 
-    from test_report import record
+    from planted import record
 
     results, site = tmp_path / "results", tmp_path / "site"
     for seed in range(3):
@@ -178,7 +178,7 @@ def test_a_report_past_the_file_size_limit_is_one_line_and_the_earlier_report_st
 @pytest.fixture
 def reported(tmp_path):
     """A results folder and an earlier report of it in ``site``."""
-    from test_report import record
+    from planted import record
 
     results = tmp_path / "results"
     for seed in range(2):
@@ -238,7 +238,7 @@ def test_two_reports_into_one_folder_at_once_both_succeed_and_leave_one_whole_si
 def record_file(root: Path, key: str, **changes) -> Path:
     """A valid record (``test_report.record``) under ``root`` with ``changes`` applied to it
     (``spec__params={...}`` sets ``spec.params``)."""
-    from test_report import record
+    from planted import record
 
     record(root, "cnn", 0, 90.0, key=key)
     path = root / f"{key}.json"
@@ -259,7 +259,7 @@ def test_a_50_mb_record_is_refused_unread_and_table_report_compare_stay_small(tm
     import resource
     import subprocess
 
-    from test_report import record
+    from planted import record
 
     results = tmp_path / "results"
     for seed in range(3):
@@ -328,7 +328,7 @@ def test_a_spec_edited_under_its_key_is_run_again_with_a_warning_naming_the_file
 
 
 def test_compare_trusts_no_edited_spec_and_counts_a_spec_once(tmp_path, capsys):
-    from test_report import record
+    from planted import record
 
     base, new = tmp_path / "base", tmp_path / "new"
     for seed in range(3):
@@ -373,7 +373,7 @@ def test_a_method_that_changes_the_working_directory_moves_no_record(plugins, mo
 
 
 def test_records_and_the_report_honour_the_umask(tmp_path):
-    from test_report import record
+    from planted import record
 
     previous = os.umask(0o022)
     try:

@@ -6,7 +6,7 @@ import random
 from bench import cli
 from bench.history import detect_steps, history, noise
 from bench.records import ResultStore, check_record, iter_records, read_record, write_json_atomic
-from test_report import record
+from planted import record
 
 
 def noisy(levels: list[float], sigma: float, seed: int) -> list[float]:

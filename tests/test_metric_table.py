@@ -16,8 +16,8 @@ from bench.records import ResultStore
 from bench.report import leaderboard, load_groups, render
 from bench.runner import run_specs
 from bench.suite import load_suite
-from test_context import make_context
-from test_report import record
+from planted import record
+from runs import make_context
 
 #: One run of each built-in protocol, as small as each allows.
 EVERY_PROTOCOL = """

@@ -25,3 +25,25 @@ def test_the_figure_is_filled_in_when_the_block_raises():
     with pytest.raises(RuntimeError), peakmem.measure(torch.device("cpu")) as out:
         raise RuntimeError("the method failed")
     assert out["kind"] == "cpu_peak_rss_increase" and out["bytes"] >= 0
+
+
+def test_on_cuda_the_peak_is_torchs_max_memory_allocated(monkeypatch):
+    """The CUDA path with torch.cuda mocked (no GPU here): reset at the start, read at the end."""
+    import torch
+
+    from bench import peakmem
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("sync"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 10 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 700 * 2**20)
+    with peakmem.measure(torch.device("cuda")) as memory:
+        calls.append("run")
+    assert calls == ["sync", "reset", "run", "sync"]
+    assert memory == {
+        "bytes": 700 * 2**20,
+        "start_bytes": 10 * 2**20,
+        "kind": "cuda_max_allocated",
+        "how": memory["how"],
+    }

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from markup import assert_no_markup_from_records
 
 import toy
 from bench import cli, registry
@@ -32,9 +33,8 @@ from bench.records import (
     write_json_atomic,
 )
 from bench.suite import RunSpec
-from test_html_report import assert_no_markup_from_records
-from test_report import record
-from test_runner import run_suite
+from planted import record, restore_dict
+from runs import run_suite
 
 
 def valid(**changes) -> dict:
@@ -294,36 +294,9 @@ def classify_record(seed: int) -> dict:
     }
 
 
-def restore_record(seed: int) -> dict:
-    spec = {
-        "suite": "s",
-        "dataset": "set5",
-        "method": "dip",
-        "protocol": "restore",
-        "params": {},
-        "protocol_options": {"task": "denoise", "sigma": 25.0, "images": ["a"], "max_images": 2},
-        "budget": {"iterations": 4},
-        "seed": seed,
-    }
-    return {
-        "schema_version": 1,
-        "key": key_of(spec),
-        "spec": spec,
-        "status": "ok",
-        "ended_at": "",
-        "metrics": {"psnr": 30.0 + seed, "ssim": 0.9, "seconds_per_image": 0.1},
-        "details": {
-            "setting": "denoise sigma 25",
-            "per_image": [{"image": "a", "psnr": 30.0, "ssim": 0.9}],
-            "curves": {"a": [{"iteration": 1, "psnr": 20.0}]},
-            "budget_vs_full": {"iterations": {"used": 4, "full": 100}},
-        },
-    }
-
-
 def mutant(rng) -> dict:
     """A good record with one value replaced (or a key added or removed) anywhere in it."""
-    record = rng.choice([classify_record, restore_record])(0)
+    record = rng.choice([classify_record, restore_dict])(0)
 
     def places(node, path=()):
         if path:
@@ -355,7 +328,7 @@ def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
     base = tmp_path / "base"
     for seed in range(2):
         write_json_atomic(base / f"c{seed}.json", classify_record(seed))
-        write_json_atomic(base / f"r{seed}.json", restore_record(seed))
+        write_json_atomic(base / f"r{seed}.json", restore_dict(seed))
     refused = 0
     for i in range(30):
         folder = tmp_path / f"m{i}"
@@ -382,8 +355,8 @@ def test_fuzzed_records_never_crash_table_compare_or_report(tmp_path, capsys):
 def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
     """A valid record whose PSNR is -1e308: the seed-spread axis overflows inside matplotlib."""
     for seed in range(2):
-        write_json_atomic(tmp_path / "results" / f"r{seed}.json", restore_record(seed))
-    extreme = restore_record(0)
+        write_json_atomic(tmp_path / "results" / f"r{seed}.json", restore_dict(seed))
+    extreme = restore_dict(0)
     extreme["metrics"]["psnr"] = -1e308
     write_json_atomic(tmp_path / "results" / "r0.json", extreme)
     assert cli.main(["report", str(tmp_path / "results"), "-o", str(tmp_path / "site")]) == 0
@@ -401,7 +374,7 @@ def test_a_plot_matplotlib_cannot_draw_is_left_out_with_a_note(tmp_path):
     ],
 )
 def test_protocol_options_of_any_json_type_are_shown_as_the_setting(tmp_path, capsys, options, setting):
-    rec = restore_record(0)
+    rec = restore_dict(0)
     rec["spec"]["protocol_options"] = options
     rec["key"] = key_of(rec["spec"])
     write_json_atomic(tmp_path / "r.json", rec)

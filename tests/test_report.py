@@ -1,47 +1,15 @@
+import csv
+import io
 import json
 
 import pytest
+from scipy import stats as scipy_stats
 
 from bench import cli
 from bench.records import key_of, write_json_atomic
-from bench.report import leaderboard, load_groups, render
-
-
-def record(root, method, seed, acc, train_rate=1000.0, status="ok", epochs=3, suite="s", key=None, samples=None):
-    """A result record as the runner writes it, in ``<key>.json`` (``key``: the file's name, by default
-    method-seed-epochs); ``samples``: the train rate's raw timing samples."""
-    spec = {
-        "suite": suite,
-        "dataset": "toy",
-        "method": method,
-        "protocol": "classify",
-        "protocol_options": {"holdout": 0.1},
-        "params": {},
-        "budget": {"epochs": epochs},
-        "budget_scale": 1.0,
-        "seed": seed,
-        "device": "auto",
-        "precision": "auto",
-    }
-    rec = {
-        "schema_version": 1,
-        "key": key_of(spec),  # a record's key is its spec's hash, or it is not trusted
-        "spec": spec,
-        "status": status,
-        "ended_at": "2026-01-01T00:00:00",
-        "timings": {"wall_seconds": 1.0, "train_seconds": 2.0},
-        "environment": {"device": {"name": "cpu"}},
-    }
-    if status == "ok":
-        rec["metrics"] = {"test_accuracy": acc}
-        rec["metric_info"] = {"test_accuracy": {"higher_is_better": True, "kind": "quality", "unit": "%"}}
-        rec["throughput"] = {
-            "train_images_per_s": {"items_per_s": train_rate, "samples_items_per_s": samples or [train_rate]},
-            "inference_images_per_s": {"items_per_s": 10 * train_rate},
-        }
-    else:
-        rec["error"] = {"message": "boom"}
-    write_json_atomic(root / f"{key or f'{method}-{seed}-{epochs}'}.json", rec)
+from bench.report import leaderboard, load_groups, one_seed, render, row_keys
+from planted import BEST, classify_record, record, restore_record
+from runs import run_label_budgets
 
 
 @pytest.fixture
@@ -206,3 +174,120 @@ def test_shards_short_of_the_set_are_named_and_kept_apart_and_seeds_weigh_by_ima
     )  # (32 + 30 + 27) / 3: by image, not by run
     assert rows["dip"].metrics["psnr"].std == pytest.approx(0.5**0.5)
     assert "restore · sr x4, images baby bird head" in render(leaderboard(load_groups(tmp_path)))
+
+
+def planted(root, gap: float, spread: float, seeds_b=(0, 1, 2, 3, 4)):
+    """Method a at 90 +- spread, b ``gap`` below, over five seeds (b's seeds may differ)."""
+    offsets = [0.0, spread, -spread, spread / 2, -spread / 2]
+    for seed, off in zip(range(5), offsets):
+        classify_record(root, "a", seed, 90.0 + off)
+    for seed, off in zip(seeds_b, reversed(offsets)):
+        classify_record(root, "b", seed, 90.0 - gap + off)
+    return leaderboard(load_groups(root))
+
+
+def test_two_methods_a_hundredth_apart_with_a_spread_of_three_tenths_share_rank_one(tmp_path):
+    rows = planted(tmp_path, gap=0.01, spread=0.3)
+    assert [(r.method, r.rank) for r in rows] == [("a", "1"), ("b", "1=")]
+    assert rows[1].rank_test.test == "paired t-test by seed" and rows[1].rank_test.p_holm > 0.05
+    text = render(rows, "text")
+    assert "paired t-test by seed; two-sided, Holm-corrected over the table's 1 comparisons, alpha = 0.05" in text
+
+
+def test_a_two_point_gap_does_not_share_rank_one(tmp_path):
+    rows = planted(tmp_path, gap=2.0, spread=0.3)
+    assert [(r.method, r.rank) for r in rows] == [("a", "1"), ("b", "2")]
+
+
+def test_seeds_that_do_not_pair_are_compared_by_welch(tmp_path):
+    rows = planted(tmp_path, gap=0.01, spread=0.3, seeds_b=(5, 6, 7, 8, 9))
+    assert rows[1].rank == "1=" and rows[1].rank_test.test == "Welch's t-test"
+
+
+def test_ranks_are_holm_corrected_over_the_table(tmp_path):
+    # c and d are each 0.6 below a: alone, the paired test would break the tie for one of them.
+    for seed, (a, c, d) in enumerate([(90.0, 89.3, 89.2), (90.5, 90.0, 90.1), (89.5, 88.9, 88.8)]):
+        classify_record(tmp_path, "a", seed, a)
+        classify_record(tmp_path, "c", seed, c)
+        classify_record(tmp_path, "d", seed, d)
+    rows = leaderboard(load_groups(tmp_path))
+    raw = {r.method: r.rank_test.p for r in rows[1:]}
+    holm = {r.method: r.rank_test.p_holm for r in rows[1:]}
+    smaller, larger = sorted(raw, key=raw.get)
+    assert holm[smaller] == pytest.approx(min(1.0, 2 * raw[smaller]))
+    assert holm[larger] == pytest.approx(max(holm[smaller], raw[larger]))
+
+
+def test_every_mean_carries_its_t_interval_in_every_format(tmp_path):
+    rows = planted(tmp_path, gap=2.0, spread=0.3)
+    values = rows[0].metrics["test_accuracy"].values
+    expected = scipy_stats.t.interval(0.95, 4, loc=sum(values) / 5, scale=scipy_stats.sem(values))
+    data = json.loads(render(rows, "json"))
+    assert data[0]["metrics"]["test_accuracy"]["ci"] == pytest.approx(list(expected))
+    assert data[0]["metrics"]["test_accuracy"]["ci_level"] == 0.95 and data[0]["rank"] == "1"
+    text = render(rows, "text")
+    assert f"90.00 ± 0.24 [{expected[0]:.2f}, {expected[1]:.2f}]" in text
+    assert "[95% t-interval of the mean]" in text
+    table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert float(table[0]["test_accuracy_ci_low"]) == pytest.approx(expected[0]) and table[1]["rank"] == "2"
+
+
+def test_one_seed_says_n_1_instead_of_an_interval(tmp_path):
+    classify_record(tmp_path, "a", 0, 90.0)
+    classify_record(tmp_path, "b", 0, 80.0)
+    rows = leaderboard(load_groups(tmp_path))
+    assert rows[0].metrics["test_accuracy"].ci is None
+    text = render(rows, "markdown")
+    assert "one seed per row (n=1): no spread, no interval" in text and "± 0" not in text
+    assert [r.rank for r in rows] == ["1", "2"] and "1 row(s) not tested (one seed)" in text
+    classify_record(tmp_path, "b", 1, 81.0)  # a table that mixes: the one-seed cell says so itself
+    text = render(leaderboard(load_groups(tmp_path)), "markdown")
+    assert "90.00 (n=1)" in text and "80.50 ± 0.71 [" in text
+
+
+def test_one_seed_restoration_rows_are_ranked_by_image(tmp_path):
+    """Twelve images (Set12): few enough that six could not break a tie after Holm (2 / 2^6 x 2)."""
+    best = BEST + [p + 1 for p in BEST]
+    restore_record(tmp_path, "bm3d", best)
+    restore_record(tmp_path, "close", [p - 0.01 + (0.3 if i % 2 else -0.3) for i, p in enumerate(best)])
+    restore_record(tmp_path, "noisy", [p - 2.0 for p in best])
+    rows = leaderboard(load_groups(tmp_path))
+    assert [(r.method, r.rank) for r in rows] == [("bm3d", "1"), ("close", "1="), ("noisy", "3")]
+    assert rows[1].rank_test.test == "Wilcoxon signed-rank test by image"
+    assert "Wilcoxon signed-rank test by image; two-sided, Holm-corrected" in render(rows, "text")
+
+
+def test_a_set_too_small_for_the_signed_rank_test_says_its_ties_are_certain(tmp_path):
+    restore_record(tmp_path, "bm3d", BEST)
+    restore_record(tmp_path, "noisy", [p - 2.0 for p in BEST])  # worse on all six images
+    rows = leaderboard(load_groups(tmp_path))
+    assert rows[1].rank == "2" and rows[1].rank_test.n == 6  # smallest p: 2 / 2^6 = 0.031
+    assert "cannot reach alpha" not in render(rows, "text")
+    restore_record(tmp_path, "other", [p - 3.0 for p in BEST])  # two comparisons: 0.031 x 2 > 0.05
+    rows = leaderboard(load_groups(tmp_path))
+    assert [r.rank for r in rows] == ["1", "1=", "1="]
+    assert "with 6 images the signed-rank test cannot reach alpha after the correction" in render(rows, "text")
+
+
+@pytest.fixture(scope="module")
+def label_results(tmp_path_factory):
+    return run_label_budgets(tmp_path_factory.mktemp("labels") / "results")
+
+
+def test_one_row_per_budget_its_folds_merged_fewest_labels_first(label_results):
+    groups = load_groups(label_results)
+    rows = leaderboard(groups)
+    assert [(r.labels, r.metrics["test_accuracy"].n) for r in rows] == [
+        ("2/class", 2),
+        ("10/class", 2),
+        ("all", 1),
+    ]
+    text = render(rows)
+    header = next(line for line in text.splitlines() if "method" in line and "budget" in line).split()
+    assert header[header.index("method") : header.index("method") + 3] == ["method", "labels", "budget"]
+    lines = [line.split() for line in text.splitlines() if "toy-linear" in line]
+    assert [line[line.index("toy-linear") + 1] for line in lines] == ["2/class", "10/class", "all"]
+    assert len(set(row_keys(groups))) == 3  # bench compare tells the budgets apart
+    assert "labels" in render(rows, "csv").splitlines()[0].split(",")
+    # One seed, two folds: the cells have a spread, so the title must not say there is none.
+    assert not one_seed(rows) and "no spread" not in text

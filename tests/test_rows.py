@@ -10,7 +10,7 @@ import pytest
 from bench import cli, stats
 from bench.report import leaderboard, load_groups, render
 from bench.rows import BEST, RankTest, Row, Summary, summarize
-from test_leaderboards import classify_record
+from planted import classify_record
 
 #: The fields of a JSON row, in order: what `bench table --format json` wrote before rows were typed.
 ROW_FIELDS = [

@@ -16,21 +16,9 @@ from bench.records import SCHEMA_VERSION, ResultStore, check_record
 from bench.runner import run_specs
 from bench.suite import load_suite
 from fakedist import install_distribution
+from runs import run_suite
 
 TOY_SOURCE = (Path(__file__).parent / "toy.py").read_text()
-
-
-@pytest.fixture
-def reg():
-    return registry.load(extra_plugins=[("toy", toy)])
-
-
-def run_suite(tmp_path, reg, text, results="results"):
-    path = tmp_path / "suite.yaml"
-    path.write_text(text)
-    suite = load_suite(path, reg)
-    store = ResultStore(tmp_path / results)
-    return suite, store, run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
 
 
 def test_a_run_writes_a_complete_record(tmp_path, reg):
@@ -41,18 +29,11 @@ def test_a_run_writes_a_complete_record(tmp_path, reg):
     record = store.read(suite.runs[0])
     assert record.schema_version == SCHEMA_VERSION and record.status == "ok"
     assert record.spec["seed"] == 3 and record.spec["budget"] == {"epochs": 4}
-    assert record.metrics["test_accuracy"] > 90 and "val_accuracy" in record.metrics
-    assert record.metric_info["test_accuracy"]["convention"].startswith("top-1 accuracy")
-    assert record.throughput["train_images_per_s"]["items_per_s"] > 0
-    assert record.throughput["train_images_per_s"]["warm"] is True  # first epoch excluded
-    assert record.throughput["inference_images_per_s"]["repeats"] == 5
-    assert record.details["split"] == {"train": 360, "val": 40, "test": 200, "holdout": 0.1, "split_seed": 0}
-    assert [c["epoch"] for c in record.details["curves"] if "loss" in c] == [1, 2, 3, 4]
+    assert set(record.metrics) >= {"test_accuracy"} and record.throughput and record.details  # the protocol's
     assert record.environment["libraries"]["torch"] and record.environment["device"]["type"] == "cpu"
     assert record.environment["lock"]["packages"]["torch"] == record.environment["libraries"]["torch"]
     assert set(record.environment["load_average"]) == {"start", "end"}
     assert record.code["bench"] and record.plugins["method"]["plugin"] == "toy"
-    assert record.timings["train_seconds"] > 0
 
 
 def test_same_seed_same_result(tmp_path, reg):

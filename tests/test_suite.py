@@ -3,14 +3,14 @@ import time
 
 import pytest
 
+import restoration_toy
 import toy
 from bench import cli, registry
+from bench.data.store import DataStore
+from bench.progress import Progress
+from bench.records import ResultStore
+from bench.runner import run_specs
 from bench.suite import SuiteError, load_suite
-
-
-@pytest.fixture
-def reg():
-    return registry.load(extra_plugins=[("toy", toy)])
 
 
 def write(tmp_path, text, name="s.yaml"):
@@ -463,3 +463,29 @@ def test_a_budget_is_never_scaled_by_a_factor_that_is_not_positive_and_finite(fa
     with pytest.raises(ValueError, match="positive finite"):
         Budget({"epochs": 3, "lr_steps": 2.5}).scaled(factor)
     assert dict(Budget({"epochs": 1, "steps": 15, "frac": 2.5}).scaled(0.1)) == {"epochs": 1, "steps": 2, "frac": 0.25}
+
+
+def test_variants_differing_only_in_an_option_are_named_so_only_can_pick_one(tmp_path, capsys, monkeypatch):
+    reg = registry.load(extra_plugins=[("toy", toy), ("restoration_toy", restoration_toy)])
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nruns:\n"
+        "  - {datasets: tiny-restore, methods: degraded-input, protocol: {name: restore, task: denoise, monitor_every: 5}}\n"
+        "  - {datasets: tiny-restore, methods: degraded-input, protocol: {name: restore, task: denoise, monitor_every: 10}}\n"
+    )
+    labels = [s.label for s in load_suite(path, reg).runs]
+    assert labels == [
+        "tiny-restore / degraded-input monitor_every=5 / restore / seed 0",
+        "tiny-restore / degraded-input monitor_every=10 / restore / seed 0",
+    ]
+    monkeypatch.setattr(registry, "load", lambda *a, **k: reg)  # the CLI loads the registry itself
+    argv = ["run", str(path), "--dry-run", "--only", "monitor_every=10", "--results-dir", str(tmp_path / "r")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "monitor_every=10" in out and "monitor_every=5 " not in out
+    run_specs(
+        load_suite(path, reg).runs, reg, ResultStore(tmp_path / "r"), DataStore(tmp_path / "d"), Progress(quiet=True)
+    )
+    text = cli.main(["table", str(tmp_path / "r")])
+    table = capsys.readouterr().out
+    assert text == 0 and "degraded-input monitor_every=10" in table and "degraded-input monitor_every=5" in table

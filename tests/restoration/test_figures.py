@@ -6,14 +6,14 @@ import json
 from PIL import Image
 
 from bench.restoration import figures
-from test_records import restore_record
+from planted import restore_dict
 
 
 def test_figures_draw_a_schema_valid_record_whose_per_image_has_no_seconds(tmp_path):
     """``seconds`` is not part of the per-image schema: a record without it still gets its picture."""
     path = tmp_path / "results" / "s" / "set5" / "dip" / "seed0-r0.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(restore_record(0)))
+    path.write_text(json.dumps(restore_dict(0)))
     folder = path.with_suffix("") / "a"
     folder.mkdir(parents=True)
     for name in ("clean", "degraded", "restored"):
