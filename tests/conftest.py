@@ -5,8 +5,8 @@ import pytest
 
 # The helpers the tests import (toy, planted, runs, ...) by their names. tests/ is itself a package,
 # so pytest imports a test folder as tests.html, not as a top-level html that would shadow the
-# standard library's (tests/html/ mirrors bench/html/).
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+# standard library's (tests/html/ mirrors bench/html/); appended, not prepended, for the same reason.
+sys.path.append(str(pathlib.Path(__file__).parent))
 
 #: The real dataset copies, beside the checkout as in CI (../shared/data), or BENCH_SHARED_DATA.
 SHARED_DATA = pathlib.Path(
