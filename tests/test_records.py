@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from markup import assert_no_markup_from_records
 
 import toy
 from bench import cli, registry
@@ -33,6 +32,7 @@ from bench.records import (
     write_json_atomic,
 )
 from bench.suite import RunSpec
+from markup import assert_no_markup_from_records
 from planted import record, restore_dict
 from runs import run_suite
 
