@@ -21,6 +21,14 @@ def shared_data() -> pathlib.Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def plugins(monkeypatch, tmp_path) -> pathlib.Path:
+    """`bench` commands run in this process (and its children) see the toy and fault plugins."""
+    from installed import install_toy_plugins
+
+    return install_toy_plugins(monkeypatch, tmp_path)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the user's data cache or downloads by accident."""

@@ -12,32 +12,7 @@ import pytest
 from bench import cli, registry
 from bench.records import ResultStore, key_of, write_json_atomic
 from bench.suite import load_suite
-from fakedist import install_distribution
-
-HERE = Path(__file__).parent
-SUITE = "seeds: [0]\nruns: [{datasets: toy, methods: toy-linear, protocol: classify, budget: {epochs: 1}}]\n"
-
-
-@pytest.fixture
-def plugins(monkeypatch, tmp_path):
-    """`bench` commands run in this process (and its children) see the toy and fault plugins."""
-    sources = {"bench_toy": (HERE / "toy.py").read_text(), "bench_fault_toy": (HERE / "fault_toy.py").read_text()}
-    site = install_distribution(
-        monkeypatch, tmp_path, "bench-toy", "1.0", sources, {"toy": "bench_toy", "fault-toy": "bench_fault_toy"}
-    )
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(site), os.environ.get("PYTHONPATH")] if p))
-    monkeypatch.setenv("BENCH_PLUGINS", "toy,fault-toy")
-    return tmp_path
-
-
-def suite_file(folder: Path, text: str = SUITE) -> Path:
-    path = folder / "suite.yaml"
-    path.write_text(text)
-    return path
-
-
-def run(folder: Path, text: str = SUITE, *args: str) -> int:
-    return cli.main(["run", str(suite_file(folder, text)), "--results-dir", str(folder / "results"), "--quiet", *args])
+from installed import SUITE, run, suite_file
 
 
 def spec_of(folder: Path, text: str = SUITE):

@@ -7,20 +7,9 @@ import pytest
 import torch
 
 import fakedata
-from bench import registry
 from bench.data.formats import read_cifar_pickle
 from bench.data.store import DataStore
 from bench_plugins.datasets import cifar
-
-
-@pytest.fixture
-def datasets():
-    return registry.load().datasets
-
-
-@pytest.fixture
-def store(tmp_path):
-    return DataStore(tmp_path / "data", offline=True)
 
 
 def test_cifar10_from_the_pickle_tarball(monkeypatch, store, datasets):

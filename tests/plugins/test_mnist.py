@@ -8,20 +8,9 @@ import pytest
 import torch
 
 import fakedata
-from bench import registry
 from bench.data.formats import read_idx
 from bench.data.store import DataStore
 from bench_plugins.datasets import mnist
-
-
-@pytest.fixture
-def datasets():
-    return registry.load().datasets
-
-
-@pytest.fixture
-def store(tmp_path):
-    return DataStore(tmp_path / "data", offline=True)
 
 
 def test_mnist_from_idx_files(monkeypatch, store, datasets):

@@ -3,18 +3,8 @@
 import pytest
 
 import fakedata
-from bench import DataError, registry
+from bench import DataError
 from bench.data.store import DataStore
-
-
-@pytest.fixture
-def datasets():
-    return registry.load().datasets
-
-
-@pytest.fixture
-def store(tmp_path):
-    return DataStore(tmp_path / "data", offline=True)
 
 
 def test_svhn_from_mat_files_with_label_10_meaning_zero(monkeypatch, store, datasets):

@@ -9,65 +9,19 @@ import torch
 
 import restoration_toy
 from bench import cli, registry
-from bench.context import RunContext
-from bench.data.loader import Normalize
 from bench.data.store import DataStore
 from bench.progress import Progress
 from bench.records import ResultStore
 from bench.report import leaderboard, load_groups, render
 from bench.restoration.degrade import Degradation
 from bench.runner import run_specs
-from bench.specs import Budget
 from bench.suite import SuiteError, load_suite
-
-
-def make_context() -> RunContext:
-    images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
-    return RunContext(
-        device=torch.device("cpu"),
-        seed=0,
-        budget=Budget({"epochs": 1}),
-        params={},
-        normalize=Normalize.fit(images),
-        artifacts_dir=None,
-        progress=Progress(quiet=True),
-    )
-
-
-def test_optimize_backpropagates_clips_steps_schedules_and_counts():
-    ctx = make_context()
-    w = torch.nn.Parameter(torch.zeros(3))
-    optimizer = torch.optim.SGD([w], lr=1.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5**s)
-    w.grad = torch.full((3,), 100.0)  # stale: must be cleared, not accumulated
-    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()  # gradient (3, 4, 0), norm 5
-    ctx.optimize(loss, optimizer, schedule, n=7, clip_grad_norm=1.0)
-    torch.testing.assert_close(w.detach(), torch.tensor([-0.6, -0.8, 0.0]))  # clipped to norm 1
-    assert optimizer.param_groups[0]["lr"] == 0.5  # schedule stepped
-    assert (ctx._step, ctx._book.images) == (1, 7)
-
-    loss = (w * torch.tensor([3.0, 4.0, 0.0])).sum()
-    ctx.optimize(loss, optimizer, n=7)  # no clipping, no schedule
-    torch.testing.assert_close(w.detach(), torch.tensor([-2.1, -2.8, 0.0]))
-    assert optimizer.param_groups[0]["lr"] == 0.5
-    assert (ctx._step, ctx._book.images) == (2, 14)
-
-
-# -- one vocabulary for every kind's context ------------------------------------------------------
+from runs import run_suite
 
 
 @pytest.fixture
 def reg():
     return registry.load(extra_plugins=[("restoration_toy", restoration_toy)])
-
-
-def run_suite(tmp_path, reg, text):
-    path = tmp_path / "suite.yaml"
-    path.write_text(text)
-    suite = load_suite(path, reg)
-    store = ResultStore(tmp_path / "results")
-    outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
-    return suite, store, outcome
 
 
 TINY_DIP = "{channels: 8, scales: 2, input_depth: 4, inpaint_skip_channels: 4}"
@@ -175,9 +129,6 @@ def test_the_restore_protocol_seeds_torch_before_every_call(tmp_path):
     initialises a network from torch's global RNG starts the same way on every image."""
     import restoration_toy
     from bench import Restorer, hookimpl, registry
-    from bench.data.store import DataStore
-    from bench.records import ResultStore
-    from bench.runner import run_specs
     from bench.suite import load_suite
 
     draws = []
