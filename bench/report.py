@@ -72,6 +72,11 @@ class Group:
     def seeds(self) -> list[int]:
         return sorted({r.spec["seed"] for r in self.ok})
 
+    @property
+    def folds(self) -> list[int]:
+        """A label budget's split seeds that its successful runs used; [] without a budget."""
+        return sorted({fold for _, fold in map(_seed_and_fold, self.ok) if fold is not None})
+
     def values(self, metric: str) -> list[float]:
         """One value per successful seed (and fold, under a label budget): a quality metric or a
         throughput median."""
@@ -280,7 +285,9 @@ def one_seed(rows: list[Row]) -> bool:
 
 def table_note(rows: list[Row]) -> str:
     """What a table's cells are, for its title."""
-    return ONE_SEED_NOTE if one_seed(rows) else TABLE_NOTE
+    if one_seed(rows):
+        return ONE_SEED_NOTE
+    return FOLDS_NOTE if any(r.folds for r in rows) else TABLE_NOTE
 
 
 # -- leaderboards -------------------------------------------------------------------------------
@@ -314,6 +321,7 @@ def _row(g: Group, label: str) -> Row:
         method=g.method,
         budget=_config_text(g.config),
         seeds=tuple(g.seeds),
+        folds=tuple(g.folds),
         runs_ok=len(g.ok),
         runs_failed=len(g.records) - len(g.ok),
         device=g.device,
@@ -512,6 +520,8 @@ def rank_note(rows: list[Row]) -> str:
     if not tested:
         return ""
     names = sorted({t.test for t in tested if t.p is not None})
+    if any(r.folds for r in rows):  # under a label budget a value is a seed's in one fold
+        names = [name.replace("by seed", "by seed and fold") for name in names]
     untested = sum(t.p is None for t in tested)
     text = (
         f'rank by {header(tested[0].metric)}; "1=": not significantly different from the best '
@@ -544,6 +554,9 @@ def header(name: str, rows: Iterable[Row] = ()) -> str:
 
 #: What a table's cells are, in its title.
 TABLE_NOTE = f"mean ± std over seeds, [{stats.LEVEL:.0%} t-interval of the mean]"
+FOLDS_NOTE = TABLE_NOTE.replace("over seeds", "over seeds and folds")
+#: The replicates column of a table with label budgets: the run seeds times the budget's folds.
+SEEDS_AND_FOLDS = "seeds × folds"
 ONE_SEED_NOTE = "one seed per row (n=1): no spread, no interval"
 
 #: After a row's label in tables: some of its records were made by other code than installed now.
@@ -589,6 +602,7 @@ CSV_IDENTITY: dict[str, Callable[[Row], object]] = {
     "labels": lambda row: row.labels,
     "budget": lambda row: row.budget,
     "seeds": lambda row: " ".join(map(str, row.seeds)),
+    "folds": lambda row: " ".join(map(str, row.folds)),
     "runs_ok": lambda row: row.runs_ok,
     "runs_failed": lambda row: row.runs_failed,
     "device": lambda row: row.device,
@@ -634,14 +648,18 @@ def _table_block(key: tuple, rows: list[Row], metrics: list[str], markdown: bool
     budgeted = any(r.labels != "all" for r in rows)  # a column only with budgets
     body = []
     for r in rows:
-        seeds = f"{len(r.seeds)}" + (f" (+{r.runs_failed} failed)" if r.runs_failed else "")
+        seeds = r.replicates + (f" (+{r.runs_failed} failed)" if r.runs_failed else "")
         cells = [cell(m, r.metrics.get(m), say_n=not one_seed(rows)) for m in present]
         label = r.label + "".join(f" [{mark}]" for mark in r.marks)
         features = [r.features or "-"] if chosen else []
         body.append([r.rank, label, *features, *([r.labels] if budgeted else [])])
         body[-1] += [r.budget, seeds, *cells]
     headers = ["rank", "method", *(["features (chosen)"] if chosen else []), *(["labels"] if budgeted else [])]
-    headers += ["budget", "seeds", *[header(m, rows) for m in present]]
+    headers += [
+        "budget",
+        SEEDS_AND_FOLDS if any(r.folds for r in rows) else "seeds",
+        *[header(m, rows) for m in present],
+    ]
     where = f"{protocol} · {setting}" if setting else protocol
     title = f"{suite} · {dataset} · {where}  ({table_note(rows)}; device: {rows[0].device})"
     tablefmt = "github" if markdown else "simple"

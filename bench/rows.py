@@ -91,6 +91,7 @@ class Row:
     method: str
     budget: str  # the budget as a table shows it ("epochs=3")
     seeds: tuple[int, ...]
+    folds: tuple[int, ...]  # a label budget's split seeds (the field's folds); () without a budget
     runs_ok: int
     runs_failed: int
     device: str
@@ -107,6 +108,12 @@ class Row:
     rank_test: RankTest | None = None
 
     @property
+    def replicates(self) -> str:
+        """How many values each cell's mean is over, as a table shows it: ``3`` seeds, or under a
+        label budget ``1 × 3`` (seeds × folds)."""
+        return f"{len(self.seeds)} × {len(self.folds)}" if self.folds else f"{len(self.seeds)}"
+
+    @property
     def table_key(self) -> tuple[str, str, str, str]:
         """Which table the row is in: suite, dataset, protocol and setting."""
         return self.suite, self.dataset, self.protocol, self.setting
@@ -120,6 +127,7 @@ class Row:
             "method": self.method,
             "budget": self.budget,
             "seeds": list(self.seeds),
+            "folds": list(self.folds),
             "runs_ok": self.runs_ok,
             "runs_failed": self.runs_failed,
             "device": self.device,

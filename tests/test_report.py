@@ -1,13 +1,15 @@
 import csv
+import dataclasses
 import io
 import json
 
 import pytest
 from scipy import stats as scipy_stats
 
-from bench import cli
+from bench import cli, stats
 from bench.records import key_of, write_json_atomic
-from bench.report import leaderboard, load_groups, one_seed, render, row_keys
+from bench.report import leaderboard, load_groups, one_seed, rank_note, render, row_keys
+from bench.rows import RankTest
 from planted import BEST, classify_record, record, restore_record
 from runs import run_label_budgets
 
@@ -289,5 +291,13 @@ def test_one_row_per_budget_its_folds_merged_fewest_labels_first(label_results):
     assert [line[line.index("toy-linear") + 1] for line in lines] == ["2/class", "10/class", "all"]
     assert len(set(row_keys(groups))) == 3  # bench compare tells the budgets apart
     assert "labels" in render(rows, "csv").splitlines()[0].split(",")
-    # One seed, two folds: the cells have a spread, so the title must not say there is none.
-    assert not one_seed(rows) and "no spread" not in text
+    # One seed, two folds: the cells have a spread, so the title must not say there is none; it
+    # says what the spread is over, and each row how many seeds and folds its cells hold.
+    assert not one_seed(rows) and "no spread" not in text and "over seeds and folds" in text
+    assert [(r.folds, r.replicates) for r in rows] == [((0, 1), "1 × 2"), ((0, 1), "1 × 2"), ((), "1")]
+    assert "seeds × folds" in next(line for line in text.splitlines() if "method" in line)
+    # Each budget is ranked on its own here; a row tested against its budget's best pairs by
+    # seed and fold, and the footnote says so.
+    tested = dataclasses.replace(rows[0], rank_test=RankTest("test_accuracy", stats.PAIRED_T, 0.5, 0.5, 2))
+    assert "(paired t-test by seed and fold;" in rank_note([tested])
+    assert "(paired t-test by seed;" in rank_note([dataclasses.replace(tested, folds=())])

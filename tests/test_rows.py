@@ -12,7 +12,8 @@ from bench.report import leaderboard, load_groups, render
 from bench.rows import BEST, RankTest, Row, Summary, summarize
 from planted import classify_record
 
-#: The fields of a JSON row, in order: what `bench table --format json` wrote before rows were typed.
+#: The fields of a JSON row, in order: what `bench table --format json` wrote before rows were typed,
+#: and the label budget's folds after the seeds.
 ROW_FIELDS = [
     "suite",
     "dataset",
@@ -20,6 +21,7 @@ ROW_FIELDS = [
     "method",
     "budget",
     "seeds",
+    "folds",
     "runs_ok",
     "runs_failed",
     "device",

@@ -21,7 +21,18 @@ from bench.html.gallery import DIFF_GAIN
 from bench.html.images import Gallery
 from bench.html.plots import Plot
 from bench.records import Record
-from bench.report import cell, digits, fmt, header, one_seed, rank_note, stale_note, stale_reasons, table_note
+from bench.report import (
+    SEEDS_AND_FOLDS,
+    cell,
+    digits,
+    fmt,
+    header,
+    one_seed,
+    rank_note,
+    stale_note,
+    stale_reasons,
+    table_note,
+)
 
 MARKS = {"REGRESSION": ("regressed", "▼ regressed"), "better": ("improved", "▲ better"), "noise": ("noise", "~ noise")}
 
@@ -241,7 +252,7 @@ def _heads(table: Table, columns: list[tuple[str, str]]) -> list[Html]:
         Html('<th data-type="text">method</th>'),
         *([LABELS_HEAD] if budgeted(table) else []),
         Html('<th data-type="text">budget</th>'),
-        Html('<th data-type="number" class="num">seeds</th>'),
+        html('<th data-type="number" class="num">{}</th>', SEEDS_AND_FOLDS if budgeted(table) else "seeds"),
     ]
     for kind, m in columns:
         what = table.metric(m)
@@ -337,7 +348,8 @@ def board_row(rank: int, row: Row, columns: list[tuple[str, str]], table: Table)
     metric (with the compare verdict) and published number."""
     data = row.data
     ok, failed = data.runs_ok, data.runs_failed
-    seeds = html("{}{}", ok, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
+    shown = data.replicates if data.folds else ok
+    seeds = html("{}{}", shown, html(' <span class="badge failed">{} failed</span>', failed) if failed else "")
     cells = [
         html('<td class="num" data-value="{}">{}</td>', rank, data.rank),
         html("<td>{}</td>", join(_method_cell(row, table))),
