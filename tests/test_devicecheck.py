@@ -9,6 +9,24 @@ import pytest
 from bench import cli, devicecheck
 from bench.records import SCHEMA_VERSION, check_record
 
+#: Every built-in method: the device check runs each one.
+BUILT_IN_METHODS = {
+    "small-cnn",
+    "mlp",
+    "icn",
+    "airbench94",
+    "mae",
+    "ddae",
+    "onepfrac",
+    "dip",
+    "zssr",
+    "bicubic",
+    "degraded-input",
+    "bm3d",
+    "fixmatch",
+    "fixmatch-supervised",
+}
+
 
 @pytest.mark.slow  # every built-in method end to end: ~120 s of CPU
 def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys):
@@ -19,22 +37,7 @@ def test_gpu_check_runs_every_method_and_writes_json_and_table(tmp_path, capsys)
     assert result["environment"]["device"] == "cpu" and result["environment"]["gpu"] is None
     assert result["data"]["check-cifar"].startswith("synthetic")  # no CIFAR subset in the test's data dir
     methods = {r["method"] for r in result["runs"]}
-    assert methods == {
-        "small-cnn",
-        "mlp",
-        "icn",
-        "airbench94",
-        "mae",
-        "ddae",
-        "onepfrac",
-        "dip",
-        "zssr",
-        "bicubic",
-        "degraded-input",
-        "bm3d",
-        "fixmatch",
-        "fixmatch-supervised",
-    }
+    assert methods == BUILT_IN_METHODS
     for row in result["runs"]:
         # The counts are reported here; that each loop never waits is tests/test_syncs.py's to test.
         assert row["status"] == "ok" and row["peak_memory_mib"] is None and "loop_per_step" in row["syncs"]
@@ -74,22 +77,7 @@ def test_the_full_check_suite_is_valid_with_the_checks_data(tmp_path):
 
     reg = registry.load(extra_plugins=[("device-check", devicecheck.CheckData(tmp_path))])
     suite = load_suite(devicecheck.CHECK_SUITES / "device-check.yaml", reg)
-    assert {s.method for s in suite.runs} == {
-        "small-cnn",
-        "mlp",
-        "icn",
-        "airbench94",
-        "mae",
-        "ddae",
-        "onepfrac",
-        "dip",
-        "zssr",
-        "bicubic",
-        "degraded-input",
-        "bm3d",
-        "fixmatch",
-        "fixmatch-supervised",
-    }
+    assert {s.method for s in suite.runs} == BUILT_IN_METHODS
 
 
 def test_a_runs_error_stays_inside_its_table_cell():
