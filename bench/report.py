@@ -475,10 +475,11 @@ def _rank(rows: list[Row], groups: list[Group]) -> list[tuple[str, RankTest | No
 
     best = ranked[0]
     by_image = _rank_by_image(rows, groups, ranked, metric)
+    paired = stats.PAIRED_T_FOLDS if any(r.folds for r in rows) else stats.PAIRED_T
     tests = [
         _image_test(groups[best], groups[i], metric)
         if by_image
-        else stats.versus_best(groups[best].by_seed(metric), groups[i].by_seed(metric))
+        else stats.versus_best(groups[best].by_seed(metric), groups[i].by_seed(metric), paired)
         for i in ranked[1:]
     ]
     adjusted = iter(stats.holm([t.p for t in tests if t.p is not None]))
@@ -487,7 +488,7 @@ def _rank(rows: list[Row], groups: list[Group]) -> list[tuple[str, RankTest | No
     for i, test in zip(ranked[1:], tests):
         p = None if test.p is None else next(adjusted)
         tied.append(None if p is None else p >= stats.ALPHA)
-        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else len(rows[i].seeds)
+        n = len(perimage.common_images([groups[best], groups[i]], metric)) if by_image else rows[i].metrics[metric].n
         rank_tests[i] = RankTest(metric, test.name, test.p, p, n)
     for i, label in zip(ranked, stats.rank_labels(tied)):
         out[i] = (label, rank_tests[i])
@@ -520,8 +521,6 @@ def rank_note(rows: list[Row]) -> str:
     if not tested:
         return ""
     names = sorted({t.test for t in tested if t.p is not None})
-    if any(r.folds for r in rows):  # under a label budget a value is a seed's in one fold
-        names = [name.replace("by seed", "by seed and fold") for name in names]
     untested = sum(t.p is None for t in tested)
     text = (
         f'rank by {header(tested[0].metric)}; "1=": not significantly different from the best '

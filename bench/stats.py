@@ -53,13 +53,16 @@ class Test:
 
 
 PAIRED_T = "paired t-test by seed"
+#: Under a label budget a row's values are keyed by seed and fold (the split seed).
+PAIRED_T_FOLDS = "paired t-test by seed and fold"
 WELCH = "Welch's t-test"
 WILCOXON = "Wilcoxon signed-rank test by image"
 
 
-def versus_best(best: Mapping[Any, float], other: Mapping[Any, float]) -> Test:
+def versus_best(best: Mapping[Any, float], other: Mapping[Any, float], paired: str = PAIRED_T) -> Test:
     """Two-sided test of "``other``'s mean differs from ``best``'s", each a value per seed (or
-    per image, keyed so): paired when both have the same keys (at least two), Welch otherwise."""
+    per image, keyed so): paired when both have the same keys (at least two), Welch otherwise;
+    ``paired`` names the paired test after its keys (:data:`PAIRED_T`, :data:`PAIRED_T_FOLDS`)."""
     from scipy import stats
 
     if len(best) < 2 or len(other) < 2:
@@ -68,8 +71,8 @@ def versus_best(best: Mapping[Any, float], other: Mapping[Any, float]) -> Test:
         keys = sorted(best, key=str)
         diffs = [best[k] - other[k] for k in keys]
         if _constant(diffs):
-            return Test(1.0 if abs(diffs[0]) <= _tiny(diffs) else 0.0, PAIRED_T)
-        return Test(float(stats.ttest_rel([best[k] for k in keys], [other[k] for k in keys]).pvalue), PAIRED_T)
+            return Test(1.0 if abs(diffs[0]) <= _tiny(diffs) else 0.0, paired)
+        return Test(float(stats.ttest_rel([best[k] for k in keys], [other[k] for k in keys]).pvalue), paired)
     a, b = list(best.values()), list(other.values())
     if _constant(a) and _constant(b):
         return Test(1.0 if abs(a[0] - b[0]) <= _tiny(a + b) else 0.0, WELCH)

@@ -57,13 +57,14 @@ def write_set(root, accs, rate=1000.0, method="cnn", epochs=3):
         )
 
 
-def classify_record(root, method, seed, acc, suite="s", curves=None, memory=None):
+def classify_record(root, name, seed, acc, suite="s", curves=None, memory=None, method=None, options=None):
+    """A classify record of ``method`` (``name`` unless given) in ``root/<name>-<seed>.json``."""
     spec = {
         "suite": suite,
         "dataset": "toy",
-        "method": method,
+        "method": method or name,
         "protocol": "classify",
-        "protocol_options": {},
+        "protocol_options": options or {},
         "params": {},
         "budget": {"epochs": 3},
         "seed": seed,
@@ -82,7 +83,7 @@ def classify_record(root, method, seed, acc, suite="s", curves=None, memory=None
     }
     if memory is not None:
         record["memory"] = memory
-    write_json_atomic(root / f"{method}-{seed}.json", record)
+    write_json_atomic(root / f"{name}-{seed}.json", record)
 
 
 #: Six images' PSNR of the best of a table's methods.

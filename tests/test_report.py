@@ -1,5 +1,4 @@
 import csv
-import dataclasses
 import io
 import json
 
@@ -8,8 +7,7 @@ from scipy import stats as scipy_stats
 
 from bench import cli, stats
 from bench.records import key_of, write_json_atomic
-from bench.report import leaderboard, load_groups, one_seed, rank_note, render, row_keys
-from bench.rows import RankTest
+from bench.report import leaderboard, load_groups, one_seed, render, row_keys
 from planted import BEST, classify_record, record, restore_record
 from runs import run_label_budgets
 
@@ -296,8 +294,17 @@ def test_one_row_per_budget_its_folds_merged_fewest_labels_first(label_results):
     assert not one_seed(rows) and "no spread" not in text and "over seeds and folds" in text
     assert [(r.folds, r.replicates) for r in rows] == [((0, 1), "1 × 2"), ((0, 1), "1 × 2"), ((), "1")]
     assert "seeds × folds" in next(line for line in text.splitlines() if "method" in line)
-    # Each budget is ranked on its own here; a row tested against its budget's best pairs by
-    # seed and fold, and the footnote says so.
-    tested = dataclasses.replace(rows[0], rank_test=RankTest("test_accuracy", stats.PAIRED_T, 0.5, 0.5, 2))
-    assert "(paired t-test by seed and fold;" in rank_note([tested])
-    assert "(paired t-test by seed;" in rank_note([dataclasses.replace(tested, folds=())])
+
+
+def test_under_a_label_budget_rows_are_ranked_by_seed_and_fold(tmp_path):
+    """Two methods at one budget, one run seed, three folds: the test pairs the three (seed, fold)
+    values, and the table and its footnote say so."""
+    for fold, (a, b) in enumerate([(60.0, 50.0), (62.0, 51.0), (61.0, 53.0)]):
+        for method, acc in (("pre", a), ("random", b)):
+            options = {"labels": 4, "split_seed": fold}
+            classify_record(tmp_path, f"{method}-f{fold}", 0, acc, method=method, options=options)
+    rows = leaderboard(load_groups(tmp_path))
+    assert [(r.method, r.replicates) for r in rows] == [("pre", "1 × 3"), ("random", "1 × 3")]
+    assert rows[1].rank_test.test == stats.PAIRED_T_FOLDS and rows[1].rank_test.n == 3
+    assert rows[1].rank_test.p == pytest.approx(scipy_stats.ttest_rel([60, 62, 61], [50, 51, 53]).pvalue)
+    assert "(paired t-test by seed and fold;" in render(rows)
