@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import re
 import reprlib
 import subprocess
 import sys
@@ -363,13 +364,20 @@ def _depth(data) -> int:
     return deepest
 
 
+#: The name :meth:`ResultStore.path_for` gives a run's record, lock and artifact folder.
+RUN_STEM = re.compile(r"seed-?\d+-[0-9a-f]{16}")
+
+
 def _in_artifacts(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies in the artifact folder of a record (``x/`` beside ``x.json``, or beside
-    ``x.lock`` while the run is going, or after it failed before its record was written)."""
+    """Whether ``path`` lies in the artifact folder of a record (``x/`` beside ``x.json``, or a
+    run's ``seed0-<key>/`` beside its lock while the run is going, or after it failed before its
+    record was written; a stray ``.lock`` beside another folder hides nothing)."""
     for folder in path.parents:
         if folder == root or root not in folder.parents:
             return False
-        if any((folder.parent / f"{folder.name}{suffix}").is_file() for suffix in (".json", ".lock")):
+        if (folder.parent / f"{folder.name}.json").is_file():
+            return True
+        if RUN_STEM.fullmatch(folder.name) and (folder.parent / f"{folder.name}.lock").is_file():
             return True
     return False
 

@@ -144,9 +144,10 @@ def hostile_set(root):
     (root / "cnn-0-3" / "images").mkdir(parents=True)
     (root / "cnn-0-3" / "images" / "captions.json").write_text("{}")
     # Nor while its run is going (the run's lock beside the folder, the record not yet written).
-    (root / "cnn-0-4" / "images").mkdir(parents=True)
-    (root / "cnn-0-4" / "images" / "captions.json").write_text("{}")
-    (root / "cnn-0-4.lock").touch()
+    running = root / "seed0-0123456789abcdef"
+    (running / "images").mkdir(parents=True)
+    (running / "images" / "captions.json").write_text("{}")
+    running.with_suffix(".lock").touch()
     return sorted(bad)
 
 
@@ -160,6 +161,12 @@ def test_iter_records_says_which_files_are_unreadable_and_why(tmp_path):
     assert why["empty.json"] == "empty file" and why["truncated.json"].startswith("not valid JSON, truncated?")
     assert why["list.json"].startswith("the record: expected a JSON object, got [")
     assert why["nospec.json"] == "spec.suite: missing"
+
+
+def test_a_stray_lock_beside_a_folder_of_records_hides_none_of_them(tmp_path):
+    record(tmp_path / "more", "cnn", 0, 90.0)
+    (tmp_path / "more.lock").touch()  # not a run's lock: the folder is not named as a run
+    assert len(list(iter_records(tmp_path))) == 1
 
 
 def test_table_compare_and_report_warn_once_per_bad_file_and_still_work(tmp_path, capsys):
