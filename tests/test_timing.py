@@ -1,28 +1,29 @@
 """bench.timing: warm-up calls untimed, each repeat timed on its own, the median and spread of the
 seconds and the median rate."""
 
-import time
-
-import pytest
 import torch
 
-from bench.timing import measure, summarize
+from bench import timing
+from bench.timing import summarize
 
 CPU = torch.device("cpu")
 
 
-def test_warm_up_calls_are_not_timed_and_each_repeat_is():
-    calls = []
+def test_warm_up_calls_are_not_timed_and_each_repeat_is(monkeypatch):
+    """On a fake clock (no sleeping, nothing timing-dependent): the warm-up calls take 5 s each,
+    the timed ones 1, 2 and 3 s."""
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    took = iter([5.0, 5.0, 1.0, 2.0, 3.0])
 
     def fn():
-        calls.append(len(calls))
-        time.sleep(0.05 if len(calls) <= 2 else 0.002)  # slow warm-up (compilation, caches)
+        clock[0] += next(took)
 
-    out = measure(fn, CPU, items=10, warmup=2, repeats=3)
-    assert len(calls) == 5 and out["repeats"] == 3 and len(out["samples_s"]) == 3
-    assert out["max_s"] < 0.04  # neither slow warm-up call was timed
-    assert out["min_s"] <= out["median_s"] <= out["max_s"]
-    assert out["items_per_s"] == pytest.approx(10 / out["median_s"], rel=0.5)
+    out = timing.measure(fn, CPU, items=10, warmup=2, repeats=3)
+    assert out["samples_s"] == [1.0, 2.0, 3.0] and out["repeats"] == 3  # neither warm-up call timed
+    assert (out["median_s"], out["min_s"], out["max_s"]) == (2.0, 1.0, 3.0)
+    assert out["items_per_s"] == 5.0  # the median of 10, 5 and 3.33 items per second
+    assert next(took, None) is None  # every call made: 2 warm-up, 3 timed
 
 
 def test_the_rate_is_the_median_of_per_repeat_rates_with_uneven_items():

@@ -7,11 +7,6 @@ import torch
 
 import toy
 from bench import Classifier, hookimpl, registry
-from bench.data.store import DataStore
-from bench.progress import Progress
-from bench.records import ResultStore
-from bench.runner import run_specs
-from bench.suite import load_suite
 from runs import run_suite
 
 
@@ -60,11 +55,7 @@ class Spy:
 
 def run(tmp_path, text):
     reg = registry.load(extra_plugins=[("toy", toy), ("spy", Spy())])
-    path = tmp_path / "suite.yaml"
-    path.write_text(text)
-    suite = load_suite(path, reg)
-    store = ResultStore(tmp_path / "results")
-    outcome = run_specs(suite.runs, reg, store, DataStore(tmp_path / "data"), Progress(quiet=True))
+    suite, store, outcome = run_suite(tmp_path, reg, text)
     assert outcome.exit_code == 0
     return suite, [store.read(spec) for spec in suite.runs]
 
